@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Write a random-weight GGUF of llama.cpp's `qwen35` architecture (Qwen 3.5), deterministically.
+
+It is a test and benchmark fixture, never a model: its output is noise. Two shapes:
+  tiny  a few hundred KB, for the test suite (loads and generates in milliseconds)
+  0.8b  the real Qwen3.5-0.8B text shapes (see ../shared/notes/models.md), for speed benchmarks
+
+The tokenizer is a byte-level BPE (GPT-2 style, `tokenizer.ggml.pre = "qwen35"`) with the ChatML
+tokens <|endoftext|>, <|im_start|>, <|im_end|> typed CONTROL, eos = <|im_end|>, no BOS, and a ChatML
+chat template. The same seed and shape always give the same bytes.
+
+Usage: make_gguf.py OUT.gguf [--shape tiny|0.8b] [--seed N] [--type f32|f16|q8_0]
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import gguf
+
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+CONTROL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+
+SHAPES = {
+    "tiny": dict(vocab_extra_merges=40, hidden=64, layers=4, heads=2, kv_heads=1, head_dim=32, ffn=128,
+                 ssm_state=16, ssm_groups=2, ssm_dt_rank=2, conv_kernel=4, rope_dim=16,
+                 rope_sections=[3, 3, 2, 0], context=4096, pad_vocab_to=None),
+    "0.8b": dict(vocab_extra_merges=2000, hidden=1024, layers=24, heads=8, kv_heads=2, head_dim=256, ffn=3584,
+                 ssm_state=128, ssm_groups=16, ssm_dt_rank=16, conv_kernel=4, rope_dim=64,
+                 rope_sections=[11, 11, 10, 0], context=262144, pad_vocab_to=248320),
+}
+
+
+def bytes_to_unicode():
+    """GPT-2's reversible map from bytes to printable unicode characters."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, map(chr, cs)))
+
+
+def build_vocab(extra_merges):
+    """Byte tokens, then merges learned greedily from a fixed English sample, then control tokens."""
+    b2u = bytes_to_unicode()
+    tokens = [b2u[b] for b in range(256)]
+    sample = (
+        "the visitor asks where the clinic is and when the office opens; the answer names the building, "
+        "the floor, the hours and the phone number of the service desk for patients and their families. "
+    ) * 4
+    words = [[b2u[b] for b in (" " + w).encode()] for w in sample.split()]
+    merges = []
+    while len(merges) < extra_merges:
+        counts = {}
+        for w in words:
+            for a, b in zip(w, w[1:]):
+                counts[(a, b)] = counts.get((a, b), 0) + 1
+        if not counts:
+            break
+        (a, b), _ = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+        merges.append(f"{a} {b}")
+        tokens.append(a + b)
+        for w in words:
+            i = 0
+            while i < len(w) - 1:
+                if w[i] == a and w[i + 1] == b:
+                    w[i:i + 2] = [a + b]
+                i += 1
+    return tokens, merges
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--shape", choices=sorted(SHAPES), default="tiny")
+    ap.add_argument("--seed", type=int, default=35)
+    ap.add_argument("--type", choices=["f32", "f16", "q8_0"], default="f32")
+    args = ap.parse_args()
+    s = SHAPES[args.shape]
+    rng = np.random.default_rng(args.seed)
+
+    tokens, merges = build_vocab(s["vocab_extra_merges"])
+    n_normal = len(tokens)
+    if s["pad_vocab_to"]:
+        pad = s["pad_vocab_to"] - n_normal - len(CONTROL_TOKENS)
+        tokens += [f"[PAD{i}]" for i in range(pad)]
+    types = [gguf.TokenType.NORMAL] * n_normal + [gguf.TokenType.UNUSED] * (len(tokens) - n_normal)
+    tokens += CONTROL_TOKENS
+    types += [gguf.TokenType.CONTROL] * len(CONTROL_TOKENS)
+    vocab = len(tokens)
+    eot, im_start, im_end = (tokens.index(t) for t in CONTROL_TOKENS)
+
+    h, L = s["hidden"], s["layers"]
+    key_dim = s["ssm_state"] * s["ssm_groups"]
+    value_dim = s["ssm_state"] * s["ssm_dt_rank"]
+    conv_dim = 2 * key_dim + value_dim
+
+    tmp = args.out.with_name(args.out.name + ".tmp")
+    w = gguf.GGUFWriter(str(tmp), "qwen35")
+    w.add_name(f"rag-test-qwen35-{args.shape}-random")
+    w.add_description("Random weights for tests and benchmarks; output is noise, never an answer.")
+    w.add_context_length(s["context"])
+    w.add_embedding_length(h)
+    w.add_block_count(L)
+    w.add_feed_forward_length(s["ffn"])
+    w.add_head_count(s["heads"])
+    w.add_head_count_kv(s["kv_heads"])
+    w.add_key_length(s["head_dim"])
+    w.add_value_length(s["head_dim"])
+    w.add_rope_dimension_count(s["rope_dim"])
+    w.add_rope_dimension_sections(s["rope_sections"])
+    w.add_rope_freq_base(1e7)
+    w.add_layer_norm_rms_eps(1e-6)
+    w.add_full_attention_interval(4)
+    w.add_ssm_conv_kernel(s["conv_kernel"])
+    w.add_ssm_inner_size(value_dim)
+    w.add_ssm_state_size(s["ssm_state"])
+    w.add_ssm_time_step_rank(s["ssm_dt_rank"])
+    w.add_ssm_group_count(s["ssm_groups"])
+    w.add_file_type({"f32": 0, "f16": 1, "q8_0": 7}[args.type])
+
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("qwen35")
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges(merges)
+    w.add_eos_token_id(im_end)
+    w.add_pad_token_id(eot)
+    w.add_add_bos_token(False)
+    w.add_chat_template(CHATML_TEMPLATE)
+
+    qtype = {"f32": gguf.GGMLQuantizationType.F32, "f16": gguf.GGMLQuantizationType.F16,
+             "q8_0": gguf.GGMLQuantizationType.Q8_0}[args.type]
+
+    def tensor(name, *shape, scale=0.02, keep_f32=False, value=None):
+        # numpy (rows, cols) is ggml ne {cols, rows}
+        arr = np.full(shape, value, np.float32) if value is not None else (rng.standard_normal(shape) * scale).astype(np.float32)
+        if keep_f32 or len(shape) == 1 or qtype == gguf.GGMLQuantizationType.F32:
+            w.add_tensor(name, arr)
+        elif qtype == gguf.GGMLQuantizationType.F16:
+            w.add_tensor(name, arr.astype(np.float16))
+        else:
+            w.add_tensor(name, gguf.quants.quantize(arr, qtype), raw_shape=arr.shape, raw_dtype=qtype)
+
+    tensor("token_embd.weight", vocab, h)
+    tensor("output_norm.weight", h, value=1.0)
+    for i in range(L):
+        p = f"blk.{i}"
+        tensor(f"{p}.attn_norm.weight", h, value=1.0)
+        tensor(f"{p}.post_attention_norm.weight", h, value=1.0)
+        if (i + 1) % 4 == 0:  # gated full attention
+            hd, nh, nkv = s["head_dim"], s["heads"], s["kv_heads"]
+            tensor(f"{p}.attn_q.weight", 2 * nh * hd, h)
+            tensor(f"{p}.attn_k.weight", nkv * hd, h)
+            tensor(f"{p}.attn_v.weight", nkv * hd, h)
+            tensor(f"{p}.attn_output.weight", h, nh * hd)
+            tensor(f"{p}.attn_q_norm.weight", hd, value=1.0)
+            tensor(f"{p}.attn_k_norm.weight", hd, value=1.0)
+        else:  # Gated DeltaNet
+            tensor(f"{p}.attn_qkv.weight", conv_dim, h)
+            tensor(f"{p}.attn_gate.weight", value_dim, h)
+            tensor(f"{p}.ssm_conv1d.weight", conv_dim, s["conv_kernel"], keep_f32=True)
+            tensor(f"{p}.ssm_dt.bias", s["ssm_dt_rank"], value=0.5)
+            tensor(f"{p}.ssm_a", s["ssm_dt_rank"], value=-1.0)
+            tensor(f"{p}.ssm_beta.weight", s["ssm_dt_rank"], h)
+            tensor(f"{p}.ssm_alpha.weight", s["ssm_dt_rank"], h)
+            tensor(f"{p}.ssm_norm.weight", s["ssm_state"], value=1.0)
+            tensor(f"{p}.ssm_out.weight", h, value_dim)
+        tensor(f"{p}.ffn_gate.weight", s["ffn"], h)
+        tensor(f"{p}.ffn_up.weight", s["ffn"], h)
+        tensor(f"{p}.ffn_down.weight", h, s["ffn"])
+
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    tmp.replace(args.out)
+    print(f"{args.out}: qwen35 {args.shape}, vocab {vocab}, {args.out.stat().st_size} bytes")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# All set-up for building, running and testing rag on Debian 12, idempotent:
+#   1. Debian packages the build needs (cmake, libclang-dev for llama.cpp; python3-venv for the tools)
+#   2. a Python venv (.venv/) with the pinned set-up tools (scripts/requirements.txt)
+#   3. the ONNX Runtime shared library, taken from the onnxruntime wheel, into runtime/onnxruntime/
+#   4. all-MiniLM-L6-v2 exported to ONNX and verified, into models/all-MiniLM-L6-v2/
+#   5. the tiny random-weight Qwen 3.5 GGUF the tests use, into tests/fixtures/
+# Needs root (or sudo) only when a Debian package is missing; needs a Rust toolchain >= 1.90.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+# 1. Debian packages
+packages=(cmake libclang-dev pkg-config build-essential python3 python3-venv python3-pip)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  say "no Rust toolchain found: install Rust >= 1.90 (rustup) and run this again"
+  exit 1
+fi
+rust_minor=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
+if [ "$rust_minor" -lt 90 ]; then
+  say "Rust $(rustc --version) is too old: rag needs 1.90 or newer"
+  exit 1
+fi
+
+# 2. Python tools
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv"
+  python3 -m venv .venv
+fi
+if ! cmp -s scripts/requirements.txt .venv/requirements.installed; then
+  say "installing Python set-up tools"
+  .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements.txt
+  cp scripts/requirements.txt .venv/requirements.installed
+fi
+
+# 3. ONNX Runtime library
+ort_dir=runtime/onnxruntime
+ort_lib=$(.venv/bin/python - <<'PY'
+import glob, os, onnxruntime
+libs = glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "capi", "libonnxruntime.so.*"))
+print(sorted(libs)[-1] if libs else "")
+PY
+)
+if [ -z "$ort_lib" ]; then
+  say "the onnxruntime wheel has no libonnxruntime.so"
+  exit 1
+fi
+mkdir -p "$ort_dir"
+if ! cmp -s "$ort_lib" "$ort_dir/$(basename "$ort_lib")"; then
+  say "installing $(basename "$ort_lib") into $ort_dir"
+  cp "$ort_lib" "$ort_dir/"
+fi
+ln -sfn "$(basename "$ort_lib")" "$ort_dir/libonnxruntime.so"
+
+# 4. Embedding model
+.venv/bin/python scripts/export_minilm.py models/all-MiniLM-L6-v2
+
+# 5. Test fixture
+mkdir -p tests/fixtures
+.venv/bin/python scripts/make_gguf.py tests/fixtures/tiny-qwen35.gguf --shape tiny >/dev/null
+say "done"

@@ -1,0 +1,374 @@
+//! Raw input becomes one validated [`Config`] here, in one step.
+//!
+//! Precedence, lowest to highest: built-in defaults, the TOML file (`--config FILE`, else
+//! `RAG_CONFIG`, else `rag.toml` in the working directory if present), `RAG_*` environment
+//! variables, command-line flags. Reading config never writes a file.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Sampling settings for generation (Qwen 3.5 small-model guidance against loops).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sampling {
+    /// Temperature.
+    pub temperature: f32,
+    /// Nucleus sampling cut.
+    pub top_p: f32,
+    /// Top-k cut.
+    pub top_k: i32,
+    /// Min-p cut.
+    pub min_p: f32,
+    /// Presence penalty (0 to 2).
+    pub presence_penalty: f32,
+    /// RNG seed.
+    pub seed: u32,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Sampling {
+            temperature: 0.7,
+            top_p: 0.8,
+            top_k: 20,
+            min_p: 0.05,
+            presence_penalty: 1.5,
+            seed: 42,
+        }
+    }
+}
+
+/// The embedding model and its runtime.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbedderConfig {
+    /// Folder with `model.onnx` and the tokenizer files (made by `scripts/setup.sh`).
+    pub dir: PathBuf,
+    /// The ONNX Runtime shared library (>= 1.24).
+    pub onnxruntime: PathBuf,
+    /// Intra-op threads; 0 means one per core.
+    pub threads: usize,
+}
+
+impl Default for EmbedderConfig {
+    fn default() -> Self {
+        EmbedderConfig {
+            dir: PathBuf::from("models/all-MiniLM-L6-v2"),
+            onnxruntime: PathBuf::from("runtime/onnxruntime/libonnxruntime.so"),
+            threads: 0,
+        }
+    }
+}
+
+/// The language model.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    /// A GGUF file. When unset, the only `*.gguf` in `models_dir` is used; with none, answers are extractive.
+    pub model: Option<PathBuf>,
+    /// Where to look for a GGUF when `model` is unset.
+    pub models_dir: PathBuf,
+    /// Context size in tokens.
+    pub context: u32,
+    /// Most tokens in one answer.
+    pub max_tokens: u32,
+    /// Generation threads; 0 means one per core.
+    pub threads: usize,
+    /// Sampling settings.
+    pub sampling: Sampling,
+    /// Allow the project's random-weight test GGUFs (tests only: their output is noise).
+    pub allow_test_model: bool,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        LlmConfig {
+            model: None,
+            models_dir: PathBuf::from("models"),
+            context: 8192,
+            max_tokens: 512,
+            threads: 0,
+            sampling: Sampling::default(),
+            allow_test_model: false,
+        }
+    }
+}
+
+/// How documents are cut into chunks.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChunkingConfig {
+    /// Most embedder tokens in a chunk (the embedder reads at most 256 with its two special tokens).
+    pub max_tokens: usize,
+    /// Tokens shared by neighbouring chunks.
+    pub overlap: usize,
+}
+
+impl Default for ChunkingConfig {
+    fn default() -> Self {
+        ChunkingConfig {
+            max_tokens: 128,
+            overlap: 0,
+        }
+    }
+}
+
+/// Hybrid retrieval settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetrievalConfig {
+    /// Chunks handed to the answer stage.
+    pub top_k: usize,
+    /// Candidates taken from each of BM25 and the vector index before fusion.
+    pub candidates: usize,
+    /// Reciprocal rank fusion constant.
+    pub rrf_k: f64,
+    /// HNSW search breadth.
+    pub ef_search: usize,
+}
+
+impl Default for RetrievalConfig {
+    fn default() -> Self {
+        RetrievalConfig {
+            top_k: 20,
+            candidates: 50,
+            rrf_k: 60.0,
+            ef_search: 64,
+        }
+    }
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Address to bind.
+    pub addr: String,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            addr: "127.0.0.1:8080".into(),
+        }
+    }
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Index folder (SQLite, tantivy, HNSW).
+    pub index: PathBuf,
+    /// Embedding model.
+    pub embedder: EmbedderConfig,
+    /// Language model.
+    pub llm: LlmConfig,
+    /// Chunking.
+    pub chunking: ChunkingConfig,
+    /// Retrieval.
+    pub retrieval: RetrievalConfig,
+    /// Server.
+    pub serve: ServeConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            index: PathBuf::from("index"),
+            embedder: EmbedderConfig::default(),
+            llm: LlmConfig::default(),
+            chunking: ChunkingConfig::default(),
+            retrieval: RetrievalConfig::default(),
+            serve: ServeConfig::default(),
+        }
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers' value.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--index`.
+    pub index: Option<PathBuf>,
+    /// `--model`.
+    pub model: Option<PathBuf>,
+    /// `--addr`.
+    pub addr: Option<String>,
+}
+
+impl Config {
+    /// Builds the configuration from file, environment and flags, then validates it.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config> {
+        Self::load_with_env(file, overrides, |k| std::env::var(k).ok())
+    }
+
+    /// [`Config::load`] with an explicit environment, for tests.
+    pub fn load_with_env(
+        file: Option<&Path>,
+        overrides: &Overrides,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config> {
+        let explicit = file
+            .map(Path::to_path_buf)
+            .or_else(|| env("RAG_CONFIG").map(PathBuf::from));
+        let mut config = match explicit {
+            Some(path) => Self::from_file(&path)?,
+            None if Path::new("rag.toml").is_file() => Self::from_file(Path::new("rag.toml"))?,
+            None => Config::default(),
+        };
+        if let Some(v) = env("RAG_INDEX") {
+            config.index = v.into();
+        }
+        if let Some(v) = env("RAG_MODEL") {
+            config.llm.model = Some(v.into());
+        }
+        if let Some(v) = env("RAG_EMBEDDER") {
+            config.embedder.dir = v.into();
+        }
+        if let Some(v) = env("RAG_ONNXRUNTIME").or_else(|| env("ORT_DYLIB_PATH")) {
+            config.embedder.onnxruntime = v.into();
+        }
+        if let Some(v) = env("RAG_ADDR") {
+            config.serve.addr = v;
+        }
+        if let Some(v) = env("RAG_ALLOW_TEST_MODEL") {
+            config.llm.allow_test_model = v == "1" || v.eq_ignore_ascii_case("true");
+        }
+        if let Some(v) = &overrides.index {
+            config.index = v.clone();
+        }
+        if let Some(v) = &overrides.model {
+            config.llm.model = Some(v.clone());
+        }
+        if let Some(v) = &overrides.addr {
+            config.serve.addr = v.clone();
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+        toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(Error::Config(msg));
+        let c = &self.chunking;
+        if !(16..=254).contains(&c.max_tokens) {
+            return bad(format!(
+                "chunking.max_tokens = {} must be between 16 and 254 (the embedder reads 256 tokens including two special ones)",
+                c.max_tokens
+            ));
+        }
+        if c.overlap >= c.max_tokens {
+            return bad(format!(
+                "chunking.overlap = {} must be smaller than chunking.max_tokens = {}",
+                c.overlap, c.max_tokens
+            ));
+        }
+        let r = &self.retrieval;
+        if r.top_k == 0 || r.top_k > 100 {
+            return bad(format!("retrieval.top_k = {} must be 1 to 100", r.top_k));
+        }
+        if r.candidates < r.top_k {
+            return bad(format!(
+                "retrieval.candidates = {} must be at least retrieval.top_k = {}",
+                r.candidates, r.top_k
+            ));
+        }
+        let s = &self.llm.sampling;
+        if !(0.0..=2.0).contains(&s.presence_penalty) {
+            return bad(format!(
+                "llm.sampling.presence_penalty = {} must be between 0 and 2",
+                s.presence_penalty
+            ));
+        }
+        if !(0.0..=1.0).contains(&s.top_p) || !(0.0..=1.0).contains(&s.min_p) {
+            return bad("llm.sampling.top_p and min_p must be between 0 and 1".into());
+        }
+        if s.temperature < 0.0 || s.top_k < 0 {
+            return bad("llm.sampling.temperature and top_k must not be negative".into());
+        }
+        if self.llm.context < 512
+            || self.llm.max_tokens == 0
+            || self.llm.max_tokens >= self.llm.context
+        {
+            return bad(format!(
+                "llm.context = {} must be at least 512 and larger than llm.max_tokens = {} (> 0)",
+                self.llm.context, self.llm.max_tokens
+            ));
+        }
+        if self.serve.addr.parse::<std::net::SocketAddr>().is_err() {
+            return bad(format!(
+                "serve.addr = {:?} is not an address like 127.0.0.1:8080",
+                self.serve.addr
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_follow_the_qwen_guidance() {
+        let c = Config::load_with_env(None, &Overrides::default(), no_env).unwrap();
+        assert_eq!(c.index, PathBuf::from("index"));
+        assert_eq!(c.llm.sampling.presence_penalty, 1.5);
+        assert_eq!(c.llm.sampling.min_p, 0.05);
+        assert_eq!(c.llm.sampling.temperature, 0.7);
+        assert_eq!(c.llm.sampling.top_p, 0.8);
+        assert_eq!(c.llm.sampling.top_k, 20);
+        assert_eq!(c.retrieval.top_k, 20);
+        assert_eq!(c.serve.addr, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn flags_beat_env_beat_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rag.toml");
+        std::fs::write(
+            &file,
+            "index = \"from-file\"\n[serve]\naddr = \"127.0.0.1:1\"\n",
+        )
+        .unwrap();
+        let env = |k: &str| (k == "RAG_INDEX").then(|| "from-env".to_string());
+        let c = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap();
+        assert_eq!(c.index, PathBuf::from("from-file"));
+        assert_eq!(c.serve.addr, "127.0.0.1:1");
+        let c = Config::load_with_env(Some(&file), &Overrides::default(), env).unwrap();
+        assert_eq!(c.index, PathBuf::from("from-env"));
+        let flags = Overrides {
+            index: Some("from-flag".into()),
+            ..Overrides::default()
+        };
+        let c = Config::load_with_env(Some(&file), &flags, env).unwrap();
+        assert_eq!(c.index, PathBuf::from("from-flag"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused_with_the_key_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rag.toml");
+        std::fs::write(&file, "[llm]\nmodle = \"x.gguf\"\n").unwrap();
+        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
+        assert!(err.to_string().contains("modle"), "{err}");
+        std::fs::write(&file, "[llm.sampling]\npresence_penalty = 3.0\n").unwrap();
+        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
+        assert!(err.to_string().contains("presence_penalty"), "{err}");
+        std::fs::write(&file, "[chunking]\nmax_tokens = 400\n").unwrap();
+        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
+        assert!(err.to_string().contains("max_tokens"), "{err}");
+    }
+}

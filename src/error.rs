@@ -1,0 +1,111 @@
+//! One error type for the library, split by who is at fault: the user (bad input, a missing
+//! model, a bad request) or us (I/O on the index, a corrupt store, a failing model runtime).
+//! The CLI prints the message; the server maps [`Error::is_user_error`] to 4xx and the rest to 500.
+
+use std::path::PathBuf;
+
+/// Everything the library can fail with. Each message says what went wrong and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A path given by the user does not exist.
+    #[error("{path}: no such file or directory; check the path and try again")]
+    PathNotFound {
+        /// The path as given.
+        path: PathBuf,
+    },
+    /// A document could not be used; the reason says why (binary, not UTF-8, unreadable...).
+    #[error("{path}: {reason}")]
+    BadDocument {
+        /// The offending file.
+        path: PathBuf,
+        /// What is wrong with it, in words.
+        reason: String,
+    },
+    /// The configuration is invalid.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The question or request is invalid.
+    #[error("invalid request: {0}")]
+    BadRequest(String),
+    /// A model or runtime file the user has to provide is missing or unusable.
+    #[error("{what} not usable at {path}: {reason}")]
+    ModelMissing {
+        /// What was looked for (e.g. "ONNX Runtime library").
+        what: &'static str,
+        /// Where it was looked for.
+        path: PathBuf,
+        /// Why it cannot be used, and what to do.
+        reason: String,
+    },
+    /// The index has not been built yet.
+    #[error("no index at {0}: run `rag ingest PATH...` first (or pass --index DIR)")]
+    NoIndex(PathBuf),
+    /// Another process is writing to the index.
+    #[error("index {0} is locked by another `rag ingest`; wait for it to finish and try again")]
+    Locked(PathBuf),
+    /// The index was built with another embedding model.
+    #[error("index {index} was built with embedder {built} but {configured} is configured; use the same embedder or rebuild the index")]
+    EmbedderMismatch {
+        /// The index folder.
+        index: PathBuf,
+        /// The embedder the index records.
+        built: String,
+        /// The embedder configured now.
+        configured: String,
+    },
+    /// Filesystem error on the index or model files.
+    #[error("{context}: {source}")]
+    Io {
+        /// What we were doing.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// SQLite failed.
+    #[error("sqlite store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Tantivy failed.
+    #[error("bm25 index: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    /// The vector index failed.
+    #[error("vector index: {0}")]
+    Vectors(String),
+    /// The embedding model failed.
+    #[error("embedder: {0}")]
+    Embed(String),
+    /// The language model failed.
+    #[error("generation: {0}")]
+    Generate(String),
+    /// The index on disk is damaged in a way we cannot repair automatically.
+    #[error("index is corrupt: {0}; remove the index folder and run `rag ingest` again")]
+    Corrupt(String),
+}
+
+impl Error {
+    /// True when the caller (user or client) caused the error and can fix it.
+    pub fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            Error::PathNotFound { .. }
+                | Error::BadDocument { .. }
+                | Error::Config(_)
+                | Error::BadRequest(_)
+                | Error::ModelMissing { .. }
+                | Error::NoIndex(_)
+                | Error::Locked(_)
+                | Error::EmbedderMismatch { .. }
+        )
+    }
+
+    /// Wraps an I/O error with what we were doing.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

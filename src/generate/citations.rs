@@ -1,0 +1,105 @@
+//! Citation markers in answers: `[n]`, `[n, m]`, `[n-m]`, mapped back to the numbered sources.
+
+use crate::types::{Citation, Hit};
+
+/// Source numbers cited in `answer`, in order of first appearance, without duplicates.
+/// Bracketed text that is not a list of numbers or ranges is ignored.
+pub fn parse_markers(answer: &str) -> Vec<usize> {
+    let mut out: Vec<usize> = Vec::new();
+    let mut rest = answer;
+    while let Some(open) = rest.find('[') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find(']') else { break };
+        let inside = &after[..close];
+        if let Some(numbers) = parse_list(inside) {
+            for n in numbers {
+                if !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+        }
+        rest = &after[close + 1..];
+    }
+    out
+}
+
+fn parse_list(inside: &str) -> Option<Vec<usize>> {
+    let mut numbers = Vec::new();
+    for part in inside.split(',') {
+        let part = part.trim();
+        if let Some((a, b)) = part.split_once(['-', '–']) {
+            let (a, b): (usize, usize) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+            if a == 0 || b < a || b - a > 50 {
+                return None;
+            }
+            numbers.extend(a..=b);
+        } else {
+            let n: usize = part.parse().ok()?;
+            if n == 0 {
+                return None;
+            }
+            numbers.push(n);
+        }
+    }
+    (!numbers.is_empty()).then_some(numbers)
+}
+
+/// The citation for source `n` (1-based) of `hits`.
+pub fn citation(n: usize, hit: &Hit) -> Citation {
+    Citation {
+        n,
+        path: hit.path.clone(),
+        title: hit.title.clone(),
+        heading: hit.heading.clone(),
+        start_line: hit.start_line,
+        end_line: hit.end_line,
+        text: hit.text.clone(),
+    }
+}
+
+/// The citations `answer` makes, keeping only numbers that name one of `sources`.
+pub fn cite(answer: &str, sources: &[Hit]) -> Vec<Citation> {
+    parse_markers(answer)
+        .into_iter()
+        .filter(|&n| n <= sources.len())
+        .map(|n| citation(n, &sources[n - 1]))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_single_lists_and_ranges() {
+        assert_eq!(
+            parse_markers("A [2]. B [1, 3]. C [4-6] and [2]."),
+            vec![2, 1, 3, 4, 5, 6]
+        );
+        assert_eq!(
+            parse_markers("no markers, [x], [], [0], [3-1]"),
+            Vec::<usize>::new()
+        );
+        assert_eq!(parse_markers("unclosed [1"), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn numbers_beyond_the_sources_are_dropped() {
+        let hit = Hit {
+            chunk_id: 9,
+            path: "/a.md".into(),
+            title: "A".into(),
+            heading: String::new(),
+            start_line: 1,
+            end_line: 2,
+            text: "t".into(),
+            score: 0.0,
+            bm25_rank: None,
+            vector_rank: None,
+        };
+        let cites = cite("x [1] y [7]", &[hit]);
+        assert_eq!(cites.len(), 1);
+        assert_eq!(cites[0].n, 1);
+        assert_eq!(cites[0].path, "/a.md");
+    }
+}

@@ -1,0 +1,173 @@
+//! Extractive answers: the sentences of the top sources that best cover the question's terms,
+//! quoted verbatim with their source numbers. No language model runs.
+
+use std::collections::HashSet;
+
+use unicode_segmentation::UnicodeSegmentation;
+
+use crate::analysis::{analyzer, terms};
+use crate::types::Hit;
+
+/// Sources looked at for sentences.
+const SOURCES_READ: usize = 5;
+
+struct Candidate {
+    source: usize,
+    position: usize,
+    text: String,
+    score: f64,
+}
+
+/// Picks up to `max_sentences` sentences from the first sources of `hits` (numbered from 1) and
+/// joins them with `[n]` markers. `None` when no sentence shares a term with the question.
+pub fn extract(question: &str, hits: &[Hit], max_sentences: usize) -> Option<String> {
+    let mut analyzer = analyzer();
+    let wanted: HashSet<String> = terms(&mut analyzer, question).into_iter().collect();
+    if wanted.is_empty() {
+        return None;
+    }
+    // Every distinct sentence of the first sources, with its analysed terms.
+    let mut all: Vec<(usize, usize, String, HashSet<String>)> = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, hit) in hits.iter().take(SOURCES_READ).enumerate() {
+        for (position, sentence) in sentences(&hit.text).into_iter().enumerate() {
+            if seen.insert(sentence.to_lowercase()) {
+                let have = terms(&mut analyzer, &sentence).into_iter().collect();
+                all.push((i + 1, position, sentence, have));
+            }
+        }
+    }
+    // Question terms weigh by rarity among these sentences (inverse sentence frequency).
+    let n = all.len() as f64;
+    let weight = |t: &String| {
+        let df = all.iter().filter(|s| s.3.contains(t)).count() as f64;
+        (1.0 + n / df.max(1.0)).ln()
+    };
+    let weights: Vec<(&String, f64)> = wanted.iter().map(|t| (t, weight(t))).collect();
+    let total: f64 = weights.iter().map(|(_, w)| w).sum();
+    let mut candidates = Vec::new();
+    for (source, position, text, have) in all.iter() {
+        let matched: f64 = weights
+            .iter()
+            .filter(|(t, _)| have.contains(*t))
+            .map(|(_, w)| w)
+            .sum();
+        if matched == 0.0 {
+            continue;
+        }
+        // Coverage of the question first; earlier sources win ties.
+        candidates.push(Candidate {
+            source: *source,
+            position: *position,
+            text: text.clone(),
+            score: matched / total + 0.05 / *source as f64,
+        });
+    }
+    candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let best = candidates.first()?.score;
+    // Keep sentences nearly as good as the best one, in reading order.
+    candidates.retain(|c| c.score >= best * 0.7);
+    candidates.truncate(max_sentences);
+    candidates.sort_by_key(|c| (c.source, c.position));
+    let parts: Vec<String> = candidates
+        .iter()
+        .map(|c| format!("{} [{}]", c.text, c.source))
+        .collect();
+    Some(parts.join(" "))
+}
+
+/// Sentences of a chunk. Headings are left out; hard-wrapped lines of a paragraph are joined;
+/// list items and table rows stand alone (they rarely end in a full stop).
+fn sentences(text: &str) -> Vec<String> {
+    let mut units: Vec<String> = Vec::new();
+    let mut paragraph = String::new();
+    let flush = |paragraph: &mut String, units: &mut Vec<String>| {
+        if !paragraph.is_empty() {
+            units.push(std::mem::take(paragraph));
+        }
+    };
+    for line in text.lines() {
+        let t = line.trim();
+        let is_item = t.starts_with(['-', '*', '+', '>', '|'])
+            || t.starts_with(|c: char| c.is_ascii_digit()) && t.contains(". ");
+        if t.is_empty() || t.starts_with('#') || t.starts_with("```") {
+            flush(&mut paragraph, &mut units);
+        } else if is_item {
+            flush(&mut paragraph, &mut units);
+            let item = t.trim_start_matches(['-', '*', '+', '>', '|']).trim();
+            if !item.chars().all(|c| "|-: ".contains(c)) {
+                paragraph.push_str(item);
+            }
+        } else {
+            if !paragraph.is_empty() {
+                paragraph.push(' ');
+            }
+            paragraph.push_str(t);
+        }
+    }
+    flush(&mut paragraph, &mut units);
+    let mut out = Vec::new();
+    for unit in units {
+        for s in unit.split_sentence_bounds() {
+            let s = s.trim();
+            if s.chars().filter(|c| c.is_alphanumeric()).count() >= 3 {
+                out.push(s.to_string());
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(text: &str) -> Hit {
+        Hit {
+            chunk_id: 1,
+            path: "/a.md".into(),
+            title: "A".into(),
+            heading: String::new(),
+            start_line: 1,
+            end_line: 1,
+            text: text.into(),
+            score: 0.0,
+            bm25_rank: None,
+            vector_rank: None,
+        }
+    }
+
+    #[test]
+    fn picks_the_sentence_that_covers_the_question_and_cites_it() {
+        let hits = [
+            hit("The cafe is on floor 2. It opens at 7 am."),
+            hit("## Parking\n- Visitor parking is in lot B, next to the main entrance."),
+        ];
+        let answer = extract("Where is visitor parking?", &hits, 1).unwrap();
+        assert_eq!(
+            answer,
+            "Visitor parking is in lot B, next to the main entrance. [2]"
+        );
+    }
+
+    #[test]
+    fn wrapped_lines_are_joined_and_headings_skipped() {
+        let got =
+            sentences("# Title\n\nThe cafe is\nopen late. It sells tea.\n- Item one\n- Item two\n");
+        assert_eq!(
+            got,
+            vec![
+                "The cafe is open late.",
+                "It sells tea.",
+                "Item one",
+                "Item two"
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_relevant_gives_none() {
+        assert!(extract("helicopter landing?", &[hit("The cafe opens at 7.")], 3).is_none());
+        assert!(extract("the of and", &[hit("The cafe.")], 3).is_none());
+    }
+}

@@ -1,0 +1,216 @@
+//! Cutting documents into chunks that the embedder reads whole: markdown-aware for markdown,
+//! sentence- and line-aware for text, sized in the embedder's own tokens (counted with padding
+//! and truncation off). Each chunk keeps its line range and heading path.
+
+use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
+use text_splitter::{ChunkConfig, MarkdownSplitter, TextSplitter};
+use tokenizers::Tokenizer;
+
+use super::load::DocKind;
+use crate::embed::count_tokens;
+use crate::error::{Error, Result};
+use crate::types::{Chunk, Document};
+
+/// Splits documents into embedder-sized chunks.
+pub struct Chunker {
+    tokenizer: Tokenizer,
+    max_tokens: usize,
+    overlap: usize,
+}
+
+struct Heading {
+    offset: usize,
+    level: usize,
+    text: String,
+}
+
+impl Chunker {
+    /// A chunker counting tokens with `tokenizer` (padding and truncation must be off).
+    pub fn new(tokenizer: Tokenizer, max_tokens: usize, overlap: usize) -> Chunker {
+        Chunker {
+            tokenizer,
+            max_tokens,
+            overlap,
+        }
+    }
+
+    /// Cuts `doc` into chunks. Every chunk has at most `max_tokens` tokens.
+    pub fn chunk(&self, doc: &Document, kind: DocKind) -> Result<Vec<Chunk>> {
+        let config = ChunkConfig::new(self.max_tokens)
+            .with_sizer(&self.tokenizer)
+            .with_overlap(self.overlap)
+            .map_err(|e| Error::Config(format!("chunking: {e}")))?;
+        let pieces: Vec<(usize, &str)> = match kind {
+            DocKind::Markdown => MarkdownSplitter::new(config)
+                .chunk_indices(&doc.text)
+                .collect(),
+            DocKind::Text => TextSplitter::new(config).chunk_indices(&doc.text).collect(),
+        };
+        let headings = match kind {
+            DocKind::Markdown => headings(&doc.text),
+            DocKind::Text => Vec::new(),
+        };
+        let mut chunks = Vec::with_capacity(pieces.len());
+        for (offset, piece) in pieces {
+            if piece.trim().is_empty() {
+                continue;
+            }
+            let tokens = count_tokens(&self.tokenizer, piece)?;
+            if tokens > self.max_tokens {
+                return Err(Error::Embed(format!(
+                    "{}: a chunk of {tokens} tokens exceeds the limit of {}",
+                    doc.path, self.max_tokens
+                )));
+            }
+            let start_line = line_of(&doc.text, offset);
+            let end_line = start_line + piece.matches('\n').count();
+            chunks.push(Chunk {
+                ord: chunks.len(),
+                text: piece.to_string(),
+                heading_path: heading_path(&headings, offset),
+                start_line,
+                end_line,
+                tokens,
+            });
+        }
+        Ok(chunks)
+    }
+}
+
+/// 1-based line number of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+fn headings(text: &str) -> Vec<Heading> {
+    let mut out = Vec::new();
+    let mut current: Option<Heading> = None;
+    for (event, range) in Parser::new(text).into_offset_iter() {
+        match event {
+            Event::Start(Tag::Heading { level, .. }) => {
+                current = Some(Heading {
+                    offset: range.start,
+                    level: level_number(level),
+                    text: String::new(),
+                })
+            }
+            Event::Text(t) | Event::Code(t) => {
+                if let Some(h) = current.as_mut() {
+                    h.text.push_str(&t);
+                }
+            }
+            Event::End(TagEnd::Heading(_)) => {
+                if let Some(h) = current.take() {
+                    out.push(h);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn level_number(level: HeadingLevel) -> usize {
+    match level {
+        HeadingLevel::H1 => 1,
+        HeadingLevel::H2 => 2,
+        HeadingLevel::H3 => 3,
+        HeadingLevel::H4 => 4,
+        HeadingLevel::H5 => 5,
+        HeadingLevel::H6 => 6,
+    }
+}
+
+/// The headings in force at `offset`, outermost first.
+fn heading_path(headings: &[Heading], offset: usize) -> Vec<String> {
+    let mut stack: Vec<&Heading> = Vec::new();
+    for h in headings.iter().take_while(|h| h.offset <= offset) {
+        while stack.last().is_some_and(|top| top.level >= h.level) {
+            stack.pop();
+        }
+        stack.push(h);
+    }
+    stack.iter().map(|h| h.text.trim().to_string()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokenizers::models::wordlevel::WordLevel;
+    use tokenizers::pre_tokenizers::whitespace::Whitespace;
+
+    /// A word-level tokenizer: one token per word or punctuation run, so sizes are predictable.
+    fn word_tokenizer(text: &str) -> Tokenizer {
+        let mut vocab: std::collections::HashMap<String, u32> = Default::default();
+        vocab.insert("[UNK]".into(), 0);
+        for w in text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
+            let n = vocab.len() as u32;
+            vocab.entry(w.to_string()).or_insert(n);
+        }
+        let model = WordLevel::builder()
+            .vocab(vocab.into_iter().collect())
+            .unk_token("[UNK]".into())
+            .build()
+            .unwrap();
+        let mut t = Tokenizer::new(model);
+        t.with_pre_tokenizer(Some(Whitespace {}));
+        t
+    }
+
+    fn doc(text: &str) -> Document {
+        Document {
+            path: "/d.md".into(),
+            title: "D".into(),
+            text: text.into(),
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn chunks_keep_lines_and_headings_and_fit_the_budget() {
+        let mut text = String::from("# Guide\n\nIntro line.\n\n## Parking\n\n");
+        for i in 0..40 {
+            text.push_str(&format!("Parking rule number {i} says park well.\n"));
+        }
+        text.push_str("\n## Food\n\nThe cafe opens at eight.\n");
+        let chunker = Chunker::new(word_tokenizer(&text), 40, 0);
+        let d = doc(&text);
+        let chunks = chunker.chunk(&d, DocKind::Markdown).unwrap();
+        assert!(chunks.len() > 3, "{}", chunks.len());
+        let lines: Vec<&str> = text.lines().collect();
+        for c in &chunks {
+            assert!(c.tokens <= 40, "{} tokens", c.tokens);
+            let span = lines[c.start_line - 1..c.end_line].join("\n");
+            assert!(
+                span.contains(c.text.trim()),
+                "chunk {:?} not in lines {}-{}",
+                c.text,
+                c.start_line,
+                c.end_line
+            );
+        }
+        let last = chunks.last().unwrap();
+        assert!(last.text.contains("cafe"));
+        assert_eq!(last.heading_path, vec!["Guide", "Food"]);
+        let parking = chunks
+            .iter()
+            .find(|c| c.text.contains("rule number 20"))
+            .unwrap();
+        assert_eq!(parking.heading_path, vec!["Guide", "Parking"]);
+    }
+
+    #[test]
+    fn heading_path_pops_siblings_and_deeper_levels() {
+        let text = "# A\n## B\n### C\n## D\ntext\n";
+        let hs = headings(text);
+        let at = text.find("text").unwrap();
+        assert_eq!(heading_path(&hs, at), vec!["A", "D"]);
+    }
+}

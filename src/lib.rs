@@ -1,0 +1,24 @@
+//! `rag`: offline question answering over local documents.
+//!
+//! Documents go in through [`Rag::ingest`] (stages: [`ingest`] -> [`store`]); questions come out
+//! of [`Rag::ask`] ([`retrieve`] -> [`generate`]) answered with citations that map back to the
+//! document and lines they came from. The CLI (`src/main.rs`) and the HTTP server ([`serve`]) are
+//! thin shells over [`Rag`].
+#![deny(missing_docs)]
+
+pub mod analysis;
+pub mod config;
+pub mod embed;
+pub mod error;
+pub mod generate;
+pub mod ingest;
+mod rag;
+pub mod retrieve;
+pub mod serve;
+pub mod store;
+pub mod types;
+
+pub use config::{Config, Overrides};
+pub use error::{Error, Result};
+pub use rag::{resolve_model, AskOptions, IngestEvent, IngestReport, Rag, MAX_QUESTION_CHARS};
+pub use types::{Answer, AnswerMode, Citation, Hit, Timings};

@@ -1,0 +1,148 @@
+//! The HTTP server: an axum router over [`Rag`]. Errors become HTTP statuses in one place
+//! ([`ApiError`]); blocking work (embedding, generation) runs off the async threads.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use crate::error::Error;
+use crate::rag::{AskOptions, Rag};
+use crate::types::Answer;
+
+/// Largest request body accepted.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// Shared state of the server.
+pub type AppState = Arc<Rag>;
+
+/// The routes; testable without a socket.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/ask", post(ask))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// Binds `addr` and serves until ctrl-c or SIGTERM.
+pub async fn run(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "listening");
+    eprintln!("rag: serving on http://{}", listener.local_addr()?);
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Body of `POST /v1/ask`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AskRequest {
+    /// The question.
+    pub question: String,
+    /// Chunks to retrieve.
+    #[serde(default)]
+    pub top_k: Option<usize>,
+    /// Answer extractively even when a model is loaded.
+    #[serde(default)]
+    pub extractive: bool,
+}
+
+async fn ask(
+    State(rag): State<AppState>,
+    body: Result<Json<AskRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Answer>, ApiError> {
+    let Json(req) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let options = AskOptions {
+        extractive: req.extractive,
+        top_k: req.top_k,
+    };
+    let answer = tokio::task::spawn_blocking(move || rag.ask(&req.question, &options))
+        .await
+        .map_err(|e| ApiError::internal(format!("worker failed: {e}")))??;
+    Ok(Json(answer))
+}
+
+/// An error as the API shows it: `{"error": {"code", "message"}}` with a status.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn bad_request(message: String) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "bad_request",
+            message,
+        }
+    }
+
+    fn internal(message: String) -> Self {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message,
+        }
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let (status, code) = match &e {
+            Error::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Error::NoIndex(_) => (StatusCode::SERVICE_UNAVAILABLE, "no_index"),
+            Error::Locked(_) => (StatusCode::SERVICE_UNAVAILABLE, "locked"),
+            e if e.is_user_error() => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        if status.is_server_error() && code == "internal" {
+            tracing::error!(error = %e, "request failed");
+        }
+        ApiError {
+            status,
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, Json(body)).into_response()
+    }
+}

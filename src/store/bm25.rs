@@ -1,0 +1,168 @@
+//! BM25 over chunks in tantivy: title, heading path and body, analysed for English (lower-case,
+//! ASCII folding, stop words, stemming). Each commit's payload is the SQLite generation it reflects.
+
+use std::path::Path;
+
+use tantivy::collector::TopDocs;
+use tantivy::directory::MmapDirectory;
+use tantivy::query::QueryParser;
+use tantivy::schema::{
+    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value,
+};
+use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use super::sqlite::{Bm25Row, Change, Db};
+use crate::analysis::{analyzer, ANALYZER};
+use crate::error::{Error, Result};
+
+const WRITER_MEMORY: usize = 64 * 1024 * 1024;
+
+struct Fields {
+    chunk_id: Field,
+    doc_id: Field,
+    title: Field,
+    heading: Field,
+    body: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(ANALYZER)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let fields = Fields {
+        chunk_id: b.add_i64_field(
+            "chunk_id",
+            NumericOptions::default().set_stored().set_fast(),
+        ),
+        doc_id: b.add_i64_field("doc_id", NumericOptions::default().set_indexed()),
+        title: b.add_text_field("title", text.clone()),
+        heading: b.add_text_field("heading", text.clone()),
+        body: b.add_text_field("body", text),
+    };
+    (b.build(), fields)
+}
+
+fn open_index(dir: &Path) -> Result<(Index, Fields)> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    let (schema, fields) = schema();
+    let mmap = MmapDirectory::open(dir)
+        .map_err(|e| Error::Corrupt(format!("bm25 folder {}: {e}", dir.display())))?;
+    let index = Index::open_or_create(mmap, schema)?;
+    index.tokenizers().register(ANALYZER, analyzer());
+    Ok((index, fields))
+}
+
+/// The write side.
+pub struct Bm25 {
+    index: Index,
+    fields: Fields,
+}
+
+impl Bm25 {
+    pub fn open(dir: &Path) -> Result<Bm25> {
+        let (index, fields) = open_index(dir)?;
+        Ok(Bm25 { index, fields })
+    }
+
+    /// The SQLite generation of the last commit, if any.
+    pub fn generation(&self) -> Result<Option<u64>> {
+        Ok(self
+            .index
+            .load_metas()?
+            .payload
+            .and_then(|p| p.parse().ok()))
+    }
+
+    fn writer(&self) -> Result<IndexWriter> {
+        Ok(self.index.writer_with_num_threads(1, WRITER_MEMORY)?)
+    }
+
+    fn add(&self, writer: &IndexWriter, rows: Vec<Bm25Row>) -> Result<()> {
+        let f = &self.fields;
+        for r in rows {
+            writer.add_document(doc!(
+                f.chunk_id => r.chunk_id,
+                f.doc_id => r.doc_id,
+                f.title => r.title,
+                f.heading => r.heading,
+                f.body => r.text,
+            ))?;
+        }
+        Ok(())
+    }
+
+    fn commit(writer: &mut IndexWriter, generation: u64) -> Result<()> {
+        let mut prepared = writer.prepare_commit()?;
+        prepared.set_payload(&generation.to_string());
+        prepared.commit()?;
+        Ok(())
+    }
+
+    /// Applies one SQLite commit: drops replaced documents' chunks, adds the new ones.
+    pub fn apply(&self, db: &Db, change: &Change) -> Result<()> {
+        let mut writer = self.writer()?;
+        for id in &change.removed_docs {
+            writer.delete_term(Term::from_field_i64(self.fields.doc_id, *id));
+        }
+        self.add(&writer, db.bm25_rows(Some(&change.added_docs))?)?;
+        Self::commit(&mut writer, change.generation)
+    }
+
+    /// Rebuilds everything from SQLite.
+    pub fn rebuild(&self, db: &Db, generation: u64) -> Result<()> {
+        let mut writer = self.writer()?;
+        writer.delete_all_documents()?;
+        self.add(&writer, db.bm25_rows(None)?)?;
+        Self::commit(&mut writer, generation)
+    }
+}
+
+/// The read side: a searcher over the last commit.
+pub struct Reader {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+}
+
+impl Reader {
+    pub fn open(dir: &Path) -> Result<Reader> {
+        let (index, fields) = open_index(dir)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Reader {
+            index,
+            reader,
+            fields,
+        })
+    }
+
+    /// Chunk ids matching `query`, best first. Query syntax is not interpreted: a question
+    /// with quotes or colons is searched as words.
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<i64>> {
+        let f = &self.fields;
+        let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.heading, f.body]);
+        parser.set_field_boost(f.title, 1.5);
+        parser.set_field_boost(f.heading, 1.5);
+        let words: String = query
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+            .collect();
+        let (q, _errors) = parser.parse_query_lenient(&words);
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&q, &TopDocs::with_limit(limit).order_by_score())?;
+        let mut ids = Vec::with_capacity(top.len());
+        for (_score, address) in top {
+            let d: TantivyDocument = searcher.doc(address)?;
+            if let Some(id) = d.get_first(f.chunk_id).and_then(|v| v.as_i64()) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+}

@@ -1,0 +1,2 @@
+//! End-to-end tests: the real `rag` binary and server over the bundled corpus.
+mod e2e;
