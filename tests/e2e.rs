@@ -1,0 +1,519 @@
+//! The real binary and the real server over `corpora/`, each test in its own index folder.
+//! Needs what `scripts/setup.sh` installs (ONNX Runtime, the exported embedder, the tiny GGUF).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tiny_gguf() -> PathBuf {
+    let p = root().join("tests/fixtures/tiny-qwen35.gguf");
+    assert!(
+        p.is_file(),
+        "{} is missing: run `bash scripts/setup.sh`",
+        p.display()
+    );
+    p
+}
+
+/// A temp folder with its own index and a config that points at the project's models.
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env::with_llm_settings("max_tokens = 24\ncontext = 2048\n")
+    }
+
+    fn with_llm_settings(llm: &str) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let models = dir.path().join("no-models");
+        std::fs::create_dir_all(&models).unwrap();
+        let config = format!(
+            "index = {:?}\n[embedder]\ndir = {:?}\nonnxruntime = {:?}\n[llm]\nmodels_dir = {:?}\n{llm}",
+            dir.path().join("index"),
+            root().join("models/all-MiniLM-L6-v2"),
+            root().join("runtime/onnxruntime/libonnxruntime.so"),
+            models,
+        );
+        std::fs::write(dir.path().join("rag.toml"), config).unwrap();
+        Env { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rag"));
+        c.current_dir(root())
+            .arg("--config")
+            .arg(self.path("rag.toml"))
+            .env_remove("RAG_INDEX")
+            .env_remove("RAG_MODEL")
+            .env_remove("RAG_CONFIG")
+            .env_remove("RAG_ALLOW_TEST_MODEL")
+            .env("RUST_LOG", "warn");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    fn ok_json(&self, args: &[&str]) -> Value {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "rag {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "rag {args:?} printed no JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    fn ingest_corpora(&self) -> Value {
+        self.ok_json(&["ingest", "--json", "corpora"])
+    }
+
+    fn status(&self) -> Value {
+        self.ok_json(&["status", "--json"])
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts every citation's file, read at its line range, contains the cited text.
+fn assert_citations_point_at_their_text(answer: &Value) {
+    for c in answer["citations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(answer["sources"].as_array().unwrap())
+    {
+        let path = c["path"].as_str().unwrap();
+        let text = std::fs::read_to_string(path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let (start, end) = (
+            c["start_line"].as_u64().unwrap() as usize,
+            c["end_line"].as_u64().unwrap() as usize,
+        );
+        assert!(
+            start >= 1 && start <= end && end <= lines.len(),
+            "bad range {start}-{end} in {path}"
+        );
+        let span = lines[start - 1..end].join("\n");
+        let cited = c["text"].as_str().unwrap().trim();
+        assert!(
+            span.contains(cited),
+            "{path}:{start}-{end} does not contain {cited:?}"
+        );
+    }
+}
+
+#[test]
+fn extractive_answer_cites_sources_with_their_true_line_ranges() {
+    let env = Env::new();
+    let report = env.ingest_corpora();
+    assert_eq!(report["added"], 17, "{report}");
+    assert_eq!(report["skipped"].as_array().unwrap().len(), 0);
+    let a = env.ok_json(&[
+        "ask",
+        "--json",
+        "--extractive",
+        "Where should visitors park their car?",
+    ]);
+    assert_eq!(a["mode"], "extractive");
+    assert!(
+        a["answer"].as_str().unwrap().contains("car park B"),
+        "{}",
+        a["answer"]
+    );
+    let citations = a["citations"].as_array().unwrap();
+    assert!(!citations.is_empty(), "{a}");
+    for c in citations {
+        let n = c["n"].as_u64().unwrap();
+        assert!(a["answer"].as_str().unwrap().contains(&format!("[{n}]")));
+        assert!(c["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("corpora/parking-and-transport.md"));
+    }
+    assert_eq!(a["sources"].as_array().unwrap().len(), 20);
+    assert!(a["timings_ms"]["retrieve"].as_f64().unwrap() > 0.0);
+    assert_citations_point_at_their_text(&a);
+}
+
+#[test]
+fn without_a_gguf_answers_are_extractive_and_say_so() {
+    let env = Env::new();
+    env.ingest_corpora();
+    let a = env.ok_json(&["ask", "--json", "Is the pharmacy open on Sunday?"]);
+    assert_eq!(a["mode"], "extractive");
+    assert!(
+        a["note"]
+            .as_str()
+            .unwrap()
+            .contains("no language model is configured"),
+        "{a}"
+    );
+    let out = env.run(&["ask", "Is the pharmacy open on Sunday?"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("extractive answer"), "{text}");
+    assert!(text.contains("corpora/pharmacy.md:"), "{text}");
+}
+
+#[test]
+fn tiny_gguf_generates_through_llama_cpp_and_is_refused_outside_tests() {
+    let env = Env::new();
+    env.ingest_corpora();
+    let model = tiny_gguf();
+    let model = model.to_str().unwrap();
+    let out = env
+        .cmd()
+        .args([
+            "ask",
+            "--json",
+            "--model",
+            model,
+            "Which buses go to the hospital?",
+        ])
+        .env("RAG_ALLOW_TEST_MODEL", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let a: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(a["mode"], "generated");
+    assert_eq!(a["model"], "tiny-qwen35.gguf");
+    let sources = a["sources"].as_array().unwrap();
+    assert!(!sources.is_empty() && sources.len() <= 20, "{a}");
+    assert!(a["timings_ms"]["generate"].as_f64().unwrap() > 0.0);
+    for c in a["citations"].as_array().unwrap() {
+        assert!(c["n"].as_u64().unwrap() as usize <= sources.len());
+    }
+    assert_citations_point_at_their_text(&a);
+
+    // Without the test switch, random weights never answer.
+    let out = env.run(&["ask", "--model", model, "Which buses go to the hospital?"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("random-weight test fixture"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn unchanged_reingest_is_a_no_op_and_a_changed_file_is_replaced() {
+    let env = Env::new();
+    let docs = env.path("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join("a.md"), "# A\n\nThe library opens at nine.\n").unwrap();
+    std::fs::write(docs.join("b.txt"), "Bikes go in the rack.\n").unwrap();
+    let d = docs.to_str().unwrap();
+    let first = env.ok_json(&["ingest", "--json", d]);
+    assert_eq!(first["added"], 2);
+    let before = env.status();
+    let again = env.ok_json(&["ingest", "--json", d]);
+    assert_eq!(
+        (again["added"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(2))
+    );
+    assert_eq!(
+        env.status(),
+        before,
+        "an unchanged re-ingest must not touch the index"
+    );
+
+    std::fs::write(docs.join("a.md"), "# A\n\nThe library opens at ten.\n").unwrap();
+    let changed = env.ok_json(&["ingest", "--json", d]);
+    assert_eq!(
+        (changed["updated"].as_u64(), changed["unchanged"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let status = env.status();
+    assert_eq!(status["documents"], 2);
+    assert_eq!(status["chunks"], 2);
+    let a = env.ok_json(&[
+        "ask",
+        "--json",
+        "--extractive",
+        "When does the library open?",
+    ]);
+    assert!(a["answer"].as_str().unwrap().contains("ten"), "{a}");
+}
+
+#[test]
+fn bad_inputs_are_named_and_leave_the_index_as_it_was() {
+    let env = Env::new();
+    env.ingest_corpora();
+    let before = env.status();
+
+    let missing = env.path("nowhere/notes.md");
+    let out = env.run(&["ingest", missing.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("nowhere/notes.md: no such file or directory"),
+        "{}",
+        stderr(&out)
+    );
+
+    let bad = env.path("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("image.txt"), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
+    std::fs::write(bad.join("latin1.md"), b"# Caf\xe9\n\nMen\xfa del d\xeda\n").unwrap();
+    std::os::unix::fs::symlink(env.path("gone.md"), bad.join("dangling.md")).unwrap();
+    for (file, reason) in [
+        ("image.txt", "binary file"),
+        ("latin1.md", "not valid UTF-8 (line 1"),
+        ("dangling.md", "cannot read"),
+    ] {
+        let out = env.run(&["ingest", bad.join(file).to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{file}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("skipped {}: {reason}", bad.join(file).display())),
+            "{file}: {err}"
+        );
+    }
+    // The whole folder: every bad file is named, nothing is added.
+    let out = env.run(&["ingest", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 added"));
+    assert_eq!(
+        env.status(),
+        before,
+        "bad input must leave the index unchanged"
+    );
+}
+
+#[test]
+fn asking_before_any_ingest_says_what_to_do() {
+    let env = Env::new();
+    let out = env.run(&["ask", "--extractive", "Where is the cafe?"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("run `rag ingest PATH...` first"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.run(&["ask", "--extractive", "   "]);
+    assert!(
+        stderr(&out).contains("the question is empty"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(env: &Env) -> Server {
+    let mut child = env
+        .cmd()
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        if let Some(addr) = line.strip_prefix("rag: serving on http://") {
+            let addr = addr.trim().to_string();
+            std::thread::spawn(move || for _ in lines {});
+            return Server { child, addr };
+        }
+    }
+    let _ = child.kill();
+    panic!("server did not start");
+}
+
+fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|x| x.1)
+        .unwrap_or("")
+        .to_string();
+    (status, body)
+}
+
+#[test]
+fn server_answers_on_loopback_with_the_cli_json() {
+    let env = Env::new();
+    env.ingest_corpora();
+    let server = start_server(&env);
+    let (status, body) = http(&server.addr, "GET", "/healthz", "");
+    assert_eq!((status, body.as_str()), (200, "ok"));
+
+    let (status, body) = http(
+        &server.addr,
+        "POST",
+        "/v1/ask",
+        r#"{"question": "How do I borrow a wheelchair?"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let a: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(a["mode"], "extractive");
+    assert!(
+        a["answer"]
+            .as_str()
+            .unwrap()
+            .contains("Wheelchairs can be borrowed"),
+        "{a}"
+    );
+    let cli = env.ok_json(&["ask", "--json", "How do I borrow a wheelchair?"]);
+    assert_eq!(a["answer"], cli["answer"]);
+    assert_eq!(a["citations"], cli["citations"]);
+    assert_citations_point_at_their_text(&a);
+
+    let (status, body) = http(&server.addr, "POST", "/v1/ask", r#"{"question": ""}"#);
+    assert_eq!(status, 400);
+    let e: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(e["error"]["code"], "bad_request");
+    let (status, body) = http(&server.addr, "POST", "/v1/ask", r#"{"questoin": "typo"}"#);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("questoin"), "{body}");
+}
+
+fn open_library(index: &Path) -> rag::Rag {
+    let mut config = rag::Config::default();
+    config.index = index.to_path_buf();
+    config.embedder.dir = root().join("models/all-MiniLM-L6-v2");
+    config.embedder.onnxruntime = root().join("runtime/onnxruntime/libonnxruntime.so");
+    rag::Rag::open(config).unwrap()
+}
+
+#[test]
+fn hybrid_recall_at_20_on_the_golden_questions() {
+    let dir = tempfile::tempdir().unwrap();
+    let rag = open_library(&dir.path().join("index"));
+    rag.ingest(&[root().join("corpora")], &mut |_| {}).unwrap();
+    let questions = std::fs::read_to_string(root().join("corpora/questions.jsonl")).unwrap();
+    let (mut total, mut found_doc, mut found_section, mut with_section) = (0, 0, 0, 0);
+    let mut misses = Vec::new();
+    for line in questions.lines().filter(|l| !l.trim().is_empty()) {
+        let q: Value = serde_json::from_str(line).unwrap();
+        let hits = rag
+            .search(q["question"].as_str().unwrap(), Some(20))
+            .unwrap();
+        let doc = q["document"].as_str().unwrap();
+        let in_doc: Vec<_> = hits
+            .iter()
+            .filter(|h| h.path.ends_with(&format!("/{doc}")))
+            .collect();
+        total += 1;
+        if in_doc.is_empty() {
+            misses.push(q["question"].to_string());
+        } else {
+            found_doc += 1;
+        }
+        if let Some(section) = q["section"].as_str() {
+            with_section += 1;
+            // A chunk covers the section when it starts inside it or contains its heading line.
+            let heading_line =
+                |l: &str| l.trim_start_matches('#').trim() == section && l.starts_with('#');
+            if in_doc
+                .iter()
+                .any(|h| h.heading.ends_with(section) || h.text.lines().any(heading_line))
+            {
+                found_section += 1;
+            }
+        }
+    }
+    assert!(total >= 25, "{total} questions");
+    let recall = found_doc as f64 / total as f64;
+    let section_recall = found_section as f64 / with_section as f64;
+    eprintln!(
+        "recall@20: document {recall:.3}, section {section_recall:.3} over {total} questions"
+    );
+    assert!(
+        recall >= 0.95,
+        "document recall@20 {recall:.3} < 0.95; missed {misses:?}"
+    );
+    assert!(
+        section_recall >= 0.95,
+        "section recall@20 {section_recall:.3} < 0.95"
+    );
+}
+
+#[test]
+fn embedder_reproduces_published_similarities() {
+    let mut config = rag::Config::default();
+    config.embedder.dir = root().join("models/all-MiniLM-L6-v2");
+    config.embedder.onnxruntime = root().join("runtime/onnxruntime/libonnxruntime.so");
+    let e = rag::embed::Embedder::load(&config.embedder).unwrap();
+    let v = e
+        .embed(&[
+            "A man is eating food.".to_string(),
+            "A man is eating a piece of bread.".to_string(),
+            "The girl is carrying a baby.".to_string(),
+        ])
+        .unwrap();
+    let near = rag::embed::cosine(&v[0], &v[1]);
+    let far = rag::embed::cosine(&v[0], &v[2]);
+    // Published sentence-transformers figures, to 2 decimals.
+    assert!(
+        (near - 0.7553).abs() < 0.005,
+        "cos = {near}, published 0.7553"
+    );
+    assert!(
+        (far - -0.1050).abs() < 0.005,
+        "cos = {far}, published -0.1050"
+    );
+    assert_eq!(v[0].len(), 384);
+}
+
+#[test]
+fn a_missing_onnx_runtime_is_a_clear_error() {
+    let env = Env::new();
+    let out = env
+        .cmd()
+        .args(["ask", "--extractive", "anything"])
+        .env("RAG_ONNXRUNTIME", "/nonexistent/libonnxruntime.so")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("ONNX Runtime library not usable at /nonexistent/libonnxruntime.so"),
+        "{err}"
+    );
+    assert!(err.contains("scripts/setup.sh"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
