@@ -350,6 +350,7 @@ fn start_server(env: &Env) -> Server {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("server did not start");
 }
 
@@ -412,8 +413,10 @@ fn server_answers_on_loopback_with_the_cli_json() {
 }
 
 fn open_library(index: &Path) -> rag::Rag {
-    let mut config = rag::Config::default();
-    config.index = index.to_path_buf();
+    let mut config = rag::Config {
+        index: index.to_path_buf(),
+        ..rag::Config::default()
+    };
     config.embedder.dir = root().join("models/all-MiniLM-L6-v2");
     config.embedder.onnxruntime = root().join("runtime/onnxruntime/libonnxruntime.so");
     rag::Rag::open(config).unwrap()
