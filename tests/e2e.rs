@@ -302,6 +302,30 @@ fn bad_inputs_are_named_and_leave_the_index_as_it_was() {
 }
 
 #[test]
+fn a_lost_vector_graph_or_bm25_index_is_rebuilt_from_sqlite_on_open() {
+    let env = Env::new();
+    env.ingest_corpora();
+    let before = env.status();
+    let index = env.path("index");
+    // As if a crash hit before the manifest swap, and the BM25 folder was lost.
+    std::fs::remove_file(index.join("manifest.json")).unwrap();
+    std::fs::remove_dir_all(index.join("vectors")).unwrap();
+    std::fs::remove_dir_all(index.join("bm25")).unwrap();
+    let a = env.ok_json(&[
+        "ask",
+        "--json",
+        "--extractive",
+        "Can I pay for parking with cash?",
+    ]);
+    assert!(
+        a["answer"].as_str().unwrap().contains("do not take cash"),
+        "{a}"
+    );
+    assert_eq!(env.status(), before);
+    assert!(index.join("manifest.json").is_file());
+}
+
+#[test]
 fn asking_before_any_ingest_says_what_to_do() {
     let env = Env::new();
     let out = env.run(&["ask", "--extractive", "Where is the cafe?"]);
