@@ -11,7 +11,7 @@ use crate::generate::{self, Llm};
 use crate::ingest::{self, Chunker, DocKind, Skip};
 use crate::retrieve;
 use crate::store::{DocWrite, EmbedderInfo, Index, Stats, StoredDoc, Writer};
-use crate::types::{Answer, AnswerMode, Citation, Hit, Timings};
+use crate::types::{Answer, AnswerMode, Hit, Timings};
 
 /// Longest question accepted, in characters.
 pub const MAX_QUESTION_CHARS: usize = 4000;
@@ -337,7 +337,7 @@ impl Rag {
             sources: sources
                 .iter()
                 .enumerate()
-                .map(|(i, h)| source_citation(i + 1, h))
+                .map(|(i, h)| generate::citation(i + 1, h))
                 .collect(),
             answer,
             mode,
@@ -354,18 +354,6 @@ impl Rag {
 enum Prepared {
     Unchanged,
     Write(DocWrite, bool),
-}
-
-fn source_citation(n: usize, h: &Hit) -> Citation {
-    Citation {
-        n,
-        path: h.path.clone(),
-        title: h.title.clone(),
-        heading: h.heading.clone(),
-        start_line: h.start_line,
-        end_line: h.end_line,
-        text: h.text.clone(),
-    }
 }
 
 fn validate_question(question: &str) -> Result<&str> {

@@ -6,7 +6,7 @@ mod extractive;
 mod llm;
 mod prompt;
 
-pub use citations::{cite, parse_markers};
+pub use citations::{citation, cite, parse_markers};
 pub use extractive::extract;
 pub use llm::{Generation, Llm, StopReason};
 pub use prompt::{source_block, SYSTEM_PROMPT};
