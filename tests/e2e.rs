@@ -218,6 +218,35 @@ fn tiny_gguf_generates_through_llama_cpp_and_is_refused_outside_tests() {
 }
 
 #[test]
+fn a_missing_or_ambiguous_gguf_is_a_clear_error() {
+    let env = Env::new();
+    env.ingest_corpora();
+    let out = env.run(&[
+        "ask",
+        "--model",
+        "/nonexistent/qwen.gguf",
+        "Where is the cafe?",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("GGUF model not usable at /nonexistent/qwen.gguf: file not found"),
+        "{}",
+        stderr(&out)
+    );
+    let models = env.path("no-models");
+    std::fs::copy(tiny_gguf(), models.join("a.gguf")).unwrap();
+    std::fs::copy(tiny_gguf(), models.join("b.gguf")).unwrap();
+    let out = env.run(&["ask", "Where is the cafe?"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("several GGUF files in"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("a.gguf, b.gguf"), "{}", stderr(&out));
+}
+
+#[test]
 fn unchanged_reingest_is_a_no_op_and_a_changed_file_is_replaced() {
     let env = Env::new();
     let docs = env.path("docs");
