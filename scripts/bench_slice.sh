@@ -28,7 +28,7 @@ $rag ingest corpora >/dev/null
 end=$(date +%s%N)
 echo "| \`rag ingest corpora\` again (all unchanged) | 1 | $(( (end - start) / 1000000 )) ms | | |"
 
-questions=$(.venv/bin/python -c 'import json; [print(json.loads(l)["question"]) for l in open("corpora/questions.jsonl") if l.strip()]')
+questions=$(.venv/bin/python -c 'import json; [print(json.loads(l)["question"]) for l in open("tests/golden/questions.jsonl") if l.strip()]')
 summarise() { # label, field; reads JSON answers on stdin, one per line
   .venv/bin/python -c '
 import json, sys, statistics

@@ -116,6 +116,32 @@ impl Default for ChunkingConfig {
     }
 }
 
+/// Ingestion and index maintenance.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Files larger than this many bytes are skipped (`--max-file-size`).
+    pub max_file_bytes: u64,
+    /// Documents per commit: a long ingest commits in steps, so a crash loses one step at most.
+    pub commit_every: usize,
+    /// Chunk texts handed to the embedder at once (it runs them in ONNX batches of 32).
+    pub embed_batch: usize,
+    /// Share of deleted points in the vector graph above which a commit rebuilds the graph
+    /// from the stored vectors (hnsw_rs cannot delete points; until then they are filtered).
+    pub compact_tombstones: f64,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_file_bytes: crate::ingest::MAX_FILE_BYTES,
+            commit_every: 1000,
+            embed_batch: 256,
+            compact_tombstones: 0.2,
+        }
+    }
+}
+
 /// Hybrid retrieval settings.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -169,6 +195,8 @@ pub struct Config {
     pub llm: LlmConfig,
     /// Chunking.
     pub chunking: ChunkingConfig,
+    /// Ingestion.
+    pub ingest: IngestConfig,
     /// Retrieval.
     pub retrieval: RetrievalConfig,
     /// Server.
@@ -182,6 +210,7 @@ impl Default for Config {
             embedder: EmbedderConfig::default(),
             llm: LlmConfig::default(),
             chunking: ChunkingConfig::default(),
+            ingest: IngestConfig::default(),
             retrieval: RetrievalConfig::default(),
             serve: ServeConfig::default(),
         }
@@ -269,6 +298,19 @@ impl Config {
             return bad(format!(
                 "chunking.overlap = {} must be smaller than chunking.max_tokens = {}",
                 c.overlap, c.max_tokens
+            ));
+        }
+        let i = &self.ingest;
+        if i.max_file_bytes == 0 || i.commit_every == 0 || i.embed_batch == 0 {
+            return bad(
+                "ingest.max_file_bytes, ingest.commit_every and ingest.embed_batch must be above 0"
+                    .into(),
+            );
+        }
+        if !(0.0..=1.0).contains(&i.compact_tombstones) {
+            return bad(format!(
+                "ingest.compact_tombstones = {} must be a share between 0 and 1",
+                i.compact_tombstones
             ));
         }
         let r = &self.retrieval;

@@ -44,7 +44,7 @@ pub enum Error {
     #[error("index {0} is locked by another `rag ingest`; wait for it to finish and try again")]
     Locked(PathBuf),
     /// The index was built with another embedding model.
-    #[error("index {index} was built with embedder {built} but {configured} is configured; use the same embedder or rebuild the index")]
+    #[error("index {index} was built with embedder {built} but {configured} is configured; run `rag reindex` to re-embed the stored chunks with the configured embedder, or configure the embedder the index was built with")]
     EmbedderMismatch {
         /// The index folder.
         index: PathBuf,

@@ -18,7 +18,9 @@ pub mod serve;
 pub mod store;
 pub mod types;
 
-pub use config::{Config, Overrides};
+pub use config::{Config, IngestConfig, Overrides};
 pub use error::{Error, Result};
-pub use rag::{resolve_model, AskOptions, IngestEvent, IngestReport, Rag, MAX_QUESTION_CHARS};
-pub use types::{Answer, AnswerMode, Citation, Hit, Timings};
+pub use rag::{
+    resolve_model, AskOptions, IngestEvent, IngestOptions, IngestReport, Rag, MAX_QUESTION_CHARS,
+};
+pub use types::{Answer, AnswerMode, Citation, Document, Format, Hit, Place, Timings};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use rag::{Answer, AnswerMode, AskOptions, Config, IngestEvent, Overrides, Rag};
+use rag::{Answer, AnswerMode, AskOptions, Config, IngestEvent, IngestOptions, Overrides, Rag};
 
 /// Offline question answering over your documents, with citations.
 #[derive(Parser)]
@@ -25,14 +25,37 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Add or update documents (.md, .txt; folders are read recursively).
+    /// Add or update documents: markdown, text, HTML, PDF, DOCX, BEIR-style JSONL corpora
+    /// (folders are read recursively; files of unknown type are detected by content).
     Ingest {
         /// Files and folders.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// Remove indexed documents under these paths whose files are gone.
+        #[arg(long)]
+        prune: bool,
+        /// BM25 only: store chunks without vectors (add them later with `rag reindex`).
+        #[arg(long)]
+        no_embed: bool,
+        /// Skip files larger than this many bytes (default: ingest.max_file_bytes, 64 MiB).
+        #[arg(long, value_name = "BYTES")]
+        max_file_size: Option<u64>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Remove documents from the index, by id or path (a folder removes all below it).
+    Rm {
+        /// Document ids (see `rag status --json`) or paths.
+        #[arg(required = true)]
+        targets: Vec<String>,
+    },
+    /// Re-embed stored chunks with the configured embedder (after changing it, or after
+    /// `rag ingest --no-embed`).
+    Reindex {
+        /// Re-embed every chunk, not only those without a vector.
+        #[arg(long)]
+        all: bool,
     },
     /// Answer a question from the indexed documents.
     Ask {
@@ -60,11 +83,14 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         model: Option<PathBuf>,
     },
-    /// Show what the index holds.
+    /// Show what the index holds and whether its three stores agree (exit 1 if not).
     Status {
         /// Print as JSON.
         #[arg(long)]
         json: bool,
+        /// Also check every document in every store (slower).
+        #[arg(long)]
+        verify: bool,
     },
 }
 
@@ -107,9 +133,38 @@ fn run() -> anyhow::Result<ExitCode> {
         model,
         addr,
     };
-    let config = Config::load(cli.config.as_deref(), &overrides)?;
+    let mut config = Config::load(cli.config.as_deref(), &overrides)?;
     match cli.command {
-        Command::Ingest { paths, json } => ingest(config, &paths, json),
+        Command::Ingest {
+            paths,
+            prune,
+            no_embed,
+            max_file_size,
+            json,
+        } => {
+            if let Some(max) = max_file_size {
+                config.ingest.max_file_bytes = max.max(1);
+            }
+            ingest(config, &paths, &IngestOptions { prune, no_embed }, json)
+        }
+        Command::Rm { targets } => {
+            let removed = Rag::load(config)?.remove(&targets)?;
+            let mut out = std::io::stdout().lock();
+            for d in &removed {
+                writeln!(out, "removed {} ({})", short_path(Path::new(&d.path)), d.id)?;
+            }
+            writeln!(out, "{} documents removed", removed.len())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reindex { all } => {
+            let started = std::time::Instant::now();
+            let n = Rag::load(config)?.reindex(all)?;
+            println!(
+                "re-embedded {n} chunks in {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Ask {
             question,
             json,
@@ -149,40 +204,77 @@ fn run() -> anyhow::Result<ExitCode> {
                 .block_on(rag::serve::run(rag, addr))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Status { json } => {
+        Command::Status { json, verify } => {
             let rag = Rag::open(config)?;
-            let stats = rag.stats()?;
+            let status = rag.status(verify)?;
             let mut out = std::io::stdout().lock();
             if json {
-                let docs = rag.documents()?;
-                serde_json::to_writer_pretty(
-                    &mut out,
-                    &serde_json::json!({
-                        "index": rag.config().index,
-                        "documents": stats.documents,
-                        "chunks": stats.chunks,
-                        "generation": stats.generation,
-                        "files": docs,
-                    }),
-                )?;
+                let mut value = serde_json::to_value(&status)?;
+                value["files"] = serde_json::to_value(rag.documents()?)?;
+                serde_json::to_writer_pretty(&mut out, &value)?;
                 writeln!(out)?;
             } else {
-                writeln!(
-                    out,
-                    "{}: {} documents, {} chunks, generation {}",
-                    rag.config().index.display(),
-                    stats.documents,
-                    stats.chunks,
-                    stats.generation
-                )?;
+                print_status(&mut out, &status)?;
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(if status.agree {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
     }
 }
 
-fn ingest(config: Config, paths: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
-    let rag = Rag::open(config)?;
+fn print_status(out: &mut impl Write, s: &rag::store::Status) -> std::io::Result<()> {
+    let mb = |b: u64| b as f64 / 1e6;
+    writeln!(out, "index {}", s.index.display())?;
+    writeln!(
+        out,
+        "  {} documents, {} chunks ({} without vectors), generation {}",
+        s.stats.documents, s.stats.chunks, s.stats.chunks_without_vectors, s.stats.generation
+    )?;
+    writeln!(
+        out,
+        "  vector graph: {} points, {} tombstones",
+        s.graph_points, s.tombstones
+    )?;
+    if let Some(e) = &s.embedder {
+        writeln!(out, "  embedder: {} ({} dims)", e.id, e.dims)?;
+    }
+    writeln!(
+        out,
+        "  on disk: {:.1} MB (SQLite {:.1}, BM25 {:.1}, vectors {:.1})",
+        mb(s.bytes.total),
+        mb(s.bytes.sqlite),
+        mb(s.bytes.bm25),
+        mb(s.bytes.vectors)
+    )?;
+    if s.agree {
+        writeln!(
+            out,
+            "  stores agree{}",
+            if s.verified {
+                " (every document checked)"
+            } else {
+                ""
+            }
+        )?;
+    } else {
+        writeln!(out, "  stores DISAGREE:")?;
+        for p in &s.problems {
+            writeln!(out, "    {p}")?;
+        }
+    }
+    Ok(())
+}
+
+fn ingest(
+    config: Config,
+    paths: &[PathBuf],
+    options: &IngestOptions,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let rag = Rag::load(config)?;
     let bar =
         indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
     bar.set_style(
@@ -190,13 +282,13 @@ fn ingest(config: Config, paths: &[PathBuf], json: bool) -> anyhow::Result<ExitC
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    let report = rag.ingest(paths, &mut |event| match event {
+    let report = rag.ingest(paths, options, &mut |event| match event {
         IngestEvent::Start(n) => bar.set_length(n as u64),
         IngestEvent::File(p) => {
             bar.set_message(short_path(&p));
             bar.inc(1);
         }
-        IngestEvent::Committing => bar.set_message("writing index".to_string()),
+        IngestEvent::Committing(n) => bar.set_message(format!("writing index ({n} documents)")),
     })?;
     bar.finish_and_clear();
     for skip in &report.skipped {
@@ -209,16 +301,23 @@ fn ingest(config: Config, paths: &[PathBuf], json: bool) -> anyhow::Result<ExitC
     } else {
         writeln!(
             out,
-            "ingested {} files in {:.1}s: {} added, {} updated, {} unchanged, {} skipped; index has {} documents, {} chunks",
-            report.added + report.updated + report.unchanged,
+            "ingested in {:.1}s: {} added, {} updated, {} unchanged, {} removed, {} skipped; index has {} documents, {} chunks",
             report.seconds,
             report.added,
             report.updated,
             report.unchanged,
+            report.removed,
             report.skipped.len(),
             report.documents,
             report.chunks
         )?;
+        if report.missing > 0 {
+            writeln!(
+                out,
+                "{} indexed documents under these paths are gone from disk; `rag ingest --prune` removes them",
+                report.missing
+            )?;
+        }
     }
     Ok(if report.skipped.is_empty() {
         ExitCode::SUCCESS
@@ -272,18 +371,18 @@ fn print_answer(out: &mut impl Write, answer: &Answer) -> std::io::Result<()> {
         )?;
     }
     for c in cited {
-        let place = if c.heading.is_empty() {
-            c.title.clone()
+        let p = &c.place;
+        let place = if p.heading.is_empty() {
+            p.title.clone()
         } else {
-            c.heading.clone()
+            p.heading.clone()
         };
         writeln!(
             out,
-            "  [{}] {}:{}-{}  ({place})",
+            "  [{}] {} {}  ({place})",
             c.n,
-            short_path(Path::new(&c.path)),
-            c.start_line,
-            c.end_line
+            short_path(Path::new(&p.path)),
+            p.span()
         )?;
     }
     Ok(())

@@ -1,17 +1,18 @@
 //! The facade that composes the stages; the CLI and the HTTP server call only this.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use crate::config::Config;
-use crate::embed::{Embedder, MAX_INPUT_TOKENS};
+use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::generate::{self, Llm};
-use crate::ingest::{self, Chunker, DocKind, Skip};
+use crate::ingest::{self, Chunker, Skip};
 use crate::retrieve;
-use crate::store::{DocWrite, EmbedderInfo, Index, Stats, StoredDoc, Writer};
-use crate::types::{Answer, AnswerMode, Hit, Timings};
+use crate::store::{DocWrite, EmbedderInfo, Index, Manifest, Stats, Status, StoredDoc, Writer};
+use crate::types::{Answer, AnswerMode, Chunk, Document, Hit, Timings};
 
 /// Longest question accepted, in characters.
 pub const MAX_QUESTION_CHARS: usize = 4000;
@@ -23,10 +24,19 @@ const EXTRACTIVE_SENTENCES: usize = 3;
 pub enum IngestEvent {
     /// This many files will be read.
     Start(usize),
-    /// One file is done (ingested, unchanged or skipped).
+    /// One file is done (read, unchanged or skipped).
     File(PathBuf),
-    /// Writing the stores.
-    Committing,
+    /// Writing the stores: this many documents added or updated so far.
+    Committing(usize),
+}
+
+/// How to ingest.
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
+    /// Remove indexed documents under the given paths that are gone from disk.
+    pub prune: bool,
+    /// BM25 only: store chunks without vectors (`rag reindex` adds them later).
+    pub no_embed: bool,
 }
 
 /// What an ingest did.
@@ -38,11 +48,19 @@ pub struct IngestReport {
     pub updated: usize,
     /// Documents already indexed with the same content.
     pub unchanged: usize,
-    /// Files not ingested, with reasons.
+    /// Documents removed because their file is gone (`--prune`).
+    pub removed: usize,
+    /// Indexed documents under the given paths whose file is gone, left in place (no `--prune`).
+    pub missing: usize,
+    /// Files (or JSONL records) not ingested, with reasons.
     #[serde(serialize_with = "skips_as_strings")]
     pub skipped: Vec<Skip>,
     /// Chunks written.
     pub chunks_written: usize,
+    /// Bytes of text extracted from new and changed documents.
+    pub bytes_read: u64,
+    /// Commits made.
+    pub commits: usize,
     /// Documents in the index afterwards.
     pub documents: usize,
     /// Chunks in the index afterwards.
@@ -56,6 +74,17 @@ fn skips_as_strings<S: serde::Serializer>(
     s: S,
 ) -> std::result::Result<S::Ok, S::Error> {
     s.collect_seq(skips.iter().map(|k| k.to_string()))
+}
+
+/// What the loading thread hands to the embedding and writing side.
+enum Loaded {
+    /// A new or changed document, chunked; true when an earlier version is indexed.
+    Doc(Box<Document>, Vec<Chunk>, bool),
+    Unchanged(String),
+    /// A skip, with the canonical file when the file exists (its documents are kept).
+    Skipped(Skip, Option<String>),
+    FileDone(PathBuf),
+    Failed(Error),
 }
 
 /// How to answer.
@@ -79,16 +108,22 @@ pub struct Rag {
 impl Rag {
     /// Loads the embedder and opens the index if there is one. No language model is loaded.
     pub fn open(config: Config) -> Result<Rag> {
+        let rag = Self::load(config)?;
+        rag.reload()?;
+        Ok(rag)
+    }
+
+    /// Loads the embedder without opening the index, for commands that write it (ingest,
+    /// rm, reindex): they open it for writing and re-open it for reading when done.
+    pub fn load(config: Config) -> Result<Rag> {
         let embedder = Embedder::load(&config.embedder)?;
-        let rag = Rag {
+        Ok(Rag {
             config,
             embedder,
             index: RwLock::new(None),
             llm: None,
             llm_note: Some("extractive mode was requested".into()),
-        };
-        rag.reload()?;
-        Ok(rag)
+        })
     }
 
     /// Loads the configured GGUF model, if any. Without one, answers are extractive.
@@ -157,51 +192,87 @@ impl Rag {
         self.index()?.documents()
     }
 
-    /// Ingests files and folders. Unchanged files are left alone; bad files are skipped with a
-    /// reason and the rest goes on. All changes are committed together at the end.
+    /// Ingests files and folders. Unchanged documents are left alone, changed ones replaced;
+    /// bad files are skipped with a reason and the rest goes on. Loading and chunking run on
+    /// their own thread while the embedder works; changes are committed every
+    /// `ingest.commit_every` documents and at the end.
     pub fn ingest(
         &self,
         paths: &[PathBuf],
+        options: &IngestOptions,
         progress: &mut dyn FnMut(IngestEvent),
     ) -> Result<IngestReport> {
         let started = Instant::now();
         let (files, mut skipped) = ingest::collect_files(paths)?;
-        let mut writer = Writer::open(&self.config.index, &self.embedder_info())?;
+        let cfg = &self.config.ingest;
+        let mut writer = Writer::open(
+            &self.config.index,
+            &self.embedder_info(),
+            cfg.compact_tombstones,
+        )?;
+        let known = writer.hashes()?;
         let chunker = Chunker::new(
             self.embedder.tokenizer().clone(),
             self.config.chunking.max_tokens,
             self.config.chunking.overlap,
         );
         let mut report = IngestReport::default();
-        let mut writes = Vec::new();
+        // Paths seen on disk (ingested, unchanged, or present but unreadable): never pruned.
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut kept_files: Vec<String> = Vec::new();
         progress(IngestEvent::Start(files.len()));
-        for path in files {
-            match self.prepare(&writer, &chunker, &path) {
-                Ok(Prepared::Unchanged) => report.unchanged += 1,
-                Ok(Prepared::Write(w, existed)) => {
-                    if existed {
-                        report.updated += 1;
-                    } else {
-                        report.added += 1;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Loaded>(64);
+        let max_bytes = cfg.max_file_bytes;
+        std::thread::scope(|scope| -> Result<()> {
+            let known = &known;
+            let chunker = &chunker;
+            scope.spawn(move || load_and_chunk(files, max_bytes, known, chunker, tx));
+            let mut pending: Vec<(Document, Vec<Chunk>)> = Vec::new();
+            let mut pending_chunks = 0;
+            let mut ready: Vec<DocWrite> = Vec::new();
+            for item in rx {
+                match item {
+                    Loaded::Doc(doc, chunks, existed) => {
+                        seen.insert(doc.path.clone());
+                        if existed {
+                            report.updated += 1;
+                        } else {
+                            report.added += 1;
+                        }
+                        pending_chunks += chunks.len();
+                        pending.push((*doc, chunks));
+                        if pending_chunks >= cfg.embed_batch {
+                            ready.extend(self.embed_docs(&mut pending, options.no_embed)?);
+                            pending_chunks = 0;
+                        }
                     }
-                    report.chunks_written += w.chunks.len();
-                    writes.push(w);
+                    Loaded::Unchanged(path) => {
+                        seen.insert(path);
+                        report.unchanged += 1;
+                    }
+                    Loaded::Skipped(skip, file) => {
+                        kept_files.extend(file);
+                        skipped.push(skip);
+                    }
+                    Loaded::FileDone(path) => progress(IngestEvent::File(path)),
+                    Loaded::Failed(e) => return Err(e),
                 }
-                Err(e @ (Error::BadDocument { .. } | Error::PathNotFound { .. })) => {
-                    skipped.push(Skip {
-                        path: path.clone(),
-                        reason: match e {
-                            Error::BadDocument { reason, .. } => reason,
-                            other => other.to_string(),
-                        },
-                    });
+                if ready.len() >= cfg.commit_every {
+                    commit_step(&mut writer, &mut ready, &[], &mut report, progress)?;
                 }
-                Err(e) => return Err(e),
             }
-            progress(IngestEvent::File(path));
-        }
-        progress(IngestEvent::Committing);
-        let stats = writer.commit(&writes)?;
+            ready.extend(self.embed_docs(&mut pending, options.no_embed)?);
+            let gone = gone(&writer, paths, &seen, &kept_files)?;
+            let remove: Vec<i64> = if options.prune {
+                report.removed = gone.len();
+                gone
+            } else {
+                report.missing = gone.len();
+                Vec::new()
+            };
+            commit_step(&mut writer, &mut ready, &remove, &mut report, progress)
+        })?;
+        let stats = writer.commit(&[], &[])?;
         drop(writer);
         self.reload()?;
         report.skipped = skipped;
@@ -211,52 +282,112 @@ impl Rag {
         Ok(report)
     }
 
-    fn prepare(&self, writer: &Writer, chunker: &Chunker, path: &Path) -> Result<Prepared> {
-        let kind = DocKind::of(path).ok_or_else(|| Error::BadDocument {
-            path: path.to_path_buf(),
-            reason: "unsupported file type".into(),
-        })?;
-        let doc = ingest::load_document(path)?;
-        let existing = writer.document(&doc.path)?;
-        if existing.as_ref().is_some_and(|d| d.hash == doc.hash) {
-            return Ok(Prepared::Unchanged);
-        }
-        let chunks = chunker.chunk(&doc, kind)?;
-        let texts: Vec<String> = chunks
+    /// Embeds the chunks of the pending documents in one call (unless `no_embed`).
+    fn embed_docs(
+        &self,
+        pending: &mut Vec<(Document, Vec<Chunk>)>,
+        no_embed: bool,
+    ) -> Result<Vec<DocWrite>> {
+        let texts: Vec<String> = pending
             .iter()
-            .map(|c| self.embedding_text(&doc.title, &c.heading_path, &c.text))
-            .collect::<Result<_>>()?;
-        let vectors = if texts.is_empty() {
+            .flat_map(|(_, chunks)| chunks.iter())
+            .map(|c| ingest::embedding_text(&c.context, &c.text))
+            .collect();
+        let mut vectors = if no_embed || texts.is_empty() {
             Vec::new()
         } else {
             self.embedder.embed(&texts)?
-        };
-        Ok(Prepared::Write(
-            DocWrite {
-                doc,
-                chunks,
-                vectors,
-            },
-            existing.is_some(),
-        ))
+        }
+        .into_iter();
+        Ok(pending
+            .drain(..)
+            .map(|(doc, chunks)| {
+                let vectors = vectors.by_ref().take(chunks.len()).collect();
+                DocWrite {
+                    doc,
+                    chunks,
+                    vectors,
+                }
+            })
+            .collect())
     }
 
-    /// The text embedded for a chunk: its context header (title and headings), then the chunk,
-    /// or the chunk alone when the header would not fit the embedder.
-    fn embedding_text(&self, title: &str, headings: &[String], text: &str) -> Result<String> {
-        let mut header: Vec<&str> = vec![title];
-        header.extend(
-            headings
-                .iter()
-                .map(String::as_str)
-                .filter(|h| !h.eq_ignore_ascii_case(title)),
-        );
-        let with_header = format!("{}\n\n{text}", header.join(" > "));
-        if self.embedder.count_tokens(&with_header)? + 2 <= MAX_INPUT_TOKENS {
-            Ok(with_header)
-        } else {
-            Ok(text.to_string())
+    /// Removes documents by id or path (a folder path removes everything under it). Every
+    /// target must match something, else nothing is removed.
+    pub fn remove(&self, targets: &[String]) -> Result<Vec<StoredDoc>> {
+        let mut writer = Writer::open(
+            &self.config.index,
+            &self.embedder_info(),
+            self.config.ingest.compact_tombstones,
+        )?;
+        let docs = writer.documents()?;
+        let mut chosen: Vec<StoredDoc> = Vec::new();
+        for target in targets {
+            let matched: Vec<&StoredDoc> = match target.parse::<i64>() {
+                Ok(id) if !Path::new(target).exists() => {
+                    docs.iter().filter(|d| d.id == id).collect()
+                }
+                _ => {
+                    let full = std::fs::canonicalize(target)
+                        .or_else(|_| std::path::absolute(target))
+                        .map(|p| p.to_string_lossy().into_owned())
+                        .unwrap_or_else(|_| target.clone());
+                    docs.iter().filter(|d| covers(&full, &d.path)).collect()
+                }
+            };
+            if matched.is_empty() {
+                return Err(Error::BadRequest(format!(
+                    "{target}: no indexed document has this id or path; `rag status --json` lists them"
+                )));
+            }
+            for d in matched {
+                if !chosen.iter().any(|c| c.id == d.id) {
+                    chosen.push(d.clone());
+                }
+            }
         }
+        let ids: Vec<i64> = chosen.iter().map(|d| d.id).collect();
+        writer.commit(&[], &ids)?;
+        drop(writer);
+        self.reload()?;
+        Ok(chosen)
+    }
+
+    /// Re-embeds stored chunks with the configured embedder: all of them when the index was
+    /// built with another embedder (or `all`), else those stored without vectors
+    /// (`--no-embed`). Returns how many chunks were embedded.
+    pub fn reindex(&self, all: bool) -> Result<usize> {
+        let n = Writer::reindex(
+            &self.config.index,
+            &self.embedder_info(),
+            self.config.ingest.compact_tombstones,
+            all,
+            &mut |texts| self.embedder.embed(texts),
+        )?;
+        self.reload()?;
+        Ok(n)
+    }
+
+    /// Counts, sizes and agreement of the stores; with `verify`, a per-document check.
+    pub fn status(&self, verify: bool) -> Result<Status> {
+        self.index()?.status(verify)
+    }
+
+    /// Re-opens the index when a writer has committed since it was opened. Cheap when
+    /// nothing changed (reads `manifest.json`); the server calls it periodically.
+    pub fn refresh(&self) -> Result<bool> {
+        let current = self
+            .index
+            .read()
+            .map_err(|_| Error::Corrupt("index handle poisoned".into()))?
+            .as_ref()
+            .map(|i| i.generation());
+        let on_disk = Manifest::read(&self.config.index)?.map(|m| m.generation);
+        if on_disk.is_some() && on_disk != current {
+            self.reload()?;
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     /// Hybrid retrieval only.
@@ -351,9 +482,111 @@ impl Rag {
     }
 }
 
-enum Prepared {
-    Unchanged,
-    Write(DocWrite, bool),
+fn commit_step(
+    writer: &mut Writer,
+    ready: &mut Vec<DocWrite>,
+    remove: &[i64],
+    report: &mut IngestReport,
+    progress: &mut dyn FnMut(IngestEvent),
+) -> Result<()> {
+    if ready.is_empty() && remove.is_empty() {
+        return Ok(());
+    }
+    progress(IngestEvent::Committing(report.added + report.updated));
+    for w in ready.iter() {
+        report.chunks_written += w.chunks.len();
+        report.bytes_read += w.doc.text.len() as u64;
+    }
+    writer.commit(ready, remove)?;
+    report.commits += 1;
+    ready.clear();
+    Ok(())
+}
+
+/// Indexed documents under `paths` that this ingest did not see on disk.
+fn gone(
+    writer: &Writer,
+    paths: &[PathBuf],
+    seen: &HashSet<String>,
+    kept_files: &[String],
+) -> Result<Vec<i64>> {
+    let roots: Vec<String> = paths
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    Ok(writer
+        .documents()?
+        .into_iter()
+        .filter(|d| !seen.contains(&d.path))
+        .filter(|d| roots.iter().any(|r| covers(r, &d.path)))
+        .filter(|d| !kept_files.iter().any(|f| covers(f, &d.path)))
+        .map(|d| d.id)
+        .collect())
+}
+
+/// True when `root` (a file or folder path) is `path`, holds it, or is the JSONL file it came from.
+fn covers(root: &str, path: &str) -> bool {
+    let root = root.trim_end_matches('/');
+    path == root
+        || path
+            .strip_prefix(root)
+            .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('#'))
+}
+
+/// The loading thread: reads, parses and chunks files, deciding against `known` hashes what
+/// changed. Sends everything over `tx`; stops early if the receiver is gone.
+fn load_and_chunk(
+    files: Vec<PathBuf>,
+    max_bytes: u64,
+    known: &HashMap<String, String>,
+    chunker: &Chunker,
+    tx: std::sync::mpsc::SyncSender<Loaded>,
+) {
+    for path in files {
+        let items = match ingest::load_file(&path, max_bytes) {
+            Ok(parsed) => {
+                let mut items: Vec<Loaded> = parsed
+                    .bad_records
+                    .into_iter()
+                    .map(|(place, reason)| {
+                        Loaded::Skipped(
+                            Skip {
+                                path: place.into(),
+                                reason,
+                            },
+                            None,
+                        )
+                    })
+                    .collect();
+                for doc in parsed.docs {
+                    let existed = known.get(&doc.path);
+                    if existed == Some(&doc.hash) {
+                        items.push(Loaded::Unchanged(doc.path));
+                        continue;
+                    }
+                    let existed = existed.is_some();
+                    match chunker.chunk(&doc) {
+                        Ok(chunks) => items.push(Loaded::Doc(Box::new(doc), chunks, existed)),
+                        Err(e) => items.push(Loaded::Failed(e)),
+                    }
+                }
+                items
+            }
+            Err(Error::BadDocument { path, reason }) => {
+                let file = std::fs::canonicalize(&path)
+                    .ok()
+                    .map(|p| p.to_string_lossy().into_owned());
+                vec![Loaded::Skipped(Skip { path, reason }, file)]
+            }
+            Err(e) => vec![Loaded::Failed(e)],
+        };
+        for item in items.into_iter().chain([Loaded::FileDone(path)]) {
+            if tx.send(item).is_err() {
+                return;
+            }
+        }
+    }
 }
 
 fn validate_question(question: &str) -> Result<&str> {

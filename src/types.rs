@@ -3,17 +3,68 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The formats `rag ingest` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Markdown.
+    Markdown,
+    /// Plain text (by extension, or detected by content).
+    Text,
+    /// HTML, reduced to its main text as markdown.
+    Html,
+    /// PDF, text per page.
+    Pdf,
+    /// Word DOCX, as markdown.
+    Docx,
+    /// A BEIR-style JSONL corpus: one document per line (`_id`, `title`, `text`).
+    Jsonl,
+}
+
+impl Format {
+    /// The format's name as stored in the index.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Markdown => "markdown",
+            Format::Text => "text",
+            Format::Html => "html",
+            Format::Pdf => "pdf",
+            Format::Docx => "docx",
+            Format::Jsonl => "jsonl",
+        }
+    }
+
+    /// True when the loaded text is markdown (headings give the chunks their structure).
+    pub fn is_markdown(self) -> bool {
+        matches!(self, Format::Markdown | Format::Html | Format::Docx)
+    }
+}
+
 /// A document as loaded from disk, before chunking.
 #[derive(Debug, Clone)]
 pub struct Document {
-    /// Canonical absolute path; the document's identity in the index.
+    /// Identity in the index: the canonical absolute path, or `path#id` for a JSONL record.
     pub path: String,
-    /// Title: the first level-1 heading, else the file name.
+    /// Title: the document's own (first level-1 heading, HTML title), else the file name.
     pub title: String,
-    /// Full text (valid UTF-8).
+    /// Text extracted from the file (valid UTF-8); markdown for markdown, HTML and DOCX.
     pub text: String,
-    /// sha256 of the file's bytes, hex.
+    /// sha256 of the source bytes (the file, or the JSONL line), hex.
     pub hash: String,
+    /// The format it was read as.
+    pub format: Format,
+    /// Byte offsets in `text` where each page starts (PDF only; empty otherwise).
+    pub pages: Vec<usize>,
+}
+
+impl Document {
+    /// The 1-based page holding byte `offset` of the text, for paged formats.
+    pub fn page_of(&self, offset: usize) -> Option<usize> {
+        if self.pages.is_empty() {
+            return None;
+        }
+        Some(self.pages.partition_point(|&start| start <= offset).max(1))
+    }
 }
 
 /// A piece of a document, sized for the embedder.
@@ -23,14 +74,50 @@ pub struct Chunk {
     pub ord: usize,
     /// The chunk text, exactly as it appears in the document (trimmed).
     pub text: String,
+    /// Context header embedded with the chunk: document title and heading path.
+    pub context: String,
     /// Headings above the chunk, outermost first.
     pub heading_path: Vec<String>,
     /// First line of the chunk in the document, 1-based.
     pub start_line: usize,
     /// Last line of the chunk in the document, 1-based, inclusive.
     pub end_line: usize,
+    /// First and last page (1-based), for paged formats.
+    pub pages: Option<(usize, usize)>,
     /// Number of embedder tokens in `text` (without special tokens).
     pub tokens: usize,
+}
+
+/// Where a chunk lies: its document and its place inside it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Place {
+    /// Document path (`path#id` for a JSONL record).
+    pub path: String,
+    /// Document title.
+    pub title: String,
+    /// Heading path joined with " > ".
+    pub heading: String,
+    /// First line, 1-based (of the extracted text for HTML, PDF and DOCX).
+    pub start_line: usize,
+    /// Last line, 1-based inclusive.
+    pub end_line: usize,
+    /// First page, 1-based (PDF only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_start: Option<usize>,
+    /// Last page, 1-based inclusive (PDF only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_end: Option<usize>,
+}
+
+impl Place {
+    /// "p. 3" / "pp. 3-4" for paged documents, else "lines 5-9".
+    pub fn span(&self) -> String {
+        match (self.page_start, self.page_end) {
+            (Some(a), Some(b)) if a != b => format!("pp. {a}-{b}"),
+            (Some(a), _) => format!("p. {a}"),
+            _ => format!("lines {}-{}", self.start_line, self.end_line),
+        }
+    }
 }
 
 /// A retrieved chunk with where it came from and how it ranked.
@@ -38,16 +125,17 @@ pub struct Chunk {
 pub struct Hit {
     /// Chunk id in the store.
     pub chunk_id: i64,
-    /// Document path.
-    pub path: String,
-    /// Document title.
-    pub title: String,
-    /// Heading path joined with " > ".
-    pub heading: String,
-    /// First line, 1-based.
-    pub start_line: usize,
-    /// Last line, 1-based inclusive.
-    pub end_line: usize,
+    /// Document id in the store.
+    pub doc_id: i64,
+    /// Position of the chunk in its document (0-based); neighbours are `ord - 1` and `ord + 1`.
+    pub ord: usize,
+    /// The chunk before this one in the same document, if any.
+    pub prev_chunk: Option<i64>,
+    /// The chunk after this one in the same document, if any.
+    pub next_chunk: Option<i64>,
+    /// Where the chunk lies.
+    #[serde(flatten)]
+    pub place: Place,
     /// Chunk text.
     pub text: String,
     /// Fused score (reciprocal rank fusion).
@@ -73,16 +161,9 @@ pub enum AnswerMode {
 pub struct Citation {
     /// The number used in the answer, `[n]`.
     pub n: usize,
-    /// Document path.
-    pub path: String,
-    /// Document title.
-    pub title: String,
-    /// Heading path of the chunk.
-    pub heading: String,
-    /// First line of the cited chunk, 1-based.
-    pub start_line: usize,
-    /// Last line of the cited chunk, 1-based inclusive.
-    pub end_line: usize,
+    /// Where the cited chunk lies.
+    #[serde(flatten)]
+    pub place: Place,
     /// The cited chunk's text.
     pub text: String,
 }
@@ -114,4 +195,31 @@ pub struct Answer {
     pub note: Option<String>,
     /// Stage timings.
     pub timings_ms: Timings,
+}
+
+#[cfg(test)]
+impl Hit {
+    /// A hit for unit tests: chunk 1 of `/a.md` titled "A", lines 1-1.
+    pub(crate) fn for_test(text: &str) -> Hit {
+        Hit {
+            chunk_id: 1,
+            doc_id: 1,
+            ord: 0,
+            prev_chunk: None,
+            next_chunk: None,
+            place: Place {
+                path: "/a.md".into(),
+                title: "A".into(),
+                heading: String::new(),
+                start_line: 1,
+                end_line: 1,
+                page_start: None,
+                page_end: None,
+            },
+            text: text.into(),
+            score: 0.0,
+            bm25_rank: None,
+            vector_rank: None,
+        }
+    }
 }

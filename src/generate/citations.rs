@@ -48,11 +48,7 @@ fn parse_list(inside: &str) -> Option<Vec<usize>> {
 pub fn citation(n: usize, hit: &Hit) -> Citation {
     Citation {
         n,
-        path: hit.path.clone(),
-        title: hit.title.clone(),
-        heading: hit.heading.clone(),
-        start_line: hit.start_line,
-        end_line: hit.end_line,
+        place: hit.place.clone(),
         text: hit.text.clone(),
     }
 }
@@ -85,21 +81,11 @@ mod tests {
 
     #[test]
     fn numbers_beyond_the_sources_are_dropped() {
-        let hit = Hit {
-            chunk_id: 9,
-            path: "/a.md".into(),
-            title: "A".into(),
-            heading: String::new(),
-            start_line: 1,
-            end_line: 2,
-            text: "t".into(),
-            score: 0.0,
-            bm25_rank: None,
-            vector_rank: None,
-        };
+        let mut hit = Hit::for_test("t");
+        hit.place.end_line = 2;
         let cites = cite("x [1] y [7]", &[hit]);
         assert_eq!(cites.len(), 1);
         assert_eq!(cites[0].n, 1);
-        assert_eq!(cites[0].path, "/a.md");
+        assert_eq!(cites[0].place.path, "/a.md");
     }
 }

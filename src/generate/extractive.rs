@@ -123,18 +123,7 @@ mod tests {
     use super::*;
 
     fn hit(text: &str) -> Hit {
-        Hit {
-            chunk_id: 1,
-            path: "/a.md".into(),
-            title: "A".into(),
-            heading: String::new(),
-            start_line: 1,
-            end_line: 1,
-            text: text.into(),
-            score: 0.0,
-            bm25_rank: None,
-            vector_rank: None,
-        }
+        Hit::for_test(text)
     }
 
     #[test]

@@ -6,8 +6,7 @@ use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
 use text_splitter::{ChunkConfig, MarkdownSplitter, TextSplitter};
 use tokenizers::Tokenizer;
 
-use super::load::DocKind;
-use crate::embed::count_tokens;
+use crate::embed::{count_tokens, MAX_INPUT_TOKENS};
 use crate::error::{Error, Result};
 use crate::types::{Chunk, Document};
 
@@ -35,21 +34,31 @@ impl Chunker {
     }
 
     /// Cuts `doc` into chunks. Every chunk has at most `max_tokens` tokens.
-    pub fn chunk(&self, doc: &Document, kind: DocKind) -> Result<Vec<Chunk>> {
+    pub fn chunk(&self, doc: &Document) -> Result<Vec<Chunk>> {
+        let markdown = doc.format.is_markdown();
         let config = ChunkConfig::new(self.max_tokens)
             .with_sizer(&self.tokenizer)
             .with_overlap(self.overlap)
             .map_err(|e| Error::Config(format!("chunking: {e}")))?;
-        let pieces: Vec<(usize, &str)> = match kind {
-            DocKind::Markdown => MarkdownSplitter::new(config)
+        let pieces: Vec<(usize, &str)> = if markdown {
+            MarkdownSplitter::new(config)
                 .chunk_indices(&doc.text)
-                .collect(),
-            DocKind::Text => TextSplitter::new(config).chunk_indices(&doc.text).collect(),
+                .collect()
+        } else {
+            TextSplitter::new(config).chunk_indices(&doc.text).collect()
         };
-        let headings = match kind {
-            DocKind::Markdown => headings(&doc.text),
-            DocKind::Text => Vec::new(),
+        let headings = if markdown {
+            headings(&doc.text)
+        } else {
+            Vec::new()
         };
+        let newlines: Vec<usize> = doc
+            .text
+            .bytes()
+            .enumerate()
+            .filter(|&(_, b)| b == b'\n')
+            .map(|(i, _)| i)
+            .collect();
         let mut chunks = Vec::with_capacity(pieces.len());
         for (offset, piece) in pieces {
             if piece.trim().is_empty() {
@@ -62,14 +71,20 @@ impl Chunker {
                     doc.path, self.max_tokens
                 )));
             }
-            let start_line = line_of(&doc.text, offset);
+            let start_line = newlines.partition_point(|&n| n < offset) + 1;
             let end_line = start_line + piece.matches('\n').count();
+            let heading_path = heading_path(&headings, offset);
+            let context = self.context_header(&doc.title, &heading_path, tokens)?;
             chunks.push(Chunk {
                 ord: chunks.len(),
                 text: piece.to_string(),
-                heading_path: heading_path(&headings, offset),
+                context,
+                heading_path,
                 start_line,
                 end_line,
+                pages: doc
+                    .page_of(offset)
+                    .zip(doc.page_of(offset + piece.len().saturating_sub(1))),
                 tokens,
             });
         }
@@ -77,13 +92,51 @@ impl Chunker {
     }
 }
 
-/// 1-based line number of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+impl Chunker {
+    /// The context header embedded with a chunk: the title and the heading path, cut (from
+    /// the end, at a token boundary) so that header, chunk and the model's two special tokens
+    /// fit in [`MAX_INPUT_TOKENS`]: the embedder never truncates a chunk.
+    fn context_header(
+        &self,
+        title: &str,
+        headings: &[String],
+        chunk_tokens: usize,
+    ) -> Result<String> {
+        let mut parts: Vec<&str> = Vec::new();
+        if !title.trim().is_empty() {
+            parts.push(title.trim());
+        }
+        parts.extend(
+            headings
+                .iter()
+                .map(|h| h.trim())
+                .filter(|h| !h.is_empty() && !h.eq_ignore_ascii_case(title.trim())),
+        );
+        let header = parts.join(" > ");
+        // Two special tokens, and a small margin for how the "\n\n" join tokenizes.
+        let budget = MAX_INPUT_TOKENS.saturating_sub(chunk_tokens + 2 + 2);
+        let encoding = self
+            .tokenizer
+            .encode_fast(header.as_str(), false)
+            .map_err(|e| Error::Embed(format!("cannot tokenize: {e}")))?;
+        if encoding.len() <= budget {
+            return Ok(header);
+        }
+        if budget == 0 {
+            return Ok(String::new());
+        }
+        let cut = encoding.get_offsets()[budget - 1].1;
+        Ok(header[..cut].trim_end().to_string())
+    }
+}
+
+/// The text the embedder reads for a chunk: its context header, a blank line, the chunk.
+pub fn embedding_text(context: &str, text: &str) -> String {
+    if context.is_empty() {
+        text.to_string()
+    } else {
+        format!("{context}\n\n{text}")
+    }
 }
 
 fn headings(text: &str) -> Vec<Heading> {
@@ -170,6 +223,8 @@ mod tests {
             title: "D".into(),
             text: text.into(),
             hash: String::new(),
+            format: crate::types::Format::Markdown,
+            pages: Vec::new(),
         }
     }
 
@@ -182,7 +237,7 @@ mod tests {
         text.push_str("\n## Food\n\nThe cafe opens at eight.\n");
         let chunker = Chunker::new(word_tokenizer(&text), 40, 0);
         let d = doc(&text);
-        let chunks = chunker.chunk(&d, DocKind::Markdown).unwrap();
+        let chunks = chunker.chunk(&d).unwrap();
         assert!(chunks.len() > 3, "{}", chunks.len());
         let lines: Vec<&str> = text.lines().collect();
         for c in &chunks {

@@ -3,39 +3,17 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
+use super::formats::{self, Parsed, SNIFF_BYTES};
 use crate::error::{Error, Result};
-use crate::types::Document;
+use crate::types::Format;
 
-/// Most bytes read from one file; larger files are skipped with a reason.
+/// Default for `--max-file-size`: larger files are skipped with a reason.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// The formats this version reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DocKind {
-    /// Markdown (`.md`, `.markdown`).
-    Markdown,
-    /// Plain text (`.txt`, `.text`).
-    Text,
-}
-
-impl DocKind {
-    /// The kind for a file name, by extension.
-    pub fn of(path: &Path) -> Option<DocKind> {
-        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-        match ext.as_str() {
-            "md" | "markdown" => Some(DocKind::Markdown),
-            "txt" | "text" => Some(DocKind::Text),
-            _ => None,
-        }
-    }
-}
-
-/// A file that was not ingested, and why.
+/// A file (or a record inside one) that was not ingested, and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Skip {
-    /// The file.
+    /// The file, or `file:line` for a JSONL record.
     pub path: PathBuf,
     /// Why, in words.
     pub reason: String,
@@ -49,10 +27,12 @@ impl std::fmt::Display for Skip {
 
 /// Expands files and folders (recursively) into the files to ingest.
 ///
-/// A path that does not exist is an error before anything is read. Inside folders, files of
-/// other types and hidden entries are passed over silently; a file named explicitly with an
-/// unsupported type, or an entry that cannot be walked (a symlink loop, a folder we may not
-/// read), becomes a [`Skip`].
+/// A path that does not exist is an error before anything is read. Inside folders, hidden
+/// entries are passed over, files with a known extension are taken, and files with another
+/// extension are sniffed: text, HTML, PDF and DOCX are taken, anything else (images, archives,
+/// binaries) is passed over silently. A file named explicitly is always taken, so that a
+/// file that is not a document is reported. An entry that cannot be walked (a symlink loop,
+/// a folder we may not read) becomes a [`Skip`].
 pub fn collect_files(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Skip>)> {
     for input in inputs {
         if std::fs::symlink_metadata(input).is_err() {
@@ -74,7 +54,7 @@ pub fn collect_files(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Skip>)> {
                 });
             for entry in walker {
                 match entry {
-                    Ok(e) if e.file_type().is_file() && DocKind::of(e.path()).is_some() => {
+                    Ok(e) if e.file_type().is_file() && looks_like_document(e.path()) => {
                         files.push(e.into_path())
                     }
                     Ok(_) => {}
@@ -87,15 +67,8 @@ pub fn collect_files(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Skip>)> {
                     }),
                 }
             }
-        } else if DocKind::of(input).is_some() {
-            files.push(input.clone());
         } else {
-            skips.push(Skip {
-                path: input.clone(),
-                reason:
-                    "unsupported file type; this version ingests .md, .markdown, .txt and .text"
-                        .into(),
-            });
+            files.push(input.clone());
         }
     }
     files.sort();
@@ -103,94 +76,91 @@ pub fn collect_files(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Skip>)> {
     Ok((files, skips))
 }
 
+/// Known extension, or an unknown one whose first bytes look like a document. Unreadable
+/// files are taken, so that loading them reports why.
+fn looks_like_document(path: &Path) -> bool {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    if formats::by_extension(&name).is_some() {
+        return true;
+    }
+    match read_head(path) {
+        Ok(head) => !head.is_empty() && formats::sniff(&head).is_ok(),
+        Err(_) => true,
+    }
+}
+
+fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    std::fs::File::open(path)?
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut head)?;
+    Ok(head)
+}
+
 fn walk_reason(e: &walkdir::Error) -> String {
     if e.loop_ancestor().is_some() {
         "symlink loop; remove the link or point it elsewhere".into()
     } else if let Some(io) = e.io_error() {
-        format!("cannot read: {io}")
+        io_reason(io)
     } else {
         e.to_string()
     }
 }
 
-/// Reads one file into a [`Document`], refusing what is not UTF-8 text.
-pub fn load_document(path: &Path) -> Result<Document> {
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied; make the file readable (chmod) or run as its owner".into()
+        }
+        std::io::ErrorKind::NotFound => "no such file (a dangling symlink?)".into(),
+        _ if e.raw_os_error() == Some(40) => {
+            "symlink loop (too many levels of symbolic links); fix the link".into()
+        }
+        _ => format!("cannot read: {e}"),
+    }
+}
+
+/// Reads one file and parses it by extension, or by content when the extension is unknown.
+/// Fails with [`Error::BadDocument`] naming the file and the reason.
+pub fn load_file(path: &Path, max_bytes: u64) -> Result<Parsed> {
     let bad = |reason: String| Error::BadDocument {
         path: path.to_path_buf(),
         reason,
     };
-    let mut file = std::fs::File::open(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| bad(format!("cannot read: {e}")))?;
+    let mut file = std::fs::File::open(path).map_err(|e| bad(io_reason(&e)))?;
+    let meta = file.metadata().map_err(|e| bad(io_reason(&e)))?;
     if !meta.is_file() {
         return Err(bad("not a regular file".into()));
     }
-    if meta.len() > MAX_FILE_BYTES {
+    if meta.len() > max_bytes {
         return Err(bad(format!(
-            "{} bytes is over the {MAX_FILE_BYTES}-byte limit; split the file",
+            "{} bytes is over the limit of {max_bytes} (--max-file-size); raise the limit or split the file",
             meta.len()
         )));
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.read_to_end(&mut bytes)
-        .map_err(|e| bad(format!("cannot read: {e}")))?;
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(bad("empty file; nothing to ingest".into()));
-    }
-    if let Some(pos) = bytes.iter().position(|&b| b == 0) {
+    file.by_ref()
+        .take(max_bytes + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| bad(io_reason(&e)))?;
+    if bytes.len() as u64 > max_bytes {
         return Err(bad(format!(
-            "binary file (NUL byte at offset {pos}); only UTF-8 text is ingested"
+            "over the limit of {max_bytes} bytes (--max-file-size); raise the limit or split the file"
         )));
     }
-    let hash = hex(&Sha256::digest(&bytes));
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-        bad(format!(
-            "not valid UTF-8 (line {line}, byte {at}); convert it first, e.g. `iconv -f latin1 -t utf-8`"
-        ))
-    })?;
-    let text = text
-        .strip_prefix('\u{feff}')
-        .map(str::to_string)
-        .unwrap_or(text);
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let format = match formats::by_extension(&name) {
+        Some(f) => f,
+        None if bytes.is_empty() => Format::Text,
+        None => formats::sniff(&bytes[..bytes.len().min(SNIFF_BYTES)]).map_err(bad)?,
+    };
     let canonical =
         std::fs::canonicalize(path).map_err(|e| bad(format!("cannot resolve path: {e}")))?;
-    let title = first_h1(&text).unwrap_or_else(|| {
-        path.file_stem()
-            .map(|s| s.to_string_lossy().replace(['_', '-'], " "))
-            .unwrap_or_default()
-    });
-    Ok(Document {
-        path: canonical.to_string_lossy().into_owned(),
-        title,
-        text,
-        hash,
-    })
-}
-
-fn first_h1(text: &str) -> Option<String> {
-    let mut in_fence = false;
-    for line in text.lines() {
-        let t = line.trim_start();
-        if t.starts_with("```") || t.starts_with("~~~") {
-            in_fence = !in_fence;
-        } else if !in_fence {
-            if let Some(rest) = t.strip_prefix("# ") {
-                let title = rest.trim().trim_end_matches('#').trim();
-                if !title.is_empty() {
-                    return Some(title.to_string());
-                }
-            }
-        }
-    }
-    None
-}
-
-/// Lower-case hex of bytes.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    formats::parse(&canonical.to_string_lossy(), &stem, format, &bytes).map_err(bad)
 }
 
 #[cfg(test)]
@@ -206,7 +176,7 @@ mod tests {
         std::fs::write(&latin, b"ok line\ncaf\xe9\n").unwrap();
         let empty = dir.path().join("c.md");
         std::fs::write(&empty, b"  \n").unwrap();
-        let msg = |p: &Path| load_document(p).unwrap_err().to_string();
+        let msg = |p: &Path| load_file(p, MAX_FILE_BYTES).unwrap_err().to_string();
         assert!(msg(&bin).contains("binary file"), "{}", msg(&bin));
         assert!(
             msg(&latin).contains("not valid UTF-8 (line 2"),
@@ -226,10 +196,11 @@ mod tests {
             "```\n# not a title\n```\n## Sub\n# Visiting hours\ntext\n",
         )
         .unwrap();
-        assert_eq!(load_document(&md).unwrap().title, "Visiting hours");
+        let title = |p: &Path| load_file(p, MAX_FILE_BYTES).unwrap().docs[0].title.clone();
+        assert_eq!(title(&md), "Visiting hours");
         let txt = dir.path().join("parking_rules.txt");
         std::fs::write(&txt, "Park here.\n").unwrap();
-        assert_eq!(load_document(&txt).unwrap().title, "parking rules");
+        assert_eq!(title(&txt), "parking rules");
     }
 
     #[test]
@@ -238,15 +209,24 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("sub/.hidden")).unwrap();
         std::fs::write(dir.path().join("sub/a.md"), "a").unwrap();
         std::fs::write(dir.path().join("sub/b.txt"), "b").unwrap();
-        std::fs::write(dir.path().join("sub/c.png"), "c").unwrap();
+        std::fs::write(
+            dir.path().join("sub/c.png"),
+            b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("sub/NOTES"), "plain notes").unwrap();
         std::fs::write(dir.path().join("sub/.hidden/d.md"), "d").unwrap();
         let (files, skips) = collect_files(&[dir.path().to_path_buf()]).unwrap();
-        assert_eq!(files.len(), 2, "{files:?}");
+        assert_eq!(files.len(), 3, "{files:?}");
+        assert!(files.iter().any(|f| f.ends_with("NOTES")));
         assert!(skips.is_empty());
         let missing = dir.path().join("nope");
         let err = collect_files(std::slice::from_ref(&missing)).unwrap_err();
         assert!(err.to_string().contains("nope"));
-        let (_, skips) = collect_files(&[dir.path().join("sub/c.png")]).unwrap();
-        assert!(skips[0].reason.contains("unsupported file type"));
+        let png = dir.path().join("sub/c.png");
+        let (files, _) = collect_files(std::slice::from_ref(&png)).unwrap();
+        assert_eq!(files, vec![png.clone()]);
+        let err = load_file(&png, MAX_FILE_BYTES).unwrap_err().to_string();
+        assert!(err.contains("image/png"), "{err}");
     }
 }

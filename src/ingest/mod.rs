@@ -2,7 +2,9 @@
 //! touches the index. Bad files become [`Skip`]s with a reason, so a batch goes on past them.
 
 mod chunk;
+pub mod formats;
 mod load;
 
-pub use chunk::Chunker;
-pub use load::{collect_files, load_document, DocKind, Skip};
+pub use chunk::{embedding_text, Chunker};
+pub use formats::Parsed;
+pub use load::{collect_files, load_file, Skip, MAX_FILE_BYTES};

@@ -35,9 +35,30 @@ pub async fn run(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "listening");
     eprintln!("rag: serving on http://{}", listener.local_addr()?);
+    tokio::spawn(follow_commits(Arc::clone(&state)));
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
+}
+
+/// How often the server looks for a commit by `rag ingest` (or `rm`, `reindex`).
+const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Re-opens the index after each commit by another process, so that answers use the new
+/// generation without a restart. Requests in flight keep the snapshot they started with.
+async fn follow_commits(state: AppState) {
+    let mut tick = tokio::time::interval(REFRESH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let rag = Arc::clone(&state);
+        match tokio::task::spawn_blocking(move || rag.refresh()).await {
+            Ok(Ok(true)) => tracing::info!("index changed on disk; serving the new generation"),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => tracing::warn!("cannot re-open the index: {e}"),
+            Err(e) => tracing::warn!("index refresh task failed: {e}"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -142,6 +142,30 @@ impl Reader {
         })
     }
 
+    /// Chunks in the index.
+    pub fn num_chunks(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// The chunk id of every live document in the index (a chunk indexed twice shows twice).
+    pub fn all_chunk_ids(&self) -> Result<Vec<i64>> {
+        let searcher = self.reader.searcher();
+        let mut out = Vec::new();
+        for segment in searcher.segment_readers() {
+            let column = segment.fast_fields().i64("chunk_id")?;
+            let alive: Box<dyn Iterator<Item = u32>> = match segment.alive_bitset() {
+                Some(bits) => Box::new(bits.iter_alive()),
+                None => Box::new(0..segment.max_doc()),
+            };
+            for doc in alive {
+                if let Some(id) = column.first(doc) {
+                    out.push(id);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Chunk ids matching `query`, best first. Query syntax is not interpreted: a question
     /// with quotes or colons is searched as words.
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<i64>> {

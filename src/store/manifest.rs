@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// Manifest format version.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 const FILE: &str = "manifest.json";
 
 /// What the vector side of the index reflects.
@@ -18,8 +18,15 @@ pub struct Manifest {
     pub format: u32,
     /// SQLite generation the graph reflects.
     pub generation: u64,
-    /// Basename of the HNSW dump in `vectors/`, or none for an empty index.
+    /// Basename of the HNSW dump in `vectors/`, or none for an empty graph.
     pub vectors: Option<String>,
+    /// Generation at which the graph was last built from scratch; chunks deleted after it are
+    /// still in the graph (tombstones).
+    pub base_generation: u64,
+    /// Highest chunk id in the graph: chunks above it are added by the next commit.
+    pub max_chunk_id: i64,
+    /// Points in the graph, tombstones included.
+    pub points: usize,
     /// Embedder id.
     pub embedder: String,
     /// Vector dimensions.

@@ -12,6 +12,7 @@ mod manifest;
 mod sqlite;
 mod vectors;
 
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -28,7 +29,7 @@ const VECTORS_DIR: &str = "vectors";
 const LOCK_FILE: &str = "index.lock";
 
 /// What the index records about the embedder that filled it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct EmbedderInfo {
     /// Model id.
     pub id: String,
@@ -36,27 +37,75 @@ pub struct EmbedderInfo {
     pub dims: usize,
 }
 
-/// A document to write, with its chunks and their vectors.
+/// A document to write, with its chunks and their vectors (none with `--no-embed`).
 #[derive(Debug, Clone)]
 pub struct DocWrite {
     /// The document.
     pub doc: Document,
     /// Its chunks.
     pub chunks: Vec<Chunk>,
-    /// One vector per chunk.
+    /// One vector per chunk, or empty to leave the chunks without vectors.
     pub vectors: Vec<Vec<f32>>,
 }
 
-/// Counts after a commit.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Counts from SQLite.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
     /// Documents in the index.
     pub documents: usize,
     /// Chunks in the index.
     pub chunks: usize,
+    /// Chunks stored without a vector (`--no-embed`; `rag reindex` adds them).
+    pub chunks_without_vectors: usize,
     /// Generation number.
     pub generation: u64,
 }
+
+/// Bytes on disk per store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Sizes {
+    /// SQLite database with its write-ahead log.
+    pub sqlite: u64,
+    /// Tantivy folder.
+    pub bm25: u64,
+    /// HNSW graph folder.
+    pub vectors: u64,
+    /// All of the index folder.
+    pub total: u64,
+}
+
+/// What `rag status` reports.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    /// Index folder.
+    pub index: PathBuf,
+    /// SQLite counts and generation.
+    #[serde(flatten)]
+    pub stats: Stats,
+    /// Generation the BM25 index reflects.
+    pub bm25_generation: Option<u64>,
+    /// Chunks in the BM25 index.
+    pub bm25_chunks: u64,
+    /// Generation the vector graph reflects.
+    pub vectors_generation: Option<u64>,
+    /// Points in the graph, tombstones included.
+    pub graph_points: usize,
+    /// Graph points whose chunk was deleted (filtered at query time until compaction).
+    pub tombstones: usize,
+    /// The embedder the index was built with.
+    pub embedder: Option<EmbedderInfo>,
+    /// Bytes on disk.
+    pub bytes: Sizes,
+    /// True when all three stores reflect the same generation and hold the same chunks.
+    pub agree: bool,
+    /// What disagrees, in words (empty when `agree`).
+    pub problems: Vec<String>,
+    /// Whether the per-document check ran (`--verify`).
+    pub verified: bool,
+}
+
+/// Turns texts into vectors (the embedder, for `rag reindex`).
+pub type EmbedFn<'a> = dyn FnMut(&[String]) -> Result<Vec<Vec<f32>>> + 'a;
 
 /// The only writer of an index folder; holds the lock until dropped.
 pub struct Writer {
@@ -64,49 +113,69 @@ pub struct Writer {
     db: sqlite::Db,
     _lock: File,
     embedder: EmbedderInfo,
+    compact_share: f64,
 }
 
 impl Writer {
     /// Opens (creating if needed) the index for writing. Fails if another writer holds it, or if
-    /// the index was built with a different embedder.
-    pub fn open(dir: &Path, embedder: &EmbedderInfo) -> Result<Writer> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("cannot create index folder {}", dir.display()), e))?;
-        let lock = take_lock(dir)?;
-        let db = sqlite::Db::open(&dir.join(SQLITE_FILE))?;
-        match db.embedder()? {
-            Some(built) if built != *embedder => {
-                return Err(Error::EmbedderMismatch {
-                    index: dir.to_path_buf(),
-                    built: format!("{} ({} dims)", built.id, built.dims),
-                    configured: format!("{} ({} dims)", embedder.id, embedder.dims),
-                })
-            }
+    /// the index was built with a different embedder. `compact_share` is the share of
+    /// tombstones in the graph above which a commit rebuilds it from the stored vectors.
+    pub fn open(dir: &Path, embedder: &EmbedderInfo, compact_share: f64) -> Result<Writer> {
+        let writer = Self::open_unchecked(dir, embedder, compact_share)?;
+        match writer.db.embedder()? {
+            Some(built) if built != *embedder => return Err(mismatch(dir, &built, embedder)),
             Some(_) => {}
-            None => db.set_embedder(embedder)?,
+            None => writer.db.set_embedder(embedder)?,
         }
-        let writer = Writer {
-            dir: dir.to_path_buf(),
-            db,
-            _lock: lock,
-            embedder: embedder.clone(),
-        };
         writer.repair()?;
         Ok(writer)
     }
 
-    /// The stored document at `path`, if any.
-    pub fn document(&self, path: &str) -> Result<Option<StoredDoc>> {
-        self.db.document_by_path(path)
+    fn open_unchecked(dir: &Path, embedder: &EmbedderInfo, compact_share: f64) -> Result<Writer> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("cannot create index folder {}", dir.display()), e))?;
+        let lock = take_lock(dir)?;
+        let db = sqlite::Db::open(&dir.join(SQLITE_FILE))?;
+        Ok(Writer {
+            dir: dir.to_path_buf(),
+            db,
+            _lock: lock,
+            embedder: embedder.clone(),
+            compact_share,
+        })
     }
 
-    /// Writes documents (replacing earlier versions at the same path), then brings BM25 and the
-    /// vector graph to the new generation. Nothing is written when `docs` is empty.
-    pub fn commit(&mut self, docs: &[DocWrite]) -> Result<Stats> {
-        if docs.is_empty() {
+    /// Path -> content hash of every stored document.
+    pub fn hashes(&self) -> Result<HashMap<String, String>> {
+        self.db.hashes()
+    }
+
+    /// Every stored document.
+    pub fn documents(&self) -> Result<Vec<StoredDoc>> {
+        self.db.documents()
+    }
+
+    /// The stored document with this id, if any.
+    pub fn document_by_id(&self, id: i64) -> Result<Option<StoredDoc>> {
+        self.db.document_by_id(id)
+    }
+
+    /// Writes documents (replacing earlier versions at the same path) and removes the
+    /// documents with ids in `remove`, then brings BM25 and the vector graph to the new
+    /// generation. Nothing is written when both are empty.
+    pub fn commit(&mut self, docs: &[DocWrite], remove: &[i64]) -> Result<Stats> {
+        if docs.is_empty() && remove.is_empty() {
             return self.db.stats();
         }
         for d in docs {
+            if !d.vectors.is_empty() && d.vectors.len() != d.chunks.len() {
+                return Err(Error::Embed(format!(
+                    "{}: {} vectors for {} chunks",
+                    d.doc.path,
+                    d.vectors.len(),
+                    d.chunks.len()
+                )));
+            }
             if let Some(v) = d.vectors.iter().find(|v| v.len() != self.embedder.dims) {
                 return Err(Error::Embed(format!(
                     "{}: vector of {} dims, index holds {}",
@@ -116,10 +185,50 @@ impl Writer {
                 )));
             }
         }
-        let change = self.db.write_documents(docs)?;
+        let change = self.db.write(docs, remove)?;
+        crash_point("after-sqlite");
         bm25::Bm25::open(&self.dir.join(BM25_DIR))?.apply(&self.db, &change)?;
-        self.rebuild_vectors(change.generation)?;
+        crash_point("after-bm25");
+        self.sync_vectors()?;
         self.db.stats()
+    }
+
+    /// Re-embeds chunks from their stored text with the configured embedder: every chunk when
+    /// the index was built with another embedder (or `all`), else only chunks without a
+    /// vector. Returns how many were embedded.
+    pub fn reindex(
+        dir: &Path,
+        embedder: &EmbedderInfo,
+        compact_share: f64,
+        all: bool,
+        embed: &mut EmbedFn<'_>,
+    ) -> Result<usize> {
+        let mut writer = Self::open_unchecked(dir, embedder, compact_share)?;
+        let changed = writer.db.embedder()?.is_some_and(|b| b != *embedder);
+        let inputs = writer.db.embed_inputs(all || changed)?;
+        if inputs.is_empty() && !changed {
+            writer.repair()?;
+            return Ok(0);
+        }
+        let mut vectors = Vec::with_capacity(inputs.len());
+        for batch in inputs.chunks(256) {
+            let texts: Vec<String> = batch
+                .iter()
+                .map(|c| crate::ingest::embedding_text(&c.context, &c.text))
+                .collect();
+            let out = embed(&texts)?;
+            vectors.extend(batch.iter().map(|c| c.chunk_id).zip(out));
+        }
+        let generation = writer.db.replace_vectors(&vectors, embedder)?;
+        // The text did not change: BM25 only records the new generation.
+        let change = sqlite::Change {
+            generation,
+            removed_docs: Vec::new(),
+            added_docs: Vec::new(),
+        };
+        bm25::Bm25::open(&dir.join(BM25_DIR))?.apply(&writer.db, &change)?;
+        writer.sync_vectors()?;
+        Ok(vectors.len())
     }
 
     /// Brings BM25 and the vector graph up to SQLite's generation when a crash left them behind.
@@ -135,35 +244,102 @@ impl Writer {
         let manifest = Manifest::read(&self.dir)?;
         if manifest.as_ref().map(|m| m.generation) != Some(generation) {
             if generation > 0 {
-                tracing::warn!(generation, "vector graph is behind SQLite; rebuilding it");
+                tracing::warn!(generation, "vector graph is behind SQLite; catching it up");
             }
-            self.rebuild_vectors(generation)?;
+            self.sync_vectors()?;
         }
         Ok(())
     }
 
-    fn rebuild_vectors(&self, generation: u64) -> Result<()> {
+    /// Brings the graph to SQLite's generation: adds the chunks above the graph's highest id,
+    /// or rebuilds it from the stored vectors when there is none, when the vectors were
+    /// replaced, or when tombstones pass `compact_share` of its points. Then swaps the manifest.
+    fn sync_vectors(&self) -> Result<()> {
+        let generation = self.db.generation()?;
         let dir = self.dir.join(VECTORS_DIR);
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-        let all = self.db.all_vectors()?;
+        let old = Manifest::read(&self.dir)?.filter(|m| {
+            m.format == manifest::FORMAT
+                && m.embedder == self.embedder.id
+                && m.dims == self.embedder.dims
+        });
+        let epoch = self.db.vectors_epoch()?;
+        let incremental = match &old {
+            Some(m) if m.base_generation >= epoch && m.vectors.is_some() => {
+                let dead = self.db.tombstones(m.base_generation, m.max_chunk_id)?.len();
+                let share = dead as f64 / m.points.max(1) as f64;
+                if share > self.compact_share {
+                    tracing::info!(dead, points = m.points, "compacting the vector graph");
+                    None
+                } else {
+                    Some(m)
+                }
+            }
+            _ => None,
+        };
         let basename = format!("g{generation}");
-        let written = if all.is_empty() {
-            None
-        } else {
-            vectors::build_and_dump(&all, &dir, &basename)?;
-            Some(basename)
+        let manifest = match incremental {
+            Some(m) => {
+                let new = self.db.vectors_after(m.max_chunk_id)?;
+                let (vectors, max_chunk_id) = match (new.last(), &m.vectors) {
+                    (Some(&(last, _)), Some(old_name)) => {
+                        vectors::extend_and_dump(&dir, old_name, &new, &basename)?;
+                        (Some(basename), last)
+                    }
+                    _ => (m.vectors.clone(), m.max_chunk_id),
+                };
+                Manifest {
+                    generation,
+                    vectors,
+                    max_chunk_id,
+                    points: m.points + new.len(),
+                    ..m.clone()
+                }
+            }
+            None => {
+                let all = self.db.vectors_after(0)?;
+                let written = if all.is_empty() {
+                    None
+                } else {
+                    vectors::build_and_dump(&all, &dir, &basename)?;
+                    Some(basename)
+                };
+                Manifest {
+                    format: manifest::FORMAT,
+                    generation,
+                    vectors: written,
+                    embedder: self.embedder.id.clone(),
+                    dims: self.embedder.dims,
+                    base_generation: generation,
+                    max_chunk_id: all.last().map(|&(id, _)| id).unwrap_or(0),
+                    points: all.len(),
+                }
+            }
         };
-        let manifest = Manifest {
-            format: manifest::FORMAT,
-            generation,
-            vectors: written,
-            embedder: self.embedder.id.clone(),
-            dims: self.embedder.dims,
-        };
+        crash_point("before-manifest");
         manifest.write(&self.dir)?;
+        crash_point("after-manifest");
         vectors::remove_except(&dir, manifest.vectors.as_deref());
+        self.db.purge_tombstones(manifest.base_generation)?;
         Ok(())
+    }
+}
+
+/// Test hook for the crash harness: with `RAG_CRASH_AT=<point>` the process aborts there, as a
+/// power cut would. Never set in normal use.
+fn crash_point(point: &str) {
+    if std::env::var_os("RAG_CRASH_AT").is_some_and(|v| v == point) {
+        eprintln!("rag: RAG_CRASH_AT={point}: aborting");
+        std::process::abort();
+    }
+}
+
+fn mismatch(dir: &Path, built: &EmbedderInfo, configured: &EmbedderInfo) -> Error {
+    Error::EmbedderMismatch {
+        index: dir.to_path_buf(),
+        built: format!("{} ({} dims)", built.id, built.dims),
+        configured: format!("{} ({} dims)", configured.id, configured.dims),
     }
 }
 
@@ -184,28 +360,41 @@ fn take_lock(dir: &Path) -> Result<File> {
     }
 }
 
+fn dir_size(path: &Path) -> u64 {
+    walkdir::WalkDir::new(path)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
 /// A read-only snapshot of an index: search BM25 and vectors, fetch chunks.
 pub struct Index {
+    dir: PathBuf,
     db: Mutex<sqlite::Db>,
     bm25: bm25::Reader,
     vectors: Option<vectors::Graph>,
+    manifest: Manifest,
+    dead: HashSet<usize>,
+    embedder: Option<EmbedderInfo>,
     stats: Stats,
 }
 
 impl Index {
     /// Opens an existing index for reading, repairing lagging stores first if a crash left any.
+    /// While a writer holds the index, the derived stores are read as they are: a search then
+    /// sees the last generation they committed.
     pub fn open(dir: &Path, embedder: &EmbedderInfo) -> Result<Index> {
         if !dir.join(SQLITE_FILE).is_file() {
             return Err(Error::NoIndex(dir.to_path_buf()));
         }
         let db = sqlite::Db::open(&dir.join(SQLITE_FILE))?;
-        if let Some(built) = db.embedder()? {
-            if built != *embedder {
-                return Err(Error::EmbedderMismatch {
-                    index: dir.to_path_buf(),
-                    built: format!("{} ({} dims)", built.id, built.dims),
-                    configured: format!("{} ({} dims)", embedder.id, embedder.dims),
-                });
+        let built = db.embedder()?;
+        if let Some(built) = &built {
+            if built != embedder {
+                return Err(mismatch(dir, built, embedder));
             }
         }
         let generation = db.generation()?;
@@ -214,20 +403,46 @@ impl Index {
         if manifest.as_ref().map(|m| m.generation) != Some(generation)
             || bm25_generation != Some(generation)
         {
-            // Taking the writer lock repairs; drop it straight after.
-            drop(Writer::open(dir, embedder)?);
+            // Taking the writer lock repairs; a writer at work will bring them up itself.
+            match Writer::open(dir, embedder, 1.0) {
+                Ok(w) => drop(w),
+                Err(Error::Locked(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
-        let manifest = Manifest::read(dir)?
-            .ok_or_else(|| Error::Corrupt(format!("{} has no manifest.json", dir.display())))?;
-        let vectors = match &manifest.vectors {
-            Some(name) => Some(vectors::Graph::load(&dir.join(VECTORS_DIR), name)?),
-            None => None,
+        // A writer may swap the manifest and remove the graph it named between our reading the
+        // one and loading the other: read again and retry.
+        let mut attempt = 0;
+        let (manifest, vectors) = loop {
+            let manifest = Manifest::read(dir)?
+                .ok_or_else(|| Error::Corrupt(format!("{} has no manifest.json", dir.display())))?;
+            let loaded = match &manifest.vectors {
+                Some(name) => vectors::Graph::load(&dir.join(VECTORS_DIR), name).map(Some),
+                None => Ok(None),
+            };
+            match loaded {
+                Ok(graph) => break (manifest, graph),
+                Err(_) if attempt < 5 => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50 * attempt));
+                }
+                Err(e) => return Err(e),
+            }
         };
+        let dead = db
+            .tombstones(manifest.base_generation, manifest.max_chunk_id)?
+            .into_iter()
+            .map(|id| id as usize)
+            .collect();
         let stats = db.stats()?;
         Ok(Index {
+            dir: dir.to_path_buf(),
             bm25: bm25::Reader::open(&dir.join(BM25_DIR))?,
             db: Mutex::new(db),
             vectors,
+            manifest,
+            dead,
+            embedder: built,
             stats,
         })
     }
@@ -237,34 +452,162 @@ impl Index {
         self.stats
     }
 
+    /// The generation of the derived stores this snapshot reads.
+    pub fn generation(&self) -> u64 {
+        self.manifest.generation
+    }
+
     /// BM25 search: chunk ids, best first.
     pub fn search_bm25(&self, query: &str, limit: usize) -> Result<Vec<i64>> {
         self.bm25.search(query, limit)
     }
 
-    /// Nearest chunks to a query vector: chunk ids, best first.
+    /// Nearest chunks to a query vector: chunk ids, best first (tombstones left out).
     pub fn search_vectors(&self, query: &[f32], limit: usize, ef: usize) -> Vec<i64> {
         match &self.vectors {
-            Some(g) => g.search(query, limit, ef),
+            Some(g) => g.search(query, limit, ef, &self.dead),
             None => Vec::new(),
         }
     }
 
+    fn db(&self) -> Result<std::sync::MutexGuard<'_, sqlite::Db>> {
+        self.db
+            .lock()
+            .map_err(|_| Error::Corrupt("store lock poisoned by an earlier panic".into()))
+    }
+
     /// The chunks with these ids, in the order given (unknown ids are left out).
     pub fn hits(&self, ids: &[i64]) -> Result<Vec<Hit>> {
-        let db = self
-            .db
-            .lock()
-            .map_err(|_| Error::Corrupt("store lock poisoned by an earlier panic".into()))?;
-        db.hits(ids)
+        self.db()?.hits(ids)
     }
 
     /// Every document in the index.
     pub fn documents(&self) -> Result<Vec<StoredDoc>> {
-        let db = self
-            .db
-            .lock()
-            .map_err(|_| Error::Corrupt("store lock poisoned by an earlier panic".into()))?;
-        db.documents()
+        self.db()?.documents()
+    }
+
+    /// Counts, generations, sizes and agreement of the three stores. With `verify`, also
+    /// checks every document: each of its chunks in all three stores, nothing twice.
+    pub fn status(&self, verify: bool) -> Result<Status> {
+        let db = self.db()?;
+        let stats = db.stats()?;
+        let bm25_generation = bm25::Bm25::open(&self.dir.join(BM25_DIR))?.generation()?;
+        let bm25_chunks = self.bm25.num_chunks();
+        let m = &self.manifest;
+        let tombstones = self.dead.len();
+        let mut problems = Vec::new();
+        if bm25_generation != Some(stats.generation) {
+            problems.push(format!(
+                "bm25 reflects generation {bm25_generation:?}, SQLite {}",
+                stats.generation
+            ));
+        }
+        if m.generation != stats.generation {
+            problems.push(format!(
+                "vector graph reflects generation {}, SQLite {}",
+                m.generation, stats.generation
+            ));
+        }
+        if bm25_chunks != stats.chunks as u64 {
+            problems.push(format!(
+                "bm25 holds {bm25_chunks} chunks, SQLite {}",
+                stats.chunks
+            ));
+        }
+        let live_points = m.points.saturating_sub(tombstones);
+        let with_vectors = stats.chunks - stats.chunks_without_vectors;
+        if live_points != with_vectors {
+            problems.push(format!(
+                "vector graph holds {live_points} live points, SQLite {with_vectors} chunks with vectors"
+            ));
+        }
+        if verify {
+            problems.extend(self.verify(&db)?);
+        }
+        let sqlite: u64 = ["", "-wal", "-shm"]
+            .iter()
+            .filter_map(|s| std::fs::metadata(self.dir.join(format!("{SQLITE_FILE}{s}"))).ok())
+            .map(|m| m.len())
+            .sum();
+        Ok(Status {
+            index: self.dir.clone(),
+            stats,
+            bm25_generation,
+            bm25_chunks,
+            vectors_generation: Some(m.generation),
+            graph_points: m.points,
+            tombstones,
+            embedder: self.embedder.clone(),
+            bytes: Sizes {
+                sqlite,
+                bm25: dir_size(&self.dir.join(BM25_DIR)),
+                vectors: dir_size(&self.dir.join(VECTORS_DIR)),
+                total: dir_size(&self.dir),
+            },
+            agree: problems.is_empty(),
+            problems,
+            verified: verify,
+        })
+    }
+
+    /// Per-document agreement: every chunk of every document is in BM25 once and (if it has a
+    /// vector) in the graph once and not a tombstone; neither holds a chunk SQLite lacks.
+    fn verify(&self, db: &sqlite::Db) -> Result<Vec<String>> {
+        let mut problems = Vec::new();
+        let truth = db.chunk_ids(false)?;
+        let with_vectors = db.chunk_ids(true)?;
+        let mut bm25_count: HashMap<i64, usize> = HashMap::new();
+        for id in self.bm25.all_chunk_ids()? {
+            *bm25_count.entry(id).or_default() += 1;
+        }
+        let mut graph_count: HashMap<i64, usize> = HashMap::new();
+        if let Some(g) = &self.vectors {
+            for id in g.ids() {
+                if !self.dead.contains(&(id as usize)) {
+                    *graph_count.entry(id).or_default() += 1;
+                }
+            }
+        }
+        let docs: HashMap<i64, String> = db
+            .documents()?
+            .into_iter()
+            .map(|d| (d.id, d.path))
+            .collect();
+        for (doc, ids) in &truth {
+            let path = docs.get(doc).map(String::as_str).unwrap_or("?");
+            let in_bm25 = ids
+                .iter()
+                .filter(|id| bm25_count.get(id) == Some(&1))
+                .count();
+            if in_bm25 != ids.len() {
+                problems.push(format!(
+                    "{path}: {in_bm25} of {} chunks in bm25 exactly once",
+                    ids.len()
+                ));
+            }
+            let vec_ids = with_vectors.get(doc).map(Vec::as_slice).unwrap_or(&[]);
+            let in_graph = vec_ids
+                .iter()
+                .filter(|id| graph_count.get(id) == Some(&1))
+                .count();
+            if in_graph != vec_ids.len() {
+                problems.push(format!(
+                    "{path}: {in_graph} of {} vectors in the graph exactly once",
+                    vec_ids.len()
+                ));
+            }
+        }
+        let known: HashSet<i64> = truth.values().flatten().copied().collect();
+        let stray_bm25 = bm25_count.keys().filter(|id| !known.contains(id)).count();
+        if stray_bm25 > 0 {
+            problems.push(format!("bm25 holds {stray_bm25} chunks SQLite does not"));
+        }
+        let stray_graph = graph_count.keys().filter(|id| !known.contains(id)).count();
+        if stray_graph > 0 {
+            problems.push(format!(
+                "the graph holds {stray_graph} live points SQLite does not"
+            ));
+        }
+        Ok(problems)
     }
 }

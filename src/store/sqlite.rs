@@ -7,7 +7,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{DocWrite, EmbedderInfo, Stats};
 use crate::error::{Error, Result};
-use crate::types::Hit;
+use crate::types::{Hit, Place};
+
+/// Schema version; an index written by another version is refused with a clear message.
+pub const SCHEMA_VERSION: u32 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -16,6 +19,7 @@ CREATE TABLE IF NOT EXISTS documents (
     path TEXT NOT NULL UNIQUE,
     title TEXT NOT NULL,
     hash TEXT NOT NULL,
+    format TEXT NOT NULL,
     bytes INTEGER NOT NULL,
     ingested_at INTEGER NOT NULL
 );
@@ -24,14 +28,29 @@ CREATE TABLE IF NOT EXISTS chunks (
     doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
     ord INTEGER NOT NULL,
     heading TEXT NOT NULL,
+    context TEXT NOT NULL,
     start_line INTEGER NOT NULL,
     end_line INTEGER NOT NULL,
+    page_start INTEGER,
+    page_end INTEGER,
     tokens INTEGER NOT NULL,
     text TEXT NOT NULL,
-    embedding BLOB NOT NULL,
+    embedding BLOB,
     UNIQUE (doc_id, ord)
 );
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id);
+-- Chunks deleted since the vector graph was last built from scratch: the graph still holds
+-- them (hnsw_rs cannot delete), so searches filter them out until compaction.
+CREATE TABLE IF NOT EXISTS tombstones (
+    chunk_id INTEGER PRIMARY KEY,
+    generation INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS chunk_tombstone AFTER DELETE ON chunks
+WHEN old.embedding IS NOT NULL
+BEGIN
+    INSERT OR REPLACE INTO tombstones (chunk_id, generation)
+    VALUES (old.id, (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'));
+END;
 ";
 
 /// A document as the store records it.
@@ -39,12 +58,14 @@ CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id);
 pub struct StoredDoc {
     /// Document id.
     pub id: i64,
-    /// Canonical path.
+    /// Canonical path (`path#id` for a JSONL record).
     pub path: String,
     /// Title.
     pub title: String,
-    /// sha256 of the file's bytes.
+    /// sha256 of the source bytes.
     pub hash: String,
+    /// Format it was read as.
+    pub format: String,
     /// Number of chunks.
     pub chunks: usize,
 }
@@ -67,6 +88,13 @@ pub struct Change {
     pub added_docs: Vec<i64>,
 }
 
+/// A chunk to (re-)embed: its id and the text the embedder reads.
+pub struct EmbedInput {
+    pub chunk_id: i64,
+    pub context: String,
+    pub text: String,
+}
+
 pub struct Db {
     conn: Connection,
 }
@@ -77,8 +105,47 @@ impl Db {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.execute_batch(SCHEMA)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        let version: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .or_else(|e| match e {
+                rusqlite::Error::SqliteFailure(_, Some(ref m)) if m.contains("no such table") => {
+                    Ok(None)
+                }
+                e => Err(e),
+            })?;
+        match version {
+            Some(v) if v == SCHEMA_VERSION.to_string() => {}
+            Some(v) => {
+                return Err(Error::Corrupt(format!(
+                    "{} has schema version {v}, this rag reads version {SCHEMA_VERSION}",
+                    path.display()
+                )))
+            }
+            None => {
+                let has_docs: bool = conn
+                    .query_row(
+                        "SELECT COUNT(*) FROM sqlite_master WHERE name = 'documents'",
+                        [],
+                        |r| r.get::<_, i64>(0),
+                    )
+                    .map(|n| n > 0)?;
+                if has_docs {
+                    return Err(Error::Corrupt(format!(
+                        "{} was written by an older rag (no schema version)",
+                        path.display()
+                    )));
+                }
+                conn.execute_batch(SCHEMA)?;
+                conn.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?1)",
+                    [SCHEMA_VERSION.to_string()],
+                )?;
+            }
+        }
         Ok(Db { conn })
     }
 
@@ -89,13 +156,23 @@ impl Db {
             .optional()?)
     }
 
-    pub fn generation(&self) -> Result<u64> {
-        match self.meta("generation")? {
+    fn meta_u64(&self, key: &str) -> Result<u64> {
+        match self.meta(key)? {
             Some(v) => v
                 .parse()
-                .map_err(|_| Error::Corrupt(format!("generation {v:?} is not a number"))),
+                .map_err(|_| Error::Corrupt(format!("{key} {v:?} is not a number"))),
             None => Ok(0),
         }
+    }
+
+    pub fn generation(&self) -> Result<u64> {
+        self.meta_u64("generation")
+    }
+
+    /// The generation at which every vector was last replaced (`rag reindex`): a graph built
+    /// before it cannot be updated incrementally.
+    pub fn vectors_epoch(&self) -> Result<u64> {
+        self.meta_u64("vectors_epoch")
     }
 
     pub fn embedder(&self) -> Result<Option<EmbedderInfo>> {
@@ -120,37 +197,49 @@ impl Db {
         Ok(())
     }
 
-    pub fn document_by_path(&self, path: &str) -> Result<Option<StoredDoc>> {
+    pub fn document_by_id(&self, id: i64) -> Result<Option<StoredDoc>> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT d.id, d.path, d.title, d.hash, (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id)
-                 FROM documents d WHERE d.path = ?1",
-                [path],
-                stored_doc,
-            )
+            .query_row(&format!("{DOC_SELECT} WHERE d.id = ?1"), [id], stored_doc)
             .optional()?)
     }
 
     pub fn documents(&self) -> Result<Vec<StoredDoc>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT d.id, d.path, d.title, d.hash, (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id)
-             FROM documents d ORDER BY d.path",
-        )?;
+        let mut stmt = self
+            .conn
+            .prepare(&format!("{DOC_SELECT} ORDER BY d.path"))?;
         let rows = stmt.query_map([], stored_doc)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Writes the documents in one transaction and bumps the generation.
-    pub fn write_documents(&mut self, docs: &[DocWrite]) -> Result<Change> {
+    /// Path -> content hash of every document, for deciding what changed.
+    pub fn hashes(&self) -> Result<HashMap<String, String>> {
+        let mut stmt = self.conn.prepare("SELECT path, hash FROM documents")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Writes documents (replacing earlier versions at the same path) and removes documents,
+    /// in one transaction that bumps the generation.
+    pub fn write(&mut self, docs: &[DocWrite], remove: &[i64]) -> Result<Change> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         let generation = self.generation()? + 1;
         let tx = self.conn.transaction()?;
+        // First, so that the tombstone trigger records the generation that deletes a chunk.
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('generation', ?1)",
+            [generation.to_string()],
+        )?;
         let mut removed_docs = Vec::new();
         let mut added_docs = Vec::new();
+        for &id in remove {
+            if tx.execute("DELETE FROM documents WHERE id = ?1", [id])? > 0 {
+                removed_docs.push(id);
+            }
+        }
         for d in docs {
             let old: Option<i64> = tx
                 .query_row(
@@ -164,32 +253,31 @@ impl Db {
                 removed_docs.push(id);
             }
             tx.execute(
-                "INSERT INTO documents (path, title, hash, bytes, ingested_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![d.doc.path, d.doc.title, d.doc.hash, d.doc.text.len() as i64, now],
+                "INSERT INTO documents (path, title, hash, format, bytes, ingested_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![d.doc.path, d.doc.title, d.doc.hash, d.doc.format.name(), d.doc.text.len() as i64, now],
             )?;
             let doc_id = tx.last_insert_rowid();
             added_docs.push(doc_id);
             let mut insert = tx.prepare_cached(
-                "INSERT INTO chunks (doc_id, ord, heading, start_line, end_line, tokens, text, embedding)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO chunks (doc_id, ord, heading, context, start_line, end_line, page_start, page_end, tokens, text, embedding)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
-            for (chunk, vector) in d.chunks.iter().zip(&d.vectors) {
+            for (i, chunk) in d.chunks.iter().enumerate() {
                 insert.execute(params![
                     doc_id,
                     chunk.ord as i64,
                     chunk.heading_path.join(" > "),
+                    chunk.context,
                     chunk.start_line as i64,
                     chunk.end_line as i64,
+                    chunk.pages.map(|p| p.0 as i64),
+                    chunk.pages.map(|p| p.1 as i64),
                     chunk.tokens as i64,
                     chunk.text,
-                    vector_bytes(vector),
+                    d.vectors.get(i).map(|v| vector_bytes(v)),
                 ])?;
             }
         }
-        tx.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('generation', ?1)",
-            [generation.to_string()],
-        )?;
         tx.commit()?;
         Ok(Change {
             generation,
@@ -198,16 +286,94 @@ impl Db {
         })
     }
 
-    pub fn all_vectors(&self) -> Result<Vec<(i64, Vec<f32>)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, embedding FROM chunks ORDER BY id")?;
+    /// Chunks to embed: all of them, or only those without a vector.
+    pub fn embed_inputs(&self, all: bool) -> Result<Vec<EmbedInput>> {
+        let sql = if all {
+            "SELECT id, context, text FROM chunks ORDER BY id"
+        } else {
+            "SELECT id, context, text FROM chunks WHERE embedding IS NULL ORDER BY id"
+        };
+        let mut stmt = self.conn.prepare(sql)?;
         let rows = stmt.query_map([], |r| {
+            Ok(EmbedInput {
+                chunk_id: r.get(0)?,
+                context: r.get(1)?,
+                text: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Stores new vectors for chunks and records the embedder, in one transaction that bumps
+    /// the generation and marks every vector as replaced (the graph is rebuilt from scratch).
+    pub fn replace_vectors(
+        &mut self,
+        vectors: &[(i64, Vec<f32>)],
+        embedder: &EmbedderInfo,
+    ) -> Result<u64> {
+        let generation = self.generation()? + 1;
+        let tx = self.conn.transaction()?;
+        {
+            let mut update = tx.prepare_cached("UPDATE chunks SET embedding = ?2 WHERE id = ?1")?;
+            for (id, v) in vectors {
+                update.execute(params![id, vector_bytes(v)])?;
+            }
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('generation', ?1), ('vectors_epoch', ?1),
+             ('embedder_id', ?2), ('embedder_dims', ?3)",
+            params![generation.to_string(), embedder.id, embedder.dims.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(generation)
+    }
+
+    /// Vectors of chunks with an id above `after`, in id order.
+    pub fn vectors_after(&self, after: i64) -> Result<Vec<(i64, Vec<f32>)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, embedding FROM chunks WHERE id > ?1 AND embedding IS NOT NULL ORDER BY id",
+        )?;
+        let rows = stmt.query_map([after], |r| {
             let id: i64 = r.get(0)?;
             let blob: Vec<u8> = r.get(1)?;
             Ok((id, vector_from_bytes(&blob)))
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Chunk ids the graph built at `base` (holding ids up to `max_id`) still has but SQLite
+    /// no longer does.
+    pub fn tombstones(&self, base: u64, max_id: i64) -> Result<Vec<i64>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT chunk_id FROM tombstones WHERE generation > ?1 AND chunk_id <= ?2 ORDER BY chunk_id",
+        )?;
+        let rows = stmt.query_map(params![base as i64, max_id], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Forgets tombstones a graph built from scratch at `base` no longer holds.
+    pub fn purge_tombstones(&self, base: u64) -> Result<()> {
+        self.conn.execute(
+            "DELETE FROM tombstones WHERE generation <= ?1",
+            [base as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Ids of every chunk (with a vector when `with_vector`), by document.
+    pub fn chunk_ids(&self, with_vector: bool) -> Result<HashMap<i64, Vec<i64>>> {
+        let sql = if with_vector {
+            "SELECT doc_id, id FROM chunks WHERE embedding IS NOT NULL"
+        } else {
+            "SELECT doc_id, id FROM chunks"
+        };
+        let mut stmt = self.conn.prepare(sql)?;
+        let mut out: HashMap<i64, Vec<i64>> = HashMap::new();
+        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
+            let (doc, id) = row?;
+            out.entry(doc).or_default().push(id);
+        }
+        Ok(out)
     }
 
     /// BM25 rows for the given documents, or for all when `docs` is `None`.
@@ -244,7 +410,10 @@ impl Db {
 
     pub fn hits(&self, ids: &[i64]) -> Result<Vec<Hit>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT c.id, d.path, d.title, c.heading, c.start_line, c.end_line, c.text
+            "SELECT c.id, c.doc_id, c.ord, d.path, d.title, c.heading, c.start_line, c.end_line,
+                    c.page_start, c.page_end, c.text,
+                    (SELECT p.id FROM chunks p WHERE p.doc_id = c.doc_id AND p.ord = c.ord - 1),
+                    (SELECT n.id FROM chunks n WHERE n.doc_id = c.doc_id AND n.ord = c.ord + 1)
              FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ?1",
         )?;
         let mut by_id = HashMap::new();
@@ -253,12 +422,20 @@ impl Db {
                 .query_row([id], |r| {
                     Ok(Hit {
                         chunk_id: r.get(0)?,
-                        path: r.get(1)?,
-                        title: r.get(2)?,
-                        heading: r.get(3)?,
-                        start_line: r.get::<_, i64>(4)? as usize,
-                        end_line: r.get::<_, i64>(5)? as usize,
-                        text: r.get(6)?,
+                        doc_id: r.get(1)?,
+                        ord: r.get::<_, i64>(2)? as usize,
+                        place: Place {
+                            path: r.get(3)?,
+                            title: r.get(4)?,
+                            heading: r.get(5)?,
+                            start_line: r.get::<_, i64>(6)? as usize,
+                            end_line: r.get::<_, i64>(7)? as usize,
+                            page_start: r.get::<_, Option<i64>>(8)?.map(|p| p as usize),
+                            page_end: r.get::<_, Option<i64>>(9)?.map(|p| p as usize),
+                        },
+                        text: r.get(10)?,
+                        prev_chunk: r.get(11)?,
+                        next_chunk: r.get(12)?,
                         score: 0.0,
                         bm25_rank: None,
                         vector_rank: None,
@@ -273,19 +450,23 @@ impl Db {
     }
 
     pub fn stats(&self) -> Result<Stats> {
-        let documents: i64 = self
-            .conn
-            .query_row("SELECT COUNT(*) FROM documents", [], |r| r.get(0))?;
-        let chunks: i64 = self
-            .conn
-            .query_row("SELECT COUNT(*) FROM chunks", [], |r| r.get(0))?;
+        let (documents, chunks, unembedded): (i64, i64, i64) = self.conn.query_row(
+            "SELECT (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM chunks),
+                    (SELECT COUNT(*) FROM chunks WHERE embedding IS NULL)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
         Ok(Stats {
             documents: documents as usize,
             chunks: chunks as usize,
+            chunks_without_vectors: unembedded as usize,
             generation: self.generation()?,
         })
     }
 }
+
+const DOC_SELECT: &str = "SELECT d.id, d.path, d.title, d.hash, d.format,
+    (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id) FROM documents d";
 
 fn stored_doc(r: &rusqlite::Row) -> rusqlite::Result<StoredDoc> {
     Ok(StoredDoc {
@@ -293,7 +474,8 @@ fn stored_doc(r: &rusqlite::Row) -> rusqlite::Result<StoredDoc> {
         path: r.get(1)?,
         title: r.get(2)?,
         hash: r.get(3)?,
-        chunks: r.get::<_, i64>(4)? as usize,
+        format: r.get(4)?,
+        chunks: r.get::<_, i64>(5)? as usize,
     })
 }
 

@@ -1,6 +1,7 @@
 //! The HNSW graph over chunk vectors (hnsw_rs, cosine distance), dumped to and loaded from
 //! `vectors/<basename>.hnsw.{graph,data}`. Point ids are SQLite chunk ids.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use hnsw_rs::api::AnnT;
@@ -17,13 +18,40 @@ const MAX_LAYERS: usize = 16;
 pub fn build_and_dump(points: &[(i64, Vec<f32>)], dir: &Path, basename: &str) -> Result<()> {
     let hnsw: Hnsw<f32, DistCosine> = Hnsw::new(
         MAX_CONNECTIONS,
-        points.len(),
+        points.len().max(1024),
         MAX_LAYERS,
         EF_CONSTRUCTION,
         DistCosine {},
     );
+    insert(&hnsw, points);
+    dump(&hnsw, dir, basename)
+}
+
+/// Loads the graph `old` from `dir`, adds `points` and writes the result as `basename`.
+pub fn extend_and_dump(
+    dir: &Path,
+    old: &str,
+    points: &[(i64, Vec<f32>)],
+    basename: &str,
+) -> Result<()> {
+    let mut io = HnswIo::new(dir, old);
+    let hnsw = io
+        .load_hnsw::<f32, DistCosine>()
+        .map_err(|e| Error::Corrupt(format!("vector graph {old} in {}: {e}", dir.display())))?;
+    insert(&hnsw, points);
+    dump(&hnsw, dir, basename)
+}
+
+fn insert(hnsw: &Hnsw<f32, DistCosine>, points: &[(i64, Vec<f32>)]) {
     let data: Vec<(&Vec<f32>, usize)> = points.iter().map(|(id, v)| (v, *id as usize)).collect();
     hnsw.parallel_insert(&data);
+}
+
+fn dump(hnsw: &Hnsw<f32, DistCosine>, dir: &Path, basename: &str) -> Result<()> {
+    // A leftover of a crashed write under the same name would make hnsw_rs pick another name.
+    for ext in ["hnsw.graph", "hnsw.data"] {
+        let _ = std::fs::remove_file(dir.join(format!("{basename}.{ext}")));
+    }
     let written = hnsw
         .file_dump(dir, basename)
         .map_err(|e| Error::Vectors(format!("cannot write graph to {}: {e}", dir.display())))?;
@@ -73,12 +101,30 @@ impl Graph {
         Ok(Graph { hnsw })
     }
 
-    /// Chunk ids nearest to `query`, best first.
-    pub fn search(&self, query: &[f32], limit: usize, ef: usize) -> Vec<i64> {
+    /// Chunk ids nearest to `query`, best first, leaving out `dead` ones (tombstones).
+    pub fn search(
+        &self,
+        query: &[f32],
+        limit: usize,
+        ef: usize,
+        dead: &HashSet<usize>,
+    ) -> Vec<i64> {
+        let ef = ef.max(limit);
+        let found = if dead.is_empty() {
+            self.hnsw.search(query, limit, ef)
+        } else {
+            let alive = |id: &usize| !dead.contains(id);
+            self.hnsw.search_filter(query, limit, ef, Some(&alive))
+        };
+        found.into_iter().map(|n| n.d_id as i64).collect()
+    }
+
+    /// Every point's chunk id, tombstones included.
+    pub fn ids(&self) -> Vec<i64> {
         self.hnsw
-            .search(query, limit, ef.max(limit))
+            .get_point_indexation()
             .into_iter()
-            .map(|n| n.d_id as i64)
+            .map(|p| p.get_origin_id() as i64)
             .collect()
     }
 }

@@ -1,0 +1,651 @@
+//! Bytes -> [`Document`]s, one parser per format, each from a well-kept crate: html5ever (via
+//! htmd) for HTML, pdf-extract (lopdf) for PDF, docx-rs for DOCX, serde_json for JSONL corpora.
+//! Pure functions of their input, so the fuzz targets call them directly. A parser that panics
+//! on hostile input is contained here and reported as a reason, never as a crash of the batch.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+
+use markup5ever_rcdom::{Handle, NodeData};
+use sha2::{Digest, Sha256};
+
+use crate::types::{Document, Format};
+
+/// Bytes sniffed to guess the format of a file without a known extension.
+pub const SNIFF_BYTES: usize = 8192;
+
+/// What a file held: its documents, and records inside it that could not be used.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// The documents (one, or one per JSONL line).
+    pub docs: Vec<Document>,
+    /// `(where, why)` for records that were passed over (JSONL lines).
+    pub bad_records: Vec<(String, String)>,
+}
+
+/// The format of a file by its extension, if it is one `rag` reads.
+pub fn by_extension(name: &str) -> Option<Format> {
+    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    match ext.as_str() {
+        "md" | "markdown" | "mdown" | "mkd" => Some(Format::Markdown),
+        "txt" | "text" => Some(Format::Text),
+        "html" | "htm" | "xhtml" => Some(Format::Html),
+        "pdf" => Some(Format::Pdf),
+        "docx" => Some(Format::Docx),
+        "jsonl" => Some(Format::Jsonl),
+        _ => None,
+    }
+}
+
+/// Guesses the format from the first bytes of a file: PDF and DOCX by their signatures, HTML
+/// by its opening tag, UTF-8 without NUL bytes as text. `Err` names what the bytes look like
+/// when they are not a document (an image, an archive, binary data).
+pub fn sniff(head: &[u8]) -> Result<Format, String> {
+    if let Some(kind) = infer::get(head) {
+        return match kind.mime_type() {
+            "application/pdf" => Ok(Format::Pdf),
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => {
+                Ok(Format::Docx)
+            }
+            "text/html" => Ok(Format::Html),
+            other => Err(format!("not a document format rag reads ({other})")),
+        };
+    }
+    if head.contains(&0) {
+        return Err("binary file (contains NUL bytes); only text, markdown, HTML, PDF and DOCX are ingested".into());
+    }
+    let text = match std::str::from_utf8(head) {
+        Ok(t) => t,
+        // A multi-byte character cut by the sniff window is still text.
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&head[..e.valid_up_to()])
+            .map_err(|_| "not valid UTF-8 text".to_string())?,
+        Err(_) => {
+            return Err(
+                "not valid UTF-8 text; convert it first, e.g. `iconv -f latin1 -t utf-8`".into(),
+            )
+        }
+    };
+    let start = text
+        .trim_start()
+        .get(..14)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if start.starts_with("<!doctype html") || start.starts_with("<html") {
+        Ok(Format::Html)
+    } else {
+        Ok(Format::Text)
+    }
+}
+
+/// Parses `bytes` as `format`. `identity` is the document's path in the index and `stem` the
+/// fallback title. `Err` is the reason the whole file is skipped.
+pub fn parse(identity: &str, stem: &str, format: Format, bytes: &[u8]) -> Result<Parsed, String> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(if bytes.is_empty() {
+            "empty file (0 bytes); nothing to ingest".into()
+        } else {
+            "empty file (only whitespace); nothing to ingest".into()
+        });
+    }
+    let hash = hex(&Sha256::digest(bytes));
+    let one = |title: Option<String>, text: String, pages: Vec<usize>| {
+        let title = title
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| stem.replace(['_', '-'], " "));
+        Parsed {
+            docs: vec![Document {
+                path: identity.to_string(),
+                title: title.trim().to_string(),
+                text,
+                hash: hash.clone(),
+                format,
+                pages,
+            }],
+            bad_records: Vec::new(),
+        }
+    };
+    let parsed = match format {
+        Format::Markdown | Format::Text => {
+            let text = utf8_text(bytes)?;
+            let title = if format == Format::Markdown {
+                first_h1(&text)
+            } else {
+                None
+            };
+            one(title, text, Vec::new())
+        }
+        Format::Html => {
+            let html = String::from_utf8_lossy(bytes);
+            let (title, text) = contained("HTML", || html_to_markdown(&html))??;
+            one(title.or_else(|| first_h1(&text)), text, Vec::new())
+        }
+        Format::Pdf => {
+            let (title, text, pages) = contained("PDF", || pdf_text(bytes))??;
+            one(title, text, pages)
+        }
+        Format::Docx => {
+            let (title, text) = contained("DOCX", || docx_to_markdown(bytes))??;
+            one(title.or_else(|| first_h1(&text)), text, Vec::new())
+        }
+        Format::Jsonl => jsonl(identity, bytes)?,
+    };
+    if parsed.docs.iter().all(|d| d.text.trim().is_empty()) && parsed.bad_records.is_empty() {
+        return Err(match format {
+            Format::Pdf => "PDF has no text layer (scanned pages?); run OCR on it first".into(),
+            _ => "no text left after extraction; nothing to ingest".into(),
+        });
+    }
+    Ok(parsed)
+}
+
+/// Runs a third-party parser, turning a panic into a reason.
+fn contained<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(f))
+        .map_err(|_| format!("the {what} parser failed on this file (corrupt or unsupported); open and re-save it, or convert it to text"))
+}
+
+fn utf8_text(bytes: &[u8]) -> Result<String, String> {
+    if let Some(pos) = bytes.iter().position(|&b| b == 0) {
+        return Err(format!(
+            "binary file (NUL byte at offset {pos}); only UTF-8 text is ingested"
+        ));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        format!(
+            "not valid UTF-8 (line {line}, byte {at}); convert it first, e.g. `iconv -f latin1 -t utf-8`"
+        )
+    })?;
+    Ok(text.strip_prefix('\u{feff}').unwrap_or(text).to_string())
+}
+
+/// The first level-1 ATX heading outside code fences.
+pub fn first_h1(text: &str) -> Option<String> {
+    let mut in_fence = false;
+    for line in text.lines() {
+        let t = line.trim_start();
+        if t.starts_with("```") || t.starts_with("~~~") {
+            in_fence = !in_fence;
+        } else if !in_fence {
+            if let Some(rest) = t.strip_prefix("# ") {
+                let title = rest.trim().trim_end_matches('#').trim();
+                if !title.is_empty() {
+                    return Some(title.to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Elements that are never main text.
+const BOILERPLATE: &[&str] = &[
+    "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
+    "button", "select", "iframe", "svg", "canvas", "head",
+];
+
+/// HTML -> (title, markdown of the main text). The main text is the `<main>` element, else
+/// the only `<article>`, else `<body>`; navigation, headers, footers, scripts and styles are
+/// dropped; headings become markdown headings.
+fn html_to_markdown(html: &str) -> Result<(Option<String>, String), String> {
+    let converter = htmd::HtmlToMarkdown::builder()
+        .skip_tags(BOILERPLATE.to_vec())
+        .build();
+    let tree = converter
+        .html_to_tree(html)
+        .map_err(|e| format!("cannot parse HTML: {e}"))?;
+    let title = find(&tree, "title").map(|t| collapse_ws(&text_of(&t)));
+    let articles = find_all(&tree, "article");
+    let main = find(&tree, "main")
+        .or_else(|| (articles.len() == 1).then(|| articles[0].clone()))
+        .or_else(|| find(&tree, "body"))
+        .unwrap_or_else(|| Rc::clone(&tree));
+    // `tree` must outlive the conversion: nodes only hold weak links to their parents.
+    let markdown = converter.tree_to_markdown(&main);
+    drop(tree);
+    Ok((title, markdown))
+}
+
+fn element_name(node: &Handle) -> Option<&str> {
+    match &node.data {
+        NodeData::Element { name, .. } => Some(&name.local),
+        _ => None,
+    }
+}
+
+fn find(node: &Handle, tag: &str) -> Option<Handle> {
+    let mut stack = vec![Rc::clone(node)];
+    while let Some(n) = stack.pop() {
+        if element_name(&n) == Some(tag) {
+            return Some(n);
+        }
+        stack.extend(n.children.borrow().iter().rev().cloned());
+    }
+    None
+}
+
+fn find_all(node: &Handle, tag: &str) -> Vec<Handle> {
+    let mut out = Vec::new();
+    let mut stack = vec![Rc::clone(node)];
+    while let Some(n) = stack.pop() {
+        if element_name(&n) == Some(tag) {
+            out.push(Rc::clone(&n));
+        }
+        stack.extend(n.children.borrow().iter().rev().cloned());
+    }
+    out
+}
+
+fn text_of(node: &Handle) -> String {
+    let mut out = String::new();
+    let mut stack = vec![Rc::clone(node)];
+    while let Some(n) = stack.pop() {
+        if let NodeData::Text { contents } = &n.data {
+            out.push_str(&contents.borrow());
+        }
+        stack.extend(n.children.borrow().iter().rev().cloned());
+    }
+    out
+}
+
+fn collapse_ws(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// PDF -> (title from the info dictionary, text, byte offset where each page starts).
+fn pdf_text(bytes: &[u8]) -> Result<(Option<String>, String, Vec<usize>), String> {
+    use pdf_extract::{output_doc_page, Document as Pdf, PlainTextOutput};
+    let mut doc = Pdf::load_mem(bytes).map_err(|e| pdf_reason(&e))?;
+    if doc.is_encrypted() && doc.decrypt("").is_err() {
+        return Err(
+            "encrypted PDF (password protected); decrypt it first, e.g. `qpdf --decrypt --password=... in.pdf out.pdf`"
+                .into(),
+        );
+    }
+    let pages = doc.get_pages();
+    if pages.is_empty() {
+        return Err("PDF has no pages".into());
+    }
+    let mut text = String::new();
+    let mut starts = Vec::with_capacity(pages.len());
+    for &number in pages.keys() {
+        let mut page = String::new();
+        {
+            let mut out = PlainTextOutput::new(&mut page);
+            output_doc_page(&doc, &mut out, number)
+                .map_err(|e| format!("corrupt PDF (page {number}): {e}"))?;
+        }
+        starts.push(text.len());
+        text.push_str(tidy_page(&page).trim());
+        text.push_str("\n\n");
+    }
+    let title = doc
+        .trailer
+        .get(b"Info")
+        .and_then(|o| doc.dereference(o))
+        .ok()
+        .and_then(|(_, info)| info.as_dict().ok().cloned())
+        .and_then(|info| info.get(b"Title").ok().cloned())
+        .and_then(|t| pdf_extract::decode_text_string(&t).ok())
+        .map(|t| collapse_ws(&t));
+    Ok((title, text, starts))
+}
+
+fn pdf_reason(e: &pdf_extract::Error) -> String {
+    format!("corrupt or unreadable PDF ({e}); re-save it or print it to a new PDF")
+}
+
+/// Joins the short lines PDF text extraction produces and drops runs of blank lines.
+fn tidy_page(page: &str) -> String {
+    let mut out = String::with_capacity(page.len());
+    let mut blank = 0;
+    for line in page.lines().map(str::trim_end) {
+        if line.trim().is_empty() {
+            blank += 1;
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if blank > 0 { "\n\n" } else { "\n" });
+        }
+        blank = 0;
+        out.push_str(line);
+    }
+    out
+}
+
+/// DOCX -> (title, markdown): paragraphs styled Title or Heading N become headings; tables
+/// become one line per row.
+fn docx_to_markdown(bytes: &[u8]) -> Result<(Option<String>, String), String> {
+    use docx_rs::{DocumentChild, TableCellContent, TableChild, TableRowChild};
+    let docx = docx_rs::read_docx(bytes)
+        .map_err(|e| format!("corrupt or unreadable DOCX ({e}); open and re-save it"))?;
+    let mut out = String::new();
+    let mut title = None;
+    for child in &docx.document.children {
+        match child {
+            DocumentChild::Paragraph(p) => {
+                let text = p.raw_text();
+                let text = text.trim();
+                if text.is_empty() {
+                    continue;
+                }
+                let style = p
+                    .property
+                    .style
+                    .as_ref()
+                    .map(|s| s.val.to_ascii_lowercase());
+                let level = match style.as_deref() {
+                    Some("title") => {
+                        title.get_or_insert_with(|| text.to_string());
+                        Some(1)
+                    }
+                    Some(s) => s
+                        .strip_prefix("heading")
+                        .and_then(|n| n.trim().parse::<usize>().ok())
+                        .map(|n| n.clamp(1, 6)),
+                    None => None,
+                };
+                if let Some(level) = level {
+                    out.push_str(&"#".repeat(level));
+                    out.push(' ');
+                    out.push_str(&collapse_ws(text));
+                } else {
+                    out.push_str(text);
+                }
+                out.push_str("\n\n");
+            }
+            DocumentChild::Table(t) => {
+                for TableChild::TableRow(row) in &t.rows {
+                    let cells: Vec<String> = row
+                        .cells
+                        .iter()
+                        .map(|TableRowChild::TableCell(cell)| {
+                            cell.children
+                                .iter()
+                                .filter_map(|c| match c {
+                                    TableCellContent::Paragraph(p) => Some(p.raw_text()),
+                                    _ => None,
+                                })
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        })
+                        .collect();
+                    out.push_str(cells.join(" | ").trim());
+                    out.push('\n');
+                }
+                out.push('\n');
+            }
+            _ => {}
+        }
+    }
+    Ok((title, out))
+}
+
+#[derive(serde::Deserialize)]
+struct JsonlRecord {
+    #[serde(rename = "_id")]
+    id: serde_json::Value,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    text: String,
+}
+
+/// A BEIR-style corpus: each line `{"_id", "title", "text"}` is a document `FILE#ID`.
+fn jsonl(identity: &str, bytes: &[u8]) -> Result<Parsed, String> {
+    let text = utf8_text(bytes)?;
+    let mut parsed = Parsed::default();
+    let mut seen = std::collections::HashSet::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let place = format!("{identity}:{}", i + 1);
+        let record: JsonlRecord = match serde_json::from_str(line) {
+            Ok(r) => r,
+            Err(e) => {
+                parsed.bad_records.push((
+                    place,
+                    format!("not a corpus record ({e}); each line needs \"_id\" and \"text\""),
+                ));
+                continue;
+            }
+        };
+        let id = match &record.id {
+            serde_json::Value::String(s) if !s.trim().is_empty() => s.trim().to_string(),
+            serde_json::Value::Number(n) => n.to_string(),
+            _ => {
+                parsed.bad_records.push((
+                    place,
+                    "\"_id\" must be a non-empty string or a number".into(),
+                ));
+                continue;
+            }
+        };
+        if !seen.insert(id.clone()) {
+            parsed.bad_records.push((
+                place,
+                format!("duplicate \"_id\" {id:?}; the first one is kept"),
+            ));
+            continue;
+        }
+        let body = if record.text.trim().is_empty() {
+            record.title.clone()
+        } else {
+            record.text
+        };
+        if body.trim().is_empty() {
+            parsed.bad_records.push((
+                place,
+                "no \"text\" and no \"title\"; nothing to ingest".into(),
+            ));
+            continue;
+        }
+        let title = collapse_ws(&record.title);
+        parsed.docs.push(Document {
+            path: format!("{identity}#{id}"),
+            title: if title.is_empty() { id } else { title },
+            text: body,
+            hash: hex(&Sha256::digest(line.as_bytes())),
+            format: Format::Jsonl,
+            pages: Vec::new(),
+        });
+    }
+    if parsed.docs.is_empty() && !parsed.bad_records.is_empty() {
+        let (place, why) = &parsed.bad_records[0];
+        return Err(format!("no usable record ({place}: {why})"));
+    }
+    Ok(parsed)
+}
+
+/// Lower-case hex of bytes.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A one-font PDF with one line of text per page, built with lopdf.
+    /// With the title "encrypted", the trailer points at a standard-security encryption
+    /// dictionary whose key the empty password does not open.
+    pub fn make_pdf(pages: &[&str], title: Option<&str>) -> Vec<u8> {
+        use pdf_extract::{dictionary, Document as Pdf, Object, Stream};
+        let mut doc = Pdf::with_version("1.5");
+        let pages_id = doc.new_object_id();
+        let font_id = doc.add_object(dictionary! {
+            "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Courier",
+        });
+        let resources_id = doc.add_object(dictionary! {
+            "Font" => dictionary! { "F1" => font_id },
+        });
+        let mut kids = Vec::new();
+        for text in pages {
+            let content = format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET");
+            let content_id = doc.add_object(Stream::new(dictionary! {}, content.into_bytes()));
+            let page_id = doc.add_object(dictionary! {
+                "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+            });
+            kids.push(Object::from(page_id));
+        }
+        doc.objects.insert(
+            pages_id,
+            Object::Dictionary(dictionary! {
+                "Type" => "Pages", "Kids" => kids, "Count" => pages.len() as i64,
+                "Resources" => resources_id, "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
+            }),
+        );
+        let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+        doc.trailer.set("Root", catalog_id);
+        if title == Some("encrypted") {
+            let hash = Object::String(vec![7u8; 32], pdf_extract::StringFormat::Hexadecimal);
+            let encrypt = doc.add_object(dictionary! {
+                "Filter" => "Standard", "V" => 2, "R" => 3, "Length" => 128, "P" => -4,
+                "O" => hash.clone(), "U" => hash,
+            });
+            doc.trailer.set("Encrypt", encrypt);
+            doc.trailer.set(
+                "ID",
+                vec![Object::String(vec![1u8; 16], pdf_extract::StringFormat::Hexadecimal); 2],
+            );
+        } else if let Some(t) = title {
+            let info = doc.add_object(dictionary! { "Title" => Object::string_literal(t) });
+            doc.trailer.set("Info", info);
+        }
+        let mut out = Vec::new();
+        doc.save_to(&mut out).unwrap();
+        out
+    }
+
+    /// A DOCX with a title, a heading and body paragraphs, built with docx-rs.
+    pub fn make_docx() -> Vec<u8> {
+        use docx_rs::{Docx, Paragraph, Run};
+        let para = |style: Option<&str>, text: &str| {
+            let p = Paragraph::new().add_run(Run::new().add_text(text));
+            match style {
+                Some(s) => p.style(s),
+                None => p,
+            }
+        };
+        let mut buf = std::io::Cursor::new(Vec::new());
+        Docx::new()
+            .add_paragraph(para(Some("Title"), "Pharmacy Guide"))
+            .add_paragraph(para(Some("Heading1"), "Opening hours"))
+            .add_paragraph(para(None, "The outpatient pharmacy opens at seven."))
+            .add_paragraph(para(Some("Heading2"), "Weekends"))
+            .add_paragraph(para(None, "On Sundays the pharmacy is closed."))
+            .build()
+            .pack(&mut buf)
+            .unwrap();
+        buf.into_inner()
+    }
+
+    #[test]
+    fn html_keeps_main_text_and_headings_and_drops_boilerplate() {
+        let html = r#"<!DOCTYPE html><html><head><title>Visitor  Guide</title>
+            <style>body{color:red}</style><script>var secret = "tracking";</script></head>
+            <body><nav><a href="/">Home</a> | <a href="/x">Menu item</a></nav>
+            <header>Site banner</header>
+            <main><h1>Visiting</h1><p>Visits run from <b>two</b> to eight.</p>
+            <h2>Children</h2><p>Children under twelve need an adult.</p></main>
+            <footer>Copyright footer</footer></body></html>"#;
+        let p = parse("/x.html", "x", Format::Html, html.as_bytes()).unwrap();
+        let d = &p.docs[0];
+        assert_eq!(d.title, "Visitor Guide");
+        assert!(d.text.contains("# Visiting"), "{}", d.text);
+        assert!(d.text.contains("## Children"), "{}", d.text);
+        assert!(
+            d.text.contains("Visits run from **two** to eight."),
+            "{}",
+            d.text
+        );
+        for gone in [
+            "secret",
+            "color:red",
+            "Menu item",
+            "Site banner",
+            "Copyright footer",
+        ] {
+            assert!(!d.text.contains(gone), "{gone:?} leaked into {}", d.text);
+        }
+    }
+
+    #[test]
+    fn pdf_text_is_kept_per_page() {
+        let bytes = make_pdf(
+            &["Parking is free on Sundays.", "The cafe opens at eight."],
+            Some("Site Rules"),
+        );
+        let p = parse("/r.pdf", "r", Format::Pdf, &bytes).unwrap();
+        let d = &p.docs[0];
+        assert_eq!(d.title, "Site Rules");
+        assert_eq!(d.pages.len(), 2);
+        let second = d.text.find("cafe").unwrap();
+        assert_eq!(d.page_of(second), Some(2));
+        assert_eq!(d.page_of(d.text.find("Parking").unwrap()), Some(1));
+    }
+
+    #[test]
+    fn corrupt_encrypted_and_empty_pdfs_have_reasons() {
+        let err = parse("/a.pdf", "a", Format::Pdf, b"%PDF-1.4\nnot really").unwrap_err();
+        assert!(err.contains("corrupt"), "{err}");
+        let bytes = make_pdf(&["secret"], Some("encrypted"));
+        let err = parse("/b.pdf", "b", Format::Pdf, &bytes).unwrap_err();
+        assert!(err.contains("encrypted PDF"), "{err}");
+        let err = parse("/c.pdf", "c", Format::Pdf, b"").unwrap_err();
+        assert!(err.contains("0 bytes"), "{err}");
+        let err = parse("/d.pdf", "d", Format::Pdf, &make_pdf(&[""], None)).unwrap_err();
+        assert!(err.contains("no text layer"), "{err}");
+    }
+
+    #[test]
+    fn docx_headings_become_markdown() {
+        let p = parse("/g.docx", "g", Format::Docx, &make_docx()).unwrap();
+        let d = &p.docs[0];
+        assert_eq!(d.title, "Pharmacy Guide");
+        assert!(
+            d.text
+                .contains("# Opening hours\n\nThe outpatient pharmacy opens at seven."),
+            "{}",
+            d.text
+        );
+        assert!(d.text.contains("## Weekends"), "{}", d.text);
+        let err = parse("/h.docx", "h", Format::Docx, b"PK\x03\x04garbage").unwrap_err();
+        assert!(err.contains("DOCX"), "{err}");
+    }
+
+    #[test]
+    fn jsonl_records_become_documents_and_bad_lines_are_named() {
+        let corpus = "{\"_id\": \"4983\", \"title\": \"Microstructural development\", \"text\": \"Alterations of the architecture.\"}\n\
+                      not json\n\
+                      {\"_id\": 7, \"text\": \"Numbers are ids too.\"}\n\
+                      {\"_id\": \"4983\", \"text\": \"dup\"}\n";
+        let p = parse("/c.jsonl", "c", Format::Jsonl, corpus.as_bytes()).unwrap();
+        assert_eq!(p.docs.len(), 2);
+        assert_eq!(p.docs[0].path, "/c.jsonl#4983");
+        assert_eq!(p.docs[0].title, "Microstructural development");
+        assert_eq!(p.docs[1].path, "/c.jsonl#7");
+        assert_eq!(p.bad_records.len(), 2);
+        assert_eq!(p.bad_records[0].0, "/c.jsonl:2");
+        assert!(p.bad_records[1].1.contains("duplicate"));
+    }
+
+    #[test]
+    fn unknown_files_are_sniffed_by_content() {
+        assert_eq!(sniff(b"just some notes\nabout things"), Ok(Format::Text));
+        assert_eq!(sniff(b"  <!DOCTYPE html><html><body>x"), Ok(Format::Html));
+        assert_eq!(sniff(&make_pdf(&["x"], None)), Ok(Format::Pdf));
+        assert_eq!(sniff(&make_docx()), Ok(Format::Docx));
+        assert!(sniff(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR")
+            .unwrap_err()
+            .contains("image/png"));
+        assert!(sniff(b"ab\0cd").unwrap_err().contains("binary"));
+        // A multi-byte character cut at the end of the sniff window is still text.
+        assert_eq!(
+            sniff("caf\u{e9}".as_bytes().split_last().unwrap().1),
+            Ok(Format::Text)
+        );
+    }
+}
