@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn tiny_gguf() -> PathBuf {
+pub(crate) fn tiny_gguf() -> PathBuf {
     let p = root().join("tests/fixtures/tiny-qwen35.gguf");
     assert!(
         p.is_file(),
@@ -24,16 +24,16 @@ fn tiny_gguf() -> PathBuf {
 }
 
 /// A temp folder with its own index and a config that points at the project's models.
-struct Env {
+pub(crate) struct Env {
     dir: tempfile::TempDir,
 }
 
 impl Env {
-    fn new() -> Env {
+    pub(crate) fn new() -> Env {
         Env::with_llm_settings("max_tokens = 24\ncontext = 2048\n")
     }
 
-    fn with_llm_settings(llm: &str) -> Env {
+    pub(crate) fn with_llm_settings(llm: &str) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let models = dir.path().join("no-models");
         std::fs::create_dir_all(&models).unwrap();
@@ -48,11 +48,11 @@ impl Env {
         Env { dir }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    fn cmd(&self) -> Command {
+    pub(crate) fn cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_rag"));
         c.current_dir(root())
             .arg("--config")
@@ -65,11 +65,11 @@ impl Env {
         c
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().unwrap()
     }
 
-    fn ok_json(&self, args: &[&str]) -> Value {
+    pub(crate) fn ok_json(&self, args: &[&str]) -> Value {
         let out = self.run(args);
         assert!(
             out.status.success(),
@@ -84,21 +84,21 @@ impl Env {
         })
     }
 
-    fn ingest_corpora(&self) -> Value {
+    pub(crate) fn ingest_corpora(&self) -> Value {
         self.ok_json(&["ingest", "--json", "corpora"])
     }
 
-    fn status(&self) -> Value {
+    pub(crate) fn status(&self) -> Value {
         self.ok_json(&["status", "--json"])
     }
 }
 
-fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Asserts every citation's file, read at its line range, contains the cited text.
-fn assert_citations_point_at_their_text(answer: &Value) {
+pub(crate) fn assert_citations_point_at_their_text(answer: &Value) {
     for c in answer["citations"]
         .as_array()
         .unwrap()
@@ -372,9 +372,9 @@ fn asking_before_any_ingest_says_what_to_do() {
     );
 }
 
-struct Server {
-    child: Child,
-    addr: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) addr: String,
 }
 
 impl Drop for Server {
@@ -384,7 +384,7 @@ impl Drop for Server {
     }
 }
 
-fn start_server(env: &Env) -> Server {
+pub(crate) fn start_server(env: &Env) -> Server {
     let mut child = env
         .cmd()
         .args(["serve", "--addr", "127.0.0.1:0"])
@@ -407,7 +407,7 @@ fn start_server(env: &Env) -> Server {
     panic!("server did not start");
 }
 
-fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+pub(crate) fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     write!(
@@ -465,7 +465,7 @@ fn server_answers_on_loopback_with_the_cli_json() {
     assert!(body.contains("questoin"), "{body}");
 }
 
-fn open_library(index: &Path) -> rag::Rag {
+pub(crate) fn open_library(index: &Path) -> rag::Rag {
     let mut config = rag::Config {
         index: index.to_path_buf(),
         ..rag::Config::default()

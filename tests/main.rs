@@ -1,2 +1,3 @@
 //! End-to-end tests: the real `rag` binary and server over the bundled corpus.
 mod e2e;
+mod ingest;

@@ -115,9 +115,10 @@ impl Chunker {
         let header = parts.join(" > ");
         // Two special tokens, and a small margin for how the "\n\n" join tokenizes.
         let budget = MAX_INPUT_TOKENS.saturating_sub(chunk_tokens + 2 + 2);
+        // `encode`, not `encode_fast`: the cut needs the offsets.
         let encoding = self
             .tokenizer
-            .encode_fast(header.as_str(), false)
+            .encode(header.as_str(), false)
             .map_err(|e| Error::Embed(format!("cannot tokenize: {e}")))?;
         if encoding.len() <= budget {
             return Ok(header);
@@ -259,6 +260,29 @@ mod tests {
             .find(|c| c.text.contains("rule number 20"))
             .unwrap();
         assert_eq!(parking.heading_path, vec!["Guide", "Parking"]);
+    }
+
+    #[test]
+    fn context_headers_are_cut_to_fit_the_embedder() {
+        let title = "word ".repeat(300);
+        let mut text = format!("# {title}\n\n## Section two\n\n");
+        text.push_str(&"Body sentence here. ".repeat(40));
+        let tokenizer = word_tokenizer(&text);
+        let chunker = Chunker::new(tokenizer.clone(), 40, 0);
+        let mut d = doc(&text);
+        d.title = title.trim().to_string();
+        let chunks = chunker.chunk(&d).unwrap();
+        assert!(chunks.len() > 3);
+        for c in &chunks {
+            assert!(!c.context.is_empty(), "{c:?}");
+            let n = count_tokens(&tokenizer, &embedding_text(&c.context, &c.text)).unwrap();
+            assert!(n + 2 <= MAX_INPUT_TOKENS, "{n} tokens");
+        }
+        // A short header is kept whole.
+        let short = Chunker::new(tokenizer, 40, 0)
+            .context_header("Guide", &["Guide".into(), "Parking".into()], 10)
+            .unwrap();
+        assert_eq!(short, "Guide > Parking");
     }
 
     #[test]

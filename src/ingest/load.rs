@@ -134,7 +134,7 @@ pub fn load_file(path: &Path, max_bytes: u64) -> Result<Parsed> {
     }
     if meta.len() > max_bytes {
         return Err(bad(format!(
-            "{} bytes is over the limit of {max_bytes} (--max-file-size); raise the limit or split the file",
+            "{} bytes, over the limit of {max_bytes} bytes (--max-file-size); raise the limit or split the file",
             meta.len()
         )));
     }

@@ -1,0 +1,664 @@
+//! Ingestion end to end: formats, incremental updates, deletion, agreement of the three stores
+//! after crashes, one writer with readers, embedder changes.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::e2e::{http, root, start_server, stderr, Env};
+
+fn env_with(extra: &str) -> Env {
+    Env::with_llm_settings(&format!("max_tokens = 24\ncontext = 2048\n{extra}"))
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn pdf_docx_and_html_are_ingested_and_cited_with_their_places() {
+    let env = Env::new();
+    let report = env.ingest_corpora();
+    assert_eq!(report["skipped"], serde_json::json!([]), "{report}");
+    let status = env.status();
+    let formats: Vec<&str> = status["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["format"].as_str().unwrap())
+        .collect();
+    for f in ["pdf", "docx", "html", "markdown", "text"] {
+        assert!(formats.contains(&f), "{f} missing from {formats:?}");
+    }
+
+    let a = env.ok_json(&[
+        "ask",
+        "--json",
+        "--extractive",
+        "Can I get my blood test results over the phone?",
+    ]);
+    let cited = &a["citations"][0];
+    assert!(
+        cited["path"].as_str().unwrap().ends_with("blood-tests.pdf"),
+        "{a}"
+    );
+    assert!(cited["page_start"].as_u64().is_some(), "{a}");
+    assert!(
+        a["answer"]
+            .as_str()
+            .unwrap()
+            .contains("cannot give results by phone"),
+        "{a}"
+    );
+    let out = env.run(&[
+        "ask",
+        "--extractive",
+        "Can I get my blood test results by phone?",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("corpora/blood-tests.pdf p"), "{text}");
+
+    let a = env.ok_json(&[
+        "ask",
+        "--json",
+        "--extractive",
+        "How old must volunteers be?",
+    ]);
+    let html = a["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["path"].as_str().unwrap().ends_with("volunteering.html"))
+        .unwrap_or_else(|| panic!("no HTML source: {a}"));
+    assert_eq!(html["title"], "Volunteering at the Hospital");
+    let body = html["text"].as_str().unwrap();
+    assert!(body.contains("16"), "{body}");
+    for boilerplate in [
+        "Cookie settings",
+        "analytics",
+        "Jobs",
+        "City General Hospital",
+    ] {
+        assert!(!body.contains(boilerplate), "{boilerplate:?} in {body}");
+    }
+
+    let a = env.ok_json(&[
+        "ask",
+        "--json",
+        "--extractive",
+        "When is the hospital shop open?",
+    ]);
+    let docx = &a["citations"][0];
+    assert!(
+        docx["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("hospital-shop.docx"),
+        "{a}"
+    );
+    assert!(
+        docx["heading"]
+            .as_str()
+            .unwrap()
+            .starts_with("Hospital Shop and Cash Machines"),
+        "{a}"
+    );
+    assert!(
+        docx["text"].as_str().unwrap().contains("# The shop\n"),
+        "{a}"
+    );
+}
+
+#[test]
+fn bad_files_are_skipped_one_line_each_and_the_batch_goes_on() {
+    let env = Env::new();
+    let docs = env.path("docs");
+    write(
+        &docs,
+        "good.md",
+        "# Good\n\nThe garden is open in summer.\n",
+    );
+    write(&docs, "NOTES", "The roof terrace closes at dusk.\n");
+    write(&docs, "empty.txt", "");
+    write(&docs, "broken.pdf", "%PDF-1.4\nthis is not a real pdf\n");
+    write(&docs, "broken.docx", "PK\u{3}\u{4} not a zip");
+    std::fs::write(docs.join("photo.bin"), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0").unwrap();
+    write(&docs, "big.txt", &"large file line\n".repeat(2000));
+    std::os::unix::fs::symlink(docs.join("loop-b"), docs.join("loop-a")).unwrap();
+    std::os::unix::fs::symlink(docs.join("loop-a"), docs.join("loop-b")).unwrap();
+    let out = env.run(&[
+        "ingest",
+        "--json",
+        "--max-file-size",
+        "10000",
+        docs.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["added"], 2, "{report}");
+    let err = stderr(&out);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("rag: skipped"))
+        .collect();
+    for (file, reason) in [
+        ("empty.txt", "empty file (0 bytes)"),
+        ("broken.pdf", "corrupt or unreadable PDF"),
+        ("broken.docx", "corrupt or unreadable DOCX"),
+        ("big.txt", "over the limit of 10000 bytes (--max-file-size)"),
+        ("loop-a", "symlink loop"),
+    ] {
+        let hits: Vec<_> = lines.iter().filter(|l| l.contains(file)).collect();
+        assert_eq!(hits.len(), 1, "{file}: {err}");
+        assert!(hits[0].contains(reason), "{file}: {}", hits[0]);
+    }
+    assert!(
+        !err.contains("photo.bin"),
+        "images in folders are passed over: {err}"
+    );
+    // Named explicitly, a file that is not a document is reported.
+    let out = env.run(&["ingest", docs.join("photo.bin").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not a document format rag reads (image/png)"),
+        "{}",
+        stderr(&out)
+    );
+    let a = env.ok_json(&[
+        "ask",
+        "--json",
+        "--extractive",
+        "When does the roof terrace close?",
+    ]);
+    assert!(a["answer"].as_str().unwrap().contains("dusk"), "{a}");
+}
+
+#[test]
+fn no_chunk_is_cut_by_the_embedder_even_with_long_headers() {
+    let env = Env::new();
+    let docs = env.path("docs");
+    let title = "Very long title ".repeat(60);
+    let mut text = format!("# {title}\n\n");
+    for depth in 2..=6 {
+        text.push_str(&format!(
+            "{} {}\n\n",
+            "#".repeat(depth),
+            "nested heading words ".repeat(12)
+        ));
+    }
+    for i in 0..200 {
+        text.push_str(&format!(
+            "Sentence {i} tells about supercalifragilistic procedures. "
+        ));
+    }
+    write(&docs, "long.md", &text);
+    env.ok_json(&["ingest", "--json", docs.to_str().unwrap()]);
+    env.ingest_corpora();
+    let tokenizer =
+        tokenizers::Tokenizer::from_file(root().join("models/all-MiniLM-L6-v2/tokenizer.json"))
+            .unwrap();
+    let db = rusqlite::Connection::open(env.path("index/rag.sqlite3")).unwrap();
+    let mut stmt = db.prepare("SELECT context, text FROM chunks").unwrap();
+    let rows: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(rows.len() > 40, "{} chunks", rows.len());
+    let mut with_header = 0;
+    for (context, text) in &rows {
+        let embedded = rag::ingest::embedding_text(context, text);
+        let n = tokenizer.encode(embedded.as_str(), true).unwrap().len();
+        assert!(
+            n <= 256,
+            "{n} tokens (with specials) would be truncated: {embedded:?}"
+        );
+        with_header += usize::from(!context.is_empty());
+    }
+    assert_eq!(with_header, rows.len(), "every chunk carries a header");
+}
+
+/// `rag status --json` as JSON, whatever its exit code.
+fn status_any(env: &Env, verify: bool) -> Value {
+    let mut args = vec!["status", "--json"];
+    if verify {
+        args.push("--verify");
+    }
+    let out = env.run(&args);
+    if !env.path("index/rag.sqlite3").exists() && stderr(&out).contains("no index") {
+        // Killed before the index was created: nothing to disagree.
+        return serde_json::json!({ "agree": true, "files": [], "documents": 0 });
+    }
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("status printed no JSON ({e}): {}", stderr(&out)))
+}
+
+fn search_paths(env: &Env, question: &str) -> Vec<String> {
+    let a = env.ok_json(&["ask", "--json", "--extractive", question]);
+    a["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["path"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn prune_rm_tombstones_and_compaction() {
+    let env = env_with("[ingest]\ncompact_tombstones = 0.5\n");
+    let docs = env.path("docs");
+    let names = ["a", "b", "c", "d", "e", "f"];
+    for n in names {
+        let body: String = (0..30)
+            .map(|i| {
+                format!("Topic {n} paragraph {i} explains the {n}-{i} procedure in detail.\n\n")
+            })
+            .collect();
+        write(
+            &docs,
+            &format!("{n}.md"),
+            &format!("# Document {n}\n\n{body}"),
+        );
+    }
+    let d = docs.to_str().unwrap();
+    env.ok_json(&["ingest", "--json", d]);
+    let full = env.status();
+    let chunks_of = |status: &Value, name: &str| {
+        status["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| {
+                f["path"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("/{name}.md"))
+            })
+            .map(|f| f["chunks"].as_u64().unwrap())
+            .unwrap()
+    };
+    let a_chunks = chunks_of(&full, "a");
+    assert!(a_chunks >= 2, "{full}");
+
+    std::fs::remove_file(docs.join("a.md")).unwrap();
+    let kept = env.ok_json(&["ingest", "--json", d]);
+    assert_eq!(
+        (kept["missing"].as_u64(), kept["removed"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(
+        env.status()["documents"],
+        6,
+        "without --prune nothing is removed"
+    );
+    let pruned = env.ok_json(&["ingest", "--json", "--prune", d]);
+    assert_eq!(pruned["removed"], 1, "{pruned}");
+    let s = status_any(&env, true);
+    assert_eq!(s["agree"], true, "{s}");
+    assert_eq!(s["documents"], 5);
+    assert_eq!(s["tombstones"].as_u64(), Some(a_chunks), "{s}");
+    assert_eq!(s["graph_points"], full["graph_points"], "{s}");
+    assert!(search_paths(&env, "Topic a procedure")
+        .iter()
+        .all(|p| !p.ends_with("/a.md")));
+
+    // rm by path and by id; an unknown target removes nothing.
+    let out = env.run(&["rm", docs.join("b.md").to_str().unwrap(), "999999"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("999999: no indexed document"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.status()["documents"], 5);
+    let c_id = env.status()["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with("/c.md"))
+        .unwrap()["id"]
+        .to_string();
+    let out = env.run(&["rm", docs.join("b.md").to_str().unwrap(), &c_id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = status_any(&env, true);
+    assert_eq!(
+        (s["documents"].as_u64(), s["agree"].as_bool()),
+        (Some(3), Some(true)),
+        "{s}"
+    );
+    // Three of six documents deleted: past the 0.5 share, the graph was rebuilt without them.
+    let out = env.run(&["rm", docs.join("d.md").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = status_any(&env, true);
+    assert_eq!(s["tombstones"], 0, "compaction clears tombstones: {s}");
+    assert_eq!(s["graph_points"], s["chunks"], "{s}");
+    assert_eq!(s["agree"], true, "{s}");
+    let left = search_paths(&env, "Topic e procedure");
+    assert!(left.iter().any(|p| p.ends_with("/e.md")), "{left:?}");
+}
+
+#[test]
+fn bm25_only_ingest_then_reindex_adds_the_vectors() {
+    let env = Env::new();
+    let out = env.run(&["ingest", "--no-embed", "corpora"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = env.status();
+    assert_eq!(s["chunks_without_vectors"], s["chunks"], "{s}");
+    assert_eq!(s["graph_points"], 0);
+    let a = env.ok_json(&[
+        "ask",
+        "--json",
+        "--extractive",
+        "Can I pay for parking with cash?",
+    ]);
+    assert!(
+        a["answer"].as_str().unwrap().contains("do not take cash"),
+        "{a}"
+    );
+    let out = env.run(&["reindex"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains(&format!("re-embedded {} chunks", s["chunks"])));
+    let s = status_any(&env, true);
+    assert_eq!(s["chunks_without_vectors"], 0, "{s}");
+    assert_eq!(s["graph_points"], s["chunks"], "{s}");
+    assert_eq!(s["agree"], true, "{s}");
+}
+
+#[test]
+fn another_embedder_is_refused_with_a_pointer_to_reindex() {
+    let env = Env::new();
+    env.ingest_corpora();
+    let db = rusqlite::Connection::open(env.path("index/rag.sqlite3")).unwrap();
+    db.execute(
+        "UPDATE meta SET value = 'some/other-model' WHERE key = 'embedder_id'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    for args in [
+        &["ask", "--extractive", "Where is the cafe?"][..],
+        &["ingest", "corpora"],
+    ] {
+        let out = env.run(args);
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(
+            err.contains("built with embedder some/other-model (384 dims)"),
+            "{err}"
+        );
+        assert!(err.contains("run `rag reindex`"), "{err}");
+    }
+    let out = env.run(&["reindex"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = status_any(&env, true);
+    assert_eq!(
+        s["embedder"]["id"],
+        "sentence-transformers/all-MiniLM-L6-v2"
+    );
+    assert_eq!(s["agree"], true, "{s}");
+    let a = env.ok_json(&[
+        "ask",
+        "--json",
+        "--extractive",
+        "Can I pay for parking with cash?",
+    ]);
+    assert!(
+        a["answer"].as_str().unwrap().contains("do not take cash"),
+        "{a}"
+    );
+}
+
+#[test]
+fn a_second_writer_is_refused_while_one_holds_the_index() {
+    let env = Env::new();
+    env.ingest_corpora();
+    let lock = std::fs::File::options()
+        .write(true)
+        .open(env.path("index/index.lock"))
+        .unwrap();
+    lock.try_lock().unwrap();
+    let out = env.run(&["ingest", "corpora"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("is locked by another `rag ingest`; wait for it to finish"),
+        "{}",
+        stderr(&out)
+    );
+    // Readers are not blocked by the writer.
+    let a = env.ok_json(&["ask", "--json", "--extractive", "Where is the cafe?"]);
+    assert_eq!(a["mode"], "extractive");
+    drop(lock);
+    assert!(env.run(&["ingest", "corpora"]).status.success());
+}
+
+#[test]
+fn a_running_server_serves_each_new_generation_without_a_restart() {
+    let env = Env::new();
+    env.ingest_corpora();
+    let server = start_server(&env);
+    let ask = |q: &str| {
+        let (status, body) = http(
+            &server.addr,
+            "POST",
+            "/v1/ask",
+            &serde_json::json!({ "question": q }).to_string(),
+        );
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<Value>(&body).unwrap()
+    };
+    let question = "Where do the llamas of the therapy farm sleep?";
+    let before = ask(question);
+    assert!(!before["answer"].as_str().unwrap().contains("barn"));
+    let docs = env.path("docs");
+    write(
+        &docs,
+        "farm.md",
+        "# Therapy farm\n\nThe therapy farm llamas sleep in the red barn behind car park C.\n",
+    );
+    // An ingest while the server keeps answering.
+    let mut ingest = env
+        .cmd()
+        .args(["ingest", docs.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while ingest.try_wait().unwrap().is_none() {
+        let (status, _) = http(
+            &server.addr,
+            "POST",
+            "/v1/ask",
+            r#"{"question": "Where is the cafe?"}"#,
+        );
+        assert_eq!(status, 200);
+    }
+    assert!(ingest.wait().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let a = ask(question);
+        if a["answer"].as_str().unwrap().contains("red barn") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server still answers from the old generation: {a}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Documents for the crash harness: `n` files whose text depends on `version`.
+fn crash_corpus(dir: &Path, n: usize, version: usize, seed: u64) {
+    let mut rng = seed;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 0..n {
+        let path = dir.join(format!("doc{i:03}.md"));
+        match next() % 10 {
+            // Some files go away (pruned), some stay as they were, the rest change.
+            0 => {
+                let _ = std::fs::remove_file(&path);
+            }
+            1 | 2 if path.exists() => {}
+            _ => {
+                let paras = 1 + (next() % 6) as usize;
+                let body: String = (0..paras)
+                    .map(|p| {
+                        format!(
+                            "## Part {p}\n\nDocument {i} version {version} part {p}: the {} ward keeps {} beds and {} chairs.\n\n",
+                            ["north", "south", "east", "west"][(next() % 4) as usize],
+                            next() % 90,
+                            next() % 40
+                        )
+                    })
+                    .collect();
+                std::fs::write(&path, format!("# Document {i}\n\n{body}")).unwrap();
+            }
+        }
+    }
+}
+
+/// One trial: change the corpus, start `rag ingest --prune`, SIGKILL it at a random moment
+/// (or let `RAG_CRASH_AT` abort it at a commit step), then check the index. Returns the
+/// problems found.
+fn crash_trial(
+    env: &Env,
+    docs: &Path,
+    trial: usize,
+    seed: u64,
+    full: Duration,
+) -> (String, Vec<String>) {
+    crash_corpus(docs, 60, trial + 1, seed);
+    let points = [
+        "",
+        "after-sqlite",
+        "after-bm25",
+        "before-manifest",
+        "after-manifest",
+    ];
+    let point = points[(seed as usize / 7) % points.len()];
+    let mut cmd = env.cmd();
+    let log = env.path("crash-ingest.log");
+    cmd.args(["ingest", "--prune", docs.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    if !point.is_empty() {
+        cmd.env("RAG_CRASH_AT", point);
+    }
+    let mut child = cmd.spawn().unwrap();
+    // A moment within the time a full ingest takes, so kills land in every phase.
+    let delay = Duration::from_millis(seed % (full.as_millis() as u64 + 1));
+    let started = Instant::now();
+    while started.elapsed() < delay && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let ended = match child.try_wait().unwrap() {
+        Some(status) if status.success() => "finished before the kill".to_string(),
+        Some(_) => {
+            let err = std::fs::read_to_string(&log).unwrap_or_default();
+            if !err.contains("RAG_CRASH_AT") {
+                return (
+                    format!("ingest failed: {err}"),
+                    vec![format!("ingest failed: {err}")],
+                );
+            }
+            format!("aborted at {point}")
+        }
+        None => {
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            format!("SIGKILL after {} ms", delay.as_millis())
+        }
+    };
+    let mut problems = Vec::new();
+    let s = status_any(env, true);
+    if s["agree"] != true {
+        problems.push(format!("stores disagree: {}", s["problems"]));
+    }
+    // Each indexed document is some version that was on disk, whole: its chunk count is what
+    // chunking that text gives (checked through BM25 + graph by --verify), and no path twice.
+    let mut paths: Vec<&str> = s["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    let n = paths.len();
+    paths.sort();
+    paths.dedup();
+    if paths.len() != n {
+        problems.push("a document is indexed twice".into());
+    }
+    let out = env.run(&[
+        "ask",
+        "--json",
+        "--extractive",
+        "How many beds does the north ward keep?",
+    ]);
+    if !out.status.success() && !stderr(&out).contains("no index") {
+        problems.push(format!("ask failed: {}", stderr(&out)));
+    }
+    let state = format!(
+        "{ended}; then {} documents at generation {}",
+        s["documents"], s["generation"]
+    );
+    (state, problems)
+}
+
+/// Runs `RAG_CRASH_TRIALS` trials (default 3; `scripts/bench_crash.sh` runs 50).
+#[test]
+fn sigkill_during_ingest_never_leaves_stores_disagreeing() {
+    let trials: usize = std::env::var("RAG_CRASH_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let env = env_with("[ingest]\ncommit_every = 8\nembed_batch = 16\n");
+    let docs = env.path("docs");
+    let mut seed = std::env::var("RAG_CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x5eed_u64);
+    crash_corpus(&docs, 60, 0, seed);
+    let started = Instant::now();
+    let out = env.run(&["ingest", docs.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let full = started.elapsed();
+    let mut failures = Vec::new();
+    for trial in 0..trials {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let (state, problems) = crash_trial(&env, &docs, trial, seed >> 16, full);
+        eprintln!(
+            "crash trial {trial} (seed {}): {state}: {}",
+            seed >> 16,
+            if problems.is_empty() {
+                "ok".to_string()
+            } else {
+                problems.join("; ")
+            }
+        );
+        if !problems.is_empty() {
+            failures.push((trial, problems));
+        }
+    }
+    // A final uninterrupted ingest converges to exactly what is on disk.
+    let out = env.run(&["ingest", "--json", "--prune", docs.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = status_any(&env, true);
+    let on_disk = std::fs::read_dir(&docs).unwrap().count();
+    assert_eq!(s["documents"].as_u64(), Some(on_disk as u64), "{s}");
+    eprintln!("crash trials: {trials}, failed: {}", failures.len());
+    assert!(failures.is_empty(), "{failures:?}");
+}
