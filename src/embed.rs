@@ -15,6 +15,9 @@ use tokenizers::Tokenizer;
 use crate::config::EmbedderConfig;
 use crate::error::{Error, Result};
 
+/// Texts per ONNX Runtime run.
+pub const EMBED_BATCH: usize = 32;
+
 /// Tokens the embedder reads, including its two special tokens.
 pub const MAX_INPUT_TOKENS: usize = 256;
 
@@ -155,7 +158,7 @@ impl Embedder {
             .lock()
             .map_err(|_| Error::Embed("embedder lock poisoned by an earlier panic".into()))?;
         let vectors = model
-            .embed(texts, Some(32))
+            .embed(texts, Some(EMBED_BATCH))
             .map_err(|e| Error::Embed(e.to_string()))?;
         if let Some(v) = vectors.iter().find(|v| v.len() != self.dims) {
             return Err(Error::Embed(format!(
@@ -165,6 +168,18 @@ impl Embedder {
             )));
         }
         Ok(vectors)
+    }
+
+    /// fastembed alone on `texts`, in batches of `batch`, without the truncation check: the
+    /// reference the ingest benchmark compares the whole pipeline against.
+    pub fn embed_raw(&self, texts: &[String], batch: usize) -> Result<Vec<Vec<f32>>> {
+        let mut model = self
+            .model
+            .lock()
+            .map_err(|_| Error::Embed("embedder lock poisoned by an earlier panic".into()))?;
+        model
+            .embed(texts, Some(batch))
+            .map_err(|e| Error::Embed(e.to_string()))
     }
 
     /// Embeds one text.

@@ -1,5 +1,8 @@
 //! The `rag` command line: parse, call the library, print. Nothing else lives here.
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -377,12 +380,13 @@ fn print_answer(out: &mut impl Write, answer: &Answer) -> std::io::Result<()> {
         } else {
             p.heading.clone()
         };
+        let span = p.span();
         writeln!(
             out,
-            "  [{}] {} {}  ({place})",
+            "  [{}] {}{}{span}  ({place})",
             c.n,
             short_path(Path::new(&p.path)),
-            p.span()
+            if span.is_empty() { "" } else { " " }
         )?;
     }
     Ok(())

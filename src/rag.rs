@@ -534,8 +534,61 @@ fn covers(root: &str, path: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('#'))
 }
 
+/// Chunks documents on every core (a JSONL corpus is thousands of documents in one file) and
+/// sends each as soon as it is done. False when the receiver is gone.
+fn chunk_all(
+    docs: Vec<Document>,
+    known: &HashMap<String, String>,
+    chunker: &Chunker,
+    tx: &std::sync::mpsc::SyncSender<Loaded>,
+) -> bool {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(docs.len());
+    let queue = std::sync::Mutex::new(docs.into_iter());
+    let one = |doc: Document| {
+        let existed = known.get(&doc.path);
+        if existed == Some(&doc.hash) {
+            Loaded::Unchanged(doc.path)
+        } else {
+            let existed = existed.is_some();
+            match chunker.chunk(&doc) {
+                Ok(chunks) => Loaded::Doc(Box::new(doc), chunks, existed),
+                Err(e) => Loaded::Failed(e),
+            }
+        }
+    };
+    let work = || loop {
+        let next = match queue.lock() {
+            Ok(mut q) => q.next(),
+            Err(_) => None,
+        };
+        let Some(doc) = next else { return true };
+        if tx.send(one(doc)).is_err() {
+            return false;
+        }
+    };
+    if workers <= 1 {
+        return work();
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
+        let mut ok = true;
+        for h in handles {
+            ok &= h.join().unwrap_or_else(|_| {
+                let e = Error::Embed("a chunking thread panicked; please report this file".into());
+                let _ = tx.send(Loaded::Failed(e));
+                false
+            });
+        }
+        ok
+    })
+}
+
 /// The loading thread: reads, parses and chunks files, deciding against `known` hashes what
-/// changed. Sends everything over `tx`; stops early if the receiver is gone.
+/// changed, and sends each document as soon as it is chunked (a JSONL corpus streams record by
+/// record). Stops early if the receiver is gone.
 fn load_and_chunk(
     files: Vec<PathBuf>,
     max_bytes: u64,
@@ -543,48 +596,38 @@ fn load_and_chunk(
     chunker: &Chunker,
     tx: std::sync::mpsc::SyncSender<Loaded>,
 ) {
+    let send = |item: Loaded| tx.send(item).is_ok();
     for path in files {
-        let items = match ingest::load_file(&path, max_bytes) {
+        match ingest::load_file(&path, max_bytes) {
             Ok(parsed) => {
-                let mut items: Vec<Loaded> = parsed
-                    .bad_records
-                    .into_iter()
-                    .map(|(place, reason)| {
-                        Loaded::Skipped(
-                            Skip {
-                                path: place.into(),
-                                reason,
-                            },
-                            None,
-                        )
-                    })
-                    .collect();
-                for doc in parsed.docs {
-                    let existed = known.get(&doc.path);
-                    if existed == Some(&doc.hash) {
-                        items.push(Loaded::Unchanged(doc.path));
-                        continue;
-                    }
-                    let existed = existed.is_some();
-                    match chunker.chunk(&doc) {
-                        Ok(chunks) => items.push(Loaded::Doc(Box::new(doc), chunks, existed)),
-                        Err(e) => items.push(Loaded::Failed(e)),
+                for (place, reason) in parsed.bad_records {
+                    let skip = Skip {
+                        path: place.into(),
+                        reason,
+                    };
+                    if !send(Loaded::Skipped(skip, None)) {
+                        return;
                     }
                 }
-                items
+                if !chunk_all(parsed.docs, known, chunker, &tx) {
+                    return;
+                }
             }
             Err(Error::BadDocument { path, reason }) => {
                 let file = std::fs::canonicalize(&path)
                     .ok()
                     .map(|p| p.to_string_lossy().into_owned());
-                vec![Loaded::Skipped(Skip { path, reason }, file)]
+                if !send(Loaded::Skipped(Skip { path, reason }, file)) {
+                    return;
+                }
             }
-            Err(e) => vec![Loaded::Failed(e)],
-        };
-        for item in items.into_iter().chain([Loaded::FileDone(path)]) {
-            if tx.send(item).is_err() {
+            Err(e) => {
+                let _ = send(Loaded::Failed(e));
                 return;
             }
+        }
+        if !send(Loaded::FileDone(path)) {
+            return;
         }
     }
 }

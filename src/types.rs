@@ -93,6 +93,9 @@ pub struct Chunk {
 pub struct Place {
     /// Document path (`path#id` for a JSONL record).
     pub path: String,
+    /// Format the document was read as (`markdown`, `text`, `html`, `pdf`, `docx`, `jsonl`):
+    /// line numbers point into the file itself only for markdown and text.
+    pub format: String,
     /// Document title.
     pub title: String,
     /// Heading path joined with " > ".
@@ -110,13 +113,22 @@ pub struct Place {
 }
 
 impl Place {
-    /// "p. 3" / "pp. 3-4" for paged documents, else "lines 5-9".
+    /// Where to look in the file: "p. 3" / "pp. 3-4" for PDF, "lines 5-9" for markdown and
+    /// text, else nothing (the heading path says where).
     pub fn span(&self) -> String {
         match (self.page_start, self.page_end) {
             (Some(a), Some(b)) if a != b => format!("pp. {a}-{b}"),
             (Some(a), _) => format!("p. {a}"),
-            _ => format!("lines {}-{}", self.start_line, self.end_line),
+            _ if self.lines_are_in_the_file() => {
+                format!("lines {}-{}", self.start_line, self.end_line)
+            }
+            _ => String::new(),
         }
+    }
+
+    /// True when `start_line..=end_line` are lines of the file itself (markdown, text).
+    pub fn lines_are_in_the_file(&self) -> bool {
+        self.format == "markdown" || self.format == "text"
     }
 }
 
@@ -209,6 +221,7 @@ impl Hit {
             next_chunk: None,
             place: Place {
                 path: "/a.md".into(),
+                format: "markdown".into(),
                 title: "A".into(),
                 heading: String::new(),
                 start_line: 1,

@@ -3,7 +3,7 @@
 //! and truncation off). Each chunk keeps its line range and heading path.
 
 use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
-use text_splitter::{ChunkConfig, MarkdownSplitter, TextSplitter};
+use text_splitter::{ChunkConfig, ChunkSizer, MarkdownSplitter, TextSplitter};
 use tokenizers::Tokenizer;
 
 use crate::embed::{count_tokens, MAX_INPUT_TOKENS};
@@ -36,8 +36,9 @@ impl Chunker {
     /// Cuts `doc` into chunks. Every chunk has at most `max_tokens` tokens.
     pub fn chunk(&self, doc: &Document) -> Result<Vec<Chunk>> {
         let markdown = doc.format.is_markdown();
+        let sizer = DocSizer::new(&self.tokenizer, &doc.text)?;
         let config = ChunkConfig::new(self.max_tokens)
-            .with_sizer(&self.tokenizer)
+            .with_sizer(&sizer)
             .with_overlap(self.overlap)
             .map_err(|e| Error::Config(format!("chunking: {e}")))?;
         let pieces: Vec<(usize, &str)> = if markdown {
@@ -60,21 +61,52 @@ impl Chunker {
             .map(|(i, _)| i)
             .collect();
         let mut chunks = Vec::with_capacity(pieces.len());
-        for (offset, piece) in pieces {
+        let mut last_header: Option<(Vec<String>, usize, String)> = None;
+        let mut queue: std::collections::VecDeque<(usize, &str, bool)> =
+            pieces.into_iter().map(|(o, p)| (o, p, false)).collect();
+        while let Some((offset, piece, exact)) = queue.pop_front() {
             if piece.trim().is_empty() {
                 continue;
             }
-            let tokens = count_tokens(&self.tokenizer, piece)?;
+            let tokens = if !exact && sizer.is_exact(offset, piece) {
+                sizer.size(piece)
+            } else {
+                count_tokens(&self.tokenizer, piece)?
+            };
             if tokens > self.max_tokens {
-                return Err(Error::Embed(format!(
-                    "{}: a chunk of {tokens} tokens exceeds the limit of {}",
-                    doc.path, self.max_tokens
-                )));
+                if exact {
+                    return Err(Error::Embed(format!(
+                        "{}: a chunk of {tokens} tokens exceeds the limit of {}",
+                        doc.path, self.max_tokens
+                    )));
+                }
+                // The whole-document count disagreed with the piece's own (a cut inside a
+                // word): split this piece again, tokenizing every candidate.
+                let exact_config = ChunkConfig::new(self.max_tokens).with_sizer(&self.tokenizer);
+                let parts: Vec<(usize, &str)> = TextSplitter::new(exact_config)
+                    .chunk_indices(piece)
+                    .collect();
+                for (o, p) in parts.into_iter().rev() {
+                    queue.push_front((offset + o, p, true));
+                }
+                continue;
             }
             let start_line = newlines.partition_point(|&n| n < offset) + 1;
             let end_line = start_line + piece.matches('\n').count();
             let heading_path = heading_path(&headings, offset);
-            let context = self.context_header(&doc.title, &heading_path, tokens)?;
+            // Neighbouring chunks share their header: count it once.
+            if last_header
+                .as_ref()
+                .is_none_or(|(path, _, _)| *path != heading_path)
+            {
+                let header = join_header(&doc.title, &heading_path);
+                let n = count_tokens(&self.tokenizer, &header)?;
+                last_header = Some((heading_path.clone(), n, header));
+            }
+            let context = match &last_header {
+                Some((_, n, header)) if *n <= header_budget(tokens) => header.clone(),
+                _ => self.context_header(&doc.title, &heading_path, tokens)?,
+            };
             chunks.push(Chunk {
                 ord: chunks.len(),
                 text: piece.to_string(),
@@ -92,6 +124,64 @@ impl Chunker {
     }
 }
 
+/// Sizes pieces of one document in tokens from a single tokenization of the whole text:
+/// text-splitter sizes many candidate ranges per chunk, and tokenizing each of them again made
+/// chunking the slowest part of a BM25-only ingest. A piece of the document is measured by
+/// counting the document's tokens that lie inside it (two binary searches); anything else is
+/// tokenized. Chunks are cut at word boundaries or coarser, where both counts agree, and every
+/// chunk is counted exactly once more before it is kept.
+struct DocSizer<'a> {
+    tokenizer: &'a Tokenizer,
+    text: &'a str,
+    starts: Vec<usize>,
+    ends: Vec<usize>,
+}
+
+impl<'a> DocSizer<'a> {
+    fn new(tokenizer: &'a Tokenizer, text: &'a str) -> Result<DocSizer<'a>> {
+        let encoding = tokenizer
+            .encode(text, false)
+            .map_err(|e| Error::Embed(format!("cannot tokenize: {e}")))?;
+        let (starts, ends) = encoding.get_offsets().iter().copied().unzip();
+        Ok(DocSizer {
+            tokenizer,
+            text,
+            starts,
+            ends,
+        })
+    }
+}
+
+impl DocSizer<'_> {
+    /// True when the piece at `offset` starts and ends at word boundaries of the document
+    /// (whitespace or punctuation on either side, where the BERT pre-tokenizer splits): then
+    /// tokenizing the piece alone gives exactly the document's tokens inside it.
+    fn is_exact(&self, offset: usize, piece: &str) -> bool {
+        let splits =
+            |c: Option<char>| c.is_none_or(|c| c.is_whitespace() || c.is_ascii_punctuation());
+        let before = self.text[..offset].chars().next_back();
+        let first = piece.chars().next();
+        let last = piece.chars().next_back();
+        let after = self.text[offset + piece.len()..].chars().next();
+        (splits(before) || splits(first)) && (splits(after) || splits(last))
+    }
+}
+
+impl ChunkSizer for DocSizer<'_> {
+    fn size(&self, chunk: &str) -> usize {
+        let base = self.text.as_ptr() as usize;
+        let at = chunk.as_ptr() as usize;
+        if at >= base && at + chunk.len() <= base + self.text.len() {
+            let (start, end) = (at - base, at - base + chunk.len());
+            let first = self.starts.partition_point(|&s| s < start);
+            let last = self.ends.partition_point(|&e| e <= end);
+            last.saturating_sub(first)
+        } else {
+            count_tokens(self.tokenizer, chunk).unwrap_or(usize::MAX)
+        }
+    }
+}
+
 impl Chunker {
     /// The context header embedded with a chunk: the title and the heading path, cut (from
     /// the end, at a token boundary) so that header, chunk and the model's two special tokens
@@ -102,33 +192,43 @@ impl Chunker {
         headings: &[String],
         chunk_tokens: usize,
     ) -> Result<String> {
-        let mut parts: Vec<&str> = Vec::new();
-        if !title.trim().is_empty() {
-            parts.push(title.trim());
-        }
-        parts.extend(
-            headings
-                .iter()
-                .map(|h| h.trim())
-                .filter(|h| !h.is_empty() && !h.eq_ignore_ascii_case(title.trim())),
-        );
-        let header = parts.join(" > ");
-        // Two special tokens, and a small margin for how the "\n\n" join tokenizes.
-        let budget = MAX_INPUT_TOKENS.saturating_sub(chunk_tokens + 2 + 2);
-        // `encode`, not `encode_fast`: the cut needs the offsets.
-        let encoding = self
-            .tokenizer
-            .encode(header.as_str(), false)
-            .map_err(|e| Error::Embed(format!("cannot tokenize: {e}")))?;
-        if encoding.len() <= budget {
+        let header = join_header(title, headings);
+        let budget = header_budget(chunk_tokens);
+        if count_tokens(&self.tokenizer, &header)? <= budget {
             return Ok(header);
         }
         if budget == 0 {
             return Ok(String::new());
         }
+        // `encode`, not `encode_fast`: the cut needs the offsets.
+        let encoding = self
+            .tokenizer
+            .encode(header.as_str(), false)
+            .map_err(|e| Error::Embed(format!("cannot tokenize: {e}")))?;
         let cut = encoding.get_offsets()[budget - 1].1;
         Ok(header[..cut].trim_end().to_string())
     }
+}
+
+/// Title and headings (the title not repeated), joined with " > ".
+fn join_header(title: &str, headings: &[String]) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    if !title.trim().is_empty() {
+        parts.push(title.trim());
+    }
+    parts.extend(
+        headings
+            .iter()
+            .map(|h| h.trim())
+            .filter(|h| !h.is_empty() && !h.eq_ignore_ascii_case(title.trim())),
+    );
+    parts.join(" > ")
+}
+
+/// Tokens left for the header next to a chunk of `chunk_tokens`: the embedder's input less
+/// its two special tokens and a margin of two for how the blank line joining them tokenizes.
+fn header_budget(chunk_tokens: usize) -> usize {
+    MAX_INPUT_TOKENS.saturating_sub(chunk_tokens + 2 + 2)
 }
 
 /// The text the embedder reads for a chunk: its context header, a blank line, the chunk.

@@ -411,7 +411,7 @@ impl Db {
     pub fn hits(&self, ids: &[i64]) -> Result<Vec<Hit>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT c.id, c.doc_id, c.ord, d.path, d.title, c.heading, c.start_line, c.end_line,
-                    c.page_start, c.page_end, c.text,
+                    c.page_start, c.page_end, c.text, d.format,
                     (SELECT p.id FROM chunks p WHERE p.doc_id = c.doc_id AND p.ord = c.ord - 1),
                     (SELECT n.id FROM chunks n WHERE n.doc_id = c.doc_id AND n.ord = c.ord + 1)
              FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ?1",
@@ -426,6 +426,7 @@ impl Db {
                         ord: r.get::<_, i64>(2)? as usize,
                         place: Place {
                             path: r.get(3)?,
+                            format: r.get(11)?,
                             title: r.get(4)?,
                             heading: r.get(5)?,
                             start_line: r.get::<_, i64>(6)? as usize,
@@ -434,8 +435,8 @@ impl Db {
                             page_end: r.get::<_, Option<i64>>(9)?.map(|p| p as usize),
                         },
                         text: r.get(10)?,
-                        prev_chunk: r.get(11)?,
-                        next_chunk: r.get(12)?,
+                        prev_chunk: r.get(12)?,
+                        next_chunk: r.get(13)?,
                         score: 0.0,
                         bm25_rank: None,
                         vector_rank: None,
