@@ -226,7 +226,14 @@ impl Rag {
         std::thread::scope(|scope| -> Result<()> {
             let known = &known;
             let chunker = &chunker;
-            scope.spawn(move || load_and_chunk(files, max_bytes, known, chunker, tx));
+            // While the embedder runs it keeps every core busy, and more chunking threads
+            // beside it only slow ONNX Runtime down; BM25-only ingests chunk on every core.
+            let workers = if options.no_embed {
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            } else {
+                1
+            };
+            scope.spawn(move || load_and_chunk(files, max_bytes, known, chunker, tx, workers));
             let mut pending: Vec<(Document, Vec<Chunk>)> = Vec::new();
             let mut pending_chunks = 0;
             let mut ready: Vec<DocWrite> = Vec::new();
@@ -534,18 +541,16 @@ fn covers(root: &str, path: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('#'))
 }
 
-/// Chunks documents on every core (a JSONL corpus is thousands of documents in one file) and
-/// sends each as soon as it is done. False when the receiver is gone.
+/// Chunks documents (a JSONL corpus is thousands of documents in one file) on `workers`
+/// threads and sends each as soon as it is done. False when the receiver is gone.
 fn chunk_all(
     docs: Vec<Document>,
     known: &HashMap<String, String>,
     chunker: &Chunker,
     tx: &std::sync::mpsc::SyncSender<Loaded>,
+    workers: usize,
 ) -> bool {
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(docs.len());
+    let workers = workers.min(docs.len());
     let queue = std::sync::Mutex::new(docs.into_iter());
     let one = |doc: Document| {
         let existed = known.get(&doc.path);
@@ -595,6 +600,7 @@ fn load_and_chunk(
     known: &HashMap<String, String>,
     chunker: &Chunker,
     tx: std::sync::mpsc::SyncSender<Loaded>,
+    workers: usize,
 ) {
     let send = |item: Loaded| tx.send(item).is_ok();
     for path in files {
@@ -609,7 +615,7 @@ fn load_and_chunk(
                         return;
                     }
                 }
-                if !chunk_all(parsed.docs, known, chunker, &tx) {
+                if !chunk_all(parsed.docs, known, chunker, &tx, workers) {
                     return;
                 }
             }

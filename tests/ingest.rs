@@ -662,3 +662,55 @@ fn sigkill_during_ingest_never_leaves_stores_disagreeing() {
     eprintln!("crash trials: {trials}, failed: {}", failures.len());
     assert!(failures.is_empty(), "{failures:?}");
 }
+
+#[test]
+fn a_beir_jsonl_corpus_is_one_document_per_record() {
+    let env = Env::new();
+    let docs = env.path("beir");
+    let corpus = write(
+        &docs,
+        "corpus.jsonl",
+        concat!(
+            "{\"_id\": \"101\", \"title\": \"Vitamin D and bones\", \"text\": \"Vitamin D deficiency weakens bone mineral density in adults.\"}\n",
+            "{\"_id\": \"102\", \"title\": \"Sleep\", \"text\": \"Short sleep raises the risk of obesity in children.\"}\n",
+            "{\"title\": \"no id\"}\n",
+        ),
+    );
+    let out = env.run(&["ingest", "--json", corpus.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "one bad record: {}",
+        stderr(&out)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["added"], 2, "{report}");
+    assert!(
+        stderr(&out).contains("corpus.jsonl:3: not a corpus record"),
+        "{}",
+        stderr(&out)
+    );
+    let a = env.ok_json(&[
+        "ask",
+        "--json",
+        "--extractive",
+        "Does vitamin D deficiency affect bone density?",
+    ]);
+    let cited = a["citations"][0]["path"].as_str().unwrap();
+    assert!(cited.ends_with("corpus.jsonl#101"), "{a}");
+    assert_eq!(a["citations"][0]["title"], "Vitamin D and bones");
+    // Records are documents: removing one from the file and pruning removes only it.
+    std::fs::write(&corpus, "{\"_id\": \"102\", \"title\": \"Sleep\", \"text\": \"Short sleep raises the risk of obesity in children.\"}\n").unwrap();
+    let pruned = env.ok_json(&["ingest", "--json", "--prune", corpus.to_str().unwrap()]);
+    assert_eq!(
+        (pruned["removed"].as_u64(), pruned["unchanged"].as_u64()),
+        (Some(1), Some(1)),
+        "{pruned}"
+    );
+    let out = env.run(&[
+        "rm",
+        &format!("{}#102", std::fs::canonicalize(&corpus).unwrap().display()),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(env.status()["documents"], 0);
+}

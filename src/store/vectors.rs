@@ -11,7 +11,7 @@ use hnsw_rs::prelude::{DistCosine, Hnsw};
 use crate::error::{Error, Result};
 
 const MAX_CONNECTIONS: usize = 16;
-const EF_CONSTRUCTION: usize = 200;
+const EF_CONSTRUCTION: usize = 100;
 const MAX_LAYERS: usize = 16;
 
 /// Builds a graph over `(chunk id, vector)` pairs and writes it under `dir` as `basename`.
