@@ -8,15 +8,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-600}
-jobs=${FUZZ_JOBS:-1}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(load_html load_pdf load_docx load_jsonl load_text chunker)
 
 seed() {  # seed <target> <files...>
-  mkdir -p "fuzz/corpus/$1"
-  shift_target=$1; shift
-  for f in "$@"; do cp -f "$f" "fuzz/corpus/$shift_target/seed-$(basename "$f")"; done
+  local target=$1; shift
+  mkdir -p "fuzz/corpus/$target"
+  for f in "$@"; do cp -f "$f" "fuzz/corpus/$target/seed-$(basename "$f")"; done
 }
 seed load_html corpora/*.html
 seed load_pdf corpora/*.pdf
@@ -29,14 +28,15 @@ for f in corpora/*.md corpora/*.txt; do
   { printf '\x04'; cat "$f"; } > "fuzz/corpus/chunker/seed-$(basename "$f")"
 done
 
-cargo +nightly fuzz build --release "${targets[@]/#/}" 2>&1 | tail -3 || cargo +nightly fuzz build --release
+(cd fuzz && cargo +nightly fuzz build --release)
 mkdir -p fuzz/logs
 for t in "${targets[@]}"; do
   echo "== $t: ${seconds}s"
-  RAG_FUZZ_TOKENIZER_DIR="$PWD/models/all-MiniLM-L6-v2" \
-    cargo +nightly fuzz run --release "$t" "fuzz/corpus/$t" -- \
+  (cd fuzz && RAG_FUZZ_TOKENIZER_DIR="$PWD/../models/all-MiniLM-L6-v2" \
+    cargo +nightly fuzz run --release "$t" "corpus/$t" -- \
       -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -max_len=262144 \
-      -jobs="$jobs" -workers="$jobs" -print_final_stats=1 2>&1 | tee "fuzz/logs/$t.log" | grep -E "^(stat::|Done|==|contained panic|SUMMARY|ERROR)" || true
+      -print_final_stats=1) > "fuzz/logs/$t.log" 2>&1 || echo "$t: exit $? (see fuzz/logs/$t.log)"
+  grep -E "^(stat::number_of_executed_units|SUMMARY|ERROR)|contained panic" "fuzz/logs/$t.log" | head -20 || true
 done
 echo
 echo "target | execs | corpus | contained panics"
