@@ -493,6 +493,11 @@ fn hybrid_recall_at_20_on_the_golden_questions() {
         let hits = rag
             .search(q["question"].as_str().unwrap(), Some(20))
             .unwrap();
+        for h in &hits {
+            // Neighbours are recorded: the previous chunk exists exactly when this is not the first.
+            assert_eq!(h.prev_chunk.is_some(), h.ord > 0, "{h:?}");
+            assert!(h.next_chunk.is_none_or(|n| n != h.chunk_id));
+        }
         let doc = q["document"].as_str().unwrap();
         let in_doc: Vec<_> = hits
             .iter()

@@ -120,7 +120,9 @@ pub fn parse(identity: &str, stem: &str, format: Format, bytes: &[u8]) -> Result
             one(title.or_else(|| first_h1(&text)), text, Vec::new())
         }
         Format::Pdf => {
-            let (title, text, pages) = contained("PDF", || pdf_text(bytes))??;
+            let owned = bytes.to_vec();
+            let (title, text, pages) =
+                within_deadline("PDF", bytes.len(), move || pdf_text(&owned))??;
             one(title, text, pages)
         }
         Format::Docx => {
@@ -136,6 +138,42 @@ pub fn parse(identity: &str, stem: &str, format: Format, bytes: &[u8]) -> Result
         });
     }
     Ok(parsed)
+}
+
+/// Seconds a parser may take on a file: 10, plus 2 per MB.
+fn deadline(len: usize) -> std::time::Duration {
+    std::time::Duration::from_secs(10 + 2 * (len as u64 / 1_000_000))
+}
+
+/// Runs a third-party parser on its own thread, turning a panic into a reason and giving up
+/// after [`deadline`]: a malformed file must not hang the whole ingest. A parser that never
+/// returns is left running on its detached thread (nothing can stop it safely); the file is
+/// skipped with a reason. The loaders guard against the hangs found so far (cyclic PDF page
+/// trees), so this is the backstop for the ones not found yet.
+fn within_deadline<T: Send + 'static>(
+    what: &str,
+    len: usize,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let spawned = std::thread::Builder::new()
+        .name(format!("parse-{}", what.to_ascii_lowercase()))
+        .spawn(move || {
+            let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
+        });
+    if spawned.is_err() {
+        return Err(format!("cannot start the {what} parser thread"));
+    }
+    match rx.recv_timeout(deadline(len)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(_)) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(format!(
+            "the {what} parser failed on this file (corrupt or unsupported); open and re-save it, or convert it to text"
+        )),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(format!(
+            "the {what} parser did not finish within {} s (a malformed file?); re-save it or convert it to text",
+            deadline(len).as_secs()
+        )),
+    }
 }
 
 /// Runs a third-party parser, turning a panic into a reason.
@@ -267,6 +305,7 @@ fn pdf_text(bytes: &[u8]) -> Result<(Option<String>, String, Vec<usize>), String
     if pages.is_empty() {
         return Err("PDF has no pages".into());
     }
+    check_page_tree(&doc, pages.values().copied())?;
     let mut text = String::new();
     let mut starts = Vec::with_capacity(pages.len());
     for &number in pages.keys() {
@@ -290,6 +329,36 @@ fn pdf_text(bytes: &[u8]) -> Result<(Option<String>, String, Vec<usize>), String
         .and_then(|t| pdf_extract::decode_text_string(&t).ok())
         .map(|t| collapse_ws(&t));
     Ok((title, text, starts))
+}
+
+/// Refuses page trees whose `/Parent` links loop (pdf-extract follows them for inherited
+/// attributes without a guard, and never returns) or run implausibly deep.
+fn check_page_tree(
+    doc: &pdf_extract::Document,
+    pages: impl Iterator<Item = pdf_extract::ObjectId>,
+) -> Result<(), String> {
+    const MAX_DEPTH: usize = 256;
+    for page in pages {
+        let mut seen = std::collections::HashSet::new();
+        let mut current = page;
+        loop {
+            if !seen.insert(current) || seen.len() > MAX_DEPTH {
+                return Err(
+                    "corrupt PDF (its page tree loops); re-save it or print it to a new PDF".into(),
+                );
+            }
+            let parent = doc
+                .get_dictionary(current)
+                .ok()
+                .and_then(|d| d.get(b"Parent").ok())
+                .and_then(|p| p.as_reference().ok());
+            match parent {
+                Some(p) => current = p,
+                None => break,
+            }
+        }
+    }
+    Ok(())
 }
 
 fn pdf_reason(e: &pdf_extract::Error) -> String {
@@ -485,9 +554,18 @@ pub(crate) mod tests {
         for text in pages {
             let content = format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET");
             let content_id = doc.add_object(Stream::new(dictionary! {}, content.into_bytes()));
-            let page_id = doc.add_object(dictionary! {
-                "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
-            });
+            let page_id = doc.new_object_id();
+            let parent = if title == Some("self-parent") {
+                page_id
+            } else {
+                pages_id
+            };
+            doc.objects.insert(
+                page_id,
+                Object::Dictionary(dictionary! {
+                    "Type" => "Page", "Parent" => parent, "Contents" => content_id,
+                }),
+            );
             kids.push(Object::from(page_id));
         }
         doc.objects.insert(
@@ -510,7 +588,7 @@ pub(crate) mod tests {
                 "ID",
                 vec![Object::String(vec![1u8; 16], pdf_extract::StringFormat::Hexadecimal); 2],
             );
-        } else if let Some(t) = title {
+        } else if let Some(t) = title.filter(|t| *t != "self-parent") {
             let info = doc.add_object(dictionary! { "Title" => Object::string_literal(t) });
             doc.trailer.set("Info", info);
         }
@@ -594,6 +672,10 @@ pub(crate) mod tests {
         let bytes = make_pdf(&["secret"], Some("encrypted"));
         let err = parse("/b.pdf", "b", Format::Pdf, &bytes).unwrap_err();
         assert!(err.contains("encrypted PDF"), "{err}");
+        // A page that is its own parent (found by fuzzing: pdf-extract never returned).
+        let looped = make_pdf(&["loop"], Some("self-parent"));
+        let err = parse("/l.pdf", "l", Format::Pdf, &looped).unwrap_err();
+        assert!(err.contains("page tree loops"), "{err}");
         let err = parse("/c.pdf", "c", Format::Pdf, b"").unwrap_err();
         assert!(err.contains("0 bytes"), "{err}");
         let err = parse("/d.pdf", "d", Format::Pdf, &make_pdf(&[""], None)).unwrap_err();
