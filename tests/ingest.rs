@@ -547,7 +547,7 @@ fn crash_trial(
         "before-manifest",
         "after-manifest",
     ];
-    let point = if seed % 2 == 0 {
+    let point = if seed.is_multiple_of(2) {
         ""
     } else {
         points[(seed as usize / 7) % points.len()]
