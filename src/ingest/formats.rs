@@ -161,10 +161,15 @@ fn within_deadline<T: Send + 'static>(
         .spawn(move || {
             let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
         });
-    if spawned.is_err() {
+    let Ok(handle) = spawned else {
         return Err(format!("cannot start the {what} parser thread"));
+    };
+    let outcome = rx.recv_timeout(deadline(len));
+    if outcome.is_ok() {
+        // The thread has sent its result and is ending: wait for it, leaving nothing behind.
+        let _ = handle.join();
     }
-    match rx.recv_timeout(deadline(len)) {
+    match outcome {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(_)) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(format!(
             "the {what} parser failed on this file (corrupt or unsupported); open and re-save it, or convert it to text"

@@ -188,6 +188,22 @@ mod tests {
     }
 
     #[test]
+    fn unreadable_files_get_reasons_that_say_what_to_do() {
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert!(io_reason(&denied).starts_with("permission denied; make the file readable"));
+        let looped = std::io::Error::from_raw_os_error(40);
+        assert!(io_reason(&looped).starts_with("symlink loop"));
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.txt");
+        std::fs::write(&big, "x".repeat(100)).unwrap();
+        let err = load_file(&big, 10).unwrap_err().to_string();
+        assert!(
+            err.contains("100 bytes, over the limit of 10 bytes (--max-file-size)"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn title_is_first_h1_else_file_stem() {
         let dir = tempfile::tempdir().unwrap();
         let md = dir.path().join("visiting-hours.md");
