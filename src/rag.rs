@@ -279,7 +279,7 @@ impl Rag {
             };
             commit_step(&mut writer, &mut ready, &remove, &mut report, progress)
         })?;
-        let stats = writer.commit(&[], &[])?;
+        let stats = writer.stats()?;
         drop(writer);
         self.reload()?;
         report.skipped = skipped;

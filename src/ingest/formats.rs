@@ -257,39 +257,33 @@ fn element_name(node: &Handle) -> Option<&str> {
     }
 }
 
-fn find(node: &Handle, tag: &str) -> Option<Handle> {
+/// `node` and everything below it, in document order.
+fn descendants(node: &Handle) -> impl Iterator<Item = Handle> {
     let mut stack = vec![Rc::clone(node)];
-    while let Some(n) = stack.pop() {
-        if element_name(&n) == Some(tag) {
-            return Some(n);
-        }
+    std::iter::from_fn(move || {
+        let n = stack.pop()?;
         stack.extend(n.children.borrow().iter().rev().cloned());
-    }
-    None
+        Some(n)
+    })
+}
+
+fn find(node: &Handle, tag: &str) -> Option<Handle> {
+    descendants(node).find(|n| element_name(n) == Some(tag))
 }
 
 fn find_all(node: &Handle, tag: &str) -> Vec<Handle> {
-    let mut out = Vec::new();
-    let mut stack = vec![Rc::clone(node)];
-    while let Some(n) = stack.pop() {
-        if element_name(&n) == Some(tag) {
-            out.push(Rc::clone(&n));
-        }
-        stack.extend(n.children.borrow().iter().rev().cloned());
-    }
-    out
+    descendants(node)
+        .filter(|n| element_name(n) == Some(tag))
+        .collect()
 }
 
 fn text_of(node: &Handle) -> String {
-    let mut out = String::new();
-    let mut stack = vec![Rc::clone(node)];
-    while let Some(n) = stack.pop() {
-        if let NodeData::Text { contents } = &n.data {
-            out.push_str(&contents.borrow());
-        }
-        stack.extend(n.children.borrow().iter().rev().cloned());
-    }
-    out
+    descendants(node)
+        .filter_map(|n| match &n.data {
+            NodeData::Text { contents } => Some(contents.borrow().to_string()),
+            _ => None,
+        })
+        .collect()
 }
 
 fn collapse_ws(s: &str) -> String {

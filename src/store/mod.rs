@@ -155,9 +155,9 @@ impl Writer {
         self.db.documents()
     }
 
-    /// The stored document with this id, if any.
-    pub fn document_by_id(&self, id: i64) -> Result<Option<StoredDoc>> {
-        self.db.document_by_id(id)
+    /// Counts from SQLite.
+    pub fn stats(&self) -> Result<Stats> {
+        self.db.stats()
     }
 
     /// Writes documents (replacing earlier versions at the same path) and removes the

@@ -197,13 +197,6 @@ impl Db {
         Ok(())
     }
 
-    pub fn document_by_id(&self, id: i64) -> Result<Option<StoredDoc>> {
-        Ok(self
-            .conn
-            .query_row(&format!("{DOC_SELECT} WHERE d.id = ?1"), [id], stored_doc)
-            .optional()?)
-    }
-
     pub fn documents(&self) -> Result<Vec<StoredDoc>> {
         let mut stmt = self
             .conn
