@@ -84,6 +84,11 @@ impl Env {
         })
     }
 
+    /// `rag ask --json --extractive QUESTION`, which must succeed.
+    pub(crate) fn ask_extractive(&self, question: &str) -> Value {
+        self.ok_json(&["ask", "--json", "--extractive", question])
+    }
+
     pub(crate) fn ingest_corpora(&self) -> Value {
         self.ok_json(&["ingest", "--json", "corpora"])
     }
@@ -135,12 +140,7 @@ fn extractive_answer_cites_sources_with_their_true_line_ranges() {
     let report = env.ingest_corpora();
     assert_eq!(report["added"], 20, "{report}");
     assert_eq!(report["skipped"].as_array().unwrap().len(), 0);
-    let a = env.ok_json(&[
-        "ask",
-        "--json",
-        "--extractive",
-        "Where should visitors park their car?",
-    ]);
+    let a = env.ask_extractive("Where should visitors park their car?");
     assert_eq!(a["mode"], "extractive");
     assert!(
         a["answer"].as_str().unwrap().contains("car park B"),
@@ -281,12 +281,7 @@ fn unchanged_reingest_is_a_no_op_and_a_changed_file_is_replaced() {
     let status = env.status();
     assert_eq!(status["documents"], 2);
     assert_eq!(status["chunks"], 2);
-    let a = env.ok_json(&[
-        "ask",
-        "--json",
-        "--extractive",
-        "When does the library open?",
-    ]);
+    let a = env.ask_extractive("When does the library open?");
     assert!(a["answer"].as_str().unwrap().contains("ten"), "{a}");
 }
 
@@ -344,12 +339,7 @@ fn a_lost_vector_graph_or_bm25_index_is_rebuilt_from_sqlite_on_open() {
     std::fs::remove_file(index.join("manifest.json")).unwrap();
     std::fs::remove_dir_all(index.join("vectors")).unwrap();
     std::fs::remove_dir_all(index.join("bm25")).unwrap();
-    let a = env.ok_json(&[
-        "ask",
-        "--json",
-        "--extractive",
-        "Can I pay for parking with cash?",
-    ]);
+    let a = env.ask_extractive("Can I pay for parking with cash?");
     assert!(
         a["answer"].as_str().unwrap().contains("do not take cash"),
         "{a}"

@@ -36,12 +36,7 @@ fn pdf_docx_and_html_are_ingested_and_cited_with_their_places() {
         assert!(formats.contains(&f), "{f} missing from {formats:?}");
     }
 
-    let a = env.ok_json(&[
-        "ask",
-        "--json",
-        "--extractive",
-        "Can I get my blood test results over the phone?",
-    ]);
+    let a = env.ask_extractive("Can I get my blood test results over the phone?");
     let cited = &a["citations"][0];
     assert!(
         cited["path"].as_str().unwrap().ends_with("blood-tests.pdf"),
@@ -63,12 +58,7 @@ fn pdf_docx_and_html_are_ingested_and_cited_with_their_places() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("corpora/blood-tests.pdf p"), "{text}");
 
-    let a = env.ok_json(&[
-        "ask",
-        "--json",
-        "--extractive",
-        "How old must volunteers be?",
-    ]);
+    let a = env.ask_extractive("How old must volunteers be?");
     let html = a["sources"]
         .as_array()
         .unwrap()
@@ -87,12 +77,7 @@ fn pdf_docx_and_html_are_ingested_and_cited_with_their_places() {
         assert!(!body.contains(boilerplate), "{boilerplate:?} in {body}");
     }
 
-    let a = env.ok_json(&[
-        "ask",
-        "--json",
-        "--extractive",
-        "When is the hospital shop open?",
-    ]);
+    let a = env.ask_extractive("When is the hospital shop open?");
     let docx = &a["citations"][0];
     assert!(
         docx["path"]
@@ -169,12 +154,7 @@ fn bad_files_are_skipped_one_line_each_and_the_batch_goes_on() {
         "{}",
         stderr(&out)
     );
-    let a = env.ok_json(&[
-        "ask",
-        "--json",
-        "--extractive",
-        "When does the roof terrace close?",
-    ]);
+    let a = env.ask_extractive("When does the roof terrace close?");
     assert!(a["answer"].as_str().unwrap().contains("dusk"), "{a}");
 }
 
@@ -239,7 +219,7 @@ fn status_any(env: &Env, verify: bool) -> Value {
 }
 
 fn search_paths(env: &Env, question: &str) -> Vec<String> {
-    let a = env.ok_json(&["ask", "--json", "--extractive", question]);
+    let a = env.ask_extractive(question);
     a["sources"]
         .as_array()
         .unwrap()
@@ -350,12 +330,7 @@ fn bm25_only_ingest_then_reindex_adds_the_vectors() {
     let s = env.status();
     assert_eq!(s["chunks_without_vectors"], s["chunks"], "{s}");
     assert_eq!(s["graph_points"], 0);
-    let a = env.ok_json(&[
-        "ask",
-        "--json",
-        "--extractive",
-        "Can I pay for parking with cash?",
-    ]);
+    let a = env.ask_extractive("Can I pay for parking with cash?");
     assert!(
         a["answer"].as_str().unwrap().contains("do not take cash"),
         "{a}"
@@ -402,12 +377,7 @@ fn another_embedder_is_refused_with_a_pointer_to_reindex() {
         "sentence-transformers/all-MiniLM-L6-v2"
     );
     assert_eq!(s["agree"], true, "{s}");
-    let a = env.ok_json(&[
-        "ask",
-        "--json",
-        "--extractive",
-        "Can I pay for parking with cash?",
-    ]);
+    let a = env.ask_extractive("Can I pay for parking with cash?");
     assert!(
         a["answer"].as_str().unwrap().contains("do not take cash"),
         "{a}"
@@ -431,7 +401,7 @@ fn a_second_writer_is_refused_while_one_holds_the_index() {
         stderr(&out)
     );
     // Readers are not blocked by the writer.
-    let a = env.ok_json(&["ask", "--json", "--extractive", "Where is the cafe?"]);
+    let a = env.ask_extractive("Where is the cafe?");
     assert_eq!(a["mode"], "extractive");
     drop(lock);
     assert!(env.run(&["ingest", "corpora"]).status.success());
@@ -694,12 +664,7 @@ fn a_beir_jsonl_corpus_is_one_document_per_record() {
         "{}",
         stderr(&out)
     );
-    let a = env.ok_json(&[
-        "ask",
-        "--json",
-        "--extractive",
-        "Does vitamin D deficiency affect bone density?",
-    ]);
+    let a = env.ask_extractive("Does vitamin D deficiency affect bone density?");
     let cited = a["citations"][0]["path"].as_str().unwrap();
     assert!(cited.ends_with("corpus.jsonl#101"), "{a}");
     assert_eq!(a["citations"][0]["title"], "Vitamin D and bones");
