@@ -412,5 +412,14 @@ mod tests {
         std::fs::write(&file, "[chunking]\nmax_tokens = 400\n").unwrap();
         let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
         assert!(err.to_string().contains("max_tokens"), "{err}");
+        std::fs::write(&file, "[ingest]\ncompact_tombstones = 1.5\n").unwrap();
+        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
+        assert!(
+            err.to_string().contains("ingest.compact_tombstones = 1.5"),
+            "{err}"
+        );
+        std::fs::write(&file, "[ingest]\ncommit_every = 0\n").unwrap();
+        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
+        assert!(err.to_string().contains("ingest.commit_every"), "{err}");
     }
 }

@@ -488,6 +488,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_index_from_another_schema_version_is_refused_with_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rag.sqlite3");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE documents (id INTEGER PRIMARY KEY);",
+        )
+        .unwrap();
+        drop(old);
+        let err = Db::open(&path).err().unwrap().to_string();
+        assert!(err.contains("written by an older rag"), "{err}");
+        assert!(
+            err.contains("remove the index folder and run `rag ingest` again"),
+            "{err}"
+        );
+        std::fs::remove_file(&path).unwrap();
+        let db = Db::open(&path).unwrap();
+        db.conn
+            .execute("UPDATE meta SET value = '99' WHERE key = 'schema'", [])
+            .unwrap();
+        drop(db);
+        let err = Db::open(&path).err().unwrap().to_string();
+        assert!(err.contains("schema version 99"), "{err}");
+    }
+
+    #[test]
     fn vectors_round_trip_through_blobs() {
         let v = vec![0.25f32, -1.5, 3.0e-7];
         assert_eq!(vector_from_bytes(&vector_bytes(&v)), v);
