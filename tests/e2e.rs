@@ -344,7 +344,15 @@ fn a_lost_vector_graph_or_bm25_index_is_rebuilt_from_sqlite_on_open() {
         a["answer"].as_str().unwrap().contains("do not take cash"),
         "{a}"
     );
-    assert_eq!(env.status(), before);
+    // The same content, generations and agreement; only the byte sizes may differ, as hnsw_rs
+    // inserts in parallel and a rebuilt graph is laid out differently.
+    let without_sizes = |mut v: Value| {
+        v.as_object_mut().unwrap().remove("bytes");
+        v
+    };
+    let after = env.status();
+    assert_eq!(after["agree"], true, "{after}");
+    assert_eq!(without_sizes(after), without_sizes(before));
     assert!(index.join("manifest.json").is_file());
 }
 
