@@ -150,9 +150,18 @@ pub struct RetrievalConfig {
     pub top_k: usize,
     /// Candidates taken from each of BM25 and the vector index before fusion.
     pub candidates: usize,
+    /// How the BM25 and vector lists are fused: `rrf` (weighted reciprocal rank fusion) or
+    /// `blend` (weighted sum of min-max normalised scores).
+    pub fusion: crate::retrieve::Fusion,
     /// Reciprocal rank fusion constant.
     pub rrf_k: f64,
-    /// HNSW search breadth.
+    /// Weight of the BM25 list in fusion.
+    pub bm25_weight: f64,
+    /// Weight of the vector list in fusion.
+    pub vector_weight: f64,
+    /// BM25 boost of the document title and heading path over the chunk body.
+    pub title_boost: f32,
+    /// HNSW search breadth (chosen from a measured recall curve, docs/retrieval.md).
     pub ef_search: usize,
 }
 
@@ -161,7 +170,11 @@ impl Default for RetrievalConfig {
         RetrievalConfig {
             top_k: 20,
             candidates: 50,
+            fusion: crate::retrieve::Fusion::Rrf,
             rrf_k: 60.0,
+            bm25_weight: 1.0,
+            vector_weight: 1.0,
+            title_boost: 1.5,
             ef_search: 64,
         }
     }
@@ -321,6 +334,26 @@ impl Config {
             return bad(format!(
                 "retrieval.candidates = {} must be at least retrieval.top_k = {}",
                 r.candidates, r.top_k
+            ));
+        }
+        if r.candidates > 1000 || r.ef_search == 0 || r.ef_search > 4096 {
+            return bad(format!(
+                "retrieval.candidates = {} must be at most 1000 and retrieval.ef_search = {} 1 to 4096",
+                r.candidates, r.ef_search
+            ));
+        }
+        let weights_ok = |w: f64| w.is_finite() && w >= 0.0;
+        let fusion_ok = weights_ok(r.bm25_weight)
+            && weights_ok(r.vector_weight)
+            && r.bm25_weight + r.vector_weight > 0.0
+            && r.rrf_k.is_finite()
+            && r.rrf_k >= 0.0
+            && r.title_boost.is_finite()
+            && r.title_boost > 0.0;
+        if !fusion_ok {
+            return bad(format!(
+                "retrieval.bm25_weight = {} and vector_weight = {} must be >= 0 and not both 0, rrf_k = {} >= 0, title_boost = {} > 0",
+                r.bm25_weight, r.vector_weight, r.rrf_k, r.title_boost
             ));
         }
         let s = &self.llm.sampling;

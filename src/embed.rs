@@ -182,9 +182,24 @@ impl Embedder {
             .map_err(|e| Error::Embed(e.to_string()))
     }
 
-    /// Embeds one text.
+    /// Embeds queries. Unlike [`Embedder::embed`], a query longer than the model reads is
+    /// truncated to its first tokens rather than refused: it is searched, not stored.
+    pub fn embed_queries(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        let vectors = self.embed_raw(texts, EMBED_BATCH)?;
+        if vectors.len() != texts.len() || vectors.iter().any(|v| v.len() != self.dims) {
+            return Err(Error::Embed(format!(
+                "model returned {} vectors for {} queries, or not {} dimensions",
+                vectors.len(),
+                texts.len(),
+                self.dims
+            )));
+        }
+        Ok(vectors)
+    }
+
+    /// Embeds one query (truncated if longer than the model reads).
     pub fn embed_one(&self, text: &str) -> Result<Vec<f32>> {
-        let mut v = self.embed(&[text.to_string()])?;
+        let mut v = self.embed_queries(&[text.to_string()])?;
         v.pop()
             .ok_or_else(|| Error::Embed("model returned no vector".into()))
     }

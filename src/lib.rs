@@ -10,6 +10,7 @@ pub mod analysis;
 pub mod config;
 pub mod embed;
 pub mod error;
+pub mod eval;
 pub mod generate;
 pub mod ingest;
 mod rag;

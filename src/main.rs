@@ -46,6 +46,30 @@ enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// After ingesting, ask these golden questions (JSONL: question, document, section)
+        /// and exit with status 3 if Recall@20 falls below --min-recall.
+        #[arg(long, value_name = "QUESTIONS")]
+        check: Option<PathBuf>,
+        /// The Recall@20 that --check requires.
+        #[arg(long, value_name = "SHARE", default_value_t = 0.9, requires = "check")]
+        min_recall: f64,
+    },
+    /// Measure retrieval (nDCG@10, Recall@20, MRR@10) in BM25, dense and hybrid modes, on a
+    /// BEIR dataset folder or on a corpus folder with golden questions.
+    Eval {
+        /// A BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv), or a corpus folder
+        /// with --questions.
+        #[arg(long, value_name = "DIR")]
+        dataset: PathBuf,
+        /// Golden questions for a corpus folder (JSONL: question, document, section).
+        #[arg(long, value_name = "FILE")]
+        questions: Option<PathBuf>,
+        /// Where to keep the dataset's own index (default: INDEX/eval/NAME).
+        #[arg(long, value_name = "DIR")]
+        eval_index: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Remove documents from the index, by id or path (a folder removes all below it).
     Rm {
@@ -145,11 +169,49 @@ fn run() -> anyhow::Result<ExitCode> {
             no_embed,
             max_file_size,
             json,
+            check,
+            min_recall,
         } => {
             if let Some(max) = max_file_size {
                 config.ingest.max_file_bytes = max.max(1);
             }
-            ingest(config, &paths, &IngestOptions { prune, no_embed }, json)
+            if !(0.0..=1.0).contains(&min_recall) {
+                anyhow::bail!("--min-recall {min_recall} must be a share between 0 and 1");
+            }
+            // A bad questions file fails before anything is written.
+            if let Some(q) = &check {
+                rag::eval::load_questions(q)?;
+            }
+            let gate = check.map(|q| (q, min_recall));
+            ingest(
+                config,
+                &paths,
+                &IngestOptions { prune, no_embed },
+                json,
+                gate,
+            )
+        }
+        Command::Eval {
+            dataset,
+            questions,
+            eval_index,
+            json,
+        } => {
+            let index = eval_index.unwrap_or_else(|| rag::eval::default_index(&config, &dataset));
+            let bar = progress_bar();
+            let report =
+                rag::eval::run(&config, &dataset, questions.as_deref(), &index, &mut |e| {
+                    show_progress(&bar, e)
+                })?;
+            bar.finish_and_clear();
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &report)?;
+                writeln!(out)?;
+            } else {
+                print_eval(&mut out, &report)?;
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Rm { targets } => {
             let removed = Rag::load(config)?.remove(&targets)?;
@@ -272,13 +334,7 @@ fn print_status(out: &mut impl Write, s: &rag::store::Status) -> std::io::Result
     Ok(())
 }
 
-fn ingest(
-    config: Config,
-    paths: &[PathBuf],
-    options: &IngestOptions,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let rag = Rag::load(config)?;
+fn progress_bar() -> indicatif::ProgressBar {
     let bar =
         indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
     bar.set_style(
@@ -286,14 +342,64 @@ fn ingest(
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    let report = rag.ingest(paths, options, &mut |event| match event {
+    bar
+}
+
+fn show_progress(bar: &indicatif::ProgressBar, event: IngestEvent) {
+    match event {
         IngestEvent::Start(n) => bar.set_length(n as u64),
         IngestEvent::File(p) => {
             bar.set_message(short_path(&p));
             bar.inc(1);
         }
         IngestEvent::Committing(n) => bar.set_message(format!("writing index ({n} documents)")),
-    })?;
+    }
+}
+
+fn print_eval(out: &mut impl Write, r: &rag::eval::EvalReport) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{} ({}): {} queries scored ({} without judgements skipped); {} documents, {} chunks{}",
+        r.dataset,
+        r.kind,
+        r.queries - r.skipped_queries,
+        r.skipped_queries,
+        r.documents,
+        r.chunks,
+        if r.reused_index {
+            " (index reused)".to_string()
+        } else {
+            format!(" (ingested in {:.1}s)", r.ingest_seconds)
+        }
+    )?;
+    writeln!(out, "mode     nDCG@10  Recall@20  MRR@10")?;
+    for (mode, s) in &r.modes {
+        write!(
+            out,
+            "{mode:<8} {:>7.4}  {:>9.4}  {:>6.4}",
+            s.ndcg_10, s.recall_20, s.mrr_10
+        )?;
+        match s.section_recall_20 {
+            Some(x) => writeln!(out, "  (section Recall@20 {x:.4})")?,
+            None => writeln!(out)?,
+        }
+    }
+    for q in &r.missed {
+        writeln!(out, "missed in hybrid top 20: {q}")?;
+    }
+    Ok(())
+}
+
+fn ingest(
+    config: Config,
+    paths: &[PathBuf],
+    options: &IngestOptions,
+    json: bool,
+    gate: Option<(PathBuf, f64)>,
+) -> anyhow::Result<ExitCode> {
+    let rag = Rag::load(config)?;
+    let bar = progress_bar();
+    let report = rag.ingest(paths, options, &mut |event| show_progress(&bar, event))?;
     bar.finish_and_clear();
     for skip in &report.skipped {
         eprintln!("rag: skipped {skip}");
@@ -321,6 +427,36 @@ fn ingest(
                 "{} indexed documents under these paths are gone from disk; `rag ingest --prune` removes them",
                 report.missing
             )?;
+        }
+    }
+    if let Some((questions, min_recall)) = gate {
+        let check = rag::eval::check(&rag, &questions)?;
+        let (mode, recall) = check
+            .scores(rag::retrieve::Mode::Hybrid)
+            .map(|s| ("hybrid", s.recall_20))
+            .or_else(|| {
+                check
+                    .scores(rag::retrieve::Mode::Bm25)
+                    .map(|s| ("bm25", s.recall_20))
+            })
+            .unwrap_or(("none", 0.0));
+        let passed = recall >= min_recall;
+        let line = format!(
+            "check {}: Recall@20 ({mode}) {recall:.3} over {} questions, required {min_recall:.3}: {}",
+            short_path(&questions),
+            check.queries,
+            if passed { "passed" } else { "FAILED" }
+        );
+        if json {
+            eprintln!("rag: {line}");
+        } else {
+            writeln!(out, "{line}")?;
+        }
+        for q in &check.missed {
+            eprintln!("rag: check missed: {q}");
+        }
+        if !passed {
+            return Ok(ExitCode::from(3));
         }
     }
     Ok(if report.skipped.is_empty() {

@@ -12,7 +12,7 @@ use crate::generate::{self, Llm};
 use crate::ingest::{self, Chunker, Skip};
 use crate::retrieve;
 use crate::store::{DocWrite, EmbedderInfo, Index, Manifest, Stats, Status, StoredDoc, Writer};
-use crate::types::{Answer, AnswerMode, Chunk, Document, Hit, Timings};
+use crate::types::{Answer, AnswerMode, Chunk, Document, Timings};
 
 /// Longest question accepted, in characters.
 pub const MAX_QUESTION_CHARS: usize = 4000;
@@ -99,31 +99,69 @@ pub struct AskOptions {
 /// The whole pipeline over one index.
 pub struct Rag {
     config: Config,
-    embedder: Embedder,
+    /// `None` when the embedding model could not be loaded: queries then use BM25 alone.
+    embedder: Option<Embedder>,
+    /// Why there is no embedder.
+    embedder_error: Option<String>,
     index: RwLock<Option<Arc<Index>>>,
     llm: Option<Llm>,
     llm_note: Option<String>,
 }
 
 impl Rag {
-    /// Loads the embedder and opens the index if there is one. No language model is loaded.
+    /// Loads the embedder and opens the index if there is one, for commands that read it.
+    /// No language model is loaded. When the embedding model cannot be loaded, searches use
+    /// BM25 alone and say so (`degraded`) instead of failing.
     pub fn open(config: Config) -> Result<Rag> {
-        let rag = Self::load(config)?;
+        let (embedder, embedder_error) = match Embedder::load(&config.embedder) {
+            Ok(e) => (Some(e), None),
+            Err(e) => {
+                tracing::warn!(error = %e, "no embedding model; searches use BM25 alone");
+                (None, Some(e.to_string()))
+            }
+        };
+        let rag = Self::with_embedder(config, embedder, embedder_error);
         rag.reload()?;
         Ok(rag)
     }
 
     /// Loads the embedder without opening the index, for commands that write it (ingest,
-    /// rm, reindex): they open it for writing and re-open it for reading when done.
+    /// rm, reindex): they open it for writing and re-open it for reading when done. Fails
+    /// when the embedding model cannot be loaded.
     pub fn load(config: Config) -> Result<Rag> {
         let embedder = Embedder::load(&config.embedder)?;
-        Ok(Rag {
+        Ok(Self::with_embedder(config, Some(embedder), None))
+    }
+
+    fn with_embedder(
+        config: Config,
+        embedder: Option<Embedder>,
+        embedder_error: Option<String>,
+    ) -> Rag {
+        Rag {
             config,
             embedder,
+            embedder_error,
             index: RwLock::new(None),
             llm: None,
             llm_note: Some("extractive mode was requested".into()),
+        }
+    }
+
+    /// The embedder, for commands that cannot do without it.
+    fn embedder(&self) -> Result<&Embedder> {
+        self.embedder.as_ref().ok_or_else(|| {
+            Error::Embed(
+                self.embedder_error
+                    .clone()
+                    .unwrap_or_else(|| "no embedding model is loaded".into()),
+            )
         })
+    }
+
+    /// The loaded embedder, if any.
+    pub fn embedding_model(&self) -> Option<&Embedder> {
+        self.embedder.as_ref()
     }
 
     /// Loads the configured GGUF model, if any. Without one, answers are extractive.
@@ -153,16 +191,18 @@ impl Rag {
         self.llm.as_ref().map(Llm::name)
     }
 
-    fn embedder_info(&self) -> EmbedderInfo {
-        EmbedderInfo {
-            id: self.embedder.id().to_string(),
-            dims: self.embedder.dims(),
-        }
+    fn embedder_info(&self) -> Result<EmbedderInfo> {
+        let e = self.embedder()?;
+        Ok(EmbedderInfo {
+            id: e.id().to_string(),
+            dims: e.dims(),
+        })
     }
 
     /// Re-opens the index to see the latest commit. Not an error when there is no index yet.
     pub fn reload(&self) -> Result<()> {
-        let opened = match Index::open(&self.config.index, &self.embedder_info()) {
+        let info = self.embedder_info().ok();
+        let opened = match Index::open(&self.config.index, info.as_ref()) {
             Ok(i) => Some(Arc::new(i)),
             Err(Error::NoIndex(_)) => None,
             Err(e) => return Err(e),
@@ -174,7 +214,8 @@ impl Rag {
         Ok(())
     }
 
-    fn index(&self) -> Result<Arc<Index>> {
+    /// The open index (the snapshot of its last commit).
+    pub fn open_index(&self) -> Result<Arc<Index>> {
         self.index
             .read()
             .map_err(|_| Error::Corrupt("index handle poisoned".into()))?
@@ -184,12 +225,12 @@ impl Rag {
 
     /// Counts of the open index.
     pub fn stats(&self) -> Result<Stats> {
-        Ok(self.index()?.stats())
+        Ok(self.open_index()?.stats())
     }
 
     /// Every indexed document.
     pub fn documents(&self) -> Result<Vec<StoredDoc>> {
-        self.index()?.documents()
+        self.open_index()?.documents()
     }
 
     /// Ingests files and folders. Unchanged documents are left alone, changed ones replaced;
@@ -207,12 +248,12 @@ impl Rag {
         let cfg = &self.config.ingest;
         let mut writer = Writer::open(
             &self.config.index,
-            &self.embedder_info(),
+            &self.embedder_info()?,
             cfg.compact_tombstones,
         )?;
         let known = writer.hashes()?;
         let chunker = Chunker::new(
-            self.embedder.tokenizer().clone(),
+            self.embedder()?.tokenizer().clone(),
             self.config.chunking.max_tokens,
             self.config.chunking.overlap,
         );
@@ -303,7 +344,7 @@ impl Rag {
         let mut vectors = if no_embed || texts.is_empty() {
             Vec::new()
         } else {
-            self.embedder.embed(&texts)?
+            self.embedder()?.embed(&texts)?
         }
         .into_iter();
         Ok(pending
@@ -324,7 +365,7 @@ impl Rag {
     pub fn remove(&self, targets: &[String]) -> Result<Vec<StoredDoc>> {
         let mut writer = Writer::open(
             &self.config.index,
-            &self.embedder_info(),
+            &self.embedder_info()?,
             self.config.ingest.compact_tombstones,
         )?;
         let docs = writer.documents()?;
@@ -366,10 +407,10 @@ impl Rag {
     pub fn reindex(&self, all: bool) -> Result<usize> {
         let n = Writer::reindex(
             &self.config.index,
-            &self.embedder_info(),
+            &self.embedder_info()?,
             self.config.ingest.compact_tombstones,
             all,
-            &mut |texts| self.embedder.embed(texts),
+            &mut |texts| self.embedder()?.embed(texts),
         )?;
         self.reload()?;
         Ok(n)
@@ -377,7 +418,7 @@ impl Rag {
 
     /// Counts, sizes and agreement of the stores; with `verify`, a per-document check.
     pub fn status(&self, verify: bool) -> Result<Status> {
-        self.index()?.status(verify)
+        self.open_index()?.status(verify)
     }
 
     /// Re-opens the index when a writer has committed since it was opened. Cheap when
@@ -397,39 +438,58 @@ impl Rag {
         Ok(false)
     }
 
-    /// Hybrid retrieval only.
-    pub fn search(&self, question: &str, top_k: Option<usize>) -> Result<Vec<Hit>> {
+    /// Hybrid retrieval only. With no embedder, BM25 alone (`degraded` says why).
+    pub fn search(&self, question: &str, top_k: Option<usize>) -> Result<retrieve::Retrieved> {
         let question = validate_question(question)?;
-        let top_k = top_k.unwrap_or(self.config.retrieval.top_k);
-        Ok(retrieve::search(
-            &*self.index()?,
-            Some(&self.embedder),
+        let top_k = check_top_k(top_k.unwrap_or(self.config.retrieval.top_k))?;
+        retrieve::search(
+            &*self.open_index()?,
+            self.embedder.as_ref(),
             question,
             &self.config.retrieval,
             top_k,
-        )?
-        .hits)
+        )
     }
 
-    /// Retrieves and answers, with citations mapped to documents and lines.
+    /// Tokens in `text` as the embedder's tokenizer counts them (about 4 characters a token
+    /// without one). Packing sizes sources with it; the model thread checks the exact fit.
+    pub fn count_tokens(&self, text: &str) -> usize {
+        self.embedder
+            .as_ref()
+            .and_then(|e| e.count_tokens(text).ok())
+            .unwrap_or_else(|| text.len().div_ceil(4))
+    }
+
+    /// Tokens left for sources: the context minus the answer budget, the instructions, the
+    /// question and the chat template's markup.
+    fn source_budget(&self, question: &str) -> usize {
+        const TEMPLATE_TOKENS: usize = 64;
+        let llm = &self.config.llm;
+        (llm.context as usize)
+            .saturating_sub(llm.max_tokens as usize)
+            .saturating_sub(self.count_tokens(generate::SYSTEM_PROMPT))
+            .saturating_sub(self.count_tokens(question))
+            .saturating_sub(TEMPLATE_TOKENS)
+    }
+
+    /// Retrieves, packs the chunks into passages, and answers, with citations mapped to
+    /// documents and lines.
     pub fn ask(&self, question: &str, options: &AskOptions) -> Result<Answer> {
         let question = validate_question(question)?;
-        let top_k = options.top_k.unwrap_or(self.config.retrieval.top_k);
-        if top_k == 0 || top_k > 100 {
-            return Err(Error::BadRequest(format!(
-                "top_k = {top_k} must be 1 to 100"
-            )));
-        }
+        let top_k = check_top_k(options.top_k.unwrap_or(self.config.retrieval.top_k))?;
         let t0 = Instant::now();
         let retrieved = retrieve::search(
-            &*self.index()?,
-            Some(&self.embedder),
+            &*self.open_index()?,
+            self.embedder.as_ref(),
             question,
             &self.config.retrieval,
             top_k,
         )?;
         let retrieve_ms = t0.elapsed().as_secs_f64() * 1e3;
-        let hits = retrieved.hits;
+        let (hits, packing) =
+            retrieve::pack::pack(retrieved.hits, self.source_budget(question), &|t: &str| {
+                self.count_tokens(t)
+            });
         let t1 = Instant::now();
         let llm = self.llm.as_ref().filter(|_| !options.extractive);
         let (answer, mode, used, model, note) = match llm {
@@ -470,6 +530,26 @@ impl Rag {
         };
         let generate_ms = t1.elapsed().as_secs_f64() * 1e3;
         let sources = &hits[..used.min(hits.len())];
+        let mut packing = packing;
+        if packing.passages.len() > sources.len() {
+            // The model's own tokenizer found fewer passages fit than the packing estimate.
+            packing.left_out += packing.passages.len() - sources.len();
+            packing.passages.truncate(sources.len());
+            packing.used_tokens = packing.passages.iter().map(|p| p.tokens).sum();
+        }
+        let degraded = retrieved.degraded.map(|reason| {
+            tracing::warn!(%reason, "retrieval degraded to BM25 alone");
+            retrieve::BM25_ONLY.to_string()
+        });
+        let note = match (&degraded, note) {
+            (Some(_), Some(n)) => Some(format!(
+                "BM25 alone retrieved (the question could not be embedded); {n}"
+            )),
+            (Some(_), None) => {
+                Some("BM25 alone retrieved (the question could not be embedded)".to_string())
+            }
+            (None, n) => n,
+        };
         Ok(Answer {
             citations: generate::cite(&answer, sources),
             sources: sources
@@ -481,6 +561,8 @@ impl Rag {
             mode,
             model,
             note,
+            degraded,
+            packing,
             timings_ms: Timings {
                 retrieve: retrieve_ms,
                 generate: generate_ms,
@@ -636,6 +718,15 @@ fn load_and_chunk(
             return;
         }
     }
+}
+
+fn check_top_k(top_k: usize) -> Result<usize> {
+    if top_k == 0 || top_k > 100 {
+        return Err(Error::BadRequest(format!(
+            "top_k = {top_k} must be 1 to 100"
+        )));
+    }
+    Ok(top_k)
 }
 
 fn validate_question(question: &str) -> Result<&str> {

@@ -189,6 +189,37 @@ pub struct Timings {
     pub generate: f64,
 }
 
+/// One passage given to the model: neighbouring chunks merged.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PackedPassage {
+    /// Its number in the prompt, `[n]`.
+    pub n: usize,
+    /// The chunks it holds, in document order.
+    pub chunk_ids: Vec<i64>,
+    /// Tokens it takes, as counted for packing.
+    pub tokens: usize,
+}
+
+/// What packing did with the retrieved chunks.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Packing {
+    /// Tokens available to sources: the model's context minus the answer budget, the
+    /// instructions and the question.
+    pub budget_tokens: usize,
+    /// Tokens the packed passages take.
+    pub used_tokens: usize,
+    /// Chunks retrieved.
+    pub chunks_in: usize,
+    /// Chunks dropped as repeats of another.
+    pub duplicates: usize,
+    /// Chunks merged into a neighbour's passage.
+    pub merged: usize,
+    /// Passages left out because they did not fit the budget.
+    pub left_out: usize,
+    /// The passages, as numbered in the prompt.
+    pub passages: Vec<PackedPassage>,
+}
+
 /// An answer with its checked citations.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Answer {
@@ -202,9 +233,14 @@ pub struct Answer {
     pub sources: Vec<Citation>,
     /// The model that wrote the answer (file name), if any.
     pub model: Option<String>,
-    /// Why the answer is extractive, when it is.
+    /// Why the answer is extractive, or why retrieval was degraded, when it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// `"bm25_only"` when the question could not be embedded and BM25 alone retrieved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub degraded: Option<String>,
+    /// How the retrieved chunks were packed into the prompt.
+    pub packing: Packing,
     /// Stage timings.
     pub timings_ms: Timings,
 }

@@ -490,7 +490,8 @@ fn hybrid_recall_at_20_on_the_golden_questions() {
         let q: Value = serde_json::from_str(line).unwrap();
         let hits = rag
             .search(q["question"].as_str().unwrap(), Some(20))
-            .unwrap();
+            .unwrap()
+            .hits;
         for h in &hits {
             // Neighbours are recorded: the previous chunk exists exactly when this is not the first.
             assert_eq!(h.prev_chunk.is_some(), h.ord > 0, "{h:?}");

@@ -1,7 +1,12 @@
-//! Query -> hits. BM25 and vector candidates fused by reciprocal rank fusion; fusion is a pure
-//! function over ranked lists. When the query cannot be embedded, BM25 alone answers.
+//! Query -> hits. BM25 and vector candidates are fused (weighted reciprocal rank fusion by
+//! default, or a blend of min-max normalised scores); fusion is a pure function over ranked
+//! lists. When the query cannot be embedded, BM25 alone answers and the result says so.
+
+pub mod pack;
 
 use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
 
 use crate::config::RetrievalConfig;
 use crate::embed::Embedder;
@@ -9,35 +14,94 @@ use crate::error::Result;
 use crate::store::Index;
 use crate::types::Hit;
 
+/// What `degraded` says when only BM25 could be used.
+pub const BM25_ONLY: &str = "bm25_only";
+
+/// Which retrievers rank the chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// BM25 alone.
+    Bm25,
+    /// The vector index alone.
+    Dense,
+    /// Both, fused.
+    Hybrid,
+}
+
+impl Mode {
+    /// Every mode, in the order reports list them.
+    pub const ALL: [Mode; 3] = [Mode::Bm25, Mode::Dense, Mode::Hybrid];
+
+    /// The mode's name as reports and flags spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Bm25 => "bm25",
+            Mode::Dense => "dense",
+            Mode::Hybrid => "hybrid",
+        }
+    }
+}
+
+/// How the two ranked lists become one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fusion {
+    /// Weighted reciprocal rank fusion: `sum(w / (k + rank))`.
+    Rrf,
+    /// Weighted sum of scores min-max normalised within each list.
+    Blend,
+}
+
+/// A candidate with its retriever's score (BM25 score, or cosine similarity).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scored {
+    /// Chunk id.
+    pub id: i64,
+    /// Higher is better.
+    pub score: f32,
+}
+
+/// The candidates of both retrievers for one query.
+#[derive(Debug, Clone, Default)]
+pub struct Candidates {
+    /// BM25, best first.
+    pub bm25: Vec<Scored>,
+    /// Nearest vectors, best first (empty when degraded).
+    pub dense: Vec<Scored>,
+    /// Why the vector side is missing, when it is.
+    pub degraded: Option<String>,
+}
+
 /// One fused entry: id, fused score, and the 1-based rank in each input list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fused {
     /// Chunk id.
     pub id: i64,
-    /// Sum of `1 / (k + rank)` over the lists the id appears in.
+    /// The fused score.
     pub score: f64,
     /// Rank in each input list, `None` where absent.
     pub ranks: Vec<Option<usize>>,
 }
 
-/// Reciprocal rank fusion of ranked id lists (best first). Ties break by best single rank,
-/// then by id, so the order is deterministic.
-pub fn rrf(lists: &[&[i64]], k: f64) -> Vec<Fused> {
+/// Collects the fused entries of `lists`, each scored by `score(list, position)`.
+fn combine(lists: &[&[Scored]], mut score: impl FnMut(usize, usize) -> f64) -> Vec<Fused> {
     let mut by_id: HashMap<i64, Fused> = HashMap::new();
     for (li, list) in lists.iter().enumerate() {
-        for (pos, &id) in list.iter().enumerate() {
-            let entry = by_id.entry(id).or_insert_with(|| Fused {
-                id,
+        for (pos, s) in list.iter().enumerate() {
+            let entry = by_id.entry(s.id).or_insert_with(|| Fused {
+                id: s.id,
                 score: 0.0,
                 ranks: vec![None; lists.len()],
             });
             if entry.ranks[li].is_none() {
                 entry.ranks[li] = Some(pos + 1);
-                entry.score += 1.0 / (k + (pos + 1) as f64);
+                entry.score += score(li, pos);
             }
         }
     }
     let mut out: Vec<Fused> = by_id.into_values().collect();
+    // Ties break by best single rank, then by id, so the order is deterministic.
     out.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
@@ -45,6 +109,34 @@ pub fn rrf(lists: &[&[i64]], k: f64) -> Vec<Fused> {
             .then_with(|| a.id.cmp(&b.id))
     });
     out
+}
+
+/// Weighted reciprocal rank fusion of ranked lists (best first): an id scores
+/// `weights[i] / (k + rank_i)` summed over the lists it appears in (once per list).
+pub fn rrf(lists: &[&[Scored]], k: f64, weights: &[f64]) -> Vec<Fused> {
+    combine(lists, |li, pos| {
+        weights.get(li).copied().unwrap_or(1.0) / (k + (pos + 1) as f64)
+    })
+}
+
+/// Weighted blend of scores min-max normalised within each list: the best of a list counts 1,
+/// its worst 0 (all 1 when a list's scores are equal); absent ids count 0 for that list.
+pub fn blend(lists: &[&[Scored]], weights: &[f64]) -> Vec<Fused> {
+    let ranges: Vec<(f32, f32)> = lists
+        .iter()
+        .map(|l| {
+            l.iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), s| {
+                    (lo.min(s.score), hi.max(s.score))
+                })
+        })
+        .collect();
+    combine(lists, |li, pos| {
+        let (lo, hi) = ranges[li];
+        let s = lists[li][pos].score;
+        let norm = if hi > lo { (s - lo) / (hi - lo) } else { 1.0 };
+        weights.get(li).copied().unwrap_or(1.0) * f64::from(norm)
+    })
 }
 
 fn best_rank(f: &Fused) -> usize {
@@ -56,43 +148,75 @@ fn best_rank(f: &Fused) -> usize {
         .unwrap_or(usize::MAX)
 }
 
+/// Both retrievers' candidates for `query`, `depth` from each. `vector` is the query's
+/// embedding; `Err(reason)` when it could not be made, which degrades to BM25 alone.
+pub fn candidates(
+    index: &Index,
+    query: &str,
+    vector: std::result::Result<&[f32], String>,
+    config: &RetrievalConfig,
+    depth: usize,
+) -> Result<Candidates> {
+    let bm25 = index.search_bm25(query, depth, config.title_boost)?;
+    Ok(match vector {
+        Ok(v) => Candidates {
+            bm25,
+            dense: index.search_vectors(v, depth, config.ef_search),
+            degraded: None,
+        },
+        Err(reason) => Candidates {
+            bm25,
+            dense: Vec::new(),
+            degraded: Some(reason),
+        },
+    })
+}
+
+/// The query's embedding, or why there is none.
+pub fn embed_query(
+    embedder: Option<&Embedder>,
+    query: &str,
+) -> std::result::Result<Vec<f32>, String> {
+    match embedder {
+        Some(e) => e.embed_one(query).map_err(|e| {
+            tracing::warn!(error = %e, "query embedding failed; serving BM25 results only");
+            format!("the query could not be embedded: {e}")
+        }),
+        None => Err("no embedding model is loaded".to_string()),
+    }
+}
+
+/// Ranks the candidates by `mode` with the configured fusion. Lists in [`Fused::ranks`] are
+/// always `[bm25, dense]`.
+pub fn fuse(c: &Candidates, mode: Mode, config: &RetrievalConfig) -> Vec<Fused> {
+    let empty: &[Scored] = &[];
+    let (bm25, dense) = match mode {
+        Mode::Bm25 => (&c.bm25[..], empty),
+        Mode::Dense => (empty, &c.dense[..]),
+        Mode::Hybrid => (&c.bm25[..], &c.dense[..]),
+    };
+    let weights = [config.bm25_weight, config.vector_weight];
+    match config.fusion {
+        Fusion::Rrf => rrf(&[bm25, dense], config.rrf_k, &weights),
+        Fusion::Blend => blend(&[bm25, dense], &weights),
+    }
+}
+
 /// The outcome of a search.
 #[derive(Debug, Clone)]
 pub struct Retrieved {
     /// The fused top hits, best first.
     pub hits: Vec<Hit>,
-    /// Set when only BM25 could be used, with the reason.
+    /// Why only BM25 was used, when it was (the response then says `"degraded": "bm25_only"`).
     pub degraded: Option<String>,
 }
 
-/// Hybrid search over an index.
-pub fn search(
-    index: &Index,
-    embedder: Option<&Embedder>,
-    query: &str,
-    config: &RetrievalConfig,
-    top_k: usize,
-) -> Result<Retrieved> {
-    let bm25 = index.search_bm25(query, config.candidates)?;
-    let (dense, degraded) = match embedder.map(|e| e.embed_one(query)) {
-        Some(Ok(v)) => (
-            index.search_vectors(&v, config.candidates, config.ef_search),
-            None,
-        ),
-        Some(Err(e)) => {
-            tracing::warn!(error = %e, "query embedding failed; serving BM25 results only");
-            (Vec::new(), Some(format!("bm25_only: {e}")))
-        }
-        None => (
-            Vec::new(),
-            Some("bm25_only: no embedder loaded".to_string()),
-        ),
-    };
-    let fused = rrf(&[&bm25, &dense], config.rrf_k);
-    let top: Vec<&Fused> = fused.iter().take(top_k).collect();
+/// The chunks of the first `top_k` fused entries, with their scores and ranks.
+pub fn hits(index: &Index, fused: &[Fused], top_k: usize) -> Result<Vec<Hit>> {
+    let top = &fused[..top_k.min(fused.len())];
     let ids: Vec<i64> = top.iter().map(|f| f.id).collect();
     let mut hits = index.hits(&ids)?;
-    let by_id: HashMap<i64, &Fused> = top.iter().map(|f| (f.id, *f)).collect();
+    let by_id: HashMap<i64, &Fused> = top.iter().map(|f| (f.id, f)).collect();
     for hit in &mut hits {
         if let Some(f) = by_id.get(&hit.chunk_id) {
             hit.score = f.score;
@@ -100,18 +224,51 @@ pub fn search(
             hit.vector_rank = f.ranks[1];
         }
     }
-    Ok(Retrieved { hits, degraded })
+    Ok(hits)
+}
+
+/// Hybrid search over an index. Never fails for want of an embedder: BM25 then answers alone.
+pub fn search(
+    index: &Index,
+    embedder: Option<&Embedder>,
+    query: &str,
+    config: &RetrievalConfig,
+    top_k: usize,
+) -> Result<Retrieved> {
+    let vector = embed_query(embedder, query);
+    let c = candidates(
+        index,
+        query,
+        vector.as_deref().map_err(Clone::clone),
+        config,
+        config.candidates,
+    )?;
+    let fused = fuse(&c, Mode::Hybrid, config);
+    Ok(Retrieved {
+        hits: hits(index, &fused, top_k)?,
+        degraded: c.degraded,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn list(ids: &[i64]) -> Vec<Scored> {
+        ids.iter()
+            .enumerate()
+            .map(|(i, &id)| Scored {
+                id,
+                score: 10.0 - i as f32,
+            })
+            .collect()
+    }
+
     #[test]
     fn rrf_rewards_agreement_and_keeps_one_sided_hits() {
-        let bm25 = [1, 2, 3];
-        let dense = [3, 4, 1];
-        let fused = rrf(&[&bm25, &dense], 60.0);
+        let bm25 = list(&[1, 2, 3]);
+        let dense = list(&[3, 4, 1]);
+        let fused = rrf(&[&bm25, &dense], 60.0, &[1.0, 1.0]);
         let ids: Vec<i64> = fused.iter().map(|f| f.id).collect();
         // 1: ranks 1 and 3; 3: ranks 3 and 1 -> tie on score, broken by id; then 2 (rank 2), 4 (rank 2).
         assert_eq!(ids, vec![1, 3, 2, 4]);
@@ -122,12 +279,67 @@ mod tests {
     }
 
     #[test]
+    fn rrf_weights_tip_the_balance() {
+        let bm25 = list(&[1, 2]);
+        let dense = list(&[2, 1]);
+        let fused = rrf(&[&bm25, &dense], 10.0, &[1.0, 2.0]);
+        assert_eq!(fused[0].id, 2, "the heavier dense side's first wins");
+        let fused = rrf(&[&bm25, &dense], 10.0, &[2.0, 1.0]);
+        assert_eq!(fused[0].id, 1);
+    }
+
+    #[test]
     fn rrf_counts_an_id_once_per_list_and_handles_empty_lists() {
-        let a = [7, 7, 8];
-        let fused = rrf(&[&a, &[]], 60.0);
+        let a = list(&[7, 7, 8]);
+        let fused = rrf(&[&a, &[]], 60.0, &[1.0, 1.0]);
         assert_eq!(fused.len(), 2);
         assert_eq!(fused[0].id, 7);
         assert!((fused[0].score - 1.0 / 61.0).abs() < 1e-12);
-        assert!(rrf(&[&[], &[]], 60.0).is_empty());
+        assert!(rrf(&[&[], &[]], 60.0, &[1.0, 1.0]).is_empty());
+    }
+
+    #[test]
+    fn blend_normalises_each_list_before_weighting() {
+        // BM25 scores are large, cosine scores small: without normalisation BM25 would win.
+        let bm25 = vec![
+            Scored { id: 1, score: 30.0 },
+            Scored { id: 2, score: 20.0 },
+            Scored { id: 3, score: 10.0 },
+        ];
+        let dense = vec![
+            Scored { id: 3, score: 0.9 },
+            Scored { id: 2, score: 0.8 },
+            Scored { id: 1, score: 0.1 },
+        ];
+        let fused = blend(&[&bm25, &dense], &[1.0, 1.0]);
+        // 1: 1 + 0; 2: 0.5 + 0.875; 3: 0 + 1.
+        let ids: Vec<i64> = fused.iter().map(|f| f.id).collect();
+        assert_eq!(ids, vec![2, 1, 3]);
+        assert!((fused[0].score - 1.375).abs() < 1e-6);
+        // One entry, or equal scores: each counts fully.
+        let one = [Scored { id: 9, score: 4.0 }];
+        let fused = blend(&[&one, &[]], &[0.5, 1.0]);
+        assert!((fused[0].score - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn modes_use_their_lists_only() {
+        let c = Candidates {
+            bm25: list(&[1, 2]),
+            dense: list(&[3]),
+            degraded: None,
+        };
+        let config = RetrievalConfig::default();
+        let ids = |m| {
+            fuse(&c, m, &config)
+                .iter()
+                .map(|f| f.id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(Mode::Bm25), vec![1, 2]);
+        assert_eq!(ids(Mode::Dense), vec![3]);
+        let mut hybrid = ids(Mode::Hybrid);
+        hybrid.sort();
+        assert_eq!(hybrid, vec![1, 2, 3]);
     }
 }

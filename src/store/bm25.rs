@@ -1,19 +1,21 @@
 //! BM25 over chunks in tantivy: title, heading path and body, analysed for English (lower-case,
 //! ASCII folding, stop words, stemming). Each commit's payload is the SQLite generation it reflects.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
 use tantivy::query::QueryParser;
 use tantivy::schema::{
-    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value,
+    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
 };
-use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 use super::sqlite::{Bm25Row, Change, Db};
 use crate::analysis::{analyzer, ANALYZER};
 use crate::error::{Error, Result};
+use crate::retrieve::Scored;
 
 const WRITER_MEMORY: usize = 64 * 1024 * 1024;
 
@@ -168,11 +170,12 @@ impl Reader {
 
     /// Chunk ids matching `query`, best first. Query syntax is not interpreted: a question
     /// with quotes or colons is searched as words.
-    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<i64>> {
+    /// `title_boost` weighs the title and heading fields against the body.
+    pub fn search(&self, query: &str, limit: usize, title_boost: f32) -> Result<Vec<Scored>> {
         let f = &self.fields;
         let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.heading, f.body]);
-        parser.set_field_boost(f.title, 1.5);
-        parser.set_field_boost(f.heading, 1.5);
+        parser.set_field_boost(f.title, title_boost);
+        parser.set_field_boost(f.heading, title_boost);
         let words: String = query
             .chars()
             .map(|c| if c.is_alphanumeric() { c } else { ' ' })
@@ -181,10 +184,20 @@ impl Reader {
         let searcher = self.reader.searcher();
         let top = searcher.search(&q, &TopDocs::with_limit(limit).order_by_score())?;
         let mut ids = Vec::with_capacity(top.len());
-        for (_score, address) in top {
-            let d: TantivyDocument = searcher.doc(address)?;
-            if let Some(id) = d.get_first(f.chunk_id).and_then(|v| v.as_i64()) {
-                ids.push(id);
+        // Chunk ids come from the fast field: no stored document is decompressed.
+        let mut columns = HashMap::new();
+        for (score, address) in top {
+            let column = match columns.entry(address.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => v.insert(
+                    searcher
+                        .segment_reader(address.segment_ord)
+                        .fast_fields()
+                        .i64("chunk_id")?,
+                ),
+            };
+            if let Some(id) = column.first(address.doc_id) {
+                ids.push(Scored { id, score });
             }
         }
         Ok(ids)

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::error::{Error, Result};
+use crate::retrieve::Scored;
 use crate::types::{Chunk, Document, Hit};
 
 pub use manifest::Manifest;
@@ -385,14 +386,15 @@ pub struct Index {
 impl Index {
     /// Opens an existing index for reading, repairing lagging stores first if a crash left any.
     /// While a writer holds the index, the derived stores are read as they are: a search then
-    /// sees the last generation they committed.
-    pub fn open(dir: &Path, embedder: &EmbedderInfo) -> Result<Index> {
+    /// sees the last generation they committed. With no embedder (its files missing), the index
+    /// opens for BM25 search and status; repairs wait for a writer.
+    pub fn open(dir: &Path, embedder: Option<&EmbedderInfo>) -> Result<Index> {
         if !dir.join(SQLITE_FILE).is_file() {
             return Err(Error::NoIndex(dir.to_path_buf()));
         }
         let db = sqlite::Db::open(&dir.join(SQLITE_FILE))?;
         let built = db.embedder()?;
-        if let Some(built) = &built {
+        if let (Some(built), Some(embedder)) = (&built, embedder) {
             if built != embedder {
                 return Err(mismatch(dir, built, embedder));
             }
@@ -400,9 +402,9 @@ impl Index {
         let generation = db.generation()?;
         let manifest = Manifest::read(dir)?;
         let bm25_generation = bm25::Bm25::open(&dir.join(BM25_DIR))?.generation()?;
-        if manifest.as_ref().map(|m| m.generation) != Some(generation)
-            || bm25_generation != Some(generation)
-        {
+        let lagging = manifest.as_ref().map(|m| m.generation) != Some(generation)
+            || bm25_generation != Some(generation);
+        if let (true, Some(embedder)) = (lagging, embedder) {
             // Taking the writer lock repairs; a writer at work will bring them up itself.
             match Writer::open(dir, embedder, 1.0) {
                 Ok(w) => drop(w),
@@ -457,13 +459,14 @@ impl Index {
         self.manifest.generation
     }
 
-    /// BM25 search: chunk ids, best first.
-    pub fn search_bm25(&self, query: &str, limit: usize) -> Result<Vec<i64>> {
-        self.bm25.search(query, limit)
+    /// BM25 search: chunk ids with scores, best first. `title_boost` weighs title and
+    /// heading against the body.
+    pub fn search_bm25(&self, query: &str, limit: usize, title_boost: f32) -> Result<Vec<Scored>> {
+        self.bm25.search(query, limit, title_boost)
     }
 
-    /// Nearest chunks to a query vector: chunk ids, best first (tombstones left out).
-    pub fn search_vectors(&self, query: &[f32], limit: usize, ef: usize) -> Vec<i64> {
+    /// Nearest chunks to a query vector with cosine similarity, best first (tombstones left out).
+    pub fn search_vectors(&self, query: &[f32], limit: usize, ef: usize) -> Vec<Scored> {
         match &self.vectors {
             Some(g) => g.search(query, limit, ef, &self.dead),
             None => Vec::new(),
@@ -484,6 +487,16 @@ impl Index {
     /// Every document in the index.
     pub fn documents(&self) -> Result<Vec<StoredDoc>> {
         self.db()?.documents()
+    }
+
+    /// Every chunk's document path and heading path, by chunk id (for evaluation).
+    pub fn chunk_places(&self) -> Result<HashMap<i64, (String, String)>> {
+        self.db()?.chunk_places()
+    }
+
+    /// Every stored vector with its chunk id (for exact search in benchmarks).
+    pub fn all_vectors(&self) -> Result<Vec<(i64, Vec<f32>)>> {
+        self.db()?.all_vectors()
     }
 
     /// Counts, generations, sizes and agreement of the three stores. With `verify`, also

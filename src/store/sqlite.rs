@@ -369,6 +369,20 @@ impl Db {
         Ok(out)
     }
 
+    /// Every chunk's document path and heading path, by chunk id.
+    pub fn chunk_places(&self) -> Result<HashMap<i64, (String, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT c.id, d.path, c.heading FROM chunks c JOIN documents d ON d.id = c.doc_id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every stored vector, by chunk id.
+    pub fn all_vectors(&self) -> Result<Vec<(i64, Vec<f32>)>> {
+        self.vectors_after(i64::MIN)
+    }
+
     /// BM25 rows for the given documents, or for all when `docs` is `None`.
     pub fn bm25_rows(&self, docs: Option<&[i64]>) -> Result<Vec<Bm25Row>> {
         let sql = "SELECT c.id, c.doc_id, d.title, c.heading, c.text FROM chunks c

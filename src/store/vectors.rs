@@ -9,6 +9,7 @@ use hnsw_rs::hnswio::HnswIo;
 use hnsw_rs::prelude::{DistCosine, Hnsw};
 
 use crate::error::{Error, Result};
+use crate::retrieve::Scored;
 
 const MAX_CONNECTIONS: usize = 16;
 const EF_CONSTRUCTION: usize = 100;
@@ -101,14 +102,15 @@ impl Graph {
         Ok(Graph { hnsw })
     }
 
-    /// Chunk ids nearest to `query`, best first, leaving out `dead` ones (tombstones).
+    /// Chunks nearest to `query` with their cosine similarity, best first, leaving out `dead`
+    /// ones (tombstones).
     pub fn search(
         &self,
         query: &[f32],
         limit: usize,
         ef: usize,
         dead: &HashSet<usize>,
-    ) -> Vec<i64> {
+    ) -> Vec<Scored> {
         let ef = ef.max(limit);
         let found = if dead.is_empty() {
             self.hnsw.search(query, limit, ef)
@@ -116,7 +118,13 @@ impl Graph {
             let alive = |id: &usize| !dead.contains(id);
             self.hnsw.search_filter(query, limit, ef, Some(&alive))
         };
-        found.into_iter().map(|n| n.d_id as i64).collect()
+        found
+            .into_iter()
+            .map(|n| Scored {
+                id: n.d_id as i64,
+                score: 1.0 - n.distance,
+            })
+            .collect()
     }
 
     /// Every point's chunk id, tombstones included.

@@ -1,0 +1,665 @@
+//! Measuring retrieval. Two kinds of test set:
+//! - a BEIR-layout dataset (`corpus.jsonl`, `queries.jsonl`, `qrels/test.tsv`), ingested into
+//!   its own index, which is reused while the corpus, the chunking and the embedder are unchanged;
+//! - golden questions for a site's own corpus (`questions.jsonl`: question, expected document,
+//!   optionally section), run against a corpus folder or against the live index
+//!   (`rag ingest --check`).
+//!
+//! Every query runs in three modes (BM25, dense, hybrid). A document's rank is its best chunk's
+//! rank: chunks are mapped to documents and deduplicated before the cut. Metrics follow
+//! trec_eval: nDCG@10 with linear gain (queries without a judged-relevant document skipped),
+//! Recall@20 and MRR@10.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::{Config, RetrievalConfig};
+use crate::error::{Error, Result};
+use crate::rag::{IngestEvent, IngestOptions, Rag};
+use crate::retrieve::{self, Mode};
+use crate::store::Index;
+
+/// Documents per query ranked for the metrics (Recall@20 needs 20).
+pub const RANK_DEPTH: usize = 20;
+/// Chunks taken from each retriever per query, so that 20 distinct documents remain after
+/// chunks of the same document are merged.
+const CHUNK_DEPTH: usize = 100;
+/// The stamp an evaluation index keeps of what it was built from.
+const STAMP_FILE: &str = "eval.json";
+
+/// One golden question for a site's own corpus.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GoldenQuestion {
+    /// The question, as a user would ask it.
+    pub question: String,
+    /// The document that answers it: a file name or a path ending (`guides/parking.md`).
+    pub document: String,
+    /// The section that answers it, if the test is that precise: matched against the chunk's
+    /// heading path, ignoring case.
+    #[serde(default)]
+    pub section: Option<String>,
+}
+
+/// The scores of one retrieval mode.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Scores {
+    /// nDCG@10, linear gain (trec_eval's `ndcg_cut_10`), averaged over queries.
+    pub ndcg_10: f64,
+    /// Share of the relevant documents found in the first 20 documents, averaged.
+    pub recall_20: f64,
+    /// Reciprocal rank of the first relevant document within 10, averaged.
+    pub mrr_10: f64,
+    /// Queries scored.
+    pub queries: usize,
+    /// Golden questions with a section: share where one of the first 20 chunks is from the
+    /// expected document and section.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub section_recall_20: Option<f64>,
+}
+
+/// What `rag eval` measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// The dataset folder or questions file.
+    pub dataset: String,
+    /// `beir` or `golden`.
+    pub kind: String,
+    /// The index searched.
+    pub index: PathBuf,
+    /// True when the index was reused as it was (no ingest ran).
+    pub reused_index: bool,
+    /// Documents in the index.
+    pub documents: usize,
+    /// Chunks in the index.
+    pub chunks: usize,
+    /// Queries read.
+    pub queries: usize,
+    /// Queries left out: no judged-relevant document (BEIR), as trec_eval does.
+    pub skipped_queries: usize,
+    /// Scores per mode: `bm25`, `dense`, `hybrid`.
+    pub modes: BTreeMap<String, Scores>,
+    /// Golden questions whose document is not among the first 20 in hybrid mode.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missed: Vec<String>,
+    /// The retrieval settings measured.
+    pub retrieval: RetrievalConfig,
+    /// Seconds spent ingesting (0 when the index was reused).
+    pub ingest_seconds: f64,
+    /// Seconds spent running the queries, all modes.
+    pub query_seconds: f64,
+}
+
+impl EvalReport {
+    /// The scores of `mode`.
+    pub fn scores(&self, mode: Mode) -> Option<&Scores> {
+        self.modes.get(mode.name())
+    }
+}
+
+/// Discounted cumulative gain of gains in rank order (trec_eval: `gain / log2(rank + 1)`).
+pub fn dcg(gains: &[f64]) -> f64 {
+    gains
+        .iter()
+        .enumerate()
+        .map(|(i, g)| g / ((i + 2) as f64).log2())
+        .sum()
+}
+
+/// nDCG@k of a ranking's gains against the gains of every judged-relevant document.
+pub fn ndcg_at(ranked: &[f64], relevant: &[f64], k: usize) -> f64 {
+    let mut ideal: Vec<f64> = relevant.iter().copied().filter(|g| *g > 0.0).collect();
+    ideal.sort_by(|a, b| b.total_cmp(a));
+    let best = dcg(&ideal[..k.min(ideal.len())]);
+    if best == 0.0 {
+        return 0.0;
+    }
+    dcg(&ranked[..k.min(ranked.len())]) / best
+}
+
+/// Share of the `relevant` documents among the first `k` of the ranking.
+pub fn recall_at(ranked: &[f64], relevant: usize, k: usize) -> f64 {
+    if relevant == 0 {
+        return 0.0;
+    }
+    let found = ranked.iter().take(k).filter(|g| **g > 0.0).count();
+    found as f64 / relevant as f64
+}
+
+/// Reciprocal rank of the first relevant document within `k`, else 0.
+pub fn rr_at(ranked: &[f64], k: usize) -> f64 {
+    ranked
+        .iter()
+        .take(k)
+        .position(|g| *g > 0.0)
+        .map_or(0.0, |i| 1.0 / (i + 1) as f64)
+}
+
+/// The documents of ranked chunks, each at its best chunk's rank, first `n` kept.
+pub fn documents_ranked<'a>(chunks: impl IntoIterator<Item = &'a str>, n: usize) -> Vec<&'a str> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for doc in chunks {
+        if out.len() == n {
+            break;
+        }
+        if seen.insert(doc) {
+            out.push(doc);
+        }
+    }
+    out
+}
+
+/// True when an indexed document `path` is the golden `document` (a file name or path ending).
+pub fn is_document(path: &str, document: &str) -> bool {
+    let document = document.trim_start_matches("./");
+    path == document
+        || path
+            .strip_suffix(document)
+            .is_some_and(|head| head.ends_with('/') || head.ends_with('#'))
+}
+
+/// The BEIR document id of an indexed JSONL record (`FILE#ID`).
+fn beir_id(path: &str) -> &str {
+    path.rsplit_once('#').map_or(path, |(_, id)| id)
+}
+
+/// Reads golden questions, one JSON object per line (blank lines and `//` comments skipped).
+pub fn load_questions(path: &Path) -> Result<Vec<GoldenQuestion>> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::io(format!("cannot read questions {}", path.display()), e))?;
+    let mut out = Vec::new();
+    for (i, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with("//") {
+            continue;
+        }
+        let q: GoldenQuestion = serde_json::from_str(line).map_err(|e| {
+            Error::BadRequest(format!(
+                "{} line {}: {e}; each line must be {{\"question\": ..., \"document\": ..., \"section\": ... (optional)}}",
+                path.display(),
+                i + 1
+            ))
+        })?;
+        out.push(q);
+    }
+    if out.is_empty() {
+        return Err(Error::BadRequest(format!(
+            "{} holds no questions",
+            path.display()
+        )));
+    }
+    Ok(out)
+}
+
+/// A BEIR query with its judgements (document id -> relevance).
+#[derive(Debug)]
+struct Judged {
+    text: String,
+    rels: HashMap<String, i32>,
+}
+
+fn bad_dataset(dir: &Path, what: String) -> Error {
+    Error::BadRequest(format!(
+        "{}: {what}; a BEIR dataset folder holds corpus.jsonl, queries.jsonl and qrels/test.tsv",
+        dir.display()
+    ))
+}
+
+/// Reads `queries.jsonl` and `qrels/test.tsv` of a BEIR folder; queries without judgements
+/// are left out (BEIR's queries file covers every split).
+fn load_beir(dir: &Path) -> Result<Vec<Judged>> {
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name))
+            .map_err(|e| bad_dataset(dir, format!("cannot read {name}: {e}")))
+    };
+    let mut qrels: HashMap<String, HashMap<String, i32>> = HashMap::new();
+    for (i, line) in read("qrels/test.tsv")?.lines().enumerate() {
+        let cols: Vec<&str> = line.split('\t').map(str::trim).collect();
+        if cols.len() < 3 || (i == 0 && cols[2].parse::<i32>().is_err()) {
+            if i == 0 {
+                continue; // header
+            }
+            return Err(bad_dataset(
+                dir,
+                format!(
+                    "qrels/test.tsv line {} is not query-id, corpus-id, score",
+                    i + 1
+                ),
+            ));
+        }
+        let score: i32 = cols[2].parse().map_err(|_| {
+            bad_dataset(
+                dir,
+                format!("qrels/test.tsv line {}: score {:?}", i + 1, cols[2]),
+            )
+        })?;
+        qrels
+            .entry(cols[0].to_string())
+            .or_default()
+            .insert(cols[1].to_string(), score);
+    }
+    #[derive(Deserialize)]
+    struct Query {
+        #[serde(rename = "_id")]
+        id: String,
+        text: String,
+    }
+    let mut out = Vec::new();
+    for (i, line) in read("queries.jsonl")?.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let q: Query = serde_json::from_str(line)
+            .map_err(|e| bad_dataset(dir, format!("queries.jsonl line {}: {e}", i + 1)))?;
+        if let Some(rels) = qrels.remove(&q.id) {
+            out.push(Judged { text: q.text, rels });
+        }
+    }
+    if out.is_empty() {
+        return Err(bad_dataset(
+            dir,
+            "no query has judgements in qrels/test.tsv".into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// sha256 over the files (names relative to `root`, and contents), in path order.
+fn corpus_hash(root: &Path, files: &[PathBuf]) -> Result<String> {
+    let mut files = files.to_vec();
+    files.sort();
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    for f in files {
+        let name = f.strip_prefix(root).unwrap_or(&f);
+        h.update(name.to_string_lossy().as_bytes());
+        h.update([0]);
+        let mut file = std::fs::File::open(&f)
+            .map_err(|e| Error::io(format!("cannot read {}", f.display()), e))?;
+        loop {
+            let n = file
+                .read(&mut buf)
+                .map_err(|e| Error::io(format!("cannot read {}", f.display()), e))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+    }
+    Ok(format!("{:x}", h.finalize()))
+}
+
+/// What an evaluation index was built from.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct Stamp {
+    corpus_sha256: String,
+    chunk_tokens: usize,
+    chunk_overlap: usize,
+    embedder: String,
+}
+
+/// The evaluation index of `corpus` under `root`: reused as is when the stamp matches, updated
+/// by an incremental ingest when only the corpus changed, rebuilt when the chunking or the
+/// embedder changed. Returns the opened pipeline, whether it was reused, and ingest seconds.
+fn prepare_index(
+    config: &Config,
+    root: &Path,
+    corpus: &Path,
+    index: &Path,
+    progress: &mut dyn FnMut(IngestEvent),
+) -> Result<(Rag, bool, f64)> {
+    let (files, _) = crate::ingest::collect_files(&[corpus.to_path_buf()])?;
+    let mut config = config.clone();
+    config.index = index.to_path_buf();
+    let rag = Rag::load(config.clone())?;
+    let embedder = rag
+        .embedding_model()
+        .map(|e| e.id().to_string())
+        .unwrap_or_default();
+    let stamp = Stamp {
+        corpus_sha256: corpus_hash(root, &files)?,
+        chunk_tokens: config.chunking.max_tokens,
+        chunk_overlap: config.chunking.overlap,
+        embedder,
+    };
+    let stamp_path = index.join(STAMP_FILE);
+    let old: Option<Stamp> = std::fs::read(&stamp_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    if old.as_ref() == Some(&stamp) {
+        rag.reload()?;
+        if rag.stats().is_ok() {
+            return Ok((rag, true, 0.0));
+        }
+    }
+    let rebuilt_settings = old.as_ref().is_some_and(|o| {
+        (o.chunk_tokens, o.chunk_overlap, &o.embedder)
+            != (stamp.chunk_tokens, stamp.chunk_overlap, &stamp.embedder)
+    });
+    if rebuilt_settings && index.is_dir() {
+        std::fs::remove_dir_all(index).map_err(|e| {
+            Error::io(
+                format!("cannot clear the evaluation index {}", index.display()),
+                e,
+            )
+        })?;
+    }
+    let started = Instant::now();
+    let options = IngestOptions {
+        prune: true,
+        no_embed: false,
+    };
+    let report = rag.ingest(&[corpus.to_path_buf()], &options, progress)?;
+    if let Some(skip) = report.skipped.first() {
+        tracing::warn!(%skip, count = report.skipped.len(), "evaluation corpus had skipped files");
+    }
+    let bytes = serde_json::to_vec_pretty(&stamp)
+        .map_err(|e| Error::Corrupt(format!("cannot write {STAMP_FILE}: {e}")))?;
+    std::fs::write(&stamp_path, bytes)
+        .map_err(|e| Error::io(format!("cannot write {}", stamp_path.display()), e))?;
+    Ok((rag, false, started.elapsed().as_secs_f64()))
+}
+
+/// One query to score: how to judge each ranked document.
+struct Case<'a> {
+    text: &'a str,
+    /// Gain of a ranked document path.
+    gain: Box<dyn Fn(&str) -> f64 + 'a>,
+    /// Gains of every relevant document.
+    relevant: Vec<f64>,
+    /// For golden questions: the expected document and section.
+    section: Option<(&'a str, &'a str)>,
+}
+
+/// Runs every case in every mode against `index`.
+fn score(
+    rag: &Rag,
+    index: &Index,
+    cases: &[Case<'_>],
+    config: &RetrievalConfig,
+    modes: &[Mode],
+) -> Result<(BTreeMap<String, Scores>, Vec<usize>)> {
+    let places = index.chunk_places()?;
+    let texts: Vec<String> = cases.iter().map(|c| c.text.to_string()).collect();
+    let vectors = match rag.embedding_model() {
+        Some(e) => e.embed_queries(&texts)?,
+        None => Vec::new(),
+    };
+    let mut sums: BTreeMap<Mode, (Scores, usize)> = BTreeMap::new();
+    let mut missed = Vec::new();
+    for (qi, case) in cases.iter().enumerate() {
+        let vector = vectors
+            .get(qi)
+            .map(Vec::as_slice)
+            .ok_or_else(|| "no embedding model is loaded".to_string());
+        let candidates = retrieve::candidates(index, case.text, vector, config, CHUNK_DEPTH)?;
+        for &mode in modes {
+            let fused = retrieve::fuse(&candidates, mode, config);
+            let paths = fused
+                .iter()
+                .filter_map(|f| places.get(&f.id).map(|(p, _)| p.as_str()));
+            let docs = documents_ranked(paths, RANK_DEPTH);
+            let gains: Vec<f64> = docs.iter().map(|d| (case.gain)(d)).collect();
+            let (s, with_section) = sums.entry(mode).or_default();
+            s.ndcg_10 += ndcg_at(&gains, &case.relevant, 10);
+            s.recall_20 += recall_at(&gains, case.relevant.len(), RANK_DEPTH);
+            s.mrr_10 += rr_at(&gains, 10);
+            s.queries += 1;
+            if mode == Mode::Hybrid && recall_at(&gains, case.relevant.len(), RANK_DEPTH) < 1.0 {
+                missed.push(qi);
+            }
+            if let Some((document, section)) = case.section {
+                *with_section += 1;
+                let section = section.to_lowercase();
+                let hit = fused.iter().take(config.top_k).any(|f| {
+                    places.get(&f.id).is_some_and(|(p, h)| {
+                        is_document(p, document) && h.to_lowercase().contains(&section)
+                    })
+                });
+                *s.section_recall_20.get_or_insert(0.0) += f64::from(u8::from(hit));
+            }
+        }
+    }
+    let modes = sums
+        .into_iter()
+        .map(|(mode, (mut s, with_section))| {
+            let n = s.queries.max(1) as f64;
+            s.ndcg_10 /= n;
+            s.recall_20 /= n;
+            s.mrr_10 /= n;
+            if let Some(x) = s.section_recall_20.as_mut() {
+                *x /= with_section.max(1) as f64;
+            }
+            (mode.name().to_string(), s)
+        })
+        .collect();
+    Ok((modes, missed))
+}
+
+/// Where `rag eval` keeps the index of a dataset: `index/eval/NAME` beside the main index.
+pub fn default_index(config: &Config, dataset: &Path) -> PathBuf {
+    let name = std::fs::canonicalize(dataset)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "dataset".into());
+    config.index.join("eval").join(name)
+}
+
+/// Evaluates retrieval on `dataset`: a BEIR folder, or a corpus folder (or file) with
+/// golden `questions`. Ingests into `index` (see [`default_index`]) unless it is current.
+pub fn run(
+    config: &Config,
+    dataset: &Path,
+    questions: Option<&Path>,
+    index: &Path,
+    progress: &mut dyn FnMut(IngestEvent),
+) -> Result<EvalReport> {
+    let beir = dataset.join("corpus.jsonl").is_file() && questions.is_none();
+    let (corpus, root) = if beir {
+        (dataset.join("corpus.jsonl"), dataset.to_path_buf())
+    } else {
+        if !dataset.exists() {
+            return Err(Error::BadRequest(format!(
+                "{}: no such dataset folder or corpus",
+                dataset.display()
+            )));
+        }
+        (dataset.to_path_buf(), dataset.to_path_buf())
+    };
+    let judged = if beir {
+        load_beir(dataset)?
+    } else {
+        Vec::new()
+    };
+    let golden = match (beir, questions) {
+        (true, _) => Vec::new(),
+        (false, Some(q)) => load_questions(q)?,
+        (false, None) => {
+            return Err(Error::BadRequest(format!(
+                "{} is not a BEIR dataset (no corpus.jsonl); to evaluate a corpus folder, give its golden questions with --questions FILE",
+                dataset.display()
+            )))
+        }
+    };
+    let (rag, reused, ingest_seconds) = prepare_index(config, &root, &corpus, index, progress)?;
+    evaluate(&rag, dataset, &judged, &golden, reused, ingest_seconds)
+}
+
+/// Golden questions against the pipeline's own index, hybrid mode only (`rag ingest --check`).
+pub fn check(rag: &Rag, questions: &Path) -> Result<EvalReport> {
+    let golden = load_questions(questions)?;
+    evaluate(rag, questions, &[], &golden, true, 0.0)
+}
+
+fn evaluate(
+    rag: &Rag,
+    dataset: &Path,
+    judged: &[Judged],
+    golden: &[GoldenQuestion],
+    reused: bool,
+    ingest_seconds: f64,
+) -> Result<EvalReport> {
+    let config = &rag.config().retrieval;
+    let index = rag.open_index()?;
+    let mut skipped = 0;
+    let mut cases: Vec<Case<'_>> = Vec::new();
+    for j in judged {
+        let relevant: Vec<f64> = j
+            .rels
+            .values()
+            .filter(|r| **r > 0)
+            .map(|r| f64::from(*r))
+            .collect();
+        if relevant.is_empty() {
+            skipped += 1;
+            continue;
+        }
+        cases.push(Case {
+            text: &j.text,
+            gain: Box::new(move |path: &str| {
+                j.rels
+                    .get(beir_id(path))
+                    .map_or(0.0, |r| f64::from((*r).max(0)))
+            }),
+            relevant,
+            section: None,
+        });
+    }
+    for g in golden {
+        cases.push(Case {
+            text: &g.question,
+            gain: Box::new(move |path: &str| f64::from(u8::from(is_document(path, &g.document)))),
+            relevant: vec![1.0],
+            section: g.section.as_deref().map(|s| (g.document.as_str(), s)),
+        });
+    }
+    let modes: &[Mode] = if rag.embedding_model().is_some() {
+        &Mode::ALL
+    } else {
+        &[Mode::Bm25]
+    };
+    let started = Instant::now();
+    let (scores, missed) = score(rag, &index, &cases, config, modes)?;
+    let stats = index.stats();
+    Ok(EvalReport {
+        dataset: dataset.display().to_string(),
+        kind: if judged.is_empty() { "golden" } else { "beir" }.into(),
+        index: rag.config().index.clone(),
+        reused_index: reused,
+        documents: stats.documents,
+        chunks: stats.chunks,
+        queries: judged.len() + golden.len(),
+        skipped_queries: skipped,
+        modes: scores,
+        missed: if judged.is_empty() {
+            missed.iter().map(|&i| golden[i].question.clone()).collect()
+        } else {
+            Vec::new()
+        },
+        retrieval: config.clone(),
+        ingest_seconds,
+        query_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ndcg_matches_hand_computed_values() {
+        // Relevant at ranks 1 and 3, two relevant in all.
+        let ranked = [1.0, 0.0, 1.0];
+        let dcg = 1.0 + 1.0 / 4f64.log2();
+        let ideal = 1.0 + 1.0 / 3f64.log2();
+        assert!((ndcg_at(&ranked, &[1.0, 1.0], 10) - dcg / ideal).abs() < 1e-12);
+        // Graded gains: the ideal order puts the 2 first.
+        let ranked = [1.0, 2.0];
+        let expected = (1.0 + 2.0 / 3f64.log2()) / (2.0 + 1.0 / 3f64.log2());
+        assert!((ndcg_at(&ranked, &[1.0, 2.0], 10) - expected).abs() < 1e-12);
+        // A relevant document past the cut counts nothing; none relevant scores 0.
+        assert_eq!(ndcg_at(&[0.0, 1.0], &[1.0], 1), 0.0);
+        assert_eq!(ndcg_at(&[1.0], &[], 10), 0.0);
+        assert_eq!(ndcg_at(&[1.0, 1.0], &[1.0, 1.0], 10), 1.0);
+    }
+
+    #[test]
+    fn recall_and_reciprocal_rank() {
+        let ranked = [0.0, 0.0, 1.0, 1.0];
+        assert_eq!(recall_at(&ranked, 4, 20), 0.5);
+        assert_eq!(recall_at(&ranked, 2, 3), 0.5);
+        assert_eq!(recall_at(&ranked, 0, 3), 0.0);
+        assert!((rr_at(&ranked, 10) - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(rr_at(&ranked, 2), 0.0);
+    }
+
+    #[test]
+    fn documents_take_their_best_chunks_rank_and_are_cut_after_dedup() {
+        let chunks = ["a", "b", "a", "c", "b", "d"];
+        assert_eq!(documents_ranked(chunks, 3), vec!["a", "b", "c"]);
+        assert_eq!(documents_ranked(chunks, 10), vec!["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn golden_documents_match_by_name_or_path_ending() {
+        assert!(is_document("/srv/corpora/parking.md", "parking.md"));
+        assert!(is_document(
+            "/srv/corpora/guides/parking.md",
+            "guides/parking.md"
+        ));
+        assert!(is_document("/srv/corpora/parking.md", "./parking.md"));
+        assert!(!is_document("/srv/corpora/staff-parking.md", "parking.md"));
+        assert!(is_document("/srv/c.jsonl#42", "42"));
+        assert_eq!(beir_id("/x/corpus.jsonl#4983"), "4983");
+    }
+
+    #[test]
+    fn questions_files_are_checked_line_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.jsonl");
+        std::fs::write(
+            &path,
+            "{\"question\": \"Where?\", \"document\": \"a.md\"}\n\n// a comment\n{\"question\": \"When?\", \"document\": \"b.md\", \"section\": \"Hours\"}\n",
+        )
+        .unwrap();
+        let qs = load_questions(&path).unwrap();
+        assert_eq!(qs.len(), 2);
+        assert_eq!(qs[1].section.as_deref(), Some("Hours"));
+        std::fs::write(&path, "{\"question\": \"Where?\"}\n").unwrap();
+        let err = load_questions(&path).unwrap_err().to_string();
+        assert!(err.contains("line 1") && err.contains("document"), "{err}");
+        std::fs::write(&path, "\n").unwrap();
+        assert!(load_questions(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("no questions"));
+    }
+
+    #[test]
+    fn beir_folders_are_read_and_bad_ones_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("qrels")).unwrap();
+        std::fs::write(
+            dir.path().join("queries.jsonl"),
+            "{\"_id\": \"1\", \"text\": \"q one\"}\n{\"_id\": \"2\", \"text\": \"q two\"}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("qrels/test.tsv"),
+            "query-id\tcorpus-id\tscore\n1\td1\t1\n1\td2\t2\n",
+        )
+        .unwrap();
+        let judged = load_beir(dir.path()).unwrap();
+        assert_eq!(judged.len(), 1, "query 2 has no judgements");
+        assert_eq!(judged[0].rels.get("d2"), Some(&2));
+        std::fs::write(dir.path().join("qrels/test.tsv"), "h\th\th\n1\td1\n").unwrap();
+        let err = load_beir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+    }
+}
