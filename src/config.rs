@@ -110,7 +110,7 @@ pub struct ChunkingConfig {
 impl Default for ChunkingConfig {
     fn default() -> Self {
         ChunkingConfig {
-            max_tokens: 128,
+            max_tokens: 192,
             overlap: 0,
         }
     }
@@ -155,6 +155,10 @@ pub struct RetrievalConfig {
     pub fusion: crate::retrieve::Fusion,
     /// Reciprocal rank fusion constant.
     pub rrf_k: f64,
+    /// Weight of document-level evidence in fusion: each chunk also scores its document's
+    /// fused rank, so that a document matched by BM25 in one chunk and by the vectors in
+    /// another ranks up. 0 fuses chunks alone.
+    pub doc_weight: f64,
     /// Weight of the BM25 list in fusion.
     pub bm25_weight: f64,
     /// Weight of the vector list in fusion.
@@ -170,12 +174,13 @@ impl Default for RetrievalConfig {
         RetrievalConfig {
             top_k: 20,
             candidates: 50,
-            fusion: crate::retrieve::Fusion::Rrf,
+            fusion: crate::retrieve::Fusion::Blend,
             rrf_k: 60.0,
+            doc_weight: 0.0,
             bm25_weight: 1.0,
             vector_weight: 1.0,
-            title_boost: 1.5,
-            ef_search: 64,
+            title_boost: 0.3,
+            ef_search: 128,
         }
     }
 }
@@ -343,7 +348,8 @@ impl Config {
             ));
         }
         let weights_ok = |w: f64| w.is_finite() && w >= 0.0;
-        let fusion_ok = weights_ok(r.bm25_weight)
+        let fusion_ok = weights_ok(r.doc_weight)
+            && weights_ok(r.bm25_weight)
             && weights_ok(r.vector_weight)
             && r.bm25_weight + r.vector_weight > 0.0
             && r.rrf_k.is_finite()
@@ -352,8 +358,8 @@ impl Config {
             && r.title_boost > 0.0;
         if !fusion_ok {
             return bad(format!(
-                "retrieval.bm25_weight = {} and vector_weight = {} must be >= 0 and not both 0, rrf_k = {} >= 0, title_boost = {} > 0",
-                r.bm25_weight, r.vector_weight, r.rrf_k, r.title_boost
+                "retrieval.bm25_weight = {} and vector_weight = {} must be >= 0 and not both 0, doc_weight = {} >= 0, rrf_k = {} >= 0, title_boost = {} > 0",
+                r.bm25_weight, r.vector_weight, r.doc_weight, r.rrf_k, r.title_boost
             ));
         }
         let s = &self.llm.sampling;

@@ -26,9 +26,6 @@ use crate::store::Index;
 
 /// Documents per query ranked for the metrics (Recall@20 needs 20).
 pub const RANK_DEPTH: usize = 20;
-/// Chunks taken from each retriever per query, so that 20 distinct documents remain after
-/// chunks of the same document are merged.
-const CHUNK_DEPTH: usize = 100;
 /// The stamp an evaluation index keeps of what it was built from.
 const STAMP_FILE: &str = "eval.json";
 
@@ -62,6 +59,17 @@ pub struct Scores {
     pub section_recall_20: Option<f64>,
 }
 
+/// Where one golden question's document ranked.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct QuestionRanks {
+    /// The question.
+    pub question: String,
+    /// The expected document.
+    pub document: String,
+    /// 1-based rank of the document per mode, within the first 20.
+    pub ranks: BTreeMap<String, usize>,
+}
+
 /// What `rag eval` measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EvalReport {
@@ -86,6 +94,10 @@ pub struct EvalReport {
     /// Golden questions whose document is not among the first 20 in hybrid mode.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missed: Vec<String>,
+    /// Golden questions: the rank of the expected document in each mode (absent when it is
+    /// not among the first 20).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub per_question: Vec<QuestionRanks>,
     /// The retrieval settings measured.
     pub retrieval: RetrievalConfig,
     /// Seconds spent ingesting (0 when the index was reused).
@@ -161,6 +173,18 @@ pub fn is_document(path: &str, document: &str) -> bool {
         || path
             .strip_suffix(document)
             .is_some_and(|head| head.ends_with('/') || head.ends_with('#'))
+}
+
+/// True when a chunk lies in `section`: its heading path names it, or one of its lines is
+/// that heading (a chunk that starts before the section and runs into it). Case is ignored.
+pub fn covers_section(heading: &str, text: &str, section: &str) -> bool {
+    let section = section.trim().to_lowercase();
+    heading.to_lowercase().contains(&section)
+        || text.lines().any(|l| {
+            let l = l.trim();
+            (l.starts_with('#') || l.len() <= section.len() + 2)
+                && l.trim_start_matches('#').trim().to_lowercase() == section
+        })
 }
 
 /// The BEIR document id of an indexed JSONL record (`FILE#ID`).
@@ -377,6 +401,13 @@ struct Case<'a> {
     section: Option<(&'a str, &'a str)>,
 }
 
+/// Scores per mode, the cases missed in hybrid mode, and each case's rank per mode.
+type Scored = (
+    BTreeMap<String, Scores>,
+    Vec<usize>,
+    Vec<BTreeMap<String, usize>>,
+);
+
 /// Runs every case in every mode against `index`.
 fn score(
     rag: &Rag,
@@ -384,7 +415,7 @@ fn score(
     cases: &[Case<'_>],
     config: &RetrievalConfig,
     modes: &[Mode],
-) -> Result<(BTreeMap<String, Scores>, Vec<usize>)> {
+) -> Result<Scored> {
     let places = index.chunk_places()?;
     let texts: Vec<String> = cases.iter().map(|c| c.text.to_string()).collect();
     let vectors = match rag.embedding_model() {
@@ -393,19 +424,23 @@ fn score(
     };
     let mut sums: BTreeMap<Mode, (Scores, usize)> = BTreeMap::new();
     let mut missed = Vec::new();
+    let mut ranks: Vec<BTreeMap<String, usize>> = vec![BTreeMap::new(); cases.len()];
     for (qi, case) in cases.iter().enumerate() {
         let vector = vectors
             .get(qi)
             .map(Vec::as_slice)
             .ok_or_else(|| "no embedding model is loaded".to_string());
-        let candidates = retrieve::candidates(index, case.text, vector, config, CHUNK_DEPTH)?;
+        let candidates = retrieve::candidates(index, case.text, vector, config, config.candidates)?;
         for &mode in modes {
             let fused = retrieve::fuse(&candidates, mode, config);
             let paths = fused
                 .iter()
-                .filter_map(|f| places.get(&f.id).map(|(p, _)| p.as_str()));
+                .filter_map(|f| places.get(&f.id).map(|(p, _, _)| p.as_str()));
             let docs = documents_ranked(paths, RANK_DEPTH);
             let gains: Vec<f64> = docs.iter().map(|d| (case.gain)(d)).collect();
+            if let Some(r) = gains.iter().position(|g| *g > 0.0) {
+                ranks[qi].insert(mode.name().to_string(), r + 1);
+            }
             let (s, with_section) = sums.entry(mode).or_default();
             s.ndcg_10 += ndcg_at(&gains, &case.relevant, 10);
             s.recall_20 += recall_at(&gains, case.relevant.len(), RANK_DEPTH);
@@ -416,10 +451,9 @@ fn score(
             }
             if let Some((document, section)) = case.section {
                 *with_section += 1;
-                let section = section.to_lowercase();
                 let hit = fused.iter().take(config.top_k).any(|f| {
-                    places.get(&f.id).is_some_and(|(p, h)| {
-                        is_document(p, document) && h.to_lowercase().contains(&section)
+                    places.get(&f.id).is_some_and(|(p, heading, text)| {
+                        is_document(p, document) && covers_section(heading, text, section)
                     })
                 });
                 *s.section_recall_20.get_or_insert(0.0) += f64::from(u8::from(hit));
@@ -439,7 +473,7 @@ fn score(
             (mode.name().to_string(), s)
         })
         .collect();
-    Ok((modes, missed))
+    Ok((modes, missed, ranks))
 }
 
 /// Where `rag eval` keeps the index of a dataset: `index/eval/NAME` beside the main index.
@@ -545,7 +579,7 @@ fn evaluate(
         &[Mode::Bm25]
     };
     let started = Instant::now();
-    let (scores, missed) = score(rag, &index, &cases, config, modes)?;
+    let (scores, missed, ranks) = score(rag, &index, &cases, config, modes)?;
     let stats = index.stats();
     Ok(EvalReport {
         dataset: dataset.display().to_string(),
@@ -562,6 +596,15 @@ fn evaluate(
         } else {
             Vec::new()
         },
+        per_question: golden
+            .iter()
+            .zip(ranks.into_iter().skip(cases.len() - golden.len()))
+            .map(|(g, ranks)| QuestionRanks {
+                question: g.question.clone(),
+                document: g.document.clone(),
+                ranks,
+            })
+            .collect(),
         retrieval: config.clone(),
         ingest_seconds,
         query_seconds: started.elapsed().as_secs_f64(),
@@ -617,6 +660,25 @@ mod tests {
         assert!(!is_document("/srv/corpora/staff-parking.md", "parking.md"));
         assert!(is_document("/srv/c.jsonl#42", "42"));
         assert_eq!(beir_id("/x/corpus.jsonl#4983"), "4983");
+    }
+
+    #[test]
+    fn sections_match_by_heading_path_or_heading_line() {
+        assert!(covers_section(
+            "Visiting > General wards",
+            "Hours are 10-8.",
+            "general wards"
+        ));
+        assert!(covers_section(
+            "Visiting",
+            "Intro.\n## General wards\nHours.",
+            "General wards"
+        ));
+        assert!(!covers_section(
+            "Visiting",
+            "The general wards are open.",
+            "General wards"
+        ));
     }
 
     #[test]

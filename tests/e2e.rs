@@ -157,8 +157,19 @@ fn extractive_answer_cites_sources_with_their_true_line_ranges() {
             .unwrap()
             .ends_with("corpora/parking-and-transport.md"));
     }
-    assert_eq!(a["sources"].as_array().unwrap().len(), 20);
+    // 20 chunks retrieved, packed into passages (neighbours merged): one source per passage.
+    assert_eq!(a["packing"]["chunks_in"], 20, "{a}");
+    let passages = a["packing"]["passages"].as_array().unwrap();
+    assert_eq!(a["sources"].as_array().unwrap().len(), passages.len());
+    assert!(
+        passages.len() < 20,
+        "the sample corpus's chunks have neighbours among them"
+    );
     assert!(a["timings_ms"]["retrieve"].as_f64().unwrap() > 0.0);
+    // Every source, merged or not, is verbatim text of the lines it names.
+    let mut sources_as_citations = a.clone();
+    sources_as_citations["citations"] = a["sources"].clone();
+    assert_citations_point_at_their_text(&sources_as_citations);
     assert_citations_point_at_their_text(&a);
 }
 

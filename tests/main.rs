@@ -1,3 +1,4 @@
 //! End-to-end tests: the real `rag` binary and server over the bundled corpus.
 mod e2e;
 mod ingest;
+mod retrieval;

@@ -58,6 +58,8 @@ pub enum Fusion {
 pub struct Scored {
     /// Chunk id.
     pub id: i64,
+    /// Its document's id.
+    pub doc: i64,
     /// Higher is better.
     pub score: f32,
 }
@@ -84,11 +86,26 @@ pub struct Fused {
     pub ranks: Vec<Option<usize>>,
 }
 
-/// Collects the fused entries of `lists`, each scored by `score(list, position)`.
-fn combine(lists: &[&[Scored]], mut score: impl FnMut(usize, usize) -> f64) -> Vec<Fused> {
+/// Collects the fused entries of `lists`. A chunk scores `score(list, position, rank)` for
+/// each list it is in (position and 1-based rank of the chunk), plus `doc_weight` times the
+/// same for its document (the position of the document's best chunk in the list, and the
+/// document's rank among the list's documents), so that evidence for one document found in
+/// different chunks by the two retrievers adds up.
+fn combine(
+    lists: &[&[Scored]],
+    doc_weight: f64,
+    score: impl Fn(usize, usize, usize) -> f64,
+) -> Vec<Fused> {
     let mut by_id: HashMap<i64, Fused> = HashMap::new();
+    let mut doc_scores: HashMap<i64, f64> = HashMap::new();
+    let mut docs: HashMap<i64, i64> = HashMap::new();
     for (li, list) in lists.iter().enumerate() {
+        let mut doc_seen: HashMap<i64, ()> = HashMap::new();
         for (pos, s) in list.iter().enumerate() {
+            docs.insert(s.id, s.doc);
+            if doc_weight > 0.0 && doc_seen.insert(s.doc, ()).is_none() {
+                *doc_scores.entry(s.doc).or_default() += score(li, pos, doc_seen.len());
+            }
             let entry = by_id.entry(s.id).or_insert_with(|| Fused {
                 id: s.id,
                 score: 0.0,
@@ -96,8 +113,14 @@ fn combine(lists: &[&[Scored]], mut score: impl FnMut(usize, usize) -> f64) -> V
             });
             if entry.ranks[li].is_none() {
                 entry.ranks[li] = Some(pos + 1);
-                entry.score += score(li, pos);
+                entry.score += score(li, pos, pos + 1);
             }
+        }
+    }
+    if doc_weight > 0.0 {
+        for f in by_id.values_mut() {
+            let doc = docs.get(&f.id).and_then(|d| doc_scores.get(d));
+            f.score += doc_weight * doc.copied().unwrap_or(0.0);
         }
     }
     let mut out: Vec<Fused> = by_id.into_values().collect();
@@ -112,16 +135,18 @@ fn combine(lists: &[&[Scored]], mut score: impl FnMut(usize, usize) -> f64) -> V
 }
 
 /// Weighted reciprocal rank fusion of ranked lists (best first): an id scores
-/// `weights[i] / (k + rank_i)` summed over the lists it appears in (once per list).
-pub fn rrf(lists: &[&[Scored]], k: f64, weights: &[f64]) -> Vec<Fused> {
-    combine(lists, |li, pos| {
-        weights.get(li).copied().unwrap_or(1.0) / (k + (pos + 1) as f64)
+/// `weights[i] / (k + rank_i)` summed over the lists it appears in (once per list), plus
+/// `doc_weight` times the same over its document's ranks.
+pub fn rrf(lists: &[&[Scored]], k: f64, weights: &[f64], doc_weight: f64) -> Vec<Fused> {
+    combine(lists, doc_weight, |li, _, rank| {
+        weights.get(li).copied().unwrap_or(1.0) / (k + rank as f64)
     })
 }
 
 /// Weighted blend of scores min-max normalised within each list: the best of a list counts 1,
-/// its worst 0 (all 1 when a list's scores are equal); absent ids count 0 for that list.
-pub fn blend(lists: &[&[Scored]], weights: &[f64]) -> Vec<Fused> {
+/// its worst 0 (all 1 when a list's scores are equal); absent ids count 0 for that list. A
+/// document counts its best chunk's score, times `doc_weight`, for each of its chunks.
+pub fn blend(lists: &[&[Scored]], weights: &[f64], doc_weight: f64) -> Vec<Fused> {
     let ranges: Vec<(f32, f32)> = lists
         .iter()
         .map(|l| {
@@ -131,7 +156,7 @@ pub fn blend(lists: &[&[Scored]], weights: &[f64]) -> Vec<Fused> {
                 })
         })
         .collect();
-    combine(lists, |li, pos| {
+    combine(lists, doc_weight, |li, pos, _| {
         let (lo, hi) = ranges[li];
         let s = lists[li][pos].score;
         let norm = if hi > lo { (s - lo) / (hi - lo) } else { 1.0 };
@@ -157,15 +182,22 @@ pub fn candidates(
     config: &RetrievalConfig,
     depth: usize,
 ) -> Result<Candidates> {
-    let bm25 = index.search_bm25(query, depth, config.title_boost)?;
     Ok(match vector {
-        Ok(v) => Candidates {
-            bm25,
-            dense: index.search_vectors(v, depth, config.ef_search),
-            degraded: None,
-        },
+        // The two searches are independent: run them on two threads.
+        Ok(v) => std::thread::scope(|s| {
+            let dense = s.spawn(|| index.search_vectors(v, depth, config.ef_search));
+            let bm25 = index.search_bm25(query, depth, config.title_boost);
+            let dense = dense
+                .join()
+                .map_err(|_| crate::error::Error::Corrupt("the vector search panicked".into()));
+            Ok::<_, crate::error::Error>(Candidates {
+                bm25: bm25?,
+                dense: dense?,
+                degraded: None,
+            })
+        })?,
         Err(reason) => Candidates {
-            bm25,
+            bm25: index.search_bm25(query, depth, config.title_boost)?,
             dense: Vec::new(),
             degraded: Some(reason),
         },
@@ -197,8 +229,8 @@ pub fn fuse(c: &Candidates, mode: Mode, config: &RetrievalConfig) -> Vec<Fused> 
     };
     let weights = [config.bm25_weight, config.vector_weight];
     match config.fusion {
-        Fusion::Rrf => rrf(&[bm25, dense], config.rrf_k, &weights),
-        Fusion::Blend => blend(&[bm25, dense], &weights),
+        Fusion::Rrf => rrf(&[bm25, dense], config.rrf_k, &weights, config.doc_weight),
+        Fusion::Blend => blend(&[bm25, dense], &weights, config.doc_weight),
     }
 }
 
@@ -259,6 +291,7 @@ mod tests {
             .enumerate()
             .map(|(i, &id)| Scored {
                 id,
+                doc: id,
                 score: 10.0 - i as f32,
             })
             .collect()
@@ -268,7 +301,7 @@ mod tests {
     fn rrf_rewards_agreement_and_keeps_one_sided_hits() {
         let bm25 = list(&[1, 2, 3]);
         let dense = list(&[3, 4, 1]);
-        let fused = rrf(&[&bm25, &dense], 60.0, &[1.0, 1.0]);
+        let fused = rrf(&[&bm25, &dense], 60.0, &[1.0, 1.0], 0.0);
         let ids: Vec<i64> = fused.iter().map(|f| f.id).collect();
         // 1: ranks 1 and 3; 3: ranks 3 and 1 -> tie on score, broken by id; then 2 (rank 2), 4 (rank 2).
         assert_eq!(ids, vec![1, 3, 2, 4]);
@@ -282,44 +315,92 @@ mod tests {
     fn rrf_weights_tip_the_balance() {
         let bm25 = list(&[1, 2]);
         let dense = list(&[2, 1]);
-        let fused = rrf(&[&bm25, &dense], 10.0, &[1.0, 2.0]);
+        let fused = rrf(&[&bm25, &dense], 10.0, &[1.0, 2.0], 0.0);
         assert_eq!(fused[0].id, 2, "the heavier dense side's first wins");
-        let fused = rrf(&[&bm25, &dense], 10.0, &[2.0, 1.0]);
+        let fused = rrf(&[&bm25, &dense], 10.0, &[2.0, 1.0], 0.0);
         assert_eq!(fused[0].id, 1);
     }
 
     #[test]
     fn rrf_counts_an_id_once_per_list_and_handles_empty_lists() {
         let a = list(&[7, 7, 8]);
-        let fused = rrf(&[&a, &[]], 60.0, &[1.0, 1.0]);
+        let fused = rrf(&[&a, &[]], 60.0, &[1.0, 1.0], 0.0);
         assert_eq!(fused.len(), 2);
         assert_eq!(fused[0].id, 7);
         assert!((fused[0].score - 1.0 / 61.0).abs() < 1e-12);
-        assert!(rrf(&[&[], &[]], 60.0, &[1.0, 1.0]).is_empty());
+        assert!(rrf(&[&[], &[]], 60.0, &[1.0, 1.0], 0.0).is_empty());
     }
 
     #[test]
     fn blend_normalises_each_list_before_weighting() {
         // BM25 scores are large, cosine scores small: without normalisation BM25 would win.
         let bm25 = vec![
-            Scored { id: 1, score: 30.0 },
-            Scored { id: 2, score: 20.0 },
-            Scored { id: 3, score: 10.0 },
+            Scored {
+                id: 1,
+                doc: 1,
+                score: 30.0,
+            },
+            Scored {
+                id: 2,
+                doc: 2,
+                score: 20.0,
+            },
+            Scored {
+                id: 3,
+                doc: 3,
+                score: 10.0,
+            },
         ];
         let dense = vec![
-            Scored { id: 3, score: 0.9 },
-            Scored { id: 2, score: 0.8 },
-            Scored { id: 1, score: 0.1 },
+            Scored {
+                id: 3,
+                doc: 3,
+                score: 0.9,
+            },
+            Scored {
+                id: 2,
+                doc: 2,
+                score: 0.8,
+            },
+            Scored {
+                id: 1,
+                doc: 1,
+                score: 0.1,
+            },
         ];
-        let fused = blend(&[&bm25, &dense], &[1.0, 1.0]);
+        let fused = blend(&[&bm25, &dense], &[1.0, 1.0], 0.0);
         // 1: 1 + 0; 2: 0.5 + 0.875; 3: 0 + 1.
         let ids: Vec<i64> = fused.iter().map(|f| f.id).collect();
         assert_eq!(ids, vec![2, 1, 3]);
         assert!((fused[0].score - 1.375).abs() < 1e-6);
         // One entry, or equal scores: each counts fully.
-        let one = [Scored { id: 9, score: 4.0 }];
-        let fused = blend(&[&one, &[]], &[0.5, 1.0]);
+        let one = [Scored {
+            id: 9,
+            doc: 9,
+            score: 4.0,
+        }];
+        let fused = blend(&[&one, &[]], &[0.5, 1.0], 0.0);
         assert!((fused[0].score - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn document_evidence_from_different_chunks_adds_up() {
+        let s = |id, doc| Scored {
+            id,
+            doc,
+            score: 1.0,
+        };
+        // Doc 1 is second in both lists, found by BM25 in chunk 10 and by the vectors in
+        // chunk 11; docs 2 and 3 are first in one list each.
+        let bm25 = [s(20, 2), s(10, 1)];
+        let dense = [s(30, 3), s(11, 1)];
+        let ids = |f: Vec<Fused>| f.iter().map(|f| f.id).collect::<Vec<_>>();
+        let chunk_only = rrf(&[&bm25, &dense], 60.0, &[1.0, 1.0], 0.0);
+        assert_eq!(ids(chunk_only), vec![20, 30, 10, 11]);
+        let with_docs = rrf(&[&bm25, &dense], 60.0, &[1.0, 1.0], 1.0);
+        let expected = 1.0 / 62.0 + (1.0 / 62.0 + 1.0 / 62.0);
+        assert!((with_docs[0].score - expected).abs() < 1e-12);
+        assert_eq!(ids(with_docs), vec![10, 11, 20, 30]);
     }
 
     #[test]

@@ -65,8 +65,11 @@ pub fn dedup(hits: Vec<Hit>) -> (Vec<Hit>, usize) {
 }
 
 /// `a` followed by `b`, without the text they share when `b` starts with the end of `a`
-/// (chunks cut with overlap).
-pub fn join_overlap(a: &str, b: &str) -> String {
+/// (chunks cut with overlap). Otherwise they are joined by the whitespace the splitter trimmed
+/// between them: `newlines` line breaks (the lines between the end of `a` and the start of `b`),
+/// or one space when `b` starts on the line where `a` ends. So a merged passage reads as the
+/// document does, and is found verbatim in the lines it names.
+pub fn join_overlap(a: &str, b: &str, newlines: usize) -> String {
     let a_trim = a.trim_end();
     let b_trim = b.trim_start();
     let longest = a_trim.len().min(b_trim.len());
@@ -77,8 +80,10 @@ pub fn join_overlap(a: &str, b: &str) -> String {
         .unwrap_or(0);
     if shared > 0 {
         format!("{a_trim}{}", &b_trim[shared..])
+    } else if newlines == 0 {
+        format!("{a_trim} {b_trim}")
     } else {
-        format!("{a_trim}\n{b_trim}")
+        format!("{a_trim}{}{b_trim}", "\n".repeat(newlines))
     }
 }
 
@@ -104,7 +109,8 @@ pub fn merge_adjacent(hits: Vec<Hit>) -> (Vec<Passage>, usize) {
             run = match run {
                 Some((best, mut passage, mut ids, last)) if ord == last + 1 => {
                     merged += 1;
-                    passage.text = join_overlap(&passage.text, &hit.text);
+                    let newlines = hit.place.start_line.saturating_sub(passage.place.end_line);
+                    passage.text = join_overlap(&passage.text, &hit.text, newlines);
                     let (p, h) = (&mut passage.place, &hit.place);
                     p.end_line = p.end_line.max(h.end_line);
                     p.start_line = p.start_line.min(h.start_line);
@@ -260,17 +266,22 @@ mod tests {
         assert_eq!(
             join_overlap(
                 "The shop opens at nine every day",
-                "at nine every day except Sunday."
+                "at nine every day except Sunday.",
+                0
             ),
             "The shop opens at nine every day except Sunday."
         );
         assert_eq!(
-            join_overlap("First part.", "Second part."),
-            "First part.\nSecond part."
+            join_overlap("First part.", "## Second part.", 2),
+            "First part.\n\n## Second part."
+        );
+        assert_eq!(
+            join_overlap("First sentence.", "Second sentence.", 0),
+            "First sentence. Second sentence."
         );
         // Multi-byte text is never cut inside a character.
         assert_eq!(
-            join_overlap("Café crème ouvert", "ouvert le matin"),
+            join_overlap("Café crème ouvert", "ouvert le matin", 1),
             "Café crème ouvert\nouvert le matin"
         );
     }
@@ -289,6 +300,7 @@ mod tests {
         let ids: Vec<Vec<i64>> = passages.iter().map(|p| p.chunk_ids.clone()).collect();
         assert_eq!(ids, vec![vec![10, 11, 12], vec![20], vec![15]]);
         let p = &passages[0].hit;
+        // Lines 1-2, 3-4, 5-6: each starts on the line after the last ends.
         assert_eq!(p.text, "first\nsecond\nthird");
         assert_eq!((p.place.start_line, p.place.end_line), (1, 6));
         assert_eq!(p.chunk_id, 10, "a passage is named by its first chunk");

@@ -47,27 +47,58 @@ fn schema() -> (Schema, Fields) {
     (b.build(), fields)
 }
 
-fn open_index(dir: &Path) -> Result<(Index, Fields)> {
+/// Opens the index in `dir`, creating it if there is none. An index written with another
+/// schema (an older version of `rag`) is an error unless `wipe_other_schema`, when it is
+/// removed and created afresh (the caller then rebuilds it from SQLite).
+fn open_index(dir: &Path, wipe_other_schema: bool) -> Result<(Index, Fields, bool)> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     let (schema, fields) = schema();
-    let mmap = MmapDirectory::open(dir)
-        .map_err(|e| Error::Corrupt(format!("bm25 folder {}: {e}", dir.display())))?;
-    let index = Index::open_or_create(mmap, schema)?;
+    let mmap = || {
+        MmapDirectory::open(dir)
+            .map_err(|e| Error::Corrupt(format!("bm25 folder {}: {e}", dir.display())))
+    };
+    let (index, wiped) = match Index::open_or_create(mmap()?, schema.clone()) {
+        Ok(index) => (index, false),
+        Err(tantivy::TantivyError::SchemaError(e)) if wipe_other_schema => {
+            tracing::warn!(error = %e, "bm25 index has an older schema; rebuilding it from SQLite");
+            std::fs::remove_dir_all(dir)
+                .and_then(|_| std::fs::create_dir_all(dir))
+                .map_err(|e| Error::io(format!("cannot clear {}", dir.display()), e))?;
+            (Index::open_or_create(mmap()?, schema)?, true)
+        }
+        Err(e) => return Err(e.into()),
+    };
     index.tokenizers().register(ANALYZER, analyzer());
-    Ok((index, fields))
+    Ok((index, fields, wiped))
 }
 
-/// The write side.
+/// The SQLite generation of the last BM25 commit in `dir`, read without writing; `None` when
+/// there is none or the index has an older schema (the next writer rebuilds it).
+pub fn generation(dir: &Path) -> Result<Option<u64>> {
+    match open_index(dir, false) {
+        Ok((index, _, _)) => Ok(index.load_metas()?.payload.and_then(|p| p.parse().ok())),
+        Err(Error::Tantivy(tantivy::TantivyError::SchemaError(_))) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The write side. Only the holder of the index lock opens it.
 pub struct Bm25 {
     index: Index,
     fields: Fields,
+    /// True when an older-schema index was just removed: the next write rebuilds everything.
+    wiped: bool,
 }
 
 impl Bm25 {
     pub fn open(dir: &Path) -> Result<Bm25> {
-        let (index, fields) = open_index(dir)?;
-        Ok(Bm25 { index, fields })
+        let (index, fields, wiped) = open_index(dir, true)?;
+        Ok(Bm25 {
+            index,
+            fields,
+            wiped,
+        })
     }
 
     /// The SQLite generation of the last commit, if any.
@@ -106,6 +137,9 @@ impl Bm25 {
 
     /// Applies one SQLite commit: drops replaced documents' chunks, adds the new ones.
     pub fn apply(&self, db: &Db, change: &Change) -> Result<()> {
+        if self.wiped {
+            return self.rebuild(db, change.generation);
+        }
         let mut writer = self.writer()?;
         for id in &change.removed_docs {
             writer.delete_term(Term::from_field_i64(self.fields.doc_id, *id));
@@ -132,7 +166,7 @@ pub struct Reader {
 
 impl Reader {
     pub fn open(dir: &Path) -> Result<Reader> {
-        let (index, fields) = open_index(dir)?;
+        let (index, fields, _) = open_index(dir, false)?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -197,7 +231,7 @@ impl Reader {
                 ),
             };
             if let Some(id) = column.first(address.doc_id) {
-                ids.push(Scored { id, score });
+                ids.push(Scored { id, doc: 0, score });
             }
         }
         Ok(ids)

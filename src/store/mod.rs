@@ -379,6 +379,8 @@ pub struct Index {
     vectors: Option<vectors::Graph>,
     manifest: Manifest,
     dead: HashSet<usize>,
+    /// Chunk id -> document id, for fusion by document.
+    docs: HashMap<i64, i64>,
     embedder: Option<EmbedderInfo>,
     stats: Stats,
 }
@@ -401,7 +403,7 @@ impl Index {
         }
         let generation = db.generation()?;
         let manifest = Manifest::read(dir)?;
-        let bm25_generation = bm25::Bm25::open(&dir.join(BM25_DIR))?.generation()?;
+        let bm25_generation = bm25::generation(&dir.join(BM25_DIR))?;
         let lagging = manifest.as_ref().map(|m| m.generation) != Some(generation)
             || bm25_generation != Some(generation);
         if let (true, Some(embedder)) = (lagging, embedder) {
@@ -437,7 +439,9 @@ impl Index {
             .map(|id| id as usize)
             .collect();
         let stats = db.stats()?;
+        let docs = db.chunk_documents()?;
         Ok(Index {
+            docs,
             dir: dir.to_path_buf(),
             bm25: bm25::Reader::open(&dir.join(BM25_DIR))?,
             db: Mutex::new(db),
@@ -462,15 +466,25 @@ impl Index {
     /// BM25 search: chunk ids with scores, best first. `title_boost` weighs title and
     /// heading against the body.
     pub fn search_bm25(&self, query: &str, limit: usize, title_boost: f32) -> Result<Vec<Scored>> {
-        self.bm25.search(query, limit, title_boost)
+        let mut found = self.bm25.search(query, limit, title_boost)?;
+        self.set_docs(&mut found);
+        Ok(found)
+    }
+
+    fn set_docs(&self, found: &mut [Scored]) {
+        for s in found {
+            s.doc = self.docs.get(&s.id).copied().unwrap_or(-s.id);
+        }
     }
 
     /// Nearest chunks to a query vector with cosine similarity, best first (tombstones left out).
     pub fn search_vectors(&self, query: &[f32], limit: usize, ef: usize) -> Vec<Scored> {
-        match &self.vectors {
+        let mut found = match &self.vectors {
             Some(g) => g.search(query, limit, ef, &self.dead),
             None => Vec::new(),
-        }
+        };
+        self.set_docs(&mut found);
+        found
     }
 
     fn db(&self) -> Result<std::sync::MutexGuard<'_, sqlite::Db>> {
@@ -489,8 +503,8 @@ impl Index {
         self.db()?.documents()
     }
 
-    /// Every chunk's document path and heading path, by chunk id (for evaluation).
-    pub fn chunk_places(&self) -> Result<HashMap<i64, (String, String)>> {
+    /// Every chunk's document path, heading path and text, by chunk id (for evaluation).
+    pub fn chunk_places(&self) -> Result<HashMap<i64, (String, String, String)>> {
         self.db()?.chunk_places()
     }
 
@@ -504,7 +518,7 @@ impl Index {
     pub fn status(&self, verify: bool) -> Result<Status> {
         let db = self.db()?;
         let stats = db.stats()?;
-        let bm25_generation = bm25::Bm25::open(&self.dir.join(BM25_DIR))?.generation()?;
+        let bm25_generation = bm25::generation(&self.dir.join(BM25_DIR))?;
         let bm25_chunks = self.bm25.num_chunks();
         let m = &self.manifest;
         let tombstones = self.dead.len();

@@ -1,0 +1,267 @@
+//! Retrieval end to end: `rag eval` on golden questions and on a BEIR-layout folder, the
+//! `rag ingest --check` gate, the BM25 fallback without an embedder, and what packing reports.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::e2e::{root, stderr, Env};
+
+fn copy_corpora(to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(root().join("corpora")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+fn golden() -> String {
+    root()
+        .join("tests/golden/questions.jsonl")
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn eval_on_golden_questions_reports_three_modes_and_reuses_its_index() {
+    let env = Env::new();
+    let corpus = env.path("corpus");
+    copy_corpora(&corpus);
+    let corpus_arg = corpus.to_string_lossy().into_owned();
+    let args = [
+        "eval",
+        "--dataset",
+        &corpus_arg,
+        "--questions",
+        &golden(),
+        "--json",
+    ];
+    let first = env.ok_json(&args);
+    assert_eq!(first["kind"], "golden");
+    assert_eq!(first["reused_index"], false);
+    let questions = std::fs::read_to_string(golden()).unwrap();
+    let n = questions.lines().filter(|l| !l.trim().is_empty()).count();
+    assert_eq!(first["queries"].as_u64(), Some(n as u64));
+    for mode in ["bm25", "dense", "hybrid"] {
+        let m = &first["modes"][mode];
+        assert_eq!(m["queries"].as_u64(), Some(n as u64), "{mode}");
+        for metric in ["ndcg_10", "recall_20", "mrr_10", "section_recall_20"] {
+            let v = m[metric].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&v), "{mode} {metric} = {v}");
+        }
+        assert!(m["ndcg_10"].as_f64().unwrap() > 0.8, "{mode}: {m}");
+    }
+    // Its own index, beside the main one, which stays untouched.
+    let index = Path::new(first["index"].as_str().unwrap());
+    assert!(
+        index.starts_with(env.path("index").join("eval")),
+        "{index:?}"
+    );
+    assert!(!env.path("index/rag.sqlite3").exists());
+
+    let again = env.ok_json(&args);
+    assert_eq!(again["reused_index"], true);
+    assert_eq!(again["modes"], first["modes"], "same index, same scores");
+
+    // A changed corpus is ingested again (incrementally) before scoring.
+    std::fs::write(
+        corpus.join("new.md"),
+        "# New\n\nA new page about lockers.\n",
+    )
+    .unwrap();
+    let changed = env.ok_json(&args);
+    assert_eq!(changed["reused_index"], false);
+    assert_eq!(
+        changed["documents"].as_u64(),
+        first["documents"].as_u64().map(|d| d + 1)
+    );
+}
+
+#[test]
+fn eval_scores_a_beir_folder_with_trec_eval_metrics() {
+    let env = Env::new();
+    let data = env.path("tiny-beir");
+    std::fs::create_dir_all(data.join("qrels")).unwrap();
+    std::fs::write(
+        data.join("corpus.jsonl"),
+        [
+            r#"{"_id": "d1", "title": "Zebra stripes", "text": "Zebra stripes deter biting flies in the savannah."}"#,
+            r#"{"_id": "d2", "title": "Volcano ash", "text": "Volcanic ash clouds disrupt aviation across whole continents."}"#,
+            r#"{"_id": "d3", "title": "Honey bees", "text": "Honey bees communicate the location of flowers by dancing."}"#,
+            r#"{"_id": "d4", "title": "Glaciers", "text": "Glaciers carve valleys as they slowly move downhill."}"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("queries.jsonl"),
+        [
+            r#"{"_id": "q1", "text": "Why do zebras have stripes against flies?"}"#,
+            r#"{"_id": "q2", "text": "How do bees tell each other where flowers are?"}"#,
+            r#"{"_id": "q3", "text": "A query judged with no relevant document"}"#,
+            r#"{"_id": "q4", "text": "A query without judgements at all"}"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("qrels/test.tsv"),
+        "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td3\t1\nq3\td2\t0\n",
+    )
+    .unwrap();
+    let data_arg = data.to_string_lossy().into_owned();
+    let report = env.ok_json(&["eval", "--dataset", &data_arg, "--json"]);
+    assert_eq!(report["kind"], "beir");
+    assert_eq!(report["documents"].as_u64(), Some(4));
+    // q4 has no judgements (not a test query); q3 has none relevant: skipped like trec_eval.
+    assert_eq!(report["queries"].as_u64(), Some(3));
+    assert_eq!(report["skipped_queries"].as_u64(), Some(1));
+    for mode in ["bm25", "dense", "hybrid"] {
+        let m = &report["modes"][mode];
+        assert_eq!(m["queries"].as_u64(), Some(2), "{mode}");
+        // Each query names its document plainly: it ranks first, so every metric is 1.
+        for metric in ["ndcg_10", "recall_20", "mrr_10"] {
+            assert_eq!(m[metric].as_f64(), Some(1.0), "{mode} {metric}: {report}");
+        }
+    }
+    let text = env.run(&["eval", "--dataset", &data_arg]);
+    let out = String::from_utf8_lossy(&text.stdout);
+    assert!(out.contains("nDCG@10") && out.contains("hybrid"), "{out}");
+    assert!(out.contains("index reused"), "{out}");
+
+    // A folder that is neither BEIR nor given questions is refused with what to do.
+    let empty = env.path("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = env.run(&["eval", "--dataset", &empty.to_string_lossy()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--questions"), "{}", stderr(&out));
+}
+
+#[test]
+fn ingest_check_gates_on_recall_at_20() {
+    let env = Env::new();
+    let bad = env.path("bad.jsonl");
+    std::fs::write(&bad, "{\"question\": \"no document named\"}\n").unwrap();
+    let out = env.run(&["ingest", "corpora", "--check", &bad.to_string_lossy()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("line 1"), "{}", stderr(&out));
+    assert!(
+        !env.path("index/rag.sqlite3").exists(),
+        "a bad questions file fails before anything is written"
+    );
+
+    let out = env.run(&["ingest", "corpora", "--check", &golden()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", stderr(&out));
+    assert!(
+        stdout.contains("Recall@20 (hybrid) 1.000") && stdout.contains("passed"),
+        "{stdout}"
+    );
+
+    let missing = env.path("missing.jsonl");
+    std::fs::write(
+        &missing,
+        "{\"question\": \"Where do I park?\", \"document\": \"parking-and-transport.md\"}\n{\"question\": \"Where is the helipad?\", \"document\": \"helipad.md\"}\n",
+    )
+    .unwrap();
+    let out = env.run(&["ingest", "corpora", "--check", &missing.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("0.500") && stdout.contains("FAILED"),
+        "{stdout}"
+    );
+    assert!(
+        stderr(&out).contains("Where is the helipad?"),
+        "{}",
+        stderr(&out)
+    );
+    // A lower bar passes the same index.
+    let out = env.run(&[
+        "ingest",
+        "corpora",
+        "--check",
+        &missing.to_string_lossy(),
+        "--min-recall",
+        "0.5",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn without_the_embedder_retrieval_falls_back_to_bm25_and_says_so() {
+    let env = Env::new();
+    env.ingest_corpora();
+    let out = env
+        .cmd()
+        .env("RAG_EMBEDDER", env.path("no-such-model"))
+        .args([
+            "ask",
+            "--json",
+            "--extractive",
+            "What are the visiting hours on the general wards?",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["degraded"], "bm25_only");
+    assert!(
+        answer["note"].as_str().unwrap().contains("BM25"),
+        "{answer}"
+    );
+    let first = &answer["sources"][0];
+    assert!(
+        first["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("visiting-hours.md"),
+        "{answer}"
+    );
+    // With the embedder, nothing is degraded.
+    let normal = env.ask_extractive("What are the visiting hours on the general wards?");
+    assert!(normal.get("degraded").is_none(), "{normal}");
+}
+
+#[test]
+fn answers_report_how_the_chunks_were_packed() {
+    let env = Env::new();
+    env.ingest_corpora();
+    let answer = env.ask_extractive("What are the visiting hours on the general wards?");
+    let p = &answer["packing"];
+    let passages = p["passages"].as_array().unwrap();
+    assert!(!passages.is_empty(), "{p}");
+    assert_eq!(
+        passages.len(),
+        answer["sources"].as_array().unwrap().len(),
+        "every packed passage is a numbered source"
+    );
+    let chunks: usize = passages
+        .iter()
+        .map(|x| x["chunk_ids"].as_array().unwrap().len())
+        .sum();
+    let accounted = chunks + p["duplicates"].as_u64().unwrap() as usize;
+    assert!(
+        accounted <= p["chunks_in"].as_u64().unwrap() as usize,
+        "{p}"
+    );
+    let used: u64 = passages.iter().map(|x| x["tokens"].as_u64().unwrap()).sum();
+    assert_eq!(p["used_tokens"].as_u64(), Some(used));
+    assert!(used <= p["budget_tokens"].as_u64().unwrap(), "{p}");
+    // The sample corpus has 36 chunks in 20 files: 20 chunks from so few files hold neighbours.
+    assert!(p["merged"].as_u64().unwrap() > 0, "{p}");
+    for (i, x) in passages.iter().enumerate() {
+        assert_eq!(x["n"].as_u64(), Some(i as u64 + 1));
+    }
+
+    // A small context leaves room for fewer passages, and says so.
+    let small = Env::with_llm_settings("max_tokens = 256\ncontext = 640\n");
+    small.ingest_corpora();
+    let answer = small.ask_extractive("What are the visiting hours on the general wards?");
+    let p = &answer["packing"];
+    assert!(p["left_out"].as_u64().unwrap() > 0, "{p}");
+    assert!(
+        p["used_tokens"].as_u64() <= p["budget_tokens"].as_u64(),
+        "{p}"
+    );
+}
