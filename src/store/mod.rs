@@ -71,7 +71,7 @@ pub struct Sizes {
     pub bm25: u64,
     /// HNSW graph folder.
     pub vectors: u64,
-    /// All of the index folder.
+    /// The three stores together (evaluation indexes under `eval/` are not counted).
     pub total: u64,
 }
 
@@ -565,11 +565,16 @@ impl Index {
             graph_points: m.points,
             tombstones,
             embedder: self.embedder.clone(),
-            bytes: Sizes {
-                sqlite,
-                bm25: dir_size(&self.dir.join(BM25_DIR)),
-                vectors: dir_size(&self.dir.join(VECTORS_DIR)),
-                total: dir_size(&self.dir),
+            bytes: {
+                let bm25 = dir_size(&self.dir.join(BM25_DIR));
+                let vectors = dir_size(&self.dir.join(VECTORS_DIR));
+                // Not the whole folder: `rag eval` keeps its own indexes under `eval/`.
+                Sizes {
+                    sqlite,
+                    bm25,
+                    vectors,
+                    total: sqlite + bm25 + vectors,
+                }
             },
             agree: problems.is_empty(),
             problems,
