@@ -338,6 +338,17 @@ fn prepare_index(
     index: &Path,
     progress: &mut dyn FnMut(IngestEvent),
 ) -> Result<(Rag, bool, f64)> {
+    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    if same(index, &config.index) {
+        return Err(Error::BadRequest(format!(
+            "--eval-index {} is the main index; an evaluation needs its own folder (the default is {})",
+            index.display(),
+            config.index.join("eval").display()
+        )));
+    }
     let (files, _) = crate::ingest::collect_files(&[corpus.to_path_buf()])?;
     let mut config = config.clone();
     config.index = index.to_path_buf();
@@ -451,7 +462,7 @@ fn score(
             }
             if let Some((document, section)) = case.section {
                 *with_section += 1;
-                let hit = fused.iter().take(config.top_k).any(|f| {
+                let hit = fused.iter().take(RANK_DEPTH).any(|f| {
                     places.get(&f.id).is_some_and(|(p, heading, text)| {
                         is_document(p, document) && covers_section(heading, text, section)
                     })

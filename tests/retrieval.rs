@@ -135,6 +135,16 @@ fn eval_scores_a_beir_folder_with_trec_eval_metrics() {
     let out = env.run(&["eval", "--dataset", &empty.to_string_lossy()]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--questions"), "{}", stderr(&out));
+
+    // The main index is never used as an evaluation index.
+    let main_index = env.path("index").to_string_lossy().into_owned();
+    let out = env.run(&["eval", "--dataset", &data_arg, "--eval-index", &main_index]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("is the main index"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
