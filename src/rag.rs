@@ -537,17 +537,17 @@ impl Rag {
             packing.passages.truncate(sources.len());
             packing.used_tokens = packing.passages.iter().map(|p| p.tokens).sum();
         }
-        let degraded = retrieved.degraded.map(|reason| {
-            tracing::warn!(%reason, "retrieval degraded to BM25 alone");
-            retrieve::BM25_ONLY.to_string()
-        });
-        let note = match (&degraded, note) {
-            (Some(_), Some(n)) => Some(format!(
-                "BM25 alone retrieved (the question could not be embedded); {n}"
-            )),
-            (Some(_), None) => {
-                Some("BM25 alone retrieved (the question could not be embedded)".to_string())
+        // Why only BM25 retrieved: the embedder's load error when there is none.
+        let reason = retrieved.degraded.map(|reason| match &self.embedder_error {
+            Some(load) if self.embedder.is_none() => {
+                format!("the embedding model could not be loaded: {load}")
             }
+            _ => reason,
+        });
+        let degraded = reason.as_ref().map(|_| retrieve::BM25_ONLY.to_string());
+        let note = match (reason, note) {
+            (Some(r), Some(n)) => Some(format!("BM25 alone retrieved ({r}); {n}")),
+            (Some(r), None) => Some(format!("BM25 alone retrieved ({r})")),
             (None, n) => n,
         };
         Ok(Answer {

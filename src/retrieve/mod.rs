@@ -4,7 +4,7 @@
 
 pub mod pack;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -100,10 +100,10 @@ fn combine(
     let mut doc_scores: HashMap<i64, f64> = HashMap::new();
     let mut docs: HashMap<i64, i64> = HashMap::new();
     for (li, list) in lists.iter().enumerate() {
-        let mut doc_seen: HashMap<i64, ()> = HashMap::new();
+        let mut doc_seen: HashSet<i64> = HashSet::new();
         for (pos, s) in list.iter().enumerate() {
             docs.insert(s.id, s.doc);
-            if doc_weight > 0.0 && doc_seen.insert(s.doc, ()).is_none() {
+            if doc_weight > 0.0 && doc_seen.insert(s.doc) {
                 *doc_scores.entry(s.doc).or_default() += score(li, pos, doc_seen.len());
             }
             let entry = by_id.entry(s.id).or_insert_with(|| Fused {
