@@ -10,17 +10,16 @@
 //! RAG_BENCH_NO_REINDEX=1: leave out step 4)
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
-use rag::{Config, IngestOptions, Rag};
+use rag::{IngestOptions, Rag};
+
+mod common;
+use common::{config, root};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// Peak resident set size of this process so far, in MiB.
 fn peak_rss_mib() -> f64 {
@@ -39,16 +38,6 @@ fn peak_rss_mib() -> f64 {
 /// Resets the peak RSS counter (Linux: write 5 to clear_refs).
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-fn config(index: &Path) -> Config {
-    let mut c = Config {
-        index: index.to_path_buf(),
-        ..Config::default()
-    };
-    c.embedder.dir = root().join("models/all-MiniLM-L6-v2");
-    c.embedder.onnxruntime = root().join("runtime/onnxruntime/libonnxruntime.so");
-    c
 }
 
 fn main() -> anyhow::Result<()> {

@@ -24,27 +24,16 @@ use std::time::{Duration, Instant};
 use rag::retrieve::{self, Mode};
 use rag::store::{DocWrite, EmbedderInfo, Index, Writer};
 use rag::types::Chunk;
-use rag::{Config, Document, Format, Rag};
+use rag::{Document, Format, Rag};
+
+mod common;
+use common::{config, root};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const REPEAT: usize = 5;
 const EFS: [usize; 8] = [16, 32, 48, 64, 96, 128, 192, 256];
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn config(index: &Path) -> Config {
-    let mut c = Config {
-        index: index.to_path_buf(),
-        ..Config::default()
-    };
-    c.embedder.dir = root().join("models/all-MiniLM-L6-v2");
-    c.embedder.onnxruntime = root().join("runtime/onnxruntime/libonnxruntime.so");
-    c
-}
 
 /// A small deterministic generator (splitmix64).
 struct Rng(u64);

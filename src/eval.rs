@@ -427,7 +427,12 @@ fn score(
     config: &RetrievalConfig,
     modes: &[Mode],
 ) -> Result<Scored> {
-    let places = index.chunk_places()?;
+    // Chunks carry their document's id from the search; documents' paths are read once.
+    let paths: HashMap<i64, String> = index
+        .documents()?
+        .into_iter()
+        .map(|d| (d.id, d.path))
+        .collect();
     let texts: Vec<String> = cases.iter().map(|c| c.text.to_string()).collect();
     let vectors = match rag.embedding_model() {
         Some(e) => e.embed_queries(&texts)?,
@@ -442,12 +447,19 @@ fn score(
             .map(Vec::as_slice)
             .ok_or_else(|| "no embedding model is loaded".to_string());
         let candidates = retrieve::candidates(index, case.text, vector, config, config.candidates)?;
+        let doc_of: HashMap<i64, i64> = candidates
+            .bm25
+            .iter()
+            .chain(&candidates.dense)
+            .map(|s| (s.id, s.doc))
+            .collect();
         for &mode in modes {
             let fused = retrieve::fuse(&candidates, mode, config);
-            let paths = fused
+            let ranked = fused
                 .iter()
-                .filter_map(|f| places.get(&f.id).map(|(p, _, _)| p.as_str()));
-            let docs = documents_ranked(paths, RANK_DEPTH);
+                .filter_map(|f| doc_of.get(&f.id).and_then(|d| paths.get(d)))
+                .map(String::as_str);
+            let docs = documents_ranked(ranked, RANK_DEPTH);
             let gains: Vec<f64> = docs.iter().map(|d| (case.gain)(d)).collect();
             if let Some(r) = gains.iter().position(|g| *g > 0.0) {
                 ranks[qi].insert(mode.name().to_string(), r + 1);
@@ -462,10 +474,10 @@ fn score(
             }
             if let Some((document, section)) = case.section {
                 *with_section += 1;
-                let hit = fused.iter().take(RANK_DEPTH).any(|f| {
-                    places.get(&f.id).is_some_and(|(p, heading, text)| {
-                        is_document(p, document) && covers_section(heading, text, section)
-                    })
+                let top: Vec<i64> = fused.iter().take(RANK_DEPTH).map(|f| f.id).collect();
+                let hit = index.hits(&top)?.iter().any(|h| {
+                    is_document(&h.place.path, document)
+                        && covers_section(&h.place.heading, &h.text, section)
                 });
                 *s.section_recall_20.get_or_insert(0.0) += f64::from(u8::from(hit));
             }

@@ -503,11 +503,6 @@ impl Index {
         self.db()?.documents()
     }
 
-    /// Every chunk's document path, heading path and text, by chunk id (for evaluation).
-    pub fn chunk_places(&self) -> Result<HashMap<i64, (String, String, String)>> {
-        self.db()?.chunk_places()
-    }
-
     /// Every stored vector with its chunk id (for exact search in benchmarks).
     pub fn all_vectors(&self) -> Result<Vec<(i64, Vec<f32>)>> {
         self.db()?.all_vectors()

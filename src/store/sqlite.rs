@@ -369,15 +369,6 @@ impl Db {
         Ok(out)
     }
 
-    /// Every chunk's document path, heading path and text, by chunk id.
-    pub fn chunk_places(&self) -> Result<HashMap<i64, (String, String, String)>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT c.id, d.path, c.heading, c.text FROM chunks c JOIN documents d ON d.id = c.doc_id",
-        )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
     /// Every chunk's document id, by chunk id.
     pub fn chunk_documents(&self) -> Result<HashMap<i64, i64>> {
         let mut stmt = self.conn.prepare("SELECT id, doc_id FROM chunks")?;
