@@ -457,6 +457,18 @@ mod tests {
             err.to_string().contains("ingest.compact_tombstones = 1.5"),
             "{err}"
         );
+        std::fs::write(&file, "[retrieval]\nbm25_weight = -1.0\n").unwrap();
+        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
+        assert!(err.to_string().contains("bm25_weight = -1"), "{err}");
+        std::fs::write(&file, "[retrieval]\nfusion = \"magic\"\n").unwrap();
+        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
+        assert!(
+            err.to_string().contains("magic") && err.to_string().contains("blend"),
+            "{err}"
+        );
+        std::fs::write(&file, "[retrieval]\nef_search = 0\n").unwrap();
+        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
+        assert!(err.to_string().contains("ef_search = 0"), "{err}");
         std::fs::write(&file, "[ingest]\ncommit_every = 0\n").unwrap();
         let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
         assert!(err.to_string().contains("ingest.commit_every"), "{err}");

@@ -160,6 +160,22 @@ fn ingest_check_gates_on_recall_at_20() {
         "a bad questions file fails before anything is written"
     );
 
+    let out = env.run(&[
+        "ingest",
+        "corpora",
+        "--check",
+        &golden(),
+        "--min-recall",
+        "1.5",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--min-recall 1.5"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!env.path("index/rag.sqlite3").exists());
+
     let out = env.run(&["ingest", "corpora", "--check", &golden()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", stderr(&out));
