@@ -465,11 +465,12 @@ fn score(
                 ranks[qi].insert(mode.name().to_string(), r + 1);
             }
             let (s, with_section) = sums.entry(mode).or_default();
+            let recall = recall_at(&gains, case.relevant.len(), RANK_DEPTH);
             s.ndcg_10 += ndcg_at(&gains, &case.relevant, 10);
-            s.recall_20 += recall_at(&gains, case.relevant.len(), RANK_DEPTH);
+            s.recall_20 += recall;
             s.mrr_10 += rr_at(&gains, 10);
             s.queries += 1;
-            if mode == Mode::Hybrid && recall_at(&gains, case.relevant.len(), RANK_DEPTH) < 1.0 {
+            if mode == Mode::Hybrid && recall < 1.0 {
                 missed.push(qi);
             }
             if let Some((document, section)) = case.section {
