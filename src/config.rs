@@ -28,6 +28,103 @@ pub struct Sampling {
     pub seed: u32,
 }
 
+impl Sampling {
+    /// Checks the ranges the Qwen 3.5 guidance allows; `what` names the setting in errors.
+    pub fn validate(&self, what: &str) -> Result<()> {
+        let bad = |msg: String| Err(Error::BadRequest(msg));
+        if !(0.0..=2.0).contains(&self.presence_penalty) {
+            return bad(format!(
+                "{what}.presence_penalty = {} must be between 0 and 2",
+                self.presence_penalty
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.top_p) || !(0.0..=1.0).contains(&self.min_p) {
+            return bad(format!(
+                "{what}.top_p = {} and min_p = {} must be between 0 and 1",
+                self.top_p, self.min_p
+            ));
+        }
+        if !(0.0..=5.0).contains(&self.temperature) || !(0..=1000).contains(&self.top_k) {
+            return bad(format!(
+                "{what}.temperature = {} must be 0 to 5 and top_k = {} 0 to 1000",
+                self.temperature, self.top_k
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Sampling settings for one request; unset fields keep the configured value.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SamplingOverride {
+    /// Temperature.
+    pub temperature: Option<f32>,
+    /// Nucleus sampling cut.
+    pub top_p: Option<f32>,
+    /// Top-k cut.
+    pub top_k: Option<i32>,
+    /// Min-p cut.
+    pub min_p: Option<f32>,
+    /// Presence penalty (0 to 2).
+    pub presence_penalty: Option<f32>,
+    /// RNG seed.
+    pub seed: Option<u32>,
+}
+
+impl SamplingOverride {
+    /// `base` with the fields set here replaced.
+    pub fn apply(&self, base: &Sampling) -> Sampling {
+        Sampling {
+            temperature: self.temperature.unwrap_or(base.temperature),
+            top_p: self.top_p.unwrap_or(base.top_p),
+            top_k: self.top_k.unwrap_or(base.top_k),
+            min_p: self.min_p.unwrap_or(base.min_p),
+            presence_penalty: self.presence_penalty.unwrap_or(base.presence_penalty),
+            seed: self.seed.unwrap_or(base.seed),
+        }
+    }
+}
+
+/// Whether the model may think before answering. Thinking text never reaches the answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Thinking {
+    /// No thinking (the default for small models).
+    #[default]
+    Off,
+    /// Thinking allowed within `llm.thinking_budget` tokens, then closed.
+    Bounded,
+}
+
+impl std::str::FromStr for Thinking {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Thinking> {
+        match s {
+            "off" => Ok(Thinking::Off),
+            "bounded" => Ok(Thinking::Bounded),
+            other => Err(Error::BadRequest(format!(
+                "thinking = {other:?} must be \"off\" or \"bounded\""
+            ))),
+        }
+    }
+}
+
+/// Device profile: which model, context and threads suit the machine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// Chosen from the machine's memory and cores (`rag doctor` says what and why).
+    #[default]
+    Auto,
+    /// About 8 GB: Qwen 3.5 0.8B, 8K-16K context.
+    Tiny,
+    /// About 12 GB: Qwen 3.5 2B, 32K context.
+    Small,
+    /// 16 GB or more: Qwen 3.5 4B Q4_K_M, 64K-128K context.
+    Medium,
+}
+
 impl Default for Sampling {
     fn default() -> Self {
         Sampling {
@@ -67,16 +164,37 @@ impl Default for EmbedderConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct LlmConfig {
-    /// A GGUF file. When unset, the only `*.gguf` in `models_dir` is used; with none, answers are extractive.
+    /// Device profile; it picks the model among `models_dir`'s files, the context and the
+    /// threads that are not set explicitly.
+    pub profile: Profile,
+    /// A GGUF file. When unset (and `models` is empty), the profile picks one of the `*.gguf` in
+    /// `models_dir`; with none, answers are extractive.
     pub model: Option<PathBuf>,
+    /// GGUF files in routing order: the first answers, the next ones answer when an answer
+    /// fails the sanity gate. Overrides `model`.
+    pub models: Vec<PathBuf>,
     /// Where to look for a GGUF when `model` is unset.
     pub models_dir: PathBuf,
-    /// Context size in tokens.
+    /// Context size in tokens; 0 lets the profile choose.
     pub context: u32,
     /// Most tokens in one answer.
     pub max_tokens: u32,
-    /// Generation threads; 0 means one per core.
+    /// Generation threads; 0 lets the profile choose.
     pub threads: usize,
+    /// Prompt (batch) threads; 0 lets the profile choose.
+    pub batch_threads: usize,
+    /// Lock the model in RAM; unset lets the profile choose.
+    pub mlock: Option<bool>,
+    /// Thinking: `off` (default) or `bounded`.
+    pub thinking: Thinking,
+    /// Most thinking tokens when thinking is bounded.
+    pub thinking_budget: u32,
+    /// Loop guard: n-gram length in tokens...
+    pub loop_ngram: usize,
+    /// ...and how many sightings of one n-gram stop generation (0 turns the guard off).
+    pub loop_repeats: u32,
+    /// Reuse the system prompt's saved state across questions (off only to measure it).
+    pub reuse_prefix: bool,
     /// Sampling settings.
     pub sampling: Sampling,
     /// Allow the project's random-weight test GGUFs (tests only: their output is noise).
@@ -86,11 +204,20 @@ pub struct LlmConfig {
 impl Default for LlmConfig {
     fn default() -> Self {
         LlmConfig {
+            profile: Profile::Auto,
             model: None,
+            models: Vec::new(),
             models_dir: PathBuf::from("models"),
-            context: 8192,
+            context: 0,
             max_tokens: 512,
             threads: 0,
+            batch_threads: 0,
+            mlock: None,
+            thinking: Thinking::Off,
+            thinking_budget: 256,
+            loop_ngram: 8,
+            loop_repeats: 4,
+            reuse_prefix: true,
             sampling: Sampling::default(),
             allow_test_model: false,
         }
@@ -167,6 +294,9 @@ pub struct RetrievalConfig {
     pub title_boost: f32,
     /// HNSW search breadth (chosen from a measured recall curve, docs/retrieval.md).
     pub ef_search: usize,
+    /// Evidence score below which the answer is "not found in the documents" and no model
+    /// runs (calibrated on the golden questions, docs/retrieval.md); 0 never refuses.
+    pub refuse_below: f32,
 }
 
 impl Default for RetrievalConfig {
@@ -181,6 +311,7 @@ impl Default for RetrievalConfig {
             vector_weight: 1.0,
             title_boost: 0.3,
             ef_search: 128,
+            refuse_below: 0.0,
         }
     }
 }
@@ -362,26 +493,21 @@ impl Config {
                 r.bm25_weight, r.vector_weight, r.doc_weight, r.rrf_k, r.title_boost
             ));
         }
-        let s = &self.llm.sampling;
-        if !(0.0..=2.0).contains(&s.presence_penalty) {
+        self.llm
+            .sampling
+            .validate("llm.sampling")
+            .map_err(|e| Error::Config(e.to_string().replace("invalid request: ", "")))?;
+        let l = &self.llm;
+        if l.context != 0 && (l.context < 512 || l.max_tokens >= l.context) || l.max_tokens == 0 {
             return bad(format!(
-                "llm.sampling.presence_penalty = {} must be between 0 and 2",
-                s.presence_penalty
+                "llm.context = {} must be 0 (the profile chooses) or at least 512 and larger than llm.max_tokens = {} (> 0)",
+                l.context, l.max_tokens
             ));
         }
-        if !(0.0..=1.0).contains(&s.top_p) || !(0.0..=1.0).contains(&s.min_p) {
-            return bad("llm.sampling.top_p and min_p must be between 0 and 1".into());
-        }
-        if s.temperature < 0.0 || s.top_k < 0 {
-            return bad("llm.sampling.temperature and top_k must not be negative".into());
-        }
-        if self.llm.context < 512
-            || self.llm.max_tokens == 0
-            || self.llm.max_tokens >= self.llm.context
-        {
+        if l.loop_ngram == 0 || l.loop_ngram > 64 || l.thinking_budget > 32768 {
             return bad(format!(
-                "llm.context = {} must be at least 512 and larger than llm.max_tokens = {} (> 0)",
-                self.llm.context, self.llm.max_tokens
+                "llm.loop_ngram = {} must be 1 to 64 and llm.thinking_budget = {} at most 32768",
+                l.loop_ngram, l.thinking_budget
             ));
         }
         if self.serve.addr.parse::<std::net::SocketAddr>().is_err() {

@@ -74,6 +74,9 @@ pub enum Error {
     /// The embedding model failed.
     #[error("embedder: {0}")]
     Embed(String),
+    /// Too much work is waiting; the request can be retried later.
+    #[error("busy: {0}")]
+    Busy(String),
     /// The language model failed.
     #[error("generation: {0}")]
     Generate(String),

@@ -7,12 +7,15 @@
 #![deny(missing_docs)]
 
 pub mod analysis;
+pub mod bench;
 pub mod config;
+pub mod doctor;
 pub mod embed;
 pub mod error;
 pub mod eval;
 pub mod generate;
 pub mod ingest;
+pub mod profile;
 mod rag;
 pub mod retrieve;
 pub mod serve;
@@ -22,6 +25,6 @@ pub mod types;
 pub use config::{Config, IngestConfig, Overrides};
 pub use error::{Error, Result};
 pub use rag::{
-    resolve_model, AskOptions, IngestEvent, IngestOptions, IngestReport, Rag, MAX_QUESTION_CHARS,
+    AskOptions, IngestEvent, IngestOptions, IngestReport, Rag, MAX_QUESTION_CHARS, NOT_FOUND,
 };
 pub use types::{Answer, AnswerMode, Citation, Document, Format, Hit, Place, Timings};

@@ -100,6 +100,65 @@ enum Command {
         /// Chunks to retrieve.
         #[arg(long, value_name = "N")]
         top_k: Option<usize>,
+        /// Thinking: off (default) or bounded (within llm.thinking_budget tokens; never shown).
+        #[arg(long, value_name = "MODE")]
+        thinking: Option<String>,
+        /// Sampling temperature (default: llm.sampling.temperature, 0.7).
+        #[arg(long, value_name = "T")]
+        temperature: Option<f32>,
+        /// Nucleus sampling cut (default 0.8).
+        #[arg(long, value_name = "P")]
+        top_p: Option<f32>,
+        /// Top-k sampling cut (default 20).
+        #[arg(long, value_name = "K")]
+        sample_top_k: Option<i32>,
+        /// Min-p cut (default 0.05).
+        #[arg(long, value_name = "P")]
+        min_p: Option<f32>,
+        /// Presence penalty, 0 to 2 (default 1.5).
+        #[arg(long, value_name = "X")]
+        presence_penalty: Option<f32>,
+        /// Sampling seed (default 42).
+        #[arg(long, value_name = "N")]
+        seed: Option<u32>,
+    },
+    /// Say what the device profile chose and why, and check the ONNX Runtime library, the
+    /// embedding model and the GGUF files (present, loadable, matching their checksums).
+    Doctor {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure the generation engine against llama.cpp's llama-bench on one GGUF file.
+    Bench {
+        /// The GGUF file.
+        #[arg(long, value_name = "FILE")]
+        model: PathBuf,
+        /// Threads for both engines (default: the profile's).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        threads: usize,
+        /// Prompt tokens.
+        #[arg(long, value_name = "N", default_value_t = 512)]
+        prompt_tokens: usize,
+        /// Generated tokens (a fixed count, end-of-sequence ignored).
+        #[arg(long, value_name = "N", default_value_t = 128)]
+        gen_tokens: usize,
+        /// Repetitions per round.
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        reps: usize,
+        /// Rounds, alternating rag and llama-bench.
+        #[arg(long, value_name = "N", default_value_t = 2)]
+        rounds: usize,
+        /// llama.cpp's llama-bench (scripts/build_llama_tools.sh builds it).
+        #[arg(long, value_name = "FILE")]
+        llama_bench: Option<PathBuf>,
+        /// Also time the first token of this question through the whole pipeline, with and
+        /// without the saved system-prompt state (needs an index).
+        #[arg(long, value_name = "TEXT")]
+        question: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Serve the HTTP API.
     Serve {
@@ -236,19 +295,89 @@ fn run() -> anyhow::Result<ExitCode> {
             json,
             extractive,
             top_k,
+            thinking,
+            temperature,
+            top_p,
+            sample_top_k,
+            min_p,
+            presence_penalty,
+            seed,
             ..
         } => {
+            let thinking = thinking.map(|t| t.parse()).transpose()?;
+            let sampling = rag::config::SamplingOverride {
+                temperature,
+                top_p,
+                top_k: sample_top_k,
+                min_p,
+                presence_penalty,
+                seed,
+            }
+            .apply(&config.llm.sampling);
+            sampling.validate("sampling")?;
             let mut rag = Rag::open(config)?;
             if !extractive {
                 rag = rag.with_llm()?;
             }
-            let answer = rag.ask(&question, &AskOptions { extractive, top_k })?;
+            let options = AskOptions {
+                extractive,
+                top_k,
+                sampling: Some(sampling),
+                thinking,
+            };
+            let answer = rag.ask(&question, &options)?;
             let mut out = std::io::stdout().lock();
             if json {
                 serde_json::to_writer_pretty(&mut out, &answer)?;
                 writeln!(out)?;
             } else {
                 print_answer(&mut out, &answer)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Doctor { json } => {
+            let report = rag::doctor::run(&config);
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &report)?;
+                writeln!(out)?;
+            } else {
+                print_doctor(&mut out, &report)?;
+            }
+            Ok(if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Bench {
+            model,
+            threads,
+            prompt_tokens,
+            gen_tokens,
+            reps,
+            rounds,
+            llama_bench,
+            question,
+            json,
+        } => {
+            let options = rag::bench::Options {
+                model,
+                threads,
+                prompt_tokens,
+                gen_tokens,
+                reps,
+                rounds,
+                llama_bench,
+                question,
+            };
+            let report = rag::bench::run(&config, &options, &mut |m| eprintln!("rag bench: {m}"))?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &report)?;
+                writeln!(out)?;
+            } else {
+                print_bench(&mut out, &report)?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -477,7 +606,27 @@ fn short_path(p: &Path) -> String {
 }
 
 fn print_answer(out: &mut impl Write, answer: &Answer) -> std::io::Result<()> {
-    writeln!(out, "{}\n", answer.answer.trim())?;
+    if answer.sentences.is_empty() {
+        writeln!(out, "{}\n", answer.answer.trim())?;
+    } else {
+        // Each sentence on its own line; those their citations do not support are marked.
+        for s in &answer.sentences {
+            if s.supported {
+                writeln!(out, "  {}", s.text)?;
+            } else {
+                writeln!(out, "! {}   <- UNSUPPORTED by its sources", s.text)?;
+            }
+        }
+        let bad = answer.sentences.iter().filter(|s| !s.supported).count();
+        if bad > 0 {
+            writeln!(
+                out,
+                "\n({bad} of {} sentences not supported by a cited source: check them)",
+                answer.sentences.len()
+            )?;
+        }
+        writeln!(out)?;
+    }
     match answer.mode {
         AnswerMode::Extractive => writeln!(
             out,
@@ -488,11 +637,35 @@ fn print_answer(out: &mut impl Write, answer: &Answer) -> std::io::Result<()> {
                 .map(|n| format!("; {n}"))
                 .unwrap_or_default()
         )?,
-        AnswerMode::Generated => writeln!(
+        AnswerMode::Refused => writeln!(
             out,
-            "(answered by {})",
-            answer.model.as_deref().unwrap_or("the language model")
+            "(not found: {})",
+            answer.note.as_deref().unwrap_or("the documents do not say")
         )?,
+        AnswerMode::Generated => {
+            let why = answer
+                .routing
+                .as_ref()
+                .map(|r| format!("; {}", r.reason))
+                .unwrap_or_default();
+            let stop = answer
+                .stop_reason
+                .map(|s| {
+                    format!(
+                        ", stopped: {}",
+                        serde_json::to_value(s)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from))
+                            .unwrap_or_default()
+                    )
+                })
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "(answered by {}{stop}{why})",
+                answer.model.as_deref().unwrap_or("the language model")
+            )?
+        }
     }
     let cited: Vec<_> = if answer.citations.is_empty() {
         answer.sources.iter().take(3).collect()
@@ -524,6 +697,92 @@ fn print_answer(out: &mut impl Write, answer: &Answer) -> std::io::Result<()> {
             c.n,
             short_path(Path::new(&p.path)),
             if span.is_empty() { "" } else { " " }
+        )?;
+    }
+    Ok(())
+}
+
+fn print_doctor(out: &mut impl Write, r: &rag::doctor::Report) -> std::io::Result<()> {
+    let p = &r.plan;
+    writeln!(
+        out,
+        "machine: {:.1} GiB memory, {} cores",
+        r.machine.ram_bytes as f64 / (1u64 << 30) as f64,
+        r.machine.cores
+    )?;
+    writeln!(out, "profile: {:?} ({})", p.profile, p.reason)?;
+    writeln!(
+        out,
+        "  model size {}B, context {} tokens, {} generation / {} prompt threads, mlock {}",
+        p.model_size_b, p.context, p.threads, p.batch_threads, p.mlock
+    )?;
+    if r.models.is_empty() {
+        writeln!(out, "models: none")?;
+    } else {
+        let names: Vec<String> = r.models.iter().map(|m| short_path(m)).collect();
+        writeln!(out, "models (routing order): {}", names.join(" -> "))?;
+    }
+    if let Some(n) = &r.models_note {
+        writeln!(out, "  {n}")?;
+    }
+    for c in &r.checks {
+        writeln!(
+            out,
+            "[{}] {} {}: {}",
+            if c.ok { " ok " } else { "FAIL" },
+            c.what,
+            short_path(&c.path),
+            c.detail
+        )?;
+    }
+    writeln!(out, "{}", if r.ok { "all good" } else { "problems found" })
+}
+
+fn print_bench(out: &mut impl Write, r: &rag::bench::Report) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{} ({:.0} MB), {} threads, pp{} / tg{}",
+        r.model,
+        r.gguf_bytes as f64 / 1e6,
+        r.threads,
+        r.prompt_tokens,
+        r.gen_tokens
+    )?;
+    writeln!(
+        out,
+        "rag:         prompt {:8.1} tok/s   generation {:7.2} tok/s",
+        r.rag.prompt_tps, r.rag.gen_tps
+    )?;
+    if let Some(l) = &r.llama_bench {
+        writeln!(
+            out,
+            "llama-bench: prompt {:8.1} tok/s   generation {:7.2} tok/s",
+            l.prompt_tps, l.gen_tps
+        )?;
+    }
+    if let (Some(p), Some(g)) = (r.prompt_ratio, r.gen_ratio) {
+        writeln!(
+            out,
+            "ratio:       prompt {p:8.3}         generation {g:7.3}"
+        )?;
+    }
+    writeln!(
+        out,
+        "memory: RSS {:.0} MB = {:.2} x the GGUF",
+        r.rss_bytes as f64 / 1e6,
+        r.rss_over_gguf
+    )?;
+    if let Some(t) = &r.first_token {
+        writeln!(
+            out,
+            "first token ({} sources, {} prompt tokens, {} restored): {:.0} ms with the saved prefix, {:.0} ms without (retrieval {:.1} ms); sanity gate {}",
+            t.sources,
+            t.prompt_tokens,
+            t.prefix_tokens,
+            t.with_reuse_ms,
+            t.without_reuse_ms,
+            t.retrieve_ms,
+            if t.gate_passed { "passed".to_string() } else { format!("failed: {}", t.gate_failures.join("; ")) }
         )?;
     }
     Ok(())

@@ -18,6 +18,10 @@ use crate::types::{Answer, AnswerMode, Chunk, Document, Timings};
 pub const MAX_QUESTION_CHARS: usize = 4000;
 /// Sentences in an extractive answer.
 const EXTRACTIVE_SENTENCES: usize = 3;
+/// Closest sources listed with a refusal.
+const REFUSAL_SOURCES: usize = 3;
+/// The answer when the documents do not say.
+pub const NOT_FOUND: &str = "Not found in the documents.";
 
 /// Progress of a long ingest, for a progress bar.
 #[derive(Debug, Clone)]
@@ -94,6 +98,10 @@ pub struct AskOptions {
     pub extractive: bool,
     /// Chunks to retrieve (default: `retrieval.top_k`).
     pub top_k: Option<usize>,
+    /// Sampling for this question (default: `llm.sampling`); checked before anything runs.
+    pub sampling: Option<crate::config::Sampling>,
+    /// Thinking for this question (default: `llm.thinking`).
+    pub thinking: Option<crate::config::Thinking>,
 }
 
 /// The whole pipeline over one index.
@@ -106,6 +114,8 @@ pub struct Rag {
     index: RwLock<Option<Arc<Index>>>,
     llm: Option<Llm>,
     llm_note: Option<String>,
+    /// The device plan in force.
+    plan: crate::profile::Plan,
 }
 
 impl Rag {
@@ -138,7 +148,9 @@ impl Rag {
         embedder: Option<Embedder>,
         embedder_error: Option<String>,
     ) -> Rag {
+        let plan = crate::profile::plan(&config.llm, crate::profile::Machine::detect());
         Rag {
+            plan,
             config,
             embedder,
             embedder_error,
@@ -164,20 +176,20 @@ impl Rag {
         self.embedder.as_ref()
     }
 
-    /// Loads the configured GGUF model, if any. Without one, answers are extractive.
+    /// Loads the configured GGUF models (routing order), if any, with the device profile's
+    /// context and threads. Without one, answers are extractive.
     pub fn with_llm(mut self) -> Result<Rag> {
-        match resolve_model(&self.config)? {
-            Some(path) => {
-                self.llm = Some(Llm::load(&path, &self.config.llm)?);
-                self.llm_note = None;
-            }
-            None => {
-                self.llm_note = Some(format!(
-                    "no language model is configured (no .gguf in {}; see README, 'Adding a Qwen 3.5 model')",
-                    self.config.llm.models_dir.display()
-                ))
-            }
+        let paths = crate::profile::choose_models(&self.config.llm, &self.plan)?;
+        if paths.is_empty() {
+            self.llm_note = Some(format!(
+                "no language model is configured (no .gguf in {}; see README, 'Adding a Qwen 3.5 model')",
+                self.config.llm.models_dir.display()
+            ));
+            return Ok(self);
         }
+        self.config.llm = crate::profile::apply(&self.config.llm, &self.plan);
+        self.llm = Some(Llm::load(&paths, &self.config.llm)?);
+        self.llm_note = None;
         Ok(self)
     }
 
@@ -186,9 +198,22 @@ impl Rag {
         &self.config
     }
 
-    /// The loaded model's name, if any.
+    /// The device plan in force (profile, context, threads).
+    pub fn plan(&self) -> &crate::profile::Plan {
+        &self.plan
+    }
+
+    /// The first loaded model's name, if any.
     pub fn model_name(&self) -> Option<&str> {
-        self.llm.as_ref().map(Llm::name)
+        self.llm
+            .as_ref()
+            .and_then(|l| l.names().first())
+            .map(String::as_str)
+    }
+
+    /// The loaded models, for benchmarks.
+    pub fn llm(&self) -> Option<&Llm> {
+        self.llm.as_ref()
     }
 
     fn embedder_info(&self) -> Result<EmbedderInfo> {
@@ -465,18 +490,46 @@ impl Rag {
     fn source_budget(&self, question: &str) -> usize {
         const TEMPLATE_TOKENS: usize = 64;
         let llm = &self.config.llm;
-        (llm.context as usize)
-            .saturating_sub(llm.max_tokens as usize)
+        let context = if llm.context == 0 {
+            self.plan.context
+        } else {
+            llm.context
+        };
+        let thinking = match llm.thinking {
+            crate::config::Thinking::Bounded => llm.thinking_budget as usize,
+            crate::config::Thinking::Off => 0,
+        };
+        (context as usize)
+            .saturating_sub(llm.max_tokens as usize + thinking)
             .saturating_sub(self.count_tokens(generate::SYSTEM_PROMPT))
             .saturating_sub(self.count_tokens(question))
             .saturating_sub(TEMPLATE_TOKENS)
     }
 
     /// Retrieves, packs the chunks into passages, and answers, with citations mapped to
-    /// documents and lines.
+    /// documents and lines and checked sentence by sentence.
     pub fn ask(&self, question: &str, options: &AskOptions) -> Result<Answer> {
+        self.ask_streaming(question, options, &mut |_| true)
+    }
+
+    /// [`Rag::ask`], calling `on_piece` with each piece of answer text as the model writes
+    /// it (never thinking text); returning `false` stops generation. When a model's answer
+    /// fails the sanity gate and another model follows it, the pieces of the next answer
+    /// follow too: the returned [`Answer`] is the one that counts.
+    pub fn ask_streaming(
+        &self,
+        question: &str,
+        options: &AskOptions,
+        on_piece: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Answer> {
         let question = validate_question(question)?;
         let top_k = check_top_k(options.top_k.unwrap_or(self.config.retrieval.top_k))?;
+        let sampling = options
+            .sampling
+            .clone()
+            .unwrap_or_else(|| self.config.llm.sampling.clone());
+        sampling.validate("sampling")?;
+        let thinking = options.thinking.unwrap_or(self.config.llm.thinking);
         let t0 = Instant::now();
         let retrieved = retrieve::search(
             &*self.open_index()?,
@@ -486,50 +539,67 @@ impl Rag {
             top_k,
         )?;
         let retrieve_ms = t0.elapsed().as_secs_f64() * 1e3;
-        let (hits, packing) =
+        let evidence = retrieved.evidence.clone();
+        let refused = evidence.score < evidence.threshold || retrieved.hits.is_empty();
+        let (hits, packing) = if refused {
+            // Not found: list the closest sources as they ranked, unpacked.
+            let mut hits = retrieved.hits.clone();
+            hits.truncate(REFUSAL_SOURCES);
+            (hits, Default::default())
+        } else {
             retrieve::pack::pack(retrieved.hits, self.source_budget(question), &|t: &str| {
                 self.count_tokens(t)
-            });
+            })
+        };
         let t1 = Instant::now();
-        let llm = self.llm.as_ref().filter(|_| !options.extractive);
-        let (answer, mode, used, model, note) = match llm {
-            Some(llm) if !hits.is_empty() => {
-                let blocks: Vec<String> = hits
-                    .iter()
-                    .enumerate()
-                    .map(|(i, h)| generate::source_block(i + 1, h))
-                    .collect();
-                let g = llm.generate(
-                    generate::SYSTEM_PROMPT,
-                    question,
-                    blocks,
-                    &self.config.llm.sampling,
-                    |_| true,
-                )?;
-                (
-                    g.text,
-                    AnswerMode::Generated,
-                    g.sources_used,
-                    Some(llm.name().to_string()),
-                    None,
-                )
+        let llm = self
+            .llm
+            .as_ref()
+            .filter(|_| !options.extractive && !refused);
+        let mut out = match llm {
+            Some(llm) => {
+                self.generate_routed(llm, question, &hits, sampling, thinking, on_piece)?
             }
-            _ => {
-                let note = if hits.is_empty() {
-                    Some("no passage in the documents matches the question".to_string())
+            None => {
+                let note = if refused {
+                    Some(format!(
+                        "the evidence score {:.3} is below retrieval.refuse_below = {:.3}: the documents do not seem to say; the closest passages are listed",
+                        evidence.score, evidence.threshold
+                    ))
                 } else if options.extractive {
                     Some("extractive mode was requested".to_string())
                 } else {
                     self.llm_note.clone()
                 };
-                let text = generate::extract(question, &hits, EXTRACTIVE_SENTENCES).unwrap_or_else(|| {
-                    "The documents do not answer this directly; the closest passages are listed below.".to_string()
-                });
-                (text, AnswerMode::Extractive, hits.len(), None, note)
+                let (text, mode) = if refused {
+                    (NOT_FOUND.to_string(), AnswerMode::Refused)
+                } else {
+                    let text = generate::extract(question, &hits, EXTRACTIVE_SENTENCES)
+                        .unwrap_or_else(|| "The documents do not answer this directly; the closest passages are listed below.".to_string());
+                    (text, AnswerMode::Extractive)
+                };
+                Routed {
+                    text,
+                    mode,
+                    used: hits.len(),
+                    model: None,
+                    note,
+                    stop_reason: None,
+                    sentences: Vec::new(),
+                    routing: None,
+                    stats: None,
+                    first_token: None,
+                    check_ms: 0.0,
+                }
             }
         };
-        let generate_ms = t1.elapsed().as_secs_f64() * 1e3;
-        let sources = &hits[..used.min(hits.len())];
+        let generate_ms = t1.elapsed().as_secs_f64() * 1e3 - out.check_ms;
+        let sources = &hits[..out.used.min(hits.len())];
+        if out.mode == AnswerMode::Extractive {
+            let t = Instant::now();
+            out.sentences = self.check_citations(&out.text, sources);
+            out.check_ms = t.elapsed().as_secs_f64() * 1e3;
+        }
         let mut packing = packing;
         if packing.passages.len() > sources.len() {
             // The model's own tokenizer found fewer passages fit than the packing estimate.
@@ -545,30 +615,165 @@ impl Rag {
             _ => reason,
         });
         let degraded = reason.as_ref().map(|_| retrieve::BM25_ONLY.to_string());
-        let note = match (reason, note) {
+        let note = match (reason, out.note) {
             (Some(r), Some(n)) => Some(format!("BM25 alone retrieved ({r}); {n}")),
             (Some(r), None) => Some(format!("BM25 alone retrieved ({r})")),
             (None, n) => n,
         };
+        let mut citations = generate::cite(&out.text, sources);
+        for c in &mut citations {
+            c.supported = Some(
+                out.sentences
+                    .iter()
+                    .any(|s| s.checks.iter().any(|k| k.n == c.n && k.supported)),
+            );
+        }
         Ok(Answer {
-            citations: generate::cite(&answer, sources),
+            citations,
             sources: sources
                 .iter()
                 .enumerate()
                 .map(|(i, h)| generate::citation(i + 1, h))
                 .collect(),
-            answer,
-            mode,
-            model,
+            answer: out.text,
+            mode: out.mode,
+            model: out.model,
+            stop_reason: out.stop_reason,
+            sentences: out.sentences,
+            evidence,
+            routing: out.routing,
+            generation: out.stats,
             note,
             degraded,
             packing,
             timings_ms: Timings {
                 retrieve: retrieve_ms,
                 generate: generate_ms,
+                first_token: out.first_token,
+                check: out.check_ms,
             },
         })
     }
+
+    /// Checks each sentence of `answer` against the sources it cites, with the embedder when
+    /// there is one.
+    fn check_citations(
+        &self,
+        answer: &str,
+        sources: &[crate::types::Hit],
+    ) -> Vec<crate::types::SentenceSupport> {
+        match &self.embedder {
+            Some(e) => {
+                let embed = |texts: &[String]| e.embed_queries(texts);
+                generate::check_support(answer, sources, Some(&embed))
+            }
+            None => generate::check_support(answer, sources, None),
+        }
+    }
+
+    /// Asks the models in routing order until an answer passes the sanity gate; the last
+    /// model's answer stands when none passes.
+    fn generate_routed(
+        &self,
+        llm: &Llm,
+        question: &str,
+        hits: &[crate::types::Hit],
+        sampling: crate::config::Sampling,
+        thinking: crate::config::Thinking,
+        on_piece: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Routed> {
+        let cfg = &self.config.llm;
+        let blocks: Vec<String> = hits
+            .iter()
+            .enumerate()
+            .map(|(i, h)| generate::source_block(i + 1, h))
+            .collect();
+        let names = llm.names();
+        let mut attempts: Vec<crate::types::Attempt> = Vec::new();
+        let mut check_ms = 0.0;
+        for (i, name) in names.iter().enumerate() {
+            let request = generate::Request {
+                system: generate::SYSTEM_PROMPT.to_string(),
+                question: question.to_string(),
+                sources: blocks.clone(),
+                sampling: sampling.clone(),
+                max_tokens: cfg.max_tokens,
+                thinking,
+                thinking_budget: cfg.thinking_budget,
+                reuse_prefix: cfg.reuse_prefix,
+                loop_ngram: cfg.loop_ngram,
+                loop_repeats: cfg.loop_repeats,
+            };
+            let g = llm.generate(i, request, &mut *on_piece)?;
+            let t = Instant::now();
+            let used = g.sources_used.min(hits.len());
+            let sentences = self.check_citations(&g.text, &hits[..used]);
+            check_ms += t.elapsed().as_secs_f64() * 1e3;
+            let failures = generate::gate(question, &g.text, g.stop_reason, &sentences);
+            let passed = failures.is_empty();
+            attempts.push(crate::types::Attempt {
+                model: name.clone(),
+                passed,
+                failures,
+                stop_reason: g.stop_reason,
+            });
+            let last = i + 1 == names.len();
+            if passed || last || g.stop_reason == generate::StopReason::Cancelled {
+                let reason = match (passed, i) {
+                    (true, 0) => "the first model's answer passed the sanity gate".to_string(),
+                    (true, _) => format!(
+                        "{} failed the sanity gate; {name} passed it",
+                        names[..i].join(", ")
+                    ),
+                    (false, _) if g.stop_reason == generate::StopReason::Cancelled => {
+                        "the reader stopped the generation".to_string()
+                    }
+                    (false, 0) => "the only model's answer failed the sanity gate".to_string(),
+                    (false, _) => {
+                        "every model failed the sanity gate; the last answer stands".to_string()
+                    }
+                };
+                return Ok(Routed {
+                    text: g.text,
+                    mode: AnswerMode::Generated,
+                    used,
+                    model: Some(name.clone()),
+                    note: None,
+                    stop_reason: Some(g.stop_reason),
+                    sentences,
+                    routing: Some(crate::types::Routing {
+                        attempts,
+                        answered_by: name.clone(),
+                        reason,
+                    }),
+                    stats: Some(crate::types::GenerationStats {
+                        prompt_tokens: g.prompt_tokens,
+                        prefix_tokens_reused: g.prefix_tokens_reused,
+                        generated_tokens: g.generated_tokens,
+                        thinking_tokens: g.thinking_tokens,
+                    }),
+                    first_token: g.ttft_ms,
+                    check_ms,
+                });
+            }
+        }
+        Err(Error::Generate("no model is loaded".into()))
+    }
+}
+
+/// What the answer stage produced, before it is put together with retrieval's part.
+struct Routed {
+    text: String,
+    mode: AnswerMode,
+    used: usize,
+    model: Option<String>,
+    note: Option<String>,
+    stop_reason: Option<generate::StopReason>,
+    sentences: Vec<crate::types::SentenceSupport>,
+    routing: Option<crate::types::Routing>,
+    stats: Option<crate::types::GenerationStats>,
+    first_token: Option<f64>,
+    check_ms: f64,
 }
 
 fn commit_step(
@@ -740,46 +945,4 @@ fn validate_question(question: &str) -> Result<&str> {
         )));
     }
     Ok(q)
-}
-
-/// The GGUF to use: `llm.model` if set (it must exist), else the only `*.gguf` in
-/// `llm.models_dir`; `None` when there is none.
-pub fn resolve_model(config: &Config) -> Result<Option<PathBuf>> {
-    if let Some(path) = &config.llm.model {
-        if !path.is_file() {
-            return Err(Error::ModelMissing {
-                what: "GGUF model",
-                path: path.clone(),
-                reason: "file not found; fix llm.model (or RAG_MODEL / --model)".into(),
-            });
-        }
-        return Ok(Some(path.clone()));
-    }
-    let dir = &config.llm.models_dir;
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(None);
-    };
-    let mut found: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
-                && p.is_file()
-        })
-        .collect();
-    found.sort();
-    match found.len() {
-        0 => Ok(None),
-        1 => Ok(found.pop()),
-        _ => Err(Error::Config(format!(
-            "several GGUF files in {}: {}; choose one with llm.model, RAG_MODEL or --model",
-            dir.display(),
-            found
-                .iter()
-                .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-    }
 }

@@ -166,6 +166,101 @@ pub enum AnswerMode {
     Generated,
     /// Sentences taken verbatim from the sources; no language model ran.
     Extractive,
+    /// The documents do not say: retrieval's evidence was below the threshold, so no model
+    /// ran and the closest sources are listed.
+    Refused,
+}
+
+/// Why generation stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The model ended its turn.
+    Eos,
+    /// The answer budget ran out.
+    MaxTokens,
+    /// The output started repeating itself (the loop guard).
+    Loop,
+    /// The reader went away.
+    Cancelled,
+}
+
+/// How one cited source supports one sentence.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CitationCheck {
+    /// The source number, `[n]`.
+    pub n: usize,
+    /// True when the source supports the sentence.
+    pub supported: bool,
+    /// Share of the sentence's content words found in the source (0 to 1).
+    pub lexical: f32,
+    /// Cosine similarity of sentence and source embeddings (absent without an embedder).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f32>,
+}
+
+/// One sentence of the answer and whether its citations support it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SentenceSupport {
+    /// The sentence, markers included.
+    pub text: String,
+    /// Valid source numbers it cites.
+    pub citations: Vec<usize>,
+    /// True when at least one cited source supports it; false for a sentence with no citation.
+    pub supported: bool,
+    /// The check of each cited source.
+    pub checks: Vec<CitationCheck>,
+}
+
+/// How strongly retrieval found the question's subject in the documents.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Evidence {
+    /// The score compared with the threshold.
+    pub score: f32,
+    /// Cosine similarity of the question and its nearest chunk (absent when BM25 alone ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f32>,
+    /// Share of the question's content words found in the best passages.
+    pub coverage: f32,
+    /// Below this the answer is refused (`retrieval.refuse_below`).
+    pub threshold: f32,
+}
+
+/// One model's try at the answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Attempt {
+    /// The model (file name).
+    pub model: String,
+    /// True when the answer passed the sanity gate.
+    pub passed: bool,
+    /// What failed, in words.
+    pub failures: Vec<String>,
+    /// Why its generation stopped.
+    pub stop_reason: StopReason,
+}
+
+/// Which model answered and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Routing {
+    /// Every model tried, in order.
+    pub attempts: Vec<Attempt>,
+    /// The model whose answer is returned.
+    pub answered_by: String,
+    /// Why that one, in words.
+    pub reason: String,
+}
+
+/// Token counts of a generation.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct GenerationStats {
+    /// Prompt tokens.
+    pub prompt_tokens: usize,
+    /// Of which restored from the saved system-prompt state.
+    pub prefix_tokens_reused: usize,
+    /// Answer tokens generated.
+    pub generated_tokens: usize,
+    /// Thinking tokens generated (never shown).
+    pub thinking_tokens: usize,
 }
 
 /// One numbered source cited by the answer.
@@ -178,6 +273,9 @@ pub struct Citation {
     pub place: Place,
     /// The cited chunk's text.
     pub text: String,
+    /// For a cited source: true when it supports at least one sentence that cites it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supported: Option<bool>,
 }
 
 /// Wall-clock time spent per stage, in milliseconds.
@@ -185,8 +283,14 @@ pub struct Citation {
 pub struct Timings {
     /// Hybrid retrieval, including query embedding.
     pub retrieve: f64,
-    /// Answer production (generation or extraction).
+    /// Answer production (generation or extraction), all models tried.
     pub generate: f64,
+    /// From the start of generation to the first answer text, when a model answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_token: Option<f64>,
+    /// Checking the citations.
+    #[serde(default)]
+    pub check: f64,
 }
 
 /// One passage given to the model: neighbouring chunks merged.
@@ -233,6 +337,18 @@ pub struct Answer {
     pub sources: Vec<Citation>,
     /// The model that wrote the answer (file name), if any.
     pub model: Option<String>,
+    /// Why generation stopped, when a model ran.
+    pub stop_reason: Option<StopReason>,
+    /// Each sentence of the answer with the support of its citations.
+    pub sentences: Vec<SentenceSupport>,
+    /// Retrieval's evidence, which decides refusal.
+    pub evidence: Evidence,
+    /// Which model answered and why (absent when no model ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<Routing>,
+    /// Token counts, when a model ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<GenerationStats>,
     /// Why the answer is extractive, or why retrieval was degraded, when it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,

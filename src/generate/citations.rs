@@ -50,6 +50,7 @@ pub fn citation(n: usize, hit: &Hit) -> Citation {
         n,
         place: hit.place.clone(),
         text: hit.text.clone(),
+        supported: None,
     }
 }
 

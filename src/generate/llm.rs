@@ -1,86 +1,152 @@
-//! The language model on its own thread. llama.cpp contexts borrow the model and must stay on
-//! one thread, and the backend initialises once per process: one worker thread owns the loaded
-//! model, takes jobs from a bounded queue, and streams text back on a bounded channel. When the
-//! receiver is dropped, decoding stops.
+//! The language models on their own thread. llama.cpp contexts borrow their model and must stay
+//! on one thread, and the backend initialises once per process: one worker thread owns the
+//! backend, every loaded model and one context per model. Jobs arrive on a bounded queue; text
+//! streams back on a bounded channel, through a UTF-8 decoder (a multi-byte character is never
+//! split) and a thinking filter (thinking text never reaches the stream). When the receiver is
+//! dropped, decoding stops.
+//!
+//! Prefix reuse: the chat template's part before the user's message (the system prompt) is
+//! decoded once per model and the sequence state after it saved. Qwen 3.5 is a hybrid model
+//! whose Gated DeltaNet layers keep a recurrent state that cannot be rolled back to a position,
+//! so every question restores that saved state (KV cells and recurrent state together) instead
+//! of trimming the KV cache, then decodes only its own tokens.
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::OnceLock;
+use std::time::Instant;
 
 use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::session::{LlamaStateSeqFlags, SeqState};
+use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::config::{LlmConfig, Sampling};
+use crate::config::{LlmConfig, Sampling, Thinking};
 use crate::error::{Error, Result};
+pub use crate::types::StopReason;
 
-/// Jobs waiting for the model beyond the one running.
+/// Jobs waiting for the models beyond the one running.
 const QUEUE_DEPTH: usize = 8;
-/// Text pieces buffered between the worker and a slow reader.
+/// Events buffered between the worker and a slow reader.
 const STREAM_DEPTH: usize = 64;
 /// Prompt tokens decoded per llama.cpp batch.
 const BATCH: usize = 512;
+/// Tokens the presence penalty looks back over.
+const PENALTY_WINDOW: i32 = 256;
 /// Name prefix of the project's random-weight test GGUFs (`scripts/make_gguf.py`).
 const TEST_MODEL_PREFIX: &str = "rag-test-";
+/// Marks where the user's message goes when the template is rendered once to find the prefix.
+const USER_SLOT: &str = "\u{1}RAG-USER-MESSAGE\u{1}";
+/// What closes a thinking block that ran out of budget.
+const THINK_CLOSE: &str = "\n</think>\n\n";
 
-/// Why generation stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StopReason {
-    /// The model ended its turn.
-    Eos,
-    /// The answer budget ran out.
-    MaxTokens,
-    /// The reader went away.
-    Cancelled,
+/// One question for a model.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The system prompt (its state is computed once per model and reused).
+    pub system: String,
+    /// The question.
+    pub question: String,
+    /// Numbered source blocks, best first; those that do not fit are dropped from the end.
+    pub sources: Vec<String>,
+    /// Sampling settings.
+    pub sampling: Sampling,
+    /// Most answer tokens.
+    pub max_tokens: u32,
+    /// Thinking off, or bounded by `thinking_budget` tokens.
+    pub thinking: Thinking,
+    /// Most thinking tokens when thinking is bounded.
+    pub thinking_budget: u32,
+    /// Restore the saved system-prompt state instead of decoding it again.
+    pub reuse_prefix: bool,
+    /// Loop guard: an n-gram of this many tokens...
+    pub loop_ngram: usize,
+    /// ...seen this many times stops generation (0 turns the guard off).
+    pub loop_repeats: u32,
 }
 
 /// A finished generation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Generation {
     /// The answer text (thinking removed).
     pub text: String,
     /// How many sources fitted into the prompt.
     pub sources_used: usize,
-    /// Prompt tokens.
+    /// Prompt tokens in all.
     pub prompt_tokens: usize,
-    /// Generated tokens.
+    /// Prompt tokens restored from the saved system-prompt state rather than decoded.
+    pub prefix_tokens_reused: usize,
+    /// Answer tokens generated.
     pub generated_tokens: usize,
+    /// Thinking tokens generated (never shown).
+    pub thinking_tokens: usize,
     /// Why it stopped.
     pub stop_reason: StopReason,
+    /// Milliseconds from the call (queue wait included) to the first sampled token, thinking
+    /// or answer (`None` when none was sampled).
+    pub ttft_ms: Option<f64>,
+    /// Milliseconds the prompt took to decode (after any prefix restore).
+    pub prompt_ms: f64,
+    /// Milliseconds spent generating.
+    pub decode_ms: f64,
+}
+
+/// One speed measurement of a model ([`Llm::bench`]): a prompt of random tokens decoded in
+/// batches, then a fixed number of tokens generated through the answer path (sampling, piece
+/// decoding), end-of-sequence ignored.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchRun {
+    /// Prompt tokens.
+    pub prompt_tokens: usize,
+    /// Seconds the prompt took.
+    pub prompt_s: f64,
+    /// Generated tokens.
+    pub gen_tokens: usize,
+    /// Seconds the generation took.
+    pub gen_s: f64,
 }
 
 enum Event {
     Piece(String),
-    Done(Generation),
+    /// A thinking token went by (lets the worker notice a reader that left).
+    Thinking,
+    Done(Box<Generation>),
     Failed(Error),
 }
 
-struct Job {
-    system: String,
-    question: String,
-    sources: Vec<String>,
-    sampling: Sampling,
-    max_tokens: u32,
-    events: SyncSender<Event>,
+enum Job {
+    Generate {
+        model: usize,
+        request: Box<Request>,
+        events: SyncSender<Event>,
+        queued: Instant,
+    },
+    Bench {
+        model: usize,
+        prompt_tokens: usize,
+        gen_tokens: usize,
+        sampling: Sampling,
+        reply: SyncSender<Result<BenchRun>>,
+    },
 }
 
-/// A loaded GGUF model served by a worker thread.
+/// The loaded GGUF models, served by one worker thread.
 pub struct Llm {
     jobs: SyncSender<Job>,
-    name: String,
-    max_tokens: u32,
+    names: Vec<String>,
 }
 
 impl std::fmt::Debug for Llm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Llm").field("name", &self.name).finish()
+        f.debug_struct("Llm").field("names", &self.names).finish()
     }
 }
 
@@ -105,70 +171,71 @@ fn threads(configured: usize) -> i32 {
     i32::try_from(n).unwrap_or(1)
 }
 
+fn busy(e: std::sync::mpsc::TrySendError<Job>) -> Error {
+    match e {
+        std::sync::mpsc::TrySendError::Full(_) => {
+            Error::Busy("the model is busy: too many questions waiting; try again shortly".into())
+        }
+        std::sync::mpsc::TrySendError::Disconnected(_) => {
+            Error::Generate("the model thread has stopped".into())
+        }
+    }
+}
+
 impl Llm {
-    /// Loads `path` on a new worker thread. Refuses the project's random-weight test models
-    /// unless `config.allow_test_model` is set.
-    pub fn load(path: &Path, config: &LlmConfig) -> Result<Llm> {
-        if !path.is_file() {
-            return Err(Error::ModelMissing {
-                what: "GGUF model",
-                path: path.to_path_buf(),
-                reason: "file not found; put a Qwen 3.5 GGUF there or set llm.model".into(),
-            });
+    /// Loads `paths` (in routing order) on a new worker thread. Refuses the project's
+    /// random-weight test models unless `config.allow_test_model` is set.
+    pub fn load(paths: &[PathBuf], config: &LlmConfig) -> Result<Llm> {
+        if paths.is_empty() {
+            return Err(Error::Config("no GGUF model to load".into()));
+        }
+        for path in paths {
+            if !path.is_file() {
+                return Err(Error::ModelMissing {
+                    what: "GGUF model",
+                    path: path.clone(),
+                    reason: "file not found; put a Qwen 3.5 GGUF there or fix llm.models".into(),
+                });
+            }
         }
         let backend = backend()?;
         let (jobs, queue) = sync_channel::<Job>(QUEUE_DEPTH);
-        let (ready_tx, ready_rx) = sync_channel::<Result<String>>(1);
-        let path_buf: PathBuf = path.to_path_buf();
+        let (ready_tx, ready_rx) = sync_channel::<Result<Vec<String>>>(1);
+        let paths = paths.to_vec();
         let cfg = config.clone();
         std::thread::Builder::new()
             .name("rag-llm".into())
-            .spawn(move || worker(backend, path_buf, cfg, queue, ready_tx))
+            .spawn(move || worker(backend, paths, cfg, queue, ready_tx))
             .map_err(|e| Error::Generate(format!("cannot start the model thread: {e}")))?;
-        let name = ready_rx
+        let names = ready_rx
             .recv()
             .map_err(|_| Error::Generate("model thread ended while loading".into()))??;
-        Ok(Llm {
-            jobs,
-            name,
-            max_tokens: config.max_tokens,
-        })
+        Ok(Llm { jobs, names })
     }
 
-    /// The model's name (its file name).
-    pub fn name(&self) -> &str {
-        &self.name
+    /// The models' names (file names), in routing order.
+    pub fn names(&self) -> &[String] {
+        &self.names
     }
 
-    /// Answers `question` from `sources` (numbered blocks, best first); sources that do not
-    /// fit the context are dropped from the end. Calls `on_piece` with each piece of text as it
-    /// is generated; returning `false` from it stops generation.
+    /// Answers with model `model`. Calls `on_piece` with each piece of answer text as it is
+    /// generated (never thinking text); returning `false` from it stops generation.
     pub fn generate(
         &self,
-        system: &str,
-        question: &str,
-        sources: Vec<String>,
-        sampling: &Sampling,
+        model: usize,
+        request: Request,
         mut on_piece: impl FnMut(&str) -> bool,
     ) -> Result<Generation> {
+        let started = Instant::now();
         let (events, rx): (SyncSender<Event>, Receiver<Event>) = sync_channel(STREAM_DEPTH);
         self.jobs
-            .try_send(Job {
-                system: system.to_string(),
-                question: question.to_string(),
-                sources,
-                sampling: sampling.clone(),
-                max_tokens: self.max_tokens,
+            .try_send(Job::Generate {
+                model,
+                request: Box::new(request),
                 events,
+                queued: started,
             })
-            .map_err(|e| match e {
-                std::sync::mpsc::TrySendError::Full(_) => Error::Generate(
-                    "the model is busy: too many questions waiting; try again shortly".into(),
-                ),
-                std::sync::mpsc::TrySendError::Disconnected(_) => {
-                    Error::Generate("the model thread has stopped".into())
-                }
-            })?;
+            .map_err(busy)?;
         for event in rx {
             match event {
                 Event::Piece(p) => {
@@ -176,62 +243,166 @@ impl Llm {
                         break;
                     }
                 }
-                Event::Done(g) => return Ok(g),
+                Event::Thinking => {}
+                Event::Done(g) => return Ok(*g),
                 Event::Failed(e) => return Err(e),
             }
         }
+        // The reader stopped: dropping `rx` makes the worker's next send fail and stop.
         Ok(Generation {
             text: String::new(),
             sources_used: 0,
             prompt_tokens: 0,
+            prefix_tokens_reused: 0,
             generated_tokens: 0,
+            thinking_tokens: 0,
             stop_reason: StopReason::Cancelled,
+            ttft_ms: None,
+            prompt_ms: 0.0,
+            decode_ms: 0.0,
         })
+    }
+
+    /// Measures model `model`: `prompt_tokens` random tokens decoded as a prompt, then
+    /// `gen_tokens` generated with `sampling` whatever they are.
+    pub fn bench(
+        &self,
+        model: usize,
+        prompt_tokens: usize,
+        gen_tokens: usize,
+        sampling: &Sampling,
+    ) -> Result<BenchRun> {
+        let (reply, rx) = sync_channel(1);
+        self.jobs
+            .try_send(Job::Bench {
+                model,
+                prompt_tokens,
+                gen_tokens,
+                sampling: sampling.clone(),
+                reply,
+            })
+            .map_err(busy)?;
+        rx.recv()
+            .map_err(|_| Error::Generate("the model thread has stopped".into()))?
     }
 }
 
-fn worker(
-    backend: &'static LlamaBackend,
-    path: PathBuf,
-    config: LlmConfig,
-    queue: Receiver<Job>,
-    ready: SyncSender<Result<String>>,
-) {
-    let params = LlamaModelParams::default();
-    let model = match LlamaModel::load_from_file(backend, &path, &params) {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = ready.send(Err(Error::ModelMissing {
-                what: "GGUF model",
-                path: path.clone(),
-                reason: format!("llama.cpp could not load it ({e}); run with RUST_LOG=llama_cpp_2=info to see llama.cpp's reason"),
-            }));
-            return;
-        }
-    };
+/// A model, its context, and the saved state after its system prompt.
+struct Slot<'m> {
+    model: &'m LlamaModel,
+    ctx: LlamaContext<'m>,
+    /// System prompt, its tokens, and the sequence state after decoding them.
+    prefix: Option<(String, Vec<LlamaToken>, SeqState)>,
+}
+
+fn load_model(
+    backend: &LlamaBackend,
+    path: &Path,
+    config: &LlmConfig,
+) -> Result<(LlamaModel, String)> {
+    let params = LlamaModelParams::default().with_use_mlock(config.mlock.unwrap_or(false));
+    let model = LlamaModel::load_from_file(backend, path, &params).map_err(|e| Error::ModelMissing {
+        what: "GGUF model",
+        path: path.to_path_buf(),
+        reason: format!("llama.cpp could not load it ({e}); run with RUST_LOG=llama_cpp_2=info to see llama.cpp's reason"),
+    })?;
     let general_name = model.meta_val_str("general.name").unwrap_or_default();
     if general_name.starts_with(TEST_MODEL_PREFIX) && !config.allow_test_model {
-        let _ = ready.send(Err(Error::ModelMissing {
+        return Err(Error::ModelMissing {
             what: "GGUF model",
-            path: path.clone(),
+            path: path.to_path_buf(),
             reason: format!("{general_name:?} is a random-weight test fixture whose output is noise; use a real Qwen 3.5 GGUF"),
-        }));
-        return;
+        });
     }
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let _ = ready.send(Ok(name));
-    for job in queue {
-        let events = job.events.clone();
-        let outcome = run_job(backend, &model, &config, job);
-        match outcome {
-            Ok(g) => {
-                let _ = events.send(Event::Done(g));
+    Ok((model, name))
+}
+
+fn new_slot<'m>(
+    backend: &LlamaBackend,
+    model: &'m LlamaModel,
+    config: &LlmConfig,
+) -> Result<Slot<'m>> {
+    let n_ctx = config.context.min(model.n_ctx_train().max(512));
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(n_ctx))
+        .with_n_batch(BATCH as u32)
+        .with_n_threads(threads(config.threads))
+        .with_n_threads_batch(threads(config.batch_threads));
+    let ctx = model
+        .new_context(backend, params)
+        .map_err(|e| gen_err("cannot create a llama.cpp context (lower llm.context?)", e))?;
+    Ok(Slot {
+        model,
+        ctx,
+        prefix: None,
+    })
+}
+
+fn worker(
+    backend: &'static LlamaBackend,
+    paths: Vec<PathBuf>,
+    config: LlmConfig,
+    queue: Receiver<Job>,
+    ready: SyncSender<Result<Vec<String>>>,
+) {
+    let mut models = Vec::new();
+    let mut names = Vec::new();
+    for path in &paths {
+        match load_model(backend, path, &config) {
+            Ok((m, n)) => {
+                models.push(m);
+                names.push(n);
             }
             Err(e) => {
-                let _ = events.send(Event::Failed(e));
+                let _ = ready.send(Err(e));
+                return;
+            }
+        }
+    }
+    let mut slots = Vec::new();
+    for m in &models {
+        match new_slot(backend, m, &config) {
+            Ok(s) => slots.push(s),
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        }
+    }
+    let _ = ready.send(Ok(names));
+    for job in queue {
+        match job {
+            Job::Generate {
+                model,
+                request,
+                events,
+                queued,
+            } => {
+                let outcome = match slots.get_mut(model) {
+                    Some(slot) => run_job(slot, &request, &events, queued),
+                    None => Err(Error::Generate(format!("no model number {model}"))),
+                };
+                let _ = events.send(match outcome {
+                    Ok(g) => Event::Done(Box::new(g)),
+                    Err(e) => Event::Failed(e),
+                });
+            }
+            Job::Bench {
+                model,
+                prompt_tokens,
+                gen_tokens,
+                sampling,
+                reply,
+            } => {
+                let outcome = match slots.get_mut(model) {
+                    Some(slot) => run_bench(slot, prompt_tokens, gen_tokens, &sampling),
+                    None => Err(Error::Generate(format!("no model number {model}"))),
+                };
+                let _ = reply.send(outcome);
             }
         }
     }
@@ -241,48 +412,137 @@ fn gen_err(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Generate(format!("{what}: {e}"))
 }
 
-/// Renders the chat with the model's own template (ChatML when it has none), thinking off.
-fn render_prompt(model: &LlamaModel, system: &str, user: &str) -> Result<String> {
+/// The chat template rendered around the user's message: the text before it (system prompt
+/// included) and after it (up to the assistant's turn). The model's own template, or ChatML
+/// when it has none or it cannot be applied.
+fn template_parts(model: &LlamaModel, system: &str) -> Result<(String, String)> {
     let messages = vec![
         LlamaChatMessage::new("system".into(), system.into()).map_err(|e| gen_err("prompt", e))?,
-        LlamaChatMessage::new("user".into(), user.into()).map_err(|e| gen_err("prompt", e))?,
+        LlamaChatMessage::new("user".into(), USER_SLOT.into()).map_err(|e| gen_err("prompt", e))?,
     ];
-    let template = model.chat_template(None).ok();
-    let thinks = model
+    let rendered = model
+        .chat_template(None)
+        .ok()
+        .and_then(|t| model.apply_chat_template(&t, &messages, true).ok());
+    if let Some((before, after)) = rendered.as_deref().and_then(|r| r.split_once(USER_SLOT)) {
+        return Ok((before.to_string(), after.to_string()));
+    }
+    Ok((
+        format!("<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n"),
+        "<|im_end|>\n<|im_start|>assistant\n".to_string(),
+    ))
+}
+
+/// True when the model's template knows thinking blocks (Qwen 3.5's does).
+fn template_thinks(model: &LlamaModel) -> bool {
+    model
         .meta_val_str("tokenizer.chat_template")
         .map(|t| t.contains("<think>"))
-        .unwrap_or(false);
-    let mut prompt = match template
-        .as_ref()
-        .map(|t| model.apply_chat_template(t, &messages, true))
-    {
-        Some(Ok(p)) => p,
-        _ => format!(
-            "<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
-        ),
-    };
-    if thinks {
-        // Qwen 3.5's template with thinking disabled opens the answer with an empty think block.
-        prompt.push_str("<think>\n\n</think>\n\n");
+        .unwrap_or(false)
+}
+
+/// Decodes `tokens` at positions `start..` in batches; returns the index of the last token's
+/// logits in the final batch, and the batch.
+fn decode_prompt(
+    ctx: &mut LlamaContext<'_>,
+    tokens: &[LlamaToken],
+    start: usize,
+) -> Result<(LlamaBatch<'static>, i32)> {
+    let mut batch = LlamaBatch::new(BATCH, 1);
+    for (ci, piece) in tokens.chunks(BATCH).enumerate() {
+        batch.clear();
+        for (i, &tok) in piece.iter().enumerate() {
+            let at = ci * BATCH + i;
+            let last = at + 1 == tokens.len();
+            batch
+                .add(tok, (start + at) as i32, &[0], last)
+                .map_err(|e| gen_err("prompt batch", e))?;
+        }
+        ctx.decode(&mut batch)
+            .map_err(|e| gen_err("prompt decode", e))?;
     }
-    Ok(prompt)
+    let last = batch.n_tokens() - 1;
+    Ok((batch, last))
+}
+
+/// The sampler chain the Qwen 3.5 guidance describes: presence penalty, top-k, top-p, min-p,
+/// temperature. The penalty only lowers the logits of at most `PENALTY_WINDOW` recent tokens,
+/// so the top `top_k + PENALTY_WINDOW` before it hold the top `top_k` after it: cutting to
+/// those first gives the same result without a hash lookup for every token of the vocabulary.
+fn sampler(model: &LlamaModel, s: &Sampling) -> LlamaSampler {
+    let mut chain = Vec::new();
+    if s.top_k > 0 && s.presence_penalty > 0.0 {
+        chain.push(LlamaSampler::top_k(s.top_k + PENALTY_WINDOW));
+    }
+    if s.presence_penalty != 0.0 {
+        chain.push(LlamaSampler::penalties(
+            model.n_vocab(),
+            PENALTY_WINDOW,
+            1.0,
+            0.0,
+            s.presence_penalty,
+        ));
+    }
+    if s.top_k > 0 {
+        chain.push(LlamaSampler::top_k(s.top_k));
+    }
+    chain.push(LlamaSampler::top_p(s.top_p, 1));
+    chain.push(LlamaSampler::min_p(s.min_p, 1));
+    if s.temperature <= 0.0 {
+        chain.push(LlamaSampler::greedy());
+    } else {
+        chain.push(LlamaSampler::temp(s.temperature));
+        chain.push(LlamaSampler::dist(s.seed));
+    }
+    LlamaSampler::chain_simple(chain)
+}
+
+/// Tokens of the full prompt for `used` sources: template text parsed for special tokens, the
+/// user's message (sources and question) never: a document cannot forge a chat turn.
+fn prompt_tokens(
+    model: &LlamaModel,
+    prefix: &[LlamaToken],
+    request: &Request,
+    after: &str,
+    used: usize,
+) -> Vec<LlamaToken> {
+    let vocab = model.vocab();
+    let user = super::prompt::user_message(&request.question, &request.sources[..used]);
+    let mut tokens = prefix.to_vec();
+    tokens.extend(vocab.tokenize(user.as_bytes(), false, false));
+    let mut tail = after.to_string();
+    match request.thinking {
+        Thinking::Bounded => tail.push_str("<think>\n"),
+        // Qwen 3.5's template with thinking disabled opens the answer with an empty block.
+        Thinking::Off if template_thinks(model) => tail.push_str("<think>\n\n</think>\n\n"),
+        Thinking::Off => {}
+    }
+    tokens.extend(vocab.tokenize(tail.as_bytes(), false, true));
+    tokens
 }
 
 fn run_job(
-    backend: &LlamaBackend,
-    model: &LlamaModel,
-    config: &LlmConfig,
-    job: Job,
+    slot: &mut Slot<'_>,
+    request: &Request,
+    events: &SyncSender<Event>,
+    queued: Instant,
 ) -> Result<Generation> {
-    let n_ctx = config.context.min(model.n_ctx_train().max(512));
-    let budget = n_ctx.saturating_sub(job.max_tokens) as usize;
-    let vocab = model.vocab();
+    let model = slot.model;
+    let n_ctx = slot.ctx.n_ctx() as usize;
+    let thinking_budget = match request.thinking {
+        Thinking::Bounded => request.thinking_budget as usize + THINK_CLOSE.len(),
+        Thinking::Off => 0,
+    };
+    let budget = n_ctx.saturating_sub(request.max_tokens as usize + thinking_budget + 8);
+    let (before, after) = template_parts(model, &request.system)?;
+    let prefix_tokens = match &slot.prefix {
+        Some((system, tokens, _)) if *system == request.system => tokens.clone(),
+        _ => model.vocab().tokenize(before.as_bytes(), false, true),
+    };
     // Drop sources from the end until the prompt fits beside the answer budget.
-    let mut used = job.sources.len();
-    let tokens: Vec<LlamaToken> = loop {
-        let user = super::prompt::user_message(&job.question, &job.sources[..used]);
-        let prompt = render_prompt(model, &job.system, &user)?;
-        let tokens = vocab.tokenize(prompt.as_bytes(), false, true);
+    let mut used = request.sources.len();
+    let tokens = loop {
+        let tokens = prompt_tokens(model, &prefix_tokens, request, &after, used);
         if tokens.len() <= budget {
             break tokens;
         }
@@ -294,58 +554,76 @@ fn run_job(
         }
         used -= 1;
     };
-    let t = threads(config.threads);
-    let params = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(n_ctx))
-        .with_n_batch(BATCH as u32)
-        .with_n_threads(t)
-        .with_n_threads_batch(t);
-    let mut ctx = model
-        .new_context(backend, params)
-        .map_err(|e| gen_err("cannot create a llama.cpp context", e))?;
-    let mut batch = LlamaBatch::new(BATCH, 1);
-    for (ci, piece) in tokens.chunks(BATCH).enumerate() {
-        batch.clear();
-        for (i, &tok) in piece.iter().enumerate() {
-            let pos = (ci * BATCH + i) as i32;
-            let last = ci * BATCH + i == tokens.len() - 1;
-            batch
-                .add(tok, pos, &[0], last)
-                .map_err(|e| gen_err("prompt batch", e))?;
-        }
-        ctx.decode(&mut batch)
-            .map_err(|e| gen_err("prompt decode", e))?;
-    }
-    let s = &job.sampling;
-    let mut sampler = LlamaSampler::chain_simple([
-        LlamaSampler::penalties(model.n_vocab(), 256, 1.0, 0.0, s.presence_penalty),
-        LlamaSampler::top_k(s.top_k),
-        LlamaSampler::top_p(s.top_p, 1),
-        LlamaSampler::min_p(s.min_p, 1),
-        LlamaSampler::temp(s.temperature),
-        LlamaSampler::dist(s.seed),
-    ]);
+    let t0 = Instant::now();
+    slot.ctx.clear_kv_cache();
+    let reusable = request.reuse_prefix
+        && matches!(&slot.prefix, Some((system, _, _)) if *system == request.system);
+    let mut reused = 0;
+    let (mut batch, logits_at) = if reusable {
+        let Some((_, _, state)) = &slot.prefix else {
+            return Err(Error::Generate("saved prefix state vanished".into()));
+        };
+        slot.ctx
+            .state_seq_set(state, 0)
+            .map_err(|e| gen_err("restoring the system prompt's state", e))?;
+        reused = prefix_tokens.len();
+        decode_prompt(&mut slot.ctx, &tokens[reused..], reused)?
+    } else if request.reuse_prefix {
+        // First question for this system prompt: decode the prefix alone and save its state.
+        decode_prompt(&mut slot.ctx, &prefix_tokens, 0)?;
+        let state = slot
+            .ctx
+            .state_seq_get(0, LlamaStateSeqFlags::empty())
+            .map_err(|e| gen_err("saving the system prompt's state", e))?;
+        slot.prefix = Some((request.system.clone(), prefix_tokens.clone(), state));
+        decode_prompt(
+            &mut slot.ctx,
+            &tokens[prefix_tokens.len()..],
+            prefix_tokens.len(),
+        )?
+    } else {
+        decode_prompt(&mut slot.ctx, &tokens, 0)?
+    };
+    let prompt_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let t1 = Instant::now();
+    let mut sampler = sampler(model, &request.sampling);
+    let vocab = model.vocab();
     let mut decoder = Utf8Stream::default();
+    let mut filter = ThinkFilter::new(request.thinking == Thinking::Bounded);
+    let mut guard = LoopGuard::new(request.loop_ngram, request.loop_repeats);
     let mut text = String::new();
     let mut pos = tokens.len() as i32;
-    let mut generated = 0usize;
+    let (mut generated, mut thinking) = (0usize, 0usize);
     let mut stop_reason = StopReason::MaxTokens;
-    let mut logits_at = batch.n_tokens() - 1;
-    while generated < job.max_tokens as usize {
-        let token = sampler.sample(&ctx, logits_at);
+    let mut logits_at = logits_at;
+    let mut ttft = None;
+    while generated < request.max_tokens as usize {
+        let token = sampler.sample(&slot.ctx, logits_at);
+        ttft.get_or_insert_with(|| queued.elapsed().as_secs_f64() * 1e3);
         if vocab.is_eog(token) {
             stop_reason = StopReason::Eos;
             break;
         }
-        generated += 1;
-        let bytes = vocab.token_to_piece(token, false, None);
-        let piece = decoder.push(&bytes);
+        let was_thinking = filter.thinking;
+        if was_thinking {
+            thinking += 1;
+        } else {
+            generated += 1;
+        }
+        if guard.push(token.0) {
+            stop_reason = StopReason::Loop;
+            break;
+        }
+        let piece = filter.push(&decoder.push(&vocab.token_to_piece(token, false, None)));
         if !piece.is_empty() {
             text.push_str(&piece);
-            if job.events.send(Event::Piece(piece)).is_err() {
+            if events.send(Event::Piece(piece)).is_err() {
                 stop_reason = StopReason::Cancelled;
                 break;
             }
+        } else if filter.thinking && events.send(Event::Thinking).is_err() {
+            stop_reason = StopReason::Cancelled;
+            break;
         }
         batch.clear();
         batch
@@ -353,15 +631,102 @@ fn run_job(
             .map_err(|e| gen_err("batch", e))?;
         pos += 1;
         logits_at = 0;
-        ctx.decode(&mut batch).map_err(|e| gen_err("decode", e))?;
+        slot.ctx
+            .decode(&mut batch)
+            .map_err(|e| gen_err("decode", e))?;
+        // Thinking past its budget (or any thinking when it is off): close the block.
+        let limit = match request.thinking {
+            Thinking::Bounded => request.thinking_budget as usize,
+            Thinking::Off => 0,
+        };
+        if filter.thinking && thinking >= limit {
+            let close = vocab.tokenize(THINK_CLOSE.as_bytes(), false, true);
+            filter.push(THINK_CLOSE);
+            batch.clear();
+            for (i, &t) in close.iter().enumerate() {
+                batch
+                    .add(t, pos, &[0], i + 1 == close.len())
+                    .map_err(|e| gen_err("batch", e))?;
+                pos += 1;
+            }
+            slot.ctx
+                .decode(&mut batch)
+                .map_err(|e| gen_err("decode", e))?;
+            logits_at = batch.n_tokens() - 1;
+        }
     }
-    text.push_str(&decoder.finish());
+    let rest = filter.push(&decoder.finish()) + &filter.finish();
+    text.push_str(&rest);
     Ok(Generation {
-        text: strip_thinking(&text),
+        text: text.trim().to_string(),
         sources_used: used,
         prompt_tokens: tokens.len(),
+        prefix_tokens_reused: reused,
         generated_tokens: generated,
+        thinking_tokens: thinking,
         stop_reason,
+        ttft_ms: ttft,
+        prompt_ms,
+        decode_ms: t1.elapsed().as_secs_f64() * 1e3,
+    })
+}
+
+/// A prompt of `n_prompt` pseudo-random tokens (deterministic), decoded, then `n_gen` tokens
+/// generated through the answer path with end-of-sequence ignored.
+fn run_bench(
+    slot: &mut Slot<'_>,
+    n_prompt: usize,
+    n_gen: usize,
+    sampling: &Sampling,
+) -> Result<BenchRun> {
+    let model = slot.model;
+    let n_vocab = model.n_vocab().max(1) as u64;
+    if n_prompt == 0 || n_prompt + n_gen > slot.ctx.n_ctx() as usize {
+        return Err(Error::BadRequest(format!(
+            "{n_prompt} prompt + {n_gen} generated tokens must be at least 1 and fit the context of {}",
+            slot.ctx.n_ctx()
+        )));
+    }
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let tokens: Vec<LlamaToken> = (0..n_prompt)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            LlamaToken((x % n_vocab) as i32)
+        })
+        .collect();
+    slot.ctx.clear_kv_cache();
+    slot.prefix = None;
+    let t0 = Instant::now();
+    let (mut batch, mut logits_at) = decode_prompt(&mut slot.ctx, &tokens, 0)?;
+    let prompt_s = t0.elapsed().as_secs_f64();
+    let mut sampler = sampler(model, sampling);
+    let vocab = model.vocab();
+    let mut decoder = Utf8Stream::default();
+    let mut filter = ThinkFilter::new(false);
+    let mut text = String::new();
+    let t1 = Instant::now();
+    for i in 0..n_gen {
+        let token = sampler.sample(&slot.ctx, logits_at);
+        text.push_str(&filter.push(&decoder.push(&vocab.token_to_piece(token, false, None))));
+        batch.clear();
+        batch
+            .add(token, (n_prompt + i) as i32, &[0], true)
+            .map_err(|e| gen_err("batch", e))?;
+        logits_at = 0;
+        slot.ctx
+            .decode(&mut batch)
+            .map_err(|e| gen_err("decode", e))?;
+    }
+    let gen_s = t1.elapsed().as_secs_f64();
+    std::hint::black_box(text);
+    slot.ctx.clear_kv_cache();
+    Ok(BenchRun {
+        prompt_tokens: n_prompt,
+        prompt_s,
+        gen_tokens: n_gen,
+        gen_s,
     })
 }
 
@@ -411,21 +776,112 @@ impl Utf8Stream {
     }
 }
 
-/// Removes `<think>...</think>` blocks (and an unterminated one) from model output.
-fn strip_thinking(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("<think>") {
-        out.push_str(&rest[..start]);
-        match rest[start..].find("</think>") {
-            Some(end) => rest = &rest[start + end + "</think>".len()..],
-            None => {
-                rest = "";
-            }
+/// Streams text with `<think>...</think>` blocks removed, holding back just enough to recognise
+/// a tag split across pieces, and dropping the whitespace that opens the answer.
+struct ThinkFilter {
+    /// Inside a thinking block.
+    thinking: bool,
+    held: String,
+    /// Visible text has been emitted.
+    started: bool,
+}
+
+impl ThinkFilter {
+    fn new(thinking: bool) -> ThinkFilter {
+        ThinkFilter {
+            thinking,
+            held: String::new(),
+            started: false,
         }
     }
-    out.push_str(rest);
-    out.trim().to_string()
+
+    /// Adds text; returns the visible text that is certain so far.
+    fn push(&mut self, piece: &str) -> String {
+        self.held.push_str(piece);
+        let mut out = String::new();
+        loop {
+            let tag = if self.thinking { "</think>" } else { "<think>" };
+            if let Some(at) = self.held.find(tag) {
+                if !self.thinking {
+                    out.push_str(&self.held[..at]);
+                }
+                self.held.drain(..at + tag.len());
+                self.thinking = !self.thinking;
+                continue;
+            }
+            // Keep the longest tail that could begin the tag; the rest is decided.
+            let keep = (1..tag.len())
+                .rev()
+                .find(|&n| {
+                    self.held.len() >= n
+                        && self.held.is_char_boundary(self.held.len() - n)
+                        && tag.starts_with(&self.held[self.held.len() - n..])
+                })
+                .unwrap_or(0);
+            let cut = self.held.len() - keep;
+            if !self.thinking {
+                out.push_str(&self.held[..cut]);
+            }
+            self.held.drain(..cut);
+            break;
+        }
+        self.visible(out)
+    }
+
+    /// The text held back at the end (a partial tag that never completed).
+    fn finish(&mut self) -> String {
+        let rest = std::mem::take(&mut self.held);
+        if self.thinking {
+            String::new()
+        } else {
+            self.visible(rest)
+        }
+    }
+
+    fn visible(&mut self, out: String) -> String {
+        if self.started {
+            return out;
+        }
+        let trimmed = out.trim_start();
+        if !trimmed.is_empty() {
+            self.started = true;
+        }
+        trimmed.to_string()
+    }
+}
+
+/// Stops generation once an n-gram of output tokens has been seen `limit` times.
+struct LoopGuard {
+    n: usize,
+    limit: u32,
+    recent: Vec<i32>,
+    seen: HashMap<Vec<i32>, u32>,
+}
+
+impl LoopGuard {
+    fn new(n: usize, limit: u32) -> LoopGuard {
+        LoopGuard {
+            n: n.max(1),
+            limit,
+            recent: Vec::new(),
+            seen: HashMap::new(),
+        }
+    }
+
+    /// Adds a token; true when the output is looping.
+    fn push(&mut self, token: i32) -> bool {
+        if self.limit == 0 {
+            return false;
+        }
+        self.recent.push(token);
+        if self.recent.len() < self.n {
+            return false;
+        }
+        let gram = self.recent[self.recent.len() - self.n..].to_vec();
+        let count = self.seen.entry(gram).or_insert(0);
+        *count += 1;
+        *count >= self.limit
+    }
 }
 
 #[cfg(test)]
@@ -444,12 +900,49 @@ mod tests {
         assert_eq!(d.finish(), "\u{fffd}");
     }
 
+    fn filtered(thinking: bool, pieces: &[&str]) -> String {
+        let mut f = ThinkFilter::new(thinking);
+        let mut out: String = pieces.iter().map(|p| f.push(p)).collect();
+        out.push_str(&f.finish());
+        out
+    }
+
     #[test]
-    fn thinking_is_removed() {
+    fn thinking_never_passes_the_filter_even_split_across_pieces() {
         assert_eq!(
-            strip_thinking("<think>hmm</think>\n\nParis [1]."),
+            filtered(false, &["<think>hmm</think>\n\nParis [1]."]),
             "Paris [1]."
         );
-        assert_eq!(strip_thinking("A [1]. <think>never closed"), "A [1].");
+        assert_eq!(
+            filtered(
+                false,
+                &["A ", "<thi", "nk>secret", " plan</th", "ink>", " B"]
+            ),
+            "A  B"
+        );
+        // Opened by the prompt: everything up to the close is thinking.
+        assert_eq!(filtered(true, &["secret <", "/think>\n\nAnswer"]), "Answer");
+        // Never closed: nothing after the open tag shows.
+        assert_eq!(filtered(false, &["A [1]. <think>never closed"]), "A [1]. ");
+        assert_eq!(filtered(true, &["only thinking"]), "");
+        // A lone '<' that is no tag comes out once it is decided.
+        assert_eq!(filtered(false, &["a <", "b"]), "a <b");
+        assert_eq!(filtered(false, &["x <th"]), "x <th");
+    }
+
+    #[test]
+    fn the_loop_guard_fires_on_repeats_only() {
+        let mut g = LoopGuard::new(3, 3);
+        let varied: Vec<bool> = (0..50).map(|t| g.push(t)).collect();
+        assert!(varied.iter().all(|&l| !l));
+        let mut g = LoopGuard::new(3, 3);
+        // 1 2 3 1 2 3 1 2 3: the 3-gram "1 2 3" is seen a third time at the ninth token.
+        let fired: Vec<bool> = [1, 2, 3, 1, 2, 3, 1, 2, 3]
+            .iter()
+            .map(|&t| g.push(t))
+            .collect();
+        assert_eq!(fired.iter().position(|&l| l), Some(8));
+        let mut off = LoopGuard::new(3, 0);
+        assert!((0..30).all(|_| !off.push(7)));
     }
 }

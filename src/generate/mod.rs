@@ -3,10 +3,14 @@
 
 mod citations;
 mod extractive;
+mod gate;
 mod llm;
 mod prompt;
+mod support;
 
 pub use citations::{citation, cite, parse_markers};
 pub use extractive::extract;
-pub use llm::{Generation, Llm, StopReason};
+pub use gate::{gate, language_of};
+pub use llm::{BenchRun, Generation, Llm, Request, StopReason};
 pub use prompt::{source_block, SYSTEM_PROMPT};
+pub use support::{check as check_support, sentences, EmbedFn};

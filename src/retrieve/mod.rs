@@ -12,7 +12,7 @@ use crate::config::RetrievalConfig;
 use crate::embed::Embedder;
 use crate::error::Result;
 use crate::store::Index;
-use crate::types::Hit;
+use crate::types::{Evidence, Hit};
 
 /// What `degraded` says when only BM25 could be used.
 pub const BM25_ONLY: &str = "bm25_only";
@@ -241,6 +241,46 @@ pub struct Retrieved {
     pub hits: Vec<Hit>,
     /// Why only BM25 was used, when it was (the response then says `"degraded": "bm25_only"`).
     pub degraded: Option<String>,
+    /// How strongly the documents match the question (decides refusal).
+    pub evidence: Evidence,
+}
+
+/// Passages whose words count towards the question's coverage.
+const COVERAGE_PASSAGES: usize = 3;
+
+/// Retrieval's evidence for `question`: the nearest chunk's cosine similarity (when the vector
+/// side ran) and the share of the question's content words found in the best passages; the
+/// score is their mean, or the coverage alone when BM25 alone ran.
+pub fn evidence(question: &str, c: &Candidates, hits: &[Hit], threshold: f32) -> Evidence {
+    let mut analyzer = crate::analysis::analyzer();
+    let words: HashSet<String> = crate::analysis::terms(&mut analyzer, question)
+        .into_iter()
+        .collect();
+    let found: HashSet<String> = hits
+        .iter()
+        .take(COVERAGE_PASSAGES)
+        .flat_map(|h| {
+            let text = format!("{} {} {}", h.place.title, h.place.heading, h.text);
+            crate::analysis::terms(&mut analyzer, &text)
+        })
+        .filter(|t| words.contains(t))
+        .collect();
+    let coverage = if words.is_empty() {
+        0.0
+    } else {
+        found.len() as f32 / words.len() as f32
+    };
+    let similarity = c.dense.first().map(|s| s.score);
+    let score = match similarity {
+        Some(s) => (s + coverage) / 2.0,
+        None => coverage,
+    };
+    Evidence {
+        score,
+        similarity,
+        coverage,
+        threshold,
+    }
 }
 
 /// The chunks of the first `top_k` fused entries, with their scores and ranks.
@@ -276,8 +316,10 @@ pub fn search(
         config.candidates,
     )?;
     let fused = fuse(&c, Mode::Hybrid, config);
+    let hits = hits(index, &fused, top_k)?;
     Ok(Retrieved {
-        hits: hits(index, &fused, top_k)?,
+        evidence: evidence(query, &c, &hits, config.refuse_below),
+        hits,
         degraded: c.degraded,
     })
 }

@@ -98,6 +98,12 @@ pub struct AskRequest {
     /// Answer extractively even when a model is loaded.
     #[serde(default)]
     pub extractive: bool,
+    /// Sampling for this question; unset fields keep the configured values.
+    #[serde(default)]
+    pub sampling: Option<crate::config::SamplingOverride>,
+    /// `"off"` or `"bounded"` (default: `llm.thinking`).
+    #[serde(default)]
+    pub thinking: Option<crate::config::Thinking>,
 }
 
 async fn ask(
@@ -108,6 +114,11 @@ async fn ask(
     let options = AskOptions {
         extractive: req.extractive,
         top_k: req.top_k,
+        sampling: req
+            .sampling
+            .as_ref()
+            .map(|o| o.apply(&rag.config().llm.sampling)),
+        thinking: req.thinking,
     };
     let answer = tokio::task::spawn_blocking(move || rag.ask(&req.question, &options))
         .await
@@ -147,6 +158,7 @@ impl From<Error> for ApiError {
             Error::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Error::NoIndex(_) => (StatusCode::SERVICE_UNAVAILABLE, "no_index"),
             Error::Locked(_) => (StatusCode::SERVICE_UNAVAILABLE, "locked"),
+            Error::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             e if e.is_user_error() => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
