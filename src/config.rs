@@ -311,7 +311,7 @@ impl Default for RetrievalConfig {
             vector_weight: 1.0,
             title_boost: 0.3,
             ef_search: 128,
-            refuse_below: 0.0,
+            refuse_below: 0.4,
         }
     }
 }

@@ -34,12 +34,41 @@ const STAMP_FILE: &str = "eval.json";
 pub struct GoldenQuestion {
     /// The question, as a user would ask it.
     pub question: String,
-    /// The document that answers it: a file name or a path ending (`guides/parking.md`).
+    /// The document that answers it: a file name or a path ending (`guides/parking.md`);
+    /// empty for an unanswerable question.
+    #[serde(default)]
     pub document: String,
     /// The section that answers it, if the test is that precise: matched against the chunk's
     /// heading path, ignoring case.
     #[serde(default)]
     pub section: Option<String>,
+    /// True for a question the documents do not answer: `rag` should refuse it. Such
+    /// questions measure refusal and are left out of the retrieval scores.
+    #[serde(default)]
+    pub unanswerable: bool,
+}
+
+/// How well the evidence score separates answerable from unanswerable golden questions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Refusal {
+    /// The threshold in force (`retrieval.refuse_below`).
+    pub threshold: f32,
+    /// Answerable questions.
+    pub answerable: usize,
+    /// Unanswerable questions.
+    pub unanswerable: usize,
+    /// Refused questions that are unanswerable, over all refused (1 when none is refused).
+    pub precision: f64,
+    /// Unanswerable questions refused, over all unanswerable.
+    pub recall: f64,
+    /// Answerable questions refused (wrongly).
+    pub wrongly_refused: Vec<String>,
+    /// The threshold that refuses the most unanswerable questions while refusing no
+    /// answerable one: midway between the lowest answerable score and the highest
+    /// unanswerable score under it.
+    pub suggested_threshold: f32,
+    /// Each question's evidence score, and whether it is unanswerable.
+    pub scores: Vec<(String, f32, bool)>,
 }
 
 /// The scores of one retrieval mode.
@@ -104,6 +133,57 @@ pub struct EvalReport {
     pub ingest_seconds: f64,
     /// Seconds spent running the queries, all modes.
     pub query_seconds: f64,
+    /// Golden questions with unanswerable ones: how refusal did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Refusal>,
+}
+
+/// Refusal precision and recall of `scores` (question, evidence score, unanswerable) at
+/// `threshold`.
+pub fn refusal(scores: Vec<(String, f32, bool)>, threshold: f32) -> Refusal {
+    let refused = |s: f32| s < threshold;
+    let unanswerable = scores.iter().filter(|s| s.2).count();
+    let answerable = scores.len() - unanswerable;
+    let right = scores.iter().filter(|s| s.2 && refused(s.1)).count();
+    let wrongly_refused: Vec<String> = scores
+        .iter()
+        .filter(|s| !s.2 && refused(s.1))
+        .map(|s| s.0.clone())
+        .collect();
+    let all_refused = right + wrongly_refused.len();
+    let lowest_answerable = scores
+        .iter()
+        .filter(|s| !s.2)
+        .map(|s| s.1)
+        .fold(f32::INFINITY, f32::min);
+    let below = scores
+        .iter()
+        .filter(|s| s.2 && s.1 < lowest_answerable)
+        .map(|s| s.1)
+        .fold(f32::NEG_INFINITY, f32::max);
+    let suggested_threshold = if below.is_finite() && lowest_answerable.is_finite() {
+        (below + lowest_answerable) / 2.0
+    } else {
+        0.0
+    };
+    Refusal {
+        threshold,
+        answerable,
+        unanswerable,
+        precision: if all_refused == 0 {
+            1.0
+        } else {
+            right as f64 / all_refused as f64
+        },
+        recall: if unanswerable == 0 {
+            0.0
+        } else {
+            right as f64 / unanswerable as f64
+        },
+        wrongly_refused,
+        suggested_threshold,
+        scores,
+    }
 }
 
 impl EvalReport {
@@ -203,13 +283,21 @@ pub fn load_questions(path: &Path) -> Result<Vec<GoldenQuestion>> {
         if line.is_empty() || line.starts_with("//") {
             continue;
         }
-        let q: GoldenQuestion = serde_json::from_str(line).map_err(|e| {
+        let bad = |e: String| {
             Error::BadRequest(format!(
-                "{} line {}: {e}; each line must be {{\"question\": ..., \"document\": ..., \"section\": ... (optional)}}",
+                "{} line {}: {e}; each line must be {{\"question\": ..., \"document\": ..., \"section\": ... (optional)}} or {{\"question\": ..., \"unanswerable\": true}}",
                 path.display(),
                 i + 1
             ))
-        })?;
+        };
+        let q: GoldenQuestion = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+        if q.unanswerable != q.document.is_empty() {
+            return Err(bad(if q.unanswerable {
+                "an unanswerable question names no document".into()
+            } else {
+                "missing field `document`".into()
+            }));
+        }
         out.push(q);
     }
     if out.is_empty() {
@@ -589,7 +677,8 @@ fn evaluate(
             section: None,
         });
     }
-    for g in golden {
+    let answerable: Vec<&GoldenQuestion> = golden.iter().filter(|g| !g.unanswerable).collect();
+    for &g in &answerable {
         cases.push(Case {
             text: &g.question,
             gain: Box::new(move |path: &str| f64::from(u8::from(is_document(path, &g.document)))),
@@ -604,6 +693,16 @@ fn evaluate(
     };
     let started = Instant::now();
     let (scores, missed, ranks) = score(rag, &index, &cases, config, modes)?;
+    let refusal_report = if golden.iter().any(|g| g.unanswerable) {
+        let mut evidence = Vec::new();
+        for g in golden {
+            let r = rag.search(&g.question, None)?;
+            evidence.push((g.question.clone(), r.evidence.score, g.unanswerable));
+        }
+        Some(refusal(evidence, config.refuse_below))
+    } else {
+        None
+    };
     let stats = index.stats();
     Ok(EvalReport {
         dataset: dataset.display().to_string(),
@@ -612,17 +711,20 @@ fn evaluate(
         reused_index: reused,
         documents: stats.documents,
         chunks: stats.chunks,
-        queries: judged.len() + golden.len(),
+        queries: judged.len() + answerable.len(),
         skipped_queries: skipped,
         modes: scores,
         missed: if judged.is_empty() {
-            missed.iter().map(|&i| golden[i].question.clone()).collect()
+            missed
+                .iter()
+                .map(|&i| answerable[i].question.clone())
+                .collect()
         } else {
             Vec::new()
         },
-        per_question: golden
+        per_question: answerable
             .iter()
-            .zip(ranks.into_iter().skip(cases.len() - golden.len()))
+            .zip(ranks.into_iter().skip(cases.len() - answerable.len()))
             .map(|(g, ranks)| QuestionRanks {
                 question: g.question.clone(),
                 document: g.document.clone(),
@@ -632,6 +734,7 @@ fn evaluate(
         retrieval: config.clone(),
         ingest_seconds,
         query_seconds: started.elapsed().as_secs_f64(),
+        refusal: refusal_report,
     })
 }
 
@@ -654,6 +757,28 @@ mod tests {
         assert_eq!(ndcg_at(&[0.0, 1.0], &[1.0], 1), 0.0);
         assert_eq!(ndcg_at(&[1.0], &[], 10), 0.0);
         assert_eq!(ndcg_at(&[1.0, 1.0], &[1.0, 1.0], 10), 1.0);
+    }
+
+    #[test]
+    fn refusal_precision_recall_and_the_suggested_threshold() {
+        let s = |q: &str, x: f32, u: bool| (q.to_string(), x, u);
+        let scores = vec![
+            s("a1", 0.8, false),
+            s("a2", 0.5, false),
+            s("u1", 0.2, true),
+            s("u2", 0.4, true),
+            s("u3", 0.6, true),
+        ];
+        let r = refusal(scores.clone(), 0.45);
+        assert_eq!((r.answerable, r.unanswerable), (2, 3));
+        assert_eq!(r.precision, 1.0);
+        assert!((r.recall - 2.0 / 3.0).abs() < 1e-9);
+        assert!(r.wrongly_refused.is_empty());
+        assert!((r.suggested_threshold - 0.45).abs() < 1e-6);
+        let r = refusal(scores, 0.7);
+        assert_eq!(r.wrongly_refused, vec!["a2".to_string()]);
+        assert!((r.precision - 0.75).abs() < 1e-9);
+        assert_eq!(r.recall, 1.0);
     }
 
     #[test]

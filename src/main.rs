@@ -516,6 +516,16 @@ fn print_eval(out: &mut impl Write, r: &rag::eval::EvalReport) -> std::io::Resul
     for q in &r.missed {
         writeln!(out, "missed in hybrid top 20: {q}")?;
     }
+    if let Some(f) = &r.refusal {
+        writeln!(
+            out,
+            "refusal at evidence < {:.3}: precision {:.3}, recall {:.3} ({} unanswerable, {} answerable questions); suggested threshold {:.3}",
+            f.threshold, f.precision, f.recall, f.unanswerable, f.answerable, f.suggested_threshold
+        )?;
+        for q in &f.wrongly_refused {
+            writeln!(out, "wrongly refused: {q}")?;
+        }
+    }
     Ok(())
 }
 

@@ -499,6 +499,9 @@ fn hybrid_recall_at_20_on_the_golden_questions() {
     let mut misses = Vec::new();
     for line in questions.lines().filter(|l| !l.trim().is_empty()) {
         let q: Value = serde_json::from_str(line).unwrap();
+        if q["unanswerable"] == true {
+            continue;
+        }
         let hits = rag
             .search(q["question"].as_str().unwrap(), Some(20))
             .unwrap()

@@ -40,8 +40,26 @@ fn eval_on_golden_questions_reports_three_modes_and_reuses_its_index() {
     assert_eq!(first["kind"], "golden");
     assert_eq!(first["reused_index"], false);
     let questions = std::fs::read_to_string(golden()).unwrap();
-    let n = questions.lines().filter(|l| !l.trim().is_empty()).count();
+    let lines: Vec<&str> = questions.lines().filter(|l| !l.trim().is_empty()).collect();
+    let unanswerable = lines
+        .iter()
+        .filter(|l| l.contains("\"unanswerable\": true"))
+        .count();
+    assert!(unanswerable >= 10, "{unanswerable}");
+    // Retrieval is scored on the answerable questions; refusal on all of them.
+    let n = lines.len() - unanswerable;
     assert_eq!(first["queries"].as_u64(), Some(n as u64));
+    let refusal = &first["refusal"];
+    assert_eq!(refusal["unanswerable"].as_u64(), Some(unanswerable as u64));
+    assert_eq!(refusal["answerable"].as_u64(), Some(n as u64));
+    assert_eq!(refusal["scores"].as_array().unwrap().len(), lines.len());
+    assert!(
+        (refusal["threshold"].as_f64().unwrap() - 0.4).abs() < 1e-6,
+        "{refusal}"
+    );
+    // The calibrated default refuses half the unanswerable ones and no answerable one.
+    assert_eq!(refusal["precision"].as_f64(), Some(1.0), "{refusal}");
+    assert!(refusal["recall"].as_f64().unwrap() >= 0.5, "{refusal}");
     for mode in ["bm25", "dense", "hybrid"] {
         let m = &first["modes"][mode];
         assert_eq!(m["queries"].as_u64(), Some(n as u64), "{mode}");

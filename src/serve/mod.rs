@@ -176,6 +176,15 @@ impl From<Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        if self.code == "busy" {
+            // The model's queue is full: say when to come back.
+            return (
+                self.status,
+                [(axum::http::header::RETRY_AFTER, "2")],
+                Json(body),
+            )
+                .into_response();
+        }
         (self.status, Json(body)).into_response()
     }
 }

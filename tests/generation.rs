@@ -1,0 +1,355 @@
+//! The generation engine with the tiny random-weight GGUF: streaming, cancellation, the loop
+//! guard, thinking that never leaks, prefix reuse, refusal, routing, and the CLI's report of
+//! them. Random weights write noise, so these tests assert mechanics, never wording.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use rag::config::{Sampling, Thinking};
+use rag::{AnswerMode, AskOptions, Rag};
+use serde_json::Value;
+
+use crate::e2e::{root, stderr, tiny_gguf, Env};
+
+const QUESTION: &str = "Which buses go to the hospital?";
+
+/// One index of `corpora/` shared by the library tests here (built once, then only read).
+fn shared_index() -> PathBuf {
+    static INDEX: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    INDEX
+        .get_or_init(|| {
+            let env = tempfile::tempdir().unwrap();
+            let index = env.path().join("index");
+            let rag = Rag::load(config(&index, vec![])).unwrap();
+            rag.ingest(&[root().join("corpora")], &Default::default(), &mut |_| {})
+                .unwrap();
+            (env, index)
+        })
+        .1
+        .clone()
+}
+
+fn config(index: &std::path::Path, models: Vec<PathBuf>) -> rag::Config {
+    let mut c = rag::Config {
+        index: index.to_path_buf(),
+        ..rag::Config::default()
+    };
+    c.embedder.dir = root().join("models/all-MiniLM-L6-v2");
+    c.embedder.onnxruntime = root().join("runtime/onnxruntime/libonnxruntime.so");
+    c.llm.models = models;
+    c.llm.models_dir = index.join("no-models");
+    c.llm.allow_test_model = true;
+    c.llm.context = 2048;
+    c.llm.max_tokens = 48;
+    c
+}
+
+fn tiny_rag(edit: impl FnOnce(&mut rag::Config)) -> Rag {
+    let mut c = config(&shared_index(), vec![tiny_gguf()]);
+    edit(&mut c);
+    Rag::open(c).unwrap().with_llm().unwrap()
+}
+
+fn greedy() -> Sampling {
+    Sampling {
+        temperature: 0.0,
+        presence_penalty: 0.0,
+        ..Sampling::default()
+    }
+}
+
+#[test]
+fn streamed_pieces_arrive_in_order_and_make_up_the_answer() {
+    let rag = tiny_rag(|_| {});
+    let mut pieces: Vec<String> = Vec::new();
+    let a = rag
+        .ask_streaming(QUESTION, &AskOptions::default(), &mut |p| {
+            pieces.push(p.to_string());
+            true
+        })
+        .unwrap();
+    assert_eq!(a.mode, AnswerMode::Generated);
+    assert!(!pieces.is_empty(), "{a:?}");
+    assert_eq!(pieces.concat().trim(), a.answer);
+    let stats = a.generation.as_ref().unwrap();
+    assert!(stats.generated_tokens > 0 && stats.generated_tokens <= 48);
+    assert_eq!(stats.thinking_tokens, 0);
+    assert!(a.stop_reason.is_some());
+    assert!(a.timings_ms.first_token.unwrap() > 0.0);
+}
+
+#[test]
+fn a_reader_that_stops_cancels_the_generation_and_the_model_serves_the_next() {
+    let rag = tiny_rag(|c| c.llm.max_tokens = 400);
+    let mut seen = 0;
+    let a = rag
+        .ask_streaming(QUESTION, &AskOptions::default(), &mut |_| {
+            seen += 1;
+            false
+        })
+        .unwrap();
+    assert_eq!(seen, 1);
+    assert_eq!(a.stop_reason, Some(rag::generate::StopReason::Cancelled));
+    assert!(a.routing.unwrap().reason.contains("stopped"));
+    // The worker noticed, stopped, and takes the next question.
+    let b = rag.ask(QUESTION, &AskOptions::default()).unwrap();
+    assert_ne!(b.stop_reason, Some(rag::generate::StopReason::Cancelled));
+}
+
+#[test]
+fn the_loop_guard_stops_greedy_repetition() {
+    let rag = tiny_rag(|c| c.llm.max_tokens = 400);
+    let options = AskOptions {
+        sampling: Some(greedy()),
+        ..AskOptions::default()
+    };
+    let a = rag.ask(QUESTION, &options).unwrap();
+    assert_eq!(
+        a.stop_reason,
+        Some(rag::generate::StopReason::Loop),
+        "{}",
+        a.answer
+    );
+    assert!(a.generation.unwrap().generated_tokens < 400);
+    let attempt = &a.routing.unwrap().attempts[0];
+    assert!(
+        attempt.failures.iter().any(|f| f.contains("repeating")),
+        "{attempt:?}"
+    );
+    // With the guard off the same greedy run goes on.
+    let rag = tiny_rag(|c| {
+        c.llm.max_tokens = 400;
+        c.llm.loop_repeats = 0;
+    });
+    let b = rag.ask(QUESTION, &options).unwrap();
+    assert_ne!(b.stop_reason, Some(rag::generate::StopReason::Loop));
+}
+
+#[test]
+fn bounded_thinking_is_spent_but_never_shown() {
+    let rag = tiny_rag(|c| c.llm.thinking_budget = 16);
+    let mut streamed = String::new();
+    let options = AskOptions {
+        thinking: Some(Thinking::Bounded),
+        ..AskOptions::default()
+    };
+    let a = rag
+        .ask_streaming(QUESTION, &options, &mut |p| {
+            streamed.push_str(p);
+            true
+        })
+        .unwrap();
+    let stats = a.generation.clone().unwrap();
+    assert!(
+        stats.thinking_tokens > 0 && stats.thinking_tokens <= 16,
+        "{stats:?}"
+    );
+    assert_eq!(streamed.trim(), a.answer);
+    for text in [&a.answer, &streamed] {
+        assert!(
+            !text.contains("<think>") && !text.contains("</think>"),
+            "{text}"
+        );
+    }
+    for s in &a.sentences {
+        assert!(!s.text.contains("think>"));
+    }
+}
+
+#[test]
+fn the_saved_system_prompt_state_gives_the_same_answer_as_decoding_it() {
+    let options = AskOptions {
+        sampling: Some(greedy()),
+        ..AskOptions::default()
+    };
+    let reuse = tiny_rag(|c| c.llm.loop_repeats = 0);
+    let first = reuse.ask(QUESTION, &options).unwrap();
+    let second = reuse.ask(QUESTION, &options).unwrap();
+    let fresh = tiny_rag(|c| {
+        c.llm.loop_repeats = 0;
+        c.llm.reuse_prefix = false;
+    })
+    .ask(QUESTION, &options)
+    .unwrap();
+    let restored = second.generation.as_ref().unwrap().prefix_tokens_reused;
+    assert!(restored > 0, "{:?}", second.generation);
+    assert_eq!(first.generation.as_ref().unwrap().prefix_tokens_reused, 0);
+    assert_eq!(fresh.generation.as_ref().unwrap().prefix_tokens_reused, 0);
+    assert_eq!(second.answer, fresh.answer);
+    assert_eq!(first.answer, fresh.answer);
+}
+
+#[test]
+fn per_request_sampling_is_checked_before_anything_runs() {
+    let rag = tiny_rag(|_| {});
+    let options = AskOptions {
+        sampling: Some(Sampling {
+            presence_penalty: 2.5,
+            ..Sampling::default()
+        }),
+        ..AskOptions::default()
+    };
+    let err = rag.ask(QUESTION, &options).unwrap_err().to_string();
+    assert!(err.contains("presence_penalty = 2.5"), "{err}");
+}
+
+#[test]
+fn routing_falls_back_when_the_first_model_fails_the_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let second = dir.path().join("second-tiny.gguf");
+    std::fs::copy(tiny_gguf(), &second).unwrap();
+    let rag = tiny_rag(|c| c.llm.models = vec![tiny_gguf(), second.clone()]);
+    let a = rag.ask(QUESTION, &AskOptions::default()).unwrap();
+    let routing = a.routing.clone().unwrap();
+    // Random weights cite nothing that supports them: the small model fails the gate.
+    assert_eq!(routing.attempts.len(), 2, "{routing:?}");
+    assert!(!routing.attempts[0].passed);
+    assert_eq!(routing.attempts[0].model, "tiny-qwen35.gguf");
+    assert!(
+        routing.attempts[0]
+            .failures
+            .iter()
+            .any(|f| f.contains("no citation supports")),
+        "{routing:?}"
+    );
+    assert_eq!(routing.answered_by, "second-tiny.gguf");
+    assert_eq!(a.model.as_deref(), Some("second-tiny.gguf"));
+    assert!(routing.reason.contains("sanity gate"), "{}", routing.reason);
+}
+
+#[test]
+fn unanswerable_questions_are_refused_without_running_the_model() {
+    let rag = tiny_rag(|_| {});
+    let a = rag
+        .ask(
+            "Who won the football match last night?",
+            &AskOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(a.mode, AnswerMode::Refused);
+    assert_eq!(a.answer, rag::NOT_FOUND);
+    assert!(a.model.is_none() && a.generation.is_none() && a.routing.is_none());
+    assert!(a.evidence.score < a.evidence.threshold, "{:?}", a.evidence);
+    assert!(!a.sources.is_empty() && a.sources.len() <= 3);
+    // An answerable one is not.
+    let b = rag.ask(QUESTION, &AskOptions::default()).unwrap();
+    assert_eq!(b.mode, AnswerMode::Generated);
+    assert!(b.evidence.score >= b.evidence.threshold);
+}
+
+#[test]
+fn ask_json_reports_mode_model_stop_reason_and_sentence_support() {
+    let env = Env::new();
+    env.ingest_corpora();
+    let model = tiny_gguf();
+    let out = env
+        .cmd()
+        .args([
+            "ask",
+            "--json",
+            "--model",
+            model.to_str().unwrap(),
+            QUESTION,
+        ])
+        .env("RAG_ALLOW_TEST_MODEL", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let a: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(a["mode"], "generated");
+    assert_eq!(a["model"], "tiny-qwen35.gguf");
+    let stop = a["stop_reason"].as_str().unwrap();
+    assert!(["eos", "max_tokens", "loop"].contains(&stop), "{stop}");
+    assert!(a["sentences"].is_array());
+    for s in a["sentences"].as_array().unwrap() {
+        assert!(s["supported"].is_boolean(), "{s}");
+    }
+    assert!(a["evidence"]["score"].as_f64().unwrap() >= 0.4);
+
+    // Extractive sentences are quoted from the sources they cite: every one is supported.
+    let e = env.ask_extractive("What are the opening hours of the hospital shop?");
+    let sentences = e["sentences"].as_array().unwrap();
+    assert!(!sentences.is_empty(), "{e}");
+    for s in sentences {
+        assert_eq!(s["supported"], true, "{s}");
+        assert!(s["checks"][0]["similarity"].as_f64().unwrap() > 0.3, "{s}");
+    }
+    for c in e["citations"].as_array().unwrap() {
+        assert_eq!(c["supported"], true, "{c}");
+    }
+
+    // The terminal marks unsupported sentences (random output supports nothing).
+    let out = env
+        .cmd()
+        .args(["ask", "--model", model.to_str().unwrap(), QUESTION])
+        .env("RAG_ALLOW_TEST_MODEL", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("UNSUPPORTED"), "{text}");
+    assert!(text.contains("answered by tiny-qwen35.gguf"), "{text}");
+
+    // And a refusal says so.
+    let r = env.ok_json(&["ask", "--json", "How do I renew my passport?"]);
+    assert_eq!(r["mode"], "refused");
+}
+
+#[test]
+fn doctor_reports_the_profile_and_catches_a_bad_checksum() {
+    let env = Env::new();
+    let report = env.ok_json(&["doctor", "--json"]);
+    let profile = report["plan"]["profile"].as_str().unwrap();
+    assert!(["tiny", "small", "medium"].contains(&profile), "{report}");
+    assert!(report["plan"]["reason"].as_str().unwrap().contains("GiB"));
+    let checks = report["checks"].as_array().unwrap();
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["what"] == "ONNX Runtime library" && c["ok"] == true),
+        "{report}"
+    );
+    assert!(checks.iter().any(|c| c["what"]
+        .as_str()
+        .unwrap()
+        .starts_with("embedding model file")
+        && c["detail"] == "sha256 matches"));
+
+    let models = env.path("no-models");
+    std::fs::copy(tiny_gguf(), models.join("Qwen3.5-0.8B-test.gguf")).unwrap();
+    std::fs::write(
+        models.join("SHA256SUMS"),
+        format!("{}  Qwen3.5-0.8B-test.gguf\n", "0".repeat(64)),
+    )
+    .unwrap();
+    let out = env.run(&["doctor"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("FAIL") && text.contains("does not match"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bench_measures_the_engine_on_a_gguf() {
+    let env = Env::new();
+    let model = tiny_gguf();
+    let r = env.ok_json(&[
+        "bench",
+        "--model",
+        model.to_str().unwrap(),
+        "--prompt-tokens",
+        "32",
+        "--gen-tokens",
+        "16",
+        "--reps",
+        "1",
+        "--rounds",
+        "1",
+        "--json",
+    ]);
+    assert!(r["rag"]["prompt_tps"].as_f64().unwrap() > 0.0, "{r}");
+    assert!(r["rag"]["gen_tps"].as_f64().unwrap() > 0.0, "{r}");
+    assert!(r["rss_bytes"].as_u64().unwrap() > 0);
+    assert!(r.get("llama_bench").is_none());
+}
