@@ -450,6 +450,9 @@ fn decode_prompt(
     tokens: &[LlamaToken],
     start: usize,
 ) -> Result<(LlamaBatch<'static>, i32)> {
+    if tokens.is_empty() {
+        return Err(Error::Generate("nothing to decode".into()));
+    }
     let mut batch = LlamaBatch::new(BATCH, 1);
     for (ci, piece) in tokens.chunks(BATCH).enumerate() {
         batch.clear();
