@@ -29,23 +29,28 @@ pub struct Sampling {
 }
 
 impl Sampling {
-    /// Checks the ranges the Qwen 3.5 guidance allows; `what` names the setting in errors.
+    /// Checks the ranges the Qwen 3.5 guidance allows, for a request (a bad request names
+    /// `what`, e.g. `sampling`).
     pub fn validate(&self, what: &str) -> Result<()> {
-        let bad = |msg: String| Err(Error::BadRequest(msg));
+        self.check(what).map_err(Error::BadRequest)
+    }
+
+    /// What is out of range, in words, naming the setting as `what.field`.
+    fn check(&self, what: &str) -> std::result::Result<(), String> {
         if !(0.0..=2.0).contains(&self.presence_penalty) {
-            return bad(format!(
+            return Err(format!(
                 "{what}.presence_penalty = {} must be between 0 and 2",
                 self.presence_penalty
             ));
         }
         if !(0.0..=1.0).contains(&self.top_p) || !(0.0..=1.0).contains(&self.min_p) {
-            return bad(format!(
+            return Err(format!(
                 "{what}.top_p = {} and min_p = {} must be between 0 and 1",
                 self.top_p, self.min_p
             ));
         }
         if !(0.0..=5.0).contains(&self.temperature) || !(0..=1000).contains(&self.top_k) {
-            return bad(format!(
+            return Err(format!(
                 "{what}.temperature = {} must be 0 to 5 and top_k = {} 0 to 1000",
                 self.temperature, self.top_k
             ));
@@ -495,8 +500,8 @@ impl Config {
         }
         self.llm
             .sampling
-            .validate("llm.sampling")
-            .map_err(|e| Error::Config(e.to_string().replace("invalid request: ", "")))?;
+            .check("llm.sampling")
+            .map_err(Error::Config)?;
         let l = &self.llm;
         if l.context != 0 && (l.context < 512 || l.max_tokens >= l.context) || l.max_tokens == 0 {
             return bad(format!(

@@ -487,19 +487,15 @@ impl Rag {
 
     /// Tokens left for sources: the context minus the answer budget, the instructions, the
     /// question and the chat template's markup.
-    fn source_budget(&self, question: &str) -> usize {
+    fn source_budget(&self, question: &str, thinking: crate::config::Thinking) -> usize {
         const TEMPLATE_TOKENS: usize = 64;
         let llm = &self.config.llm;
-        let context = if llm.context == 0 {
-            self.plan.context
-        } else {
-            llm.context
-        };
-        let thinking = match llm.thinking {
+        let thinking = match thinking {
             crate::config::Thinking::Bounded => llm.thinking_budget as usize,
             crate::config::Thinking::Off => 0,
         };
-        (context as usize)
+        // The plan's context is `llm.context` when that is set.
+        (self.plan.context as usize)
             .saturating_sub(llm.max_tokens as usize + thinking)
             .saturating_sub(self.count_tokens(generate::SYSTEM_PROMPT))
             .saturating_sub(self.count_tokens(question))
@@ -547,9 +543,11 @@ impl Rag {
             hits.truncate(REFUSAL_SOURCES);
             (hits, Default::default())
         } else {
-            retrieve::pack::pack(retrieved.hits, self.source_budget(question), &|t: &str| {
-                self.count_tokens(t)
-            })
+            retrieve::pack::pack(
+                retrieved.hits,
+                self.source_budget(question, thinking),
+                &|t: &str| self.count_tokens(t),
+            )
         };
         let t1 = Instant::now();
         let llm = self

@@ -95,10 +95,6 @@ pub struct Generation {
     /// Milliseconds from the call (queue wait included) to the first sampled token, thinking
     /// or answer (`None` when none was sampled).
     pub ttft_ms: Option<f64>,
-    /// Milliseconds the prompt took to decode (after any prefix restore).
-    pub prompt_ms: f64,
-    /// Milliseconds spent generating.
-    pub decode_ms: f64,
 }
 
 /// One speed measurement of a model ([`Llm::bench`]): a prompt of random tokens decoded in
@@ -260,8 +256,6 @@ impl Llm {
             thinking_tokens: 0,
             stop_reason: StopReason::Cancelled,
             ttft_ms: None,
-            prompt_ms: 0.0,
-            decode_ms: 0.0,
         })
     }
 
@@ -289,12 +283,25 @@ impl Llm {
     }
 }
 
-/// A model, its context, and the saved state after its system prompt.
+/// A model, its context, and what is kept of the last system prompt.
 struct Slot<'m> {
     model: &'m LlamaModel,
     ctx: LlamaContext<'m>,
-    /// System prompt, its tokens, and the sequence state after decoding them.
-    prefix: Option<(String, Vec<LlamaToken>, SeqState)>,
+    /// The model's template knows thinking blocks (Qwen 3.5's does).
+    thinks: bool,
+    prefix: Option<Prefix>,
+}
+
+/// A system prompt's part of the chat: rendered and tokenized once, its sequence state saved
+/// the first time a question reuses it.
+struct Prefix {
+    system: String,
+    /// The template up to the user's message, tokenized with special tokens.
+    tokens: Vec<LlamaToken>,
+    /// The template after the user's message.
+    after: String,
+    /// The sequence state after decoding `tokens`.
+    state: Option<SeqState>,
 }
 
 fn load_model(
@@ -340,6 +347,9 @@ fn new_slot<'m>(
     Ok(Slot {
         model,
         ctx,
+        thinks: model
+            .meta_val_str("tokenizer.chat_template")
+            .is_ok_and(|t| t.contains("<think>")),
         prefix: None,
     })
 }
@@ -433,14 +443,6 @@ fn template_parts(model: &LlamaModel, system: &str) -> Result<(String, String)> 
         format!("<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n"),
         "<|im_end|>\n<|im_start|>assistant\n".to_string(),
     ))
-}
-
-/// True when the model's template knows thinking blocks (Qwen 3.5's does).
-fn template_thinks(model: &LlamaModel) -> bool {
-    model
-        .meta_val_str("tokenizer.chat_template")
-        .map(|t| t.contains("<think>"))
-        .unwrap_or(false)
 }
 
 /// Decodes `tokens` at positions `start..` in batches; returns the index of the last token's
@@ -563,28 +565,29 @@ fn highest(logits: &[f32], n: usize) -> Vec<LlamaTokenData> {
         .collect()
 }
 
-/// Tokens of the full prompt for `used` sources: template text parsed for special tokens, the
-/// user's message (sources and question) never: a document cannot forge a chat turn.
-fn prompt_tokens(
-    model: &LlamaModel,
-    prefix: &[LlamaToken],
-    request: &Request,
-    after: &str,
-    used: usize,
-) -> Vec<LlamaToken> {
-    let vocab = model.vocab();
+/// The user's message with the first `used` sources, tokenized without special tokens: a
+/// document cannot forge a chat turn.
+fn user_tokens(model: &LlamaModel, request: &Request, used: usize) -> Vec<LlamaToken> {
     let user = super::prompt::user_message(&request.question, &request.sources[..used]);
-    let mut tokens = prefix.to_vec();
-    tokens.extend(vocab.tokenize(user.as_bytes(), false, false));
+    model.vocab().tokenize(user.as_bytes(), false, false)
+}
+
+/// The template after the user's message, then the opening of the answer for `thinking`,
+/// tokenized with special tokens.
+fn tail_tokens(
+    model: &LlamaModel,
+    after: &str,
+    thinking: Thinking,
+    thinks: bool,
+) -> Vec<LlamaToken> {
     let mut tail = after.to_string();
-    match request.thinking {
+    match thinking {
         Thinking::Bounded => tail.push_str("<think>\n"),
         // Qwen 3.5's template with thinking disabled opens the answer with an empty block.
-        Thinking::Off if template_thinks(model) => tail.push_str("<think>\n\n</think>\n\n"),
+        Thinking::Off if thinks => tail.push_str("<think>\n\n</think>\n\n"),
         Thinking::Off => {}
     }
-    tokens.extend(vocab.tokenize(tail.as_bytes(), false, true));
-    tokens
+    model.vocab().tokenize(tail.as_bytes(), false, true)
 }
 
 fn run_job(
@@ -600,15 +603,36 @@ fn run_job(
         Thinking::Off => 0,
     };
     let budget = n_ctx.saturating_sub(request.max_tokens as usize + thinking_budget + 8);
-    let (before, after) = template_parts(model, &request.system)?;
-    let prefix_tokens = match &slot.prefix {
-        Some((system, tokens, _)) if *system == request.system => tokens.clone(),
-        _ => model.vocab().tokenize(before.as_bytes(), false, true),
+    let thinking_limit = match request.thinking {
+        Thinking::Bounded => request.thinking_budget as usize,
+        Thinking::Off => 0,
     };
+    if slot
+        .prefix
+        .as_ref()
+        .is_none_or(|p| p.system != request.system)
+    {
+        let (before, after) = template_parts(model, &request.system)?;
+        slot.prefix = Some(Prefix {
+            system: request.system.clone(),
+            tokens: model.vocab().tokenize(before.as_bytes(), false, true),
+            after,
+            state: None,
+        });
+    }
+    let Some(prefix) = slot.prefix.as_mut() else {
+        return Err(Error::Generate("the prompt's prefix is missing".into()));
+    };
+    let tail = tail_tokens(model, &prefix.after, request.thinking, slot.thinks);
     // Drop sources from the end until the prompt fits beside the answer budget.
     let mut used = request.sources.len();
     let tokens = loop {
-        let tokens = prompt_tokens(model, &prefix_tokens, request, &after, used);
+        let tokens = [
+            prefix.tokens.as_slice(),
+            &user_tokens(model, request, used),
+            &tail,
+        ]
+        .concat();
         if tokens.len() <= budget {
             break tokens;
         }
@@ -620,38 +644,28 @@ fn run_job(
         }
         used -= 1;
     };
-    let t0 = Instant::now();
-    slot.ctx.clear_kv_cache();
-    let reusable = request.reuse_prefix
-        && matches!(&slot.prefix, Some((system, _, _)) if *system == request.system);
+    let ctx = &mut slot.ctx;
+    ctx.clear_kv_cache();
+    let start = prefix.tokens.len();
     let mut reused = 0;
-    let (mut batch, logits_at) = if reusable {
-        let Some((_, _, state)) = &slot.prefix else {
-            return Err(Error::Generate("saved prefix state vanished".into()));
-        };
-        slot.ctx
-            .state_seq_set(state, 0)
-            .map_err(|e| gen_err("restoring the system prompt's state", e))?;
-        reused = prefix_tokens.len();
-        decode_prompt(&mut slot.ctx, &tokens[reused..], reused)?
-    } else if request.reuse_prefix {
-        // First question for this system prompt: decode the prefix alone and save its state.
-        decode_prompt(&mut slot.ctx, &prefix_tokens, 0)?;
-        let state = slot
-            .ctx
-            .state_seq_get(0, LlamaStateSeqFlags::empty())
-            .map_err(|e| gen_err("saving the system prompt's state", e))?;
-        slot.prefix = Some((request.system.clone(), prefix_tokens.clone(), state));
-        decode_prompt(
-            &mut slot.ctx,
-            &tokens[prefix_tokens.len()..],
-            prefix_tokens.len(),
-        )?
-    } else {
-        decode_prompt(&mut slot.ctx, &tokens, 0)?
+    let (mut batch, logits_at) = match (&prefix.state, request.reuse_prefix) {
+        (Some(state), true) => {
+            ctx.state_seq_set(state, 0)
+                .map_err(|e| gen_err("restoring the system prompt's state", e))?;
+            reused = start;
+            decode_prompt(ctx, &tokens[start..], start)?
+        }
+        (None, true) => {
+            // First question for this system prompt: decode the prefix alone and save its state.
+            decode_prompt(ctx, &prefix.tokens, 0)?;
+            let state = ctx
+                .state_seq_get(0, LlamaStateSeqFlags::empty())
+                .map_err(|e| gen_err("saving the system prompt's state", e))?;
+            prefix.state = Some(state);
+            decode_prompt(ctx, &tokens[start..], start)?
+        }
+        (_, false) => decode_prompt(ctx, &tokens, 0)?,
     };
-    let prompt_ms = t0.elapsed().as_secs_f64() * 1e3;
-    let t1 = Instant::now();
     let mut sampler = Sampler::new(model, &request.sampling);
     let vocab = model.vocab();
     let mut decoder = Utf8Stream::default();
@@ -701,11 +715,7 @@ fn run_job(
             .decode(&mut batch)
             .map_err(|e| gen_err("decode", e))?;
         // Thinking past its budget (or any thinking when it is off): close the block.
-        let limit = match request.thinking {
-            Thinking::Bounded => request.thinking_budget as usize,
-            Thinking::Off => 0,
-        };
-        if filter.thinking && thinking >= limit {
+        if filter.thinking && thinking >= thinking_limit {
             let close = vocab.tokenize(THINK_CLOSE.as_bytes(), false, true);
             filter.push(THINK_CLOSE);
             batch.clear();
@@ -736,8 +746,6 @@ fn run_job(
         thinking_tokens: thinking,
         stop_reason,
         ttft_ms: ttft,
-        prompt_ms,
-        decode_ms: t1.elapsed().as_secs_f64() * 1e3,
     })
 }
 
@@ -1027,7 +1035,12 @@ mod tests {
             loop_ngram: 8,
             loop_repeats: 4,
         };
-        let tokens = prompt_tokens(&model, &prefix, &request, &after, 1);
+        let tokens = [
+            prefix,
+            user_tokens(&model, &request, 1),
+            tail_tokens(&model, &after, request.thinking, false),
+        ]
+        .concat();
         let im_start = vocab.tokenize(b"<|im_start|>", false, true);
         assert_eq!(im_start.len(), 1, "<|im_start|> is one control token");
         // system, user, assistant: the document's own <|im_start|> stays text.
