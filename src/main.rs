@@ -201,6 +201,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints `value` as pretty JSON with `json`, else as `text` writes it.
+fn emit<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    text: impl FnOnce(&mut std::io::StdoutLock<'static>, &T) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, value)?;
+        writeln!(out)?;
+    } else {
+        text(&mut out, value)?;
+    }
+    Ok(())
+}
+
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
@@ -263,13 +279,7 @@ fn run() -> anyhow::Result<ExitCode> {
                     show_progress(&bar, e)
                 })?;
             bar.finish_and_clear();
-            let mut out = std::io::stdout().lock();
-            if json {
-                serde_json::to_writer_pretty(&mut out, &report)?;
-                writeln!(out)?;
-            } else {
-                print_eval(&mut out, &report)?;
-            }
+            emit(json, &report, print_eval)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Rm { targets } => {
@@ -326,24 +336,12 @@ fn run() -> anyhow::Result<ExitCode> {
                 thinking,
             };
             let answer = rag.ask(&question, &options)?;
-            let mut out = std::io::stdout().lock();
-            if json {
-                serde_json::to_writer_pretty(&mut out, &answer)?;
-                writeln!(out)?;
-            } else {
-                print_answer(&mut out, &answer)?;
-            }
+            emit(json, &answer, print_answer)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor { json } => {
             let report = rag::doctor::run(&config);
-            let mut out = std::io::stdout().lock();
-            if json {
-                serde_json::to_writer_pretty(&mut out, &report)?;
-                writeln!(out)?;
-            } else {
-                print_doctor(&mut out, &report)?;
-            }
+            emit(json, &report, print_doctor)?;
             Ok(if report.ok {
                 ExitCode::SUCCESS
             } else {
@@ -372,13 +370,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 question,
             };
             let report = rag::bench::run(&config, &options, &mut |m| eprintln!("rag bench: {m}"))?;
-            let mut out = std::io::stdout().lock();
-            if json {
-                serde_json::to_writer_pretty(&mut out, &report)?;
-                writeln!(out)?;
-            } else {
-                print_bench(&mut out, &report)?;
-            }
+            emit(json, &report, print_bench)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { .. } => {

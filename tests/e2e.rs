@@ -84,6 +84,15 @@ impl Env {
         })
     }
 
+    /// `rag ARGS` with the random-weight test GGUFs allowed (`RAG_ALLOW_TEST_MODEL=1`).
+    pub(crate) fn run_with_test_model(&self, args: &[&str]) -> Output {
+        self.cmd()
+            .args(args)
+            .env("RAG_ALLOW_TEST_MODEL", "1")
+            .output()
+            .unwrap()
+    }
+
     /// `rag ask --json --extractive QUESTION`, which must succeed.
     pub(crate) fn ask_extractive(&self, question: &str) -> Value {
         self.ok_json(&["ask", "--json", "--extractive", question])
@@ -198,18 +207,13 @@ fn tiny_gguf_generates_through_llama_cpp_and_is_refused_outside_tests() {
     env.ingest_corpora();
     let model = tiny_gguf();
     let model = model.to_str().unwrap();
-    let out = env
-        .cmd()
-        .args([
-            "ask",
-            "--json",
-            "--model",
-            model,
-            "Which buses go to the hospital?",
-        ])
-        .env("RAG_ALLOW_TEST_MODEL", "1")
-        .output()
-        .unwrap();
+    let out = env.run_with_test_model(&[
+        "ask",
+        "--json",
+        "--model",
+        model,
+        "Which buses go to the hospital?",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let a: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(a["mode"], "generated");

@@ -242,18 +242,8 @@ fn ask_json_reports_mode_model_stop_reason_and_sentence_support() {
     let env = Env::new();
     env.ingest_corpora();
     let model = tiny_gguf();
-    let out = env
-        .cmd()
-        .args([
-            "ask",
-            "--json",
-            "--model",
-            model.to_str().unwrap(),
-            QUESTION,
-        ])
-        .env("RAG_ALLOW_TEST_MODEL", "1")
-        .output()
-        .unwrap();
+    let model = model.to_str().unwrap();
+    let out = env.run_with_test_model(&["ask", "--json", "--model", model, QUESTION]);
     assert!(out.status.success(), "{}", stderr(&out));
     let a: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(a["mode"], "generated");
@@ -279,12 +269,7 @@ fn ask_json_reports_mode_model_stop_reason_and_sentence_support() {
     }
 
     // The terminal marks unsupported sentences (random output supports nothing).
-    let out = env
-        .cmd()
-        .args(["ask", "--model", model.to_str().unwrap(), QUESTION])
-        .env("RAG_ALLOW_TEST_MODEL", "1")
-        .output()
-        .unwrap();
+    let out = env.run_with_test_model(&["ask", "--model", model, QUESTION]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("UNSUPPORTED"), "{text}");
     assert!(text.contains("answered by tiny-qwen35.gguf"), "{text}");
