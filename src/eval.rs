@@ -845,6 +845,16 @@ mod tests {
         std::fs::write(&path, "{\"question\": \"Where?\"}\n").unwrap();
         let err = load_questions(&path).unwrap_err().to_string();
         assert!(err.contains("line 1") && err.contains("document"), "{err}");
+        std::fs::write(
+            &path,
+            "{\"question\": \"Budget?\", \"unanswerable\": true}\n{\"question\": \"Why?\", \"unanswerable\": true, \"document\": \"a.md\"}\n",
+        )
+        .unwrap();
+        let err = load_questions(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("line 2") && err.contains("an unanswerable question names no document"),
+            "{err}"
+        );
         std::fs::write(&path, "\n").unwrap();
         assert!(load_questions(&path)
             .unwrap_err()

@@ -316,6 +316,32 @@ fn doctor_reports_the_profile_and_catches_a_bad_checksum() {
 }
 
 #[test]
+fn bad_generation_flags_and_a_missing_bench_model_are_named() {
+    let env = Env::new();
+    let out = env.run(&["ask", "--thinking", "maybe", QUESTION]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("thinking = \"maybe\" must be \"off\" or \"bounded\""),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.run(&["ask", "--top-p", "1.5", QUESTION]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("sampling.top_p = 1.5"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.run(&["bench", "--model", "/nonexistent/qwen.gguf"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("reading /nonexistent/qwen.gguf"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn bench_measures_the_engine_on_a_gguf() {
     let env = Env::new();
     let model = tiny_gguf();
