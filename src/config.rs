@@ -204,6 +204,11 @@ pub struct LlmConfig {
     pub sampling: Sampling,
     /// Allow the project's random-weight test GGUFs (tests only: their output is noise).
     pub allow_test_model: bool,
+    /// Questions one model answers at once, each its own sequence decoded in one shared batch
+    /// (memory: the context is allocated once per slot).
+    pub slots: usize,
+    /// Questions waiting for a free slot before new ones are refused as busy (HTTP 503).
+    pub queue: usize,
 }
 
 impl Default for LlmConfig {
@@ -225,6 +230,8 @@ impl Default for LlmConfig {
             reuse_prefix: true,
             sampling: Sampling::default(),
             allow_test_model: false,
+            slots: 1,
+            queue: 8,
         }
     }
 }
@@ -507,6 +514,12 @@ impl Config {
             return bad(format!(
                 "llm.context = {} must be 0 (the profile chooses) or at least 512 and larger than llm.max_tokens = {} (> 0)",
                 l.context, l.max_tokens
+            ));
+        }
+        if l.slots == 0 || l.slots > 64 || l.queue == 0 || l.queue > 4096 {
+            return bad(format!(
+                "llm.slots = {} must be 1 to 64 and llm.queue = {} 1 to 4096",
+                l.slots, l.queue
             ));
         }
         if l.loop_ngram == 0 || l.loop_ngram > 64 || l.thinking_budget > 32768 {

@@ -364,3 +364,103 @@ fn bench_measures_the_engine_on_a_gguf() {
     assert!(r["rss_bytes"].as_u64().unwrap() > 0);
     assert!(r.get("llama_bench").is_none());
 }
+
+#[test]
+fn questions_decoded_together_in_one_batch_match_those_answered_alone() {
+    let questions = [
+        QUESTION,
+        "What are the visiting hours on the general wards?",
+        "How much does it cost to park for a whole day?",
+    ];
+    let options = AskOptions {
+        sampling: Some(greedy()),
+        ..AskOptions::default()
+    };
+    let alone = tiny_rag(|c| c.llm.loop_repeats = 0);
+    let expected: Vec<String> = questions
+        .iter()
+        .map(|q| alone.ask(q, &options).unwrap().answer)
+        .collect();
+    let together = tiny_rag(|c| {
+        c.llm.loop_repeats = 0;
+        c.llm.slots = 3;
+    });
+    let barrier = std::sync::Barrier::new(questions.len());
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let mut most_running = 0;
+    let answers: Vec<rag::Answer> = std::thread::scope(|s| {
+        let watch = s.spawn(|| {
+            let mut most = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                most = most.max(together.llm().unwrap().running());
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            most
+        });
+        let handles: Vec<_> = questions
+            .iter()
+            .map(|q| {
+                let (rag, options, barrier) = (&together, &options, &barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    rag.ask(q, options).unwrap()
+                })
+            })
+            .collect();
+        let answers = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        most_running = watch.join().unwrap();
+        answers
+    });
+    // The questions were answered at the same time, in one batch.
+    assert!(most_running >= 2, "at most {most_running} ran at once");
+    for (a, e) in answers.iter().zip(&expected) {
+        assert_eq!(a.mode, AnswerMode::Generated);
+        assert_eq!(&a.answer, e);
+    }
+    // Sequences other than the first start from the first one's saved system prompt.
+    let restored = answers
+        .iter()
+        .filter(|a| a.generation.as_ref().unwrap().prefix_tokens_reused > 0)
+        .count();
+    assert!(restored >= 2, "{answers:?}");
+    assert_eq!(together.llm().unwrap().slots(), 3);
+    assert_eq!(together.llm().unwrap().running(), 0);
+}
+
+#[test]
+fn a_full_queue_answers_busy_at_once_and_the_engine_recovers() {
+    let rag = tiny_rag(|c| {
+        c.llm.queue = 1;
+        c.llm.max_tokens = 400;
+        c.llm.loop_repeats = 0;
+    });
+    let llm = rag.llm().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let running = s.spawn(|| {
+            let mut sent = false;
+            rag.ask_streaming(QUESTION, &AskOptions::default(), &mut |_| {
+                if !sent {
+                    let _ = tx.send(());
+                    sent = true;
+                }
+                true
+            })
+            .unwrap()
+        });
+        rx.recv().unwrap();
+        let waiting = s.spawn(|| rag.ask(QUESTION, &AskOptions::default()).unwrap());
+        while llm.waiting() == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        // One question is being answered and one waits in the full queue: the next is refused.
+        let err = rag.ask(QUESTION, &AskOptions::default()).unwrap_err();
+        assert!(matches!(err, rag::Error::Busy(_)), "{err}");
+        assert!(err.to_string().contains("try again"), "{err}");
+        assert_eq!(running.join().unwrap().mode, AnswerMode::Generated);
+        assert_eq!(waiting.join().unwrap().mode, AnswerMode::Generated);
+    });
+    assert_eq!(llm.waiting(), 0);
+    assert!(rag.ask(QUESTION, &AskOptions::default()).is_ok());
+}

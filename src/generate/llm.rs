@@ -11,11 +11,12 @@
 //! so every question restores that saved state (KV cells and recurrent state together) instead
 //! of trimming the KV cache, then decodes only its own tokens.
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use llama_cpp_2::context::params::LlamaContextParams;
@@ -35,10 +36,8 @@ use crate::config::{LlmConfig, Sampling, Thinking};
 use crate::error::{Error, Result};
 pub use crate::types::StopReason;
 
-/// Jobs waiting for the models beyond the one running.
-const QUEUE_DEPTH: usize = 8;
-/// Events buffered between the worker and a slow reader.
-const STREAM_DEPTH: usize = 64;
+/// Events buffered beyond a request's token budget, so that the worker never waits on a reader.
+const STREAM_SLACK: usize = 16;
 /// Prompt tokens decoded per llama.cpp batch.
 const BATCH: usize = 512;
 /// Tokens the presence penalty looks back over.
@@ -140,6 +139,17 @@ enum Job {
 pub struct Llm {
     jobs: SyncSender<Job>,
     names: Vec<String>,
+    load: Arc<Load>,
+    slots: usize,
+}
+
+/// What the engine is doing, for metrics.
+#[derive(Debug, Default)]
+struct Load {
+    /// Questions in the queue, not yet taken by the worker.
+    waiting: AtomicUsize,
+    /// Questions being answered (or parked for a free slot).
+    running: AtomicUsize,
 }
 
 impl std::fmt::Debug for Llm {
@@ -197,18 +207,49 @@ impl Llm {
             }
         }
         let backend = backend()?;
-        let (jobs, queue) = sync_channel::<Job>(QUEUE_DEPTH);
+        let (jobs, queue) = sync_channel::<Job>(config.queue);
+        let load = Arc::new(Load::default());
         let (ready_tx, ready_rx) = sync_channel::<Result<Vec<String>>>(1);
         let paths = paths.to_vec();
         let cfg = config.clone();
+        let shared = Arc::clone(&load);
         std::thread::Builder::new()
             .name("rag-llm".into())
-            .spawn(move || worker(backend, paths, cfg, queue, ready_tx))
+            .spawn(move || worker(backend, paths, cfg, queue, ready_tx, shared))
             .map_err(|e| Error::Generate(format!("cannot start the model thread: {e}")))?;
         let names = ready_rx
             .recv()
             .map_err(|_| Error::Generate("model thread ended while loading".into()))??;
-        Ok(Llm { jobs, names })
+        Ok(Llm {
+            jobs,
+            names,
+            load,
+            slots: config.slots.max(1),
+        })
+    }
+
+    /// Questions waiting in the queue.
+    pub fn waiting(&self) -> usize {
+        self.load.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Questions being answered now.
+    pub fn running(&self) -> usize {
+        self.load.running.load(Ordering::Relaxed)
+    }
+
+    /// Questions each model answers at once.
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// Queues a job, counting it as waiting.
+    fn submit(&self, job: Job) -> Result<()> {
+        self.load.waiting.fetch_add(1, Ordering::Relaxed);
+        self.jobs.try_send(job).map_err(|e| {
+            self.load.waiting.fetch_sub(1, Ordering::Relaxed);
+            busy(e)
+        })
     }
 
     /// The models' names (file names), in routing order.
@@ -225,15 +266,15 @@ impl Llm {
         mut on_piece: impl FnMut(&str) -> bool,
     ) -> Result<Generation> {
         let started = Instant::now();
-        let (events, rx): (SyncSender<Event>, Receiver<Event>) = sync_channel(STREAM_DEPTH);
-        self.jobs
-            .try_send(Job::Generate {
-                model,
-                request: Box::new(request),
-                events,
-                queued: started,
-            })
-            .map_err(busy)?;
+        // Room for every event the request can cause: one per token, answer or thinking.
+        let depth = request.max_tokens as usize + request.thinking_budget as usize + STREAM_SLACK;
+        let (events, rx): (SyncSender<Event>, Receiver<Event>) = sync_channel(depth);
+        self.submit(Job::Generate {
+            model,
+            request: Box::new(request),
+            events,
+            queued: started,
+        })?;
         for event in rx {
             match event {
                 Event::Piece(p) => {
@@ -269,27 +310,31 @@ impl Llm {
         sampling: &Sampling,
     ) -> Result<BenchRun> {
         let (reply, rx) = sync_channel(1);
-        self.jobs
-            .try_send(Job::Bench {
-                model,
-                prompt_tokens,
-                gen_tokens,
-                sampling: sampling.clone(),
-                reply,
-            })
-            .map_err(busy)?;
+        self.submit(Job::Bench {
+            model,
+            prompt_tokens,
+            gen_tokens,
+            sampling: sampling.clone(),
+            reply,
+        })?;
         rx.recv()
             .map_err(|_| Error::Generate("the model thread has stopped".into()))?
     }
 }
 
-/// A model, its context, and what is kept of the last system prompt.
+/// A model, its context (one sequence per slot), and what is kept of the last system prompt.
 struct Slot<'m> {
     model: &'m LlamaModel,
     ctx: LlamaContext<'m>,
     /// The model's template knows thinking blocks (Qwen 3.5's does).
     thinks: bool,
     prefix: Option<Prefix>,
+    /// Sequence ids not answering a question.
+    free: Vec<i32>,
+    /// Tokens each sequence may hold.
+    n_ctx_seq: usize,
+    /// The batch shared by this model's sequences.
+    batch: LlamaBatch<'static>,
 }
 
 /// A system prompt's part of the chat: rendered and tokenized once, its sequence state saved
@@ -335,15 +380,22 @@ fn new_slot<'m>(
     model: &'m LlamaModel,
     config: &LlmConfig,
 ) -> Result<Slot<'m>> {
-    let n_ctx = config.context.min(model.n_ctx_train().max(512));
+    let n_ctx_seq = config.context.min(model.n_ctx_train().max(512));
+    let slots = config.slots.max(1) as u32;
+    // Each sequence gets its own part of the cache (llama.cpp's non-unified KV cache).
     let params = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(n_ctx))
+        .with_n_ctx(NonZeroU32::new(n_ctx_seq.saturating_mul(slots)))
+        .with_n_seq_max(slots)
+        .with_kv_unified(false)
         .with_n_batch(BATCH as u32)
         .with_n_threads(threads(config.threads))
         .with_n_threads_batch(threads(config.batch_threads));
-    let ctx = model
-        .new_context(backend, params)
-        .map_err(|e| gen_err("cannot create a llama.cpp context (lower llm.context?)", e))?;
+    let ctx = model.new_context(backend, params).map_err(|e| {
+        gen_err(
+            "cannot create a llama.cpp context (lower llm.context or llm.slots?)",
+            e,
+        )
+    })?;
     Ok(Slot {
         model,
         ctx,
@@ -351,6 +403,9 @@ fn new_slot<'m>(
             .meta_val_str("tokenizer.chat_template")
             .is_ok_and(|t| t.contains("<think>")),
         prefix: None,
+        free: (0..slots as i32).rev().collect(),
+        n_ctx_seq: n_ctx_seq as usize,
+        batch: LlamaBatch::new(BATCH, 1),
     })
 }
 
@@ -360,6 +415,7 @@ fn worker(
     config: LlmConfig,
     queue: Receiver<Job>,
     ready: SyncSender<Result<Vec<String>>>,
+    load: Arc<Load>,
 ) {
     let mut models = Vec::new();
     let mut names = Vec::new();
@@ -386,37 +442,102 @@ fn worker(
         }
     }
     let _ = ready.send(Ok(names));
-    for job in queue {
-        match job {
-            Job::Generate {
-                model,
-                request,
-                events,
-                queued,
-            } => {
-                let outcome = match slots.get_mut(model) {
-                    Some(slot) => run_job(slot, &request, &events, queued),
-                    None => Err(Error::Generate(format!("no model number {model}"))),
-                };
-                let _ = events.send(match outcome {
-                    Ok(g) => Event::Done(Box::new(g)),
-                    Err(e) => Event::Failed(e),
-                });
+    let mut active: Vec<Active> = Vec::new();
+    // A job taken from the queue that waits for a free sequence (or, for a benchmark, for
+    // every sequence to finish); nothing more is taken meanwhile, so the queue stays bounded.
+    let mut parked: Option<Job> = None;
+    loop {
+        loop {
+            let job = match parked.take() {
+                Some(job) => job,
+                None => {
+                    let next = if active.is_empty() {
+                        queue.recv().ok()
+                    } else if slots.iter().all(|s| s.free.is_empty()) {
+                        // Every sequence is busy: leave the questions waiting in the queue.
+                        break;
+                    } else {
+                        match queue.try_recv() {
+                            Ok(job) => Some(job),
+                            Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                            Err(std::sync::mpsc::TryRecvError::Disconnected) => None,
+                        }
+                    };
+                    match next {
+                        Some(job) => {
+                            load.waiting.fetch_sub(1, Ordering::Relaxed);
+                            job
+                        }
+                        None if active.is_empty() => return,
+                        None => break,
+                    }
+                }
+            };
+            match job {
+                Job::Bench { .. } if !active.is_empty() => {
+                    parked = Some(job);
+                    break;
+                }
+                Job::Bench {
+                    model,
+                    prompt_tokens,
+                    gen_tokens,
+                    sampling,
+                    reply,
+                } => {
+                    let outcome = match slots.get_mut(model) {
+                        Some(slot) => run_bench(slot, prompt_tokens, gen_tokens, &sampling),
+                        None => Err(Error::Generate(format!("no model number {model}"))),
+                    };
+                    let _ = reply.send(outcome);
+                }
+                Job::Generate {
+                    model,
+                    request,
+                    events,
+                    queued,
+                } => {
+                    let Some(slot) = slots.get_mut(model) else {
+                        let e = Error::Generate(format!("no model number {model}"));
+                        let _ = events.send(Event::Failed(e));
+                        continue;
+                    };
+                    let Some(seq) = slot.free.pop() else {
+                        parked = Some(Job::Generate {
+                            model,
+                            request,
+                            events,
+                            queued,
+                        });
+                        break;
+                    };
+                    match admit(slot, seq, request, events.clone(), queued) {
+                        Ok(a) => active.push(Active { model, ..a }),
+                        Err(e) => {
+                            let _ = slot.ctx.clear_kv_cache_seq(Some(seq as u32), None, None);
+                            slot.free.push(seq);
+                            let _ = events.send(Event::Failed(e));
+                        }
+                    }
+                }
             }
-            Job::Bench {
-                model,
-                prompt_tokens,
-                gen_tokens,
-                sampling,
-                reply,
-            } => {
-                let outcome = match slots.get_mut(model) {
-                    Some(slot) => run_bench(slot, prompt_tokens, gen_tokens, &sampling),
-                    None => Err(Error::Generate(format!("no model number {model}"))),
-                };
-                let _ = reply.send(outcome);
+            load.running.store(active.len(), Ordering::Relaxed);
+        }
+        for (m, slot) in slots.iter_mut().enumerate() {
+            step(slot, m, &mut active);
+        }
+        let mut i = 0;
+        while i < active.len() {
+            if active[i].stop.is_some() {
+                let a = active.swap_remove(i);
+                if let Some(slot) = slots.get_mut(a.model) {
+                    finish(slot, a);
+                }
+            } else {
+                i += 1;
             }
         }
+        load.running.store(active.len(), Ordering::Relaxed);
     }
 }
 
@@ -451,6 +572,7 @@ fn decode_prompt(
     ctx: &mut LlamaContext<'_>,
     tokens: &[LlamaToken],
     start: usize,
+    seq: i32,
 ) -> Result<(LlamaBatch<'static>, i32)> {
     if tokens.is_empty() {
         return Err(Error::Generate("nothing to decode".into()));
@@ -462,7 +584,7 @@ fn decode_prompt(
             let at = ci * BATCH + i;
             let last = at + 1 == tokens.len();
             batch
-                .add(tok, (start + at) as i32, &[0], last)
+                .add(tok, (start + at) as i32, &[seq], last)
                 .map_err(|e| gen_err("prompt batch", e))?;
         }
         ctx.decode(&mut batch)
@@ -590,19 +712,49 @@ fn tail_tokens(
     model.vocab().tokenize(tail.as_bytes(), false, true)
 }
 
-fn run_job(
-    slot: &mut Slot<'_>,
-    request: &Request,
-    events: &SyncSender<Event>,
+/// A question being answered in one sequence of its model's context.
+struct Active {
+    model: usize,
+    seq: i32,
+    request: Box<Request>,
+    events: SyncSender<Event>,
     queued: Instant,
-) -> Result<Generation> {
+    /// Tokens to decode next (the prompt, then each sampled token); logits come after the last.
+    feed: VecDeque<LlamaToken>,
+    /// Position of the next token in the sequence.
+    pos: i32,
+    sampler: Sampler,
+    decoder: Utf8Stream,
+    filter: ThinkFilter,
+    guard: LoopGuard,
+    text: String,
+    generated: usize,
+    thinking: usize,
+    thinking_limit: usize,
+    ttft: Option<f64>,
+    used: usize,
+    prompt_tokens: usize,
+    reused: usize,
+    stop: Option<StopReason>,
+}
+
+/// Builds a question's prompt for sequence `seq` and restores (or, the first time, decodes and
+/// saves) the system prompt's state there; the rest of the prompt is left to [`step`].
+fn admit(
+    slot: &mut Slot<'_>,
+    seq: i32,
+    request: Box<Request>,
+    events: SyncSender<Event>,
+    queued: Instant,
+) -> Result<Active> {
     let model = slot.model;
-    let n_ctx = slot.ctx.n_ctx() as usize;
     let thinking_budget = match request.thinking {
         Thinking::Bounded => request.thinking_budget as usize + THINK_CLOSE.len(),
         Thinking::Off => 0,
     };
-    let budget = n_ctx.saturating_sub(request.max_tokens as usize + thinking_budget + 8);
+    let budget = slot
+        .n_ctx_seq
+        .saturating_sub(request.max_tokens as usize + thinking_budget + 8);
     let thinking_limit = match request.thinking {
         Thinking::Bounded => request.thinking_budget as usize,
         Thinking::Off => 0,
@@ -629,7 +781,7 @@ fn run_job(
     let tokens = loop {
         let tokens = [
             prefix.tokens.as_slice(),
-            &user_tokens(model, request, used),
+            &user_tokens(model, &request, used),
             &tail,
         ]
         .concat();
@@ -645,108 +797,177 @@ fn run_job(
         used -= 1;
     };
     let ctx = &mut slot.ctx;
-    ctx.clear_kv_cache();
-    let start = prefix.tokens.len();
-    let mut reused = 0;
-    let (mut batch, logits_at) = match (&prefix.state, request.reuse_prefix) {
+    ctx.clear_kv_cache_seq(Some(seq as u32), None, None)
+        .map_err(|e| gen_err("clearing a sequence", e))?;
+    let (start, reused) = match (&prefix.state, request.reuse_prefix) {
         (Some(state), true) => {
-            ctx.state_seq_set(state, 0)
+            ctx.state_seq_set(state, seq)
                 .map_err(|e| gen_err("restoring the system prompt's state", e))?;
-            reused = start;
-            decode_prompt(ctx, &tokens[start..], start)?
+            (prefix.tokens.len(), prefix.tokens.len())
         }
         (None, true) => {
             // First question for this system prompt: decode the prefix alone and save its state.
-            decode_prompt(ctx, &prefix.tokens, 0)?;
+            decode_prompt(ctx, &prefix.tokens, 0, seq)?;
             let state = ctx
-                .state_seq_get(0, LlamaStateSeqFlags::empty())
+                .state_seq_get(seq, LlamaStateSeqFlags::empty())
                 .map_err(|e| gen_err("saving the system prompt's state", e))?;
             prefix.state = Some(state);
-            decode_prompt(ctx, &tokens[start..], start)?
+            (prefix.tokens.len(), 0)
         }
-        (_, false) => decode_prompt(ctx, &tokens, 0)?,
+        (_, false) => (0, 0),
     };
-    let mut sampler = Sampler::new(model, &request.sampling);
-    let vocab = model.vocab();
-    let mut decoder = Utf8Stream::default();
-    let mut filter = ThinkFilter::new(request.thinking == Thinking::Bounded);
-    let mut guard = LoopGuard::new(request.loop_ngram, request.loop_repeats);
-    let mut text = String::new();
-    let mut pos = tokens.len() as i32;
-    let (mut generated, mut thinking) = (0usize, 0usize);
-    let mut stop_reason = StopReason::MaxTokens;
-    let mut logits_at = logits_at;
-    let mut ttft = None;
-    while generated < request.max_tokens as usize {
-        let token = sampler.sample(&slot.ctx, logits_at);
-        ttft.get_or_insert_with(|| queued.elapsed().as_secs_f64() * 1e3);
-        if vocab.is_eog(token) {
-            stop_reason = StopReason::Eos;
-            break;
-        }
-        let was_thinking = filter.thinking;
-        if was_thinking {
-            thinking += 1;
-        } else {
-            generated += 1;
-        }
-        if guard.push(token.0) {
-            stop_reason = StopReason::Loop;
-            break;
-        }
-        let piece = filter.push(&decoder.push(&vocab.token_to_piece(token, false, None)));
-        if !piece.is_empty() {
-            text.push_str(&piece);
-            if events.send(Event::Piece(piece)).is_err() {
-                stop_reason = StopReason::Cancelled;
+    let sampler = Sampler::new(model, &request.sampling);
+    Ok(Active {
+        model: 0,
+        seq,
+        feed: tokens[start..].iter().copied().collect(),
+        pos: start as i32,
+        sampler,
+        decoder: Utf8Stream::default(),
+        filter: ThinkFilter::new(request.thinking == Thinking::Bounded),
+        guard: LoopGuard::new(request.loop_ngram, request.loop_repeats),
+        text: String::new(),
+        generated: 0,
+        thinking: 0,
+        thinking_limit,
+        ttft: None,
+        used,
+        prompt_tokens: tokens.len(),
+        reused,
+        stop: None,
+        request,
+        events,
+        queued,
+    })
+}
+
+/// One decode of model `m`'s sequences in one batch: a token for each sequence that is
+/// generating, then prompt tokens of sequences still reading theirs, as many as fit; then a
+/// token sampled for each sequence whose feed ran out.
+fn step(slot: &mut Slot<'_>, m: usize, active: &mut [Active]) {
+    let mut order: Vec<usize> = (0..active.len())
+        .filter(|&i| active[i].model == m && active[i].stop.is_none())
+        .filter(|&i| !active[i].feed.is_empty())
+        .collect();
+    if order.is_empty() {
+        return;
+    }
+    order.sort_by_key(|&i| active[i].feed.len());
+    let batch = &mut slot.batch;
+    batch.clear();
+    let mut outputs: Vec<(usize, i32)> = Vec::new();
+    let mut failed: Option<Error> = None;
+    for &i in &order {
+        let a = &mut active[i];
+        let room = BATCH - batch.n_tokens() as usize;
+        let n = a.feed.len().min(room);
+        for _ in 0..n {
+            let Some(token) = a.feed.pop_front() else {
                 break;
+            };
+            let last = a.feed.is_empty();
+            if let Err(e) = batch.add(token, a.pos, &[a.seq], last) {
+                failed.get_or_insert(gen_err("batch", e));
             }
-        } else if filter.thinking && events.send(Event::Thinking).is_err() {
-            stop_reason = StopReason::Cancelled;
-            break;
-        }
-        batch.clear();
-        batch
-            .add(token, pos, &[0], true)
-            .map_err(|e| gen_err("batch", e))?;
-        pos += 1;
-        logits_at = 0;
-        slot.ctx
-            .decode(&mut batch)
-            .map_err(|e| gen_err("decode", e))?;
-        // Thinking past its budget (or any thinking when it is off): close the block.
-        if filter.thinking && thinking >= thinking_limit {
-            let close = vocab.tokenize(THINK_CLOSE.as_bytes(), false, true);
-            filter.push(THINK_CLOSE);
-            batch.clear();
-            for (i, &t) in close.iter().enumerate() {
-                batch
-                    .add(t, pos, &[0], i + 1 == close.len())
-                    .map_err(|e| gen_err("batch", e))?;
-                pos += 1;
+            a.pos += 1;
+            if last {
+                outputs.push((i, batch.n_tokens() - 1));
             }
-            slot.ctx
-                .decode(&mut batch)
-                .map_err(|e| gen_err("decode", e))?;
-            logits_at = batch.n_tokens() - 1;
         }
     }
-    let rest = filter.push(&decoder.finish()) + &filter.finish();
+    if failed.is_none() {
+        if let Err(e) = slot.ctx.decode(batch) {
+            failed = Some(gen_err("decode", e));
+        }
+    }
+    if let Some(e) = failed {
+        // The whole batch failed: every question in it fails with the same reason.
+        let message = e.to_string();
+        for &i in &order {
+            let a = &mut active[i];
+            let _ = a
+                .events
+                .send(Event::Failed(Error::Generate(message.clone())));
+            a.stop = Some(StopReason::Cancelled);
+        }
+        return;
+    }
+    for (i, at) in outputs {
+        next_token(slot, &mut active[i], at);
+    }
+}
+
+/// Samples sequence `a`'s next token from the logits at batch index `at`, streams its text,
+/// and queues it for the next decode (or stops the sequence).
+fn next_token(slot: &Slot<'_>, a: &mut Active, at: i32) {
+    if a.generated >= a.request.max_tokens as usize {
+        a.stop = Some(StopReason::MaxTokens);
+        return;
+    }
+    let vocab = slot.model.vocab();
+    let token = a.sampler.sample(&slot.ctx, at);
+    a.ttft
+        .get_or_insert_with(|| a.queued.elapsed().as_secs_f64() * 1e3);
+    if vocab.is_eog(token) {
+        a.stop = Some(StopReason::Eos);
+        return;
+    }
+    if a.filter.thinking {
+        a.thinking += 1;
+    } else {
+        a.generated += 1;
+    }
+    if a.guard.push(token.0) {
+        a.stop = Some(StopReason::Loop);
+        return;
+    }
+    let piece = a
+        .filter
+        .push(&a.decoder.push(&vocab.token_to_piece(token, false, None)));
+    if !piece.is_empty() {
+        a.text.push_str(&piece);
+        if a.events.send(Event::Piece(piece)).is_err() {
+            a.stop = Some(StopReason::Cancelled);
+            return;
+        }
+    } else if a.filter.thinking && a.events.send(Event::Thinking).is_err() {
+        a.stop = Some(StopReason::Cancelled);
+        return;
+    }
+    if a.generated >= a.request.max_tokens as usize {
+        a.stop = Some(StopReason::MaxTokens);
+        return;
+    }
+    a.feed.push_back(token);
+    // Thinking past its budget (or any thinking when it is off): close the block.
+    if a.filter.thinking && a.thinking >= a.thinking_limit {
+        a.feed
+            .extend(vocab.tokenize(THINK_CLOSE.as_bytes(), false, true));
+        a.filter.push(THINK_CLOSE);
+    }
+}
+
+/// Sends what is left of a finished question's text and its result; frees its sequence.
+fn finish(slot: &mut Slot<'_>, mut a: Active) {
+    let _ = slot.ctx.clear_kv_cache_seq(Some(a.seq as u32), None, None);
+    slot.free.push(a.seq);
+    let stop_reason = a.stop.unwrap_or(StopReason::MaxTokens);
+    let rest = a.filter.push(&a.decoder.finish()) + &a.filter.finish();
     if !rest.is_empty() && stop_reason != StopReason::Cancelled {
         // The stream carries every byte of the answer, the last incomplete character included.
-        let _ = events.send(Event::Piece(rest.clone()));
+        let _ = a.events.send(Event::Piece(rest.clone()));
     }
-    text.push_str(&rest);
-    Ok(Generation {
-        text: text.trim().to_string(),
-        sources_used: used,
-        prompt_tokens: tokens.len(),
-        prefix_tokens_reused: reused,
-        generated_tokens: generated,
-        thinking_tokens: thinking,
+    a.text.push_str(&rest);
+    let _ = a.events.send(Event::Done(Box::new(Generation {
+        text: a.text.trim().to_string(),
+        sources_used: a.used,
+        prompt_tokens: a.prompt_tokens,
+        prefix_tokens_reused: a.reused,
+        generated_tokens: a.generated,
+        thinking_tokens: a.thinking,
         stop_reason,
-        ttft_ms: ttft,
-    })
+        ttft_ms: a.ttft,
+    })));
 }
 
 /// A prompt of `n_prompt` pseudo-random tokens (deterministic), decoded, then `n_gen` tokens
@@ -759,10 +980,10 @@ fn run_bench(
 ) -> Result<BenchRun> {
     let model = slot.model;
     let n_vocab = model.n_vocab().max(1) as u64;
-    if n_prompt == 0 || n_prompt + n_gen > slot.ctx.n_ctx() as usize {
+    if n_prompt == 0 || n_prompt + n_gen > slot.n_ctx_seq {
         return Err(Error::BadRequest(format!(
             "{n_prompt} prompt + {n_gen} generated tokens must be at least 1 and fit the context of {}",
-            slot.ctx.n_ctx()
+            slot.n_ctx_seq
         )));
     }
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -777,7 +998,7 @@ fn run_bench(
     slot.ctx.clear_kv_cache();
     slot.prefix = None;
     let t0 = Instant::now();
-    let (mut batch, mut logits_at) = decode_prompt(&mut slot.ctx, &tokens, 0)?;
+    let (mut batch, mut logits_at) = decode_prompt(&mut slot.ctx, &tokens, 0, 0)?;
     let prompt_s = t0.elapsed().as_secs_f64();
     let mut sampler = Sampler::new(model, sampling);
     let vocab = model.vocab();
