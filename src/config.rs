@@ -60,7 +60,7 @@ impl Sampling {
 }
 
 /// Sampling settings for one request; unset fields keep the configured value.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SamplingOverride {
     /// Temperature.
@@ -92,7 +92,7 @@ impl SamplingOverride {
 }
 
 /// Whether the model may think before answering. Thinking text never reaches the answer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Thinking {
     /// No thinking (the default for small models).
@@ -334,12 +334,42 @@ impl Default for RetrievalConfig {
 pub struct ServeConfig {
     /// Address to bind.
     pub addr: String,
+    /// Bearer tokens accepted on the API (`Authorization: Bearer TOKEN`); also `RAG_TOKENS`
+    /// (comma-separated). Empty: no authentication, allowed on a loopback address only.
+    pub tokens: Vec<String>,
+    /// Kiosk mode: loopback only, no document upload or deletion.
+    pub kiosk: bool,
+    /// Seconds without a touch after which the kiosk page clears itself.
+    pub kiosk_idle_seconds: u32,
+    /// Origins allowed to call the API from a browser (CORS); empty turns CORS off.
+    pub cors_origins: Vec<String>,
+    /// Longest a request may take before it is answered with 504, in seconds (a streamed
+    /// answer must start within it).
+    pub request_timeout_seconds: u64,
+    /// Largest JSON request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest document upload (one request), in bytes.
+    pub max_upload_bytes: usize,
+    /// Log questions and document text (off: logs carry neither).
+    pub log_text: bool,
+    /// On SIGTERM or ctrl-c, seconds in-flight requests get to finish before their answers
+    /// are cut short.
+    pub shutdown_grace_seconds: u64,
 }
 
 impl Default for ServeConfig {
     fn default() -> Self {
         ServeConfig {
             addr: "127.0.0.1:8080".into(),
+            tokens: Vec::new(),
+            kiosk: false,
+            kiosk_idle_seconds: 90,
+            cors_origins: Vec::new(),
+            request_timeout_seconds: 300,
+            max_body_bytes: 64 * 1024,
+            max_upload_bytes: 64 * 1024 * 1024,
+            log_text: false,
+            shutdown_grace_seconds: 10,
         }
     }
 }
@@ -424,6 +454,14 @@ impl Config {
         if let Some(v) = env("RAG_ADDR") {
             config.serve.addr = v;
         }
+        if let Some(v) = env("RAG_TOKENS") {
+            config.serve.tokens = v
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(String::from)
+                .collect();
+        }
         if let Some(v) = env("RAG_ALLOW_TEST_MODEL") {
             config.llm.allow_test_model = v == "1" || v.eq_ignore_ascii_case("true");
         }
@@ -446,7 +484,8 @@ impl Config {
         toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Checks every setting; the error names the key and the allowed values.
+    pub fn validate(&self) -> Result<()> {
         let bad = |msg: String| Err(Error::Config(msg));
         let c = &self.chunking;
         if !(16..=254).contains(&c.max_tokens) {
@@ -526,6 +565,24 @@ impl Config {
             return bad(format!(
                 "llm.loop_ngram = {} must be 1 to 64 and llm.thinking_budget = {} at most 32768",
                 l.loop_ngram, l.thinking_budget
+            ));
+        }
+        let sv = &self.serve;
+        if sv
+            .tokens
+            .iter()
+            .any(|t| t.len() < 16 || t.chars().any(char::is_whitespace))
+        {
+            return bad(
+                "serve.tokens: each token must be at least 16 characters with no spaces (e.g. `openssl rand -hex 24`)"
+                    .into(),
+            );
+        }
+        if sv.request_timeout_seconds == 0 || sv.max_body_bytes < 1024 || sv.max_upload_bytes < 1024
+        {
+            return bad(format!(
+                "serve.request_timeout_seconds = {} must be above 0 and serve.max_body_bytes = {} and max_upload_bytes = {} at least 1024",
+                sv.request_timeout_seconds, sv.max_body_bytes, sv.max_upload_bytes
             ));
         }
         if self.serve.addr.parse::<std::net::SocketAddr>().is_err() {

@@ -74,6 +74,9 @@ pub enum Error {
     /// The embedding model failed.
     #[error("embedder: {0}")]
     Embed(String),
+    /// What the request names does not exist (a document id, say).
+    #[error("not found: {0}")]
+    NotFound(String),
     /// Too much work is waiting; the request can be retried later.
     #[error("busy: {0}")]
     Busy(String),
@@ -94,6 +97,7 @@ impl Error {
                 | Error::BadDocument { .. }
                 | Error::Config(_)
                 | Error::BadRequest(_)
+                | Error::NotFound(_)
                 | Error::ModelMissing { .. }
                 | Error::NoIndex(_)
                 | Error::Locked(_)

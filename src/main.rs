@@ -6,7 +6,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -168,6 +167,12 @@ enum Command {
         /// GGUF model file.
         #[arg(long, value_name = "FILE")]
         model: Option<PathBuf>,
+        /// Kiosk: loopback only, no document upload or deletion (the page at / is the UI).
+        #[arg(long)]
+        kiosk: bool,
+        /// Questions the model answers at once (default llm.slots, 1).
+        #[arg(long, value_name = "N")]
+        slots: Option<usize>,
     },
     /// Show what the index holds and whether its three stores agree (exit 1 if not).
     Status {
@@ -228,7 +233,7 @@ fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let (model, addr) = match &cli.command {
         Command::Ask { model, .. } => (model.clone(), None),
-        Command::Serve { model, addr } => (model.clone(), addr.clone()),
+        Command::Serve { model, addr, .. } => (model.clone(), addr.clone()),
         _ => (None, None),
     };
     let overrides = Overrides {
@@ -334,6 +339,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 top_k,
                 sampling: Some(sampling),
                 thinking,
+                max_tokens: None,
             };
             let answer = rag.ask(&question, &options)?;
             emit(json, &answer, print_answer)?;
@@ -373,22 +379,30 @@ fn run() -> anyhow::Result<ExitCode> {
             emit(json, &report, print_bench)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { .. } => {
+        Command::Serve { kiosk, slots, .. } => {
+            config.serve.kiosk |= kiosk;
+            if let Some(n) = slots {
+                config.llm.slots = n;
+                config.validate()?;
+            }
             let addr = config
                 .serve
                 .addr
                 .parse()
                 .context("serve.addr is not a socket address")?;
-            let rag = Arc::new(Rag::open(config)?.with_llm()?);
+            // Refuse a bad address before minutes of model loading.
+            rag::serve::check_bind(&config.serve, addr)?;
+            let rag = Rag::open(config)?.with_llm()?;
             if let Some(name) = rag.model_name() {
                 eprintln!("rag: answering with {name}");
             } else {
                 eprintln!("rag: no GGUF model configured; answers are extractive");
             }
+            let server = rag::serve::Server::new(rag);
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?
-                .block_on(rag::serve::run(rag, addr))?;
+                .block_on(rag::serve::run(server, addr))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { json, verify } => {

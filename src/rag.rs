@@ -14,6 +14,8 @@ use crate::retrieve;
 use crate::store::{DocWrite, EmbedderInfo, Index, Manifest, Stats, Status, StoredDoc, Writer};
 use crate::types::{Answer, AnswerMode, Chunk, Document, Timings};
 
+/// Most answer tokens a request may ask for.
+pub const MAX_ANSWER_TOKENS: u32 = 8192;
 /// Longest question accepted, in characters.
 pub const MAX_QUESTION_CHARS: usize = 4000;
 /// Sentences in an extractive answer.
@@ -102,6 +104,25 @@ pub struct AskOptions {
     pub sampling: Option<crate::config::Sampling>,
     /// Thinking for this question (default: `llm.thinking`).
     pub thinking: Option<crate::config::Thinking>,
+    /// Most answer tokens for this question (default: `llm.max_tokens`).
+    pub max_tokens: Option<u32>,
+}
+
+/// What [`Rag::ask_events`] reports while it answers.
+#[derive(Debug)]
+pub enum AskEvent<'a> {
+    /// Retrieval is done: the sources the answer may cite, numbered from 1, and whether the
+    /// question is refused (the evidence is too weak).
+    Retrieved {
+        /// The sources as the answer will number them (the final answer lists those used).
+        sources: &'a [crate::types::Citation],
+        /// How strongly the documents match.
+        evidence: &'a crate::types::Evidence,
+        /// True when the documents do not seem to answer: no model runs.
+        refused: bool,
+    },
+    /// A piece of answer text as the model writes it.
+    Piece(&'a str),
 }
 
 /// The whole pipeline over one index.
@@ -426,6 +447,32 @@ impl Rag {
         Ok(chosen)
     }
 
+    /// Removes the documents with these ids; fails with [`Error::NotFound`] (removing nothing)
+    /// when one is not indexed.
+    pub fn remove_ids(&self, ids: &[i64]) -> Result<Vec<StoredDoc>> {
+        let mut writer = Writer::open(
+            &self.config.index,
+            &self.embedder_info()?,
+            self.config.ingest.compact_tombstones,
+        )?;
+        let docs = writer.documents()?;
+        let mut chosen = Vec::new();
+        for id in ids {
+            match docs.iter().find(|d| d.id == *id) {
+                Some(d) => chosen.push(d.clone()),
+                None => {
+                    return Err(Error::NotFound(format!(
+                        "no indexed document has id {id}; GET /v1/documents lists them"
+                    )))
+                }
+            }
+        }
+        writer.commit(&[], ids)?;
+        drop(writer);
+        self.reload()?;
+        Ok(chosen)
+    }
+
     /// Re-embeds stored chunks with the configured embedder: all of them when the index was
     /// built with another embedder (or `all`), else those stored without vectors
     /// (`--no-embed`). Returns how many chunks were embedded.
@@ -487,7 +534,12 @@ impl Rag {
 
     /// Tokens left for sources: the context minus the answer budget, the instructions, the
     /// question and the chat template's markup.
-    fn source_budget(&self, question: &str, thinking: crate::config::Thinking) -> usize {
+    fn source_budget(
+        &self,
+        question: &str,
+        thinking: crate::config::Thinking,
+        max_tokens: u32,
+    ) -> usize {
         const TEMPLATE_TOKENS: usize = 64;
         let llm = &self.config.llm;
         let thinking = match thinking {
@@ -496,7 +548,7 @@ impl Rag {
         };
         // The plan's context is `llm.context` when that is set.
         (self.plan.context as usize)
-            .saturating_sub(llm.max_tokens as usize + thinking)
+            .saturating_sub(max_tokens as usize + thinking)
             .saturating_sub(self.count_tokens(generate::SYSTEM_PROMPT))
             .saturating_sub(self.count_tokens(question))
             .saturating_sub(TEMPLATE_TOKENS)
@@ -518,6 +570,22 @@ impl Rag {
         options: &AskOptions,
         on_piece: &mut dyn FnMut(&str) -> bool,
     ) -> Result<Answer> {
+        self.ask_events(question, options, &mut |event| match event {
+            AskEvent::Piece(p) => on_piece(p),
+            AskEvent::Retrieved { .. } => true,
+        })
+    }
+
+    /// [`Rag::ask_streaming`], also reporting the retrieved sources before any answer text.
+    /// Returning `false` stops the answer. A question is checked, and a place taken in the
+    /// model's queue, before anything runs: a bad or unplaceable question fails before the
+    /// first event.
+    pub fn ask_events(
+        &self,
+        question: &str,
+        options: &AskOptions,
+        on_event: &mut dyn FnMut(AskEvent<'_>) -> bool,
+    ) -> Result<Answer> {
         let question = validate_question(question)?;
         let top_k = check_top_k(options.top_k.unwrap_or(self.config.retrieval.top_k))?;
         let sampling = options
@@ -526,6 +594,16 @@ impl Rag {
             .unwrap_or_else(|| self.config.llm.sampling.clone());
         sampling.validate("sampling")?;
         let thinking = options.thinking.unwrap_or(self.config.llm.thinking);
+        let max_tokens = options.max_tokens.unwrap_or(self.config.llm.max_tokens);
+        if max_tokens == 0 || max_tokens > MAX_ANSWER_TOKENS {
+            return Err(Error::BadRequest(format!(
+                "max_tokens = {max_tokens} must be 1 to {MAX_ANSWER_TOKENS}"
+            )));
+        }
+        let mut ticket = match &self.llm {
+            Some(llm) if !options.extractive => Some(llm.reserve()?),
+            _ => None,
+        };
         let t0 = Instant::now();
         let retrieved = retrieve::search(
             &*self.open_index()?,
@@ -545,18 +623,37 @@ impl Rag {
         } else {
             retrieve::pack::pack(
                 retrieved.hits,
-                self.source_budget(question, thinking),
+                self.source_budget(question, thinking, max_tokens),
                 &|t: &str| self.count_tokens(t),
             )
         };
+        let numbered: Vec<crate::types::Citation> = hits
+            .iter()
+            .enumerate()
+            .map(|(i, h)| generate::citation(i + 1, h))
+            .collect();
+        let go_on = on_event(AskEvent::Retrieved {
+            sources: &numbered,
+            evidence: &evidence,
+            refused,
+        });
+        if refused {
+            ticket = None;
+        }
         let t1 = Instant::now();
         let llm = self
             .llm
             .as_ref()
-            .filter(|_| !options.extractive && !refused);
+            .filter(|_| !options.extractive && !refused && go_on);
         let mut out = match llm {
             Some(llm) => {
-                self.generate_routed(llm, question, &hits, sampling, thinking, on_piece)?
+                let settings = Settings {
+                    sampling,
+                    thinking,
+                    max_tokens,
+                };
+                let on_piece = &mut |p: &str| on_event(AskEvent::Piece(p));
+                self.generate_routed(llm, question, &hits, settings, on_piece)?
             }
             None => {
                 let note = if refused {
@@ -591,6 +688,7 @@ impl Rag {
                 }
             }
         };
+        drop(ticket);
         let generate_ms = t1.elapsed().as_secs_f64() * 1e3 - out.check_ms;
         let sources = &hits[..out.used.min(hits.len())];
         if out.mode == AnswerMode::Extractive {
@@ -676,10 +774,14 @@ impl Rag {
         llm: &Llm,
         question: &str,
         hits: &[crate::types::Hit],
-        sampling: crate::config::Sampling,
-        thinking: crate::config::Thinking,
+        settings: Settings,
         on_piece: &mut dyn FnMut(&str) -> bool,
     ) -> Result<Routed> {
+        let Settings {
+            sampling,
+            thinking,
+            max_tokens,
+        } = settings;
         let cfg = &self.config.llm;
         let blocks: Vec<String> = hits
             .iter()
@@ -695,7 +797,7 @@ impl Rag {
                 question: question.to_string(),
                 sources: blocks.clone(),
                 sampling: sampling.clone(),
-                max_tokens: cfg.max_tokens,
+                max_tokens,
                 thinking,
                 thinking_budget: cfg.thinking_budget,
                 reuse_prefix: cfg.reuse_prefix,
@@ -757,6 +859,13 @@ impl Rag {
         }
         Err(Error::Generate("no model is loaded".into()))
     }
+}
+
+/// A question's generation settings, defaults applied.
+struct Settings {
+    sampling: crate::config::Sampling,
+    thinking: crate::config::Thinking,
+    max_tokens: u32,
 }
 
 /// What the answer stage produced, before it is put together with retrieval's part.

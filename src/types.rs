@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The formats `rag ingest` reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// Markdown.
@@ -89,7 +89,7 @@ pub struct Chunk {
 }
 
 /// Where a chunk lies: its document and its place inside it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Place {
     /// Document path (`path#id` for a JSONL record).
     pub path: String,
@@ -133,7 +133,7 @@ impl Place {
 }
 
 /// A retrieved chunk with where it came from and how it ranked.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Hit {
     /// Chunk id in the store.
     pub chunk_id: i64,
@@ -159,7 +159,7 @@ pub struct Hit {
 }
 
 /// How an answer was produced.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AnswerMode {
     /// Written by the language model from the sources.
@@ -172,7 +172,7 @@ pub enum AnswerMode {
 }
 
 /// Why generation stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
     /// The model ended its turn.
@@ -186,7 +186,7 @@ pub enum StopReason {
 }
 
 /// How one cited source supports one sentence.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct CitationCheck {
     /// The source number, `[n]`.
     pub n: usize,
@@ -200,7 +200,7 @@ pub struct CitationCheck {
 }
 
 /// One sentence of the answer and whether its citations support it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct SentenceSupport {
     /// The sentence, markers included.
     pub text: String,
@@ -213,7 +213,7 @@ pub struct SentenceSupport {
 }
 
 /// How strongly retrieval found the question's subject in the documents.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Evidence {
     /// The score compared with the threshold.
     pub score: f32,
@@ -227,7 +227,7 @@ pub struct Evidence {
 }
 
 /// One model's try at the answer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Attempt {
     /// The model (file name).
     pub model: String,
@@ -240,7 +240,7 @@ pub struct Attempt {
 }
 
 /// Which model answered and why.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Routing {
     /// Every model tried, in order.
     pub attempts: Vec<Attempt>,
@@ -251,7 +251,7 @@ pub struct Routing {
 }
 
 /// Token counts of a generation.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct GenerationStats {
     /// Prompt tokens.
     pub prompt_tokens: usize,
@@ -264,7 +264,7 @@ pub struct GenerationStats {
 }
 
 /// One numbered source cited by the answer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Citation {
     /// The number used in the answer, `[n]`.
     pub n: usize,
@@ -279,7 +279,7 @@ pub struct Citation {
 }
 
 /// Wall-clock time spent per stage, in milliseconds.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Timings {
     /// Hybrid retrieval, including query embedding.
     pub retrieve: f64,
@@ -294,7 +294,7 @@ pub struct Timings {
 }
 
 /// One passage given to the model: neighbouring chunks merged.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct PackedPassage {
     /// Its number in the prompt, `[n]`.
     pub n: usize,
@@ -305,7 +305,7 @@ pub struct PackedPassage {
 }
 
 /// What packing did with the retrieved chunks.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Packing {
     /// Tokens available to sources: the model's context minus the answer budget, the
     /// instructions and the question.
@@ -325,7 +325,7 @@ pub struct Packing {
 }
 
 /// An answer with its checked citations.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Answer {
     /// The answer text, with `[n]` markers.
     pub answer: String,

@@ -141,6 +141,7 @@ pub struct Llm {
     names: Vec<String>,
     load: Arc<Load>,
     slots: usize,
+    queue: usize,
 }
 
 /// What the engine is doing, for metrics.
@@ -150,6 +151,22 @@ struct Load {
     waiting: AtomicUsize,
     /// Questions being answered (or parked for a free slot).
     running: AtomicUsize,
+    /// Questions holding a [`Ticket`].
+    admitted: AtomicUsize,
+}
+
+/// A place among the questions the engine accepts (`llm.slots` answering plus `llm.queue`
+/// waiting), held from before retrieval to the end of generation, so that a question the
+/// engine cannot take is refused before any work is done for it.
+#[derive(Debug)]
+pub struct Ticket {
+    load: Arc<Load>,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.load.admitted.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for Llm {
@@ -225,6 +242,7 @@ impl Llm {
             names,
             load,
             slots: config.slots.max(1),
+            queue: config.queue,
         })
     }
 
@@ -241,6 +259,22 @@ impl Llm {
     /// Questions each model answers at once.
     pub fn slots(&self) -> usize {
         self.slots
+    }
+
+    /// Takes a place for one question, or says the engine is busy.
+    pub fn reserve(&self) -> Result<Ticket> {
+        let capacity = self.slots + self.queue;
+        let taken = self.load.admitted.fetch_add(1, Ordering::Relaxed);
+        let ticket = Ticket {
+            load: Arc::clone(&self.load),
+        };
+        if taken >= capacity {
+            drop(ticket);
+            return Err(Error::Busy(format!(
+                "the model is busy: {capacity} questions are being answered or waiting; try again shortly"
+            )));
+        }
+        Ok(ticket)
     }
 
     /// Queues a job, counting it as waiting.

@@ -54,7 +54,7 @@ END;
 ";
 
 /// A document as the store records it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct StoredDoc {
     /// Document id.
     pub id: i64,

@@ -1,0 +1,963 @@
+//! The endpoints. Each handler checks its input, runs the pipeline off the async threads and
+//! maps errors through [`ApiError`]. The OpenAPI document is generated from these functions and
+//! types (`utoipa`).
+
+use std::convert::Infallible;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::StreamExt;
+use utoipa::OpenApi;
+
+use super::{ApiError, AppState, ErrorBody, ErrorDetail, Server};
+use crate::config::{SamplingOverride, Thinking};
+use crate::rag::{AskEvent, AskOptions, IngestOptions};
+use crate::store::StoredDoc;
+use crate::types::{Answer, AnswerMode, Citation, Evidence, Hit, StopReason};
+
+/// Events buffered between an answer and a slow client.
+const STREAM_BUFFER: usize = 256;
+/// The kiosk page, with `__IDLE_SECONDS__` replaced at serve time.
+const KIOSK_PAGE: &str = include_str!("kiosk.html");
+/// Folder under the index where uploads are kept.
+pub const UPLOADS: &str = "uploads";
+
+/// Sets a flag when dropped: the handler's future is gone (client left or time limit), so
+/// the answer it started should stop.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Parses a JSON body, mapping rejections (bad JSON, unknown field, too large) to errors.
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    b.map(|Json(t)| t)
+        .map_err(|e| ApiError::rejected(e.status(), e.body_text()))
+}
+
+fn log_question(s: &Server, route: &str, question: &str) {
+    if s.config.log_text {
+        tracing::info!(%route, question, "question");
+    }
+}
+
+/// Body of `POST /v1/ask`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AskRequest {
+    /// The question.
+    pub question: String,
+    /// Chunks to retrieve (1 to 100; default `retrieval.top_k`).
+    #[serde(default)]
+    pub top_k: Option<usize>,
+    /// Stream the answer as server-sent events: `retrieval`, `token`..., `citation`...,
+    /// `done` (the whole answer), or `error`.
+    #[serde(default)]
+    pub stream: bool,
+    /// Answer extractively even when a model is loaded.
+    #[serde(default)]
+    pub extractive: bool,
+    /// Sampling for this question; unset fields keep the configured values.
+    #[serde(default)]
+    pub sampling: Option<SamplingOverride>,
+    /// `"off"` or `"bounded"` (default: `llm.thinking`).
+    #[serde(default)]
+    pub thinking: Option<Thinking>,
+    /// Most answer tokens (default `llm.max_tokens`).
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+}
+
+/// Body of `POST /v1/search`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    /// The query.
+    pub question: String,
+    /// Chunks to return (1 to 100; default `retrieval.top_k`).
+    #[serde(default)]
+    pub top_k: Option<usize>,
+}
+
+/// Answer of `POST /v1/search`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SearchResponse {
+    /// Fused hits, best first.
+    pub hits: Vec<Hit>,
+    /// How strongly the documents match.
+    pub evidence: Evidence,
+    /// `"bm25_only"` when the vector side could not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub degraded: Option<String>,
+}
+
+/// The documents in the index.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DocumentList {
+    /// Every indexed document.
+    pub documents: Vec<StoredDoc>,
+}
+
+/// One uploaded file and what became of it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Uploaded {
+    /// The file name the client sent (never used on disk).
+    pub filename: String,
+    /// The documents it produced (a JSONL file gives several).
+    pub documents: Vec<StoredDoc>,
+    /// Why it was not indexed, when it was not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
+/// Answer of `POST /v1/documents`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UploadResponse {
+    /// Each file, in the order sent.
+    pub files: Vec<Uploaded>,
+    /// Documents in the index afterwards.
+    pub total_documents: usize,
+}
+
+/// Answer of `DELETE /v1/documents/{id}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Removed {
+    /// The document removed.
+    pub removed: StoredDoc,
+}
+
+/// Answer of `GET /readyz`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// True when questions can be answered.
+    pub ready: bool,
+    /// Documents indexed.
+    pub documents: usize,
+    /// Chunks indexed.
+    pub chunks: usize,
+    /// The loaded language models, in routing order (empty: answers are extractive).
+    pub models: Vec<String>,
+    /// Questions each model answers at once.
+    pub slots: usize,
+    /// True when the embedding model is loaded (else retrieval is BM25 alone).
+    pub embedder: bool,
+    /// True in kiosk mode (no upload or deletion).
+    pub kiosk: bool,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "rag",
+        description = "Offline question answering over local documents, with cited answers from a local Qwen 3.5 model."
+    ),
+    paths(
+        ask,
+        search,
+        chat_completions,
+        upload,
+        list_documents,
+        delete_document,
+        healthz,
+        readyz,
+        metrics,
+        openapi
+    ),
+    components(schemas(
+        ErrorBody,
+        ErrorDetail,
+        ChatRequest,
+        ChatMessage,
+        ChatCompletion,
+        ChatChoice,
+        ChatUsage
+    )),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        openapi.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
+    }
+}
+
+/// The OpenAPI document of this server, generated from the code.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The OpenAPI 3.1 description of this API.
+#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "The OpenAPI document")))]
+pub async fn openapi() -> Response {
+    match openapi_document().to_json() {
+        Ok(text) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
+        Err(e) => {
+            ApiError::internal(format!("cannot encode the OpenAPI document: {e}")).into_response()
+        }
+    }
+}
+
+/// The kiosk page: one file, no external fonts, scripts or stylesheets.
+pub async fn kiosk_page(State(s): State<AppState>) -> Response {
+    let page = KIOSK_PAGE.replace("__IDLE_SECONDS__", &s.config.kiosk_idle_seconds.to_string());
+    (
+        [(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'",
+        )],
+        Html(page),
+    )
+        .into_response()
+}
+
+/// Anything not routed.
+pub async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint; GET /openapi.json lists them",
+    )
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Alive", body = String)))]
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the index is open (and the models are loaded: the server does not start
+/// without them).
+#[utoipa::path(get, path = "/readyz", responses(
+    (status = 200, description = "Ready", body = Readiness),
+    (status = 503, description = "No index yet", body = ErrorBody)
+))]
+pub async fn readyz(State(s): State<AppState>) -> Result<Json<Readiness>, ApiError> {
+    let rag = Arc::clone(s.rag());
+    let stats = tokio::task::spawn_blocking(move || rag.stats())
+        .await?
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", e.to_string()))?;
+    let rag = s.rag();
+    Ok(Json(Readiness {
+        ready: true,
+        documents: stats.documents,
+        chunks: stats.chunks,
+        models: rag.llm().map(|l| l.names().to_vec()).unwrap_or_default(),
+        slots: rag.llm().map_or(0, |l| l.slots()),
+        embedder: rag.embedding_model().is_some(),
+        kiosk: s.config.kiosk,
+    }))
+}
+
+/// Prometheus metrics (OpenMetrics text).
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Metrics in the OpenMetrics text format", body = String)))]
+pub async fn metrics(State(s): State<AppState>) -> Response {
+    let rag = s.rag();
+    let (waiting, running) = rag.llm().map_or((0, 0), |l| (l.waiting(), l.running()));
+    let (documents, chunks) = rag.stats().map_or((0, 0), |st| (st.documents, st.chunks));
+    let text = s.metrics.encode(waiting, running, documents, chunks);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+fn ask_options(s: &Server, req: &AskRequest) -> AskOptions {
+    AskOptions {
+        extractive: req.extractive,
+        top_k: req.top_k,
+        sampling: req
+            .sampling
+            .as_ref()
+            .map(|o| o.apply(&s.rag().config().llm.sampling)),
+        thinking: req.thinking,
+        max_tokens: req.max_tokens,
+    }
+}
+
+/// Answers a question from the documents, with citations. With `"stream": true` the answer
+/// comes as server-sent events: `retrieval` (the numbered sources), `token` (answer text),
+/// `citation` (each cited source), `done` (the whole answer as in the JSON response), or
+/// `error` (`{"error": {...}}`). Keep-alive comments are sent while the model works.
+#[utoipa::path(post, path = "/v1/ask", request_body = AskRequest, responses(
+    (status = 200, description = "The answer (JSON), or its event stream (text/event-stream)", body = Answer),
+    (status = 400, description = "Bad question or settings", body = ErrorBody),
+    (status = 503, description = "The model is busy (Retry-After) or there is no index", body = ErrorBody)
+))]
+pub async fn ask(
+    State(s): State<AppState>,
+    req: Result<Json<AskRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let req = body(req)?;
+    log_question(&s, "/v1/ask", &req.question);
+    let options = ask_options(&s, &req);
+    if req.stream {
+        return stream_answer(s, req.question, options, sse_ask).await;
+    }
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let _guard = CancelOnDrop(Arc::clone(&cancelled));
+    let server = Arc::clone(&s);
+    let answer = tokio::task::spawn_blocking(move || {
+        server.rag().ask_events(&req.question, &options, &mut |_| {
+            !cancelled.load(Ordering::Relaxed) && !server.stopping()
+        })
+    })
+    .await??;
+    s.metrics.answer(&answer);
+    Ok(Json(answer).into_response())
+}
+
+/// What the answering thread sends to a streaming response.
+enum Out {
+    Event(Event),
+    Fail(ApiError),
+}
+
+fn sse_json(name: &str, value: &impl Serialize) -> Event {
+    Event::default()
+        .event(name)
+        .json_data(value)
+        .unwrap_or_else(|_| Event::default().event(name).data("{}"))
+}
+
+/// How one API shapes the events of an answer.
+type Shape = fn(&mut StreamState, Step<'_>) -> Vec<Event>;
+
+/// A step of an answer, for [`Shape`].
+enum Step<'a> {
+    Retrieved(&'a [Citation], &'a Evidence, bool),
+    Piece(&'a str),
+    Done(&'a Answer),
+    Failed(&'a ApiError),
+}
+
+/// What a shape remembers across steps.
+#[derive(Default)]
+struct StreamState {
+    /// Answer text was streamed.
+    streamed: bool,
+    /// OpenAI: the id and model of the completion, and whether the role was sent.
+    id: String,
+    model: String,
+    created: u64,
+    started: bool,
+}
+
+/// `/v1/ask`'s events.
+fn sse_ask(st: &mut StreamState, step: Step<'_>) -> Vec<Event> {
+    match step {
+        Step::Retrieved(sources, evidence, refused) => vec![sse_json(
+            "retrieval",
+            &json!({"sources": sources, "evidence": evidence, "refused": refused}),
+        )],
+        Step::Piece(p) => {
+            st.streamed = true;
+            vec![sse_json("token", &json!({ "text": p }))]
+        }
+        Step::Done(a) => {
+            let mut out = Vec::new();
+            if !st.streamed && !a.answer.is_empty() {
+                // An extractive answer or a refusal is not generated token by token.
+                out.push(sse_json("token", &json!({ "text": a.answer })));
+            }
+            out.extend(a.citations.iter().map(|c| sse_json("citation", c)));
+            out.push(sse_json("done", a));
+            out
+        }
+        Step::Failed(e) => vec![sse_json("error", &e.body())],
+    }
+}
+
+/// Runs the answer on a blocking thread and streams its events. Errors before the first
+/// event (a bad question, a busy model) are plain JSON errors with their status.
+async fn stream_answer(
+    s: AppState,
+    question: String,
+    options: AskOptions,
+    shape: Shape,
+) -> Result<Response, ApiError> {
+    stream_answer_with(s, question, options, shape, StreamState::default(), None).await
+}
+
+async fn stream_answer_with(
+    s: AppState,
+    question: String,
+    options: AskOptions,
+    shape: Shape,
+    state: StreamState,
+    trailer: Option<Event>,
+) -> Result<Response, ApiError> {
+    let (tx, mut rx) = mpsc::channel::<Out>(STREAM_BUFFER);
+    let server = Arc::clone(&s);
+    tokio::task::spawn_blocking(move || {
+        let mut st = state;
+        let send_all = |events: Vec<Event>| {
+            events
+                .into_iter()
+                .all(|e| tx.blocking_send(Out::Event(e)).is_ok())
+        };
+        let result = server.rag().ask_events(&question, &options, &mut |event| {
+            if server.stopping() {
+                return false;
+            }
+            let events = match event {
+                AskEvent::Retrieved {
+                    sources,
+                    evidence,
+                    refused,
+                } => shape(&mut st, Step::Retrieved(sources, evidence, refused)),
+                AskEvent::Piece(p) => shape(&mut st, Step::Piece(p)),
+            };
+            send_all(events)
+        });
+        match result {
+            Ok(answer) => {
+                server.metrics.answer(&answer);
+                let mut events = shape(&mut st, Step::Done(&answer));
+                events.extend(trailer);
+                send_all(events);
+            }
+            Err(e) if !st.started && !st.streamed => {
+                let _ = tx.blocking_send(Out::Fail(e.into()));
+            }
+            Err(e) => {
+                send_all(shape(&mut st, Step::Failed(&e.into())));
+            }
+        }
+    });
+    let first = match rx.recv().await {
+        Some(Out::Event(e)) => e,
+        Some(Out::Fail(e)) => return Err(e),
+        None => return Err(ApiError::internal("the answer ended before it began")),
+    };
+    let rest = ReceiverStream::new(rx).map(|out| match out {
+        Out::Event(e) => e,
+        Out::Fail(e) => sse_json("error", &e.body()),
+    });
+    let stream = tokio_stream::once(first)
+        .chain(rest)
+        .map(Ok::<_, Infallible>);
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// Hybrid retrieval only (BM25 + vectors, reciprocal-rank fusion); never waits for the model.
+#[utoipa::path(post, path = "/v1/search", request_body = SearchRequest, responses(
+    (status = 200, description = "The fused hits", body = SearchResponse),
+    (status = 400, description = "Bad query", body = ErrorBody),
+    (status = 503, description = "No index", body = ErrorBody)
+))]
+pub async fn search(
+    State(s): State<AppState>,
+    req: Result<Json<SearchRequest>, JsonRejection>,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let req = body(req)?;
+    log_question(&s, "/v1/search", &req.question);
+    let rag = Arc::clone(s.rag());
+    let r = tokio::task::spawn_blocking(move || rag.search(&req.question, req.top_k)).await??;
+    Ok(Json(SearchResponse {
+        hits: r.hits,
+        evidence: r.evidence,
+        degraded: r.degraded.map(|_| crate::retrieve::BM25_ONLY.to_string()),
+    }))
+}
+
+/// A chat message (OpenAI shape). `content` is a string or a list of `{"type": "text",
+/// "text": ...}` parts.
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct ChatMessage {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    /// The text.
+    #[schema(value_type = Object)]
+    pub content: Value,
+}
+
+/// Body of `POST /v1/chat/completions` (OpenAI-compatible). The last user message is the
+/// question; it is answered from the index. Other OpenAI fields are accepted and ignored.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ChatRequest {
+    /// The conversation; the last `user` message is asked.
+    pub messages: Vec<ChatMessage>,
+    /// Ignored (the configured models answer); echoed back.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Stream `chat.completion.chunk` events, ending with `data: [DONE]`.
+    #[serde(default)]
+    pub stream: bool,
+    /// Most answer tokens.
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+    /// Most answer tokens (newer name of `max_tokens`).
+    #[serde(default)]
+    pub max_completion_tokens: Option<u32>,
+    /// Sampling temperature.
+    #[serde(default)]
+    pub temperature: Option<f32>,
+    /// Nucleus sampling.
+    #[serde(default)]
+    pub top_p: Option<f32>,
+    /// Presence penalty.
+    #[serde(default)]
+    pub presence_penalty: Option<f32>,
+    /// Seed.
+    #[serde(default)]
+    pub seed: Option<u32>,
+}
+
+/// A chat completion (OpenAI shape) with the answer's citations and sources added.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ChatCompletion {
+    /// `chatcmpl-...`.
+    pub id: String,
+    /// `chat.completion`.
+    pub object: String,
+    /// Unix seconds.
+    pub created: u64,
+    /// The model that answered (`extractive` without one).
+    pub model: String,
+    /// One choice.
+    pub choices: Vec<ChatChoice>,
+    /// Token counts.
+    pub usage: ChatUsage,
+    /// The sources the answer cites, `[n]` mapped to document and place.
+    pub citations: Vec<Citation>,
+    /// Every source given to the model, numbered.
+    pub sources: Vec<Citation>,
+}
+
+/// The answer as an assistant message.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ChatChoice {
+    /// 0.
+    pub index: u32,
+    /// `{"role": "assistant", "content": ...}`.
+    pub message: ChatMessage,
+    /// `stop`, or `length` when the answer hit max_tokens.
+    pub finish_reason: String,
+}
+
+/// Token counts.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ChatUsage {
+    /// Prompt tokens.
+    pub prompt_tokens: usize,
+    /// Answer tokens.
+    pub completion_tokens: usize,
+    /// Both.
+    pub total_tokens: usize,
+}
+
+fn message_text(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+fn finish_reason(a: &Answer) -> &'static str {
+    match a.stop_reason {
+        Some(StopReason::MaxTokens) => "length",
+        _ => "stop",
+    }
+}
+
+fn model_name(a: &Answer) -> String {
+    match (&a.model, a.mode) {
+        (Some(m), _) => m.clone(),
+        (None, AnswerMode::Refused) => "refused".into(),
+        (None, _) => "extractive".into(),
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `/v1/chat/completions`' stream events (`chat.completion.chunk`).
+fn sse_chat(st: &mut StreamState, step: Step<'_>) -> Vec<Event> {
+    let chunk = |st: &StreamState, delta: Value, finish: Option<&str>, extra: Option<Value>| {
+        let mut v = json!({
+            "id": st.id, "object": "chat.completion.chunk", "created": st.created,
+            "model": st.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        });
+        if let (Some(extra), Some(obj)) = (extra, v.as_object_mut()) {
+            if let Some(e) = extra.as_object() {
+                obj.extend(e.clone());
+            }
+        }
+        Event::default().data(v.to_string())
+    };
+    let mut out = Vec::new();
+    if !st.started && !matches!(step, Step::Failed(_)) {
+        st.started = true;
+        out.push(chunk(
+            st,
+            json!({"role": "assistant", "content": ""}),
+            None,
+            None,
+        ));
+    }
+    match step {
+        Step::Retrieved(..) => {}
+        Step::Piece(p) => {
+            st.streamed = true;
+            out.push(chunk(st, json!({ "content": p }), None, None));
+        }
+        Step::Done(a) => {
+            if !st.streamed && !a.answer.is_empty() {
+                out.push(chunk(st, json!({ "content": a.answer }), None, None));
+            }
+            let g = a.generation.as_ref();
+            let (prompt, completion) = g.map_or((0, 0), |g| (g.prompt_tokens, g.generated_tokens));
+            out.push(chunk(
+                st,
+                json!({}),
+                Some(finish_reason(a)),
+                Some(json!({
+                    "citations": a.citations, "sources": a.sources,
+                    "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                              "total_tokens": prompt + completion},
+                })),
+            ));
+        }
+        Step::Failed(e) => out.push(Event::default().data(json!(e.body()).to_string())),
+    }
+    out
+}
+
+/// OpenAI-compatible chat completions, answered from the index: existing OpenAI clients and
+/// chat front ends work unchanged. The answer's citations and sources come in extra fields
+/// (`citations`, `sources`; in a stream, on the last chunk).
+#[utoipa::path(post, path = "/v1/chat/completions", request_body = ChatRequest, responses(
+    (status = 200, description = "A chat.completion, or chat.completion.chunk events then `data: [DONE]`", body = ChatCompletion),
+    (status = 400, description = "No user message, or bad settings", body = ErrorBody),
+    (status = 503, description = "The model is busy (Retry-After)", body = ErrorBody)
+))]
+pub async fn chat_completions(
+    State(s): State<AppState>,
+    req: Result<Json<ChatRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let req = body(req)?;
+    let question = req
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.role == "user")
+        .map(|m| message_text(&m.content))
+        .filter(|q| !q.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request("messages has no user message with text to answer"))?;
+    log_question(&s, "/v1/chat/completions", &question);
+    let base = &s.rag().config().llm.sampling;
+    let any_sampling = req.temperature.is_some()
+        || req.top_p.is_some()
+        || req.presence_penalty.is_some()
+        || req.seed.is_some();
+    let options = AskOptions {
+        sampling: any_sampling.then(|| {
+            SamplingOverride {
+                temperature: req.temperature,
+                top_p: req.top_p,
+                presence_penalty: req.presence_penalty,
+                seed: req.seed,
+                ..SamplingOverride::default()
+            }
+            .apply(base)
+        }),
+        max_tokens: req.max_completion_tokens.or(req.max_tokens),
+        ..AskOptions::default()
+    };
+    let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
+    let requested = req.model.clone().unwrap_or_default();
+    if req.stream {
+        let state = StreamState {
+            id,
+            model: s
+                .rag()
+                .model_name()
+                .map_or_else(|| "extractive".to_string(), String::from),
+            created: now(),
+            ..StreamState::default()
+        };
+        return stream_answer_with(
+            s,
+            question,
+            options,
+            sse_chat,
+            state,
+            Some(Event::default().data("[DONE]")),
+        )
+        .await;
+    }
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let _guard = CancelOnDrop(Arc::clone(&cancelled));
+    let server = Arc::clone(&s);
+    let a = tokio::task::spawn_blocking(move || {
+        server.rag().ask_events(&question, &options, &mut |_| {
+            !cancelled.load(Ordering::Relaxed) && !server.stopping()
+        })
+    })
+    .await??;
+    s.metrics.answer(&a);
+    let (prompt, completion) = a
+        .generation
+        .as_ref()
+        .map_or((0, 0), |g| (g.prompt_tokens, g.generated_tokens));
+    let _ = requested;
+    Ok(Json(ChatCompletion {
+        id,
+        object: "chat.completion".into(),
+        created: now(),
+        model: model_name(&a),
+        choices: vec![ChatChoice {
+            index: 0,
+            message: ChatMessage {
+                role: "assistant".into(),
+                content: Value::String(a.answer.clone()),
+            },
+            finish_reason: finish_reason(&a).into(),
+        }],
+        usage: ChatUsage {
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            total_tokens: prompt + completion,
+        },
+        citations: a.citations,
+        sources: a.sources,
+    })
+    .into_response())
+}
+
+fn kiosk_refuses(s: &Server, what: &str) -> Result<(), ApiError> {
+    if s.config.kiosk {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("{what} is turned off on a kiosk; run `rag ingest` or `rag rm` on the machine instead"),
+        ));
+    }
+    Ok(())
+}
+
+/// The folder uploads are written to.
+fn uploads_dir(s: &Server) -> PathBuf {
+    s.rag().config().index.join(UPLOADS)
+}
+
+/// Removes files, ignoring those already gone.
+fn remove_files(paths: &[PathBuf]) {
+    for p in paths {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// Uploads documents (multipart/form-data, one or more file parts) and ingests them like
+/// `rag ingest`. Each file is stored under the index folder with a generated name; the name
+/// the client sent only chooses the format by its extension and is reported back.
+#[utoipa::path(post, path = "/v1/documents", request_body(content_type = "multipart/form-data", description = "One or more file parts (.txt .md .html .pdf .docx .jsonl)"), responses(
+    (status = 201, description = "Ingested", body = UploadResponse),
+    (status = 403, description = "Kiosk mode", body = ErrorBody),
+    (status = 413, description = "Larger than serve.max_upload_bytes", body = ErrorBody),
+    (status = 415, description = "Unsupported file type", body = ErrorBody),
+    (status = 422, description = "No file could be read", body = UploadResponse)
+))]
+pub async fn upload(
+    State(s): State<AppState>,
+    mut multipart: Multipart,
+) -> Result<Response, ApiError> {
+    kiosk_refuses(&s, "document upload")?;
+    let dir = uploads_dir(&s);
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| ApiError::internal(format!("cannot create {}: {e}", dir.display())))?;
+    let mut saved: Vec<(String, PathBuf)> = Vec::new();
+    let outcome: Result<(), ApiError> = async {
+        while let Some(mut field) = multipart
+            .next_field()
+            .await
+            .map_err(|e| ApiError::rejected(e.status(), e.body_text()))?
+        {
+            let Some(name) = field.file_name().map(String::from) else {
+                continue;
+            };
+            let Some(format) = crate::ingest::formats::by_extension(&name) else {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    format!("{name:?}: not a supported document; send .txt, .md, .html, .pdf, .docx or .jsonl"),
+                ));
+            };
+            let ext = match format {
+                crate::types::Format::Markdown => "md",
+                crate::types::Format::Text => "txt",
+                crate::types::Format::Html => "html",
+                crate::types::Format::Pdf => "pdf",
+                crate::types::Format::Docx => "docx",
+                crate::types::Format::Jsonl => "jsonl",
+            };
+            let path = dir.join(format!("{}.{ext}", uuid::Uuid::new_v4().simple()));
+            saved.push((name, path.clone()));
+            let mut file = tokio::fs::File::create(&path)
+                .await
+                .map_err(|e| ApiError::internal(format!("cannot write an upload: {e}")))?;
+            while let Some(chunk) = field
+                .chunk()
+                .await
+                .map_err(|e| ApiError::rejected(e.status(), e.body_text()))?
+            {
+                file.write_all(&chunk)
+                    .await
+                    .map_err(|e| ApiError::internal(format!("cannot write an upload: {e}")))?;
+            }
+            file.flush()
+                .await
+                .map_err(|e| ApiError::internal(format!("cannot write an upload: {e}")))?;
+        }
+        Ok(())
+    }
+    .await;
+    let paths: Vec<PathBuf> = saved.iter().map(|(_, p)| p.clone()).collect();
+    if let Err(e) = outcome {
+        remove_files(&paths);
+        return Err(e);
+    }
+    if saved.is_empty() {
+        return Err(ApiError::bad_request(
+            "no file part: send multipart/form-data with a part like `file=@notes.md`",
+        ));
+    }
+    let rag = Arc::clone(s.rag());
+    let to_ingest = paths.clone();
+    let ingested = tokio::task::spawn_blocking(move || {
+        let report = rag.ingest(&to_ingest, &IngestOptions::default(), &mut |_| {})?;
+        let docs = rag.documents()?;
+        Ok::<_, crate::Error>((report, docs))
+    })
+    .await?;
+    let (report, docs) = match ingested {
+        Ok(r) => r,
+        Err(e) => {
+            remove_files(&paths);
+            return Err(e.into());
+        }
+    };
+    let mut files = Vec::new();
+    for (name, path) in saved {
+        let canonical = std::fs::canonicalize(&path).unwrap_or(path.clone());
+        let key = canonical.to_string_lossy().into_owned();
+        let documents: Vec<StoredDoc> = docs
+            .iter()
+            .filter(|d| d.path == key || d.path.starts_with(&format!("{key}#")))
+            .cloned()
+            .collect();
+        let skipped = report
+            .skipped
+            .iter()
+            .find(|k| FsPath::new(&k.path) == path || FsPath::new(&k.path) == canonical)
+            .map(|k| k.reason.clone());
+        if documents.is_empty() {
+            remove_files(std::slice::from_ref(&path));
+        }
+        let skipped = match (&skipped, documents.is_empty()) {
+            (None, true) => Some("no text could be read from it".to_string()),
+            _ => skipped,
+        };
+        files.push(Uploaded {
+            filename: name,
+            documents,
+            skipped,
+        });
+    }
+    let status = if files.iter().any(|f| !f.documents.is_empty()) {
+        StatusCode::CREATED
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((
+        status,
+        Json(UploadResponse {
+            files,
+            total_documents: report.documents,
+        }),
+    )
+        .into_response())
+}
+
+/// Every indexed document.
+#[utoipa::path(get, path = "/v1/documents", responses(
+    (status = 200, description = "The documents", body = DocumentList),
+    (status = 503, description = "No index", body = ErrorBody)
+))]
+pub async fn list_documents(State(s): State<AppState>) -> Result<Json<DocumentList>, ApiError> {
+    let rag = Arc::clone(s.rag());
+    let documents = tokio::task::spawn_blocking(move || rag.documents()).await??;
+    Ok(Json(DocumentList { documents }))
+}
+
+/// Removes a document from all three stores in one commit (and its file, when it was
+/// uploaded).
+#[utoipa::path(delete, path = "/v1/documents/{id}", params(("id" = i64, Path, description = "Document id")), responses(
+    (status = 200, description = "Removed", body = Removed),
+    (status = 403, description = "Kiosk mode", body = ErrorBody),
+    (status = 404, description = "No such document", body = ErrorBody)
+))]
+pub async fn delete_document(
+    State(s): State<AppState>,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+) -> Result<Json<Removed>, ApiError> {
+    kiosk_refuses(&s, "document deletion")?;
+    let Path(id) = id.map_err(|e| {
+        ApiError::bad_request(format!("{}: the document id is a number", e.body_text()))
+    })?;
+    let rag = Arc::clone(s.rag());
+    let removed = tokio::task::spawn_blocking(move || rag.remove_ids(&[id])).await??;
+    let Some(removed) = removed.into_iter().next() else {
+        return Err(ApiError::internal("nothing was removed"));
+    };
+    // An uploaded file goes with its document; files elsewhere are the operator's.
+    let uploads = std::fs::canonicalize(uploads_dir(&s)).ok();
+    let file = FsPath::new(removed.path.split('#').next().unwrap_or_default());
+    if uploads.as_deref().is_some_and(|u| file.parent() == Some(u)) {
+        remove_files(&[file.to_path_buf()]);
+    }
+    Ok(Json(Removed { removed }))
+}
