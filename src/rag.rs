@@ -646,6 +646,7 @@ impl Rag {
             .as_ref()
             .filter(|_| !options.extractive && !refused && go_on);
         let mut out = match llm {
+            _ if !go_on && !refused => Routed::cancelled(self.llm.is_some() && !options.extractive),
             Some(llm) => {
                 let settings = Settings {
                     sampling,
@@ -881,6 +882,29 @@ struct Routed {
     stats: Option<crate::types::GenerationStats>,
     first_token: Option<f64>,
     check_ms: f64,
+}
+
+impl Routed {
+    /// The reader left before the answer began.
+    fn cancelled(generated: bool) -> Routed {
+        Routed {
+            text: String::new(),
+            mode: if generated {
+                AnswerMode::Generated
+            } else {
+                AnswerMode::Extractive
+            },
+            used: 0,
+            model: None,
+            note: Some("the reader left before the answer began".into()),
+            stop_reason: Some(generate::StopReason::Cancelled),
+            sentences: Vec::new(),
+            routing: None,
+            stats: None,
+            first_token: None,
+            check_ms: 0.0,
+        }
+    }
 }
 
 fn commit_step(

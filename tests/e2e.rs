@@ -414,7 +414,11 @@ pub(crate) fn start_server(env: &Env) -> Server {
     while Instant::now() < deadline {
         let Some(Ok(line)) = lines.next() else { break };
         if let Some(addr) = line.strip_prefix("rag: serving on http://") {
-            let addr = addr.trim().to_string();
+            let addr = addr
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
             std::thread::spawn(move || for _ in lines {});
             return Server { child, addr };
         }

@@ -14,7 +14,7 @@ use crate::e2e::{root, stderr, tiny_gguf, Env};
 const QUESTION: &str = "Which buses go to the hospital?";
 
 /// One index of `corpora/` shared by the library tests here (built once, then only read).
-fn shared_index() -> PathBuf {
+pub(crate) fn shared_index() -> PathBuf {
     static INDEX: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     INDEX
         .get_or_init(|| {
@@ -29,7 +29,7 @@ fn shared_index() -> PathBuf {
         .clone()
 }
 
-fn config(index: &std::path::Path, models: Vec<PathBuf>) -> rag::Config {
+pub(crate) fn config(index: &std::path::Path, models: Vec<PathBuf>) -> rag::Config {
     let mut c = rag::Config {
         index: index.to_path_buf(),
         ..rag::Config::default()

@@ -3,3 +3,4 @@ mod e2e;
 mod generation;
 mod ingest;
 mod retrieval;
+mod serve;

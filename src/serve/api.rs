@@ -46,8 +46,14 @@ impl Drop for CancelOnDrop {
 
 /// Parses a JSON body, mapping rejections (bad JSON, unknown field, too large) to errors.
 fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    b.map(|Json(t)| t)
-        .map_err(|e| ApiError::rejected(e.status(), e.body_text()))
+    b.map(|Json(t)| t).map_err(|e| {
+        // A body of the wrong shape is a bad request like any other (axum says 422).
+        let status = match e.status() {
+            StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
+            s => s,
+        };
+        ApiError::rejected(status, e.body_text())
+    })
 }
 
 fn log_question(s: &Server, route: &str, question: &str) {

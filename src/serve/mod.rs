@@ -72,6 +72,7 @@ fn is_public(path: &str) -> bool {
 /// The routes; testable without a socket.
 pub fn app(state: AppState) -> Router {
     let config = &state.config;
+    let limit = Duration::from_secs(config.request_timeout_seconds);
     let mut router = Router::new()
         .route("/", get(api::kiosk_page))
         .route("/healthz", get(api::healthz))
@@ -93,10 +94,9 @@ pub fn app(state: AppState) -> Router {
             Arc::clone(&state),
             authorize,
         ))
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&state),
-            time_limit,
-        ))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            time_limit(limit, req, next)
+        }))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), observe))
         .layer(DefaultBodyLimit::max(config.max_body_bytes));
     if !config.cors_origins.is_empty() {
@@ -152,10 +152,9 @@ fn same_secret(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// Answers 504 when a request runs past `serve.request_timeout_seconds` (a stream must start
-/// within it). Dropping the handler cancels its generation.
-async fn time_limit(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let limit = Duration::from_secs(s.config.request_timeout_seconds);
+/// Answers 504 when a request runs past `limit` (`serve.request_timeout_seconds`; a stream
+/// must start within it). Dropping the handler cancels its generation.
+async fn time_limit(limit: Duration, req: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
@@ -163,7 +162,7 @@ async fn time_limit(State(s): State<AppState>, req: Request, next: Next) -> Resp
             "timeout",
             format!(
                 "the request took longer than serve.request_timeout_seconds = {}; ask with a smaller max_tokens or raise the limit",
-                s.config.request_timeout_seconds
+                limit.as_secs_f64()
             ),
         )
         .into_response(),
@@ -421,6 +420,37 @@ mod tests {
         let err = check_bind(&kiosk, any).unwrap_err().to_string();
         assert!(err.contains("loopback only"), "{err}");
         assert!(check_bind(&kiosk, lo).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_request_past_its_time_limit_is_answered_504_in_json() {
+        use tower::ServiceExt;
+        let limit = Duration::from_millis(50);
+        let app = Router::new()
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    "late"
+                }),
+            )
+            .route("/fast", get(|| async { "ok" }))
+            .layer(middleware::from_fn(move |req: Request, next: Next| {
+                time_limit(limit, req, next)
+            }));
+        let get_ = |uri: &str| {
+            axum::http::Request::builder()
+                .uri(uri)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        let r = app.clone().oneshot(get_("/slow")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::GATEWAY_TIMEOUT);
+        let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "timeout");
+        let r = app.oneshot(get_("/fast")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
     }
 
     #[test]

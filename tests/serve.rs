@@ -1,0 +1,625 @@
+//! The HTTP API through `serve::app` without a socket (`tower::ServiceExt::oneshot`): every
+//! endpoint, its errors, authentication, limits, CORS, kiosk mode, capacity and cancellation.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use rag::serve::{app, AppState, Server};
+use rag::Rag;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use crate::e2e::tiny_gguf;
+use crate::generation::{config, shared_index};
+
+const QUESTION: &str = "Which buses go to the hospital?";
+const TOKEN: &str = "test-token-0123456789abcdef";
+
+/// A server over the shared index with the tiny model, `edit`ed first.
+fn server(edit: impl FnOnce(&mut rag::Config)) -> AppState {
+    let mut c = config(&shared_index(), vec![tiny_gguf()]);
+    c.llm.max_tokens = 16;
+    edit(&mut c);
+    Server::new(Rag::open(c).unwrap().with_llm().unwrap())
+}
+
+/// A server with no model over its own (empty) index folder.
+fn writable_server(index: &Path, edit: impl FnOnce(&mut rag::Config)) -> AppState {
+    let mut c = config(index, vec![]);
+    edit(&mut c);
+    Server::new(Rag::open(c).unwrap().with_llm().unwrap())
+}
+
+fn post_json(uri: &str, body: Value) -> Request<Body> {
+    Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
+}
+
+async fn send(app: &Router, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+    let r = app.clone().oneshot(req).await.unwrap();
+    let (parts, body) = r.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 << 20).await.unwrap();
+    (
+        parts.status,
+        parts.headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+async fn send_json(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
+    let (status, _, body) = send(app, req).await;
+    let v = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    (status, v)
+}
+
+/// Server-sent events as (name, data) pairs.
+fn events(body: &str) -> Vec<(String, String)> {
+    body.split("\n\n")
+        .filter(|b| !b.trim().is_empty())
+        .filter_map(|block| {
+            let mut name = "message".to_string();
+            let mut data = Vec::new();
+            for line in block.lines() {
+                if let Some(n) = line.strip_prefix("event:") {
+                    name = n.trim().to_string();
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push(d.strip_prefix(' ').unwrap_or(d).to_string());
+                }
+            }
+            (!data.is_empty()).then(|| (name, data.join("\n")))
+        })
+        .collect()
+}
+
+fn multipart(parts: &[(&str, &[u8])]) -> Request<Body> {
+    let boundary = "rag-test-boundary-7d1c";
+    let mut body: Vec<u8> = Vec::new();
+    for (name, content) in parts {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    Request::post("/v1/documents")
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_metrics_and_the_generated_openapi_document() {
+    let app = app(server(|_| {}));
+    let (status, _, body) = send(&app, get("/healthz")).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
+    let (status, ready) = send_json(&app, get("/readyz")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ready["ready"], true);
+    assert_eq!(ready["models"], json!(["tiny-qwen35.gguf"]));
+    assert!(ready["documents"].as_u64().unwrap() > 10);
+
+    let (status, doc) = send_json(&app, get("/openapi.json")).await;
+    assert_eq!(status, StatusCode::OK);
+    for path in [
+        "/v1/ask",
+        "/v1/search",
+        "/v1/chat/completions",
+        "/v1/documents",
+        "/v1/documents/{id}",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from OpenAPI"
+        );
+    }
+    assert!(doc["components"]["schemas"]["Answer"].is_object());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+
+    let (status, _) = send_json(&app, post_json("/v1/search", json!({"question": QUESTION}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, headers, text) = send(&app, get("/metrics")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .contains("openmetrics"));
+    assert!(
+        text.contains(
+            r#"rag_http_requests_total{route="/v1/search",method="POST",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    for name in [
+        "rag_http_request_duration_seconds_bucket",
+        "rag_generation_queue_waiting",
+        "rag_generation_running",
+        "rag_generated_tokens_total",
+        "rag_index_documents",
+    ] {
+        assert!(text.contains(name), "{name} missing:\n{text}");
+    }
+    let (status, e) = send_json(&app, get("/v1/nothing")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(e["error"]["code"], "not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ask_answers_in_json_and_streams_retrieval_tokens_citations_and_done() {
+    let state = server(|_| {});
+    let app = app(Arc::clone(&state));
+    let (status, a) = send_json(&app, post_json("/v1/ask", json!({"question": QUESTION}))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(a["mode"], "generated");
+    assert_eq!(a["model"], "tiny-qwen35.gguf");
+
+    let (status, headers, body) = send(
+        &app,
+        post_json("/v1/ask", json!({"question": QUESTION, "stream": true})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let ev = events(&body);
+    let names: Vec<&str> = ev.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names.first(), Some(&"retrieval"), "{names:?}");
+    assert_eq!(names.last(), Some(&"done"), "{names:?}");
+    assert!(names.contains(&"token"), "{names:?}");
+    let retrieval: Value = serde_json::from_str(&ev[0].1).unwrap();
+    assert_eq!(retrieval["sources"][0]["n"], 1);
+    assert_eq!(retrieval["refused"], false);
+    let text: String = ev
+        .iter()
+        .filter(|(n, _)| n == "token")
+        .map(|(_, d)| {
+            serde_json::from_str::<Value>(d).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let done: Value = serde_json::from_str(&ev.last().unwrap().1).unwrap();
+    assert_eq!(text.trim(), done["answer"].as_str().unwrap());
+    assert!(done["generation"]["generated_tokens"].as_u64().unwrap() > 0);
+
+    // Extractive: the answer comes as one token event, then one event per citation.
+    let (_, _, body) = send(
+        &app,
+        post_json(
+            "/v1/ask",
+            json!({"question": "How do I borrow a wheelchair?", "stream": true, "extractive": true}),
+        ),
+    )
+    .await;
+    let ev = events(&body);
+    let done: Value = serde_json::from_str(&ev.last().unwrap().1).unwrap();
+    assert_eq!(done["mode"], "extractive");
+    let cited: Vec<Value> = ev
+        .iter()
+        .filter(|(n, _)| n == "citation")
+        .map(|(_, d)| serde_json::from_str(d).unwrap())
+        .collect();
+    assert!(!cited.is_empty());
+    assert_eq!(cited, done["citations"].as_array().unwrap().clone());
+    assert!(cited[0]["path"].as_str().unwrap().ends_with(".md"));
+
+    // Errors before the stream starts are plain JSON with their status.
+    let (status, e) = send_json(
+        &app,
+        post_json("/v1/ask", json!({"question": " ", "stream": true})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(e["error"]["code"], "bad_request");
+    let (status, e) = send_json(
+        &app,
+        post_json(
+            "/v1/ask",
+            json!({"question": QUESTION, "sampling": {"top_p": 7.0}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("top_p"),
+        "{e}"
+    );
+    let (status, e) = send_json(
+        &app,
+        post_json("/v1/ask", json!({"question": QUESTION, "max_tokens": 0})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_tokens"),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_returns_fused_hits_and_checks_its_input() {
+    let app = app(server(|_| {}));
+    let (status, r) = send_json(
+        &app,
+        post_json(
+            "/v1/search",
+            json!({"question": "Where should visitors park?", "top_k": 3}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let hits = r["hits"].as_array().unwrap();
+    assert_eq!(hits.len(), 3);
+    assert!(hits[0]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("parking-and-transport.md"));
+    assert!(hits[0]["text"].as_str().unwrap().len() > 20);
+    assert!(r["evidence"]["score"].as_f64().unwrap() > 0.0);
+    let (status, e) = send_json(
+        &app,
+        post_json("/v1/search", json!({"question": "x", "top_k": 0})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(e["error"]["message"].as_str().unwrap().contains("top_k"));
+    let (status, _) = send_json(
+        &app,
+        Request::post("/v1/search")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{not json"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_completions_speak_openai_with_citations_added() {
+    let app = app(server(|_| {}));
+    let messages = json!([
+        {"role": "system", "content": "You are helpful."},
+        {"role": "user", "content": [{"type": "text", "text": QUESTION}]}
+    ]);
+    let (status, c) = send_json(
+        &app,
+        post_json(
+            "/v1/chat/completions",
+            json!({"model": "anything", "messages": messages, "max_tokens": 8, "temperature": 0.0, "user": "ignored"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{c}");
+    assert_eq!(c["object"], "chat.completion");
+    assert!(c["id"].as_str().unwrap().starts_with("chatcmpl-"));
+    assert_eq!(c["choices"][0]["message"]["role"], "assistant");
+    assert!(c["choices"][0]["message"]["content"].is_string());
+    assert!(["stop", "length"].contains(&c["choices"][0]["finish_reason"].as_str().unwrap()));
+    assert!(c["usage"]["completion_tokens"].as_u64().unwrap() <= 8);
+    assert!(c["citations"].is_array());
+    assert!(c["sources"][0]["path"].is_string());
+
+    let (status, _, body) = send(
+        &app,
+        post_json(
+            "/v1/chat/completions",
+            json!({"messages": messages, "stream": true, "max_tokens": 8}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let data: Vec<String> = events(&body).into_iter().map(|(_, d)| d).collect();
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    let chunks: Vec<Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    assert!(chunks
+        .iter()
+        .all(|c| c["object"] == "chat.completion.chunk"));
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    let last = chunks.last().unwrap();
+    assert!(last["choices"][0]["finish_reason"].is_string());
+    assert!(last["citations"].is_array() && last["usage"]["total_tokens"].is_u64());
+    let ids: std::collections::HashSet<&str> =
+        chunks.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 1);
+
+    let (status, e) = send_json(
+        &app,
+        post_json(
+            "/v1/chat/completions",
+            json!({"messages": [{"role": "system", "content": "hi"}]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(e["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("user message"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_tokens_guard_the_api_but_not_health() {
+    let app = app(server(|c| c.serve.tokens = vec![TOKEN.into()]));
+    let search = |auth: Option<&str>| {
+        let mut r = Request::post("/v1/search").header(header::CONTENT_TYPE, "application/json");
+        if let Some(a) = auth {
+            r = r.header(header::AUTHORIZATION, a);
+        }
+        r.body(Body::from(json!({"question": QUESTION}).to_string()))
+            .unwrap()
+    };
+    let (status, headers, body) = send(&app, search(None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer");
+    assert!(body.contains("unauthorized"));
+    let (status, _, _) = send(&app, search(Some("Bearer wrong-token-0123456789abc"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = send(&app, search(Some(TOKEN))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the scheme is required");
+    let (status, _, _) = send(&app, search(Some(&format!("Bearer {TOKEN}")))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = send(&app, get("/metrics")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    for open in ["/healthz", "/readyz", "/openapi.json", "/"] {
+        let (status, _, _) = send(&app, get(open)).await;
+        assert_eq!(status, StatusCode::OK, "{open}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_have_size_limits_and_cors_is_off_unless_configured() {
+    let app_ = app(server(|c| c.serve.max_body_bytes = 2048));
+    let big = "word ".repeat(1000);
+    let (status, e) = send_json(&app_, post_json("/v1/search", json!({"question": big}))).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(e["error"]["code"], "too_large");
+
+    let preflight = || {
+        Request::builder()
+            .method("OPTIONS")
+            .uri("/v1/search")
+            .header(header::ORIGIN, "http://intranet.example")
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (_, headers, _) = send(&app_, preflight()).await;
+    assert!(headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+    let allowed = app(server(|c| {
+        c.serve.cors_origins = vec!["http://intranet.example".into()]
+    }));
+    let (_, headers, _) = send(&allowed, preflight()).await;
+    assert_eq!(
+        headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "http://intranet.example"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_are_uploaded_under_generated_names_listed_and_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = dir.path().join("index");
+    let app = app(writable_server(&index, |_| {}));
+    let (status, e) = send_json(&app, get("/v1/documents")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(e["error"]["code"], "no_index");
+
+    let note =
+        b"# Lost property\n\nItems left on the wards are kept at the main reception for 30 days.\n";
+    let (status, up) = send_json(
+        &app,
+        multipart(&[("../../../etc/lost-property.md", note), ("empty.txt", b"")]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{up}");
+    let files = up["files"].as_array().unwrap();
+    assert_eq!(files[0]["filename"], "../../../etc/lost-property.md");
+    let doc = &files[0]["documents"][0];
+    let stored = doc["path"].as_str().unwrap();
+    // Stored under the index's uploads folder with a generated name, nothing from the client.
+    let uploads = std::fs::canonicalize(index.join("uploads")).unwrap();
+    assert_eq!(Path::new(stored).parent().unwrap(), uploads);
+    assert!(!stored.contains("lost-property"), "{stored}");
+    assert!(files[1]["skipped"].is_string(), "{up}");
+    let on_disk: Vec<_> = std::fs::read_dir(&uploads).unwrap().collect();
+    assert_eq!(on_disk.len(), 1, "the skipped upload is not kept");
+    assert!(!dir.path().join("etc").exists());
+
+    let (status, list) = send_json(&app, get("/v1/documents")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["documents"].as_array().unwrap().len(), 1);
+    let (status, found) = send_json(
+        &app,
+        post_json(
+            "/v1/search",
+            json!({"question": "Where is lost property kept?"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found["hits"][0]["path"], stored);
+
+    let (status, e) = send_json(&app, multipart(&[("tool.exe", b"MZ")])).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(e["error"]["message"].as_str().unwrap().contains(".md"));
+
+    let id = doc["id"].as_i64().unwrap();
+    let del = |id: &str| {
+        Request::delete(format!("/v1/documents/{id}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (status, removed) = send_json(&app, del(&id.to_string())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(removed["removed"]["id"], id);
+    assert!(
+        !Path::new(stored).exists(),
+        "the uploaded file goes with it"
+    );
+    let (status, list) = send_json(&app, get("/v1/documents")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(list["documents"].as_array().unwrap().is_empty());
+    let (status, e) = send_json(&app, del(&id.to_string())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(e["error"]["code"], "not_found");
+    let (status, _) = send_json(&app, del("abc")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_have_their_own_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(writable_server(&dir.path().join("index"), |c| {
+        c.serve.max_upload_bytes = 4096;
+    }));
+    let big = vec![b'a'; 8192];
+    let (status, e) = send_json(&app, multipart(&[("big.txt", &big)])).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{e}");
+    let left = std::fs::read_dir(dir.path().join("index/uploads"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(left, 0, "a refused upload leaves no file");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_serves_its_page_and_refuses_upload_and_deletion() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(writable_server(&dir.path().join("index"), |c| {
+        c.serve.kiosk = true;
+        c.serve.kiosk_idle_seconds = 42;
+    }));
+    let (status, headers, page) = send(&app, get("/")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("const IDLE_SECONDS = 42;"));
+    let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.contains("default-src 'none'") && csp.contains("connect-src 'self'"));
+    // Nothing outside the page itself: no external scripts, stylesheets, fonts or images.
+    for external in [
+        "http://", "https://", "//fonts", "<link", "src=\"", "@import", "url(",
+    ] {
+        assert!(!page.contains(external), "the page refers to {external}");
+    }
+    let (status, e) = send_json(&app, multipart(&[("a.md", b"# A\n\ntext\n")])).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(e["error"]["message"].as_str().unwrap().contains("kiosk"));
+    let (status, _) = send_json(
+        &app,
+        Request::delete("/v1/documents/1")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(!dir.path().join("index/uploads").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_model_answers_503_with_retry_after_while_search_goes_on() {
+    let state = server(|c| {
+        c.llm.slots = 1;
+        c.llm.queue = 1;
+    });
+    let app = app(Arc::clone(&state));
+    let llm = state.rag().llm().unwrap();
+    // Two questions hold the slot and the one queue place.
+    let held = (llm.reserve().unwrap(), llm.reserve().unwrap());
+    for stream in [false, true] {
+        let (status, headers, body) = send(
+            &app,
+            post_json("/v1/ask", json!({"question": QUESTION, "stream": stream})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(headers[header::RETRY_AFTER], "2");
+        assert!(body.contains("\"busy\""), "{body}");
+    }
+    let (status, _, _) = send(
+        &app,
+        post_json(
+            "/v1/chat/completions",
+            json!({"messages": [{"role": "user", "content": QUESTION}]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    // Retrieval and extractive answers do not need the model.
+    let (status, _) = send_json(&app, post_json("/v1/search", json!({"question": QUESTION}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, a) = send_json(
+        &app,
+        post_json("/v1/ask", json!({"question": QUESTION, "extractive": true})),
+    )
+    .await;
+    assert_eq!(
+        (status, a["mode"].as_str()),
+        (StatusCode::OK, Some("extractive"))
+    );
+    drop(held);
+    let (status, _) = send_json(&app, post_json("/v1/ask", json!({"question": QUESTION}))).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_leaves_cancels_its_generation() {
+    let state = server(|c| {
+        c.llm.max_tokens = 1500;
+        c.llm.loop_repeats = 0;
+    });
+    let app = app(Arc::clone(&state));
+    let r = app
+        .clone()
+        .oneshot(post_json(
+            "/v1/ask",
+            json!({"question": QUESTION, "stream": true}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let mut body = r.into_body().into_data_stream();
+    use tokio_stream::StreamExt;
+    let first = body.next().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).starts_with("event: retrieval"));
+    drop(body);
+    // The answer ends as cancelled (counted by the metrics) instead of running to its end.
+    let mut text = String::new();
+    for _ in 0..200 {
+        let (_, _, t) = send(&app, get("/metrics")).await;
+        text = t;
+        if text.contains(r#"stop_reason="cancelled""#) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        text.contains(r#"rag_answers_total{mode="generated",stop_reason="cancelled"} 1"#),
+        "{text}"
+    );
+}
