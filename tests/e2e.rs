@@ -48,6 +48,14 @@ impl Env {
         Env { dir }
     }
 
+    /// Adds lines to the end of the config file (a `[serve]` table, say).
+    pub(crate) fn append_config(&self, text: &str) {
+        let path = self.path("rag.toml");
+        let mut config = std::fs::read_to_string(&path).unwrap();
+        config.push_str(text);
+        std::fs::write(path, config).unwrap();
+    }
+
     pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -402,9 +410,12 @@ impl Drop for Server {
 }
 
 pub(crate) fn start_server(env: &Env) -> Server {
-    let mut child = env
-        .cmd()
-        .args(["serve", "--addr", "127.0.0.1:0"])
+    start_server_with(env.cmd().args(["serve", "--addr", "127.0.0.1:0"]))
+}
+
+/// Starts a `rag serve` command and waits for the address it prints.
+pub(crate) fn start_server_with(cmd: &mut Command) -> Server {
+    let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -428,6 +439,8 @@ pub(crate) fn start_server(env: &Env) -> Server {
     panic!("server did not start");
 }
 
+/// One HTTP/1.1 request; reads the body by its Content-Length (some servers, chromedriver
+/// among them, keep the connection open), else to the end.
 pub(crate) fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
@@ -437,15 +450,33 @@ pub(crate) fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, St
         body.len()
     )
     .unwrap();
-    let mut response = String::new();
-    s.read_to_string(&mut response).unwrap();
-    let status = response[9..12].parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|x| x.1)
-        .unwrap_or("")
-        .to_string();
-    (status, body)
+    let mut reader = BufReader::new(s);
+    let mut head = String::new();
+    let mut length: Option<usize> = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().ok();
+            }
+        }
+        head.push_str(&line);
+    }
+    let status = head[9..12].parse().unwrap();
+    let mut bytes = Vec::new();
+    match length {
+        Some(n) => {
+            bytes.resize(n, 0);
+            reader.read_exact(&mut bytes).unwrap();
+        }
+        None => {
+            reader.read_to_end(&mut bytes).unwrap();
+        }
+    }
+    (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 
 #[test]

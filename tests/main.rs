@@ -4,3 +4,4 @@ mod generation;
 mod ingest;
 mod retrieval;
 mod serve;
+mod service;

@@ -1,0 +1,423 @@
+//! The real server as a process: the kiosk page in headless Chromium, graceful shutdown, the
+//! refusal to listen unguarded, and the air-gap proof (a network namespace with loopback only,
+//! and strace finding no connect() to anything but loopback).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::e2e::{http, root, start_server_with, stderr, Env};
+
+/// Debian's chromium and chromedriver, installed by `scripts/setup.sh`.
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A chromedriver process and one headless browser session.
+struct Browser {
+    driver: Child,
+    addr: String,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = http(
+            &self.addr,
+            "DELETE",
+            &format!("/session/{}", self.session),
+            "",
+        );
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Browser {
+    fn start() -> Browser {
+        for tool in [CHROMIUM, CHROMEDRIVER] {
+            assert!(
+                Path::new(tool).exists(),
+                "{tool} is missing: run `bash scripts/setup.sh` (it installs chromium and chromium-driver)"
+            );
+        }
+        let port = free_port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--disable-quic", "--disable-extensions",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }
+        }}});
+        let (status, body) = http(&addr, "POST", "/session", &caps.to_string());
+        assert_eq!(status, 200, "no browser session: {body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        let session = v["value"]["sessionId"].as_str().unwrap().to_string();
+        Browser {
+            driver,
+            addr,
+            session,
+            _profile: profile,
+        }
+    }
+
+    fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        let path = format!("/session/{}{path}", self.session);
+        let (status, text) = http(&self.addr, method, &path, &body.to_string());
+        assert_eq!(status, 200, "{method} {path}: {text}");
+        serde_json::from_str::<Value>(&text).unwrap()["value"].clone()
+    }
+
+    fn open(&self, url: &str) {
+        self.call("POST", "/url", json!({ "url": url }));
+    }
+
+    fn js(&self, script: &str) -> Value {
+        self.call(
+            "POST",
+            "/execute/sync",
+            json!({"script": script, "args": []}),
+        )
+    }
+
+    fn element(&self, css: &str) -> String {
+        let v = self.call(
+            "POST",
+            "/element",
+            json!({"using": "css selector", "value": css}),
+        );
+        v.as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .unwrap()
+            .to_string()
+    }
+
+    fn click(&self, css: &str) {
+        let id = self.element(css);
+        self.call("POST", &format!("/element/{id}/click"), json!({}));
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let id = self.element(css);
+        self.call(
+            "POST",
+            &format!("/element/{id}/value"),
+            json!({ "text": text }),
+        );
+    }
+
+    /// Polls `script` until it returns true (up to 30 s).
+    fn wait_for(&self, script: &str, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.js(script) != json!(true) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn the_kiosk_page_streams_an_answer_opens_a_citation_and_resets_when_idle() {
+    let env = Env::new();
+    env.ingest_corpora();
+    env.append_config("[serve]\nkiosk_idle_seconds = 3\n");
+    let server = start_server_with(
+        env.cmd()
+            .args(["serve", "--kiosk", "--addr", "127.0.0.1:0"]),
+    );
+    let browser = Browser::start();
+    browser.open(&format!("http://{}/", server.addr));
+    assert_eq!(
+        browser.js("return document.title"),
+        json!("Ask the documents")
+    );
+
+    browser.type_into("#question", "How do I borrow a wheelchair?");
+    browser.click("#ask");
+    browser.wait_for(
+        "return document.querySelectorAll('#answer .cite').length > 0",
+        "an answer with citation markers",
+    );
+    let answer = browser.js("return document.getElementById('answer').textContent");
+    assert!(answer.as_str().unwrap().len() > 20, "{answer}");
+    let sources = browser.js("return document.querySelectorAll('#source-list li').length");
+    assert!(sources.as_u64().unwrap() >= 1);
+    // The marker opens the passage it cites.
+    let n = browser.js("return document.querySelector('#answer .cite').dataset.n");
+    browser.click("#answer .cite");
+    browser.wait_for(
+        "return !document.getElementById('passage').hidden",
+        "the passage panel",
+    );
+    let title = browser.js("return document.getElementById('passage-title').textContent");
+    assert!(
+        title
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("[{}]", n.as_str().unwrap())),
+        "{title}"
+    );
+    let passage = browser.js("return document.getElementById('passage-text').textContent");
+    let cited = env.ask_extractive("How do I borrow a wheelchair?");
+    let k: usize = n.as_str().unwrap().parse().unwrap();
+    assert_eq!(passage, cited["sources"][k - 1]["text"]);
+    browser.click("#close");
+    assert_eq!(
+        browser.js("return document.getElementById('passage').hidden"),
+        json!(true)
+    );
+
+    // A question the documents do not answer shows the not-found state.
+    browser.js("document.getElementById('question').value = ''");
+    browser.type_into("#question", "What is the capital of Mongolia?");
+    browser.click("#ask");
+    browser.wait_for(
+        "return document.getElementById('answer').classList.contains('notfound')",
+        "the not-found state",
+    );
+    assert_eq!(
+        browser.js("return document.getElementById('answer').textContent"),
+        json!("Not found in the documents.")
+    );
+
+    // Left alone past kiosk_idle_seconds, the screen clears itself.
+    browser.wait_for(
+        "return document.getElementById('answer').textContent === '' && document.getElementById('question').value === ''",
+        "the idle reset",
+    );
+}
+
+#[test]
+fn sigterm_lets_a_running_answer_finish_and_leaves_the_index_whole() {
+    let env = Env::with_llm_settings(
+        "max_tokens = 400\ncontext = 4096\nloop_repeats = 0\nallow_test_model = true\n",
+    );
+    env.ingest_corpora();
+    env.append_config("[serve]\nshutdown_grace_seconds = 5\n");
+    let tiny = crate::e2e::tiny_gguf();
+    let mut server = start_server_with(env.cmd().args([
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--model",
+        tiny.to_str().unwrap(),
+    ]));
+    let addr = server.addr.clone();
+    let asking = std::thread::spawn(move || {
+        http(
+            &addr,
+            "POST",
+            "/v1/ask",
+            r#"{"question": "Which buses go to the hospital?"}"#,
+        )
+    });
+    // Wait until the question is being answered, then ask the server to stop.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, metrics) = http(&server.addr, "GET", "/metrics", "");
+        if metrics.contains("rag_generation_running 1") {
+            break;
+        }
+        if asking.is_finished() {
+            break;
+        }
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let (status, body) = asking.join().unwrap();
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["mode"], "generated");
+    let exit = server.child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+    // New connections are refused once it has stopped; the index is whole.
+    assert!(std::net::TcpStream::connect(&server.addr).is_err());
+    let status = env.status();
+    assert_eq!(status["agree"], true, "{status}");
+}
+
+#[test]
+fn listening_beyond_loopback_needs_a_token_and_a_kiosk_never_does() {
+    let env = Env::new();
+    let out = env.run(&["serve", "--addr", "0.0.0.0:0"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("without a token") && err.contains("serve.tokens"),
+        "{err}"
+    );
+    let out = env.run(&["serve", "--kiosk", "--addr", "0.0.0.0:0"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("loopback only"), "{}", stderr(&out));
+    let out = env
+        .cmd()
+        .args(["serve", "--addr", "0.0.0.0:0"])
+        .env("RAG_TOKENS", "short")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("at least 16 characters"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A shell script that ingests, asks, serves and queries the server, all on this machine.
+fn offline_script(env: &Env) -> String {
+    let rag = env!("CARGO_BIN_EXE_rag");
+    let config = env.path("rag.toml").display().to_string();
+    let py = "import json,sys,urllib.request as u; \
+              r=u.urlopen(u.Request('http://127.0.0.1:'+sys.argv[1]+'/v1/ask', \
+              data=json.dumps({'question':'Where should visitors park their car?'}).encode(), \
+              headers={'content-type':'application/json'}), timeout=60); \
+              a=json.load(r); assert a['citations'], a; print('served', a['mode'])";
+    format!(
+        r#"set -e
+cd {root}
+{rag} --config {config} ingest corpora > /dev/null
+{rag} --config {config} ask --json "How do I borrow a wheelchair?" > {out}
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+{rag} --config {config} serve --addr 127.0.0.1:$port 2> {log} &
+pid=$!
+for i in $(seq 1 300); do
+  python3 -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$port/readyz', timeout=1)" 2>/dev/null && break
+  sleep 0.1
+done
+python3 -c "{py}" $port
+kill -TERM $pid
+wait $pid
+"#,
+        root = root().display(),
+        out = env.path("answer.json").display(),
+        log = env.path("serve.log").display(),
+    )
+}
+
+#[test]
+fn ingest_ask_and_serve_work_in_a_namespace_with_only_loopback() {
+    let env = Env::new();
+    let script = format!("ip link set lo up\n{}", offline_script(&env));
+    // A new network namespace (as an unprivileged user namespace when not root): no
+    // interface but loopback, so any attempt to reach the network fails.
+    let out = Command::new("unshare")
+        .args(["--map-root-user", "--net", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "inside the namespace: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("served extractive"));
+    let answer: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.path("answer.json")).unwrap()).unwrap();
+    assert!(
+        !answer["citations"].as_array().unwrap().is_empty(),
+        "{answer}"
+    );
+    // The namespace really had no other interface.
+    let out = Command::new("unshare")
+        .args(["--map-root-user", "--net", "ip", "-o", "link"])
+        .output()
+        .unwrap();
+    let links = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(links.lines().count(), 1, "{links}");
+    assert!(links.contains("lo:"), "{links}");
+}
+
+/// Parses strace's `connect(...)` lines; returns those to anything but loopback or a Unix
+/// socket.
+fn outside_connects(trace: &str) -> Vec<String> {
+    trace
+        .lines()
+        .filter(|l| l.contains("connect("))
+        .filter(|l| {
+            let inet = l.contains("AF_INET");
+            let loopback = l.contains("inet_addr(\"127.")
+                || l.contains("inet_pton(AF_INET6, \"::1\"")
+                || l.contains("\"::ffff:127.");
+            inet && !loopback
+        })
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn strace_finds_no_connect_beyond_loopback_in_ingest_ask_and_serve() {
+    assert!(
+        Path::new("/usr/bin/strace").exists(),
+        "strace is missing: run `bash scripts/setup.sh`"
+    );
+    let env = Env::new();
+    let trace: PathBuf = env.path("connect.trace");
+    let out = Command::new("strace")
+        .args(["-f", "-e", "trace=connect", "-o"])
+        .arg(&trace)
+        .args(["sh", "-c", &offline_script(&env)])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+    let log = std::fs::read_to_string(&trace).unwrap();
+    // The check sees connections: the client's to the server on loopback are there.
+    assert!(
+        log.lines()
+            .any(|l| l.contains("connect(") && l.contains("127.0.0.1")),
+        "no loopback connect traced: {log}"
+    );
+    let outside = outside_connects(&log);
+    assert!(outside.is_empty(), "connects beyond loopback: {outside:#?}");
+}
+
+#[test]
+fn the_connect_filter_tells_loopback_from_the_network() {
+    let trace = r#"12 connect(3, {sa_family=AF_INET, sin_port=htons(8080), sin_addr=inet_addr("127.0.0.1")}, 16) = 0
+13 connect(4, {sa_family=AF_UNIX, sun_path="/run/x"}, 110) = -1 ENOENT
+14 connect(5, {sa_family=AF_INET6, sin6_port=htons(443), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "2606:4700::1111", &sin6_addr), sin6_scope_id=0}, 28) = -1 ENETUNREACH
+15 connect(6, {sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr("10.0.0.2")}, 16) = -1 ENETUNREACH"#;
+    let outside = outside_connects(trace);
+    assert_eq!(outside.len(), 2, "{outside:?}");
+    assert!(outside[0].starts_with("14 ") && outside[1].starts_with("15 "));
+}
