@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# Builds llama.cpp's own `llama-bench` and `llama-quantize` against the llama.cpp that
+# Builds llama.cpp's own `llama-bench`, `llama-quantize` and `llama-server` against the llama.cpp that
 # llama-cpp-sys-2 vendors (the crate version in Cargo.lock), with the options its build script
 # uses for rag: Release, static, OpenMP on, GGML_NATIVE off, no curl.
 #
 # The crate ships llama.cpp's library sources (ggml/, src/, common/) but only the READMEs of the
-# tools. The two tool front ends (tools/llama-bench/*.cpp, tools/quantize/*.cpp, ~130 KB of
-# llama.cpp's own code) are taken from the llama.cpp that the PyPI sdist of llama-cpp-python
-# 0.3.36 vendors (sha256 pinned below), and compiled into a copy of the crate's tree: every
-# kernel, graph and quantizer that runs is the crate's. See docs/benchmarks.md.
-# Output: target/llama-tools/bin/{llama-bench,llama-quantize}. Idempotent; ~6 min on 2 cores.
+# tools. The tool front ends (tools/llama-bench, tools/quantize, tools/server with the
+# multimodal helper tools/mtmd it links, tools/ui with no web UI built, scripts/ui-assets.cmake)
+# are taken from the llama.cpp that the PyPI sdist of llama-cpp-python 0.3.36 vendors (sha256
+# pinned below), and compiled into a copy of the crate's tree: every kernel, graph and
+# quantizer that runs is the crate's. One line of the server's MCP code calls a common/ helper
+# the crate's tree lacks (fs_open_ifstream, a std::ifstream on POSIX) and is patched to call
+# std::ifstream. See docs/benchmarks.md.
+# Output: target/llama-tools/bin/{llama-bench,llama-quantize,llama-server}. Idempotent;
+# ~15 min on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$PWD/target/llama-tools
 say() { printf 'build_llama_tools: %s\n' "$*" >&2; }
-if [ -x "$out/bin/llama-bench" ] && [ -x "$out/bin/llama-quantize" ]; then
+if [ -x "$out/bin/llama-bench" ] && [ -x "$out/bin/llama-quantize" ] && [ -x "$out/bin/llama-server" ]; then
   say "already built in $out/bin"
   exit 0
 fi
@@ -39,25 +43,33 @@ fi
 rm -rf "$out/src"
 cp -r "$crate_src" "$out/src"
 chmod -R u+w "$out/src"
-tar xzf "$out/download/$sdist" -C "$out/download" \
-  llama_cpp_python-0.3.36/vendor/llama.cpp/tools/llama-bench \
-  llama_cpp_python-0.3.36/vendor/llama.cpp/tools/quantize
-for t in llama-bench quantize; do
+vendored=llama_cpp_python-0.3.36/vendor/llama.cpp
+tools=(llama-bench quantize server mtmd ui)
+tar xzf "$out/download/$sdist" -C "$out/download" "${tools[@]/#/$vendored/tools/}" \
+  "$vendored/scripts/ui-assets.cmake"
+for t in "${tools[@]}"; do
   rm -rf "$out/src/tools/$t"
-  cp -r "$out/download/llama_cpp_python-0.3.36/vendor/llama.cpp/tools/$t" "$out/src/tools/$t"
+  cp -r "$out/download/$vendored/tools/$t" "$out/src/tools/$t"
 done
+mkdir -p "$out/src/scripts"
+cp "$out/download/$vendored/scripts/ui-assets.cmake" "$out/src/scripts/"
+sed -i 's/fs_open_ifstream(\(params.mcp_servers_config\), std::ios::in)/std::ifstream(\1, std::ios::in)/' \
+  "$out/src/tools/server/server-mcp.cpp"
 cat > "$out/src/tools/CMakeLists.txt" <<'CM'
 find_package(Threads REQUIRED)
 llama_add_compile_flags()
 add_subdirectory(llama-bench)
 add_subdirectory(quantize)
+add_subdirectory(mtmd)
+add_subdirectory(ui)
+add_subdirectory(server)
 CM
 say "configuring ($crate_src + the two tool front ends)"
 cmake -S "$out/src" -B "$out/build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
   -DGGML_NATIVE=OFF -DGGML_OPENMP=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
-  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
-  -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_APP=OFF >/dev/null
-cmake --build "$out/build" -j "$(nproc)" --target llama-bench llama-quantize
+  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON \
+  -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_APP=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF >/dev/null
+cmake --build "$out/build" -j "$(nproc)" --target llama-bench llama-quantize llama-server
 mkdir -p "$out/bin"
-cp "$out/build/bin/llama-bench" "$out/build/bin/llama-quantize" "$out/bin/"
-say "built $out/bin/llama-bench and $out/bin/llama-quantize"
+cp "$out/build/bin/llama-bench" "$out/build/bin/llama-quantize" "$out/build/bin/llama-server" "$out/bin/"
+say "built llama-bench, llama-quantize and llama-server in $out/bin"

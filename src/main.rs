@@ -174,6 +174,15 @@ enum Command {
         #[arg(long, value_name = "N")]
         slots: Option<usize>,
     },
+    /// Print the chat messages (system, user with sources) a model would get for a question,
+    /// as JSON, to send the same prompt to another server.
+    Prompt {
+        /// The question.
+        question: String,
+        /// Chunks to retrieve (default retrieval.top_k).
+        #[arg(long, value_name = "N")]
+        top_k: Option<usize>,
+    },
     /// Show what the index holds and whether its three stores agree (exit 1 if not).
     Status {
         /// Print as JSON.
@@ -403,6 +412,16 @@ fn run() -> anyhow::Result<ExitCode> {
                 .enable_all()
                 .build()?
                 .block_on(rag::serve::run(server, addr))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Prompt { question, top_k } => {
+            let rag = Rag::open(config)?;
+            let (system, user) = rag.prompt(&question, top_k)?;
+            let messages = serde_json::json!([
+                {"role": "system", "content": system},
+                {"role": "user", "content": user},
+            ]);
+            emit(true, &messages, |_, _| Ok(()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { json, verify } => {

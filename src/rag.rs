@@ -523,6 +523,29 @@ impl Rag {
         )
     }
 
+    /// The chat messages a model would get for `question` (system prompt, then the question
+    /// with its packed sources), for comparing with other servers on the same prompts.
+    pub fn prompt(&self, question: &str, top_k: Option<usize>) -> Result<(String, String)> {
+        let question = validate_question(question)?;
+        let retrieved = self.search(question, top_k)?;
+        let budget = self.source_budget(
+            question,
+            self.config.llm.thinking,
+            self.config.llm.max_tokens,
+        );
+        let (hits, _) =
+            retrieve::pack::pack(retrieved.hits, budget, &|t: &str| self.count_tokens(t));
+        let blocks: Vec<String> = hits
+            .iter()
+            .enumerate()
+            .map(|(i, h)| generate::source_block(i + 1, h))
+            .collect();
+        Ok((
+            generate::SYSTEM_PROMPT.to_string(),
+            generate::user_message(question, &blocks),
+        ))
+    }
+
     /// Tokens in `text` as the embedder's tokenizer counts them (about 4 characters a token
     /// without one). Packing sizes sources with it; the model thread checks the exact fit.
     pub fn count_tokens(&self, text: &str) -> usize {

@@ -12,5 +12,5 @@ pub use citations::{citation, cite, parse_markers};
 pub use extractive::extract;
 pub use gate::{gate, language_of};
 pub use llm::{BenchRun, Generation, Llm, Request, StopReason};
-pub use prompt::{source_block, SYSTEM_PROMPT};
+pub use prompt::{source_block, user_message, SYSTEM_PROMPT};
 pub use support::{check as check_support, sentences, EmbedFn};
