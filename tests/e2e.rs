@@ -400,6 +400,8 @@ fn asking_before_any_ingest_says_what_to_do() {
 pub(crate) struct Server {
     pub(crate) child: Child,
     pub(crate) addr: String,
+    /// What the server has written to stderr since it started listening.
+    pub(crate) log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Drop for Server {
@@ -430,8 +432,16 @@ pub(crate) fn start_server_with(cmd: &mut Command) -> Server {
                 .next()
                 .unwrap_or_default()
                 .to_string();
-            std::thread::spawn(move || for _ in lines {});
-            return Server { child, addr };
+            let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+            let sink = std::sync::Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in lines.map_while(Result::ok) {
+                    let mut l = sink.lock().unwrap();
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            });
+            return Server { child, addr, log };
         }
     }
     let _ = child.kill();

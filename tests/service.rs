@@ -273,6 +273,35 @@ fn sigterm_lets_a_running_answer_finish_and_leaves_the_index_whole() {
 }
 
 #[test]
+fn logs_name_routes_and_statuses_but_carry_no_question_unless_asked_to() {
+    let env = Env::new();
+    env.ingest_corpora();
+    let question = r#"{"question": "Is the zebrafish aquarium open on Sundays?"}"#;
+    for log_text in [false, true] {
+        env.append_config(&format!("[serve]\nlog_text = {log_text}\n"));
+        let server = start_server_with(env.cmd().env("RUST_LOG", "info").args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+        ]));
+        let (status, _) = http(&server.addr, "POST", "/v1/ask", question);
+        assert_eq!(status, 200);
+        let (status, _) = http(&server.addr, "POST", "/v1/search", question);
+        assert_eq!(status, 200);
+        std::thread::sleep(Duration::from_millis(200));
+        let log = server.log.lock().unwrap().clone();
+        assert!(log.contains("/v1/ask") && log.contains("200"), "{log}");
+        assert_eq!(log.contains("zebrafish"), log_text, "{log}");
+        // Nor any document text (a sentence of the answer's source).
+        assert!(!log.contains("wheelchair"), "{log}");
+        drop(server);
+        let config = std::fs::read_to_string(env.path("rag.toml")).unwrap();
+        let kept = config.split("[serve]").next().unwrap().to_string();
+        std::fs::write(env.path("rag.toml"), kept).unwrap();
+    }
+}
+
+#[test]
 fn listening_beyond_loopback_needs_a_token_and_a_kiosk_never_does() {
     let env = Env::new();
     let out = env.run(&["serve", "--addr", "0.0.0.0:0"]);
