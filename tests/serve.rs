@@ -492,6 +492,29 @@ async fn documents_are_uploaded_under_generated_names_listed_and_deleted() {
     assert_eq!(e["error"]["code"], "not_found");
     let (status, _) = send_json(&app, del("abc")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // A JSONL upload is several documents; its file goes with the last of them.
+    let corpus = b"{\"_id\": \"a\", \"title\": \"Cafe\", \"text\": \"The cafe opens at eight.\"}\n{\"_id\": \"b\", \"title\": \"Shop\", \"text\": \"The shop sells newspapers.\"}\n";
+    let (status, up) = send_json(&app, multipart(&[("records.jsonl", corpus)])).await;
+    assert_eq!(status, StatusCode::CREATED, "{up}");
+    let docs = up["files"][0]["documents"].as_array().unwrap().clone();
+    assert_eq!(docs.len(), 2, "{up}");
+    let file = docs[0]["path"]
+        .as_str()
+        .unwrap()
+        .split('#')
+        .next()
+        .unwrap()
+        .to_string();
+    let (status, _) = send_json(&app, del(&docs[0]["id"].to_string())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        Path::new(&file).exists(),
+        "the other record still needs the file"
+    );
+    let (status, _) = send_json(&app, del(&docs[1]["id"].to_string())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!Path::new(&file).exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

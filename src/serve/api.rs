@@ -955,15 +955,31 @@ pub async fn delete_document(
         ApiError::bad_request(format!("{}: the document id is a number", e.body_text()))
     })?;
     let rag = Arc::clone(s.rag());
-    let removed = tokio::task::spawn_blocking(move || rag.remove_ids(&[id])).await??;
+    let (removed, left) = tokio::task::spawn_blocking(move || {
+        let removed = rag.remove_ids(&[id])?;
+        Ok::<_, crate::Error>((removed, rag.documents()?))
+    })
+    .await??;
     let Some(removed) = removed.into_iter().next() else {
         return Err(ApiError::internal("nothing was removed"));
     };
-    // An uploaded file goes with its document; files elsewhere are the operator's.
+    // An uploaded file goes with its last document (a JSONL file holds several); files
+    // elsewhere are the operator's.
     let uploads = std::fs::canonicalize(uploads_dir(&s)).ok();
-    let file = FsPath::new(removed.path.split('#').next().unwrap_or_default());
-    if uploads.as_deref().is_some_and(|u| file.parent() == Some(u)) {
-        remove_files(&[file.to_path_buf()]);
+    let file = removed
+        .path
+        .split('#')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let in_uploads = uploads
+        .as_deref()
+        .is_some_and(|u| FsPath::new(&file).parent() == Some(u));
+    let still_used = left
+        .iter()
+        .any(|d| d.path.split('#').next() == Some(file.as_str()));
+    if in_uploads && !still_used {
+        remove_files(&[PathBuf::from(&file)]);
     }
     Ok(Json(Removed { removed }))
 }
