@@ -516,7 +516,7 @@ pub struct ChatMessage {
 pub struct ChatRequest {
     /// The conversation; the last `user` message is asked.
     pub messages: Vec<ChatMessage>,
-    /// Ignored (the configured models answer); echoed back.
+    /// Ignored: the configured models answer, and the response names the one that did.
     #[serde(default)]
     pub model: Option<String>,
     /// Stream `chat.completion.chunk` events, ending with `data: [DONE]`.
@@ -713,7 +713,6 @@ pub async fn chat_completions(
         ..AskOptions::default()
     };
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
-    let requested = req.model.clone().unwrap_or_default();
     if req.stream {
         let state = StreamState {
             id,
@@ -748,7 +747,6 @@ pub async fn chat_completions(
         .generation
         .as_ref()
         .map_or((0, 0), |g| (g.prompt_tokens, g.generated_tokens));
-    let _ = requested;
     Ok(Json(ChatCompletion {
         id,
         object: "chat.completion".into(),
