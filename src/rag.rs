@@ -409,12 +409,7 @@ impl Rag {
     /// Removes documents by id or path (a folder path removes everything under it). Every
     /// target must match something, else nothing is removed.
     pub fn remove(&self, targets: &[String]) -> Result<Vec<StoredDoc>> {
-        let mut writer = Writer::open(
-            &self.config.index,
-            &self.embedder_info()?,
-            self.config.ingest.compact_tombstones,
-        )?;
-        let docs = writer.documents()?;
+        self.remove_chosen(|docs| {
         let mut chosen: Vec<StoredDoc> = Vec::new();
         for target in targets {
             let matched: Vec<&StoredDoc> = match target.parse::<i64>() {
@@ -440,34 +435,40 @@ impl Rag {
                 }
             }
         }
-        let ids: Vec<i64> = chosen.iter().map(|d| d.id).collect();
-        writer.commit(&[], &ids)?;
-        drop(writer);
-        self.reload()?;
         Ok(chosen)
+        })
     }
 
     /// Removes the documents with these ids; fails with [`Error::NotFound`] (removing nothing)
     /// when one is not indexed.
     pub fn remove_ids(&self, ids: &[i64]) -> Result<Vec<StoredDoc>> {
+        self.remove_chosen(|docs| {
+            ids.iter()
+                .map(|id| {
+                    docs.iter().find(|d| d.id == *id).cloned().ok_or_else(|| {
+                        Error::NotFound(format!(
+                            "no indexed document has id {id}; GET /v1/documents lists them"
+                        ))
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Removes the documents `choose` picks from the indexed ones, in one commit (nothing when
+    /// it fails), and re-opens the index.
+    fn remove_chosen(
+        &self,
+        choose: impl FnOnce(&[StoredDoc]) -> Result<Vec<StoredDoc>>,
+    ) -> Result<Vec<StoredDoc>> {
         let mut writer = Writer::open(
             &self.config.index,
             &self.embedder_info()?,
             self.config.ingest.compact_tombstones,
         )?;
-        let docs = writer.documents()?;
-        let mut chosen = Vec::new();
-        for id in ids {
-            match docs.iter().find(|d| d.id == *id) {
-                Some(d) => chosen.push(d.clone()),
-                None => {
-                    return Err(Error::NotFound(format!(
-                        "no indexed document has id {id}; GET /v1/documents lists them"
-                    )))
-                }
-            }
-        }
-        writer.commit(&[], ids)?;
+        let chosen = choose(&writer.documents()?)?;
+        let ids: Vec<i64> = chosen.iter().map(|d| d.id).collect();
+        writer.commit(&[], &ids)?;
         drop(writer);
         self.reload()?;
         Ok(chosen)
@@ -535,11 +536,7 @@ impl Rag {
         );
         let (hits, _) =
             retrieve::pack::pack(retrieved.hits, budget, &|t: &str| self.count_tokens(t));
-        let blocks: Vec<String> = hits
-            .iter()
-            .enumerate()
-            .map(|(i, h)| generate::source_block(i + 1, h))
-            .collect();
+        let blocks = source_blocks(&hits);
         Ok((
             generate::SYSTEM_PROMPT.to_string(),
             generate::user_message(question, &blocks),
@@ -750,11 +747,7 @@ impl Rag {
         }
         Ok(Answer {
             citations,
-            sources: sources
-                .iter()
-                .enumerate()
-                .map(|(i, h)| generate::citation(i + 1, h))
-                .collect(),
+            sources: numbered[..sources.len()].to_vec(),
             answer: out.text,
             mode: out.mode,
             model: out.model,
@@ -807,11 +800,7 @@ impl Rag {
             max_tokens,
         } = settings;
         let cfg = &self.config.llm;
-        let blocks: Vec<String> = hits
-            .iter()
-            .enumerate()
-            .map(|(i, h)| generate::source_block(i + 1, h))
-            .collect();
+        let blocks = source_blocks(hits);
         let names = llm.names();
         let mut attempts: Vec<crate::types::Attempt> = Vec::new();
         let mut check_ms = 0.0;
@@ -1077,6 +1066,14 @@ fn load_and_chunk(
             return;
         }
     }
+}
+
+/// The numbered source blocks of a prompt, `[1]` first.
+fn source_blocks(hits: &[crate::types::Hit]) -> Vec<String> {
+    hits.iter()
+        .enumerate()
+        .map(|(i, h)| generate::source_block(i + 1, h))
+        .collect()
 }
 
 fn check_top_k(top_k: usize) -> Result<usize> {

@@ -328,19 +328,27 @@ pub async fn ask(
     log_question(&s, "/v1/ask", &req.question);
     let options = ask_options(&s, &req);
     if req.stream {
-        return stream_answer(s, req.question, options, sse_ask).await;
+        let state = StreamState::default();
+        return stream_answer(s, req.question, options, sse_ask, state, None).await;
     }
+    let answer = answer(&s, req.question, options).await?;
+    Ok(Json(answer).into_response())
+}
+
+/// Answers on a blocking thread and counts the answer. When this future is dropped (the
+/// client left, or the time limit passed) or the server is stopping, the answer stops.
+async fn answer(s: &AppState, question: String, options: AskOptions) -> Result<Answer, ApiError> {
     let cancelled = Arc::new(AtomicBool::new(false));
     let _guard = CancelOnDrop(Arc::clone(&cancelled));
-    let server = Arc::clone(&s);
+    let server = Arc::clone(s);
     let answer = tokio::task::spawn_blocking(move || {
-        server.rag().ask_events(&req.question, &options, &mut |_| {
+        server.rag().ask_events(&question, &options, &mut |_| {
             !cancelled.load(Ordering::Relaxed) && !server.stopping()
         })
     })
     .await??;
     s.metrics.answer(&answer);
-    Ok(Json(answer).into_response())
+    Ok(answer)
 }
 
 /// What the answering thread sends to a streaming response.
@@ -404,18 +412,10 @@ fn sse_ask(st: &mut StreamState, step: Step<'_>) -> Vec<Event> {
     }
 }
 
-/// Runs the answer on a blocking thread and streams its events. Errors before the first
-/// event (a bad question, a busy model) are plain JSON errors with their status.
+/// Runs the answer on a blocking thread and streams its events, shaped by `shape` from
+/// `state`, then `trailer`. Errors before the first event (a bad question, a busy model) are
+/// plain JSON errors with their status.
 async fn stream_answer(
-    s: AppState,
-    question: String,
-    options: AskOptions,
-    shape: Shape,
-) -> Result<Response, ApiError> {
-    stream_answer_with(s, question, options, shape, StreamState::default(), None).await
-}
-
-async fn stream_answer_with(
     s: AppState,
     question: String,
     options: AskOptions,
@@ -723,7 +723,7 @@ pub async fn chat_completions(
             created: now(),
             ..StreamState::default()
         };
-        return stream_answer_with(
+        return stream_answer(
             s,
             question,
             options,
@@ -733,16 +733,7 @@ pub async fn chat_completions(
         )
         .await;
     }
-    let cancelled = Arc::new(AtomicBool::new(false));
-    let _guard = CancelOnDrop(Arc::clone(&cancelled));
-    let server = Arc::clone(&s);
-    let a = tokio::task::spawn_blocking(move || {
-        server.rag().ask_events(&question, &options, &mut |_| {
-            !cancelled.load(Ordering::Relaxed) && !server.stopping()
-        })
-    })
-    .await??;
-    s.metrics.answer(&a);
+    let a = answer(&s, question, options).await?;
     let (prompt, completion) = a
         .generation
         .as_ref()
