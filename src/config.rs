@@ -673,5 +673,11 @@ mod tests {
         std::fs::write(&file, "[ingest]\ncommit_every = 0\n").unwrap();
         let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
         assert!(err.to_string().contains("ingest.commit_every"), "{err}");
+        std::fs::write(&file, "[llm]\nslots = 0\n").unwrap();
+        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
+        assert!(err.to_string().contains("llm.slots = 0"), "{err}");
+        std::fs::write(&file, "[serve]\nmax_body_bytes = 10\n").unwrap();
+        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
+        assert!(err.to_string().contains("max_body_bytes = 10"), "{err}");
     }
 }
