@@ -86,13 +86,14 @@ if [[ " $parts " == *" 4 "* ]]; then
   [ -f "$model" ] || { say "no $model: run scripts/bench_generate.sh first"; exit 1; }
   [ -x target/llama-tools/bin/llama-server ] || bash scripts/build_llama_tools.sh
   say "4. generation vs llama-server on $(basename "$model"), $gen_tokens tokens per answer"
-  # The same chat messages for both: rag's own prompt for 8 golden questions (1 source each).
+  # The same chat messages for both: rag's own prompt for 8 golden questions (1 source each),
+  # and a 9th, outside the measured set, to warm both servers up (system prompt state).
   bodies=$out/chat-bodies.jsonl
   : > "$bodies"
   python3 - "$gen_tokens" <<'PY' > "$out/questions.txt"
 import json
 qs = [json.loads(l) for l in open("tests/golden/questions.jsonl")]
-qs = [q["question"] for q in qs if not q.get("unanswerable")][:8]
+qs = [q["question"] for q in qs if not q.get("unanswerable")][:9]
 print("\n".join(qs))
 PY
   while IFS= read -r q; do
@@ -113,6 +114,10 @@ with open(rag_out, "w") as r, open(llama_out, "w") as l:
         l.write(json.dumps({"messages": p["messages"], "top_k": 20, "min_p": 0.05,
                             "chat_template_kwargs": {"enable_thinking": False}, **common}) + "\n")
 PY
+  for who in rag llama; do
+    tail -n 1 "$out/$who-bodies.jsonl" > "$out/$who-warm.jsonl"
+    head -n 8 "$out/$who-bodies.jsonl" > "$out/$who-bodies.tmp" && mv "$out/$who-bodies.tmp" "$out/$who-bodies.jsonl"
+  done
   ctx=4096
   for n in 1 4 8; do
     per=$(( n == 1 ? 4 : 2 ))
@@ -132,13 +137,13 @@ queue = 16
 TOML
     RUST_LOG=warn $rag --config "$out/rag-gen.toml" serve --addr $addr --model "$model" 2>"$out/serve-gen-$n.log" & server_pid=$!
     wait_ready $addr
-    "$loadgen" chat $addr "$out/rag-bodies.jsonl" 1 1 >/dev/null   # warm-up: saves the system prompt state
+    "$loadgen" chat $addr "$out/rag-warm.jsonl" 1 1 >/dev/null   # warm-up: saves the system prompt state
     record "gen-rag-$n" "$("$loadgen" chat $addr "$out/rag-bodies.jsonl" $n $per)"
     stop_server
     target/llama-tools/bin/llama-server -m "$model" -np $n -c $((ctx * n)) -t 2 -tb 2 -b 512 -ub 512 \
       --host 127.0.0.1 --port ${addr##*:} --no-webui --no-kv-unified > "$out/llama-server-$n.log" 2>&1 & server_pid=$!
     wait_ready $addr
-    "$loadgen" chat $addr "$out/llama-bodies.jsonl" 1 1 >/dev/null
+    "$loadgen" chat $addr "$out/llama-warm.jsonl" 1 1 >/dev/null
     record "gen-llama-server-$n" "$("$loadgen" chat $addr "$out/llama-bodies.jsonl" $n $per)"
     stop_server
   done

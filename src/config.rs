@@ -209,6 +209,10 @@ pub struct LlmConfig {
     pub slots: usize,
     /// Questions waiting for a free slot before new ones are refused as busy (HTTP 503).
     pub queue: usize,
+    /// Source blocks whose decoded state each model keeps (least recently used goes first): a
+    /// question over the same sources as an earlier one decodes only itself. Memory: one
+    /// sequence state each; 0 turns it off.
+    pub cached_sources: usize,
 }
 
 impl Default for LlmConfig {
@@ -232,6 +236,7 @@ impl Default for LlmConfig {
             allow_test_model: false,
             slots: 1,
             queue: 8,
+            cached_sources: 4,
         }
     }
 }
@@ -561,6 +566,12 @@ impl Config {
                 l.slots, l.queue
             ));
         }
+        if l.cached_sources > 256 {
+            return bad(format!(
+                "llm.cached_sources = {} must be 0 (off) to 256",
+                l.cached_sources
+            ));
+        }
         if l.loop_ngram == 0 || l.loop_ngram > 64 || l.thinking_budget > 32768 {
             return bad(format!(
                 "llm.loop_ngram = {} must be 1 to 64 and llm.thinking_budget = {} at most 32768",
@@ -676,6 +687,9 @@ mod tests {
         std::fs::write(&file, "[llm]\nslots = 0\n").unwrap();
         let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
         assert!(err.to_string().contains("llm.slots = 0"), "{err}");
+        std::fs::write(&file, "[llm]\ncached_sources = 1000\n").unwrap();
+        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
+        assert!(err.to_string().contains("llm.cached_sources = 1000"), "{err}");
         std::fs::write(&file, "[serve]\nmax_body_bytes = 10\n").unwrap();
         let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
         assert!(err.to_string().contains("max_body_bytes = 10"), "{err}");

@@ -179,6 +179,96 @@ fn the_saved_system_prompt_state_gives_the_same_answer_as_decoding_it() {
     assert_eq!(first.answer, fresh.answer);
 }
 
+fn request(question: &str, sources: &[&str]) -> rag::generate::Request {
+    rag::generate::Request {
+        system: rag::generate::SYSTEM_PROMPT.to_string(),
+        question: question.into(),
+        sources: sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("<source id=\"{}\" from=\"Guide\">\n{s}\n</source>\n", i + 1))
+            .collect(),
+        // Seeded sampling: equal logits draw equal tokens.
+        sampling: Sampling::default(),
+        max_tokens: 16,
+        thinking: Thinking::Off,
+        thinking_budget: 0,
+        reuse_prefix: true,
+        loop_ngram: 8,
+        loop_repeats: 0,
+    }
+}
+
+fn engine(
+    cached_sources: usize,
+    reuse_prefix: bool,
+) -> impl Fn(rag::generate::Request) -> rag::generate::Generation {
+    let mut c = config(&shared_index(), vec![tiny_gguf()]).llm;
+    c.cached_sources = cached_sources;
+    let llm = rag::generate::Llm::load(&[tiny_gguf()], &c).unwrap();
+    move |mut r| {
+        r.reuse_prefix = reuse_prefix;
+        llm.generate(0, r, |_| true).unwrap()
+    }
+}
+
+#[test]
+fn a_question_over_cached_sources_decodes_only_itself_and_answers_the_same() {
+    let parking = [
+        "Visitors park in lot B, behind the east wing.",
+        "Lot B opens at 6 am.",
+    ];
+    let buses = ["Buses 4 and 12 stop at the hospital's main gate."];
+    let ask = engine(2, true);
+    let first = ask(request("Where do I park?", &parking));
+    assert_eq!(first.prefix_tokens_reused, 0, "{first:?}");
+    // Other sources: only the system prompt's state is restored.
+    let system = ask(request("Which bus goes there?", &buses)).prefix_tokens_reused;
+    assert!(system > 0);
+    // The same sources as the first question: their state is restored as well.
+    let follow_up = ask(request("When does it open?", &parking));
+    assert!(
+        follow_up.prefix_tokens_reused > system + 20,
+        "{follow_up:?} vs {system}"
+    );
+    assert!(follow_up.prefix_tokens_reused < follow_up.prompt_tokens);
+    // Restoring gives exactly what decoding the whole prompt gives.
+    let fresh = engine(2, false)(request("When does it open?", &parking));
+    assert_eq!(fresh.prefix_tokens_reused, 0);
+    assert!(!fresh.text.is_empty());
+    assert_eq!(follow_up.text, fresh.text);
+    assert_eq!(follow_up.prompt_tokens, fresh.prompt_tokens);
+    // A list that goes on from cached sources restores them and decodes the rest; one in
+    // another order restores only the system prompt.
+    let longer = ask(request(
+        "Where do I park?",
+        &[parking[0], parking[1], buses[0]],
+    ));
+    assert_eq!(longer.prefix_tokens_reused, follow_up.prefix_tokens_reused);
+    let reordered = ask(request("Where do I park?", &[parking[1], parking[0]]));
+    assert_eq!(reordered.prefix_tokens_reused, system, "{reordered:?}");
+}
+
+#[test]
+fn cached_sources_are_bounded_and_can_be_turned_off() {
+    let a = ["Visitors park in lot B, behind the east wing."];
+    let b = ["Buses 4 and 12 stop at the hospital's main gate."];
+    let off = engine(0, true);
+    off(request("Where do I park?", &a));
+    let system = off(request("Where else?", &b)).prefix_tokens_reused;
+    assert_eq!(
+        off(request("Where else can I park?", &a)).prefix_tokens_reused,
+        system
+    );
+    // One kept: b pushes a out, and a pushes b out.
+    let one = engine(1, true);
+    one(request("Where do I park?", &a));
+    one(request("Which bus?", &b));
+    assert_eq!(one(request("Where else?", &a)).prefix_tokens_reused, system);
+    assert_eq!(one(request("Which bus?", &b)).prefix_tokens_reused, system);
+    assert!(one(request("Any other bus?", &b)).prefix_tokens_reused > system);
+}
+
 #[test]
 fn per_request_sampling_is_checked_before_anything_runs() {
     let rag = tiny_rag(|_| {});

@@ -10,6 +10,12 @@
 //! whose Gated DeltaNet layers keep a recurrent state that cannot be rolled back to a position,
 //! so every question restores that saved state (KV cells and recurrent state together) instead
 //! of trimming the KV cache, then decodes only its own tokens.
+//!
+//! The same holds one step further: the state after a prompt's source block is saved while the
+//! prompt is decoded (`llm.cached_sources` of them per model, least recently used dropped
+//! first), and a later question over the same sources restores it and decodes only the question.
+//! Retrieval often puts the same passages first for related questions, and a follow-up or a
+//! retry shares them all.
 
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::num::NonZeroU32;
@@ -83,7 +89,8 @@ pub struct Generation {
     pub sources_used: usize,
     /// Prompt tokens in all.
     pub prompt_tokens: usize,
-    /// Prompt tokens restored from the saved system-prompt state rather than decoded.
+    /// Prompt tokens restored from a saved state (the system prompt's, or the system prompt's
+    /// and the sources') rather than decoded.
     pub prefix_tokens_reused: usize,
     /// Answer tokens generated.
     pub generated_tokens: usize,
@@ -363,6 +370,10 @@ struct Slot<'m> {
     /// The model's template knows thinking blocks (Qwen 3.5's does).
     thinks: bool,
     prefix: Option<Prefix>,
+    /// Saved states after source blocks, least recently used first.
+    checkpoints: VecDeque<Checkpoint>,
+    /// Most checkpoints kept.
+    keep: usize,
     /// Sequence ids not answering a question.
     free: Vec<i32>,
     /// Tokens each sequence may hold.
@@ -381,6 +392,48 @@ struct Prefix {
     after: String,
     /// The sequence state after decoding `tokens`.
     state: Option<SeqState>,
+}
+
+/// The sequence state after a prompt's first `tokens` (system prompt and source block).
+struct Checkpoint {
+    tokens: Vec<LlamaToken>,
+    state: SeqState,
+}
+
+/// The longest of `kept` that `prompt` starts with (and goes beyond), made the most recently
+/// used.
+fn checkpoint_for<'c>(
+    kept: &'c mut VecDeque<Checkpoint>,
+    prompt: &[LlamaToken],
+) -> Option<&'c Checkpoint> {
+    let i = (0..kept.len())
+        .filter(|&i| kept[i].tokens.len() < prompt.len() && prompt.starts_with(&kept[i].tokens))
+        .max_by_key(|&i| kept[i].tokens.len())?;
+    let c = kept.remove(i)?;
+    kept.push_back(c);
+    kept.back()
+}
+
+impl Slot<'_> {
+    /// Saves sequence `seq`'s state as the checkpoint for `tokens`, dropping the least recently
+    /// used past the limit.
+    fn save_checkpoint(&mut self, seq: i32, tokens: Vec<LlamaToken>) {
+        self.checkpoints.retain(|c| c.tokens != tokens);
+        match self.ctx.state_seq_get(seq, LlamaStateSeqFlags::empty()) {
+            Ok(state) => {
+                tracing::debug!(
+                    tokens = tokens.len(),
+                    bytes = state.byte_len(),
+                    "saved the state after a source block"
+                );
+                self.checkpoints.push_back(Checkpoint { tokens, state });
+            }
+            Err(e) => tracing::warn!("could not save the state after a source block: {e}"),
+        }
+        while self.checkpoints.len() > self.keep {
+            self.checkpoints.pop_front();
+        }
+    }
 }
 
 fn load_model(
@@ -437,6 +490,8 @@ fn new_slot<'m>(
             .meta_val_str("tokenizer.chat_template")
             .is_ok_and(|t| t.contains("<think>")),
         prefix: None,
+        checkpoints: VecDeque::new(),
+        keep: config.cached_sources,
         free: (0..slots as i32).rev().collect(),
         n_ctx_seq: n_ctx_seq as usize,
         batch: LlamaBatch::new(BATCH, 1),
@@ -728,6 +783,15 @@ fn user_tokens(model: &LlamaModel, request: &Request, used: usize) -> Vec<LlamaT
     model.vocab().tokenize(user.as_bytes(), false, false)
 }
 
+/// How many of `user`'s tokens (the whole message, tokenized as one) are the sources' alone:
+/// the longest run they share with the source part tokenized by itself. Every question over
+/// the same sources tokenizes to the same run, since the text after them always starts alike.
+fn source_tokens(model: &LlamaModel, request: &Request, used: usize, user: &[LlamaToken]) -> usize {
+    let part = super::prompt::sources_part(&request.sources[..used]);
+    let alone = model.vocab().tokenize(part.as_bytes(), false, false);
+    alone.iter().zip(user).take_while(|(a, b)| a == b).count()
+}
+
 /// The template after the user's message, then the opening of the answer for `thinking`,
 /// tokenized with special tokens.
 fn tail_tokens(
@@ -769,6 +833,8 @@ struct Active {
     used: usize,
     prompt_tokens: usize,
     reused: usize,
+    /// The prompt's first tokens whose state is saved once they are decoded (see [`Checkpoint`]).
+    checkpoint: Option<Vec<LlamaToken>>,
     stop: Option<StopReason>,
 }
 
@@ -812,15 +878,11 @@ fn admit(
     let tail = tail_tokens(model, &prefix.after, request.thinking, slot.thinks);
     // Drop sources from the end until the prompt fits beside the answer budget.
     let mut used = request.sources.len();
-    let tokens = loop {
-        let tokens = [
-            prefix.tokens.as_slice(),
-            &user_tokens(model, &request, used),
-            &tail,
-        ]
-        .concat();
+    let (tokens, user) = loop {
+        let user = user_tokens(model, &request, used);
+        let tokens = [prefix.tokens.as_slice(), &user, &tail].concat();
         if tokens.len() <= budget {
-            break tokens;
+            break (tokens, user);
         }
         if used == 0 {
             return Err(Error::BadRequest(format!(
@@ -830,16 +892,31 @@ fn admit(
         }
         used -= 1;
     };
-    let ctx = &mut slot.ctx;
-    ctx.clear_kv_cache_seq(Some(seq as u32), None, None)
+    // The state after the sources is worth keeping when there are sources and a question after.
+    let sources_end = prefix.tokens.len() + source_tokens(model, &request, used, &user);
+    let mut checkpoint =
+        (request.reuse_prefix && slot.keep > 0 && used > 0).then(|| tokens[..sources_end].to_vec());
+    slot.ctx
+        .clear_kv_cache_seq(Some(seq as u32), None, None)
         .map_err(|e| gen_err("clearing a sequence", e))?;
-    let (start, reused) = match (&prefix.state, request.reuse_prefix) {
-        (Some(state), true) => {
+    let kept = match checkpoint {
+        Some(_) => checkpoint_for(&mut slot.checkpoints, &tokens),
+        None => None,
+    };
+    let ctx = &mut slot.ctx;
+    let (start, reused) = match (&prefix.state, request.reuse_prefix, kept) {
+        (_, _, Some(kept)) => {
+            ctx.state_seq_set(&kept.state, seq)
+                .map_err(|e| gen_err("restoring the sources' state", e))?;
+            checkpoint = None;
+            (kept.tokens.len(), kept.tokens.len())
+        }
+        (Some(state), true, None) => {
             ctx.state_seq_set(state, seq)
                 .map_err(|e| gen_err("restoring the system prompt's state", e))?;
             (prefix.tokens.len(), prefix.tokens.len())
         }
-        (None, true) => {
+        (None, true, None) => {
             // First question for this system prompt: decode the prefix alone and save its state.
             decode_prompt(ctx, &prefix.tokens, 0, seq)?;
             let state = ctx
@@ -848,8 +925,9 @@ fn admit(
             prefix.state = Some(state);
             (prefix.tokens.len(), 0)
         }
-        (_, false) => (0, 0),
+        (_, false, _) => (0, 0),
     };
+    let checkpoint = checkpoint.filter(|c| c.len() > start && c.len() < tokens.len());
     let sampler = Sampler::new(model, &request.sampling);
     Ok(Active {
         model: 0,
@@ -868,6 +946,7 @@ fn admit(
         used,
         prompt_tokens: tokens.len(),
         reused,
+        checkpoint,
         stop: None,
         request,
         events,
@@ -894,7 +973,11 @@ fn step(slot: &mut Slot<'_>, m: usize, active: &mut [Active]) {
     for &i in &order {
         let a = &mut active[i];
         let room = BATCH - batch.n_tokens() as usize;
-        let n = a.feed.len().min(room);
+        let mut n = a.feed.len().min(room);
+        if let Some(c) = &a.checkpoint {
+            // Stop at the checkpoint, so that the state there can be saved.
+            n = n.min((c.len() as i32 - a.pos).max(0) as usize);
+        }
         for _ in 0..n {
             let Some(token) = a.feed.pop_front() else {
                 break;
@@ -925,6 +1008,17 @@ fn step(slot: &mut Slot<'_>, m: usize, active: &mut [Active]) {
             a.stop = Some(StopReason::Cancelled);
         }
         return;
+    }
+    for &i in &order {
+        let a = &mut active[i];
+        if a.checkpoint
+            .as_ref()
+            .is_some_and(|c| c.len() == a.pos as usize)
+        {
+            if let Some(tokens) = a.checkpoint.take() {
+                slot.save_checkpoint(a.seq, tokens);
+            }
+        }
     }
     for (i, at) in outputs {
         next_token(slot, &mut active[i], at);

@@ -27,12 +27,19 @@ pub fn source_block(n: usize, hit: &Hit) -> String {
     )
 }
 
+/// The start of the user's message: the numbered source blocks, which questions over the same
+/// sources share.
+pub fn sources_part(sources: &[String]) -> String {
+    let mut part = String::from("Sources:\n");
+    for s in sources {
+        part.push_str(s);
+    }
+    part
+}
+
 /// The user message: sources 1..=n, then the question.
 pub fn user_message(question: &str, sources: &[String]) -> String {
-    let mut msg = String::from("Sources:\n");
-    for s in sources {
-        msg.push_str(s);
-    }
+    let mut msg = sources_part(sources);
     msg.push_str("\nQuestion: ");
     msg.push_str(question.trim());
     msg
