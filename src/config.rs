@@ -689,7 +689,10 @@ mod tests {
         assert!(err.to_string().contains("llm.slots = 0"), "{err}");
         std::fs::write(&file, "[llm]\ncached_sources = 1000\n").unwrap();
         let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
-        assert!(err.to_string().contains("llm.cached_sources = 1000"), "{err}");
+        assert!(
+            err.to_string().contains("llm.cached_sources = 1000"),
+            "{err}"
+        );
         std::fs::write(&file, "[serve]\nmax_body_bytes = 10\n").unwrap();
         let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
         assert!(err.to_string().contains("max_body_bytes = 10"), "{err}");

@@ -247,6 +247,12 @@ fn a_question_over_cached_sources_decodes_only_itself_and_answers_the_same() {
     assert_eq!(longer.prefix_tokens_reused, follow_up.prefix_tokens_reused);
     let reordered = ask(request("Where do I park?", &[parking[1], parking[0]]));
     assert_eq!(reordered.prefix_tokens_reused, system, "{reordered:?}");
+    // The longer list's own state was kept too.
+    let again = ask(request(
+        "Which bus is it?",
+        &[parking[0], parking[1], buses[0]],
+    ));
+    assert!(again.prefix_tokens_reused > longer.prefix_tokens_reused);
 }
 
 #[test]

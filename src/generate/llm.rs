@@ -892,10 +892,12 @@ fn admit(
         }
         used -= 1;
     };
-    // The state after the sources is worth keeping when there are sources and a question after.
-    let sources_end = prefix.tokens.len() + source_tokens(model, &request, used, &user);
-    let mut checkpoint =
-        (request.reuse_prefix && slot.keep > 0 && used > 0).then(|| tokens[..sources_end].to_vec());
+    // The prompt up to the end of its sources, whose state is looked for and (when it is not
+    // kept yet, and a question follows) saved.
+    let checkpoint = (request.reuse_prefix && slot.keep > 0 && used > 0).then(|| {
+        let end = prefix.tokens.len() + source_tokens(model, &request, used, &user);
+        tokens[..end].to_vec()
+    });
     slot.ctx
         .clear_kv_cache_seq(Some(seq as u32), None, None)
         .map_err(|e| gen_err("clearing a sequence", e))?;
@@ -908,7 +910,6 @@ fn admit(
         (_, _, Some(kept)) => {
             ctx.state_seq_set(&kept.state, seq)
                 .map_err(|e| gen_err("restoring the sources' state", e))?;
-            checkpoint = None;
             (kept.tokens.len(), kept.tokens.len())
         }
         (Some(state), true, None) => {
@@ -927,6 +928,8 @@ fn admit(
         }
         (_, false, _) => (0, 0),
     };
+    // A kept state that ends where this prompt's sources end needs no new one; one that ends
+    // earlier (this prompt has more sources) does.
     let checkpoint = checkpoint.filter(|c| c.len() > start && c.len() < tokens.len());
     let sampler = Sampler::new(model, &request.sampling);
     Ok(Active {
