@@ -12,7 +12,9 @@
 #      here), its root filesystem mounted, corpora/ copied in, and docker/smoke.sh run there
 #      through chroot as the image's user with the image's environment, inside new network, mount
 #      and PID namespaces that hold nothing but a loopback interface: ingest, an extractive answer
-#      with citations, `rag serve` and the image's own HEALTHCHECK command.
+#      with citations, `rag serve` and the image's own HEALTHCHECK command. With KIOSK_BROWSER=1,
+#      rag in kiosk mode and the kiosk browser's Chromium (headless) share one loopback-only
+#      namespace, and Chromium must load the kiosk page.
 # Prints the image's size and its layers. About 25 minutes the first time on 2 cores, mostly
 # compiling; the dependency layer is cached for later builds.
 set -euo pipefail
@@ -112,6 +114,30 @@ unshare --net --mount --pid --fork --mount-proc="$mnt/proc" \
   bash -c 'ip link set lo up && mount --rbind /dev "$1/dev" && shift && exec "$@"' - "$mnt" \
   chroot --userspec="$uid:$gid" "$mnt" \
   env -i "${envs[@]}" HOME=/app HEALTHCHECK_CMD="$healthcheck" bash /tmp/smoke/smoke.sh
+
+# The kiosk pair: rag in kiosk mode and the kiosk browser's Chromium (headless here, no display)
+# share one network namespace with nothing but loopback; Chromium must load rag's kiosk page.
+if [ "${KIOSK_BROWSER:-0}" = 1 ]; then
+  bctr=$(podman create rag-kiosk-browser:latest)
+  bmnt=$(podman mount "$bctr")
+  trap 'cleanup; podman umount "$bctr" >/dev/null 2>&1; podman rm -f "$bctr" >/dev/null 2>&1' EXIT
+  buid=$(chroot "$bmnt" id -u kiosk)
+  say "kiosk check: Chromium from rag-kiosk-browser loads the kiosk page over the shared loopback"
+  page=$(unshare --net --mount --pid --fork --mount-proc="$mnt/proc" bash -c '
+    set -e
+    ip link set lo up
+    mount --rbind /dev "$1/dev"; mount --rbind /dev "$2/dev"; mount -t proc proc "$2/proc"
+    mount -t tmpfs -o mode=1777 tmpfs "$2/tmp"
+    chroot --userspec="$3:$4" "$1" env -i "${@:7}" RAG_ADDR=127.0.0.1:8080 \
+      bash -c "cd /app && exec rag serve --kiosk" >/dev/null 2>&1 &
+    for _ in $(seq 1 50); do bash -c "exec 3<>/dev/tcp/127.0.0.1/8080" 2>/dev/null && break; sleep 0.2; done
+    chroot --userspec="$5:$5" "$2" env -i PATH=/usr/bin:/bin HOME=/tmp timeout 60 chromium --headless \
+      --no-sandbox --disable-gpu --no-first-run --disable-background-networking --disable-component-update \
+      --disable-sync --user-data-dir=/tmp/chromium --dump-dom http://127.0.0.1:8080/ 2>/dev/null
+    kill %1' - "$mnt" "$bmnt" "$uid" "$gid" "$buid" - "${envs[@]}")
+  grep -q "<title>Ask the documents</title>" <<<"$page" || { say "the kiosk browser did not show the kiosk page"; exit 1; }
+  say "kiosk check passed"
+fi
 
 size=$(podman image inspect --format '{{.Size}}' "$image")
 say "smoke test passed; $image is $(( size / 1000000 )) MB. Layers:"
