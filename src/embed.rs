@@ -21,7 +21,7 @@ pub const EMBED_BATCH: usize = 32;
 /// Tokens the embedder reads, including its two special tokens.
 pub const MAX_INPUT_TOKENS: usize = 256;
 
-const SETUP_HINT: &str = "run `bash scripts/setup.sh` to install it";
+const SETUP_HINT: &str = "run `bash scripts/setup.sh` to install it, or point embedder.dir (RAG_EMBEDDER) and embedder.onnxruntime (RAG_ONNXRUNTIME) at an installed copy";
 
 #[derive(Deserialize)]
 struct ModelInfo {

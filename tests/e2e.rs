@@ -643,5 +643,6 @@ fn a_missing_onnx_runtime_is_a_clear_error() {
         "{err}"
     );
     assert!(err.contains("scripts/setup.sh"), "{err}");
+    assert!(err.contains("RAG_ONNXRUNTIME"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
