@@ -109,10 +109,14 @@ cp docker/smoke.sh "$mnt/tmp/smoke/smoke.sh"
 uid=$(chroot "$mnt" id -u "$user")
 gid=$(chroot "$mnt" id -g "$user")
 chown -R "$uid:$gid" "$mnt/tmp/smoke"
+# Runs a command in new network, mount and PID namespaces holding only a loopback interface
+# (up), with the host's /dev bound into the image's root filesystem and its /proc mounted.
+sealed() {
+  unshare --net --mount --pid --fork --mount-proc="$mnt/proc" \
+    bash -c 'ip link set lo up && mount --rbind /dev "$1/dev" && shift && exec "$@"' - "$mnt" "$@"
+}
 say "smoke test in $image as $user, no network"
-unshare --net --mount --pid --fork --mount-proc="$mnt/proc" \
-  bash -c 'ip link set lo up && mount --rbind /dev "$1/dev" && shift && exec "$@"' - "$mnt" \
-  chroot --userspec="$uid:$gid" "$mnt" \
+sealed chroot --userspec="$uid:$gid" "$mnt" \
   env -i "${envs[@]}" HOME=/app HEALTHCHECK_CMD="$healthcheck" bash /tmp/smoke/smoke.sh
 
 # The kiosk pair: rag in kiosk mode and the kiosk browser's Chromium (headless here, no display)
@@ -122,19 +126,19 @@ if [ "${KIOSK_BROWSER:-0}" = 1 ]; then
   bmnt=$(podman mount "$bctr")
   trap 'cleanup; podman umount "$bctr" >/dev/null 2>&1; podman rm -f "$bctr" >/dev/null 2>&1' EXIT
   buid=$(chroot "$bmnt" id -u kiosk)
+  bgid=$(chroot "$bmnt" id -g kiosk)
   say "kiosk check: Chromium from rag-kiosk-browser loads the kiosk page over the shared loopback"
-  page=$(unshare --net --mount --pid --fork --mount-proc="$mnt/proc" bash -c '
+  page=$(sealed bash -c '
     set -e
-    ip link set lo up
-    mount --rbind /dev "$1/dev"; mount --rbind /dev "$2/dev"; mount -t proc proc "$2/proc"
+    mount --rbind /dev "$2/dev"; mount -t proc proc "$2/proc"
     mount -t tmpfs -o mode=1777 tmpfs "$2/tmp"
     chroot --userspec="$3:$4" "$1" env -i "${@:7}" RAG_ADDR=127.0.0.1:8080 \
       bash -c "cd /app && exec rag serve --kiosk" >/dev/null 2>&1 &
     for _ in $(seq 1 50); do bash -c "exec 3<>/dev/tcp/127.0.0.1/8080" 2>/dev/null && break; sleep 0.2; done
-    chroot --userspec="$5:$5" "$2" env -i PATH=/usr/bin:/bin HOME=/tmp timeout 60 chromium --headless \
+    chroot --userspec="$5:$6" "$2" env -i PATH=/usr/bin:/bin HOME=/tmp timeout 60 chromium --headless \
       --no-sandbox --disable-gpu --no-first-run --disable-background-networking --disable-component-update \
       --disable-sync --user-data-dir=/tmp/chromium --dump-dom http://127.0.0.1:8080/ 2>/dev/null
-    kill %1' - "$mnt" "$bmnt" "$uid" "$gid" "$buid" - "${envs[@]}")
+    kill %1' - "$mnt" "$bmnt" "$uid" "$gid" "$buid" "$bgid" "${envs[@]}")
   grep -q "<title>Ask the documents</title>" <<<"$page" || { say "the kiosk browser did not show the kiosk page"; exit 1; }
   say "kiosk check passed"
 fi

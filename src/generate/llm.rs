@@ -901,10 +901,9 @@ fn admit(
     slot.ctx
         .clear_kv_cache_seq(Some(seq as u32), None, None)
         .map_err(|e| gen_err("clearing a sequence", e))?;
-    let kept = match checkpoint {
-        Some(_) => checkpoint_for(&mut slot.checkpoints, &tokens),
-        None => None,
-    };
+    let kept = checkpoint
+        .as_ref()
+        .and_then(|_| checkpoint_for(&mut slot.checkpoints, &tokens));
     let ctx = &mut slot.ctx;
     let (start, reused) = match (&prefix.state, request.reuse_prefix, kept) {
         (_, _, Some(kept)) => {
@@ -1014,13 +1013,9 @@ fn step(slot: &mut Slot<'_>, m: usize, active: &mut [Active]) {
     }
     for &i in &order {
         let a = &mut active[i];
-        if a.checkpoint
-            .as_ref()
-            .is_some_and(|c| c.len() == a.pos as usize)
-        {
-            if let Some(tokens) = a.checkpoint.take() {
-                slot.save_checkpoint(a.seq, tokens);
-            }
+        let pos = a.pos as usize;
+        if let Some(tokens) = a.checkpoint.take_if(|c| c.len() == pos) {
+            slot.save_checkpoint(a.seq, tokens);
         }
     }
     for (i, at) in outputs {
