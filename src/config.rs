@@ -78,6 +78,14 @@ pub struct SamplingOverride {
 }
 
 impl SamplingOverride {
+    /// `base` with the fields set here replaced, checked: the one way the CLI and the server
+    /// turn a request's sampling into settings (out of range is a bad request).
+    pub fn resolve(&self, base: &Sampling) -> Result<Sampling> {
+        let sampling = self.apply(base);
+        sampling.validate("sampling")?;
+        Ok(sampling)
+    }
+
     /// `base` with the fields set here replaced.
     pub fn apply(&self, base: &Sampling) -> Sampling {
         Sampling {
@@ -360,6 +368,22 @@ pub struct ServeConfig {
     /// On SIGTERM or ctrl-c, seconds in-flight requests get to finish before their answers
     /// are cut short.
     pub shutdown_grace_seconds: u64,
+    /// Show documents' absolute paths on the server in API responses (off: a path relative to
+    /// the server's working directory, else the file name). Never on a kiosk.
+    pub show_paths: bool,
+    /// Host names (without port) a server without tokens answers besides `localhost`,
+    /// `127.0.0.1` and `[::1]`: a request naming any other host (DNS rebinding) is refused.
+    pub allowed_hosts: Vec<String>,
+    /// Seconds a connection may take to send a whole request head, counted from when it opens
+    /// or its previous answer ends (so also how long an idle keep-alive connection stays open).
+    pub header_timeout_seconds: u64,
+    /// Seconds a request body may send nothing before the request is cut (408).
+    pub idle_timeout_seconds: u64,
+    /// Connections open at once; past it a new connection is answered 503 and closed.
+    pub max_connections: usize,
+    /// Let `DELETE /v1/documents/{id}` remove documents that were not uploaded over HTTP
+    /// (ingested with `rag ingest`). Off: only uploads can be deleted over HTTP.
+    pub delete_ingested: bool,
 }
 
 impl Default for ServeConfig {
@@ -375,6 +399,12 @@ impl Default for ServeConfig {
             max_upload_bytes: 64 * 1024 * 1024,
             log_text: false,
             shutdown_grace_seconds: 10,
+            show_paths: false,
+            allowed_hosts: Vec::new(),
+            header_timeout_seconds: 10,
+            idle_timeout_seconds: 30,
+            max_connections: 256,
+            delete_ingested: false,
         }
     }
 }
@@ -594,6 +624,22 @@ impl Config {
             return bad(format!(
                 "serve.request_timeout_seconds = {} must be above 0 and serve.max_body_bytes = {} and max_upload_bytes = {} at least 1024",
                 sv.request_timeout_seconds, sv.max_body_bytes, sv.max_upload_bytes
+            ));
+        }
+        if sv.header_timeout_seconds == 0 || sv.idle_timeout_seconds == 0 || sv.max_connections == 0
+        {
+            return bad(format!(
+                "serve.header_timeout_seconds = {}, serve.idle_timeout_seconds = {} and serve.max_connections = {} must all be above 0",
+                sv.header_timeout_seconds, sv.idle_timeout_seconds, sv.max_connections
+            ));
+        }
+        if let Some(h) = sv
+            .allowed_hosts
+            .iter()
+            .find(|h| h.is_empty() || h.contains(['/', ' ', '@']))
+        {
+            return bad(format!(
+                "serve.allowed_hosts: {h:?} is not a host name (write it without scheme or port, e.g. \"rag.internal\")"
             ));
         }
         if self.serve.addr.parse::<std::net::SocketAddr>().is_err() {

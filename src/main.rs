@@ -337,8 +337,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 presence_penalty,
                 seed,
             }
-            .apply(&config.llm.sampling);
-            sampling.validate("sampling")?;
+            .resolve(&config.llm.sampling)?;
             let mut rag = Rag::open(config)?;
             if !extractive {
                 rag = rag.with_llm()?;

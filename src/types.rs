@@ -34,6 +34,18 @@ impl Format {
         }
     }
 
+    /// The file extension `rag` gives a file of this format (uploads are stored under it).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Markdown => "md",
+            Format::Text => "txt",
+            Format::Html => "html",
+            Format::Pdf => "pdf",
+            Format::Docx => "docx",
+            Format::Jsonl => "jsonl",
+        }
+    }
+
     /// True when the loaded text is markdown (headings give the chunks their structure).
     pub fn is_markdown(self) -> bool {
         matches!(self, Format::Markdown | Format::Html | Format::Docx)

@@ -493,6 +493,8 @@ pub(crate) fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, St
 fn server_answers_on_loopback_with_the_cli_json() {
     let env = Env::new();
     env.ingest_corpora();
+    // Whole paths, as the CLI prints them (the server's default is relative ones).
+    env.append_config("[serve]\nshow_paths = true\n");
     let server = start_server(&env);
     let (status, body) = http(&server.addr, "GET", "/healthz", "");
     assert_eq!((status, body.as_str()), (200, "ok"));

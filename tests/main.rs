@@ -3,5 +3,6 @@ mod e2e;
 mod generation;
 mod ingest;
 mod retrieval;
+mod security;
 mod serve;
 mod service;

@@ -427,7 +427,8 @@ async fn bodies_have_size_limits_and_cors_is_off_unless_configured() {
 async fn documents_are_uploaded_under_generated_names_listed_and_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let index = dir.path().join("index");
-    let app = app(writable_server(&index, |_| {}));
+    // Absolute paths shown, to check where files land (tests/security.rs: hidden by default).
+    let app = app(writable_server(&index, |c| c.serve.show_paths = true));
     let (status, e) = send_json(&app, get("/v1/documents")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(e["error"]["code"], "no_index");
@@ -541,15 +542,20 @@ async fn a_kiosk_serves_its_page_and_refuses_upload_and_deletion() {
     }));
     let (status, headers, page) = send(&app, get("/")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains("const IDLE_SECONDS = 42;"));
+    assert!(page.contains("data-idle-seconds=\"42\""));
     let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
     assert!(csp.contains("default-src 'none'") && csp.contains("connect-src 'self'"));
-    // Nothing outside the page itself: no external scripts, stylesheets, fonts or images.
-    for external in [
-        "http://", "https://", "//fonts", "<link", "src=\"", "@import", "url(",
-    ] {
-        assert!(!page.contains(external), "the page refers to {external}");
+    // Nothing outside the server itself: no external scripts, stylesheets, fonts or images;
+    // the page's own script and style are files of this server.
+    let (_, _, script) = send(&app, get("/kiosk.js")).await;
+    let (_, _, style) = send(&app, get("/kiosk.css")).await;
+    for text in [&page, &script, &style] {
+        for external in ["http://", "https://", "//fonts", "@import", "url("] {
+            assert!(!text.contains(external), "the page refers to {external}");
+        }
     }
+    assert!(page.contains("src=\"/kiosk.js\"") && page.contains("href=\"/kiosk.css\""));
+    assert!(!script.contains("import "), "the script loads nothing else");
     let (status, e) = send_json(&app, multipart(&[("a.md", b"# A\n\ntext\n")])).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(e["error"]["message"].as_str().unwrap().contains("kiosk"));

@@ -9,6 +9,7 @@ use std::rc::Rc;
 use markup5ever_rcdom::{Handle, NodeData};
 use sha2::{Digest, Sha256};
 
+use super::limits::UnpackLimits;
 use crate::types::{Document, Format};
 
 /// Bytes sniffed to guess the format of a file without a known extension.
@@ -77,6 +78,19 @@ pub fn sniff(head: &[u8]) -> Result<Format, String> {
     }
 }
 
+/// The content hashes the index keeps for a file's documents: the file's sha256, or for a
+/// JSONL corpus one per record line. A file whose every hash is already indexed adds nothing.
+pub fn content_hashes(format: Format, bytes: &[u8]) -> Vec<String> {
+    if format != Format::Jsonl {
+        return vec![hex(&Sha256::digest(bytes))];
+    }
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| hex(&Sha256::digest(l.as_bytes())))
+        .collect()
+}
+
 /// Parses `bytes` as `format`. `identity` is the document's path in the index and `stem` the
 /// fallback title. `Err` is the reason the whole file is skipped.
 pub fn parse(identity: &str, stem: &str, format: Format, bytes: &[u8]) -> Result<Parsed, String> {
@@ -126,6 +140,7 @@ pub fn parse(identity: &str, stem: &str, format: Format, bytes: &[u8]) -> Result
             one(title, text, pages)
         }
         Format::Docx => {
+            UnpackLimits::default().check_zip("DOCX", bytes)?;
             let (title, text) = contained("DOCX", || docx_to_markdown(bytes))??;
             one(title.or_else(|| first_h1(&text)), text, Vec::new())
         }
@@ -145,26 +160,104 @@ fn deadline(len: usize) -> std::time::Duration {
     std::time::Duration::from_secs(10 + 2 * (len as u64 / 1_000_000))
 }
 
+/// Parser threads that may be alive at once, counting those left running past their
+/// deadline: a file that makes a parser loop holds one of these, never more, so a stream of
+/// such uploads cannot pile up threads or cores.
+pub const PARSER_THREADS: usize = 2;
+
+/// A count of live parser threads with a cap.
+pub struct ParserSlots {
+    live: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+    cap: usize,
+}
+
+impl ParserSlots {
+    /// A pool of `cap` slots.
+    pub const fn new(cap: usize) -> Self {
+        ParserSlots {
+            live: std::sync::Mutex::new(0),
+            freed: std::sync::Condvar::new(),
+            cap,
+        }
+    }
+
+    /// Takes a slot, waiting up to `wait` for one to free; false when none did.
+    fn take(&'static self, wait: std::time::Duration) -> bool {
+        let Ok(live) = self.live.lock() else {
+            return false;
+        };
+        let Ok((mut live, _)) = self
+            .freed
+            .wait_timeout_while(live, wait, |n| *n >= self.cap)
+        else {
+            return false;
+        };
+        if *live >= self.cap {
+            return false;
+        }
+        *live += 1;
+        true
+    }
+
+    /// Parser threads alive now.
+    pub fn live(&self) -> usize {
+        self.live.lock().map_or(0, |n| *n)
+    }
+}
+
+/// Gives its slot back when the parser thread ends, however it ends.
+struct SlotGuard(&'static ParserSlots);
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        if let Ok(mut live) = self.0.live.lock() {
+            *live = live.saturating_sub(1);
+        }
+        self.0.freed.notify_one();
+    }
+}
+
+static PARSERS: ParserSlots = ParserSlots::new(PARSER_THREADS);
+
 /// Runs a third-party parser on its own thread, turning a panic into a reason and giving up
 /// after [`deadline`]: a malformed file must not hang the whole ingest. A parser that never
-/// returns is left running on its detached thread (nothing can stop it safely); the file is
-/// skipped with a reason. The loaders guard against the hangs found so far (cyclic PDF page
-/// trees), so this is the backstop for the ones not found yet.
+/// returns is left running on its detached thread (nothing can stop it safely) and keeps its
+/// slot of [`PARSER_THREADS`]; the file is skipped with a reason. The loaders guard against the
+/// hangs found so far (cyclic PDF page trees), so this is the backstop for the ones not found
+/// yet.
 fn within_deadline<T: Send + 'static>(
     what: &str,
     len: usize,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, String> {
+    within_deadline_in(&PARSERS, what, deadline(len), f)
+}
+
+fn within_deadline_in<T: Send + 'static>(
+    slots: &'static ParserSlots,
+    what: &str,
+    deadline: std::time::Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    if !slots.take(deadline) {
+        return Err(format!(
+            "{} earlier {what} parser threads are still running past their deadline (malformed files); this file was not read: try again later, or restart rag to end them",
+            slots.cap
+        ));
+    }
+    let guard = SlotGuard(slots);
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     let spawned = std::thread::Builder::new()
         .name(format!("parse-{}", what.to_ascii_lowercase()))
         .spawn(move || {
+            let _guard = guard;
             let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
         });
     let Ok(handle) = spawned else {
         return Err(format!("cannot start the {what} parser thread"));
     };
-    let outcome = rx.recv_timeout(deadline(len));
+    let outcome = rx.recv_timeout(deadline);
     if outcome.is_ok() {
         // The thread has sent its result and is ending: wait for it, leaving nothing behind.
         let _ = handle.join();
@@ -176,7 +269,7 @@ fn within_deadline<T: Send + 'static>(
         )),
         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(format!(
             "the {what} parser did not finish within {} s (a malformed file?); re-save it or convert it to text",
-            deadline(len).as_secs()
+            deadline.as_secs_f64()
         )),
     }
 }
@@ -300,6 +393,7 @@ fn pdf_text(bytes: &[u8]) -> Result<(Option<String>, String, Vec<usize>), String
                 .into(),
         );
     }
+    UnpackLimits::default().check_pdf_streams(&doc)?;
     let pages = doc.get_pages();
     if pages.is_empty() {
         return Err("PDF has no pages".into());
@@ -647,6 +741,31 @@ pub(crate) mod tests {
         ] {
             assert!(!d.text.contains(gone), "{gone:?} leaked into {}", d.text);
         }
+    }
+
+    #[test]
+    fn parser_threads_past_their_deadline_cannot_pile_up() {
+        use std::time::Duration;
+        static SLOTS: ParserSlots = ParserSlots::new(1);
+        let (release, hung) = std::sync::mpsc::channel::<()>();
+        let short = Duration::from_millis(100);
+        let e = within_deadline_in(&SLOTS, "PDF", short, move || {
+            let _ = hung.recv();
+        })
+        .unwrap_err();
+        assert!(e.contains("did not finish"), "{e}");
+        assert_eq!(SLOTS.live(), 1);
+        // The hung parser still holds the only slot: the next file is refused, and no second
+        // thread starts.
+        let e = within_deadline_in(&SLOTS, "PDF", short, || 1).unwrap_err();
+        assert!(e.contains("still running"), "{e}");
+        assert_eq!(SLOTS.live(), 1);
+        // Once it ends, parsing goes on.
+        release.send(()).unwrap();
+        assert_eq!(
+            within_deadline_in(&SLOTS, "PDF", Duration::from_secs(5), || 7),
+            Ok(7)
+        );
     }
 
     #[test]

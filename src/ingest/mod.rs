@@ -3,6 +3,7 @@
 
 mod chunk;
 pub mod formats;
+pub mod limits;
 mod load;
 
 pub use chunk::{embedding_text, Chunker};

@@ -7,8 +7,9 @@ use std::path::{Path as FsPath, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Extension, Multipart, Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
@@ -21,7 +22,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::StreamExt;
 use utoipa::OpenApi;
 
-use super::{ApiError, AppState, ErrorBody, ErrorDetail, Server};
+use super::{Access, ApiError, AppState, ErrorBody, ErrorDetail, Server};
 use crate::config::{SamplingOverride, Thinking};
 use crate::rag::{AskEvent, AskOptions, IngestOptions};
 use crate::store::StoredDoc;
@@ -29,8 +30,13 @@ use crate::types::{Answer, AnswerMode, Citation, Evidence, Hit, StopReason};
 
 /// Events buffered between an answer and a slow client.
 const STREAM_BUFFER: usize = 256;
-/// The kiosk page, with `__IDLE_SECONDS__` replaced at serve time.
+/// The kiosk page, with `__IDLE_SECONDS__` replaced at serve time; its script and style are
+/// files of their own, so the page's content policy allows no inline script.
 const KIOSK_PAGE: &str = include_str!("kiosk.html");
+const KIOSK_SCRIPT: &str = include_str!("kiosk.js");
+const KIOSK_STYLE: &str = include_str!("kiosk.css");
+/// The kiosk page's content policy: its own script, style and API, nothing else; no framing.
+pub const KIOSK_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 /// Folder under the index where uploads are kept.
 pub const UPLOADS: &str = "uploads";
 
@@ -124,8 +130,12 @@ pub struct DocumentList {
 pub struct Uploaded {
     /// The file name the client sent (never used on disk).
     pub filename: String,
-    /// The documents it produced (a JSONL file gives several).
+    /// The documents it produced (a JSONL file gives several), or the documents already
+    /// indexed with the same content.
     pub documents: Vec<StoredDoc>,
+    /// True when the same content was already indexed: nothing new was stored.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
     /// Why it was not indexed, when it was not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
@@ -147,11 +157,20 @@ pub struct Removed {
     pub removed: StoredDoc,
 }
 
-/// Answer of `GET /readyz`.
+/// Answer of `GET /readyz`. A caller without a valid token (when tokens are configured) gets
+/// `ready` alone.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Readiness {
     /// True when questions can be answered.
     pub ready: bool,
+    /// The rest, for callers with a token (or every caller when no token is configured).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub details: Option<ReadinessDetails>,
+}
+
+/// What `GET /readyz` tells an authorized caller.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReadinessDetails {
     /// Documents indexed.
     pub documents: usize,
     /// Chunks indexed.
@@ -230,15 +249,31 @@ pub async fn openapi() -> Response {
     }
 }
 
-/// The kiosk page: one file, no external fonts, scripts or stylesheets.
+/// The kiosk page: nothing from outside this server (no fonts, scripts or stylesheets of
+/// others), no inline script.
 pub async fn kiosk_page(State(s): State<AppState>) -> Response {
     let page = KIOSK_PAGE.replace("__IDLE_SECONDS__", &s.config.kiosk_idle_seconds.to_string());
     (
-        [(
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'",
-        )],
+        [(header::CONTENT_SECURITY_POLICY, KIOSK_POLICY)],
         Html(page),
+    )
+        .into_response()
+}
+
+/// The kiosk page's script.
+pub async fn kiosk_script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        KIOSK_SCRIPT,
+    )
+        .into_response()
+}
+
+/// The kiosk page's style sheet.
+pub async fn kiosk_style() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        KIOSK_STYLE,
     )
         .into_response()
 }
@@ -264,20 +299,35 @@ pub async fn healthz() -> &'static str {
     (status = 200, description = "Ready", body = Readiness),
     (status = 503, description = "No index yet", body = ErrorBody)
 ))]
-pub async fn readyz(State(s): State<AppState>) -> Result<Json<Readiness>, ApiError> {
+pub async fn readyz(
+    State(s): State<AppState>,
+    Extension(access): Extension<Access>,
+) -> Result<Json<Readiness>, ApiError> {
     let rag = Arc::clone(s.rag());
     let stats = tokio::task::spawn_blocking(move || rag.stats())
         .await?
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", e.to_string()))?;
+        .map_err(|e| {
+            tracing::info!(error = %e, "not ready");
+            let message = match e {
+                crate::Error::NoIndex(_) => {
+                    "not ready: no index yet (run `rag ingest` on the server)"
+                }
+                _ => "not ready: the index cannot be read (the server log says why)",
+            };
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", message)
+        })?;
     let rag = s.rag();
-    Ok(Json(Readiness {
-        ready: true,
+    let details = access.authorized.then(|| ReadinessDetails {
         documents: stats.documents,
         chunks: stats.chunks,
         models: rag.llm().map(|l| l.names().to_vec()).unwrap_or_default(),
         slots: rag.llm().map_or(0, |l| l.slots()),
         embedder: rag.embedding_model().is_some(),
         kiosk: s.config.kiosk,
+    });
+    Ok(Json(Readiness {
+        ready: true,
+        details,
     }))
 }
 
@@ -298,17 +348,19 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
         .into_response()
 }
 
-fn ask_options(s: &Server, req: &AskRequest) -> AskOptions {
-    AskOptions {
+fn ask_options(s: &Server, req: &AskRequest) -> Result<AskOptions, ApiError> {
+    let sampling = req
+        .sampling
+        .as_ref()
+        .map(|o| o.resolve(&s.rag().config().llm.sampling))
+        .transpose()?;
+    Ok(AskOptions {
         extractive: req.extractive,
         top_k: req.top_k,
-        sampling: req
-            .sampling
-            .as_ref()
-            .map(|o| o.apply(&s.rag().config().llm.sampling)),
+        sampling,
         thinking: req.thinking,
         max_tokens: req.max_tokens,
-    }
+    })
 }
 
 /// Answers a question from the documents, with citations. With `"stream": true` the answer
@@ -326,7 +378,7 @@ pub async fn ask(
 ) -> Result<Response, ApiError> {
     let req = body(req)?;
     log_question(&s, "/v1/ask", &req.question);
-    let options = ask_options(&s, &req);
+    let options = ask_options(&s, &req)?;
     if req.stream {
         let state = StreamState::default();
         return stream_answer(s, req.question, options, sse_ask, state, None).await;
@@ -348,6 +400,8 @@ async fn answer(s: &AppState, question: String, options: AskOptions) -> Result<A
     })
     .await??;
     s.metrics.answer(&answer);
+    let mut answer = answer;
+    s.public_answer(&mut answer);
     Ok(answer)
 }
 
@@ -441,14 +495,19 @@ async fn stream_answer(
                     sources,
                     evidence,
                     refused,
-                } => shape(&mut st, Step::Retrieved(sources, evidence, refused)),
+                } => {
+                    let mut sources = sources.to_vec();
+                    server.public_citations(&mut sources);
+                    shape(&mut st, Step::Retrieved(&sources, evidence, refused))
+                }
                 AskEvent::Piece(p) => shape(&mut st, Step::Piece(p)),
             };
             send_all(events)
         });
         match result {
-            Ok(answer) => {
+            Ok(mut answer) => {
                 server.metrics.answer(&answer);
+                server.public_answer(&mut answer);
                 let mut events = shape(&mut st, Step::Done(&answer));
                 events.extend(trailer);
                 send_all(events);
@@ -491,7 +550,10 @@ pub async fn search(
     let req = body(req)?;
     log_question(&s, "/v1/search", &req.question);
     let rag = Arc::clone(s.rag());
-    let r = tokio::task::spawn_blocking(move || rag.search(&req.question, req.top_k)).await??;
+    let mut r = tokio::task::spawn_blocking(move || rag.search(&req.question, req.top_k)).await??;
+    for hit in &mut r.hits {
+        hit.place.path = s.public_path(&hit.place.path);
+    }
     Ok(Json(SearchResponse {
         hits: r.hits,
         evidence: r.evidence,
@@ -698,8 +760,8 @@ pub async fn chat_completions(
         || req.top_p.is_some()
         || req.presence_penalty.is_some()
         || req.seed.is_some();
-    let options = AskOptions {
-        sampling: any_sampling.then(|| {
+    let sampling = any_sampling
+        .then(|| {
             SamplingOverride {
                 temperature: req.temperature,
                 top_p: req.top_p,
@@ -707,8 +769,11 @@ pub async fn chat_completions(
                 seed: req.seed,
                 ..SamplingOverride::default()
             }
-            .apply(base)
-        }),
+            .resolve(base)
+        })
+        .transpose()?;
+    let options = AskOptions {
+        sampling,
         max_tokens: req.max_completion_tokens.or(req.max_tokens),
         ..AskOptions::default()
     };
@@ -787,9 +852,12 @@ fn remove_files(paths: &[PathBuf]) {
 
 /// Uploads documents (multipart/form-data, one or more file parts) and ingests them like
 /// `rag ingest`. Each file is stored under the index folder with a generated name; the name
-/// the client sent only chooses the format by its extension and is reported back.
+/// the client sent only chooses the format by its extension and is reported back. A file
+/// whose content is already indexed is not stored again: its entry names the documents that
+/// hold it, with `"duplicate": true`.
 #[utoipa::path(post, path = "/v1/documents", request_body(content_type = "multipart/form-data", description = "One or more file parts (.txt .md .html .pdf .docx .jsonl)"), responses(
     (status = 201, description = "Ingested", body = UploadResponse),
+    (status = 200, description = "Every file was already indexed", body = UploadResponse),
     (status = 403, description = "Kiosk mode", body = ErrorBody),
     (status = 413, description = "Larger than serve.max_upload_bytes", body = ErrorBody),
     (status = 415, description = "Unsupported file type", body = ErrorBody),
@@ -797,14 +865,20 @@ fn remove_files(paths: &[PathBuf]) {
 ))]
 pub async fn upload(
     State(s): State<AppState>,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
     kiosk_refuses(&s, "document upload")?;
+    let mut multipart = multipart.map_err(|e| ApiError::rejected(e.status(), e.body_text()))?;
     let dir = uploads_dir(&s);
-    tokio::fs::create_dir_all(&dir)
-        .await
-        .map_err(|e| ApiError::internal(format!("cannot create {}: {e}", dir.display())))?;
-    let mut saved: Vec<(String, PathBuf)> = Vec::new();
+    tokio::fs::create_dir_all(&dir).await.map_err(|e| {
+        tracing::error!(dir = %dir.display(), error = %e, "cannot create the uploads folder");
+        ApiError::internal("cannot store uploads (the server log says why)")
+    })?;
+    let cannot_write = |e: std::io::Error| {
+        tracing::error!(error = %e, "cannot write an upload");
+        ApiError::internal("cannot store the upload (the server log says why)")
+    };
+    let mut saved: Vec<Saved> = Vec::new();
     let outcome: Result<(), ApiError> = async {
         while let Some(mut field) = multipart
             .next_field()
@@ -821,36 +895,31 @@ pub async fn upload(
                     format!("{name:?}: not a supported document; send .txt, .md, .html, .pdf, .docx or .jsonl"),
                 ));
             };
-            let ext = match format {
-                crate::types::Format::Markdown => "md",
-                crate::types::Format::Text => "txt",
-                crate::types::Format::Html => "html",
-                crate::types::Format::Pdf => "pdf",
-                crate::types::Format::Docx => "docx",
-                crate::types::Format::Jsonl => "jsonl",
-            };
-            let path = dir.join(format!("{}.{ext}", uuid::Uuid::new_v4().simple()));
-            saved.push((name, path.clone()));
-            let mut file = tokio::fs::File::create(&path)
-                .await
-                .map_err(|e| ApiError::internal(format!("cannot write an upload: {e}")))?;
+            let path = dir.join(format!("{}.{}", uuid::Uuid::new_v4().simple(), format.extension()));
+            saved.push(Saved {
+                name,
+                path: path.clone(),
+                hashes: Vec::new(),
+            });
+            let mut file = tokio::fs::File::create(&path).await.map_err(cannot_write)?;
+            let mut bytes = Vec::new();
             while let Some(chunk) = field
                 .chunk()
                 .await
                 .map_err(|e| ApiError::rejected(e.status(), e.body_text()))?
             {
-                file.write_all(&chunk)
-                    .await
-                    .map_err(|e| ApiError::internal(format!("cannot write an upload: {e}")))?;
+                file.write_all(&chunk).await.map_err(cannot_write)?;
+                bytes.extend_from_slice(&chunk);
             }
-            file.flush()
-                .await
-                .map_err(|e| ApiError::internal(format!("cannot write an upload: {e}")))?;
+            file.flush().await.map_err(cannot_write)?;
+            if let Some(last) = saved.last_mut() {
+                last.hashes = crate::ingest::formats::content_hashes(format, &bytes);
+            }
         }
         Ok(())
     }
     .await;
-    let paths: Vec<PathBuf> = saved.iter().map(|(_, p)| p.clone()).collect();
+    let paths: Vec<PathBuf> = saved.iter().map(|f| f.path.clone()).collect();
     if let Err(e) = outcome {
         remove_files(&paths);
         return Err(e);
@@ -861,49 +930,98 @@ pub async fn upload(
         ));
     }
     let rag = Arc::clone(s.rag());
-    let to_ingest = paths.clone();
-    let ingested = tokio::task::spawn_blocking(move || {
-        let report = rag.ingest(&to_ingest, &IngestOptions::default(), &mut |_| {})?;
-        let docs = rag.documents()?;
-        Ok::<_, crate::Error>((report, docs))
+    let before = tokio::task::spawn_blocking(move || match rag.documents() {
+        Ok(docs) => Ok(docs),
+        Err(crate::Error::NoIndex(_)) => Ok(Vec::new()),
+        Err(e) => Err(e),
     })
-    .await?;
-    let (report, docs) = match ingested {
-        Ok(r) => r,
-        Err(e) => {
-            remove_files(&paths);
-            return Err(e.into());
+    .await??;
+    // Content already indexed (or sent twice in this request) is not stored again.
+    let mut known: std::collections::HashSet<String> =
+        before.iter().map(|d| d.hash.clone()).collect();
+    let mut duplicates = Vec::new();
+    for (i, f) in saved.iter().enumerate() {
+        if !f.hashes.is_empty() && f.hashes.iter().all(|h| known.contains(h)) {
+            duplicates.push(i);
+        } else {
+            known.extend(f.hashes.iter().cloned());
+        }
+    }
+    let to_ingest: Vec<PathBuf> = saved
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !duplicates.contains(i))
+        .map(|(_, f)| f.path.clone())
+        .collect();
+    let (report, docs) = if to_ingest.is_empty() {
+        (None, before)
+    } else {
+        let rag = Arc::clone(s.rag());
+        let ingested = tokio::task::spawn_blocking(move || {
+            let report = rag.ingest(&to_ingest, &IngestOptions::default(), &mut |_| {})?;
+            let docs = rag.documents()?;
+            Ok::<_, crate::Error>((report, docs))
+        })
+        .await?;
+        match ingested {
+            Ok((report, docs)) => (Some(report), docs),
+            Err(e) => {
+                remove_files(&paths);
+                return Err(e.into());
+            }
         }
     };
     let mut files = Vec::new();
-    for (name, path) in saved {
-        let canonical = std::fs::canonicalize(&path).unwrap_or(path.clone());
+    for (i, f) in saved.into_iter().enumerate() {
+        if duplicates.contains(&i) {
+            remove_files(std::slice::from_ref(&f.path));
+            let documents = docs
+                .iter()
+                .filter(|d| f.hashes.contains(&d.hash))
+                .map(|d| s.public_doc(d))
+                .collect();
+            files.push(Uploaded {
+                filename: f.name,
+                documents,
+                duplicate: true,
+                skipped: None,
+            });
+            continue;
+        }
+        let canonical = std::fs::canonicalize(&f.path).unwrap_or(f.path.clone());
         let key = canonical.to_string_lossy().into_owned();
         let documents: Vec<StoredDoc> = docs
             .iter()
             .filter(|d| d.path == key || d.path.starts_with(&format!("{key}#")))
-            .cloned()
+            .map(|d| s.public_doc(d))
             .collect();
-        let skipped = report
-            .skipped
-            .iter()
-            .find(|k| FsPath::new(&k.path) == path || FsPath::new(&k.path) == canonical)
-            .map(|k| k.reason.clone());
+        let skipped = report.as_ref().and_then(|r| {
+            r.skipped
+                .iter()
+                .find(|k| FsPath::new(&k.path) == f.path || FsPath::new(&k.path) == canonical)
+                .map(|k| super::without_paths(&k.reason))
+        });
         if documents.is_empty() {
-            remove_files(std::slice::from_ref(&path));
+            remove_files(std::slice::from_ref(&f.path));
         }
         let skipped = match (&skipped, documents.is_empty()) {
             (None, true) => Some("no text could be read from it".to_string()),
             _ => skipped,
         };
         files.push(Uploaded {
-            filename: name,
+            filename: f.name,
             documents,
+            duplicate: false,
             skipped,
         });
     }
-    let status = if files.iter().any(|f| !f.documents.is_empty()) {
+    let status = if files
+        .iter()
+        .any(|f| !f.documents.is_empty() && !f.duplicate)
+    {
         StatusCode::CREATED
+    } else if files.iter().any(|f| f.duplicate) {
+        StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
@@ -911,10 +1029,20 @@ pub async fn upload(
         status,
         Json(UploadResponse {
             files,
-            total_documents: report.documents,
+            total_documents: report.map_or(docs.len(), |r| r.documents),
         }),
     )
         .into_response())
+}
+
+/// A file part written to the uploads folder.
+struct Saved {
+    /// The name the client sent.
+    name: String,
+    /// Where it was written.
+    path: PathBuf,
+    /// Its content hashes ([`crate::ingest::formats::content_hashes`]).
+    hashes: Vec<String>,
 }
 
 /// Every indexed document.
@@ -925,24 +1053,51 @@ pub async fn upload(
 pub async fn list_documents(State(s): State<AppState>) -> Result<Json<DocumentList>, ApiError> {
     let rag = Arc::clone(s.rag());
     let documents = tokio::task::spawn_blocking(move || rag.documents()).await??;
+    let documents = documents.iter().map(|d| s.public_doc(d)).collect();
     Ok(Json(DocumentList { documents }))
 }
 
 /// Removes a document from all three stores in one commit (and its file, when it was
-/// uploaded).
+/// uploaded). Documents ingested with `rag ingest` are the operator's: removing them over
+/// HTTP needs `serve.delete_ingested = true`.
 #[utoipa::path(delete, path = "/v1/documents/{id}", params(("id" = i64, Path, description = "Document id")), responses(
     (status = 200, description = "Removed", body = Removed),
-    (status = 403, description = "Kiosk mode", body = ErrorBody),
+    (status = 400, description = "Not a document id", body = ErrorBody),
+    (status = 403, description = "Kiosk mode, or a document not uploaded over HTTP", body = ErrorBody),
     (status = 404, description = "No such document", body = ErrorBody)
 ))]
 pub async fn delete_document(
     State(s): State<AppState>,
-    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Json<Removed>, ApiError> {
     kiosk_refuses(&s, "document deletion")?;
     let Path(id) = id.map_err(|e| {
         ApiError::bad_request(format!("{}: the document id is a number", e.body_text()))
     })?;
+    let id = parse_id(&id)?;
+    let rag = Arc::clone(s.rag());
+    let docs = tokio::task::spawn_blocking(move || rag.documents()).await??;
+    let Some(doc) = docs.iter().find(|d| d.id == id) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no document with id {id}; GET /v1/documents lists them"),
+        ));
+    };
+    // An uploaded file goes with its last document (a JSONL file holds several); files
+    // elsewhere are the operator's.
+    let uploads = std::fs::canonicalize(uploads_dir(&s)).ok();
+    let file = doc.path.split('#').next().unwrap_or_default().to_string();
+    let in_uploads = uploads
+        .as_deref()
+        .is_some_and(|u| FsPath::new(&file).parent() == Some(u));
+    if !in_uploads && !s.config.delete_ingested {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("document {id} was ingested on the server, not uploaded: remove it with `rag rm` there, or set serve.delete_ingested = true to allow it over HTTP"),
+        ));
+    }
     let rag = Arc::clone(s.rag());
     let (removed, left) = tokio::task::spawn_blocking(move || {
         let removed = rag.remove_ids(&[id])?;
@@ -952,23 +1107,27 @@ pub async fn delete_document(
     let Some(removed) = removed.into_iter().next() else {
         return Err(ApiError::internal("nothing was removed"));
     };
-    // An uploaded file goes with its last document (a JSONL file holds several); files
-    // elsewhere are the operator's.
-    let uploads = std::fs::canonicalize(uploads_dir(&s)).ok();
-    let file = removed
-        .path
-        .split('#')
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    let in_uploads = uploads
-        .as_deref()
-        .is_some_and(|u| FsPath::new(&file).parent() == Some(u));
     let still_used = left
         .iter()
         .any(|d| d.path.split('#').next() == Some(file.as_str()));
     if in_uploads && !still_used {
         remove_files(&[PathBuf::from(&file)]);
     }
-    Ok(Json(Removed { removed }))
+    Ok(Json(Removed {
+        removed: s.public_doc(&removed),
+    }))
+}
+
+/// A document id as the path gives it: decimal digits only (no sign, no spaces).
+fn parse_id(text: &str) -> Result<i64, ApiError> {
+    let digits = !text.is_empty() && text.len() <= 18 && text.bytes().all(|b| b.is_ascii_digit());
+    digits
+        .then(|| text.parse::<i64>().ok())
+        .flatten()
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{:?} is not a document id: ids are whole numbers as GET /v1/documents lists them",
+                text.chars().take(40).collect::<String>()
+            ))
+        })
 }

@@ -57,6 +57,7 @@ pub struct Metrics {
     running: Gauge,
     documents: Gauge,
     chunks: Gauge,
+    refused_connections: Counter,
 }
 
 impl Default for Metrics {
@@ -78,6 +79,7 @@ impl Metrics {
         let generation_seconds = Counter::<f64, AtomicU64>::default();
         let tokens_per_second = Gauge::<f64, AtomicU64>::default();
         let (waiting, running, documents, chunks) = Default::default();
+        let refused_connections = Counter::default();
         registry.register(
             "http_requests",
             "HTTP requests by route, method and status",
@@ -124,6 +126,11 @@ impl Metrics {
             Gauge::clone(&documents),
         );
         registry.register("index_chunks", "Chunks in the index", Gauge::clone(&chunks));
+        registry.register(
+            "refused_connections",
+            "Connections answered 503 because serve.max_connections were open",
+            refused_connections.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -136,7 +143,13 @@ impl Metrics {
             running,
             documents,
             chunks,
+            refused_connections,
         }
+    }
+
+    /// Counts a connection refused for being over `serve.max_connections`.
+    pub fn refused_connection(&self) {
+        self.refused_connections.inc();
     }
 
     /// Counts one request.

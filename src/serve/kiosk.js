@@ -1,0 +1,196 @@
+"use strict";
+(() => {
+  const IDLE_SECONDS = Number(document.body.dataset.idleSeconds) || 90;
+  const $ = (id) => document.getElementById(id);
+  const form = $("form"), question = $("question"), askButton = $("ask"), status = $("status");
+  const answer = $("answer"), sources = $("sources"), list = $("source-list"), panel = $("passage");
+  let numbered = [];       // sources as numbered for this answer
+  let controller = null;   // aborts the running answer
+  let idleTimer = null;
+
+  function where(s) {
+    const parts = [s.path];
+    if (s.page_start) parts.push(s.page_start === s.page_end ? "p. " + s.page_start : "pp. " + s.page_start + "-" + s.page_end);
+    else if (s.format === "markdown" || s.format === "text") parts.push("lines " + s.start_line + "-" + s.end_line);
+    if (s.heading) parts.push(s.heading);
+    return parts.join(" \u00b7 ");
+  }
+
+  function openPassage(n) {
+    const s = numbered.find((x) => x.n === n);
+    if (!s) return;
+    $("passage-title").textContent = "[" + n + "] " + (s.title || s.path);
+    $("passage-where").textContent = where(s);
+    $("passage-text").textContent = s.text;
+    panel.hidden = false;
+    $("close").focus();
+  }
+
+  function closePassage() { panel.hidden = true; }
+
+  // The answer's text with each [n] (or [n, m], [n-m]) turned into buttons that open passage n.
+  function renderAnswer(text, unsupported) {
+    answer.textContent = "";
+    const re = /\[(\d+(?:\s*[-,]\s*\d+)*)\]/g;
+    let last = 0, m;
+    while ((m = re.exec(text)) !== null) {
+      answer.append(document.createTextNode(text.slice(last, m.index)));
+      for (const n of expand(m[1])) {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "cite";
+        b.dataset.n = String(n);
+        b.textContent = "[" + n + "]";
+        b.addEventListener("click", () => openPassage(n));
+        answer.append(b);
+      }
+      last = re.lastIndex;
+    }
+    answer.append(document.createTextNode(text.slice(last)));
+    if (unsupported) answer.classList.add("unsupported");
+  }
+
+  function expand(spec) {
+    const out = [];
+    for (const part of spec.split(",")) {
+      const [a, b] = part.split("-").map((x) => parseInt(x, 10));
+      if (Number.isNaN(a)) continue;
+      if (!Number.isNaN(b) && b >= a && b - a < 50) { for (let i = a; i <= b; i++) out.push(i); }
+      else out.push(a);
+    }
+    return out;
+  }
+
+  function renderSources(items, title) {
+    list.textContent = "";
+    $("sources-title").textContent = title;
+    for (const s of items) {
+      const li = document.createElement("li");
+      li.value = s.n;
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "source";
+      b.dataset.n = String(s.n);
+      b.textContent = (s.title || s.path) + (s.heading ? " \u2014 " + s.heading : "");
+      b.addEventListener("click", () => openPassage(s.n));
+      li.append(b);
+      list.append(li);
+    }
+    sources.hidden = items.length === 0;
+  }
+
+  function reset() {
+    if (controller) controller.abort();
+    controller = null;
+    question.value = "";
+    answer.textContent = "";
+    answer.className = "";
+    status.textContent = "";
+    numbered = [];
+    renderSources([], "Sources");
+    closePassage();
+    askButton.disabled = false;
+    question.focus();
+  }
+
+  function touched() {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(reset, IDLE_SECONDS * 1000);
+  }
+
+  function finish(a) {
+    numbered = a.sources;
+    if (a.mode === "refused") {
+      answer.className = "notfound";
+      answer.textContent = "Not found in the documents.";
+      status.textContent = "The documents do not seem to answer this. The closest passages:";
+      renderSources(a.sources, "Closest passages");
+      return;
+    }
+    const unsupported = a.sentences && a.sentences.some((s) => !s.supported);
+    renderAnswer(a.answer, false);
+    answer.dataset.unsupported = unsupported ? "true" : "false";
+    const cited = a.citations.map((c) => c.n);
+    renderSources(a.sources.filter((s) => cited.includes(s.n)), "Sources cited");
+    status.textContent = a.mode === "extractive" ? "Quoted from the documents." : "";
+  }
+
+  async function ask(q) {
+    if (controller) controller.abort();
+    controller = new AbortController();
+    answer.textContent = "";
+    answer.className = "";
+    renderSources([], "Sources");
+    closePassage();
+    status.textContent = "Searching the documents\u2026";
+    askButton.disabled = true;
+    let text = "";
+    try {
+      const response = await fetch("/v1/ask", {
+        method: "POST",
+        headers: { "content-type": "application/json", "accept": "text/event-stream" },
+        body: JSON.stringify({ question: q, stream: true }),
+        signal: controller.signal,
+      });
+      if (!response.ok) {
+        let message = "The question could not be answered (" + response.status + ").";
+        try { message = (await response.json()).error.message; } catch (_) {}
+        if (response.status === 503) message = "The service is busy. Please try again in a moment.";
+        status.textContent = message;
+        return;
+      }
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let cut;
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          let name = "message", data = "";
+          for (const line of block.split("\n")) {
+            if (line.startsWith("event:")) name = line.slice(6).trim();
+            else if (line.startsWith("data:")) data += (data ? "\n" : "") + line.slice(5).replace(/^ /, "");
+          }
+          if (!data) continue;
+          const payload = JSON.parse(data);
+          if (name === "retrieval") {
+            numbered = payload.sources;
+            status.textContent = payload.refused ? "" : "Answering\u2026";
+          } else if (name === "token") {
+            text += payload.text;
+            answer.textContent = text;
+          } else if (name === "done") {
+            finish(payload);
+          } else if (name === "error") {
+            status.textContent = payload.error.message;
+          }
+        }
+      }
+    } catch (e) {
+      if (e.name !== "AbortError") status.textContent = "The connection to the service was lost.";
+    } finally {
+      askButton.disabled = false;
+    }
+  }
+
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const q = question.value.trim();
+    if (q) ask(q);
+  });
+  question.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
+  });
+  $("close").addEventListener("click", closePassage);
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape") closePassage(); });
+  for (const ev of ["pointerdown", "keydown", "touchstart", "input"]) {
+    document.addEventListener(ev, touched, { passive: true });
+  }
+  window.ragKiosk = { reset, idleSeconds: IDLE_SECONDS };
+  touched();
+  question.focus();
+})();
