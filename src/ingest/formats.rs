@@ -161,9 +161,11 @@ fn deadline(len: usize) -> std::time::Duration {
 }
 
 /// Parser threads that may be alive at once, counting those left running past their
-/// deadline: a file that makes a parser loop holds one of these, never more, so a stream of
-/// such uploads cannot pile up threads or cores.
-pub const PARSER_THREADS: usize = 2;
+/// deadline: one per core, at least 2. A file that makes a parser loop holds one of these,
+/// never more, so a stream of such uploads cannot pile up threads beyond the cores.
+pub fn parser_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
+}
 
 /// A count of live parser threads with a cap.
 pub struct ParserSlots {
@@ -218,12 +220,16 @@ impl Drop for SlotGuard {
     }
 }
 
-static PARSERS: ParserSlots = ParserSlots::new(PARSER_THREADS);
+/// The process's parser slots ([`parser_threads`]).
+fn parsers() -> &'static ParserSlots {
+    static PARSERS: std::sync::OnceLock<ParserSlots> = std::sync::OnceLock::new();
+    PARSERS.get_or_init(|| ParserSlots::new(parser_threads()))
+}
 
 /// Runs a third-party parser on its own thread, turning a panic into a reason and giving up
 /// after [`deadline`]: a malformed file must not hang the whole ingest. A parser that never
 /// returns is left running on its detached thread (nothing can stop it safely) and keeps its
-/// slot of [`PARSER_THREADS`]; the file is skipped with a reason. The loaders guard against the
+/// slot of [`parser_threads`]; the file is skipped with a reason. The loaders guard against the
 /// hangs found so far (cyclic PDF page trees), so this is the backstop for the ones not found
 /// yet.
 fn within_deadline<T: Send + 'static>(
@@ -231,7 +237,7 @@ fn within_deadline<T: Send + 'static>(
     len: usize,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, String> {
-    within_deadline_in(&PARSERS, what, deadline(len), f)
+    within_deadline_in(parsers(), what, deadline(len), f)
 }
 
 fn within_deadline_in<T: Send + 'static>(
