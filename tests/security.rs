@@ -442,15 +442,32 @@ async fn sampling_out_of_range_is_refused_over_http() {
             );
         }
     }
-    let req = Request::post("/v1/chat/completions")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(
-            json!({"messages": [{"role": "user", "content": "Where is the cafe?"}], "temperature": -1})
-                .to_string(),
-        ))
-        .unwrap();
-    let (status, e) = send_json(&app_, req).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+    // The OpenAI endpoint took top_k and min_p silently and ignored them; now they are used,
+    // and checked like the rest.
+    for extra in [
+        json!({"temperature": -1}),
+        json!({"top_p": 9}),
+        json!({"top_k": -5}),
+        json!({"min_p": 7}),
+    ] {
+        let mut body = json!({"messages": [{"role": "user", "content": "Where is the cafe?"}]});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let req = Request::post("/v1/chat/completions")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let (status, e) = send_json(&app_, req).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{extra}: {e}");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("sampling."),
+            "{e}"
+        );
+    }
 }
 
 /// Reads from `s` until it closes; true when it closed within `limit`.

@@ -596,6 +596,12 @@ pub struct ChatRequest {
     /// Nucleus sampling.
     #[serde(default)]
     pub top_p: Option<f32>,
+    /// Top-k cut (0 to 1000; an extension llama-server and vLLM also take).
+    #[serde(default)]
+    pub top_k: Option<i32>,
+    /// Min-p cut (0 to 1; an extension llama-server and vLLM also take).
+    #[serde(default)]
+    pub min_p: Option<f32>,
     /// Presence penalty.
     #[serde(default)]
     pub presence_penalty: Option<f32>,
@@ -758,6 +764,8 @@ pub async fn chat_completions(
     let base = &s.rag().config().llm.sampling;
     let any_sampling = req.temperature.is_some()
         || req.top_p.is_some()
+        || req.top_k.is_some()
+        || req.min_p.is_some()
         || req.presence_penalty.is_some()
         || req.seed.is_some();
     let sampling = any_sampling
@@ -765,9 +773,10 @@ pub async fn chat_completions(
             SamplingOverride {
                 temperature: req.temperature,
                 top_p: req.top_p,
+                top_k: req.top_k,
+                min_p: req.min_p,
                 presence_penalty: req.presence_penalty,
                 seed: req.seed,
-                ..SamplingOverride::default()
             }
             .resolve(base)
         })
