@@ -753,6 +753,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn messages_lose_absolute_paths_but_keep_routes_and_words() {
+        assert_eq!(
+            without_paths("no index at /srv/rag/index: run `rag ingest PATH...` first"),
+            "no index at index: run `rag ingest PATH...` first"
+        );
+        assert_eq!(
+            without_paths("cannot read \"/home/ann/secret/plan.pdf\" (denied)."),
+            "cannot read \"plan.pdf\" (denied)."
+        );
+        let kept = "GET /v1/documents lists them; see /openapi.json and and/or text/plain";
+        assert_eq!(without_paths(kept), kept);
+    }
+
+    #[test]
+    fn paths_show_relative_to_a_root_else_as_a_file_name() {
+        let roots = [
+            PathBuf::from("/srv/app"),
+            PathBuf::from("/var/lib/rag/index"),
+        ];
+        let name = |p: &str| relative_name(Path::new(p), &roots);
+        assert_eq!(name("/srv/app/corpora/a.md"), "corpora/a.md");
+        assert_eq!(name("/var/lib/rag/index/uploads/x.md"), "uploads/x.md");
+        assert_eq!(name("/home/ann/private/b.md"), "b.md");
+        assert_eq!(name("corpora/c.md"), "corpora/c.md");
+    }
+
+    #[test]
+    fn host_names_lose_their_port_and_only_loopback_ones_pass_by_default() {
+        let config = ServeConfig::default();
+        for (host, name, ok) in [
+            ("localhost:8080", "localhost", true),
+            ("127.0.0.1", "127.0.0.1", true),
+            ("[::1]:8080", "[::1]", true),
+            ("127.9.9.9:1", "127.9.9.9", true),
+            ("Evil.Example:80", "evil.example", false),
+            ("localhost.evil.example", "localhost.evil.example", false),
+            ("10.0.0.5:8080", "10.0.0.5", false),
+        ] {
+            assert_eq!(host_name(host), name);
+            assert_eq!(is_allowed_host(&config, name), ok, "{host}");
+        }
+    }
+
+    #[test]
     fn secrets_compare_equal_only_when_equal() {
         assert!(same_secret("abcdefghijklmnop", "abcdefghijklmnop"));
         assert!(!same_secret("abcdefghijklmnop", "abcdefghijklmnoq"));
