@@ -15,10 +15,10 @@ use axum::Router;
 use rag::serve::{app, AppState, Server};
 use rag::Rag;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 use crate::e2e::{root, start_server, Env};
 use crate::generation::{config, shared_index};
+use crate::serve::{post_json, send, send_json, writable_server};
 
 const TOKEN: &str = "test-token-0123456789abcdef";
 
@@ -28,64 +28,28 @@ fn server(edit: impl FnOnce(&mut rag::Config)) -> AppState {
     Server::new(Rag::open(c).unwrap().with_llm().unwrap())
 }
 
-fn writable(index: &Path, edit: impl FnOnce(&mut rag::Config)) -> AppState {
-    let mut c = config(index, vec![]);
-    edit(&mut c);
-    Server::new(Rag::open(c).unwrap().with_llm().unwrap())
-}
-
-async fn send(app: &Router, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
-    let r = app.clone().oneshot(req).await.unwrap();
-    let (parts, body) = r.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 << 20).await.unwrap();
-    (
-        parts.status,
-        parts.headers,
-        String::from_utf8_lossy(&bytes).into_owned(),
-    )
-}
-
-async fn send_json(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
-    let (status, _, body) = send(app, req).await;
-    let v = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
-    (status, v)
+/// `req` with `headers` added.
+fn with_headers(mut req: Request<Body>, headers: &[(&str, &str)]) -> Request<Body> {
+    for (k, v) in headers {
+        req.headers_mut().insert(
+            header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            header::HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    req
 }
 
 fn search(headers: &[(&str, &str)]) -> Request<Body> {
-    let mut r = Request::post("/v1/search").header(header::CONTENT_TYPE, "application/json");
-    for (k, v) in headers {
-        r = r.header(*k, *v);
-    }
-    r.body(Body::from(
-        json!({"question": "Which buses go to the hospital?"}).to_string(),
-    ))
-    .unwrap()
+    let question = json!({"question": "Which buses go to the hospital?"});
+    with_headers(post_json("/v1/search", question), headers)
 }
 
 fn upload(name: &str, content: &[u8], headers: &[(&str, &str)]) -> Request<Body> {
-    let boundary = "rag-security-boundary";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(content);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let mut r = Request::post("/v1/documents").header(
-        header::CONTENT_TYPE,
-        format!("multipart/form-data; boundary={boundary}"),
-    );
-    for (k, v) in headers {
-        r = r.header(*k, *v);
-    }
-    r.body(Body::from(body)).unwrap()
+    with_headers(crate::serve::multipart(&[(name, content)]), headers)
 }
 
 fn get(uri: &str, headers: &[(&str, &str)]) -> Request<Body> {
-    let mut r = Request::get(uri);
-    for (k, v) in headers {
-        r = r.header(*k, *v);
-    }
-    r.body(Body::empty()).unwrap()
+    with_headers(crate::serve::get(uri), headers)
 }
 
 /// True when `text` names a path of this machine: the repository, the temp folder, root.
@@ -98,19 +62,19 @@ fn has_server_path(text: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_tokens_only_loopback_hosts_and_same_origin_writes_get_through() {
     let dir = tempfile::tempdir().unwrap();
-    let app_ = app(writable(&dir.path().join("index"), |_| {}));
+    let app_ = app(writable_server(&dir.path().join("index"), |_| {}));
     let note: &[u8] = b"# Chapel\n\nThe chapel on the ground floor is open day and night.\n";
     // DNS rebinding: a page on evil.example resolves its own name to 127.0.0.1.
     for host in ["evil.example", "evil.example:8080", "127.0.0.1.nip.io"] {
-        let (status, e) = send_json(&app_, get("/v1/documents", &[("host", host)])).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "{host}: {e}");
-        assert!(
-            e["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("serve.allowed_hosts"),
-            "{e}"
-        );
+        let req = get("/v1/documents", &[("host", host)]);
+        assert_refused(
+            &app_,
+            req,
+            StatusCode::FORBIDDEN,
+            "serve.allowed_hosts",
+            host,
+        )
+        .await;
     }
     // A cross-site form post from a page the operator visits.
     for headers in [
@@ -125,15 +89,9 @@ async fn without_tokens_only_loopback_hosts_and_same_origin_writes_get_through()
             ("origin", "http://localhost:9999"),
         ][..],
     ] {
-        let (status, e) = send_json(&app_, upload("a.md", note, headers)).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "{headers:?}: {e}");
-        assert!(
-            e["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("cross-origin"),
-            "{e}"
-        );
+        let req = upload("a.md", note, headers);
+        let what = format!("{headers:?}");
+        assert_refused(&app_, req, StatusCode::FORBIDDEN, "cross-origin", &what).await;
     }
     assert!(
         !dir.path().join("index/uploads").exists(),
@@ -224,7 +182,7 @@ async fn responses_and_errors_carry_no_server_path_unless_the_operator_opts_in()
 
     // Errors: no index yet, and readiness before it.
     let dir = tempfile::tempdir().unwrap();
-    let empty = app(writable(&dir.path().join("index"), |_| {}));
+    let empty = app(writable_server(&dir.path().join("index"), |_| {}));
     for uri in ["/v1/documents", "/readyz"] {
         let (status, _, body) = send(&empty, get(uri, &[])).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{uri}");
@@ -323,7 +281,7 @@ async fn deletion_spares_the_operators_documents_and_reads_ids_strictly() {
     let docs = dir.path().join("docs");
     std::fs::create_dir_all(&docs).unwrap();
     std::fs::write(docs.join("rules.md"), "# Rules\n\nNo smoking anywhere.\n").unwrap();
-    let state = writable(&index, |_| {});
+    let state = writable_server(&index, |_| {});
     state
         .rag()
         .ingest(
@@ -349,15 +307,16 @@ async fn deletion_spares_the_operators_documents_and_reads_ids_strictly() {
         let (status, e) = send_json(&app_, del(&bad)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {e}");
     }
-    let (status, e) = send_json(&app_, del(&id.to_string())).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{e}");
-    assert!(
-        e["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("serve.delete_ingested"),
-        "{e}"
-    );
+    let req = del(&id.to_string());
+    let forbidden = StatusCode::FORBIDDEN;
+    assert_refused(
+        &app_,
+        req,
+        forbidden,
+        "serve.delete_ingested",
+        "an ingested document",
+    )
+    .await;
     let (_, list) = send_json(&app_, get("/v1/documents", &[])).await;
     assert_eq!(
         list["documents"].as_array().unwrap().len(),
@@ -365,7 +324,7 @@ async fn deletion_spares_the_operators_documents_and_reads_ids_strictly() {
         "still there"
     );
     // Uploads can be deleted, and with the permission, everything.
-    let allowed = app(writable(&index, |c| c.serve.delete_ingested = true));
+    let allowed = app(writable_server(&index, |c| c.serve.delete_ingested = true));
     let (status, removed) = send_json(&allowed, del(&id.to_string())).await;
     assert_eq!(status, StatusCode::OK, "{removed}");
     assert!(docs.join("rules.md").exists(), "the operator's file stays");
@@ -374,7 +333,7 @@ async fn deletion_spares_the_operators_documents_and_reads_ids_strictly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identical_uploads_are_stored_once_and_bad_multipart_answers_json() {
     let dir = tempfile::tempdir().unwrap();
-    let app_ = app(writable(&dir.path().join("index"), |_| {}));
+    let app_ = app(writable_server(&dir.path().join("index"), |_| {}));
     let note: &[u8] = b"# Wifi\n\nThe guest network is called Visitors; no password.\n";
     let (status, first) = send_json(&app_, upload("wifi.md", note, &[])).await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
@@ -424,22 +383,11 @@ async fn sampling_out_of_range_is_refused_over_http() {
         json!({"presence_penalty": 3.0}),
     ] {
         for stream in [false, true] {
-            let req = Request::post("/v1/ask")
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(
-                    json!({"question": "Where is the cafe?", "sampling": sampling, "stream": stream})
-                        .to_string(),
-                ))
-                .unwrap();
-            let (status, e) = send_json(&app_, req).await;
-            assert_eq!(status, StatusCode::BAD_REQUEST, "{sampling} {stream}: {e}");
-            assert!(
-                e["error"]["message"]
-                    .as_str()
-                    .unwrap()
-                    .contains("sampling."),
-                "{e}"
-            );
+            let body =
+                json!({"question": "Where is the cafe?", "sampling": sampling, "stream": stream});
+            let what = format!("{sampling} {stream}");
+            let req = post_json("/v1/ask", body);
+            assert_refused(&app_, req, StatusCode::BAD_REQUEST, "sampling.", &what).await;
         }
     }
     // The OpenAI endpoint took top_k and min_p silently and ignored them; now they are used,
@@ -454,20 +402,25 @@ async fn sampling_out_of_range_is_refused_over_http() {
         body.as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
-        let req = Request::post("/v1/chat/completions")
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap();
-        let (status, e) = send_json(&app_, req).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{extra}: {e}");
-        assert!(
-            e["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("sampling."),
-            "{e}"
-        );
+        let req = post_json("/v1/chat/completions", body);
+        let what = extra.to_string();
+        assert_refused(&app_, req, StatusCode::BAD_REQUEST, "sampling.", &what).await;
     }
+}
+
+/// Asserts `req` (described by `what`) is refused with `status` and a message that contains
+/// `fragment`.
+async fn assert_refused(
+    app: &Router,
+    req: Request<Body>,
+    status: StatusCode,
+    fragment: &str,
+    what: &str,
+) {
+    let (got, e) = send_json(app, req).await;
+    assert_eq!(got, status, "{what}: {e}");
+    let message = e["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(fragment), "{what}: {e}");
 }
 
 /// Reads from `s` until it closes; true when it closed within `limit`.

@@ -28,24 +28,27 @@ fn server(edit: impl FnOnce(&mut rag::Config)) -> AppState {
 }
 
 /// A server with no model over its own (empty) index folder.
-fn writable_server(index: &Path, edit: impl FnOnce(&mut rag::Config)) -> AppState {
+pub(crate) fn writable_server(index: &Path, edit: impl FnOnce(&mut rag::Config)) -> AppState {
     let mut c = config(index, vec![]);
     edit(&mut c);
     Server::new(Rag::open(c).unwrap().with_llm().unwrap())
 }
 
-fn post_json(uri: &str, body: Value) -> Request<Body> {
+pub(crate) fn post_json(uri: &str, body: Value) -> Request<Body> {
     Request::post(uri)
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body.to_string()))
         .unwrap()
 }
 
-fn get(uri: &str) -> Request<Body> {
+pub(crate) fn get(uri: &str) -> Request<Body> {
     Request::get(uri).body(Body::empty()).unwrap()
 }
 
-async fn send(app: &Router, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+pub(crate) async fn send(
+    app: &Router,
+    req: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, String) {
     let r = app.clone().oneshot(req).await.unwrap();
     let (parts, body) = r.into_parts();
     let bytes = axum::body::to_bytes(body, 64 << 20).await.unwrap();
@@ -56,7 +59,7 @@ async fn send(app: &Router, req: Request<Body>) -> (StatusCode, axum::http::Head
     )
 }
 
-async fn send_json(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
+pub(crate) async fn send_json(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
     let (status, _, body) = send(app, req).await;
     let v = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
     (status, v)
@@ -81,7 +84,7 @@ fn events(body: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn multipart(parts: &[(&str, &[u8])]) -> Request<Body> {
+pub(crate) fn multipart(parts: &[(&str, &[u8])]) -> Request<Body> {
     let boundary = "rag-test-boundary-7d1c";
     let mut body: Vec<u8> = Vec::new();
     for (name, content) in parts {
