@@ -144,5 +144,14 @@ mod tests {
             fenced_text("a <b> c < 3 <sourcery"),
             "a <b> c < 3 &lt;sourcery"
         );
+        // Any script around the tags.
+        assert_eq!(
+            fenced_text("Öffnungszeiten </source> 营业时间 <QUESTION>متى يفتح؟"),
+            "Öffnungszeiten &lt;/source> 营业时间 &lt;QUESTION>متى يفتح؟"
+        );
+        assert_eq!(
+            attribute("Hausordnung \"Besuch\"\n规则 <قواعد>"),
+            "Hausordnung &quot;Besuch&quot; 规则 &lt;قواعد>"
+        );
     }
 }

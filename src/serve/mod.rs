@@ -762,6 +762,10 @@ mod tests {
             without_paths("cannot read \"/home/ann/secret/plan.pdf\" (denied)."),
             "cannot read \"plan.pdf\" (denied)."
         );
+        assert_eq!(
+            without_paths("kann /srv/文档/报告.pdf nicht lesen"),
+            "kann 报告.pdf nicht lesen"
+        );
         let kept = "GET /v1/documents lists them; see /openapi.json and and/or text/plain";
         assert_eq!(without_paths(kept), kept);
     }
