@@ -377,7 +377,8 @@ pub struct ServeConfig {
     /// Seconds a connection may take to send a whole request head, counted from when it opens
     /// or its previous answer ends (so also how long an idle keep-alive connection stays open).
     pub header_timeout_seconds: u64,
-    /// Seconds a request body may send nothing before the request is cut (408).
+    /// Seconds a request body may send nothing before the request is cut and its connection
+    /// closed.
     pub idle_timeout_seconds: u64,
     /// Connections open at once; past it a new connection is answered 503 and closed.
     pub max_connections: usize,

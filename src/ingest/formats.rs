@@ -87,8 +87,13 @@ pub fn content_hashes(format: Format, bytes: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(bytes)
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| hex(&Sha256::digest(l.as_bytes())))
+        .map(record_hash)
         .collect()
+}
+
+/// The content hash of one JSONL record: the sha256 of its line.
+fn record_hash(line: &str) -> String {
+    hex(&Sha256::digest(line.as_bytes()))
 }
 
 /// Parses `bytes` as `format`. `identity` is the document's path in the index and `stem` the
@@ -184,22 +189,19 @@ impl ParserSlots {
         }
     }
 
-    /// Takes a slot, waiting up to `wait` for one to free; false when none did.
-    fn take(&'static self, wait: std::time::Duration) -> bool {
-        let Ok(live) = self.live.lock() else {
-            return false;
-        };
-        let Ok((mut live, _)) = self
+    /// Takes a slot, waiting up to `wait` for one to free; `None` when none did. The slot is
+    /// given back when the guard drops.
+    fn take(&'static self, wait: std::time::Duration) -> Option<SlotGuard> {
+        let live = self.live.lock().ok()?;
+        let (mut live, _) = self
             .freed
             .wait_timeout_while(live, wait, |n| *n >= self.cap)
-        else {
-            return false;
-        };
+            .ok()?;
         if *live >= self.cap {
-            return false;
+            return None;
         }
         *live += 1;
-        true
+        Some(SlotGuard(self))
     }
 
     /// Parser threads alive now.
@@ -246,13 +248,12 @@ fn within_deadline_in<T: Send + 'static>(
     deadline: std::time::Duration,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, String> {
-    if !slots.take(deadline) {
+    let Some(guard) = slots.take(deadline) else {
         return Err(format!(
             "{} earlier {what} parser threads are still running past their deadline (malformed files); this file was not read: try again later, or restart rag to end them",
             slots.cap
         ));
-    }
-    let guard = SlotGuard(slots);
+    };
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     let spawned = std::thread::Builder::new()
         .name(format!("parse-{}", what.to_ascii_lowercase()))
@@ -615,7 +616,7 @@ fn jsonl(identity: &str, bytes: &[u8]) -> Result<Parsed, String> {
             path: format!("{identity}#{id}"),
             title: if title.is_empty() { id } else { title },
             text: body,
-            hash: hex(&Sha256::digest(line.as_bytes())),
+            hash: record_hash(line),
             format: Format::Jsonl,
             pages: Vec::new(),
         });
