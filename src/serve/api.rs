@@ -909,6 +909,7 @@ pub async fn upload(
                 name,
                 path: path.clone(),
                 hashes: Vec::new(),
+                duplicate: false,
             });
             let mut file = tokio::fs::File::create(&path).await.map_err(cannot_write)?;
             let mut bytes = Vec::new();
@@ -948,19 +949,16 @@ pub async fn upload(
     // Content already indexed (or sent twice in this request) is not stored again.
     let mut known: std::collections::HashSet<String> =
         before.iter().map(|d| d.hash.clone()).collect();
-    let mut duplicates = Vec::new();
-    for (i, f) in saved.iter().enumerate() {
-        if !f.hashes.is_empty() && f.hashes.iter().all(|h| known.contains(h)) {
-            duplicates.push(i);
-        } else {
+    for f in &mut saved {
+        f.duplicate = !f.hashes.is_empty() && f.hashes.iter().all(|h| known.contains(h));
+        if !f.duplicate {
             known.extend(f.hashes.iter().cloned());
         }
     }
     let to_ingest: Vec<PathBuf> = saved
         .iter()
-        .enumerate()
-        .filter(|(i, _)| !duplicates.contains(i))
-        .map(|(_, f)| f.path.clone())
+        .filter(|f| !f.duplicate)
+        .map(|f| f.path.clone())
         .collect();
     let (report, docs) = if to_ingest.is_empty() {
         (None, before)
@@ -981,8 +979,8 @@ pub async fn upload(
         }
     };
     let mut files = Vec::new();
-    for (i, f) in saved.into_iter().enumerate() {
-        if duplicates.contains(&i) {
+    for f in saved {
+        if f.duplicate {
             remove_files(std::slice::from_ref(&f.path));
             let documents = docs
                 .iter()
@@ -1052,6 +1050,8 @@ struct Saved {
     path: PathBuf,
     /// Its content hashes ([`crate::ingest::formats::content_hashes`]).
     hashes: Vec<String>,
+    /// Its content is already indexed (or came earlier in the same request).
+    duplicate: bool,
 }
 
 /// Every indexed document.
@@ -1107,18 +1107,15 @@ pub async fn delete_document(
             format!("document {id} was ingested on the server, not uploaded: remove it with `rag rm` there, or set serve.delete_ingested = true to allow it over HTTP"),
         ));
     }
+    // Only uploads share a file (the records of one JSONL), and only this request removes one.
+    let still_used = docs
+        .iter()
+        .any(|d| d.id != id && d.path.split('#').next() == Some(file.as_str()));
     let rag = Arc::clone(s.rag());
-    let (removed, left) = tokio::task::spawn_blocking(move || {
-        let removed = rag.remove_ids(&[id])?;
-        Ok::<_, crate::Error>((removed, rag.documents()?))
-    })
-    .await??;
+    let removed = tokio::task::spawn_blocking(move || rag.remove_ids(&[id])).await??;
     let Some(removed) = removed.into_iter().next() else {
         return Err(ApiError::internal("nothing was removed"));
     };
-    let still_used = left
-        .iter()
-        .any(|d| d.path.split('#').next() == Some(file.as_str()));
     if in_uploads && !still_used {
         remove_files(&[PathBuf::from(&file)]);
     }
