@@ -743,5 +743,22 @@ mod tests {
         std::fs::write(&file, "[serve]\nmax_body_bytes = 10\n").unwrap();
         let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
         assert!(err.to_string().contains("max_body_bytes = 10"), "{err}");
+        for (setting, named) in [
+            (
+                "header_timeout_seconds = 0",
+                "serve.header_timeout_seconds = 0",
+            ),
+            ("idle_timeout_seconds = 0", "serve.idle_timeout_seconds = 0"),
+            ("max_connections = 0", "serve.max_connections = 0"),
+            (
+                "allowed_hosts = [\"http://rag.internal\"]",
+                "\"http://rag.internal\" is not a host name",
+            ),
+        ] {
+            std::fs::write(&file, format!("[serve]\n{setting}\n")).unwrap();
+            let err =
+                Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
+            assert!(err.to_string().contains(named), "{setting}: {err}");
+        }
     }
 }

@@ -304,8 +304,15 @@ async fn deletion_spares_the_operators_documents_and_reads_ids_strictly() {
         "-1".into(),
         " 1".replace(' ', "%20"),
     ] {
-        let (status, e) = send_json(&app_, del(&bad)).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {e}");
+        let req = del(&bad);
+        assert_refused(
+            &app_,
+            req,
+            StatusCode::BAD_REQUEST,
+            "is not a document id",
+            &bad,
+        )
+        .await;
     }
     let req = del(&id.to_string());
     let forbidden = StatusCode::FORBIDDEN;
