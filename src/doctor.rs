@@ -71,11 +71,14 @@ fn read_sums(path: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Checks `file` against the sum recorded for its name in `sums`, if any.
+/// Checks `file` against the sum recorded for its name (its path below the sums file's folder)
+/// in `sums`, if any.
 fn checksum(file: &Path, sums: &[(String, String)], sums_path: &Path) -> (bool, String) {
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
+    let name = sums_path
+        .parent()
+        .and_then(|dir| file.strip_prefix(dir).ok())
+        .or_else(|| file.file_name().map(Path::new))
+        .map(|n| n.to_string_lossy().replace('\\', "/"))
         .unwrap_or_default();
     let Some((_, want)) = sums.iter().find(|(n, _)| *n == name) else {
         return (
@@ -149,7 +152,13 @@ pub fn run(config: &Config) -> Report {
             what: "embedding model".into(),
             path: dir.clone(),
             ok: true,
-            detail: format!("loads: {} ({} dimensions)", e.id(), e.dims()),
+            detail: format!(
+                "loads: {} ({} dimensions, reads {} tokens); languages: {}",
+                e.id(),
+                e.dims(),
+                e.max_tokens(),
+                e.languages().unwrap_or("not stated in its model.json")
+            ),
         });
     }
     let (models, models_note) = match profile::choose_models(&config.llm, &plan) {
@@ -233,6 +242,14 @@ mod tests {
         assert!(!ok && detail.contains("does not match"), "{detail}");
         let (ok, detail) = checksum(&f, &[], &sums_path);
         assert!(ok && detail.contains("no checksum"), "{detail}");
+        // A file in a subfolder is listed by its path below the sums file.
+        std::fs::create_dir(dir.path().join("check")).unwrap();
+        let nested = dir.path().join("check/ids.jsonl");
+        std::fs::write(&nested, b"{}").unwrap();
+        let sum = sha256_file(&nested).unwrap();
+        std::fs::write(&sums_path, format!("{sum}  check/ids.jsonl\n")).unwrap();
+        let (ok, detail) = checksum(&nested, &read_sums(&sums_path), &sums_path);
+        assert!(ok && detail == "sha256 matches", "{detail}");
         assert_eq!(gguf_magic(&f), Ok(9));
         std::fs::write(&f, b"nope").unwrap();
         assert!(gguf_magic(&f).unwrap_err().contains("not a GGUF"));

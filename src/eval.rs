@@ -699,7 +699,7 @@ fn evaluate(
             let r = rag.search(&g.question, None)?;
             evidence.push((g.question.clone(), r.evidence.score, g.unanswerable));
         }
-        Some(refusal(evidence, config.refuse_below))
+        Some(refusal(evidence, config.refuse_below()))
     } else {
         None
     };

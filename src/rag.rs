@@ -165,10 +165,15 @@ impl Rag {
     }
 
     fn with_embedder(
-        config: Config,
+        mut config: Config,
         embedder: Option<Embedder>,
         embedder_error: Option<String>,
     ) -> Rag {
+        // The evidence score's scale depends on the embedder: unless the config sets a
+        // threshold, the embedder's own calibration holds.
+        if config.retrieval.refuse_below.is_none() {
+            config.retrieval.refuse_below = embedder.as_ref().and_then(Embedder::refuse_below);
+        }
         let plan = crate::profile::plan(&config.llm, crate::profile::Machine::detect());
         Rag {
             plan,
@@ -298,11 +303,13 @@ impl Rag {
             cfg.compact_tombstones,
         )?;
         let known = writer.hashes()?;
+        let embedder = self.embedder()?;
         let chunker = Chunker::new(
-            self.embedder()?.tokenizer().clone(),
+            embedder.tokenizer().clone(),
             self.config.chunking.max_tokens,
             self.config.chunking.overlap,
-        );
+            embedder.text_budget(),
+        )?;
         let mut report = IngestReport::default();
         // Paths seen on disk (ingested, unchanged, or present but unreadable): never pruned.
         let mut seen: HashSet<String> = HashSet::new();

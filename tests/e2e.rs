@@ -34,13 +34,23 @@ impl Env {
     }
 
     pub(crate) fn with_llm_settings(llm: &str) -> Env {
+        Env::with_settings("all-MiniLM-L6-v2", llm)
+    }
+
+    /// An Env with the default, multilingual embedder. The other tests use the English
+    /// all-MiniLM-L6-v2, which loads in a second instead of five (docs/design.md, "Tests").
+    pub(crate) fn multilingual() -> Env {
+        Env::with_settings("multilingual-e5-small", "max_tokens = 24\ncontext = 2048\n")
+    }
+
+    fn with_settings(embedder: &str, llm: &str) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let models = dir.path().join("no-models");
         std::fs::create_dir_all(&models).unwrap();
         let config = format!(
             "index = {:?}\n[embedder]\ndir = {:?}\nonnxruntime = {:?}\n[llm]\nmodels_dir = {:?}\n{llm}",
             dir.path().join("index"),
-            root().join("models/all-MiniLM-L6-v2"),
+            root().join("models").join(embedder),
             root().join("runtime/onnxruntime/libonnxruntime.so"),
             models,
         );
@@ -155,7 +165,7 @@ pub(crate) fn assert_citations_point_at_their_text(answer: &Value) {
 fn extractive_answer_cites_sources_with_their_true_line_ranges() {
     let env = Env::new();
     let report = env.ingest_corpora();
-    assert_eq!(report["added"], 20, "{report}");
+    assert_eq!(report["added"], 23, "{report}");
     assert_eq!(report["skipped"].as_array().unwrap().len(), 0);
     let a = env.ask_extractive("Where should visitors park their car?");
     assert_eq!(a["mode"], "extractive");

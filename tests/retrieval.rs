@@ -53,8 +53,14 @@ fn eval_on_golden_questions_reports_three_modes_and_reuses_its_index() {
     assert_eq!(refusal["unanswerable"].as_u64(), Some(unanswerable as u64));
     assert_eq!(refusal["answerable"].as_u64(), Some(n as u64));
     assert_eq!(refusal["scores"].as_array().unwrap().len(), lines.len());
+    // The threshold is the embedder's calibrated one (its model.json), as no config sets it.
+    let model: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("models/all-MiniLM-L6-v2/model.json")).unwrap(),
+    )
+    .unwrap();
+    let calibrated = model["refuse_below"].as_f64().unwrap();
     assert!(
-        (refusal["threshold"].as_f64().unwrap() - 0.4).abs() < 1e-6,
+        (refusal["threshold"].as_f64().unwrap() - calibrated).abs() < 1e-6,
         "{refusal}"
     );
     // The calibrated default refuses half the unanswerable ones and no answerable one.
@@ -307,5 +313,68 @@ fn answers_report_how_the_chunks_were_packed() {
     assert!(
         p["used_tokens"].as_u64() <= p["budget_tokens"].as_u64(),
         "{p}"
+    );
+}
+
+/// The default, multilingual embedder on the sample corpus's German, Chinese and Arabic pages:
+/// questions in those languages retrieve their page, answers come from it, and only questions
+/// the documents do not answer are refused (one cross-lingual question aside, below).
+#[test]
+fn german_chinese_and_arabic_questions_find_their_pages() {
+    let env = Env::multilingual();
+    let corpus = env.path("corpus");
+    copy_corpora(&corpus);
+    let corpus_arg = corpus.to_string_lossy().into_owned();
+    let questions = root()
+        .join("tests/golden/questions-multilingual.jsonl")
+        .to_string_lossy()
+        .into_owned();
+    let report = env.ok_json(&[
+        "eval",
+        "--dataset",
+        &corpus_arg,
+        "--questions",
+        &questions,
+        "--json",
+    ]);
+    let hybrid = &report["modes"]["hybrid"];
+    assert!(hybrid["ndcg_10"].as_f64().unwrap() >= 0.9, "{hybrid}");
+    assert_eq!(hybrid["recall_20"].as_f64(), Some(1.0), "{hybrid}");
+    // Chinese is searched as character bigrams, German and Arabic with their stemmers: BM25
+    // alone finds nearly every page in its own language.
+    let bm25 = &report["modes"]["bm25"];
+    assert!(bm25["recall_20"].as_f64().unwrap() >= 0.85, "{bm25}");
+    let refusal = &report["refusal"];
+    // A German question about an English-only page is the one answerable question the
+    // evidence score cannot vouch for: its words cannot match and its similarity is low.
+    assert_eq!(
+        refusal["wrongly_refused"],
+        serde_json::json!(["Wo ist der Gebetsraum?"]),
+        "{refusal}"
+    );
+    assert!(refusal["recall"].as_f64().unwrap() >= 0.6, "{refusal}");
+
+    env.ok_json(&["ingest", "--json", &corpus_arg]);
+    let de = env.ask_extractive("Wo können Besucher parken und was kostet es?");
+    assert!(
+        de["sources"][0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("besucherinformation-de.md"),
+        "{de}"
+    );
+    assert!(
+        de["answer"].as_str().unwrap().contains("Parkhaus B"),
+        "{de}"
+    );
+    let zh = env.ask_extractive("访客应该在哪里停车？");
+    let answer = zh["answer"].as_str().unwrap();
+    assert!(answer.contains("B 停车场"), "{zh}");
+    // A Chinese sentence ends at its own full stop: the answer does not run on into the next.
+    assert!(!answer.contains("持蓝色残疾人停车证者免费停车"), "{zh}");
+    let ar = env.ask_extractive("أين تقع غرفة الصلاة؟");
+    assert!(
+        ar["answer"].as_str().unwrap().contains("الطابق الأول"),
+        "{ar}"
     );
 }

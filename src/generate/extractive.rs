@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use unicode_segmentation::UnicodeSegmentation;
 
-use crate::analysis::{analyzer, terms};
+use crate::analysis::{for_language, question_language, terms};
 use crate::types::Hit;
 
 /// Sources looked at for sentences.
@@ -21,7 +21,12 @@ struct Candidate {
 /// Picks up to `max_sentences` sentences from the first sources of `hits` (numbered from 1) and
 /// joins them with `[n]` markers. `None` when no sentence shares a term with the question.
 pub fn extract(question: &str, hits: &[Hit], max_sentences: usize) -> Option<String> {
-    let mut analyzer = analyzer();
+    // The question's language (told among its sources' languages) decides how it and the
+    // sentences are read.
+    let mut analyzer = for_language(question_language(
+        question,
+        hits.iter().take(SOURCES_READ).map(|h| h.text.as_str()),
+    ));
     let wanted: HashSet<String> = terms(&mut analyzer, question).into_iter().collect();
     if wanted.is_empty() {
         return None;

@@ -98,7 +98,23 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 /// `[n]`); numbers that name no source are dropped. `embed`, when given, adds embedding
 /// similarity; without it the lexical overlap decides alone.
 pub fn check(answer: &str, sources: &[Hit], embed: Option<EmbedFn<'_>>) -> Vec<SentenceSupport> {
-    let mut analyzer = analysis::analyzer();
+    // Each source is read in its own language, and a sentence is compared with a source through
+    // that source's analyzer.
+    // A source too short to tell its language is read in the language of all of them and the
+    // answer together.
+    let overall = || {
+        let mut all: String = sources
+            .iter()
+            .map(|h| h.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        all.push_str(answer);
+        analysis::detect(&all)
+    };
+    let mut analyzers: Vec<_> = sources
+        .iter()
+        .map(|h| analysis::for_language(analysis::detect(&h.text).or_else(overall)))
+        .collect();
     let sents = sentences(answer);
     let cited: Vec<Vec<usize>> = sents
         .iter()
@@ -112,11 +128,8 @@ pub fn check(answer: &str, sources: &[Hit], embed: Option<EmbedFn<'_>>) -> Vec<S
     let plain: Vec<String> = sents.iter().map(|s| without_markers(s)).collect();
     let source_terms: Vec<HashSet<String>> = sources
         .iter()
-        .map(|h| {
-            analysis::terms(&mut analyzer, &h.text)
-                .into_iter()
-                .collect()
-        })
+        .zip(analyzers.iter_mut())
+        .map(|(h, a)| analysis::terms(a, &h.text).into_iter().collect())
         .collect();
     // One embedding call: the cited sentences, then every source any of them cites.
     let used: Vec<usize> = {
@@ -141,10 +154,10 @@ pub fn check(answer: &str, sources: &[Hit], embed: Option<EmbedFn<'_>>) -> Vec<S
         .iter()
         .enumerate()
         .map(|(i, text)| {
-            let words: Vec<String> = analysis::terms(&mut analyzer, &plain[i]);
             let checks: Vec<CitationCheck> = cited[i]
                 .iter()
                 .map(|&n| {
+                    let words = analysis::terms(&mut analyzers[n - 1], &plain[i]);
                     let terms = &source_terms[n - 1];
                     let lexical = if words.is_empty() {
                         0.0

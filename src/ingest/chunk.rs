@@ -3,18 +3,23 @@
 //! and truncation off). Each chunk keeps its line range and heading path.
 
 use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
+use std::sync::Arc;
 use text_splitter::{ChunkConfig, ChunkSizer, MarkdownSplitter, TextSplitter};
+
 use tokenizers::Tokenizer;
 
-use crate::embed::{count_tokens, MAX_INPUT_TOKENS};
+use crate::embed::count_tokens;
 use crate::error::{Error, Result};
 use crate::types::{Chunk, Document};
 
 /// Splits documents into embedder-sized chunks.
 pub struct Chunker {
-    tokenizer: Tokenizer,
+    tokenizer: Arc<Tokenizer>,
     max_tokens: usize,
     overlap: usize,
+    /// Tokens the embedder reads for one stored text (header, blank line and chunk), without
+    /// its special tokens and prefix.
+    text_budget: usize,
 }
 
 struct Heading {
@@ -24,13 +29,27 @@ struct Heading {
 }
 
 impl Chunker {
-    /// A chunker counting tokens with `tokenizer` (padding and truncation must be off).
-    pub fn new(tokenizer: Tokenizer, max_tokens: usize, overlap: usize) -> Chunker {
-        Chunker {
+    /// A chunker counting tokens with `tokenizer` (padding and truncation must be off), for an
+    /// embedder that reads `text_budget` tokens of a stored text. Refuses chunks that could not
+    /// fit in that budget.
+    pub fn new(
+        tokenizer: Arc<Tokenizer>,
+        max_tokens: usize,
+        overlap: usize,
+        text_budget: usize,
+    ) -> Result<Chunker> {
+        if max_tokens + 2 > text_budget {
+            return Err(Error::Config(format!(
+                "chunking.max_tokens = {max_tokens} does not fit the embedder, which reads {text_budget} tokens of text per chunk: set it to at most {}",
+                text_budget.saturating_sub(2)
+            )));
+        }
+        Ok(Chunker {
             tokenizer,
             max_tokens,
             overlap,
-        }
+            text_budget,
+        })
     }
 
     /// Cuts `doc` into chunks. Every chunk has at most `max_tokens` tokens.
@@ -104,7 +123,7 @@ impl Chunker {
                 last_header = Some((heading_path.clone(), n, header));
             }
             let context = match &last_header {
-                Some((_, n, header)) if *n <= header_budget(tokens) => header.clone(),
+                Some((_, n, header)) if *n <= self.header_budget(tokens) => header.clone(),
                 _ => self.context_header(&doc.title, &heading_path, tokens)?,
             };
             chunks.push(Chunk {
@@ -183,9 +202,15 @@ impl ChunkSizer for DocSizer<'_> {
 }
 
 impl Chunker {
+    /// Tokens left for the header next to a chunk of `chunk_tokens`: the text budget less a
+    /// margin of two for how the blank line joining them tokenizes.
+    fn header_budget(&self, chunk_tokens: usize) -> usize {
+        self.text_budget.saturating_sub(chunk_tokens + 2)
+    }
+
     /// The context header embedded with a chunk: the title and the heading path, cut (from
-    /// the end, at a token boundary) so that header, chunk and the model's two special tokens
-    /// fit in [`MAX_INPUT_TOKENS`]: the embedder never truncates a chunk.
+    /// the end, at a token boundary) so that header and chunk fit in what the embedder reads:
+    /// it never truncates a chunk.
     fn context_header(
         &self,
         title: &str,
@@ -193,7 +218,7 @@ impl Chunker {
         chunk_tokens: usize,
     ) -> Result<String> {
         let header = join_header(title, headings);
-        let budget = header_budget(chunk_tokens);
+        let budget = self.header_budget(chunk_tokens);
         if count_tokens(&self.tokenizer, &header)? <= budget {
             return Ok(header);
         }
@@ -223,12 +248,6 @@ fn join_header(title: &str, headings: &[String]) -> String {
             .filter(|h| !h.is_empty() && !h.eq_ignore_ascii_case(title.trim())),
     );
     parts.join(" > ")
-}
-
-/// Tokens left for the header next to a chunk of `chunk_tokens`: the embedder's input less
-/// its two special tokens and a margin of two for how the blank line joining them tokenizes.
-fn header_budget(chunk_tokens: usize) -> usize {
-    MAX_INPUT_TOKENS.saturating_sub(chunk_tokens + 2 + 2)
 }
 
 /// The text the embedder reads for a chunk: its context header, a blank line, the chunk.
@@ -336,7 +355,7 @@ mod tests {
             text.push_str(&format!("Parking rule number {i} says park well.\n"));
         }
         text.push_str("\n## Food\n\nThe cafe opens at eight.\n");
-        let chunker = Chunker::new(word_tokenizer(&text), 40, 0);
+        let chunker = Chunker::new(Arc::new(word_tokenizer(&text)), 40, 0, 254).unwrap();
         let d = doc(&text);
         let chunks = chunker.chunk(&d).unwrap();
         assert!(chunks.len() > 3, "{}", chunks.len());
@@ -367,8 +386,8 @@ mod tests {
         let title = "word ".repeat(300);
         let mut text = format!("# {title}\n\n## Section two\n\n");
         text.push_str(&"Body sentence here. ".repeat(40));
-        let tokenizer = word_tokenizer(&text);
-        let chunker = Chunker::new(tokenizer.clone(), 40, 0);
+        let tokenizer = Arc::new(word_tokenizer(&text));
+        let chunker = Chunker::new(tokenizer.clone(), 40, 0, 254).unwrap();
         let mut d = doc(&text);
         d.title = title.trim().to_string();
         let chunks = chunker.chunk(&d).unwrap();
@@ -376,13 +395,21 @@ mod tests {
         for c in &chunks {
             assert!(!c.context.is_empty(), "{c:?}");
             let n = count_tokens(&tokenizer, &embedding_text(&c.context, &c.text)).unwrap();
-            assert!(n + 2 <= MAX_INPUT_TOKENS, "{n} tokens");
+            assert!(n <= 254, "{n} tokens");
         }
         // A short header is kept whole.
-        let short = Chunker::new(tokenizer, 40, 0)
+        let short = Chunker::new(tokenizer.clone(), 40, 0, 254)
+            .unwrap()
             .context_header("Guide", &["Guide".into(), "Parking".into()], 10)
             .unwrap();
         assert_eq!(short, "Guide > Parking");
+        // A chunk size the embedder cannot read is refused, naming the setting.
+        let err = Chunker::new(tokenizer, 300, 0, 254)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("chunking.max_tokens = 300"), "{err}");
+        assert!(err.contains("at most 252"), "{err}");
     }
 
     #[test]

@@ -218,7 +218,32 @@ pub fn embed_query(
     }
 }
 
-/// Ranks the candidates by `mode` with the configured fusion. Lists in [`Fused::ranks`] are
+/// The least share of its configured weight a list keeps under adaptive weighting.
+const ADAPTIVE_MIN: f64 = 0.25;
+
+/// How clearly a list's best candidate stands out: its score's distance above the list's mean,
+/// in standard deviations (0 for a flat or empty list). Scale-free, so BM25 scores and cosine
+/// similarities compare.
+fn distinctness(list: &[Scored]) -> f64 {
+    if list.len() < 3 {
+        return 0.0;
+    }
+    let n = list.len() as f64;
+    let mean = list.iter().map(|s| f64::from(s.score)).sum::<f64>() / n;
+    let var = list
+        .iter()
+        .map(|s| (f64::from(s.score) - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    if var <= f64::EPSILON {
+        return 0.0;
+    }
+    ((f64::from(list[0].score) - mean) / var.sqrt()).max(0.0)
+}
+
+/// Ranks the candidates by `mode` with the configured fusion. With adaptive weights, the list
+/// whose best candidate stands out less (a retriever weak for this question: its language,
+/// or flat scores) weighs less, down to a quarter of its configured weight. Lists in [`Fused::ranks`] are
 /// always `[bm25, dense]`.
 pub fn fuse(c: &Candidates, mode: Mode, config: &RetrievalConfig) -> Vec<Fused> {
     let empty: &[Scored] = &[];
@@ -227,7 +252,14 @@ pub fn fuse(c: &Candidates, mode: Mode, config: &RetrievalConfig) -> Vec<Fused> 
         Mode::Dense => (empty, &c.dense[..]),
         Mode::Hybrid => (&c.bm25[..], &c.dense[..]),
     };
-    let weights = [config.bm25_weight, config.vector_weight];
+    let mut weights = [config.bm25_weight, config.vector_weight];
+    if mode == Mode::Hybrid && config.adaptive_weights {
+        let (b, d) = (distinctness(bm25), distinctness(dense));
+        if b + d > 0.0 {
+            weights[0] *= (2.0 * b / (b + d)).clamp(ADAPTIVE_MIN, 2.0 - ADAPTIVE_MIN);
+            weights[1] *= (2.0 * d / (b + d)).clamp(ADAPTIVE_MIN, 2.0 - ADAPTIVE_MIN);
+        }
+    }
     match config.fusion {
         Fusion::Rrf => rrf(&[bm25, dense], config.rrf_k, &weights, config.doc_weight),
         Fusion::Blend => blend(&[bm25, dense], &weights, config.doc_weight),
@@ -249,10 +281,29 @@ pub struct Retrieved {
 const COVERAGE_PASSAGES: usize = 3;
 
 /// Retrieval's evidence for `question`: the nearest chunk's cosine similarity (when the vector
-/// side ran) and the share of the question's content words found in the best passages; the
-/// score is their mean, or the coverage alone when BM25 alone ran.
-pub fn evidence(question: &str, c: &Candidates, hits: &[Hit], threshold: f32) -> Evidence {
-    let mut analyzer = crate::analysis::analyzer();
+/// side ran), rescaled from the embedder's calibrated `range` of cosines to 0-1, and the share
+/// of the question's content words found in the best passages. The score is their mean; the
+/// similarity alone when the question is in another language than its passages (their words
+/// cannot match); the coverage alone when BM25 alone ran.
+pub fn evidence(
+    question: &str,
+    c: &Candidates,
+    hits: &[Hit],
+    threshold: f32,
+    range: (f32, f32),
+) -> Evidence {
+    // The question's language (told among its passages' languages) decides how it and the
+    // passages are read.
+    let passages: Vec<&str> = hits
+        .iter()
+        .take(COVERAGE_PASSAGES)
+        .map(|h| h.text.as_str())
+        .collect();
+    let question_lang = crate::analysis::question_language(question, passages.iter().copied());
+    let passage_lang = crate::analysis::detect(&passages.join("\n"));
+    let cross_lingual =
+        matches!((question_lang, passage_lang), (Some(q), Some(p)) if q.lang != p.lang);
+    let mut analyzer = crate::analysis::for_language(question_lang);
     let words: HashSet<String> = crate::analysis::terms(&mut analyzer, question)
         .into_iter()
         .collect();
@@ -271,7 +322,16 @@ pub fn evidence(question: &str, c: &Candidates, hits: &[Hit], threshold: f32) ->
         found.len() as f32 / words.len() as f32
     };
     let similarity = c.dense.first().map(|s| s.score);
-    let score = match similarity {
+    let (lo, hi) = range;
+    let rescaled = similarity.map(|s| {
+        if hi > lo {
+            ((s - lo) / (hi - lo)).clamp(0.0, 1.0)
+        } else {
+            s
+        }
+    });
+    let score = match rescaled {
+        Some(s) if cross_lingual => s,
         Some(s) => (s + coverage) / 2.0,
         None => coverage,
     };
@@ -318,7 +378,13 @@ pub fn search(
     let fused = fuse(&c, Mode::Hybrid, config);
     let hits = hits(index, &fused, top_k)?;
     Ok(Retrieved {
-        evidence: evidence(query, &c, &hits, config.refuse_below),
+        evidence: evidence(
+            query,
+            &c,
+            &hits,
+            config.refuse_below(),
+            embedder.map_or((0.0, 1.0), Embedder::similarity_range),
+        ),
         hits,
         degraded: c.degraded,
     })

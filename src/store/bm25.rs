@@ -1,19 +1,24 @@
-//! BM25 over chunks in tantivy: title, heading path and body, analysed for English (lower-case,
-//! ASCII folding, stop words, stemming). Each commit's payload is the SQLite generation it reflects.
+//! BM25 over chunks in tantivy, in every language. Each chunk's title, heading path and body are
+//! indexed twice: in language-neutral fields (words, and character bigrams for Chinese,
+//! Japanese, Korean, Thai and other unspaced scripts; see `analysis`), and, when the chunk's
+//! language has a stemmer, all together in that language's stemmed field (`stem_de`, ...: its
+//! stop words removed, stemmed). A question searches the neutral fields, without its own
+//! language's stop words, plus its language's stemmed field. Each commit's payload is the
+//! SQLite generation it reflects.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
-use tantivy::query::QueryParser;
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 use super::sqlite::{Bm25Row, Change, Db};
-use crate::analysis::{analyzer, ANALYZER};
+use crate::analysis::{self, Lang, NEUTRAL, STEMMED};
 use crate::error::{Error, Result};
 use crate::retrieve::Scored;
 
@@ -25,26 +30,55 @@ struct Fields {
     title: Field,
     heading: Field,
     body: Field,
+    /// One per stemmed language, in the order of [`STEMMED`].
+    stemmed: Vec<Field>,
 }
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
-    let text = TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default()
-            .set_tokenizer(ANALYZER)
-            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-    );
+    let text = |analyzer: &str| {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(analyzer)
+                .set_index_option(IndexRecordOption::WithFreqs),
+        )
+    };
     let fields = Fields {
         chunk_id: b.add_i64_field(
             "chunk_id",
             NumericOptions::default().set_stored().set_fast(),
         ),
         doc_id: b.add_i64_field("doc_id", NumericOptions::default().set_indexed()),
-        title: b.add_text_field("title", text.clone()),
-        heading: b.add_text_field("heading", text.clone()),
-        body: b.add_text_field("body", text),
+        title: b.add_text_field("title", text(NEUTRAL)),
+        heading: b.add_text_field("heading", text(NEUTRAL)),
+        body: b.add_text_field("body", text(NEUTRAL)),
+        stemmed: STEMMED
+            .iter()
+            .map(|(_, code)| {
+                b.add_text_field(
+                    &format!("stem_{code}"),
+                    text(&analysis::analyzer_name(code)),
+                )
+            })
+            .collect(),
     };
     (b.build(), fields)
+}
+
+/// Registers the analyzers the schema names.
+fn register_analyzers(index: &Index) {
+    let manager = index.tokenizers();
+    manager.register(NEUTRAL, analysis::neutral());
+    for (language, code) in STEMMED {
+        manager.register(&analysis::analyzer_name(code), analysis::stemmed(language));
+    }
+}
+
+/// The stemmed field for `lang`, when it has one.
+fn stemmed_field(fields: &Fields, lang: Option<Lang>) -> Option<Field> {
+    let (_, code) = lang?.stemmer?;
+    let at = STEMMED.iter().position(|(_, c)| *c == code)?;
+    fields.stemmed.get(at).copied()
 }
 
 /// Opens the index in `dir`, creating it if there is none. An index written with another
@@ -69,7 +103,7 @@ fn open_index(dir: &Path, wipe_other_schema: bool) -> Result<(Index, Fields, boo
         }
         Err(e) => return Err(e.into()),
     };
-    index.tokenizers().register(ANALYZER, analyzer());
+    register_analyzers(&index);
     Ok((index, fields, wiped))
 }
 
@@ -117,13 +151,21 @@ impl Bm25 {
     fn add(&self, writer: &IndexWriter, rows: Vec<Bm25Row>) -> Result<()> {
         let f = &self.fields;
         for r in rows {
-            writer.add_document(doc!(
+            // The chunk's own language; its title and headings count for it only when the
+            // body is too short to tell.
+            let lang = analysis::detect(&r.text)
+                .or_else(|| analysis::detect(&format!("{} {} {}", r.title, r.heading, r.text)));
+            let mut document = doc!(
                 f.chunk_id => r.chunk_id,
                 f.doc_id => r.doc_id,
-                f.title => r.title,
-                f.heading => r.heading,
-                f.body => r.text,
-            ))?;
+            );
+            if let Some(field) = stemmed_field(f, lang) {
+                document.add_text(field, format!("{}\n{}\n{}", r.title, r.heading, r.text));
+            }
+            document.add_text(f.title, r.title);
+            document.add_text(f.heading, r.heading);
+            document.add_text(f.body, r.text);
+            writer.add_document(document)?;
         }
         Ok(())
     }
@@ -159,7 +201,9 @@ impl Bm25 {
 
 /// The read side: a searcher over the last commit.
 pub struct Reader {
-    index: Index,
+    /// whatlang's languages whose stemmed fields hold terms: a question's language is told
+    /// among them.
+    languages: Vec<whatlang::Lang>,
     reader: IndexReader,
     fields: Fields,
 }
@@ -171,8 +215,19 @@ impl Reader {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
+        let searcher = reader.searcher();
+        let mut languages = Vec::new();
+        for ((_, code), field) in STEMMED.iter().zip(&fields.stemmed) {
+            let mut used = false;
+            for segment in searcher.segment_readers() {
+                used |= segment.inverted_index(*field)?.terms().num_terms() > 0;
+            }
+            if let (true, Some(lang)) = (used, analysis::whatlang_of(code)) {
+                languages.push(lang);
+            }
+        }
         Ok(Reader {
-            index,
+            languages,
             reader,
             fields,
         })
@@ -203,18 +258,55 @@ impl Reader {
     }
 
     /// Chunk ids matching `query`, best first. Query syntax is not interpreted: a question
-    /// with quotes or colons is searched as words.
-    /// `title_boost` weighs the title and heading fields against the body.
+    /// with quotes or colons is searched as words. The question's language is told among the
+    /// indexed languages; its stop words are left out of the neutral fields and its stemmed
+    /// field is searched too. `title_boost` weighs the neutral title and heading fields
+    /// against the body.
     pub fn search(&self, query: &str, limit: usize, title_boost: f32) -> Result<Vec<Scored>> {
+        let lang: Option<Lang> = if self.languages.is_empty() {
+            None
+        } else {
+            analysis::detect_among(query, &self.languages)
+        };
         let f = &self.fields;
-        let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.heading, f.body]);
-        parser.set_field_boost(f.title, title_boost);
-        parser.set_field_boost(f.heading, title_boost);
-        let words: String = query
-            .chars()
-            .map(|c| if c.is_alphanumeric() { c } else { ' ' })
-            .collect();
-        let (q, _errors) = parser.parse_query_lenient(&words);
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut add = |field: Field, boost: f32, term: &str| {
+            let q = TermQuery::new(
+                Term::from_field_text(field, term),
+                IndexRecordOption::WithFreqs,
+            );
+            let q: Box<dyn Query> = if (boost - 1.0).abs() > f32::EPSILON {
+                Box::new(BoostQuery::new(Box::new(q), boost))
+            } else {
+                Box::new(q)
+            };
+            clauses.push((Occur::Should, q));
+        };
+        let mut stemmer = lang
+            .and_then(|l| l.stemmer)
+            .map(|(language, _)| analysis::stemmed(language));
+        let mut seen = std::collections::HashSet::new();
+        for term in analysis::terms(&mut analysis::neutral(), query) {
+            // A stop word of the question's language analyses to nothing.
+            let stop = stemmer
+                .as_mut()
+                .is_some_and(|a| analysis::terms(a, &term).is_empty());
+            if stop || !seen.insert(term.clone()) {
+                continue;
+            }
+            add(f.title, title_boost, &term);
+            add(f.heading, title_boost, &term);
+            add(f.body, 1.0, &term);
+        }
+        if let (Some(field), Some(a)) = (stemmed_field(f, lang), stemmer.as_mut()) {
+            let mut seen = std::collections::HashSet::new();
+            for term in analysis::terms(a, query) {
+                if seen.insert(term.clone()) {
+                    add(field, 1.0, &term);
+                }
+            }
+        }
+        let q = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
         let top = searcher.search(&q, &TopDocs::with_limit(limit).order_by_score())?;
         let mut ids = Vec::with_capacity(top.len());
