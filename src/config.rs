@@ -370,6 +370,9 @@ pub struct ServeConfig {
     pub kiosk: bool,
     /// Seconds without a touch after which the kiosk page clears itself.
     pub kiosk_idle_seconds: u32,
+    /// The kiosk page's language (`de`, `zh`, `ar`, ...; see `rag::messages`); unset, the
+    /// browser's preferred languages decide, else English.
+    pub kiosk_lang: Option<String>,
     /// Origins allowed to call the API from a browser (CORS); empty turns CORS off.
     pub cors_origins: Vec<String>,
     /// Longest a request may take before it is answered with 504, in seconds (a streamed
@@ -410,6 +413,7 @@ impl Default for ServeConfig {
             tokens: Vec::new(),
             kiosk: false,
             kiosk_idle_seconds: 90,
+            kiosk_lang: None,
             cors_origins: Vec::new(),
             request_timeout_seconds: 300,
             max_body_bytes: 64 * 1024,
@@ -595,6 +599,15 @@ impl Config {
                 "retrieval.bm25_weight = {} and vector_weight = {} must be >= 0 and not both 0, doc_weight = {} >= 0, rrf_k = {} >= 0, title_boost = {} > 0",
                 r.bm25_weight, r.vector_weight, r.doc_weight, r.rrf_k, r.title_boost
             ));
+        }
+        if let Some(lang) = &self.serve.kiosk_lang {
+            if crate::messages::find(lang).is_none() {
+                let known: Vec<&str> = crate::messages::CATALOG.iter().map(|m| m.lang).collect();
+                return bad(format!(
+                    "serve.kiosk_lang = {lang:?} has no messages; use one of {}",
+                    known.join(", ")
+                ));
+            }
         }
         if let Some(t) = r.refuse_below.filter(|t| !(0.0..=1.0).contains(t)) {
             return bad(format!(

@@ -15,6 +15,7 @@ pub mod error;
 pub mod eval;
 pub mod generate;
 pub mod ingest;
+pub mod messages;
 pub mod profile;
 mod rag;
 pub mod retrieve;

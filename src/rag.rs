@@ -22,7 +22,8 @@ pub const MAX_QUESTION_CHARS: usize = 4000;
 const EXTRACTIVE_SENTENCES: usize = 3;
 /// Closest sources listed with a refusal.
 const REFUSAL_SOURCES: usize = 3;
-/// The answer when the documents do not say.
+/// The refusal answer in English; a refusal speaks the question's language
+/// ([`crate::messages`]).
 pub const NOT_FOUND: &str = "Not found in the documents.";
 
 /// Progress of a long ingest, for a progress bar.
@@ -695,7 +696,10 @@ impl Rag {
                     self.llm_note.clone()
                 };
                 let (text, mode) = if refused {
-                    (NOT_FOUND.to_string(), AnswerMode::Refused)
+                    // Refused in the question's own language.
+                    let texts = hits.iter().map(|h| h.text.as_str());
+                    let words = crate::messages::for_question(question, texts);
+                    (words.not_found.to_string(), AnswerMode::Refused)
                 } else {
                     let text = generate::extract(question, &hits, EXTRACTIVE_SENTENCES)
                         .unwrap_or_else(|| "The documents do not answer this directly; the closest passages are listed below.".to_string());

@@ -450,3 +450,81 @@ fn the_connect_filter_tells_loopback_from_the_network() {
     assert_eq!(outside.len(), 2, "{outside:?}");
     assert!(outside[0].starts_with("14 ") && outside[1].starts_with("15 "));
 }
+
+impl Browser {
+    /// A PNG of the page as the browser draws it.
+    fn screenshot(&self) -> Vec<u8> {
+        use base64::Engine;
+        let path = format!("/session/{}/screenshot", self.session);
+        let (status, text) = http(&self.addr, "GET", &path, "");
+        assert_eq!(status, 200, "GET {path}: {text}");
+        let data: Value = serde_json::from_str(&text).unwrap();
+        base64::engine::general_purpose::STANDARD
+            .decode(data["value"].as_str().unwrap())
+            .unwrap()
+    }
+}
+
+/// The kiosk page in Chinese and in Arabic (right to left), answering a question in its own
+/// language from the sample corpus's pages. With `RAG_KIOSK_SCREENSHOTS=DIR` the screens are
+/// saved there as `kiosk-zh.png` and `kiosk-ar.png` (docs/screenshots/ holds the committed ones).
+#[test]
+fn the_kiosk_speaks_chinese_and_arabic() {
+    let env = Env::multilingual();
+    env.ingest_corpora();
+    let browser = Browser::start();
+    let cases = [
+        ("zh", "访客应该在哪里停车？", "B 停车场", "查询文档", "ltr"),
+        (
+            "ar",
+            "أين تقع غرفة الصلاة؟",
+            "الطابق الأول",
+            "اسأل المستندات",
+            "rtl",
+        ),
+    ];
+    for (lang, question, expected, title, dir) in cases {
+        env.append_config(&format!("[serve]\nkiosk_lang = \"{lang}\"\n"));
+        let server =
+            start_server_with(
+                env.cmd()
+                    .args(["serve", "--kiosk", "--addr", "127.0.0.1:0"]),
+            );
+        browser.open(&format!("http://{}/", server.addr));
+        assert_eq!(browser.js("return document.title"), json!(title));
+        assert_eq!(
+            browser.js("return document.documentElement.lang"),
+            json!(lang)
+        );
+        assert_eq!(
+            browser.js("return document.documentElement.dir"),
+            json!(dir)
+        );
+        browser.type_into("#question", question);
+        browser.click("#ask");
+        browser.wait_for(
+            "return document.querySelectorAll('#answer .cite').length > 0",
+            "an answer with citation markers",
+        );
+        let answer = browser.js("return document.getElementById('answer').textContent");
+        assert!(answer.as_str().unwrap().contains(expected), "{answer}");
+        // The page's own words are in its language too.
+        let status = browser.js("return document.getElementById('status').textContent");
+        assert_eq!(status, json!(rag::messages::for_code(lang).quoted));
+        let heading = browser.js("return document.getElementById('sources-title').textContent");
+        assert_eq!(heading, json!(rag::messages::for_code(lang).sources_cited));
+        let png = browser.screenshot();
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 10_000,
+            "{} bytes",
+            png.len()
+        );
+        if let Ok(dir) = std::env::var("RAG_KIOSK_SCREENSHOTS") {
+            std::fs::write(Path::new(&dir).join(format!("kiosk-{lang}.png")), &png).unwrap();
+        }
+        // The next language replaces this one's setting.
+        let config = std::fs::read_to_string(env.path("rag.toml")).unwrap();
+        let cut = config.rfind("[serve]").unwrap();
+        std::fs::write(env.path("rag.toml"), &config[..cut]).unwrap();
+    }
+}

@@ -93,13 +93,21 @@ fn sentences(text: &str) -> Vec<String> {
     };
     for line in text.lines() {
         let t = line.trim();
-        let is_item = t.starts_with(['-', '*', '+', '>', '|'])
-            || t.starts_with(|c: char| c.is_ascii_digit()) && t.contains(". ");
+        // A numbered item starts "12. " or "12) "; a wrapped line may start with a number
+        // ("22:00. The room ...") and is not one.
+        let digits = t.chars().take_while(char::is_ascii_digit).count();
+        let numbered =
+            digits > 0 && (t[digits..].starts_with(". ") || t[digits..].starts_with(") "));
+        let is_item = t.starts_with(['-', '*', '+', '>', '|']) || numbered;
         if t.is_empty() || t.starts_with('#') || t.starts_with("```") {
             flush(&mut paragraph, &mut units);
         } else if is_item {
             flush(&mut paragraph, &mut units);
-            let item = t.trim_start_matches(['-', '*', '+', '>', '|']).trim();
+            let item = if numbered {
+                t[digits + 2..].trim()
+            } else {
+                t.trim_start_matches(['-', '*', '+', '>', '|']).trim()
+            };
             if !item.chars().all(|c| "|-: ".contains(c)) {
                 paragraph.push_str(item);
             }
@@ -156,6 +164,33 @@ mod tests {
                 "Item one",
                 "Item two"
             ]
+        );
+    }
+
+    #[test]
+    fn a_wrapped_line_starting_with_a_number_is_not_a_list_item() {
+        let got =
+            sentences("Open from 07:00 to\n22:00. Washing is beside it.\n1. First step\n2) Second");
+        assert_eq!(
+            got,
+            vec![
+                "Open from 07:00 to 22:00.",
+                "Washing is beside it.",
+                "First step",
+                "Second"
+            ]
+        );
+    }
+
+    #[test]
+    fn chinese_and_arabic_sentences_end_at_their_own_punctuation() {
+        assert_eq!(
+            sentences("访客请在 B 停车场停车。全天收费 6.00！可以吗？"),
+            vec!["访客请在 B 停车场停车。", "全天收费 6.00！", "可以吗？"]
+        );
+        assert_eq!(
+            sentences("أين الموقف؟ الموقف خلف المدخل."),
+            vec!["أين الموقف؟", "الموقف خلف المدخل."]
         );
     }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Multipart, Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
@@ -251,13 +251,49 @@ pub async fn openapi() -> Response {
 
 /// The kiosk page: nothing from outside this server (no fonts, scripts or stylesheets of
 /// others), no inline script.
-pub async fn kiosk_page(State(s): State<AppState>) -> Response {
-    let page = KIOSK_PAGE.replace("__IDLE_SECONDS__", &s.config.kiosk_idle_seconds.to_string());
+pub async fn kiosk_page(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let words = match &s.config.kiosk_lang {
+        Some(lang) => crate::messages::for_code(lang),
+        None => crate::messages::from_accept_language(
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+        ),
+    };
+    let strings = serde_json::to_string(words).unwrap_or_default();
+    let page = KIOSK_PAGE
+        .replace("__IDLE_SECONDS__", &s.config.kiosk_idle_seconds.to_string())
+        .replace("__LANG__", words.lang)
+        .replace("__DIR__", if words.rtl { "rtl" } else { "ltr" })
+        .replace("__TITLE__", &html_escape(words.title))
+        .replace("__PLACEHOLDER__", &html_escape(words.placeholder))
+        .replace("__QUESTION__", &html_escape(words.question_label))
+        .replace("__ASK__", &html_escape(words.ask))
+        .replace("__SOURCES__", &html_escape(words.sources))
+        .replace("__CLOSE__", &html_escape(words.close))
+        .replace("__STRINGS__", &html_escape(&strings));
     (
         [(header::CONTENT_SECURITY_POLICY, KIOSK_POLICY)],
         Html(page),
     )
         .into_response()
+}
+
+/// `text` safe inside HTML text and double- or single-quoted attributes.
+fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// The kiosk page's script.

@@ -1,6 +1,8 @@
 "use strict";
 (() => {
   const IDLE_SECONDS = Number(document.body.dataset.idleSeconds) || 90;
+  // The page's words, in its language (rag::messages, chosen by the server).
+  const T = JSON.parse(document.body.dataset.strings || "{}");
   const $ = (id) => document.getElementById(id);
   const form = $("form"), question = $("question"), askButton = $("ask"), status = $("status");
   const answer = $("answer"), sources = $("sources"), list = $("source-list"), panel = $("passage");
@@ -87,7 +89,7 @@
     answer.className = "";
     status.textContent = "";
     numbered = [];
-    renderSources([], "Sources");
+    renderSources([], T.sources);
     closePassage();
     askButton.disabled = false;
     question.focus();
@@ -102,17 +104,18 @@
     numbered = a.sources;
     if (a.mode === "refused") {
       answer.className = "notfound";
-      answer.textContent = "Not found in the documents.";
-      status.textContent = "The documents do not seem to answer this. The closest passages:";
-      renderSources(a.sources, "Closest passages");
+      // The refusal itself speaks the question's language (the server chose it).
+      answer.textContent = a.answer;
+      status.textContent = T.not_found_status;
+      renderSources(a.sources, T.closest);
       return;
     }
     const unsupported = a.sentences && a.sentences.some((s) => !s.supported);
     renderAnswer(a.answer, false);
     answer.dataset.unsupported = unsupported ? "true" : "false";
     const cited = a.citations.map((c) => c.n);
-    renderSources(a.sources.filter((s) => cited.includes(s.n)), "Sources cited");
-    status.textContent = a.mode === "extractive" ? "Quoted from the documents." : "";
+    renderSources(a.sources.filter((s) => cited.includes(s.n)), T.sources_cited);
+    status.textContent = a.mode === "extractive" ? T.quoted : "";
   }
 
   async function ask(q) {
@@ -120,9 +123,9 @@
     controller = new AbortController();
     answer.textContent = "";
     answer.className = "";
-    renderSources([], "Sources");
+    renderSources([], T.sources);
     closePassage();
-    status.textContent = "Searching the documents\u2026";
+    status.textContent = T.searching;
     askButton.disabled = true;
     let text = "";
     try {
@@ -133,9 +136,9 @@
         signal: controller.signal,
       });
       if (!response.ok) {
-        let message = "The question could not be answered (" + response.status + ").";
+        let message = T.failed + " (" + response.status + ").";
         try { message = (await response.json()).error.message; } catch (_) {}
-        if (response.status === 503) message = "The service is busy. Please try again in a moment.";
+        if (response.status === 503) message = T.busy;
         status.textContent = message;
         return;
       }
@@ -159,7 +162,7 @@
           const payload = JSON.parse(data);
           if (name === "retrieval") {
             numbered = payload.sources;
-            status.textContent = payload.refused ? "" : "Answering\u2026";
+            status.textContent = payload.refused ? "" : T.answering;
           } else if (name === "token") {
             text += payload.text;
             answer.textContent = text;
@@ -171,7 +174,7 @@
         }
       }
     } catch (e) {
-      if (e.name !== "AbortError") status.textContent = "The connection to the service was lost.";
+      if (e.name !== "AbortError") status.textContent = T.lost;
     } finally {
       askButton.disabled = false;
     }
