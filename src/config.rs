@@ -250,22 +250,24 @@ impl Default for LlmConfig {
 }
 
 /// How documents are cut into chunks.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChunkingConfig {
     /// Most embedder tokens in a chunk (it must fit what the embedder reads: 512 tokens for
-    /// multilingual-e5-small, 256 for all-MiniLM-L6-v2, less special tokens and prefix).
-    pub max_tokens: usize,
+    /// multilingual-e5-small, 256 for all-MiniLM-L6-v2, less special tokens and prefix). Unset:
+    /// the embedder's own measured choice (its `model.json`), else [`DEFAULT_CHUNK_TOKENS`].
+    pub max_tokens: Option<usize>,
     /// Tokens shared by neighbouring chunks.
     pub overlap: usize,
 }
 
-impl Default for ChunkingConfig {
-    fn default() -> Self {
-        ChunkingConfig {
-            max_tokens: 192,
-            overlap: 0,
-        }
+/// Chunk tokens when neither the config nor the embedder says.
+pub const DEFAULT_CHUNK_TOKENS: usize = 192;
+
+impl ChunkingConfig {
+    /// The chunk size in force.
+    pub fn max_tokens(&self) -> usize {
+        self.max_tokens.unwrap_or(DEFAULT_CHUNK_TOKENS)
     }
 }
 
@@ -347,8 +349,8 @@ impl Default for RetrievalConfig {
             fusion: crate::retrieve::Fusion::Blend,
             rrf_k: 60.0,
             adaptive_weights: true,
-            doc_weight: 0.0,
-            bm25_weight: 1.0,
+            doc_weight: 0.3,
+            bm25_weight: 1.2,
             vector_weight: 1.0,
             title_boost: 0.3,
             ef_search: 128,
@@ -544,16 +546,17 @@ impl Config {
     pub fn validate(&self) -> Result<()> {
         let bad = |msg: String| Err(Error::Config(msg));
         let c = &self.chunking;
-        if !(16..=1022).contains(&c.max_tokens) {
+        if !(16..=1022).contains(&c.max_tokens()) {
             return bad(format!(
                 "chunking.max_tokens = {} must be between 16 and 1022 (and fit what the embedder reads: ingest says when it does not)",
-                c.max_tokens
+                c.max_tokens()
             ));
         }
-        if c.overlap >= c.max_tokens {
+        if c.overlap >= c.max_tokens() {
             return bad(format!(
                 "chunking.overlap = {} must be smaller than chunking.max_tokens = {}",
-                c.overlap, c.max_tokens
+                c.overlap,
+                c.max_tokens()
             ));
         }
         let i = &self.ingest;

@@ -52,6 +52,9 @@ struct ModelInfo {
     /// cosines sit in a narrow band high up). Default 0 to 1: no rescaling.
     #[serde(default = "full_range")]
     similarity_range: (f32, f32),
+    /// The chunk size measured best for this model (docs/retrieval.md).
+    #[serde(default)]
+    chunk_tokens: Option<usize>,
 }
 
 fn full_range() -> (f32, f32) {
@@ -184,6 +187,11 @@ impl Embedder {
     /// The languages the model was trained for, in words, when its `model.json` says.
     pub fn languages(&self) -> Option<&str> {
         self.info.languages.as_deref()
+    }
+
+    /// The chunk size measured best for this model, when its `model.json` has one.
+    pub fn chunk_tokens(&self) -> Option<usize> {
+        self.info.chunk_tokens
     }
 
     /// The span of cosines the evidence score rescales to 0-1 (see `model.json`).

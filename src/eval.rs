@@ -447,7 +447,7 @@ fn prepare_index(
         .unwrap_or_default();
     let stamp = Stamp {
         corpus_sha256: corpus_hash(root, &files)?,
-        chunk_tokens: config.chunking.max_tokens,
+        chunk_tokens: rag.config().chunking.max_tokens(),
         chunk_overlap: config.chunking.overlap,
         embedder,
     };

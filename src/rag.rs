@@ -175,6 +175,10 @@ impl Rag {
         if config.retrieval.refuse_below.is_none() {
             config.retrieval.refuse_below = embedder.as_ref().and_then(Embedder::refuse_below);
         }
+        // So does the chunk size: each model has its measured one.
+        if config.chunking.max_tokens.is_none() {
+            config.chunking.max_tokens = embedder.as_ref().and_then(Embedder::chunk_tokens);
+        }
         let plan = crate::profile::plan(&config.llm, crate::profile::Machine::detect());
         Rag {
             plan,
@@ -307,7 +311,7 @@ impl Rag {
         let embedder = self.embedder()?;
         let chunker = Chunker::new(
             embedder.tokenizer().clone(),
-            self.config.chunking.max_tokens,
+            self.config.chunking.max_tokens(),
             self.config.chunking.overlap,
             embedder.text_budget(),
         )?;

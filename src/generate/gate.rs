@@ -83,4 +83,44 @@ mod tests {
             vec!["the answer is in deu, the question in eng".to_string()]
         );
     }
+
+    #[test]
+    fn the_language_check_reads_every_script() {
+        let cases = [
+            (
+                "普通病房的探视时间是几点到几点？",
+                "普通病房每天 11:00 至 20:00 开放探视 [1]。",
+                true,
+            ),
+            (
+                "普通病房的探视时间是几点到几点？",
+                "Visitors are welcome on the general wards every day from eleven to eight [1].",
+                false,
+            ),
+            (
+                "ما هي مواعيد الزيارة في الأجنحة العامة؟",
+                "الأجنحة العامة مفتوحة للزيارة يومياً من الساعة 11:00 إلى الساعة 20:00 [1].",
+                true,
+            ),
+            (
+                "면회 시간은 언제입니까?",
+                "면회 시간은 매일 오전 10시부터 오후 8시까지입니다 [1].",
+                true,
+            ),
+            (
+                "Где находится приёмное отделение больницы?",
+                "Приёмное отделение находится на первом этаже главного корпуса [1].",
+                true,
+            ),
+            (
+                "Где находится приёмное отделение больницы?",
+                "救急外来は本館の1階にあります [1]。",
+                false,
+            ),
+        ];
+        for (q, a, same) in cases {
+            let f = gate(q, a, StopReason::Eos, &supported(true));
+            assert_eq!(f.is_empty(), same, "{q} / {a}: {f:?}");
+        }
+    }
 }

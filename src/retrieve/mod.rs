@@ -300,7 +300,8 @@ pub fn evidence(
         .map(|h| h.text.as_str())
         .collect();
     let question_lang = crate::analysis::question_language(question, passages.iter().copied());
-    let passage_lang = crate::analysis::detect(&passages.join("\n"));
+    // The best passage's language: the one the similarity was measured against.
+    let passage_lang = passages.first().and_then(|p| crate::analysis::detect(p));
     let cross_lingual =
         matches!((question_lang, passage_lang), (Some(q), Some(p)) if q.lang != p.lang);
     let mut analyzer = crate::analysis::for_language(question_lang);
