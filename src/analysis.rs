@@ -290,6 +290,8 @@ pub struct WordsAndBigrams;
 pub struct WordsAndBigramsStream {
     tokens: Vec<Token>,
     next: usize,
+    /// What `token()` shows before the first token or when there is none.
+    blank: Token,
 }
 
 impl Tokenizer for WordsAndBigrams {
@@ -299,6 +301,7 @@ impl Tokenizer for WordsAndBigrams {
         WordsAndBigramsStream {
             tokens: tokenize(text),
             next: 0,
+            blank: Token::default(),
         }
     }
 }
@@ -314,18 +317,17 @@ impl TokenStream for WordsAndBigramsStream {
     }
 
     fn token(&self) -> &Token {
-        &self.tokens[self
-            .next
-            .saturating_sub(1)
-            .min(self.tokens.len().saturating_sub(1))]
+        match self.next.checked_sub(1) {
+            Some(at) => &self.tokens[at],
+            None => &self.blank,
+        }
     }
 
     fn token_mut(&mut self) -> &mut Token {
-        let at = self
-            .next
-            .saturating_sub(1)
-            .min(self.tokens.len().saturating_sub(1));
-        &mut self.tokens[at]
+        match self.next.checked_sub(1) {
+            Some(at) => &mut self.tokens[at],
+            None => &mut self.blank,
+        }
     }
 }
 
@@ -423,6 +425,15 @@ mod tests {
         assert_eq!(neutral_terms("ที่จอด"), vec!["ที", "ี่", "่จ", "จอ", "อด"]);
         // A lone character is kept as it is.
         assert_eq!(neutral_terms("在 A 楼"), vec!["在", "a", "楼"]);
+    }
+
+    #[test]
+    fn an_empty_or_punctuation_only_text_has_no_tokens() {
+        let mut t = WordsAndBigrams;
+        let mut stream = t.token_stream("?! …");
+        assert_eq!(stream.token().text, "");
+        assert!(!stream.advance());
+        assert!(neutral_terms("").is_empty());
     }
 
     #[test]
