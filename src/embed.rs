@@ -244,25 +244,23 @@ impl Embedder {
     /// fastembed alone on `texts` (with the passage prefix), in batches of `batch`, without the
     /// truncation check: the reference the ingest benchmark compares the whole pipeline against.
     pub fn embed_raw(&self, texts: &[String], batch: usize) -> Result<Vec<Vec<f32>>> {
-        let texts = with_prefix(&self.info.passage_prefix, texts);
+        self.model_embed(&with_prefix(&self.info.passage_prefix, texts), batch)
+    }
+
+    /// fastembed on `texts` as they are.
+    fn model_embed(&self, texts: &[String], batch: usize) -> Result<Vec<Vec<f32>>> {
         let mut model = self
             .model
             .lock()
             .map_err(|_| Error::Embed("embedder lock poisoned by an earlier panic".into()))?;
         model
-            .embed(&texts, Some(batch))
+            .embed(texts, Some(batch))
             .map_err(|e| Error::Embed(e.to_string()))
     }
 
     /// Runs the model and checks what comes back.
     fn run(&self, texts: &[String], batch: usize) -> Result<Vec<Vec<f32>>> {
-        let mut model = self
-            .model
-            .lock()
-            .map_err(|_| Error::Embed("embedder lock poisoned by an earlier panic".into()))?;
-        let vectors = model
-            .embed(texts, Some(batch))
-            .map_err(|e| Error::Embed(e.to_string()))?;
+        let vectors = self.model_embed(texts, batch)?;
         if vectors.len() != texts.len() || vectors.iter().any(|v| v.len() != self.dims()) {
             return Err(Error::Embed(format!(
                 "model returned {} vectors for {} texts, or not the {} dimensions model.json says",
