@@ -136,8 +136,8 @@
         signal: controller.signal,
       });
       if (!response.ok) {
+        // The page's own words: the server's error text is English and for operators.
         let message = T.failed + " (" + response.status + ").";
-        try { message = (await response.json()).error.message; } catch (_) {}
         if (response.status === 503) message = T.busy;
         status.textContent = message;
         return;
@@ -169,7 +169,7 @@
           } else if (name === "done") {
             finish(payload);
           } else if (name === "error") {
-            status.textContent = payload.error.message;
+            status.textContent = T.failed + " (" + (payload.error.code || "error") + ").";
           }
         }
       }
