@@ -476,7 +476,7 @@ fn prepare_index(
     let started = Instant::now();
     let options = IngestOptions {
         prune: true,
-        no_embed: false,
+        ..Default::default()
     };
     let report = rag.ingest(&[corpus.to_path_buf()], &options, progress)?;
     if let Some(skip) = report.skipped.first() {

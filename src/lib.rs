@@ -26,6 +26,7 @@ pub mod types;
 pub use config::{Config, IngestConfig, Overrides};
 pub use error::{Error, Result};
 pub use rag::{
-    AskOptions, IngestEvent, IngestOptions, IngestReport, Rag, MAX_QUESTION_CHARS, NOT_FOUND,
+    AskOptions, IngestEvent, IngestOptions, IngestReport, Rag, ReindexReport, MAX_QUESTION_CHARS,
+    NOT_FOUND,
 };
 pub use types::{Answer, AnswerMode, Citation, Document, Format, Hit, Place, Timings};

@@ -82,6 +82,9 @@ enum Command {
         /// Re-embed every chunk, not only those without a vector.
         #[arg(long)]
         all: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Answer a question from the indexed documents.
     Ask {
@@ -275,7 +278,11 @@ fn run() -> anyhow::Result<ExitCode> {
             ingest(
                 config,
                 &paths,
-                &IngestOptions { prune, no_embed },
+                &IngestOptions {
+                    prune,
+                    no_embed,
+                    ..Default::default()
+                },
                 json,
                 gate,
             )
@@ -305,13 +312,35 @@ fn run() -> anyhow::Result<ExitCode> {
             writeln!(out, "{} documents removed", removed.len())?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Reindex { all } => {
-            let started = std::time::Instant::now();
-            let n = Rag::load(config)?.reindex(all)?;
-            println!(
-                "re-embedded {n} chunks in {:.1}s",
-                started.elapsed().as_secs_f64()
-            );
+        Command::Reindex { all, json } => {
+            let bar = progress_bar();
+            let report = Rag::load(config)?.reindex(all, &mut |e| show_progress(&bar, e))?;
+            bar.finish_and_clear();
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &report)?;
+                writeln!(out)?;
+            } else {
+                writeln!(
+                    out,
+                    "re-embedded {} chunks in {:.1}s",
+                    report.embedded, report.seconds
+                )?;
+                if report.recut > 0 {
+                    writeln!(
+                        out,
+                        "{} documents were cut again for the new chunking settings",
+                        report.recut
+                    )?;
+                }
+                if report.kept > 0 {
+                    writeln!(
+                        out,
+                        "{} documents keep chunks cut for the old settings: their source files are gone (ingest them again to re-cut them)",
+                        report.kept
+                    )?;
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Ask {

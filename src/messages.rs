@@ -43,6 +43,106 @@ pub struct Messages {
     pub lost: &'static str,
     /// The passage panel's close button.
     pub close: &'static str,
+    /// Note: the evidence is below the refusal threshold (`{score}`, `{threshold}`).
+    pub note_refused: &'static str,
+    /// Note: the request asked for an extractive answer.
+    pub note_extractive: &'static str,
+    /// Note: no GGUF model is configured (`{dir}`).
+    pub note_no_model: &'static str,
+    /// Note: the reader left before the answer began.
+    pub note_cancelled: &'static str,
+    /// Note: only BM25 retrieved (`{reason}`).
+    pub note_bm25_only: &'static str,
+    /// Why only BM25 retrieved: the embedder did not load (`{error}`).
+    pub note_embedder_failed: &'static str,
+    /// The extractive answer when no sentence answers the question.
+    pub no_direct_answer: &'static str,
+    /// A source's page (`{n}`).
+    pub page: &'static str,
+    /// A source's pages (`{a}`, `{b}`).
+    pub pages: &'static str,
+    /// A source's lines (`{a}`, `{b}`).
+    pub lines: &'static str,
+}
+
+/// Why an answer is extractive, refused or cut short: said in the question's language by
+/// [`Messages::note`]. Technical details (setting names, paths, error text) stay as they are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Note {
+    /// The evidence score is below `retrieval.refuse_below`.
+    Refused {
+        /// The question's evidence score.
+        score: f32,
+        /// `retrieval.refuse_below` in force.
+        threshold: f32,
+    },
+    /// The request asked for an extractive answer.
+    ExtractiveRequested,
+    /// No GGUF model is configured.
+    NoModel {
+        /// Where models are looked for.
+        dir: String,
+    },
+    /// The reader left before the answer began.
+    Cancelled,
+}
+
+impl Messages {
+    /// `note` in these words.
+    pub fn note(&self, note: &Note) -> String {
+        match note {
+            Note::Refused { score, threshold } => fill(
+                self.note_refused,
+                &[
+                    ("score", &format!("{score:.3}")),
+                    ("threshold", &format!("{threshold:.3}")),
+                ],
+            ),
+            Note::ExtractiveRequested => self.note_extractive.to_string(),
+            Note::NoModel { dir } => fill(self.note_no_model, &[("dir", dir)]),
+            Note::Cancelled => self.note_cancelled.to_string(),
+        }
+    }
+
+    /// The note saying only BM25 retrieved, and why.
+    pub fn bm25_only(&self, reason: &str) -> String {
+        fill(self.note_bm25_only, &[("reason", reason)])
+    }
+
+    /// Why only BM25 retrieved when the embedder failed to load with `error`.
+    pub fn embedder_failed(&self, error: &str) -> String {
+        fill(self.note_embedder_failed, &[("error", error)])
+    }
+}
+
+/// `template` with each `{name}` replaced by its value, in one pass (a value's own braces
+/// are left alone).
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let named = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            values
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (v, close))
+        });
+        match named {
+            Some((value, close)) => {
+                out.push_str(value);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Every language with messages; the first is the fallback.
@@ -66,6 +166,16 @@ pub static CATALOG: [Messages; 14] = [
         failed: "The question could not be answered",
         lost: "The connection to the service was lost.",
         close: "Close",
+        note_refused: "the evidence score {score} is below retrieval.refuse_below = {threshold}: the documents do not seem to say; the closest passages are listed",
+        note_extractive: "extractive mode was requested",
+        note_no_model: "no language model is configured (no .gguf in {dir}; see README, 'Adding a Qwen 3.5 model')",
+        note_cancelled: "the reader left before the answer began",
+        note_bm25_only: "BM25 alone retrieved ({reason})",
+        note_embedder_failed: "the embedding model could not be loaded: {error}",
+        no_direct_answer: "The documents do not answer this directly; the closest passages are listed below.",
+        page: "p. {n}",
+        pages: "pp. {a}-{b}",
+        lines: "lines {a}-{b}",
     },
     Messages {
         lang: "de",
@@ -86,6 +196,16 @@ pub static CATALOG: [Messages; 14] = [
         failed: "Die Frage konnte nicht beantwortet werden",
         lost: "Die Verbindung zum Dienst ist abgebrochen.",
         close: "Schließen",
+        note_refused: "der Evidenzwert {score} liegt unter retrieval.refuse_below = {threshold}: die Dokumente scheinen dazu nichts zu sagen; die nächstliegenden Abschnitte sind aufgeführt",
+        note_extractive: "der extraktive Modus wurde angefordert",
+        note_no_model: "kein Sprachmodell ist konfiguriert (keine .gguf-Datei in {dir}; siehe README, 'Adding a Qwen 3.5 model')",
+        note_cancelled: "der Leser ist gegangen, bevor die Antwort begann",
+        note_bm25_only: "nur BM25 wurde für die Suche verwendet ({reason})",
+        note_embedder_failed: "das Embedding-Modell konnte nicht geladen werden: {error}",
+        no_direct_answer: "Die Dokumente beantworten dies nicht direkt; die nächstliegenden Abschnitte sind unten aufgeführt.",
+        page: "S. {n}",
+        pages: "S. {a}–{b}",
+        lines: "Zeilen {a}–{b}",
     },
     Messages {
         lang: "fr",
@@ -106,6 +226,16 @@ pub static CATALOG: [Messages; 14] = [
         failed: "La question n'a pas pu recevoir de réponse",
         lost: "La connexion au service a été perdue.",
         close: "Fermer",
+        note_refused: "le score de preuve {score} est inférieur à retrieval.refuse_below = {threshold} : les documents ne semblent pas le dire ; les passages les plus proches sont listés",
+        note_extractive: "le mode extractif a été demandé",
+        note_no_model: "aucun modèle de langue n'est configuré (aucun .gguf dans {dir} ; voir le README, 'Adding a Qwen 3.5 model')",
+        note_cancelled: "le lecteur est parti avant le début de la réponse",
+        note_bm25_only: "seul BM25 a servi à la recherche ({reason})",
+        note_embedder_failed: "le modèle d'embedding n'a pas pu être chargé : {error}",
+        no_direct_answer: "Les documents ne répondent pas directement à cette question ; les passages les plus proches sont listés ci-dessous.",
+        page: "p. {n}",
+        pages: "p. {a}-{b}",
+        lines: "lignes {a}-{b}",
     },
     Messages {
         lang: "es",
@@ -126,6 +256,16 @@ pub static CATALOG: [Messages; 14] = [
         failed: "No se pudo responder a la pregunta",
         lost: "Se perdió la conexión con el servicio.",
         close: "Cerrar",
+        note_refused: "la puntuación de evidencia {score} está por debajo de retrieval.refuse_below = {threshold}: los documentos no parecen decirlo; se listan los pasajes más cercanos",
+        note_extractive: "se pidió el modo extractivo",
+        note_no_model: "no hay ningún modelo de lenguaje configurado (ningún .gguf en {dir}; véase el README, 'Adding a Qwen 3.5 model')",
+        note_cancelled: "el lector se fue antes de que empezara la respuesta",
+        note_bm25_only: "la búsqueda usó solo BM25 ({reason})",
+        note_embedder_failed: "no se pudo cargar el modelo de embeddings: {error}",
+        no_direct_answer: "Los documentos no responden a esto directamente; abajo se listan los pasajes más cercanos.",
+        page: "pág. {n}",
+        pages: "págs. {a}-{b}",
+        lines: "líneas {a}-{b}",
     },
     Messages {
         lang: "it",
@@ -146,6 +286,16 @@ pub static CATALOG: [Messages; 14] = [
         failed: "Non è stato possibile rispondere alla domanda",
         lost: "La connessione al servizio si è interrotta.",
         close: "Chiudi",
+        note_refused: "il punteggio di evidenza {score} è sotto retrieval.refuse_below = {threshold}: i documenti non sembrano dirlo; sono elencati i passaggi più vicini",
+        note_extractive: "è stata richiesta la modalità estrattiva",
+        note_no_model: "nessun modello linguistico è configurato (nessun .gguf in {dir}; vedi il README, 'Adding a Qwen 3.5 model')",
+        note_cancelled: "il lettore se n'è andato prima che iniziasse la risposta",
+        note_bm25_only: "la ricerca ha usato solo BM25 ({reason})",
+        note_embedder_failed: "non è stato possibile caricare il modello di embedding: {error}",
+        no_direct_answer: "I documenti non rispondono direttamente a questa domanda; i passaggi più vicini sono elencati qui sotto.",
+        page: "p. {n}",
+        pages: "pp. {a}-{b}",
+        lines: "righe {a}-{b}",
     },
     Messages {
         lang: "pt",
@@ -166,6 +316,16 @@ pub static CATALOG: [Messages; 14] = [
         failed: "Não foi possível responder à pergunta",
         lost: "A ligação ao serviço perdeu-se.",
         close: "Fechar",
+        note_refused: "a pontuação de evidência {score} está abaixo de retrieval.refuse_below = {threshold}: os documentos não parecem dizê-lo; os trechos mais próximos estão listados",
+        note_extractive: "o modo extrativo foi pedido",
+        note_no_model: "nenhum modelo de linguagem está configurado (nenhum .gguf em {dir}; veja o README, 'Adding a Qwen 3.5 model')",
+        note_cancelled: "o leitor saiu antes de a resposta começar",
+        note_bm25_only: "a pesquisa usou apenas BM25 ({reason})",
+        note_embedder_failed: "não foi possível carregar o modelo de embeddings: {error}",
+        no_direct_answer: "Os documentos não respondem a isto diretamente; os trechos mais próximos estão listados abaixo.",
+        page: "p. {n}",
+        pages: "pp. {a}-{b}",
+        lines: "linhas {a}-{b}",
     },
     Messages {
         lang: "nl",
@@ -186,6 +346,16 @@ pub static CATALOG: [Messages; 14] = [
         failed: "De vraag kon niet worden beantwoord",
         lost: "De verbinding met de dienst is verbroken.",
         close: "Sluiten",
+        note_refused: "de bewijsscore {score} ligt onder retrieval.refuse_below = {threshold}: de documenten lijken het niet te zeggen; de dichtstbijzijnde passages staan erbij",
+        note_extractive: "de extractieve modus is gevraagd",
+        note_no_model: "er is geen taalmodel geconfigureerd (geen .gguf in {dir}; zie de README, 'Adding a Qwen 3.5 model')",
+        note_cancelled: "de lezer vertrok voordat het antwoord begon",
+        note_bm25_only: "alleen BM25 heeft gezocht ({reason})",
+        note_embedder_failed: "het embeddingmodel kon niet worden geladen: {error}",
+        no_direct_answer: "De documenten beantwoorden dit niet rechtstreeks; de dichtstbijzijnde passages staan hieronder.",
+        page: "p. {n}",
+        pages: "pp. {a}-{b}",
+        lines: "regels {a}-{b}",
     },
     Messages {
         lang: "pl",
@@ -206,6 +376,16 @@ pub static CATALOG: [Messages; 14] = [
         failed: "Nie udało się odpowiedzieć na pytanie",
         lost: "Utracono połączenie z usługą.",
         close: "Zamknij",
+        note_refused: "wynik dowodowy {score} jest poniżej retrieval.refuse_below = {threshold}: dokumenty chyba tego nie mówią; wymieniono najbliższe fragmenty",
+        note_extractive: "zażądano trybu ekstrakcyjnego",
+        note_no_model: "nie skonfigurowano modelu językowego (brak pliku .gguf w {dir}; zob. README, 'Adding a Qwen 3.5 model')",
+        note_cancelled: "czytelnik odszedł, zanim zaczęła się odpowiedź",
+        note_bm25_only: "wyszukiwano tylko przez BM25 ({reason})",
+        note_embedder_failed: "nie udało się wczytać modelu osadzeń: {error}",
+        no_direct_answer: "Dokumenty nie odpowiadają na to wprost; najbliższe fragmenty wymieniono poniżej.",
+        page: "s. {n}",
+        pages: "s. {a}-{b}",
+        lines: "wiersze {a}-{b}",
     },
     Messages {
         lang: "ru",
@@ -226,6 +406,16 @@ pub static CATALOG: [Messages; 14] = [
         failed: "Не удалось ответить на вопрос",
         lost: "Соединение с сервисом потеряно.",
         close: "Закрыть",
+        note_refused: "оценка доказательности {score} ниже retrieval.refuse_below = {threshold}: в документах, похоже, об этом не сказано; приведены ближайшие фрагменты",
+        note_extractive: "был запрошен экстрактивный режим",
+        note_no_model: "языковая модель не настроена (нет файла .gguf в {dir}; см. README, 'Adding a Qwen 3.5 model')",
+        note_cancelled: "читатель ушёл до начала ответа",
+        note_bm25_only: "поиск выполнен только через BM25 ({reason})",
+        note_embedder_failed: "не удалось загрузить модель эмбеддингов: {error}",
+        no_direct_answer: "Документы не отвечают на это напрямую; ближайшие фрагменты приведены ниже.",
+        page: "с. {n}",
+        pages: "с. {a}–{b}",
+        lines: "строки {a}–{b}",
     },
     Messages {
         lang: "tr",
@@ -246,6 +436,16 @@ pub static CATALOG: [Messages; 14] = [
         failed: "Soru yanıtlanamadı",
         lost: "Hizmetle bağlantı kesildi.",
         close: "Kapat",
+        note_refused: "kanıt puanı {score}, retrieval.refuse_below = {threshold} değerinin altında: belgeler bunu söylemiyor gibi görünüyor; en yakın bölümler listelendi",
+        note_extractive: "alıntılama modu istendi",
+        note_no_model: "yapılandırılmış bir dil modeli yok ({dir} içinde .gguf yok; bkz. README, 'Adding a Qwen 3.5 model')",
+        note_cancelled: "okuyucu yanıt başlamadan ayrıldı",
+        note_bm25_only: "arama yalnızca BM25 ile yapıldı ({reason})",
+        note_embedder_failed: "gömme modeli yüklenemedi: {error}",
+        no_direct_answer: "Belgeler bunu doğrudan yanıtlamıyor; en yakın bölümler aşağıda listelendi.",
+        page: "s. {n}",
+        pages: "s. {a}-{b}",
+        lines: "satır {a}-{b}",
     },
     Messages {
         lang: "ar",
@@ -266,6 +466,16 @@ pub static CATALOG: [Messages; 14] = [
         failed: "تعذّرت الإجابة عن السؤال",
         lost: "انقطع الاتصال بالخدمة.",
         close: "إغلاق",
+        note_refused: "درجة الدليل {score} أقل من retrieval.refuse_below = {threshold}: لا يبدو أن المستندات تذكر ذلك؛ أُدرجت أقرب المقاطع",
+        note_extractive: "طُلب الوضع الاستخراجي",
+        note_no_model: "لم يُضبط أي نموذج لغوي (لا يوجد ملف .gguf في {dir}؛ راجع README، 'Adding a Qwen 3.5 model')",
+        note_cancelled: "غادر القارئ قبل أن تبدأ الإجابة",
+        note_bm25_only: "استُخدم BM25 وحده في البحث ({reason})",
+        note_embedder_failed: "تعذّر تحميل نموذج التضمين: {error}",
+        no_direct_answer: "لا تجيب المستندات عن هذا مباشرة؛ أقرب المقاطع مدرجة أدناه.",
+        page: "ص. {n}",
+        pages: "ص. {a}-{b}",
+        lines: "الأسطر {a}-{b}",
     },
     Messages {
         lang: "zh",
@@ -286,6 +496,16 @@ pub static CATALOG: [Messages; 14] = [
         failed: "无法回答该问题",
         lost: "与服务的连接已断开。",
         close: "关闭",
+        note_refused: "证据分数 {score} 低于 retrieval.refuse_below = {threshold}：文档中似乎没有相关内容；已列出最接近的段落",
+        note_extractive: "已请求摘录模式",
+        note_no_model: "未配置语言模型（{dir} 中没有 .gguf 文件；参见 README 的 'Adding a Qwen 3.5 model'）",
+        note_cancelled: "读者在回答开始前离开了",
+        note_bm25_only: "仅使用 BM25 检索（{reason}）",
+        note_embedder_failed: "无法加载嵌入模型：{error}",
+        no_direct_answer: "文档没有直接回答这个问题；下面列出了最接近的段落。",
+        page: "第 {n} 页",
+        pages: "第 {a}-{b} 页",
+        lines: "第 {a}-{b} 行",
     },
     Messages {
         lang: "ja",
@@ -306,6 +526,16 @@ pub static CATALOG: [Messages; 14] = [
         failed: "質問に回答できませんでした",
         lost: "サービスとの接続が切れました。",
         close: "閉じる",
+        note_refused: "根拠スコア {score} が retrieval.refuse_below = {threshold} を下回っています：文書には記載がないようです。最も近い箇所を示します",
+        note_extractive: "抽出モードが指定されました",
+        note_no_model: "言語モデルが設定されていません（{dir} に .gguf がありません。README の 'Adding a Qwen 3.5 model' を参照）",
+        note_cancelled: "回答が始まる前に読者が離れました",
+        note_bm25_only: "BM25 のみで検索しました（{reason}）",
+        note_embedder_failed: "埋め込みモデルを読み込めませんでした：{error}",
+        no_direct_answer: "文書はこの質問に直接答えていません。最も近い箇所を下に示します。",
+        page: "{n} ページ",
+        pages: "{a}-{b} ページ",
+        lines: "{a}-{b} 行",
     },
     Messages {
         lang: "ko",
@@ -326,6 +556,16 @@ pub static CATALOG: [Messages; 14] = [
         failed: "질문에 답할 수 없습니다",
         lost: "서비스와의 연결이 끊어졌습니다.",
         close: "닫기",
+        note_refused: "근거 점수 {score}이(가) retrieval.refuse_below = {threshold}보다 낮습니다: 문서에 해당 내용이 없는 것 같습니다. 가장 가까운 구절을 나열합니다",
+        note_extractive: "추출 모드가 요청되었습니다",
+        note_no_model: "언어 모델이 설정되지 않았습니다({dir}에 .gguf 파일 없음, README의 'Adding a Qwen 3.5 model' 참조)",
+        note_cancelled: "답변이 시작되기 전에 읽는 사람이 떠났습니다",
+        note_bm25_only: "BM25만으로 검색했습니다({reason})",
+        note_embedder_failed: "임베딩 모델을 불러올 수 없습니다: {error}",
+        no_direct_answer: "문서가 이 질문에 직접 답하지 않습니다. 가장 가까운 구절을 아래에 나열합니다.",
+        page: "{n}쪽",
+        pages: "{a}-{b}쪽",
+        lines: "{a}-{b}행",
     },
 ];
 
@@ -395,6 +635,58 @@ mod tests {
             assert!(codes.contains(&code), "{code}");
         }
         assert!(for_code("ar").rtl && !for_code("zh").rtl);
+    }
+
+    /// The `{name}` placeholders of a template, sorted.
+    fn placeholders(s: &str) -> Vec<String> {
+        let mut names: Vec<String> = s
+            .split('{')
+            .skip(1)
+            .filter_map(|p| p.split_once('}').map(|(n, _)| n.to_string()))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn every_translation_keeps_the_english_placeholders() {
+        let english = serde_json::to_value(&CATALOG[0]).unwrap();
+        for m in &CATALOG[1..] {
+            let v = serde_json::to_value(m).unwrap();
+            for (key, value) in english.as_object().unwrap() {
+                if let (Some(en), Some(s)) = (value.as_str(), v[key].as_str()) {
+                    assert_eq!(placeholders(s), placeholders(en), "{} {key}", m.lang);
+                }
+            }
+        }
+        assert_eq!(placeholders(CATALOG[0].pages), ["a", "b"]);
+    }
+
+    #[test]
+    fn notes_are_filled_in_the_chosen_language() {
+        let refused = Note::Refused {
+            score: 0.3121,
+            threshold: 0.41,
+        };
+        assert_eq!(
+            for_code("en").note(&refused),
+            "the evidence score 0.312 is below retrieval.refuse_below = 0.410: the documents do not seem to say; the closest passages are listed"
+        );
+        let de = for_code("de").note(&refused);
+        assert!(de.starts_with("der Evidenzwert 0.312 liegt unter"), "{de}");
+        let zh = for_code("zh").bm25_only("嵌入失败 {x}");
+        assert_eq!(zh, "仅使用 BM25 检索（嵌入失败 {x}）");
+        let no_model = for_code("ar").note(&Note::NoModel {
+            dir: "models".into(),
+        });
+        assert!(
+            no_model.contains(" models؛") && !no_model.contains("{dir}"),
+            "{no_model}"
+        );
+        assert_eq!(
+            fill("{a}-{b} {c} {", &[("a", "1"), ("b", "{a}")]),
+            "1-{a} {c} {"
+        );
     }
 
     #[test]

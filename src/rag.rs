@@ -10,6 +10,7 @@ use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::generate::{self, Llm};
 use crate::ingest::{self, Chunker, Skip};
+use crate::messages::Note;
 use crate::retrieve;
 use crate::store::{DocWrite, EmbedderInfo, Index, Manifest, Stats, Status, StoredDoc, Writer};
 use crate::types::{Answer, AnswerMode, Chunk, Document, Timings};
@@ -44,6 +45,22 @@ pub struct IngestOptions {
     pub prune: bool,
     /// BM25 only: store chunks without vectors (`rag reindex` adds them later).
     pub no_embed: bool,
+    /// Re-cut and re-embed documents even when their content is unchanged (`rag reindex`
+    /// does this when the chunking settings changed).
+    pub rechunk: bool,
+}
+
+/// What `rag reindex` did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ReindexReport {
+    /// Chunks embedded (stored chunks re-embedded plus the chunks of re-cut documents).
+    pub embedded: usize,
+    /// Documents read and cut again because the chunking settings changed.
+    pub recut: usize,
+    /// Documents cut with other settings whose source file is gone: re-embedded as they were.
+    pub kept: usize,
+    /// Wall time.
+    pub seconds: f64,
 }
 
 /// What an ingest did.
@@ -135,7 +152,7 @@ pub struct Rag {
     embedder_error: Option<String>,
     index: RwLock<Option<Arc<Index>>>,
     llm: Option<Llm>,
-    llm_note: Option<String>,
+    llm_note: Option<crate::messages::Note>,
     /// The device plan in force.
     plan: crate::profile::Plan,
 }
@@ -187,7 +204,7 @@ impl Rag {
             embedder_error,
             index: RwLock::new(None),
             llm: None,
-            llm_note: Some("extractive mode was requested".into()),
+            llm_note: Some(crate::messages::Note::ExtractiveRequested),
         }
     }
 
@@ -212,10 +229,9 @@ impl Rag {
     pub fn with_llm(mut self) -> Result<Rag> {
         let paths = crate::profile::choose_models(&self.config.llm, &self.plan)?;
         if paths.is_empty() {
-            self.llm_note = Some(format!(
-                "no language model is configured (no .gguf in {}; see README, 'Adding a Qwen 3.5 model')",
-                self.config.llm.models_dir.display()
-            ));
+            self.llm_note = Some(crate::messages::Note::NoModel {
+                dir: self.config.llm.models_dir.display().to_string(),
+            });
             return Ok(self);
         }
         self.config.llm = crate::profile::apply(&self.config.llm, &self.plan);
@@ -307,7 +323,11 @@ impl Rag {
             &self.embedder_info()?,
             cfg.compact_tombstones,
         )?;
-        let known = writer.hashes()?;
+        let mut known = writer.hashes()?;
+        if options.rechunk {
+            // No stored hash matches: every document is cut again, as an update.
+            known.values_mut().for_each(String::clear);
+        }
         let embedder = self.embedder()?;
         let chunker = Chunker::new(
             embedder.tokenizer().clone(),
@@ -379,6 +399,15 @@ impl Rag {
             commit_step(&mut writer, &mut ready, &remove, &mut report, progress)
         })?;
         let stats = writer.stats()?;
+        match writer.chunking()? {
+            None => writer.set_chunking(&self.chunking())?,
+            Some(stored) if stored != self.chunking() => tracing::warn!(
+                indexed = %stored,
+                now = %self.chunking(),
+                "documents indexed earlier were cut with other chunking settings; `rag reindex` re-cuts them"
+            ),
+            Some(_) => {}
+        }
         drop(writer);
         self.reload()?;
         report.skipped = skipped;
@@ -488,17 +517,67 @@ impl Rag {
 
     /// Re-embeds stored chunks with the configured embedder: all of them when the index was
     /// built with another embedder (or `all`), else those stored without vectors
-    /// (`--no-embed`). Returns how many chunks were embedded.
-    pub fn reindex(&self, all: bool) -> Result<usize> {
-        let n = Writer::reindex(
+    /// (`--no-embed`). When the documents were cut with other chunking settings (another
+    /// embedder's tokens or size), those whose source file is still there are read, cut and
+    /// embedded again; the others keep their chunks. `progress` sees the re-cut files.
+    pub fn reindex(
+        &self,
+        all: bool,
+        progress: &mut dyn FnMut(IngestEvent),
+    ) -> Result<ReindexReport> {
+        let started = Instant::now();
+        let chunking = self.chunking();
+        let done = Writer::reindex(
             &self.config.index,
             &self.embedder_info()?,
+            &chunking,
             self.config.ingest.compact_tombstones,
             all,
+            &|d: &StoredDoc| Path::new(d.source_file()).is_file(),
             &mut |texts| self.embedder()?.embed(texts),
         )?;
         self.reload()?;
-        Ok(n)
+        let mut report = ReindexReport {
+            embedded: done.embedded,
+            recut: 0,
+            kept: done.kept,
+            seconds: 0.0,
+        };
+        if !done.recut.is_empty() {
+            let mut files: Vec<PathBuf> = done
+                .recut
+                .iter()
+                .map(|d| PathBuf::from(d.source_file()))
+                .collect();
+            files.sort();
+            files.dedup();
+            let options = IngestOptions {
+                rechunk: true,
+                ..Default::default()
+            };
+            let ingested = self.ingest(&files, &options, progress)?;
+            report.recut = ingested.added + ingested.updated;
+            report.embedded += ingested.chunks_written;
+            Writer::open(
+                &self.config.index,
+                &self.embedder_info()?,
+                self.config.ingest.compact_tombstones,
+            )?
+            .set_chunking(&chunking)?;
+        }
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// The chunking settings in force, as the index records them: the embedder whose tokens
+    /// size the chunks, the size and the overlap.
+    fn chunking(&self) -> String {
+        let embedder = self.embedder.as_ref().map_or("none", |e| e.id());
+        format!(
+            "{embedder} max_tokens={} overlap={}",
+            self.config.chunking.max_tokens(),
+            self.config.chunking.overlap
+        )
     }
 
     /// Counts, sizes and agreement of the stores; with `verify`, a per-document check.
@@ -664,6 +743,8 @@ impl Rag {
             .enumerate()
             .map(|(i, h)| generate::citation(i + 1, h))
             .collect();
+        // Refusals, notes and fallbacks are said in the question's language.
+        let words = crate::messages::for_question(question, hits.iter().map(|h| h.text.as_str()));
         let go_on = on_event(AskEvent::Retrieved {
             sources: &numbered,
             evidence: &evidence,
@@ -690,23 +771,20 @@ impl Rag {
             }
             None => {
                 let note = if refused {
-                    Some(format!(
-                        "the evidence score {:.3} is below retrieval.refuse_below = {:.3}: the documents do not seem to say; the closest passages are listed",
-                        evidence.score, evidence.threshold
-                    ))
+                    Some(Note::Refused {
+                        score: evidence.score,
+                        threshold: evidence.threshold,
+                    })
                 } else if options.extractive {
-                    Some("extractive mode was requested".to_string())
+                    Some(Note::ExtractiveRequested)
                 } else {
                     self.llm_note.clone()
                 };
                 let (text, mode) = if refused {
-                    // Refused in the question's own language.
-                    let texts = hits.iter().map(|h| h.text.as_str());
-                    let words = crate::messages::for_question(question, texts);
                     (words.not_found.to_string(), AnswerMode::Refused)
                 } else {
                     let text = generate::extract(question, &hits, EXTRACTIVE_SENTENCES)
-                        .unwrap_or_else(|| "The documents do not answer this directly; the closest passages are listed below.".to_string());
+                        .unwrap_or_else(|| words.no_direct_answer.to_string());
                     (text, AnswerMode::Extractive)
                 };
                 Routed {
@@ -741,15 +819,14 @@ impl Rag {
         }
         // Why only BM25 retrieved: the embedder's load error when there is none.
         let reason = retrieved.degraded.map(|reason| match &self.embedder_error {
-            Some(load) if self.embedder.is_none() => {
-                format!("the embedding model could not be loaded: {load}")
-            }
+            Some(load) if self.embedder.is_none() => words.embedder_failed(load),
             _ => reason,
         });
         let degraded = reason.as_ref().map(|_| retrieve::BM25_ONLY.to_string());
-        let note = match (reason, out.note) {
-            (Some(r), Some(n)) => Some(format!("BM25 alone retrieved ({r}); {n}")),
-            (Some(r), None) => Some(format!("BM25 alone retrieved ({r})")),
+        let note = out.note.as_ref().map(|n| words.note(n));
+        let note = match (reason, note) {
+            (Some(r), Some(n)) => Some(format!("{}; {n}", words.bm25_only(&r))),
+            (Some(r), None) => Some(words.bm25_only(&r)),
             (None, n) => n,
         };
         let mut citations = generate::cite(&out.text, sources);
@@ -902,7 +979,7 @@ struct Routed {
     mode: AnswerMode,
     used: usize,
     model: Option<String>,
-    note: Option<String>,
+    note: Option<Note>,
     stop_reason: Option<generate::StopReason>,
     sentences: Vec<crate::types::SentenceSupport>,
     routing: Option<crate::types::Routing>,
@@ -923,7 +1000,7 @@ impl Routed {
             },
             used: 0,
             model: None,
-            note: Some("the reader left before the answer began".into()),
+            note: Some(Note::Cancelled),
             stop_reason: Some(generate::StopReason::Cancelled),
             sentences: Vec::new(),
             routing: None,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::e2e::{http, root, start_server, stderr, Env};
+use crate::e2e::{copy_corpora, http, root, start_server, stderr, Env};
 
 fn env_with(extra: &str) -> Env {
     Env::with_llm_settings(&format!("max_tokens = 24\ncontext = 2048\n{extra}"))
@@ -349,9 +349,15 @@ fn bm25_only_ingest_then_reindex_adds_the_vectors() {
 fn another_embedder_is_refused_with_a_pointer_to_reindex() {
     let env = Env::new();
     env.ingest_corpora();
+    let before = env.status();
     let db = rusqlite::Connection::open(env.path("index/rag.sqlite3")).unwrap();
     db.execute(
         "UPDATE meta SET value = 'some/other-model' WHERE key = 'embedder_id'",
+        [],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE meta SET value = 'some/other-model max_tokens=384 overlap=0' WHERE key = 'chunking'",
         [],
     )
     .unwrap();
@@ -369,8 +375,10 @@ fn another_embedder_is_refused_with_a_pointer_to_reindex() {
         );
         assert!(err.contains("run `rag reindex`"), "{err}");
     }
-    let out = env.run(&["reindex"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    // The chunks were cut in the other model's tokens: reindex cuts them again in this one's.
+    let report = env.ok_json(&["reindex", "--json"]);
+    assert_eq!(report["recut"], before["documents"], "{report}");
+    assert_eq!(report["kept"], 0, "{report}");
     let s = status_any(&env, true);
     assert_eq!(
         s["embedder"]["id"],
@@ -382,6 +390,60 @@ fn another_embedder_is_refused_with_a_pointer_to_reindex() {
         a["answer"].as_str().unwrap().contains("do not take cash"),
         "{a}"
     );
+}
+
+#[test]
+fn new_chunking_settings_are_applied_by_reindex_not_by_ingest() {
+    let env = Env::new();
+    let corpus = env.path("corpus");
+    copy_corpora(&corpus);
+    let corpus_arg = corpus.to_string_lossy().into_owned();
+    env.ok_json(&["ingest", "--json", &corpus_arg]);
+    let before = env.status();
+    let longest = |env: &Env| -> i64 {
+        let db = rusqlite::Connection::open(env.path("index/rag.sqlite3")).unwrap();
+        db.query_row("SELECT MAX(tokens) FROM chunks", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert!(longest(&env) > 64, "{before}");
+    env.append_config("[chunking]\nmax_tokens = 64\noverlap = 8\n");
+    // Unchanged files are left alone by ingest (it warns), whatever the settings say.
+    let again = env.ok_json(&["ingest", "--json", &corpus_arg]);
+    assert_eq!(again["unchanged"], before["documents"], "{again}");
+    assert_eq!(again["chunks"], before["chunks"], "{again}");
+    // Reindex cuts every document whose file is still there again; a gone one keeps its chunks.
+    std::fs::remove_file(corpus.join("parking-and-transport.md")).unwrap();
+    let report = env.ok_json(&["reindex", "--json"]);
+    let documents = before["documents"].as_u64().unwrap();
+    assert_eq!(report["recut"], documents - 1, "{report}");
+    assert_eq!(report["kept"], 1, "{report}");
+    let after = status_any(&env, true);
+    assert_eq!(after["agree"], true, "{after}");
+    assert_eq!(after["documents"], documents, "{after}");
+    assert_eq!(after["chunks_without_vectors"], 0, "{after}");
+    assert!(
+        after["chunks"].as_u64() > before["chunks"].as_u64(),
+        "{before} {after}"
+    );
+    let db = rusqlite::Connection::open(env.path("index/rag.sqlite3")).unwrap();
+    let over: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM chunks c JOIN documents d ON d.id = c.doc_id
+             WHERE c.tokens > 64 AND d.path NOT LIKE '%parking-and-transport.md'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(over, 0);
+    // Done: a second reindex has nothing to do.
+    let report = env.ok_json(&["reindex", "--json"]);
+    assert_eq!(
+        (report["recut"].as_u64(), report["embedded"].as_u64()),
+        (Some(0), Some(0)),
+        "{report}"
+    );
+    let a = env.ask_extractive("Where is the cafe?");
+    assert!(a["sources"][0]["path"].is_string(), "{a}");
 }
 
 #[test]

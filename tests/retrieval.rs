@@ -5,15 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::e2e::{root, stderr, Env};
-
-fn copy_corpora(to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(root().join("corpora")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-    }
-}
+use crate::e2e::{copy_corpora, root, stderr, Env};
 
 fn golden() -> String {
     root()
@@ -372,6 +364,17 @@ fn german_chinese_and_arabic_questions_find_their_pages() {
     assert!(answer.contains("B 停车场"), "{zh}");
     // A Chinese sentence ends at its own full stop: the answer does not run on into the next.
     assert!(!answer.contains("持蓝色残疾人停车证者免费停车"), "{zh}");
+    // Notes are said in the question's language too.
+    assert_eq!(
+        de["note"].as_str(),
+        Some(rag::messages::for_code("de").note_extractive),
+        "{de}"
+    );
+    assert_eq!(
+        zh["note"].as_str(),
+        Some(rag::messages::for_code("zh").note_extractive),
+        "{zh}"
+    );
     let ar = env.ask_extractive("أين تقع غرفة الصلاة؟");
     assert!(
         ar["answer"].as_str().unwrap().contains("الطابق الأول"),

@@ -522,6 +522,19 @@ fn the_kiosk_speaks_chinese_and_arabic() {
         if let Ok(dir) = std::env::var("RAG_KIOSK_SCREENSHOTS") {
             std::fs::write(Path::new(&dir).join(format!("kiosk-{lang}.png")), &png).unwrap();
         }
+        // A cited passage says where it is in the page's words ("第 1-25 行", "الأسطر 1-25").
+        browser.click("#answer .cite");
+        let place = browser.js("return document.getElementById('passage-where').textContent");
+        let place = place.as_str().unwrap();
+        let lines = rag::messages::for_code(lang).lines;
+        let (before, rest) = lines.split_once("{a}").unwrap();
+        let after = rest.split_once("{b}").unwrap().1;
+        assert!(
+            place.contains(before.trim()) && place.contains(after.trim()),
+            "{place}"
+        );
+        assert!(!place.contains("lines "), "{place}");
+        browser.click("#close");
         // The next language replaces this one's setting.
         let config = std::fs::read_to_string(env.path("rag.toml")).unwrap();
         let cut = config.rfind("[serve]").unwrap();

@@ -1132,7 +1132,7 @@ pub async fn delete_document(
     // An uploaded file goes with its last document (a JSONL file holds several); files
     // elsewhere are the operator's.
     let uploads = std::fs::canonicalize(uploads_dir(&s)).ok();
-    let file = doc.path.split('#').next().unwrap_or_default().to_string();
+    let file = doc.source_file().to_string();
     let in_uploads = uploads
         .as_deref()
         .is_some_and(|u| FsPath::new(&file).parent() == Some(u));
@@ -1144,9 +1144,7 @@ pub async fn delete_document(
         ));
     }
     // Only uploads share a file (the records of one JSONL), and only this request removes one.
-    let still_used = docs
-        .iter()
-        .any(|d| d.id != id && d.path.split('#').next() == Some(file.as_str()));
+    let still_used = docs.iter().any(|d| d.id != id && d.source_file() == file);
     let rag = Arc::clone(s.rag());
     let removed = tokio::task::spawn_blocking(move || rag.remove_ids(&[id])).await??;
     let Some(removed) = removed.into_iter().next() else {

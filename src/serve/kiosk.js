@@ -10,10 +10,16 @@
   let controller = null;   // aborts the running answer
   let idleTimer = null;
 
+  // A catalog template with its {name} placeholders filled.
+  const fill = (template, values) => template.replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
+
   function where(s) {
     const parts = [s.path];
-    if (s.page_start) parts.push(s.page_start === s.page_end ? "p. " + s.page_start : "pp. " + s.page_start + "-" + s.page_end);
-    else if (s.format === "markdown" || s.format === "text") parts.push("lines " + s.start_line + "-" + s.end_line);
+    if (s.page_start) {
+      parts.push(s.page_start === s.page_end ? fill(T.page, { n: s.page_start }) : fill(T.pages, { a: s.page_start, b: s.page_end }));
+    } else if (s.format === "markdown" || s.format === "text") {
+      parts.push(fill(T.lines, { a: s.start_line, b: s.end_line }));
+    }
     if (s.heading) parts.push(s.heading);
     return parts.join(" \u00b7 ");
   }

@@ -38,6 +38,18 @@ pub struct EmbedderInfo {
     pub dims: usize,
 }
 
+/// What [`Writer::reindex`] did.
+#[derive(Debug, Default)]
+pub struct Reindexed {
+    /// Chunks embedded from their stored text.
+    pub embedded: usize,
+    /// Documents cut with other chunking settings whose source can be read again: their
+    /// vectors were cleared, for the caller to re-cut and re-ingest them.
+    pub recut: Vec<StoredDoc>,
+    /// Documents cut with other settings whose source is gone: re-embedded as they were.
+    pub kept: usize,
+}
+
 /// A document to write, with its chunks and their vectors (none with `--no-embed`).
 #[derive(Debug, Clone)]
 pub struct DocWrite {
@@ -196,20 +208,44 @@ impl Writer {
 
     /// Re-embeds chunks from their stored text with the configured embedder: every chunk when
     /// the index was built with another embedder (or `all`), else only chunks without a
-    /// vector. Returns how many were embedded.
+    /// vector. When the documents were cut with other chunking settings than `chunking`
+    /// (another embedder's tokens, another size), the documents whose source `readable` says
+    /// can be read again are not re-embedded: their vectors are cleared, in the same commit,
+    /// for the caller to re-cut them (`Reindexed::recut`) and then record the new chunking
+    /// with [`Writer::set_chunking`]. The others keep their chunks.
     pub fn reindex(
         dir: &Path,
         embedder: &EmbedderInfo,
+        chunking: &str,
         compact_share: f64,
         all: bool,
+        readable: &dyn Fn(&StoredDoc) -> bool,
         embed: &mut EmbedFn<'_>,
-    ) -> Result<usize> {
+    ) -> Result<Reindexed> {
         let mut writer = Self::open_unchecked(dir, embedder, compact_share)?;
         let changed = writer.db.embedder()?.is_some_and(|b| b != *embedder);
-        let inputs = writer.db.embed_inputs(all || changed)?;
-        if inputs.is_empty() && !changed {
+        let recut_all = match writer.db.chunking()? {
+            Some(stored) => stored != chunking,
+            // Indexes from before the setting was recorded: cut for the embedder they hold.
+            None => changed,
+        };
+        let mut done = Reindexed::default();
+        if recut_all {
+            let (recut, kept): (Vec<StoredDoc>, Vec<StoredDoc>) = writer
+                .db
+                .documents()?
+                .into_iter()
+                .partition(|d| readable(d));
+            done.recut = recut;
+            done.kept = kept.len();
+        }
+        let cleared: HashSet<i64> = done.recut.iter().map(|d| d.id).collect();
+        let mut inputs = writer.db.embed_inputs(all || changed)?;
+        inputs.retain(|c| !cleared.contains(&c.doc_id));
+        if inputs.is_empty() && !changed && cleared.is_empty() {
             writer.repair()?;
-            return Ok(0);
+            writer.db.set_chunking(chunking)?;
+            return Ok(done);
         }
         let mut vectors = Vec::with_capacity(inputs.len());
         for batch in inputs.chunks(256) {
@@ -220,7 +256,8 @@ impl Writer {
             let out = embed(&texts)?;
             vectors.extend(batch.iter().map(|c| c.chunk_id).zip(out));
         }
-        let generation = writer.db.replace_vectors(&vectors, embedder)?;
+        let cleared: Vec<i64> = cleared.into_iter().collect();
+        let generation = writer.db.replace_vectors(&vectors, &cleared, embedder)?;
         // The text did not change: BM25 only records the new generation.
         let change = sqlite::Change {
             generation,
@@ -229,7 +266,22 @@ impl Writer {
         };
         bm25::Bm25::open(&dir.join(BM25_DIR))?.apply(&writer.db, &change)?;
         writer.sync_vectors()?;
-        Ok(vectors.len())
+        if done.recut.is_empty() {
+            writer.db.set_chunking(chunking)?;
+        }
+        done.embedded = vectors.len();
+        Ok(done)
+    }
+
+    /// The chunking settings the stored documents were cut with (embedder, size, overlap),
+    /// when recorded.
+    pub fn chunking(&self) -> Result<Option<String>> {
+        self.db.chunking()
+    }
+
+    /// Records the chunking settings every stored document is now cut with.
+    pub fn set_chunking(&self, chunking: &str) -> Result<()> {
+        self.db.set_chunking(chunking)
     }
 
     /// Brings BM25 and the vector graph up to SQLite's generation when a crash left them behind.

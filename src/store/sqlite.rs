@@ -70,6 +70,19 @@ pub struct StoredDoc {
     pub chunks: usize,
 }
 
+impl StoredDoc {
+    /// The file the document was read from: its path, or the JSONL file of a `path#id`
+    /// record (a file whose own name holds `#` is itself).
+    pub fn source_file(&self) -> &str {
+        if Path::new(&self.path).exists() {
+            return &self.path;
+        }
+        self.path
+            .rsplit_once('#')
+            .map_or(&self.path, |(file, _)| file)
+    }
+}
+
 /// A chunk's fields that BM25 indexes.
 pub struct Bm25Row {
     pub chunk_id: i64,
@@ -91,6 +104,7 @@ pub struct Change {
 /// A chunk to (re-)embed: its id and the text the embedder reads.
 pub struct EmbedInput {
     pub chunk_id: i64,
+    pub doc_id: i64,
     pub context: String,
     pub text: String,
 }
@@ -189,6 +203,19 @@ impl Db {
         }
     }
 
+    /// The chunking the documents were cut with (see `Writer::chunking`).
+    pub fn chunking(&self) -> Result<Option<String>> {
+        self.meta("chunking")
+    }
+
+    pub fn set_chunking(&self, chunking: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('chunking', ?1)",
+            [chunking],
+        )?;
+        Ok(())
+    }
+
     pub fn set_embedder(&self, e: &EmbedderInfo) -> Result<()> {
         self.conn.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('embedder_id', ?1), ('embedder_dims', ?2)",
@@ -282,31 +309,39 @@ impl Db {
     /// Chunks to embed: all of them, or only those without a vector.
     pub fn embed_inputs(&self, all: bool) -> Result<Vec<EmbedInput>> {
         let sql = if all {
-            "SELECT id, context, text FROM chunks ORDER BY id"
+            "SELECT id, doc_id, context, text FROM chunks ORDER BY id"
         } else {
-            "SELECT id, context, text FROM chunks WHERE embedding IS NULL ORDER BY id"
+            "SELECT id, doc_id, context, text FROM chunks WHERE embedding IS NULL ORDER BY id"
         };
         let mut stmt = self.conn.prepare(sql)?;
         let rows = stmt.query_map([], |r| {
             Ok(EmbedInput {
                 chunk_id: r.get(0)?,
-                context: r.get(1)?,
-                text: r.get(2)?,
+                doc_id: r.get(1)?,
+                context: r.get(2)?,
+                text: r.get(3)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Stores new vectors for chunks and records the embedder, in one transaction that bumps
-    /// the generation and marks every vector as replaced (the graph is rebuilt from scratch).
+    /// Stores new vectors for chunks, clears the vectors of the documents in `cleared` (to be
+    /// re-cut and re-embedded), and records the embedder, in one transaction that bumps the
+    /// generation and marks every vector as replaced (the graph is rebuilt from scratch).
     pub fn replace_vectors(
         &mut self,
         vectors: &[(i64, Vec<f32>)],
+        cleared: &[i64],
         embedder: &EmbedderInfo,
     ) -> Result<u64> {
         let generation = self.generation()? + 1;
         let tx = self.conn.transaction()?;
         {
+            let mut clear =
+                tx.prepare_cached("UPDATE chunks SET embedding = NULL WHERE doc_id = ?1")?;
+            for id in cleared {
+                clear.execute([id])?;
+            }
             let mut update = tx.prepare_cached("UPDATE chunks SET embedding = ?2 WHERE id = ?1")?;
             for (id, v) in vectors {
                 update.execute(params![id, vector_bytes(v)])?;
