@@ -343,7 +343,12 @@ fn main() -> anyhow::Result<()> {
         let _ = embedder.embed_one(&queries[q]);
     });
     let bm25 = time_each(n, |q| {
-        let _ = index.search_bm25(&queries[q], rcfg.candidates, rcfg.title_boost);
+        let _ = index.search_bm25(
+            &queries[q],
+            rcfg.candidates,
+            rcfg.title_boost,
+            rcfg.unspaced,
+        );
     });
     let hnsw = time_each(n, |q| {
         let _ = index.search_vectors(&vectors[q], rcfg.candidates, rcfg.ef_search);
@@ -358,7 +363,12 @@ fn main() -> anyhow::Result<()> {
     let serial = |q: usize| {
         let c = retrieve::Candidates {
             bm25: index
-                .search_bm25(&queries[q], rcfg.candidates, rcfg.title_boost)
+                .search_bm25(
+                    &queries[q],
+                    rcfg.candidates,
+                    rcfg.title_boost,
+                    rcfg.unspaced,
+                )
                 .unwrap_or_default(),
             dense: index.search_vectors(&vectors[q], rcfg.candidates, rcfg.ef_search),
             degraded: None,

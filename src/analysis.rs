@@ -8,6 +8,11 @@
 //! Arabic-script spelling variants are unified (diacritics and tatweel dropped, alef, yeh, teh
 //! marbuta and Persian letter forms folded), as Lucene's Arabic and Persian normalisers do.
 //!
+//! A second, word-level view of the unspaced scripts (Chinese and Japanese with ICU4X's
+//! dictionaries, Thai, Lao, Khmer and Myanmar with its LSTM models, all compiled into the
+//! binary) is indexed beside it, and `retrieval.unspaced` picks which of the two a question
+//! searches (docs/retrieval.md, "Languages", has the measurement).
+//!
 //! On top of it, two kinds of analyzer: the language-neutral one (no stop words, no stemming,
 //! ASCII folding) and, for each of the 18 languages tantivy has a Snowball stemmer for, one that
 //! removes that language's stop words (where tantivy has a list) and stems.
@@ -21,6 +26,36 @@ use unicode_normalization::UnicodeNormalization;
 
 /// The analyzer name of the language-neutral fields.
 pub const NEUTRAL: &str = "rag_neutral";
+
+/// The analyzer name of the field that holds the dictionary words of unspaced scripts.
+pub const WORDS: &str = "rag_words";
+
+/// How a question's Chinese, Japanese, Thai, Lao, Khmer and Myanmar text is searched
+/// (`retrieval.unspaced`). Korean, written with spaces between its agglutinated words, is
+/// always searched as bigrams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unspaced {
+    /// Overlapping character bigrams, as Lucene's CJK analyzer.
+    Bigrams,
+    /// Dictionary (or LSTM) words from ICU4X's segmenter (the default: better than bigrams
+    /// on the Chinese and Japanese dev sets).
+    #[default]
+    Words,
+    /// Both, as two clauses of the query.
+    Both,
+}
+
+/// What the tokenizer emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Emit {
+    /// Words, and bigrams of unspaced runs.
+    All,
+    /// Words and Hangul bigrams, nothing for the scripts ICU4X segments.
+    Spaced,
+    /// Only ICU4X's words of the scripts it segments.
+    SegmentedWords,
+}
 
 /// Every language with a stemmer, with the ISO 639-1 code used in field and analyzer names.
 pub const STEMMED: [(Language, &str); 18] = [
@@ -54,7 +89,23 @@ pub fn analyzer_name(code: &str) -> String {
 
 /// The language-neutral analyzer.
 pub fn neutral() -> TextAnalyzer {
-    TextAnalyzer::builder(WordsAndBigrams)
+    neutral_emitting(Emit::All)
+}
+
+/// The language-neutral analyzer without the scripts ICU4X segments (a question searched
+/// with [`Unspaced::Words`] gets those from [`words`]).
+pub fn neutral_spaced() -> TextAnalyzer {
+    neutral_emitting(Emit::Spaced)
+}
+
+/// The dictionary words of Chinese, Japanese, Thai, Lao, Khmer and Myanmar text, and nothing
+/// else.
+pub fn words() -> TextAnalyzer {
+    neutral_emitting(Emit::SegmentedWords)
+}
+
+fn neutral_emitting(emit: Emit) -> TextAnalyzer {
+    TextAnalyzer::builder(WordsAndBigrams { emit })
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
         .filter(AsciiFoldingFilter)
         .build()
@@ -64,7 +115,7 @@ pub fn neutral() -> TextAnalyzer {
 /// (where tantivy has a list), stemmed, then ASCII-folded (after the stemmer, which expects the
 /// language's own letters).
 pub fn stemmed(language: Language) -> TextAnalyzer {
-    let mut builder = TextAnalyzer::builder(WordsAndBigrams)
+    let mut builder = TextAnalyzer::builder(WordsAndBigrams::default())
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
         .dynamic();
     if let Some(stop) = StopWordFilter::new(language) {
@@ -282,9 +333,25 @@ fn normalise(raw: &str, out: &mut String) {
     }
 }
 
-/// The tokenizer: words, and bigrams of unspaced scripts.
-#[derive(Clone, Default)]
-pub struct WordsAndBigrams;
+/// The tokenizer: words, and bigrams of unspaced scripts (or, in the other views, their
+/// dictionary words).
+#[derive(Clone)]
+pub struct WordsAndBigrams {
+    emit: Emit,
+}
+
+impl Default for WordsAndBigrams {
+    fn default() -> Self {
+        WordsAndBigrams { emit: Emit::All }
+    }
+}
+
+impl Run {
+    /// True for the scripts ICU4X's word segmenter splits into words.
+    fn segmented(self) -> bool {
+        self != Run::Hangul
+    }
+}
 
 /// Its token stream (tokens made eagerly: chunks are short).
 pub struct WordsAndBigramsStream {
@@ -299,7 +366,7 @@ impl Tokenizer for WordsAndBigrams {
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> WordsAndBigramsStream {
         WordsAndBigramsStream {
-            tokens: tokenize(text),
+            tokens: tokenize(text, self.emit),
             next: 0,
             blank: Token::default(),
         }
@@ -331,7 +398,15 @@ impl TokenStream for WordsAndBigramsStream {
     }
 }
 
-fn tokenize(text: &str) -> Vec<Token> {
+/// ICU4X's word segmenter with its compiled-in dictionaries and models.
+static SEGMENTER: std::sync::LazyLock<icu_segmenter::WordSegmenterBorrowed<'static>> =
+    std::sync::LazyLock::new(|| {
+        icu_segmenter::WordSegmenter::new_auto(
+            icu_segmenter::options::WordBreakInvariantOptions::default(),
+        )
+    });
+
+fn tokenize(text: &str, emit: Emit) -> Vec<Token> {
     let mut tokens: Vec<Token> = Vec::new();
     let push = |from: usize, to: usize, tokens: &mut Vec<Token>| {
         let mut t = Token {
@@ -355,7 +430,20 @@ fn tokenize(text: &str) -> Vec<Token> {
             while j < chars.len() && run_class(chars[j].1) == Some(class) {
                 j += 1;
             }
-            if j - i == 1 {
+            let words = class.segmented() && emit != Emit::All;
+            if emit == Emit::SegmentedWords && !class.segmented() || emit == Emit::Spaced && words {
+                // Not this view's script.
+            } else if words {
+                let run = &text[start..end_of(j)];
+                let mut breaks = SEGMENTER.segment_str(run);
+                let mut last = 0;
+                while let Some(at) = breaks.next() {
+                    if at > last && breaks.is_word_like() {
+                        push(start + last, start + at, &mut tokens);
+                    }
+                    last = at;
+                }
+            } else if j - i == 1 {
                 push(start, end_of(i + 1), &mut tokens);
             } else {
                 for (k, (at, _)) in chars.iter().enumerate().take(j - 1).skip(i) {
@@ -368,7 +456,9 @@ fn tokenize(text: &str) -> Vec<Token> {
             while j < chars.len() && is_word_char(chars[j].1) && run_class(chars[j].1).is_none() {
                 j += 1;
             }
-            push(start, end_of(j), &mut tokens);
+            if emit != Emit::SegmentedWords {
+                push(start, end_of(j), &mut tokens);
+            }
             i = j;
         } else {
             i += 1;
@@ -428,8 +518,27 @@ mod tests {
     }
 
     #[test]
+    fn the_words_view_segments_unspaced_scripts_with_dictionaries() {
+        let words = |text: &str| terms(&mut words(), text);
+        let spaced = |text: &str| terms(&mut neutral_spaced(), text);
+        assert_eq!(
+            words("访客应该在哪里停车？Car park B"),
+            vec!["访客", "应该", "在", "哪里", "停车"]
+        );
+        assert_eq!(
+            spaced("访客应该在哪里停车？Car park B"),
+            vec!["car", "park", "b"]
+        );
+        assert_eq!(words("東京都の人口"), vec!["東京", "都", "の", "人口"]);
+        assert_eq!(words("ภาษาไทยเป็นภาษา"), vec!["ภาษา", "ไทย", "เป็น", "ภาษา"]);
+        // Korean stays bigrams, in the spaced view only.
+        assert!(words("응급실은 어디").is_empty());
+        assert_eq!(spaced("응급실은"), vec!["응급", "급실", "실은"]);
+    }
+
+    #[test]
     fn an_empty_or_punctuation_only_text_has_no_tokens() {
-        let mut t = WordsAndBigrams;
+        let mut t = WordsAndBigrams::default();
         let mut stream = t.token_stream("?! …");
         assert_eq!(stream.token().text, "");
         assert!(!stream.advance());

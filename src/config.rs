@@ -323,6 +323,9 @@ pub struct RetrievalConfig {
     pub vector_weight: f64,
     /// BM25 boost of the document title and heading path over the chunk body.
     pub title_boost: f32,
+    /// How Chinese, Japanese, Thai, Lao, Khmer and Myanmar questions are searched: as
+    /// character bigrams, as dictionary words, or both (docs/retrieval.md, "Languages").
+    pub unspaced: crate::analysis::Unspaced,
     /// HNSW search breadth (chosen from a measured recall curve, docs/retrieval.md).
     pub ef_search: usize,
     /// Evidence score below which the answer is "not found in the documents" and no model
@@ -353,6 +356,7 @@ impl Default for RetrievalConfig {
             bm25_weight: 1.2,
             vector_weight: 1.0,
             title_boost: 0.3,
+            unspaced: crate::analysis::Unspaced::default(),
             ef_search: 128,
             refuse_below: None,
         }

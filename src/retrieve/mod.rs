@@ -186,7 +186,7 @@ pub fn candidates(
         // The two searches are independent: run them on two threads.
         Ok(v) => std::thread::scope(|s| {
             let dense = s.spawn(|| index.search_vectors(v, depth, config.ef_search));
-            let bm25 = index.search_bm25(query, depth, config.title_boost);
+            let bm25 = index.search_bm25(query, depth, config.title_boost, config.unspaced);
             let dense = dense
                 .join()
                 .map_err(|_| crate::error::Error::Corrupt("the vector search panicked".into()));
@@ -197,7 +197,7 @@ pub fn candidates(
             })
         })?,
         Err(reason) => Candidates {
-            bm25: index.search_bm25(query, depth, config.title_boost)?,
+            bm25: index.search_bm25(query, depth, config.title_boost, config.unspaced)?,
             dense: Vec::new(),
             degraded: Some(reason),
         },

@@ -18,7 +18,7 @@ use tantivy::schema::{
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 use super::sqlite::{Bm25Row, Change, Db};
-use crate::analysis::{self, Lang, NEUTRAL, STEMMED};
+use crate::analysis::{self, Lang, Unspaced, NEUTRAL, STEMMED, WORDS};
 use crate::error::{Error, Result};
 use crate::retrieve::Scored;
 
@@ -30,6 +30,8 @@ struct Fields {
     title: Field,
     heading: Field,
     body: Field,
+    /// Title, heading and body as dictionary words of the unspaced scripts (only those).
+    words: Field,
     /// One per stemmed language, in the order of [`STEMMED`].
     stemmed: Vec<Field>,
 }
@@ -52,6 +54,7 @@ fn schema() -> (Schema, Fields) {
         title: b.add_text_field("title", text(NEUTRAL)),
         heading: b.add_text_field("heading", text(NEUTRAL)),
         body: b.add_text_field("body", text(NEUTRAL)),
+        words: b.add_text_field("words", text(WORDS)),
         stemmed: STEMMED
             .iter()
             .map(|(_, code)| {
@@ -69,6 +72,7 @@ fn schema() -> (Schema, Fields) {
 fn register_analyzers(index: &Index) {
     let manager = index.tokenizers();
     manager.register(NEUTRAL, analysis::neutral());
+    manager.register(WORDS, analysis::words());
     for (language, code) in STEMMED {
         manager.register(&analysis::analyzer_name(code), analysis::stemmed(language));
     }
@@ -159,9 +163,11 @@ impl Bm25 {
                 f.chunk_id => r.chunk_id,
                 f.doc_id => r.doc_id,
             );
+            let all = format!("{}\n{}\n{}", r.title, r.heading, r.text);
             if let Some(field) = stemmed_field(f, lang) {
-                document.add_text(field, format!("{}\n{}\n{}", r.title, r.heading, r.text));
+                document.add_text(field, &all);
             }
+            document.add_text(f.words, all);
             document.add_text(f.title, r.title);
             document.add_text(f.heading, r.heading);
             document.add_text(f.body, r.text);
@@ -261,8 +267,15 @@ impl Reader {
     /// with quotes or colons is searched as words. The question's language is told among the
     /// indexed languages; its stop words are left out of the neutral fields and its stemmed
     /// field is searched too. `title_boost` weighs the neutral title and heading fields
-    /// against the body.
-    pub fn search(&self, query: &str, limit: usize, title_boost: f32) -> Result<Vec<Scored>> {
+    /// against the body. `unspaced` says whether Chinese, Japanese and Thai text is searched
+    /// as bigrams (neutral fields), as dictionary words (the words field), or both.
+    pub fn search(
+        &self,
+        query: &str,
+        limit: usize,
+        title_boost: f32,
+        unspaced: Unspaced,
+    ) -> Result<Vec<Scored>> {
         let lang: Option<Lang> = if self.languages.is_empty() {
             None
         } else {
@@ -286,7 +299,11 @@ impl Reader {
             .and_then(|l| l.stemmer)
             .map(|(language, _)| analysis::stemmed(language));
         let mut seen = std::collections::HashSet::new();
-        for term in analysis::terms(&mut analysis::neutral(), query) {
+        let mut neutral = match unspaced {
+            Unspaced::Words => analysis::neutral_spaced(),
+            Unspaced::Bigrams | Unspaced::Both => analysis::neutral(),
+        };
+        for term in analysis::terms(&mut neutral, query) {
             // A stop word of the question's language analyses to nothing.
             let stop = stemmer
                 .as_mut()
@@ -297,6 +314,14 @@ impl Reader {
             add(f.title, title_boost, &term);
             add(f.heading, title_boost, &term);
             add(f.body, 1.0, &term);
+        }
+        if unspaced != Unspaced::Bigrams {
+            let mut seen = std::collections::HashSet::new();
+            for term in analysis::terms(&mut analysis::words(), query) {
+                if seen.insert(term.clone()) {
+                    add(f.words, 1.0, &term);
+                }
+            }
         }
         if let (Some(field), Some(a)) = (stemmed_field(f, lang), stemmer.as_mut()) {
             let mut seen = std::collections::HashSet::new();

@@ -516,9 +516,15 @@ impl Index {
     }
 
     /// BM25 search: chunk ids with scores, best first. `title_boost` weighs title and
-    /// heading against the body.
-    pub fn search_bm25(&self, query: &str, limit: usize, title_boost: f32) -> Result<Vec<Scored>> {
-        let mut found = self.bm25.search(query, limit, title_boost)?;
+    /// heading against the body; `unspaced` picks bigrams or words for unspaced scripts.
+    pub fn search_bm25(
+        &self,
+        query: &str,
+        limit: usize,
+        title_boost: f32,
+        unspaced: crate::analysis::Unspaced,
+    ) -> Result<Vec<Scored>> {
+        let mut found = self.bm25.search(query, limit, title_boost, unspaced)?;
         self.set_docs(&mut found);
         Ok(found)
     }
