@@ -10,6 +10,31 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// Most chunks a question may retrieve (`retrieval.top_k`, a request's `top_k`).
+pub const MAX_TOP_K: usize = 100;
+
+/// `top_k` when it is 1 to [`MAX_TOP_K`], else what is wrong with it (`what` names it): the
+/// one range check for the configuration (a config error) and requests (a bad request).
+pub fn check_top_k(what: &str, top_k: usize) -> std::result::Result<usize, String> {
+    if top_k == 0 || top_k > MAX_TOP_K {
+        return Err(format!("{what} = {top_k} must be 1 to {MAX_TOP_K}"));
+    }
+    Ok(top_k)
+}
+
+/// Default for `--max-file-size`: larger files are skipped with a reason.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// How the two ranked lists become one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fusion {
+    /// Weighted reciprocal rank fusion: `sum(w / (k + rank))`.
+    Rrf,
+    /// Weighted sum of scores min-max normalised within each list.
+    Blend,
+}
+
 /// Sampling settings for generation (Qwen 3.5 small-model guidance against loops).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -289,7 +314,7 @@ pub struct IngestConfig {
 impl Default for IngestConfig {
     fn default() -> Self {
         IngestConfig {
-            max_file_bytes: crate::ingest::MAX_FILE_BYTES,
+            max_file_bytes: MAX_FILE_BYTES,
             commit_every: 1000,
             embed_batch: 256,
             compact_tombstones: 0.2,
@@ -307,7 +332,7 @@ pub struct RetrievalConfig {
     pub candidates: usize,
     /// How the BM25 and vector lists are fused: `rrf` (weighted reciprocal rank fusion) or
     /// `blend` (weighted sum of min-max normalised scores).
-    pub fusion: crate::retrieve::Fusion,
+    pub fusion: Fusion,
     /// Reciprocal rank fusion constant.
     pub rrf_k: f64,
     /// Per question, weigh each list by how clearly its best candidate stands out (a
@@ -349,7 +374,7 @@ impl Default for RetrievalConfig {
         RetrievalConfig {
             top_k: 20,
             candidates: 50,
-            fusion: crate::retrieve::Fusion::Blend,
+            fusion: Fusion::Blend,
             rrf_k: 60.0,
             adaptive_weights: true,
             doc_weight: 0.3,
@@ -577,8 +602,8 @@ impl Config {
             ));
         }
         let r = &self.retrieval;
-        if r.top_k == 0 || r.top_k > 100 {
-            return bad(format!("retrieval.top_k = {} must be 1 to 100", r.top_k));
+        if let Err(problem) = check_top_k("retrieval.top_k", r.top_k) {
+            return bad(problem);
         }
         if r.candidates < r.top_k {
             return bad(format!(

@@ -269,7 +269,7 @@ pub fn covers_section(heading: &str, text: &str, section: &str) -> bool {
 
 /// The BEIR document id of an indexed JSONL record (`FILE#ID`).
 fn beir_id(path: &str) -> &str {
-    path.rsplit_once('#').map_or(path, |(_, id)| id)
+    crate::types::split_record_path(path).1.unwrap_or(path)
 }
 
 /// Reads golden questions, one JSON object per line (blank lines and `//` comments skipped).

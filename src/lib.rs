@@ -25,8 +25,12 @@ pub mod types;
 
 pub use config::{Config, IngestConfig, Overrides};
 pub use error::{Error, Result};
+pub use ingest::formats::content_hashes;
 pub use rag::{
-    AskOptions, IngestEvent, IngestOptions, IngestReport, Rag, ReindexReport, MAX_QUESTION_CHARS,
-    NOT_FOUND,
+    AskEvent, AskOptions, IngestEvent, IngestOptions, IngestReport, Rag, ReindexReport,
+    MAX_QUESTION_CHARS, NOT_FOUND,
 };
-pub use types::{Answer, AnswerMode, Citation, Document, Format, Hit, Place, Timings};
+pub use store::{Status, StoredDoc};
+pub use types::{
+    Answer, AnswerMode, Citation, Document, Format, Hit, Mode, Place, Timings, BM25_ONLY,
+};

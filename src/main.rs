@@ -473,7 +473,7 @@ fn run() -> anyhow::Result<ExitCode> {
     }
 }
 
-fn print_status(out: &mut impl Write, s: &rag::store::Status) -> std::io::Result<()> {
+fn print_status(out: &mut impl Write, s: &rag::Status) -> std::io::Result<()> {
     let mb = |b: u64| b as f64 / 1e6;
     writeln!(out, "index {}", s.index.display())?;
     writeln!(
@@ -624,13 +624,9 @@ fn ingest(
     if let Some((questions, min_recall)) = gate {
         let check = rag::eval::check(&rag, &questions)?;
         let (mode, recall) = check
-            .scores(rag::retrieve::Mode::Hybrid)
+            .scores(rag::Mode::Hybrid)
             .map(|s| ("hybrid", s.recall_20))
-            .or_else(|| {
-                check
-                    .scores(rag::retrieve::Mode::Bm25)
-                    .map(|s| ("bm25", s.recall_20))
-            })
+            .or_else(|| check.scores(rag::Mode::Bm25).map(|s| ("bm25", s.recall_20)))
             .unwrap_or(("none", 0.0));
         let passed = recall >= min_recall;
         let line = format!(

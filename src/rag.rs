@@ -605,7 +605,9 @@ impl Rag {
     /// Hybrid retrieval only. With no embedder, BM25 alone (`degraded` says why).
     pub fn search(&self, question: &str, top_k: Option<usize>) -> Result<retrieve::Retrieved> {
         let question = validate_question(question)?;
-        let top_k = check_top_k(top_k.unwrap_or(self.config.retrieval.top_k))?;
+        let top_k =
+            crate::config::check_top_k("top_k", top_k.unwrap_or(self.config.retrieval.top_k))
+                .map_err(Error::BadRequest)?;
         retrieve::search(
             &*self.open_index()?,
             self.embedder.as_ref(),
@@ -698,7 +700,11 @@ impl Rag {
         on_event: &mut dyn FnMut(AskEvent<'_>) -> bool,
     ) -> Result<Answer> {
         let question = validate_question(question)?;
-        let top_k = check_top_k(options.top_k.unwrap_or(self.config.retrieval.top_k))?;
+        let top_k = crate::config::check_top_k(
+            "top_k",
+            options.top_k.unwrap_or(self.config.retrieval.top_k),
+        )
+        .map_err(Error::BadRequest)?;
         let sampling = options
             .sampling
             .clone()
@@ -1060,7 +1066,8 @@ fn covers(root: &str, path: &str) -> bool {
     path == root
         || path
             .strip_prefix(root)
-            .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('#'))
+            .is_some_and(|rest| rest.starts_with('/'))
+        || crate::types::split_record_path(path).0 == root
 }
 
 /// Chunks documents (a JSONL corpus is thousands of documents in one file) on `workers`
@@ -1166,15 +1173,6 @@ fn source_blocks(hits: &[crate::types::Hit]) -> Vec<String> {
         .enumerate()
         .map(|(i, h)| generate::source_block(i + 1, h))
         .collect()
-}
-
-fn check_top_k(top_k: usize) -> Result<usize> {
-    if top_k == 0 || top_k > 100 {
-        return Err(Error::BadRequest(format!(
-            "top_k = {top_k} must be 1 to 100"
-        )));
-    }
-    Ok(top_k)
 }
 
 fn validate_question(question: &str) -> Result<&str> {

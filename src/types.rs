@@ -3,6 +3,79 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The document path of the record `id` of the JSONL file `file`: `file#id`.
+pub fn record_path(file: &str, id: &str) -> String {
+    format!("{file}#{id}")
+}
+
+/// A document path split into the file it was read from and, for a JSONL record, the record's
+/// id: the record id follows the `#` after a `.jsonl` file name, so a `#` in a folder or file
+/// name, or in the id, is read right.
+pub fn split_record_path(path: &str) -> (&str, Option<&str>) {
+    const EXT: &str = ".jsonl#";
+    let at = path.char_indices().map(|(at, _)| at).find(|&at| {
+        path.get(at..at + EXT.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(EXT))
+    });
+    match at {
+        Some(at) => {
+            let cut = at + EXT.len() - 1;
+            (&path[..cut], Some(&path[cut + 1..]))
+        }
+        None => (path, None),
+    }
+}
+
+/// What `degraded` says when only BM25 could be used.
+pub const BM25_ONLY: &str = "bm25_only";
+
+/// Which retrievers rank the chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// BM25 alone.
+    Bm25,
+    /// The vector index alone.
+    Dense,
+    /// Both, fused.
+    Hybrid,
+}
+
+impl Mode {
+    /// Every mode, in the order reports list them.
+    pub const ALL: [Mode; 3] = [Mode::Bm25, Mode::Dense, Mode::Hybrid];
+
+    /// The mode's name as reports and flags spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Bm25 => "bm25",
+            Mode::Dense => "dense",
+            Mode::Hybrid => "hybrid",
+        }
+    }
+}
+
+/// A candidate with its retriever's score (BM25 score, or cosine similarity).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scored {
+    /// Chunk id.
+    pub id: i64,
+    /// Its document's id.
+    pub doc: i64,
+    /// Higher is better.
+    pub score: f32,
+}
+
+/// The text the embedder reads for a chunk: its context header, a blank line, the chunk.
+/// Ingest embeds it and `rag reindex` embeds it again from the stored fields.
+pub fn embedding_text(context: &str, text: &str) -> String {
+    if context.is_empty() {
+        text.to_string()
+    } else {
+        format!("{context}\n\n{text}")
+    }
+}
+
 /// The formats `rag ingest` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -31,6 +104,20 @@ impl Format {
             Format::Pdf => "pdf",
             Format::Docx => "docx",
             Format::Jsonl => "jsonl",
+        }
+    }
+
+    /// The format a file name's extension names, if `rag` reads it (case does not matter).
+    pub fn from_file_name(name: &str) -> Option<Format> {
+        let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+        match ext.as_str() {
+            "md" | "markdown" | "mdown" | "mkd" => Some(Format::Markdown),
+            "txt" | "text" => Some(Format::Text),
+            "html" | "htm" | "xhtml" => Some(Format::Html),
+            "pdf" => Some(Format::Pdf),
+            "docx" => Some(Format::Docx),
+            "jsonl" => Some(Format::Jsonl),
+            _ => None,
         }
     }
 
@@ -398,5 +485,25 @@ impl Hit {
             bm25_rank: None,
             vector_rank: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_paths_split_at_the_jsonl_file() {
+        let path = record_path("/data/C#/corpus.JSONL", "doc#7");
+        assert_eq!(path, "/data/C#/corpus.JSONL#doc#7");
+        assert_eq!(
+            split_record_path(&path),
+            ("/data/C#/corpus.JSONL", Some("doc#7"))
+        );
+        assert_eq!(
+            split_record_path("/docs/C#notes.md"),
+            ("/docs/C#notes.md", None)
+        );
+        assert_eq!(split_record_path("/a/b.jsonl"), ("/a/b.jsonl", None));
     }
 }

@@ -1,4 +1,5 @@
 //! End-to-end tests: the real `rag` binary and server over the bundled corpus.
+mod architecture;
 mod e2e;
 mod embedder;
 mod generation;

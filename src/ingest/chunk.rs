@@ -250,14 +250,7 @@ fn join_header(title: &str, headings: &[String]) -> String {
     parts.join(" > ")
 }
 
-/// The text the embedder reads for a chunk: its context header, a blank line, the chunk.
-pub fn embedding_text(context: &str, text: &str) -> String {
-    if context.is_empty() {
-        text.to_string()
-    } else {
-        format!("{context}\n\n{text}")
-    }
-}
+pub use crate::types::embedding_text;
 
 fn headings(text: &str) -> Vec<Heading> {
     let mut out = Vec::new();

@@ -24,20 +24,6 @@ pub struct Parsed {
     pub bad_records: Vec<(String, String)>,
 }
 
-/// The format of a file by its extension, if it is one `rag` reads.
-pub fn by_extension(name: &str) -> Option<Format> {
-    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
-    match ext.as_str() {
-        "md" | "markdown" | "mdown" | "mkd" => Some(Format::Markdown),
-        "txt" | "text" => Some(Format::Text),
-        "html" | "htm" | "xhtml" => Some(Format::Html),
-        "pdf" => Some(Format::Pdf),
-        "docx" => Some(Format::Docx),
-        "jsonl" => Some(Format::Jsonl),
-        _ => None,
-    }
-}
-
 /// Guesses the format from the first bytes of a file: PDF and DOCX by their signatures, HTML
 /// by its opening tag, UTF-8 without NUL bytes as text. `Err` names what the bytes look like
 /// when they are not a document (an image, an archive, binary data).
@@ -613,7 +599,7 @@ fn jsonl(identity: &str, bytes: &[u8]) -> Result<Parsed, String> {
         }
         let title = collapse_ws(&record.title);
         parsed.docs.push(Document {
-            path: format!("{identity}#{id}"),
+            path: crate::types::record_path(identity, &id),
             title: if title.is_empty() { id } else { title },
             text: body,
             hash: record_hash(line),

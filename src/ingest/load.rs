@@ -7,8 +7,7 @@ use super::formats::{self, Parsed, SNIFF_BYTES};
 use crate::error::{Error, Result};
 use crate::types::Format;
 
-/// Default for `--max-file-size`: larger files are skipped with a reason.
-pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+pub use crate::config::MAX_FILE_BYTES;
 
 /// A file (or a record inside one) that was not ingested, and why.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,7 +79,7 @@ pub fn collect_files(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Skip>)> {
 /// files are taken, so that loading them reports why.
 fn looks_like_document(path: &Path) -> bool {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    if formats::by_extension(&name).is_some() {
+    if Format::from_file_name(&name).is_some() {
         return true;
     }
     match read_head(path) {
@@ -149,7 +148,7 @@ pub fn load_file(path: &Path, max_bytes: u64) -> Result<Parsed> {
         )));
     }
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let format = match formats::by_extension(&name) {
+    let format = match Format::from_file_name(&name) {
         Some(f) => f,
         None if bytes.is_empty() => Format::Text,
         None => formats::sniff(&bytes[..bytes.len().min(SNIFF_BYTES)]).map_err(bad)?,

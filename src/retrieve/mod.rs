@@ -6,63 +6,13 @@ pub mod pack;
 
 use std::collections::{HashMap, HashSet};
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::config::Fusion;
 use crate::config::RetrievalConfig;
 use crate::embed::Embedder;
 use crate::error::Result;
 use crate::store::Index;
 use crate::types::{Evidence, Hit};
-
-/// What `degraded` says when only BM25 could be used.
-pub const BM25_ONLY: &str = "bm25_only";
-
-/// Which retrievers rank the chunks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// BM25 alone.
-    Bm25,
-    /// The vector index alone.
-    Dense,
-    /// Both, fused.
-    Hybrid,
-}
-
-impl Mode {
-    /// Every mode, in the order reports list them.
-    pub const ALL: [Mode; 3] = [Mode::Bm25, Mode::Dense, Mode::Hybrid];
-
-    /// The mode's name as reports and flags spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Bm25 => "bm25",
-            Mode::Dense => "dense",
-            Mode::Hybrid => "hybrid",
-        }
-    }
-}
-
-/// How the two ranked lists become one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Fusion {
-    /// Weighted reciprocal rank fusion: `sum(w / (k + rank))`.
-    Rrf,
-    /// Weighted sum of scores min-max normalised within each list.
-    Blend,
-}
-
-/// A candidate with its retriever's score (BM25 score, or cosine similarity).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Scored {
-    /// Chunk id.
-    pub id: i64,
-    /// Its document's id.
-    pub doc: i64,
-    /// Higher is better.
-    pub score: f32,
-}
+pub use crate::types::{Mode, Scored, BM25_ONLY};
 
 /// The candidates of both retrievers for one query.
 #[derive(Debug, Clone, Default)]

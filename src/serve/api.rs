@@ -24,9 +24,9 @@ use utoipa::OpenApi;
 
 use super::{Access, ApiError, AppState, ErrorBody, ErrorDetail, Server};
 use crate::config::{SamplingOverride, Thinking};
-use crate::rag::{AskEvent, AskOptions, IngestOptions};
-use crate::store::StoredDoc;
 use crate::types::{Answer, AnswerMode, Citation, Evidence, Hit, StopReason};
+use crate::StoredDoc;
+use crate::{AskEvent, AskOptions, IngestOptions};
 
 /// Events buffered between an answer and a slow client.
 const STREAM_BUFFER: usize = 256;
@@ -593,7 +593,7 @@ pub async fn search(
     Ok(Json(SearchResponse {
         hits: r.hits,
         evidence: r.evidence,
-        degraded: r.degraded.map(|_| crate::retrieve::BM25_ONLY.to_string()),
+        degraded: r.degraded.map(|_| crate::BM25_ONLY.to_string()),
     }))
 }
 
@@ -933,7 +933,7 @@ pub async fn upload(
             let Some(name) = field.file_name().map(String::from) else {
                 continue;
             };
-            let Some(format) = crate::ingest::formats::by_extension(&name) else {
+            let Some(format) = crate::Format::from_file_name(&name) else {
                 return Err(ApiError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "unsupported_media_type",
@@ -959,7 +959,7 @@ pub async fn upload(
             }
             file.flush().await.map_err(cannot_write)?;
             if let Some(last) = saved.last_mut() {
-                last.hashes = crate::ingest::formats::content_hashes(format, &bytes);
+                last.hashes = crate::content_hashes(format, &bytes);
             }
         }
         Ok(())
@@ -1084,7 +1084,7 @@ struct Saved {
     name: String,
     /// Where it was written.
     path: PathBuf,
-    /// Its content hashes ([`crate::ingest::formats::content_hashes`]).
+    /// Its content hashes ([`crate::content_hashes`]).
     hashes: Vec<String>,
     /// Its content is already indexed (or came earlier in the same request).
     duplicate: bool,

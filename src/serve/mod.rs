@@ -36,7 +36,7 @@ pub use metrics::Metrics;
 
 use crate::config::ServeConfig;
 use crate::error::Error;
-use crate::rag::Rag;
+use crate::Rag;
 
 /// The server: the pipeline, its settings and its metrics.
 pub struct Server {
@@ -77,8 +77,8 @@ impl Server {
     }
 
     /// A stored document as responses show it ([`Server::public_path`]).
-    pub fn public_doc(&self, doc: &crate::store::StoredDoc) -> crate::store::StoredDoc {
-        crate::store::StoredDoc {
+    pub fn public_doc(&self, doc: &crate::StoredDoc) -> crate::StoredDoc {
+        crate::StoredDoc {
             path: self.public_path(&doc.path),
             ..doc.clone()
         }
@@ -108,10 +108,7 @@ impl Server {
         if self.shows_paths() {
             return path.to_string();
         }
-        let (file, record) = match path.split_once('#') {
-            Some((f, r)) => (f, Some(r)),
-            None => (path, None),
-        };
+        let (file, record) = crate::types::split_record_path(path);
         let mut shown = relative_name(Path::new(file), &self.path_roots);
         if let Some(r) = record {
             shown.push('#');

@@ -20,7 +20,7 @@ use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 use super::sqlite::{Bm25Row, Change, Db};
 use crate::analysis::{self, Lang, Unspaced, NEUTRAL, STEMMED, WORDS};
 use crate::error::{Error, Result};
-use crate::retrieve::Scored;
+use crate::types::Scored;
 
 const WRITER_MEMORY: usize = 64 * 1024 * 1024;
 

@@ -18,8 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::error::{Error, Result};
-use crate::retrieve::Scored;
-use crate::types::{Chunk, Document, Hit};
+use crate::types::{Chunk, Document, Hit, Scored};
 
 pub use manifest::Manifest;
 pub use sqlite::StoredDoc;
@@ -251,7 +250,7 @@ impl Writer {
         for batch in inputs.chunks(256) {
             let texts: Vec<String> = batch
                 .iter()
-                .map(|c| crate::ingest::embedding_text(&c.context, &c.text))
+                .map(|c| crate::types::embedding_text(&c.context, &c.text))
                 .collect();
             let out = embed(&texts)?;
             vectors.extend(batch.iter().map(|c| c.chunk_id).zip(out));

@@ -71,15 +71,9 @@ pub struct StoredDoc {
 }
 
 impl StoredDoc {
-    /// The file the document was read from: its path, or the JSONL file of a `path#id`
-    /// record (a file whose own name holds `#` is itself).
+    /// The file the document was read from: its path, or the JSONL file of a record.
     pub fn source_file(&self) -> &str {
-        if Path::new(&self.path).exists() {
-            return &self.path;
-        }
-        self.path
-            .rsplit_once('#')
-            .map_or(&self.path, |(file, _)| file)
+        crate::types::split_record_path(&self.path).0
     }
 }
 

@@ -9,7 +9,7 @@ use hnsw_rs::hnswio::HnswIo;
 use hnsw_rs::prelude::{Distance, Hnsw};
 
 use crate::error::{Error, Result};
-use crate::retrieve::Scored;
+use crate::types::Scored;
 
 /// Cosine distance, `1 - cos(a, b)`, in `f32` with eight independent accumulators so that the
 /// compiler vectorises it (hnsw_rs's own `DistCosine` folds in `f64` one element at a time; at
@@ -126,21 +126,24 @@ pub fn remove_except(dir: &Path, keep: Option<&str>) {
     }
 }
 
-/// A loaded graph.
+/// A loaded graph. hnsw_rs ties a loaded graph's lifetime to its loader (`HnswIo`), so the
+/// graph owns its loader and the two are dropped together when the index is reopened.
+#[ouroboros::self_referencing]
 pub struct Graph {
-    hnsw: Hnsw<'static, f32, DistCosine>,
+    io: HnswIo,
+    #[borrows(mut io)]
+    #[not_covariant]
+    hnsw: Hnsw<'this, f32, DistCosine>,
 }
 
 impl Graph {
     /// Loads `basename` from `dir`.
     pub fn load(dir: &Path, basename: &str) -> Result<Graph> {
-        // hnsw_rs ties the loaded graph's lifetime to its loader. The loader is a few hundred
-        // bytes and lives as long as the graph, so it is leaked once per index open.
-        let io: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(dir, basename)));
-        let hnsw = io.load_hnsw::<f32, DistCosine>().map_err(|e| {
-            Error::Corrupt(format!("vector graph {basename} in {}: {e}", dir.display()))
-        })?;
-        Ok(Graph { hnsw })
+        Graph::try_new(HnswIo::new(dir, basename), |io| {
+            io.load_hnsw::<f32, DistCosine>().map_err(|e| {
+                Error::Corrupt(format!("vector graph {basename} in {}: {e}", dir.display()))
+            })
+        })
     }
 
     /// Chunks nearest to `query` with their cosine similarity, best first, leaving out `dead`
@@ -153,12 +156,14 @@ impl Graph {
         dead: &HashSet<usize>,
     ) -> Vec<Scored> {
         let ef = ef.max(limit);
-        let found = if dead.is_empty() {
-            self.hnsw.search(query, limit, ef)
-        } else {
-            let alive = |id: &usize| !dead.contains(id);
-            self.hnsw.search_filter(query, limit, ef, Some(&alive))
-        };
+        let found = self.with_hnsw(|hnsw| {
+            if dead.is_empty() {
+                hnsw.search(query, limit, ef)
+            } else {
+                let alive = |id: &usize| !dead.contains(id);
+                hnsw.search_filter(query, limit, ef, Some(&alive))
+            }
+        });
         found
             .into_iter()
             .map(|n| Scored {
@@ -171,11 +176,12 @@ impl Graph {
 
     /// Every point's chunk id, tombstones included.
     pub fn ids(&self) -> Vec<i64> {
-        self.hnsw
-            .get_point_indexation()
-            .into_iter()
-            .map(|p| p.get_origin_id() as i64)
-            .collect()
+        self.with_hnsw(|hnsw| {
+            hnsw.get_point_indexation()
+                .into_iter()
+                .map(|p| p.get_origin_id() as i64)
+                .collect()
+        })
     }
 }
 

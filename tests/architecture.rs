@@ -1,0 +1,135 @@
+//! The arrows between modules (docs/design.md, "Map"): each module of `src/` may name only the
+//! modules listed for it, so a stage never reaches a later stage, the ground floor never reaches
+//! a stage, and the shells (the CLI and the server) go through the library's face.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::e2e::root;
+
+/// The ground floor: plain types, settings, errors, text analysis and the message catalog.
+const GROUND: &[&str] = &["error", "types", "config", "analysis", "messages"];
+
+/// What each module may name, besides itself (`crate::X` in the library, `rag::X` in the
+/// binary). Items re-exported at the crate root (`crate::Rag`, `rag::Mode`) are the face and
+/// always allowed.
+fn allowed(module: &str) -> Option<Vec<&'static str>> {
+    let with = |extra: &[&'static str]| {
+        let mut v = GROUND.to_vec();
+        v.extend_from_slice(extra);
+        v
+    };
+    Some(match module {
+        "error" => vec![],
+        "types" => vec!["error"],
+        "analysis" => vec!["error"],
+        "messages" => vec!["analysis"],
+        "config" => with(&[]),
+        // Models: the embedder and the device profile.
+        "embed" | "profile" => with(&[]),
+        // The stages, in the order data flows.
+        "ingest" => with(&["embed"]),
+        "store" => with(&[]),
+        "retrieve" => with(&["embed", "store"]),
+        "generate" => with(&["profile"]),
+        // The facade composes the stages.
+        "rag" => with(&[
+            "embed", "profile", "ingest", "store", "retrieve", "generate",
+        ]),
+        // Tools measure and check the stages.
+        "eval" | "bench" | "doctor" => with(&[
+            "embed", "profile", "ingest", "store", "retrieve", "generate", "rag",
+        ]),
+        // The shells: the library's face only.
+        "serve" => with(&[]),
+        "main" => with(&["eval", "bench", "doctor", "serve"]),
+        _ => return None,
+    })
+}
+
+/// Lowercase module names after `prefix` (`crate::` or `rag::`) in `text`.
+fn named(text: &str, prefix: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (at, _) in text.match_indices(prefix) {
+        let before = text[..at].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let name: String = text[at + prefix.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+            .collect();
+        let next = text[at + prefix.len() + name.len()..].chars().next();
+        // `crate::{a, b}` groups are read one name at a time.
+        if name.is_empty() && next == Some('{') {
+            let rest = &text[at + prefix.len() + 1..];
+            let group = &rest[..rest.find('}').unwrap_or(rest.len())];
+            for part in group.split(',') {
+                let part = part.trim();
+                let head: String = part
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                if !head.is_empty() && part[head.len()..].starts_with("::") {
+                    out.insert(head);
+                }
+            }
+        } else if !name.is_empty() && next == Some(':') {
+            out.insert(name);
+        }
+    }
+    out
+}
+
+fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_module_names_only_the_modules_below_it() {
+    let src = root().join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let mut wrong = Vec::new();
+    for file in &files {
+        let relative = file.strip_prefix(&src).unwrap();
+        let first = relative.components().next().unwrap().as_os_str();
+        let module = Path::new(first)
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if module == "lib" {
+            continue;
+        }
+        let allowed = allowed(&module).unwrap_or_else(|| {
+            panic!("src/{module}: add it to the map in tests/architecture.rs and docs/design.md")
+        });
+        let text = std::fs::read_to_string(file).unwrap();
+        let prefix = if module == "main" { "rag::" } else { "crate::" };
+        for name in named(&text, prefix) {
+            if name != module && !allowed.contains(&name.as_str()) {
+                wrong.push(format!("{}: {module} -> {name}", relative.display()));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "arrows the map does not allow:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn the_import_reader_sees_paths_and_groups() {
+    let text = "use crate::store::{Index, Writer};\nuse crate::{config::Config, Rag};\nlet x = crate::retrieve::fuse(a);\nlet y = my_crate::ingest::x;";
+    let found: Vec<String> = named(text, "crate::").into_iter().collect();
+    assert_eq!(found, ["config", "retrieve", "store"]);
+}
