@@ -316,31 +316,7 @@ fn run() -> anyhow::Result<ExitCode> {
             let bar = progress_bar();
             let report = Rag::load(config)?.reindex(all, &mut |e| show_progress(&bar, e))?;
             bar.finish_and_clear();
-            let mut out = std::io::stdout().lock();
-            if json {
-                serde_json::to_writer_pretty(&mut out, &report)?;
-                writeln!(out)?;
-            } else {
-                writeln!(
-                    out,
-                    "re-embedded {} chunks in {:.1}s",
-                    report.embedded, report.seconds
-                )?;
-                if report.recut > 0 {
-                    writeln!(
-                        out,
-                        "{} documents were cut again for the new chunking settings",
-                        report.recut
-                    )?;
-                }
-                if report.kept > 0 {
-                    writeln!(
-                        out,
-                        "{} documents keep chunks cut for the old settings: their source files are gone (ingest them again to re-cut them)",
-                        report.kept
-                    )?;
-                }
-            }
+            emit(json, &report, print_reindex)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Ask {
@@ -536,6 +512,29 @@ fn show_progress(bar: &indicatif::ProgressBar, event: IngestEvent) {
         }
         IngestEvent::Committing(n) => bar.set_message(format!("writing index ({n} documents)")),
     }
+}
+
+fn print_reindex(out: &mut impl Write, r: &rag::ReindexReport) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "re-embedded {} chunks in {:.1}s",
+        r.embedded, r.seconds
+    )?;
+    if r.recut > 0 {
+        writeln!(
+            out,
+            "{} documents were cut again for the new chunking settings",
+            r.recut
+        )?;
+    }
+    if r.kept > 0 {
+        writeln!(
+            out,
+            "{} documents keep chunks cut for the old settings: their source files are gone (ingest them again to re-cut them)",
+            r.kept
+        )?;
+    }
+    Ok(())
 }
 
 fn print_eval(out: &mut impl Write, r: &rag::eval::EvalReport) -> std::io::Result<()> {
