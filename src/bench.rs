@@ -14,7 +14,7 @@ use std::process::Command;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, InternalError, Result};
 use crate::generate::Llm;
 use crate::rag::{AskOptions, Rag};
 
@@ -142,17 +142,20 @@ fn llama_bench(bin: &Path, o: &Options, threads: usize) -> Result<(Vec<f64>, Vec
         .output()
         .map_err(|e| Error::io(format!("running {}", bin.display()), e))?;
     if !out.status.success() {
-        return Err(Error::Generate(format!(
+        return Err(Error::Internal(InternalError::Generate(format!(
             "{} failed: {}",
             bin.display(),
             String::from_utf8_lossy(&out.stderr)
                 .lines()
                 .last()
                 .unwrap_or_default()
-        )));
+        ))));
     }
-    let runs: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| Error::Generate(format!("llama-bench printed no JSON: {e}")))?;
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        Error::Internal(InternalError::Generate(format!(
+            "llama-bench printed no JSON: {e}"
+        )))
+    })?;
     let (mut pp, mut tg) = (Vec::new(), Vec::new());
     for run in runs.as_array().into_iter().flatten() {
         let samples: Vec<f64> = run["samples_ts"]
@@ -168,9 +171,9 @@ fn llama_bench(bin: &Path, o: &Options, threads: usize) -> Result<(Vec<f64>, Vec
         }
     }
     if pp.is_empty() || tg.is_empty() {
-        return Err(Error::Generate(
+        return Err(Error::Internal(InternalError::Generate(
             "llama-bench's JSON had no pp and tg results".into(),
-        ));
+        )));
     }
     Ok((pp, tg))
 }
@@ -272,10 +275,11 @@ fn first_token(
         let runs = if reuse { RUNS + 1 } else { RUNS };
         for run in 0..runs {
             let a = rag.ask(question, &AskOptions::default())?;
-            let ttft = a
-                .timings_ms
-                .first_token
-                .ok_or_else(|| Error::Generate("the model produced no token".into()))?;
+            let ttft = a.timings_ms.first_token.ok_or_else(|| {
+                Error::Internal(InternalError::Generate(
+                    "the model produced no token".into(),
+                ))
+            })?;
             if reuse && run == 0 {
                 continue;
             }
@@ -287,7 +291,7 @@ fn first_token(
             last = Some(a);
         }
     }
-    let a = last.ok_or_else(|| Error::Generate("no answer".into()))?;
+    let a = last.ok_or_else(|| Error::Internal(InternalError::Generate("no answer".into())))?;
     let stats = a.generation.clone().unwrap_or_default();
     let attempt = a.routing.as_ref().and_then(|r| r.attempts.last().cloned());
     Ok(FirstToken {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, UserError};
 
 /// Most chunks a question may retrieve (`retrieval.top_k`, a request's `top_k`).
 pub const MAX_TOP_K: usize = 100;
@@ -57,7 +57,8 @@ impl Sampling {
     /// Checks the ranges the Qwen 3.5 guidance allows, for a request (a bad request names
     /// `what`, e.g. `sampling`).
     pub fn validate(&self, what: &str) -> Result<()> {
-        self.check(what).map_err(Error::BadRequest)
+        self.check(what)
+            .map_err(|e| Error::User(UserError::BadRequest(e)))
     }
 
     /// What is out of range, in words, naming the setting as `what.field`.
@@ -141,9 +142,9 @@ impl std::str::FromStr for Thinking {
         match s {
             "off" => Ok(Thinking::Off),
             "bounded" => Ok(Thinking::Bounded),
-            other => Err(Error::BadRequest(format!(
+            other => Err(Error::User(UserError::BadRequest(format!(
                 "thinking = {other:?} must be \"off\" or \"bounded\""
-            ))),
+            )))),
         }
     }
 }
@@ -566,14 +567,19 @@ impl Config {
     }
 
     fn from_file(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
-        toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::User(UserError::Config(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )))
+        })?;
+        toml::from_str(&text)
+            .map_err(|e| Error::User(UserError::Config(format!("{}: {e}", path.display()))))
     }
 
     /// Checks every setting; the error names the key and the allowed values.
     pub fn validate(&self) -> Result<()> {
-        let bad = |msg: String| Err(Error::Config(msg));
+        let bad = |msg: String| Err(Error::User(UserError::Config(msg)));
         let c = &self.chunking;
         if !(16..=1022).contains(&c.max_tokens()) {
             return bad(format!(
@@ -649,7 +655,7 @@ impl Config {
         self.llm
             .sampling
             .check("llm.sampling")
-            .map_err(Error::Config)?;
+            .map_err(|e| Error::User(UserError::Config(e)))?;
         let l = &self.llm;
         if l.context != 0 && (l.context < 512 || l.max_tokens >= l.context) || l.max_tokens == 0 {
             return bad(format!(

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use tokenizers::Tokenizer;
 
 use crate::config::EmbedderConfig;
-use crate::error::{Error, Result};
+use crate::error::{Error, InternalError, Result, UserError};
 
 /// Texts per ONNX Runtime run.
 pub const EMBED_BATCH: usize = 32;
@@ -96,34 +96,40 @@ pub fn init_onnxruntime(path: &Path) -> Result<()> {
             .map(|_| ())
             .map_err(|e| format!("{e}; ONNX Runtime >= 1.24 is needed, {SETUP_HINT}"))
     });
-    outcome.clone().map_err(|reason| Error::ModelMissing {
-        what: "ONNX Runtime library",
-        path: path.to_path_buf(),
-        reason,
+    outcome.clone().map_err(|reason| {
+        Error::User(UserError::ModelMissing {
+            what: "ONNX Runtime library",
+            path: path.to_path_buf(),
+            reason,
+        })
     })
 }
 
 fn read_model_file(dir: &Path, name: &str) -> Result<Vec<u8>> {
     let path = dir.join(name);
-    std::fs::read(&path).map_err(|e| Error::ModelMissing {
-        what: "embedding model",
-        path,
-        reason: format!("{e}; {SETUP_HINT}"),
+    std::fs::read(&path).map_err(|e| {
+        Error::User(UserError::ModelMissing {
+            what: "embedding model",
+            path,
+            reason: format!("{e}; {SETUP_HINT}"),
+        })
     })
 }
 
 /// Loads the tokenizer from `tokenizer.json` with padding and truncation off.
 pub fn load_tokenizer(dir: &Path) -> Result<Tokenizer> {
     let bytes = read_model_file(dir, "tokenizer.json")?;
-    let mut tokenizer = Tokenizer::from_bytes(&bytes).map_err(|e| Error::ModelMissing {
-        what: "embedding tokenizer",
-        path: dir.join("tokenizer.json"),
-        reason: e.to_string(),
+    let mut tokenizer = Tokenizer::from_bytes(&bytes).map_err(|e| {
+        Error::User(UserError::ModelMissing {
+            what: "embedding tokenizer",
+            path: dir.join("tokenizer.json"),
+            reason: e.to_string(),
+        })
     })?;
     tokenizer.with_padding(None);
     tokenizer
         .with_truncation(None)
-        .map_err(|e| Error::Embed(e.to_string()))?;
+        .map_err(|e| Error::Internal(InternalError::Embed(e.to_string())))?;
     Ok(tokenizer)
 }
 
@@ -133,10 +139,12 @@ impl Embedder {
         init_onnxruntime(&config.onnxruntime)?;
         let dir: &PathBuf = &config.dir;
         let info: ModelInfo = serde_json::from_slice(&read_model_file(dir, "model.json")?)
-            .map_err(|e| Error::ModelMissing {
-                what: "embedding model",
-                path: dir.join("model.json"),
-                reason: format!("{e}; {SETUP_HINT}"),
+            .map_err(|e| {
+                Error::User(UserError::ModelMissing {
+                    what: "embedding model",
+                    path: dir.join("model.json"),
+                    reason: format!("{e}; {SETUP_HINT}"),
+                })
             })?;
         let files = TokenizerFiles {
             tokenizer_file: read_model_file(dir, "tokenizer.json")?,
@@ -148,21 +156,25 @@ impl Embedder {
             UserDefinedEmbeddingModel::new(read_model_file(dir, "model.onnx")?, files);
         user_model.pooling = Some(Pooling::Mean);
         if info.max_tokens < 8 {
-            return Err(Error::ModelMissing {
+            return Err(Error::User(UserError::ModelMissing {
                 what: "embedding model",
                 path: dir.join("model.json"),
                 reason: format!(
                     "max_tokens = {} is too small to embed anything; {SETUP_HINT}",
                     info.max_tokens
                 ),
-            });
+            }));
         }
         let mut options = InitOptionsUserDefined::new().with_max_length(info.max_tokens);
         if config.threads > 0 {
             options = options.with_intra_threads(config.threads);
         }
-        let model = TextEmbedding::try_new_from_user_defined(user_model, options)
-            .map_err(|e| Error::Embed(format!("cannot load {}: {e}", dir.display())))?;
+        let model = TextEmbedding::try_new_from_user_defined(user_model, options).map_err(|e| {
+            Error::Internal(InternalError::Embed(format!(
+                "cannot load {}: {e}",
+                dir.display()
+            )))
+        })?;
         let tokenizer = load_tokenizer(dir)?;
         let prefix_tokens = count_tokens(&tokenizer, &info.query_prefix)?
             .max(count_tokens(&tokenizer, &info.passage_prefix)?);
@@ -232,10 +244,10 @@ impl Embedder {
         for text in &texts {
             let n = self.count_tokens(text)?;
             if n + 2 > self.info.max_tokens {
-                return Err(Error::Embed(format!(
+                return Err(Error::Internal(InternalError::Embed(format!(
                     "a text of {n} tokens is longer than the {} the model reads; it would be truncated",
                     self.info.max_tokens
-                )));
+                ))));
             }
         }
         self.run(&texts, EMBED_BATCH)
@@ -249,25 +261,26 @@ impl Embedder {
 
     /// fastembed on `texts` as they are.
     fn model_embed(&self, texts: &[String], batch: usize) -> Result<Vec<Vec<f32>>> {
-        let mut model = self
-            .model
-            .lock()
-            .map_err(|_| Error::Embed("embedder lock poisoned by an earlier panic".into()))?;
+        let mut model = self.model.lock().map_err(|_| {
+            Error::Internal(InternalError::Embed(
+                "embedder lock poisoned by an earlier panic".into(),
+            ))
+        })?;
         model
             .embed(texts, Some(batch))
-            .map_err(|e| Error::Embed(e.to_string()))
+            .map_err(|e| Error::Internal(InternalError::Embed(e.to_string())))
     }
 
     /// Runs the model and checks what comes back.
     fn run(&self, texts: &[String], batch: usize) -> Result<Vec<Vec<f32>>> {
         let vectors = self.model_embed(texts, batch)?;
         if vectors.len() != texts.len() || vectors.iter().any(|v| v.len() != self.dims()) {
-            return Err(Error::Embed(format!(
+            return Err(Error::Internal(InternalError::Embed(format!(
                 "model returned {} vectors for {} texts, or not the {} dimensions model.json says",
                 vectors.len(),
                 texts.len(),
                 self.dims()
-            )));
+            ))));
         }
         Ok(vectors)
     }
@@ -283,7 +296,7 @@ impl Embedder {
     pub fn embed_one(&self, text: &str) -> Result<Vec<f32>> {
         let mut v = self.embed_queries(&[text.to_string()])?;
         v.pop()
-            .ok_or_else(|| Error::Embed("model returned no vector".into()))
+            .ok_or_else(|| Error::Internal(InternalError::Embed("model returned no vector".into())))
     }
 }
 
@@ -297,7 +310,7 @@ pub fn count_tokens(tokenizer: &Tokenizer, text: &str) -> Result<usize> {
     tokenizer
         .encode_fast(text, false)
         .map(|e| e.len())
-        .map_err(|e| Error::Embed(format!("cannot tokenize: {e}")))
+        .map_err(|e| Error::Internal(InternalError::Embed(format!("cannot tokenize: {e}"))))
 }
 
 /// Cosine similarity of two vectors.

@@ -1,12 +1,30 @@
-//! One error type for the library, split by who is at fault: the user (bad input, a missing
-//! model, a bad request) or us (I/O on the index, a corrupt store, a failing model runtime).
-//! The CLI prints the message; the server maps [`Error::is_user_error`] to 4xx and the rest to 500.
+//! One error type for the library, split by who is at fault, as milli does: [`UserError`] (bad
+//! input, a missing model, a bad request: the user or client can fix it) and [`InternalError`]
+//! (I/O on the index, a corrupt store, a failing model runtime, a bug). A new variant goes into
+//! one of the two, so it can never be classified by accident. [`Error::Busy`] is neither: the
+//! work is fine, the moment is not. The CLI prints the message; the server maps user errors to
+//! 4xx, `Busy` to 503 and internal errors to a 500 whose body says only that the log has the
+//! detail.
 
 use std::path::PathBuf;
 
 /// Everything the library can fail with. Each message says what went wrong and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The user or client caused it and can fix it.
+    #[error(transparent)]
+    User(#[from] UserError),
+    /// We did: the index, a model runtime, or a bug.
+    #[error(transparent)]
+    Internal(#[from] InternalError),
+    /// Too much work is waiting; the request can be retried later.
+    #[error("busy: {0}")]
+    Busy(String),
+}
+
+/// Errors the user or client caused and can fix.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
     /// A path given by the user does not exist.
     #[error("{path}: no such file or directory; check the path and try again")]
     PathNotFound {
@@ -53,6 +71,14 @@ pub enum Error {
         /// The embedder configured now.
         configured: String,
     },
+    /// What the request names does not exist (a document id, say).
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+/// Errors on our side: the detail goes to the log, not to a client.
+#[derive(Debug, thiserror::Error)]
+pub enum InternalError {
     /// Filesystem error on the index or model files.
     #[error("{context}: {source}")]
     Io {
@@ -74,43 +100,44 @@ pub enum Error {
     /// The embedding model failed.
     #[error("embedder: {0}")]
     Embed(String),
-    /// What the request names does not exist (a document id, say).
-    #[error("not found: {0}")]
-    NotFound(String),
-    /// Too much work is waiting; the request can be retried later.
-    #[error("busy: {0}")]
-    Busy(String),
     /// The language model failed.
     #[error("generation: {0}")]
     Generate(String),
     /// The index on disk is damaged in a way we cannot repair automatically.
     #[error("index is corrupt: {0}; remove the index folder and run `rag ingest` again")]
     Corrupt(String),
+    /// A worker thread panicked; `what` names the work.
+    #[error("{what} panicked; please report this with the log")]
+    Panicked {
+        /// The work that panicked (e.g. "the vector search").
+        what: &'static str,
+    },
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Internal(e.into())
+    }
+}
+
+impl From<tantivy::TantivyError> for Error {
+    fn from(e: tantivy::TantivyError) -> Self {
+        Error::Internal(e.into())
+    }
 }
 
 impl Error {
     /// True when the caller (user or client) caused the error and can fix it.
     pub fn is_user_error(&self) -> bool {
-        matches!(
-            self,
-            Error::PathNotFound { .. }
-                | Error::BadDocument { .. }
-                | Error::Config(_)
-                | Error::BadRequest(_)
-                | Error::NotFound(_)
-                | Error::ModelMissing { .. }
-                | Error::NoIndex(_)
-                | Error::Locked(_)
-                | Error::EmbedderMismatch { .. }
-        )
+        matches!(self, Error::User(_))
     }
 
     /// Wraps an I/O error with what we were doing.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io {
+        Error::Internal(InternalError::Io {
             context: context.into(),
             source,
-        }
+        })
     }
 }
 

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::{Config, RetrievalConfig};
-use crate::error::{Error, Result};
+use crate::error::{Error, InternalError, Result, UserError};
 use crate::rag::{IngestEvent, IngestOptions, Rag};
 use crate::retrieve::{self, Mode};
 use crate::store::Index;
@@ -284,11 +284,11 @@ pub fn load_questions(path: &Path) -> Result<Vec<GoldenQuestion>> {
             continue;
         }
         let bad = |e: String| {
-            Error::BadRequest(format!(
+            Error::User(UserError::BadRequest(format!(
                 "{} line {}: {e}; each line must be {{\"question\": ..., \"document\": ..., \"section\": ... (optional)}} or {{\"question\": ..., \"unanswerable\": true}}",
                 path.display(),
                 i + 1
-            ))
+            )))
         };
         let q: GoldenQuestion = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
         if q.unanswerable != q.document.is_empty() {
@@ -301,10 +301,10 @@ pub fn load_questions(path: &Path) -> Result<Vec<GoldenQuestion>> {
         out.push(q);
     }
     if out.is_empty() {
-        return Err(Error::BadRequest(format!(
+        return Err(Error::User(UserError::BadRequest(format!(
             "{} holds no questions",
             path.display()
-        )));
+        ))));
     }
     Ok(out)
 }
@@ -317,10 +317,10 @@ struct Judged {
 }
 
 fn bad_dataset(dir: &Path, what: String) -> Error {
-    Error::BadRequest(format!(
+    Error::User(UserError::BadRequest(format!(
         "{}: {what}; a BEIR dataset folder holds corpus.jsonl, queries.jsonl and qrels/test.tsv",
         dir.display()
-    ))
+    )))
 }
 
 /// Reads `queries.jsonl` and `qrels/test.tsv` of a BEIR folder; queries without judgements
@@ -431,11 +431,11 @@ fn prepare_index(
         _ => a == b,
     };
     if same(index, &config.index) {
-        return Err(Error::BadRequest(format!(
+        return Err(Error::User(UserError::BadRequest(format!(
             "--eval-index {} is the main index; an evaluation needs its own folder (the default is {})",
             index.display(),
             config.index.join("eval").display()
-        )));
+        ))));
     }
     let (files, _) = crate::ingest::collect_files(&[corpus.to_path_buf()])?;
     let mut config = config.clone();
@@ -482,8 +482,11 @@ fn prepare_index(
     if let Some(skip) = report.skipped.first() {
         tracing::warn!(%skip, count = report.skipped.len(), "evaluation corpus had skipped files");
     }
-    let bytes = serde_json::to_vec_pretty(&stamp)
-        .map_err(|e| Error::Corrupt(format!("cannot write {STAMP_FILE}: {e}")))?;
+    let bytes = serde_json::to_vec_pretty(&stamp).map_err(|e| {
+        Error::Internal(InternalError::Corrupt(format!(
+            "cannot write {STAMP_FILE}: {e}"
+        )))
+    })?;
     std::fs::write(&stamp_path, bytes)
         .map_err(|e| Error::io(format!("cannot write {}", stamp_path.display()), e))?;
     Ok((rag, false, started.elapsed().as_secs_f64()))
@@ -611,10 +614,10 @@ pub fn run(
         (dataset.join("corpus.jsonl"), dataset.to_path_buf())
     } else {
         if !dataset.exists() {
-            return Err(Error::BadRequest(format!(
+            return Err(Error::User(UserError::BadRequest(format!(
                 "{}: no such dataset folder or corpus",
                 dataset.display()
-            )));
+            ))));
         }
         (dataset.to_path_buf(), dataset.to_path_buf())
     };
@@ -627,10 +630,10 @@ pub fn run(
         (true, _) => Vec::new(),
         (false, Some(q)) => load_questions(q)?,
         (false, None) => {
-            return Err(Error::BadRequest(format!(
+            return Err(Error::User(UserError::BadRequest(format!(
                 "{} is not a BEIR dataset (no corpus.jsonl); to evaluate a corpus folder, give its golden questions with --questions FILE",
                 dataset.display()
-            )))
+            ))))
         }
     };
     let (rag, reused, ingest_seconds) = prepare_index(config, &root, &corpus, index, progress)?;

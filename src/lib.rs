@@ -24,7 +24,7 @@ pub mod store;
 pub mod types;
 
 pub use config::{Config, IngestConfig, Overrides};
-pub use error::{Error, Result};
+pub use error::{Error, InternalError, Result, UserError};
 pub use ingest::formats::content_hashes;
 pub use rag::{
     AskEvent, AskOptions, IngestEvent, IngestOptions, IngestReport, Rag, ReindexReport,

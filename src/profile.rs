@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::config::{LlmConfig, Profile};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, UserError};
 
 const GIB: u64 = 1 << 30;
 
@@ -161,12 +161,12 @@ pub fn choose_models(llm: &LlmConfig, plan: &Plan) -> Result<Vec<PathBuf>> {
     if !listed.is_empty() {
         for path in &listed {
             if !path.is_file() {
-                return Err(Error::ModelMissing {
+                return Err(Error::User(UserError::ModelMissing {
                     what: "GGUF model",
                     path: path.clone(),
                     reason: "file not found; fix llm.model / llm.models (or RAG_MODEL / --model)"
                         .into(),
-                });
+                }));
             }
         }
         return Ok(listed);
@@ -189,13 +189,13 @@ pub fn choose_models(llm: &LlmConfig, plan: &Plan) -> Result<Vec<PathBuf>> {
         .iter()
         .position(|(s, _)| (*s - plan.model_size_b).abs() < 0.05)
     else {
-        return Err(Error::Config(format!(
+        return Err(Error::User(UserError::Config(format!(
             "several GGUF files in {} and none of the {:?} profile's size ({}B): {}; list them in order in llm.models, or choose one with llm.model, RAG_MODEL or --model",
             llm.models_dir.display(),
             plan.profile,
             plan.model_size_b,
             found.iter().map(|p| name(p)).collect::<Vec<_>>().join(", ")
-        )));
+        ))));
     };
     let chosen = sized[first].1.clone();
     let mut out = vec![chosen];

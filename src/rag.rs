@@ -1,14 +1,15 @@
 //! The facade that composes the stages; the CLI and the HTTP server call only this.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use crate::config::Config;
 use crate::embed::Embedder;
-use crate::error::{Error, Result};
+use crate::error::{Error, InternalError, Result, UserError};
 use crate::generate::{self, Llm};
+use crate::ingest::pipeline::{load_and_chunk, Loaded};
 use crate::ingest::{self, Chunker, Skip};
 use crate::messages::Note;
 use crate::retrieve;
@@ -98,17 +99,6 @@ fn skips_as_strings<S: serde::Serializer>(
     s: S,
 ) -> std::result::Result<S::Ok, S::Error> {
     s.collect_seq(skips.iter().map(|k| k.to_string()))
-}
-
-/// What the loading thread hands to the embedding and writing side.
-enum Loaded {
-    /// A new or changed document, chunked; true when an earlier version is indexed.
-    Doc(Box<Document>, Vec<Chunk>, bool),
-    Unchanged(String),
-    /// A skip, with the canonical file when the file exists (its documents are kept).
-    Skipped(Skip, Option<String>),
-    FileDone(PathBuf),
-    Failed(Error),
 }
 
 /// How to answer.
@@ -211,11 +201,11 @@ impl Rag {
     /// The embedder, for commands that cannot do without it.
     fn embedder(&self) -> Result<&Embedder> {
         self.embedder.as_ref().ok_or_else(|| {
-            Error::Embed(
+            Error::Internal(InternalError::Embed(
                 self.embedder_error
                     .clone()
                     .unwrap_or_else(|| "no embedding model is loaded".into()),
-            )
+            ))
         })
     }
 
@@ -276,13 +266,12 @@ impl Rag {
         let info = self.embedder_info().ok();
         let opened = match Index::open(&self.config.index, info.as_ref()) {
             Ok(i) => Some(Arc::new(i)),
-            Err(Error::NoIndex(_)) => None,
+            Err(Error::User(UserError::NoIndex(_))) => None,
             Err(e) => return Err(e),
         };
-        *self
-            .index
-            .write()
-            .map_err(|_| Error::Corrupt("index handle poisoned".into()))? = opened;
+        *self.index.write().map_err(|_| {
+            Error::Internal(InternalError::Corrupt("index handle poisoned".into()))
+        })? = opened;
         Ok(())
     }
 
@@ -290,9 +279,9 @@ impl Rag {
     pub fn open_index(&self) -> Result<Arc<Index>> {
         self.index
             .read()
-            .map_err(|_| Error::Corrupt("index handle poisoned".into()))?
+            .map_err(|_| Error::Internal(InternalError::Corrupt("index handle poisoned".into())))?
             .clone()
-            .ok_or_else(|| Error::NoIndex(self.config.index.clone()))
+            .ok_or_else(|| Error::User(UserError::NoIndex(self.config.index.clone())))
     }
 
     /// Counts of the open index.
@@ -466,9 +455,9 @@ impl Rag {
                 }
             };
             if matched.is_empty() {
-                return Err(Error::BadRequest(format!(
+                return Err(Error::User(UserError::BadRequest(format!(
                     "{target}: no indexed document has this id or path; `rag status --json` lists them"
-                )));
+                ))));
             }
             for d in matched {
                 if !chosen.iter().any(|c| c.id == d.id) {
@@ -487,9 +476,9 @@ impl Rag {
             ids.iter()
                 .map(|id| {
                     docs.iter().find(|d| d.id == *id).cloned().ok_or_else(|| {
-                        Error::NotFound(format!(
+                        Error::User(UserError::NotFound(format!(
                             "no indexed document has id {id}; GET /v1/documents lists them"
-                        ))
+                        )))
                     })
                 })
                 .collect()
@@ -591,7 +580,7 @@ impl Rag {
         let current = self
             .index
             .read()
-            .map_err(|_| Error::Corrupt("index handle poisoned".into()))?
+            .map_err(|_| Error::Internal(InternalError::Corrupt("index handle poisoned".into())))?
             .as_ref()
             .map(|i| i.generation());
         let on_disk = Manifest::read(&self.config.index)?.map(|m| m.generation);
@@ -607,7 +596,7 @@ impl Rag {
         let question = validate_question(question)?;
         let top_k =
             crate::config::check_top_k("top_k", top_k.unwrap_or(self.config.retrieval.top_k))
-                .map_err(Error::BadRequest)?;
+                .map_err(|e| Error::User(UserError::BadRequest(e)))?;
         retrieve::search(
             &*self.open_index()?,
             self.embedder.as_ref(),
@@ -704,7 +693,7 @@ impl Rag {
             "top_k",
             options.top_k.unwrap_or(self.config.retrieval.top_k),
         )
-        .map_err(Error::BadRequest)?;
+        .map_err(|e| Error::User(UserError::BadRequest(e)))?;
         let sampling = options
             .sampling
             .clone()
@@ -713,9 +702,9 @@ impl Rag {
         let thinking = options.thinking.unwrap_or(self.config.llm.thinking);
         let max_tokens = options.max_tokens.unwrap_or(self.config.llm.max_tokens);
         if max_tokens == 0 || max_tokens > MAX_ANSWER_TOKENS {
-            return Err(Error::BadRequest(format!(
+            return Err(Error::User(UserError::BadRequest(format!(
                 "max_tokens = {max_tokens} must be 1 to {MAX_ANSWER_TOKENS}"
-            )));
+            ))));
         }
         let mut ticket = match &self.llm {
             Some(llm) if !options.extractive => Some(llm.reserve()?),
@@ -968,7 +957,9 @@ impl Rag {
                 });
             }
         }
-        Err(Error::Generate("no model is loaded".into()))
+        Err(Error::Internal(InternalError::Generate(
+            "no model is loaded".into(),
+        )))
     }
 }
 
@@ -1070,103 +1061,6 @@ fn covers(root: &str, path: &str) -> bool {
         || crate::types::split_record_path(path).0 == root
 }
 
-/// Chunks documents (a JSONL corpus is thousands of documents in one file) on `workers`
-/// threads and sends each as soon as it is done. False when the receiver is gone.
-fn chunk_all(
-    docs: Vec<Document>,
-    known: &HashMap<String, String>,
-    chunker: &Chunker,
-    tx: &std::sync::mpsc::SyncSender<Loaded>,
-    workers: usize,
-) -> bool {
-    let workers = workers.min(docs.len());
-    let queue = std::sync::Mutex::new(docs.into_iter());
-    let one = |doc: Document| {
-        let existed = known.get(&doc.path);
-        if existed == Some(&doc.hash) {
-            Loaded::Unchanged(doc.path)
-        } else {
-            let existed = existed.is_some();
-            match chunker.chunk(&doc) {
-                Ok(chunks) => Loaded::Doc(Box::new(doc), chunks, existed),
-                Err(e) => Loaded::Failed(e),
-            }
-        }
-    };
-    let work = || loop {
-        let next = match queue.lock() {
-            Ok(mut q) => q.next(),
-            Err(_) => None,
-        };
-        let Some(doc) = next else { return true };
-        if tx.send(one(doc)).is_err() {
-            return false;
-        }
-    };
-    if workers <= 1 {
-        return work();
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
-        let mut ok = true;
-        for h in handles {
-            ok &= h.join().unwrap_or_else(|_| {
-                let e = Error::Embed("a chunking thread panicked; please report this file".into());
-                let _ = tx.send(Loaded::Failed(e));
-                false
-            });
-        }
-        ok
-    })
-}
-
-/// The loading thread: reads, parses and chunks files, deciding against `known` hashes what
-/// changed, and sends each document as soon as it is chunked (a JSONL corpus streams record by
-/// record). Stops early if the receiver is gone.
-fn load_and_chunk(
-    files: Vec<PathBuf>,
-    max_bytes: u64,
-    known: &HashMap<String, String>,
-    chunker: &Chunker,
-    tx: std::sync::mpsc::SyncSender<Loaded>,
-    workers: usize,
-) {
-    let send = |item: Loaded| tx.send(item).is_ok();
-    for path in files {
-        match ingest::load_file(&path, max_bytes) {
-            Ok(parsed) => {
-                for (place, reason) in parsed.bad_records {
-                    let skip = Skip {
-                        path: place.into(),
-                        reason,
-                    };
-                    if !send(Loaded::Skipped(skip, None)) {
-                        return;
-                    }
-                }
-                if !chunk_all(parsed.docs, known, chunker, &tx, workers) {
-                    return;
-                }
-            }
-            Err(Error::BadDocument { path, reason }) => {
-                let file = std::fs::canonicalize(&path)
-                    .ok()
-                    .map(|p| p.to_string_lossy().into_owned());
-                if !send(Loaded::Skipped(Skip { path, reason }, file)) {
-                    return;
-                }
-            }
-            Err(e) => {
-                let _ = send(Loaded::Failed(e));
-                return;
-            }
-        }
-        if !send(Loaded::FileDone(path)) {
-            return;
-        }
-    }
-}
-
 /// The numbered source blocks of a prompt, `[1]` first.
 fn source_blocks(hits: &[crate::types::Hit]) -> Vec<String> {
     hits.iter()
@@ -1178,12 +1072,14 @@ fn source_blocks(hits: &[crate::types::Hit]) -> Vec<String> {
 fn validate_question(question: &str) -> Result<&str> {
     let q = question.trim();
     if q.is_empty() {
-        return Err(Error::BadRequest("the question is empty".into()));
+        return Err(Error::User(UserError::BadRequest(
+            "the question is empty".into(),
+        )));
     }
     if q.chars().count() > MAX_QUESTION_CHARS {
-        return Err(Error::BadRequest(format!(
+        return Err(Error::User(UserError::BadRequest(format!(
             "the question is longer than {MAX_QUESTION_CHARS} characters"
-        )));
+        ))));
     }
     Ok(q)
 }

@@ -39,7 +39,7 @@ use llama_cpp_2::token::LlamaToken;
 use serde::Serialize;
 
 use crate::config::{LlmConfig, Sampling, Thinking};
-use crate::error::{Error, Result};
+use crate::error::{Error, InternalError, Result, UserError};
 pub use crate::types::StopReason;
 
 /// Events buffered beyond a request's token budget, so that the worker never waits on a reader.
@@ -191,7 +191,11 @@ fn backend() -> Result<&'static LlamaBackend> {
             LlamaBackend::init().map_err(|e| e.to_string())
         })
         .as_ref()
-        .map_err(|e| Error::Generate(format!("cannot start llama.cpp: {e}")))
+        .map_err(|e| {
+            Error::Internal(InternalError::Generate(format!(
+                "cannot start llama.cpp: {e}"
+            )))
+        })
 }
 
 fn threads(configured: usize) -> i32 {
@@ -208,9 +212,9 @@ fn busy(e: std::sync::mpsc::TrySendError<Job>) -> Error {
         std::sync::mpsc::TrySendError::Full(_) => {
             Error::Busy("the model is busy: too many questions waiting; try again shortly".into())
         }
-        std::sync::mpsc::TrySendError::Disconnected(_) => {
-            Error::Generate("the model thread has stopped".into())
-        }
+        std::sync::mpsc::TrySendError::Disconnected(_) => Error::Internal(InternalError::Generate(
+            "the model thread has stopped".into(),
+        )),
     }
 }
 
@@ -219,15 +223,17 @@ impl Llm {
     /// random-weight test models unless `config.allow_test_model` is set.
     pub fn load(paths: &[PathBuf], config: &LlmConfig) -> Result<Llm> {
         if paths.is_empty() {
-            return Err(Error::Config("no GGUF model to load".into()));
+            return Err(Error::User(UserError::Config(
+                "no GGUF model to load".into(),
+            )));
         }
         for path in paths {
             if !path.is_file() {
-                return Err(Error::ModelMissing {
+                return Err(Error::User(UserError::ModelMissing {
                     what: "GGUF model",
                     path: path.clone(),
                     reason: "file not found; put a Qwen 3.5 GGUF there or fix llm.models".into(),
-                });
+                }));
             }
         }
         let backend = backend()?;
@@ -240,10 +246,16 @@ impl Llm {
         std::thread::Builder::new()
             .name("rag-llm".into())
             .spawn(move || worker(backend, paths, cfg, queue, ready_tx, shared))
-            .map_err(|e| Error::Generate(format!("cannot start the model thread: {e}")))?;
-        let names = ready_rx
-            .recv()
-            .map_err(|_| Error::Generate("model thread ended while loading".into()))??;
+            .map_err(|e| {
+                Error::Internal(InternalError::Generate(format!(
+                    "cannot start the model thread: {e}"
+                )))
+            })?;
+        let names = ready_rx.recv().map_err(|_| {
+            Error::Internal(InternalError::Generate(
+                "model thread ended while loading".into(),
+            ))
+        })??;
         Ok(Llm {
             jobs,
             names,
@@ -358,8 +370,11 @@ impl Llm {
             sampling: sampling.clone(),
             reply,
         })?;
-        rx.recv()
-            .map_err(|_| Error::Generate("the model thread has stopped".into()))?
+        rx.recv().map_err(|_| {
+            Error::Internal(InternalError::Generate(
+                "the model thread has stopped".into(),
+            ))
+        })?
     }
 }
 
@@ -442,18 +457,18 @@ fn load_model(
     config: &LlmConfig,
 ) -> Result<(LlamaModel, String)> {
     let params = LlamaModelParams::default().with_use_mlock(config.mlock.unwrap_or(false));
-    let model = LlamaModel::load_from_file(backend, path, &params).map_err(|e| Error::ModelMissing {
+    let model = LlamaModel::load_from_file(backend, path, &params).map_err(|e| Error::User(UserError::ModelMissing {
         what: "GGUF model",
         path: path.to_path_buf(),
         reason: format!("llama.cpp could not load it ({e}); run with RUST_LOG=llama_cpp_2=info to see llama.cpp's reason"),
-    })?;
+    }))?;
     let general_name = model.meta_val_str("general.name").unwrap_or_default();
     if general_name.starts_with(TEST_MODEL_PREFIX) && !config.allow_test_model {
-        return Err(Error::ModelMissing {
+        return Err(Error::User(UserError::ModelMissing {
             what: "GGUF model",
             path: path.to_path_buf(),
             reason: format!("{general_name:?} is a random-weight test fixture whose output is noise; use a real Qwen 3.5 GGUF"),
-        });
+        }));
     }
     let name = path
         .file_name()
@@ -576,7 +591,9 @@ fn worker(
                 } => {
                     let outcome = match slots.get_mut(model) {
                         Some(slot) => run_bench(slot, prompt_tokens, gen_tokens, &sampling),
-                        None => Err(Error::Generate(format!("no model number {model}"))),
+                        None => Err(Error::Internal(InternalError::Generate(format!(
+                            "no model number {model}"
+                        )))),
                     };
                     let _ = reply.send(outcome);
                 }
@@ -587,7 +604,9 @@ fn worker(
                     queued,
                 } => {
                     let Some(slot) = slots.get_mut(model) else {
-                        let e = Error::Generate(format!("no model number {model}"));
+                        let e = Error::Internal(InternalError::Generate(format!(
+                            "no model number {model}"
+                        )));
                         let _ = events.send(Event::Failed(e));
                         continue;
                     };
@@ -631,7 +650,7 @@ fn worker(
 }
 
 fn gen_err(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Generate(format!("{what}: {e}"))
+    Error::Internal(InternalError::Generate(format!("{what}: {e}")))
 }
 
 /// The chat template rendered around the user's message: the text before it (system prompt
@@ -664,7 +683,9 @@ fn decode_prompt(
     seq: i32,
 ) -> Result<(LlamaBatch<'static>, i32)> {
     if tokens.is_empty() {
-        return Err(Error::Generate("nothing to decode".into()));
+        return Err(Error::Internal(InternalError::Generate(
+            "nothing to decode".into(),
+        )));
     }
     let mut batch = LlamaBatch::new(BATCH, 1);
     for (ci, piece) in tokens.chunks(BATCH).enumerate() {
@@ -873,7 +894,9 @@ fn admit(
         });
     }
     let Some(prefix) = slot.prefix.as_mut() else {
-        return Err(Error::Generate("the prompt's prefix is missing".into()));
+        return Err(Error::Internal(InternalError::Generate(
+            "the prompt's prefix is missing".into(),
+        )));
     };
     let tail = tail_tokens(model, &prefix.after, request.thinking, slot.thinks);
     // Drop sources from the end until the prompt fits beside the answer budget.
@@ -885,10 +908,10 @@ fn admit(
             break (tokens, user);
         }
         if used == 0 {
-            return Err(Error::BadRequest(format!(
+            return Err(Error::User(UserError::BadRequest(format!(
                 "the question alone takes {} tokens, more than the {budget} the context leaves; ask a shorter question or raise llm.context",
                 tokens.len()
-            )));
+            ))));
         }
         used -= 1;
     };
@@ -1006,7 +1029,9 @@ fn step(slot: &mut Slot<'_>, m: usize, active: &mut [Active]) {
             let a = &mut active[i];
             let _ = a
                 .events
-                .send(Event::Failed(Error::Generate(message.clone())));
+                .send(Event::Failed(Error::Internal(InternalError::Generate(
+                    message.clone(),
+                ))));
             a.stop = Some(StopReason::Cancelled);
         }
         return;
@@ -1107,10 +1132,10 @@ fn run_bench(
     let model = slot.model;
     let n_vocab = model.n_vocab().max(1) as u64;
     if n_prompt == 0 || n_prompt + n_gen > slot.n_ctx_seq {
-        return Err(Error::BadRequest(format!(
+        return Err(Error::User(UserError::BadRequest(format!(
             "{n_prompt} prompt + {n_gen} generated tokens must be at least 1 and fit the context of {}",
             slot.n_ctx_seq
-        )));
+        ))));
     }
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let tokens: Vec<LlamaToken> = (0..n_prompt)

@@ -9,7 +9,7 @@ use text_splitter::{ChunkConfig, ChunkSizer, MarkdownSplitter, TextSplitter};
 use tokenizers::Tokenizer;
 
 use crate::embed::count_tokens;
-use crate::error::{Error, Result};
+use crate::error::{Error, InternalError, Result, UserError};
 use crate::types::{Chunk, Document};
 
 /// Splits documents into embedder-sized chunks.
@@ -39,10 +39,10 @@ impl Chunker {
         text_budget: usize,
     ) -> Result<Chunker> {
         if max_tokens + 2 > text_budget {
-            return Err(Error::Config(format!(
+            return Err(Error::User(UserError::Config(format!(
                 "chunking.max_tokens = {max_tokens} does not fit the embedder, which reads {text_budget} tokens of text per chunk: set it to at most {}",
                 text_budget.saturating_sub(2)
-            )));
+            ))));
         }
         Ok(Chunker {
             tokenizer,
@@ -59,7 +59,7 @@ impl Chunker {
         let config = ChunkConfig::new(self.max_tokens)
             .with_sizer(&sizer)
             .with_overlap(self.overlap)
-            .map_err(|e| Error::Config(format!("chunking: {e}")))?;
+            .map_err(|e| Error::User(UserError::Config(format!("chunking: {e}"))))?;
         let pieces: Vec<(usize, &str)> = if markdown {
             MarkdownSplitter::new(config)
                 .chunk_indices(&doc.text)
@@ -94,10 +94,10 @@ impl Chunker {
             };
             if tokens > self.max_tokens {
                 if exact {
-                    return Err(Error::Embed(format!(
+                    return Err(Error::Internal(InternalError::Embed(format!(
                         "{}: a chunk of {tokens} tokens exceeds the limit of {}",
                         doc.path, self.max_tokens
-                    )));
+                    ))));
                 }
                 // The whole-document count disagreed with the piece's own (a cut inside a
                 // word): split this piece again, tokenizing every candidate.
@@ -160,7 +160,7 @@ impl<'a> DocSizer<'a> {
     fn new(tokenizer: &'a Tokenizer, text: &'a str) -> Result<DocSizer<'a>> {
         let encoding = tokenizer
             .encode(text, false)
-            .map_err(|e| Error::Embed(format!("cannot tokenize: {e}")))?;
+            .map_err(|e| Error::Internal(InternalError::Embed(format!("cannot tokenize: {e}"))))?;
         let (starts, ends) = encoding.get_offsets().iter().copied().unzip();
         Ok(DocSizer {
             tokenizer,
@@ -229,7 +229,7 @@ impl Chunker {
         let encoding = self
             .tokenizer
             .encode(header.as_str(), false)
-            .map_err(|e| Error::Embed(format!("cannot tokenize: {e}")))?;
+            .map_err(|e| Error::Internal(InternalError::Embed(format!("cannot tokenize: {e}"))))?;
         let cut = encoding.get_offsets()[budget - 1].1;
         Ok(header[..cut].trim_end().to_string())
     }

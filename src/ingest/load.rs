@@ -4,7 +4,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::formats::{self, Parsed, SNIFF_BYTES};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, UserError};
 use crate::types::Format;
 
 pub use crate::config::MAX_FILE_BYTES;
@@ -35,9 +35,9 @@ impl std::fmt::Display for Skip {
 pub fn collect_files(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Skip>)> {
     for input in inputs {
         if std::fs::symlink_metadata(input).is_err() {
-            return Err(Error::PathNotFound {
+            return Err(Error::User(UserError::PathNotFound {
                 path: input.clone(),
-            });
+            }));
         }
     }
     let mut files = Vec::new();
@@ -122,9 +122,11 @@ fn io_reason(e: &std::io::Error) -> String {
 /// Reads one file and parses it by extension, or by content when the extension is unknown.
 /// Fails with [`Error::BadDocument`] naming the file and the reason.
 pub fn load_file(path: &Path, max_bytes: u64) -> Result<Parsed> {
-    let bad = |reason: String| Error::BadDocument {
-        path: path.to_path_buf(),
-        reason,
+    let bad = |reason: String| {
+        Error::User(UserError::BadDocument {
+            path: path.to_path_buf(),
+            reason,
+        })
     };
     let mut file = std::fs::File::open(path).map_err(|e| bad(io_reason(&e)))?;
     let meta = file.metadata().map_err(|e| bad(io_reason(&e)))?;

@@ -5,6 +5,7 @@ mod chunk;
 pub mod formats;
 pub mod limits;
 mod load;
+pub mod pipeline;
 
 pub use chunk::{embedding_text, Chunker};
 pub use formats::Parsed;

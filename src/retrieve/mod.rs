@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 pub use crate::config::Fusion;
 use crate::config::RetrievalConfig;
 use crate::embed::Embedder;
-use crate::error::Result;
+use crate::error::{InternalError, Result};
 use crate::store::Index;
 use crate::types::{Evidence, Hit};
 pub use crate::types::{Mode, Scored, BM25_ONLY};
@@ -137,9 +137,11 @@ pub fn candidates(
         Ok(v) => std::thread::scope(|s| {
             let dense = s.spawn(|| index.search_vectors(v, depth, config.ef_search));
             let bm25 = index.search_bm25(query, depth, config.title_boost, config.unspaced);
-            let dense = dense
-                .join()
-                .map_err(|_| crate::error::Error::Corrupt("the vector search panicked".into()));
+            let dense = dense.join().map_err(|_| {
+                crate::error::Error::Internal(InternalError::Panicked {
+                    what: "the vector search",
+                })
+            });
             Ok::<_, crate::error::Error>(Candidates {
                 bm25: bm25?,
                 dense: dense?,

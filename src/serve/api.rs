@@ -24,6 +24,7 @@ use utoipa::OpenApi;
 
 use super::{Access, ApiError, AppState, ErrorBody, ErrorDetail, Server};
 use crate::config::{SamplingOverride, Thinking};
+use crate::error::UserError;
 use crate::types::{Answer, AnswerMode, Citation, Evidence, Hit, StopReason};
 use crate::StoredDoc;
 use crate::{AskEvent, AskOptions, IngestOptions};
@@ -345,7 +346,7 @@ pub async fn readyz(
         .map_err(|e| {
             tracing::info!(error = %e, "not ready");
             let message = match e {
-                crate::Error::NoIndex(_) => {
+                crate::Error::User(UserError::NoIndex(_)) => {
                     "not ready: no index yet (run `rag ingest` on the server)"
                 }
                 _ => "not ready: the index cannot be read (the server log says why)",
@@ -978,7 +979,7 @@ pub async fn upload(
     let rag = Arc::clone(s.rag());
     let before = tokio::task::spawn_blocking(move || match rag.documents() {
         Ok(docs) => Ok(docs),
-        Err(crate::Error::NoIndex(_)) => Ok(Vec::new()),
+        Err(crate::Error::User(UserError::NoIndex(_))) => Ok(Vec::new()),
         Err(e) => Err(e),
     })
     .await??;

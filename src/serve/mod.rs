@@ -35,7 +35,7 @@ pub use api::{AskRequest, ChatRequest, SearchRequest};
 pub use metrics::Metrics;
 
 use crate::config::ServeConfig;
-use crate::error::Error;
+use crate::error::{Error, UserError};
 use crate::Rag;
 
 /// The server: the pipeline, its settings and its metrics.
@@ -455,14 +455,14 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
 pub fn check_bind(config: &ServeConfig, addr: SocketAddr) -> Result<(), Error> {
     let loopback = addr.ip().is_loopback();
     if config.kiosk && !loopback {
-        return Err(Error::Config(format!(
+        return Err(Error::User(UserError::Config(format!(
             "a kiosk listens on loopback only, not {addr}: use --addr 127.0.0.1:PORT"
-        )));
+        ))));
     }
     if !loopback && config.tokens.is_empty() {
-        return Err(Error::Config(format!(
+        return Err(Error::User(UserError::Config(format!(
             "refusing to listen on {addr} without a token: set serve.tokens in rag.toml (or RAG_TOKENS), or listen on 127.0.0.1"
-        )));
+        ))));
     }
     Ok(())
 }
@@ -693,20 +693,20 @@ impl ApiError {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let (status, code) = match &e {
-            Error::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            Error::NoIndex(_) => (StatusCode::SERVICE_UNAVAILABLE, "no_index"),
-            Error::Locked(_) => (StatusCode::SERVICE_UNAVAILABLE, "locked"),
+            Error::User(UserError::BadRequest(_)) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Error::User(UserError::NotFound(_)) => (StatusCode::NOT_FOUND, "not_found"),
+            Error::User(UserError::NoIndex(_)) => (StatusCode::SERVICE_UNAVAILABLE, "no_index"),
+            Error::User(UserError::Locked(_)) => (StatusCode::SERVICE_UNAVAILABLE, "locked"),
             Error::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             e if e.is_user_error() => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         // Messages name no server path; the log has the whole error.
         let message = match &e {
-            Error::NoIndex(_) => {
+            Error::User(UserError::NoIndex(_)) => {
                 "no index yet: run `rag ingest PATH...` on the server first".to_string()
             }
-            Error::Locked(_) => {
+            Error::User(UserError::Locked(_)) => {
                 "the index is locked by a running `rag ingest`; try again when it finishes"
                     .to_string()
             }
@@ -866,13 +866,29 @@ mod tests {
     #[test]
     fn each_error_kind_has_one_status() {
         let cases = [
-            (Error::BadRequest("x".into()), 400, "bad_request"),
-            (Error::NotFound("x".into()), 404, "not_found"),
+            (
+                Error::User(UserError::BadRequest("x".into())),
+                400,
+                "bad_request",
+            ),
+            (
+                Error::User(UserError::NotFound("x".into())),
+                404,
+                "not_found",
+            ),
             (Error::Busy("x".into()), 503, "busy"),
-            (Error::NoIndex("i".into()), 503, "no_index"),
-            (Error::Locked("i".into()), 503, "locked"),
-            (Error::Config("x".into()), 422, "unprocessable"),
-            (Error::Generate("x".into()), 500, "internal"),
+            (Error::User(UserError::NoIndex("i".into())), 503, "no_index"),
+            (Error::User(UserError::Locked("i".into())), 503, "locked"),
+            (
+                Error::User(UserError::Config("x".into())),
+                422,
+                "unprocessable",
+            ),
+            (
+                Error::Internal(crate::error::InternalError::Generate("x".into())),
+                500,
+                "internal",
+            ),
         ];
         for (e, status, code) in cases {
             let a = ApiError::from(e);

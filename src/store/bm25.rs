@@ -19,7 +19,7 @@ use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 use super::sqlite::{Bm25Row, Change, Db};
 use crate::analysis::{self, Lang, Unspaced, NEUTRAL, STEMMED, WORDS};
-use crate::error::{Error, Result};
+use crate::error::{Error, InternalError, Result};
 use crate::types::Scored;
 
 const WRITER_MEMORY: usize = 64 * 1024 * 1024;
@@ -93,8 +93,12 @@ fn open_index(dir: &Path, wipe_other_schema: bool) -> Result<(Index, Fields, boo
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     let (schema, fields) = schema();
     let mmap = || {
-        MmapDirectory::open(dir)
-            .map_err(|e| Error::Corrupt(format!("bm25 folder {}: {e}", dir.display())))
+        MmapDirectory::open(dir).map_err(|e| {
+            Error::Internal(InternalError::Corrupt(format!(
+                "bm25 folder {}: {e}",
+                dir.display()
+            )))
+        })
     };
     let (index, wiped) = match Index::open_or_create(mmap()?, schema.clone()) {
         Ok(index) => (index, false),
@@ -116,7 +120,9 @@ fn open_index(dir: &Path, wipe_other_schema: bool) -> Result<(Index, Fields, boo
 pub fn generation(dir: &Path) -> Result<Option<u64>> {
     match open_index(dir, false) {
         Ok((index, _, _)) => Ok(index.load_metas()?.payload.and_then(|p| p.parse().ok())),
-        Err(Error::Tantivy(tantivy::TantivyError::SchemaError(_))) => Ok(None),
+        Err(Error::Internal(InternalError::Tantivy(tantivy::TantivyError::SchemaError(_)))) => {
+            Ok(None)
+        }
         Err(e) => Err(e),
     }
 }

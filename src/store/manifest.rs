@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InternalError, Result};
 
 /// Manifest format version.
 pub const FORMAT: u32 = 2;
@@ -38,9 +38,9 @@ impl Manifest {
     pub fn read(dir: &Path) -> Result<Option<Manifest>> {
         let path = dir.join(FILE);
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| Error::Corrupt(format!("{}: {e}", path.display()))),
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                Error::Internal(InternalError::Corrupt(format!("{}: {e}", path.display())))
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
         }
@@ -51,8 +51,11 @@ impl Manifest {
         let tmp = dir.join(format!("{FILE}.tmp"));
         let path = dir.join(FILE);
         let io = |what: &str, e| Error::io(format!("{what} {}", path.display()), e);
-        let bytes = serde_json::to_vec_pretty(self)
-            .map_err(|e| Error::Corrupt(format!("cannot encode manifest: {e}")))?;
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| {
+            Error::Internal(InternalError::Corrupt(format!(
+                "cannot encode manifest: {e}"
+            )))
+        })?;
         let mut f = std::fs::File::create(&tmp).map_err(|e| io("cannot write", e))?;
         f.write_all(&bytes).map_err(|e| io("cannot write", e))?;
         f.sync_all().map_err(|e| io("cannot sync", e))?;

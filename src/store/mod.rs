@@ -17,7 +17,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InternalError, Result, UserError};
 use crate::types::{Chunk, Document, Hit, Scored};
 
 pub use manifest::Manifest;
@@ -181,20 +181,20 @@ impl Writer {
         }
         for d in docs {
             if !d.vectors.is_empty() && d.vectors.len() != d.chunks.len() {
-                return Err(Error::Embed(format!(
+                return Err(Error::Internal(InternalError::Embed(format!(
                     "{}: {} vectors for {} chunks",
                     d.doc.path,
                     d.vectors.len(),
                     d.chunks.len()
-                )));
+                ))));
             }
             if let Some(v) = d.vectors.iter().find(|v| v.len() != self.embedder.dims) {
-                return Err(Error::Embed(format!(
+                return Err(Error::Internal(InternalError::Embed(format!(
                     "{}: vector of {} dims, index holds {}",
                     d.doc.path,
                     v.len(),
                     self.embedder.dims
-                )));
+                ))));
             }
         }
         let change = self.db.write(docs, remove)?;
@@ -388,11 +388,11 @@ fn crash_point(point: &str) {
 }
 
 fn mismatch(dir: &Path, built: &EmbedderInfo, configured: &EmbedderInfo) -> Error {
-    Error::EmbedderMismatch {
+    Error::User(UserError::EmbedderMismatch {
         index: dir.to_path_buf(),
         built: format!("{} ({} dims)", built.id, built.dims),
         configured: format!("{} ({} dims)", configured.id, configured.dims),
-    }
+    })
 }
 
 fn take_lock(dir: &Path) -> Result<File> {
@@ -405,7 +405,9 @@ fn take_lock(dir: &Path) -> Result<File> {
         .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked(dir.to_path_buf())),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(Error::User(UserError::Locked(dir.to_path_buf())))
+        }
         Err(std::fs::TryLockError::Error(e)) => {
             Err(Error::io(format!("cannot lock {}", path.display()), e))
         }
@@ -443,7 +445,7 @@ impl Index {
     /// opens for BM25 search and status; repairs wait for a writer.
     pub fn open(dir: &Path, embedder: Option<&EmbedderInfo>) -> Result<Index> {
         if !dir.join(SQLITE_FILE).is_file() {
-            return Err(Error::NoIndex(dir.to_path_buf()));
+            return Err(Error::User(UserError::NoIndex(dir.to_path_buf())));
         }
         let db = sqlite::Db::open(&dir.join(SQLITE_FILE))?;
         let built = db.embedder()?;
@@ -461,7 +463,7 @@ impl Index {
             // Taking the writer lock repairs; a writer at work will bring them up itself.
             match Writer::open(dir, embedder, 1.0) {
                 Ok(w) => drop(w),
-                Err(Error::Locked(_)) => {}
+                Err(Error::User(UserError::Locked(_))) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -469,8 +471,12 @@ impl Index {
         // one and loading the other: read again and retry.
         let mut attempt = 0;
         let (manifest, vectors) = loop {
-            let manifest = Manifest::read(dir)?
-                .ok_or_else(|| Error::Corrupt(format!("{} has no manifest.json", dir.display())))?;
+            let manifest = Manifest::read(dir)?.ok_or_else(|| {
+                Error::Internal(InternalError::Corrupt(format!(
+                    "{} has no manifest.json",
+                    dir.display()
+                )))
+            })?;
             let loaded = match &manifest.vectors {
                 Some(name) => vectors::Graph::load(&dir.join(VECTORS_DIR), name).map(Some),
                 None => Ok(None),
@@ -545,9 +551,11 @@ impl Index {
     }
 
     fn db(&self) -> Result<std::sync::MutexGuard<'_, sqlite::Db>> {
-        self.db
-            .lock()
-            .map_err(|_| Error::Corrupt("store lock poisoned by an earlier panic".into()))
+        self.db.lock().map_err(|_| {
+            Error::Internal(InternalError::Corrupt(
+                "store lock poisoned by an earlier panic".into(),
+            ))
+        })
     }
 
     /// The chunks with these ids, in the order given (unknown ids are left out).

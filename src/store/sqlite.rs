@@ -6,7 +6,7 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{DocWrite, EmbedderInfo, Stats};
-use crate::error::{Error, Result};
+use crate::error::{Error, InternalError, Result};
 use crate::types::{Hit, Place};
 
 /// Schema version; an index written by another version is refused with a clear message.
@@ -128,10 +128,10 @@ impl Db {
         match version {
             Some(v) if v == SCHEMA_VERSION.to_string() => {}
             Some(v) => {
-                return Err(Error::Corrupt(format!(
+                return Err(Error::Internal(InternalError::Corrupt(format!(
                     "{} has schema version {v}, this rag reads version {SCHEMA_VERSION}",
                     path.display()
-                )))
+                ))))
             }
             None => {
                 let has_docs: bool = conn
@@ -142,10 +142,10 @@ impl Db {
                     )
                     .map(|n| n > 0)?;
                 if has_docs {
-                    return Err(Error::Corrupt(format!(
+                    return Err(Error::Internal(InternalError::Corrupt(format!(
                         "{} was written by an older rag (no schema version)",
                         path.display()
-                    )));
+                    ))));
                 }
                 conn.execute_batch(SCHEMA)?;
                 conn.execute(
@@ -166,9 +166,11 @@ impl Db {
 
     fn meta_u64(&self, key: &str) -> Result<u64> {
         match self.meta(key)? {
-            Some(v) => v
-                .parse()
-                .map_err(|_| Error::Corrupt(format!("{key} {v:?} is not a number"))),
+            Some(v) => v.parse().map_err(|_| {
+                Error::Internal(InternalError::Corrupt(format!(
+                    "{key} {v:?} is not a number"
+                )))
+            }),
             None => Ok(0),
         }
     }
@@ -189,9 +191,9 @@ impl Db {
         match (id, dims) {
             (Some(id), Some(dims)) => Ok(Some(EmbedderInfo {
                 id,
-                dims: dims
-                    .parse()
-                    .map_err(|_| Error::Corrupt(format!("embedder_dims {dims:?}")))?,
+                dims: dims.parse().map_err(|_| {
+                    Error::Internal(InternalError::Corrupt(format!("embedder_dims {dims:?}")))
+                })?,
             })),
             _ => Ok(None),
         }

@@ -8,7 +8,7 @@ use hnsw_rs::api::AnnT;
 use hnsw_rs::hnswio::HnswIo;
 use hnsw_rs::prelude::{Distance, Hnsw};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InternalError, Result};
 use crate::types::Scored;
 
 /// Cosine distance, `1 - cos(a, b)`, in `f32` with eight independent accumulators so that the
@@ -77,9 +77,12 @@ pub fn extend_and_dump(
     basename: &str,
 ) -> Result<()> {
     let mut io = HnswIo::new(dir, old);
-    let hnsw = io
-        .load_hnsw::<f32, DistCosine>()
-        .map_err(|e| Error::Corrupt(format!("vector graph {old} in {}: {e}", dir.display())))?;
+    let hnsw = io.load_hnsw::<f32, DistCosine>().map_err(|e| {
+        Error::Internal(InternalError::Corrupt(format!(
+            "vector graph {old} in {}: {e}",
+            dir.display()
+        )))
+    })?;
     insert(&hnsw, points);
     dump(&hnsw, dir, basename)
 }
@@ -94,13 +97,16 @@ fn dump(hnsw: &Hnsw<f32, DistCosine>, dir: &Path, basename: &str) -> Result<()> 
     for ext in ["hnsw.graph", "hnsw.data"] {
         let _ = std::fs::remove_file(dir.join(format!("{basename}.{ext}")));
     }
-    let written = hnsw
-        .file_dump(dir, basename)
-        .map_err(|e| Error::Vectors(format!("cannot write graph to {}: {e}", dir.display())))?;
+    let written = hnsw.file_dump(dir, basename).map_err(|e| {
+        Error::Internal(InternalError::Vectors(format!(
+            "cannot write graph to {}: {e}",
+            dir.display()
+        )))
+    })?;
     if written != basename {
-        return Err(Error::Vectors(format!(
+        return Err(Error::Internal(InternalError::Vectors(format!(
             "graph written as {written}, expected {basename}"
-        )));
+        ))));
     }
     for ext in ["hnsw.graph", "hnsw.data"] {
         let path = dir.join(format!("{basename}.{ext}"));
@@ -141,7 +147,10 @@ impl Graph {
     pub fn load(dir: &Path, basename: &str) -> Result<Graph> {
         Graph::try_new(HnswIo::new(dir, basename), |io| {
             io.load_hnsw::<f32, DistCosine>().map_err(|e| {
-                Error::Corrupt(format!("vector graph {basename} in {}: {e}", dir.display()))
+                Error::Internal(InternalError::Corrupt(format!(
+                    "vector graph {basename} in {}: {e}",
+                    dir.display()
+                )))
             })
         })
     }

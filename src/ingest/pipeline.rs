@@ -1,0 +1,123 @@
+//! The producer side of an ingest: a thread that reads, parses and chunks files and hands each
+//! document over as soon as it is chunked. The facade (`Rag::ingest`) consumes it: it embeds the
+//! documents and commits them to the store.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use super::{Chunker, Skip};
+use crate::error::{Error, InternalError, UserError};
+use crate::types::{Chunk, Document};
+
+/// What the loading thread hands to the embedding and writing side.
+pub enum Loaded {
+    /// A new or changed document, chunked; true when an earlier version is indexed.
+    Doc(Box<Document>, Vec<Chunk>, bool),
+    /// A document whose content is indexed already (its path).
+    Unchanged(String),
+    /// A skip, with the canonical file when the file exists (its documents are kept).
+    Skipped(Skip, Option<String>),
+    /// Every document of this file was sent.
+    FileDone(PathBuf),
+    /// Loading stopped with this error.
+    Failed(Error),
+}
+
+/// Chunks documents (a JSONL corpus is thousands of documents in one file) on `workers`
+/// threads and sends each as soon as it is done. False when the receiver is gone.
+fn chunk_all(
+    docs: Vec<Document>,
+    known: &HashMap<String, String>,
+    chunker: &Chunker,
+    tx: &std::sync::mpsc::SyncSender<Loaded>,
+    workers: usize,
+) -> bool {
+    let workers = workers.min(docs.len());
+    let queue = std::sync::Mutex::new(docs.into_iter());
+    let one = |doc: Document| {
+        let existed = known.get(&doc.path);
+        if existed == Some(&doc.hash) {
+            Loaded::Unchanged(doc.path)
+        } else {
+            let existed = existed.is_some();
+            match chunker.chunk(&doc) {
+                Ok(chunks) => Loaded::Doc(Box::new(doc), chunks, existed),
+                Err(e) => Loaded::Failed(e),
+            }
+        }
+    };
+    let work = || loop {
+        let next = match queue.lock() {
+            Ok(mut q) => q.next(),
+            Err(_) => None,
+        };
+        let Some(doc) = next else { return true };
+        if tx.send(one(doc)).is_err() {
+            return false;
+        }
+    };
+    if workers <= 1 {
+        return work();
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
+        let mut ok = true;
+        for h in handles {
+            ok &= h.join().unwrap_or_else(|_| {
+                let e = Error::Internal(InternalError::Panicked {
+                    what: "a chunking thread",
+                });
+                let _ = tx.send(Loaded::Failed(e));
+                false
+            });
+        }
+        ok
+    })
+}
+
+/// The loading thread: reads, parses and chunks files, deciding against `known` hashes what
+/// changed, and sends each document as soon as it is chunked (a JSONL corpus streams record by
+/// record). Stops early if the receiver is gone.
+pub fn load_and_chunk(
+    files: Vec<PathBuf>,
+    max_bytes: u64,
+    known: &HashMap<String, String>,
+    chunker: &Chunker,
+    tx: std::sync::mpsc::SyncSender<Loaded>,
+    workers: usize,
+) {
+    let send = |item: Loaded| tx.send(item).is_ok();
+    for path in files {
+        match super::load_file(&path, max_bytes) {
+            Ok(parsed) => {
+                for (place, reason) in parsed.bad_records {
+                    let skip = Skip {
+                        path: place.into(),
+                        reason,
+                    };
+                    if !send(Loaded::Skipped(skip, None)) {
+                        return;
+                    }
+                }
+                if !chunk_all(parsed.docs, known, chunker, &tx, workers) {
+                    return;
+                }
+            }
+            Err(Error::User(UserError::BadDocument { path, reason })) => {
+                let file = std::fs::canonicalize(&path)
+                    .ok()
+                    .map(|p| p.to_string_lossy().into_owned());
+                if !send(Loaded::Skipped(Skip { path, reason }, file)) {
+                    return;
+                }
+            }
+            Err(e) => {
+                let _ = send(Loaded::Failed(e));
+                return;
+            }
+        }
+        if !send(Loaded::FileDone(path)) {
+            return;
+        }
+    }
+}
