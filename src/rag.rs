@@ -264,6 +264,9 @@ impl Rag {
     /// Re-opens the index to see the latest commit. Not an error when there is no index yet.
     pub fn reload(&self) -> Result<()> {
         let info = self.embedder_info().ok();
+        if let Some(info) = &info {
+            Writer::repair_lagging(&self.config.index, info)?;
+        }
         let opened = match Index::open(&self.config.index, info.as_ref()) {
             Ok(i) => Some(Arc::new(i)),
             Err(Error::User(UserError::NoIndex(_))) => None,

@@ -532,26 +532,41 @@ fn a_full_queue_answers_busy_at_once_and_the_engine_recovers() {
         c.llm.loop_repeats = 0;
     });
     let llm = rag.llm().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    std::thread::scope(|s| {
-        let running = s.spawn(|| {
-            let mut sent = false;
-            rag.ask_streaming(QUESTION, &AskOptions::default(), &mut |_| {
-                if !sent {
-                    let _ = tx.send(());
-                    sent = true;
-                }
-                true
-            })
-            .unwrap()
-        });
-        rx.recv().unwrap();
-        let waiting = s.spawn(|| rag.ask(QUESTION, &AskOptions::default()).unwrap());
-        while llm.waiting() == 0 {
-            std::thread::sleep(std::time::Duration::from_millis(2));
+    // Each answer holds its place (its caller pauses at its first piece) until the refusal
+    // below was seen: a tiny model could otherwise finish one before the next question asks.
+    let held = |started: std::sync::mpsc::Sender<()>, hold: std::sync::mpsc::Receiver<()>| {
+        let mut sent = false;
+        move |_: &str| {
+            if !sent {
+                sent = true;
+                let _ = started.send(());
+                let _ = hold.recv_timeout(std::time::Duration::from_secs(60));
+            }
+            true
         }
-        // One question is being answered and one waits in the full queue: the next is refused.
+    };
+    let (started, first_piece) = std::sync::mpsc::channel::<()>();
+    let (go_on, hold) = std::sync::mpsc::channel::<()>();
+    let (started2, second_piece) = std::sync::mpsc::channel::<()>();
+    let (go_on2, hold2) = std::sync::mpsc::channel::<()>();
+    let rag = &rag;
+    std::thread::scope(|s| {
+        let mut first = held(started, hold);
+        let running = s.spawn(move || {
+            rag.ask_streaming(QUESTION, &AskOptions::default(), &mut first)
+                .unwrap()
+        });
+        first_piece.recv().unwrap();
+        let mut second = held(started2, hold2);
+        let waiting = s.spawn(move || {
+            rag.ask_streaming(QUESTION, &AskOptions::default(), &mut second)
+                .unwrap()
+        });
+        second_piece.recv().unwrap();
+        // One question is being answered and one holds the queue's place: the next is refused.
         let err = rag.ask(QUESTION, &AskOptions::default()).unwrap_err();
+        go_on.send(()).unwrap();
+        go_on2.send(()).unwrap();
         assert!(matches!(err, rag::Error::Busy(_)), "{err}");
         assert!(err.to_string().contains("try again"), "{err}");
         assert_eq!(running.join().unwrap().mode, AnswerMode::Generated);

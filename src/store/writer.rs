@@ -1,0 +1,320 @@
+//! The only writer of an index folder: commits, reindexing, repairs after a crash.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use super::{
+    bm25, manifest, mismatch, sqlite, vectors, DocWrite, EmbedFn, EmbedderInfo, Manifest,
+    Reindexed, Stats, StoredDoc, BM25_DIR, LOCK_FILE, SQLITE_FILE, VECTORS_DIR,
+};
+use crate::error::{Error, InternalError, Result, UserError};
+
+/// The only writer of an index folder; holds the lock until dropped.
+pub struct Writer {
+    dir: PathBuf,
+    db: sqlite::Db,
+    _lock: File,
+    embedder: EmbedderInfo,
+    compact_share: f64,
+}
+
+impl Writer {
+    /// Opens (creating if needed) the index for writing. Fails if another writer holds it, or if
+    /// the index was built with a different embedder. `compact_share` is the share of
+    /// tombstones in the graph above which a commit rebuilds it from the stored vectors.
+    pub fn open(dir: &Path, embedder: &EmbedderInfo, compact_share: f64) -> Result<Writer> {
+        let writer = Self::open_unchecked(dir, embedder, compact_share)?;
+        match writer.db.embedder()? {
+            Some(built) if built != *embedder => return Err(mismatch(dir, &built, embedder)),
+            Some(_) => {}
+            None => writer.db.set_embedder(embedder)?,
+        }
+        writer.repair()?;
+        Ok(writer)
+    }
+
+    fn open_unchecked(dir: &Path, embedder: &EmbedderInfo, compact_share: f64) -> Result<Writer> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("cannot create index folder {}", dir.display()), e))?;
+        let lock = take_lock(dir)?;
+        let db = sqlite::Db::open(&dir.join(SQLITE_FILE))?;
+        Ok(Writer {
+            dir: dir.to_path_buf(),
+            db,
+            _lock: lock,
+            embedder: embedder.clone(),
+            compact_share,
+        })
+    }
+
+    /// Brings the derived stores up to SQLite's generation when a crash left them behind, by
+    /// taking the writer lock for a moment; a no-op when they agree, when there is no index
+    /// yet, or while another writer (which repairs them itself) holds the lock.
+    pub fn repair_lagging(dir: &Path, embedder: &EmbedderInfo) -> Result<()> {
+        if !dir.join(SQLITE_FILE).is_file() {
+            return Ok(());
+        }
+        let generation = sqlite::Db::open(&dir.join(SQLITE_FILE))?.generation()?;
+        let manifest = Manifest::read(dir)?;
+        let bm25_generation = bm25::generation(&dir.join(BM25_DIR))?;
+        let lagging = manifest.as_ref().map(|m| m.generation) != Some(generation)
+            || bm25_generation != Some(generation);
+        if lagging {
+            match Writer::open(dir, embedder, 1.0) {
+                Ok(w) => drop(w),
+                Err(Error::User(UserError::Locked(_))) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Path -> content hash of every stored document.
+    pub fn hashes(&self) -> Result<HashMap<String, String>> {
+        self.db.hashes()
+    }
+
+    /// Every stored document.
+    pub fn documents(&self) -> Result<Vec<StoredDoc>> {
+        self.db.documents()
+    }
+
+    /// Counts from SQLite.
+    pub fn stats(&self) -> Result<Stats> {
+        self.db.stats()
+    }
+
+    /// Writes documents (replacing earlier versions at the same path) and removes the
+    /// documents with ids in `remove`, then brings BM25 and the vector graph to the new
+    /// generation. Nothing is written when both are empty.
+    pub fn commit(&mut self, docs: &[DocWrite], remove: &[i64]) -> Result<Stats> {
+        if docs.is_empty() && remove.is_empty() {
+            return self.db.stats();
+        }
+        for d in docs {
+            if !d.vectors.is_empty() && d.vectors.len() != d.chunks.len() {
+                return Err(Error::Internal(InternalError::Embed(format!(
+                    "{}: {} vectors for {} chunks",
+                    d.doc.path,
+                    d.vectors.len(),
+                    d.chunks.len()
+                ))));
+            }
+            if let Some(v) = d.vectors.iter().find(|v| v.len() != self.embedder.dims) {
+                return Err(Error::Internal(InternalError::Embed(format!(
+                    "{}: vector of {} dims, index holds {}",
+                    d.doc.path,
+                    v.len(),
+                    self.embedder.dims
+                ))));
+            }
+        }
+        let change = self.db.write(docs, remove)?;
+        crash_point("after-sqlite");
+        bm25::Bm25::open(&self.dir.join(BM25_DIR))?.apply(&self.db, &change)?;
+        crash_point("after-bm25");
+        self.sync_vectors()?;
+        self.db.stats()
+    }
+
+    /// Re-embeds chunks from their stored text with the configured embedder: every chunk when
+    /// the index was built with another embedder (or `all`), else only chunks without a
+    /// vector. When the documents were cut with other chunking settings than `chunking`
+    /// (another embedder's tokens, another size), the documents whose source `readable` says
+    /// can be read again are not re-embedded: their vectors are cleared, in the same commit,
+    /// for the caller to re-cut them (`Reindexed::recut`) and then record the new chunking
+    /// with [`Writer::set_chunking`]. The others keep their chunks.
+    pub fn reindex(
+        dir: &Path,
+        embedder: &EmbedderInfo,
+        chunking: &str,
+        compact_share: f64,
+        all: bool,
+        readable: &dyn Fn(&StoredDoc) -> bool,
+        embed: &mut EmbedFn<'_>,
+    ) -> Result<Reindexed> {
+        let mut writer = Self::open_unchecked(dir, embedder, compact_share)?;
+        let changed = writer.db.embedder()?.is_some_and(|b| b != *embedder);
+        let recut_all = match writer.db.chunking()? {
+            Some(stored) => stored != chunking,
+            // Indexes from before the setting was recorded: cut for the embedder they hold.
+            None => changed,
+        };
+        let mut done = Reindexed::default();
+        if recut_all {
+            let (recut, kept): (Vec<StoredDoc>, Vec<StoredDoc>) = writer
+                .db
+                .documents()?
+                .into_iter()
+                .partition(|d| readable(d));
+            done.recut = recut;
+            done.kept = kept.len();
+        }
+        let cleared: HashSet<i64> = done.recut.iter().map(|d| d.id).collect();
+        let mut inputs = writer.db.embed_inputs(all || changed)?;
+        inputs.retain(|c| !cleared.contains(&c.doc_id));
+        if inputs.is_empty() && !changed && cleared.is_empty() {
+            writer.repair()?;
+            writer.db.set_chunking(chunking)?;
+            return Ok(done);
+        }
+        let mut vectors = Vec::with_capacity(inputs.len());
+        for batch in inputs.chunks(256) {
+            let texts: Vec<String> = batch
+                .iter()
+                .map(|c| crate::types::embedding_text(&c.context, &c.text))
+                .collect();
+            let out = embed(&texts)?;
+            vectors.extend(batch.iter().map(|c| c.chunk_id).zip(out));
+        }
+        let cleared: Vec<i64> = cleared.into_iter().collect();
+        let generation = writer.db.replace_vectors(&vectors, &cleared, embedder)?;
+        // The text did not change: BM25 only records the new generation.
+        let change = sqlite::Change {
+            generation,
+            removed_docs: Vec::new(),
+            added_docs: Vec::new(),
+        };
+        bm25::Bm25::open(&dir.join(BM25_DIR))?.apply(&writer.db, &change)?;
+        writer.sync_vectors()?;
+        if done.recut.is_empty() {
+            writer.db.set_chunking(chunking)?;
+        }
+        done.embedded = vectors.len();
+        Ok(done)
+    }
+
+    /// The chunking settings the stored documents were cut with (embedder, size, overlap),
+    /// when recorded.
+    pub fn chunking(&self) -> Result<Option<String>> {
+        self.db.chunking()
+    }
+
+    /// Records the chunking settings every stored document is now cut with.
+    pub fn set_chunking(&self, chunking: &str) -> Result<()> {
+        self.db.set_chunking(chunking)
+    }
+
+    /// Brings BM25 and the vector graph up to SQLite's generation when a crash left them behind.
+    fn repair(&self) -> Result<()> {
+        let generation = self.db.generation()?;
+        let bm25 = bm25::Bm25::open(&self.dir.join(BM25_DIR))?;
+        if bm25.generation()? != Some(generation) {
+            if generation > 0 {
+                tracing::warn!(generation, "bm25 index is behind SQLite; rebuilding it");
+            }
+            bm25.rebuild(&self.db, generation)?;
+        }
+        let manifest = Manifest::read(&self.dir)?;
+        if manifest.as_ref().map(|m| m.generation) != Some(generation) {
+            if generation > 0 {
+                tracing::warn!(generation, "vector graph is behind SQLite; catching it up");
+            }
+            self.sync_vectors()?;
+        }
+        Ok(())
+    }
+
+    /// Brings the graph to SQLite's generation: adds the chunks above the graph's highest id,
+    /// or rebuilds it from the stored vectors when there is none, when the vectors were
+    /// replaced, or when tombstones pass `compact_share` of its points. Then swaps the manifest.
+    fn sync_vectors(&self) -> Result<()> {
+        let generation = self.db.generation()?;
+        let dir = self.dir.join(VECTORS_DIR);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        let old = Manifest::read(&self.dir)?.filter(|m| {
+            m.format == manifest::FORMAT
+                && m.embedder == self.embedder.id
+                && m.dims == self.embedder.dims
+        });
+        let epoch = self.db.vectors_epoch()?;
+        let incremental = match &old {
+            Some(m) if m.base_generation >= epoch && m.vectors.is_some() => {
+                let dead = self.db.tombstones(m.base_generation, m.max_chunk_id)?.len();
+                let share = dead as f64 / m.points.max(1) as f64;
+                if share > self.compact_share {
+                    tracing::info!(dead, points = m.points, "compacting the vector graph");
+                    None
+                } else {
+                    Some(m)
+                }
+            }
+            _ => None,
+        };
+        let basename = format!("g{generation}");
+        let manifest = match incremental {
+            Some(m) => {
+                let new = self.db.vectors_after(m.max_chunk_id)?;
+                let (vectors, max_chunk_id) = match (new.last(), &m.vectors) {
+                    (Some(&(last, _)), Some(old_name)) => {
+                        vectors::extend_and_dump(&dir, old_name, &new, &basename)?;
+                        (Some(basename), last)
+                    }
+                    _ => (m.vectors.clone(), m.max_chunk_id),
+                };
+                Manifest {
+                    generation,
+                    vectors,
+                    max_chunk_id,
+                    points: m.points + new.len(),
+                    ..m.clone()
+                }
+            }
+            None => {
+                let all = self.db.vectors_after(0)?;
+                let written = if all.is_empty() {
+                    None
+                } else {
+                    vectors::build_and_dump(&all, &dir, &basename)?;
+                    Some(basename)
+                };
+                Manifest {
+                    format: manifest::FORMAT,
+                    generation,
+                    vectors: written,
+                    embedder: self.embedder.id.clone(),
+                    dims: self.embedder.dims,
+                    base_generation: generation,
+                    max_chunk_id: all.last().map(|&(id, _)| id).unwrap_or(0),
+                    points: all.len(),
+                }
+            }
+        };
+        crash_point("before-manifest");
+        manifest.write(&self.dir)?;
+        crash_point("after-manifest");
+        vectors::remove_except(&dir, manifest.vectors.as_deref());
+        self.db.purge_tombstones(manifest.base_generation)?;
+        Ok(())
+    }
+}
+
+/// Test hook for the crash harness: with `RAG_CRASH_AT=<point>` the process aborts there, as a
+/// power cut would. Never set in normal use.
+fn crash_point(point: &str) {
+    if std::env::var_os("RAG_CRASH_AT").is_some_and(|v| v == point) {
+        eprintln!("rag: RAG_CRASH_AT={point}: aborting");
+        std::process::abort();
+    }
+}
+
+fn take_lock(dir: &Path) -> Result<File> {
+    let path = dir.join(LOCK_FILE);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(Error::User(UserError::Locked(dir.to_path_buf())))
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(Error::io(format!("cannot lock {}", path.display()), e))
+        }
+    }
+}
