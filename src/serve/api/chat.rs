@@ -1,0 +1,278 @@
+//! `POST /v1/chat/completions`: the OpenAI chat API over the same pipeline.
+
+use super::*;
+
+/// A chat message (OpenAI shape). `content` is a string or a list of `{"type": "text",
+/// "text": ...}` parts.
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct ChatMessage {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    /// The text.
+    #[schema(value_type = Object)]
+    pub content: Value,
+}
+
+/// Body of `POST /v1/chat/completions` (OpenAI-compatible). The last user message is the
+/// question; it is answered from the index. Other OpenAI fields are accepted and ignored.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ChatRequest {
+    /// The conversation; the last `user` message is asked.
+    pub messages: Vec<ChatMessage>,
+    /// Ignored: the configured models answer, and the response names the one that did.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Stream `chat.completion.chunk` events, ending with `data: [DONE]`.
+    #[serde(default)]
+    pub stream: bool,
+    /// Most answer tokens.
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+    /// Most answer tokens (newer name of `max_tokens`).
+    #[serde(default)]
+    pub max_completion_tokens: Option<u32>,
+    /// Sampling temperature.
+    #[serde(default)]
+    pub temperature: Option<f32>,
+    /// Nucleus sampling.
+    #[serde(default)]
+    pub top_p: Option<f32>,
+    /// Top-k cut (0 to 1000; an extension llama-server and vLLM also take).
+    #[serde(default)]
+    pub top_k: Option<i32>,
+    /// Min-p cut (0 to 1; an extension llama-server and vLLM also take).
+    #[serde(default)]
+    pub min_p: Option<f32>,
+    /// Presence penalty.
+    #[serde(default)]
+    pub presence_penalty: Option<f32>,
+    /// Seed.
+    #[serde(default)]
+    pub seed: Option<u32>,
+}
+
+/// A chat completion (OpenAI shape) with the answer's citations and sources added.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ChatCompletion {
+    /// `chatcmpl-...`.
+    pub id: String,
+    /// `chat.completion`.
+    pub object: String,
+    /// Unix seconds.
+    pub created: u64,
+    /// The model that answered (`extractive` without one).
+    pub model: String,
+    /// One choice.
+    pub choices: Vec<ChatChoice>,
+    /// Token counts.
+    pub usage: ChatUsage,
+    /// The sources the answer cites, `[n]` mapped to document and place.
+    pub citations: Vec<Citation>,
+    /// Every source given to the model, numbered.
+    pub sources: Vec<Citation>,
+}
+
+/// The answer as an assistant message.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ChatChoice {
+    /// 0.
+    pub index: u32,
+    /// `{"role": "assistant", "content": ...}`.
+    pub message: ChatMessage,
+    /// `stop`, or `length` when the answer hit max_tokens.
+    pub finish_reason: String,
+}
+
+/// Token counts.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ChatUsage {
+    /// Prompt tokens.
+    pub prompt_tokens: usize,
+    /// Answer tokens.
+    pub completion_tokens: usize,
+    /// Both.
+    pub total_tokens: usize,
+}
+
+fn message_text(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+fn finish_reason(a: &Answer) -> &'static str {
+    match a.stop_reason {
+        Some(StopReason::MaxTokens) => "length",
+        _ => "stop",
+    }
+}
+
+fn model_name(a: &Answer) -> String {
+    match (&a.model, a.mode) {
+        (Some(m), _) => m.clone(),
+        (None, AnswerMode::Refused) => "refused".into(),
+        (None, _) => "extractive".into(),
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `/v1/chat/completions`' stream events (`chat.completion.chunk`).
+fn sse_chat(st: &mut StreamState, step: Step<'_>) -> Vec<Event> {
+    let chunk = |st: &StreamState, delta: Value, finish: Option<&str>, extra: Option<Value>| {
+        let mut v = json!({
+            "id": st.id, "object": "chat.completion.chunk", "created": st.created,
+            "model": st.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        });
+        if let (Some(extra), Some(obj)) = (extra, v.as_object_mut()) {
+            if let Some(e) = extra.as_object() {
+                obj.extend(e.clone());
+            }
+        }
+        Event::default().data(v.to_string())
+    };
+    let mut out = Vec::new();
+    if !st.started && !matches!(step, Step::Failed(_)) {
+        st.started = true;
+        out.push(chunk(
+            st,
+            json!({"role": "assistant", "content": ""}),
+            None,
+            None,
+        ));
+    }
+    match step {
+        Step::Retrieved(..) => {}
+        Step::Piece(p) => {
+            st.streamed = true;
+            out.push(chunk(st, json!({ "content": p }), None, None));
+        }
+        Step::Done(a) => {
+            if !st.streamed && !a.answer.is_empty() {
+                out.push(chunk(st, json!({ "content": a.answer }), None, None));
+            }
+            let g = a.generation.as_ref();
+            let (prompt, completion) = g.map_or((0, 0), |g| (g.prompt_tokens, g.generated_tokens));
+            out.push(chunk(
+                st,
+                json!({}),
+                Some(finish_reason(a)),
+                Some(json!({
+                    "citations": a.citations, "sources": a.sources,
+                    "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                              "total_tokens": prompt + completion},
+                })),
+            ));
+        }
+        Step::Failed(e) => out.push(Event::default().data(json!(e.body()).to_string())),
+    }
+    out
+}
+
+/// OpenAI-compatible chat completions, answered from the index: existing OpenAI clients and
+/// chat front ends work unchanged. The answer's citations and sources come in extra fields
+/// (`citations`, `sources`; in a stream, on the last chunk).
+#[utoipa::path(post, path = "/v1/chat/completions", request_body = ChatRequest, responses(
+    (status = 200, description = "A chat.completion, or chat.completion.chunk events then `data: [DONE]`", body = ChatCompletion),
+    (status = 400, description = "No user message, or bad settings", body = ErrorBody),
+    (status = 503, description = "The model is busy (Retry-After)", body = ErrorBody)
+))]
+pub async fn chat_completions(
+    State(s): State<AppState>,
+    req: Result<Json<ChatRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let req = body(req)?;
+    let question = req
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.role == "user")
+        .map(|m| message_text(&m.content))
+        .filter(|q| !q.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request("messages has no user message with text to answer"))?;
+    log_question(&s, "/v1/chat/completions", &question);
+    let base = &s.rag().config().llm.sampling;
+    let any_sampling = req.temperature.is_some()
+        || req.top_p.is_some()
+        || req.top_k.is_some()
+        || req.min_p.is_some()
+        || req.presence_penalty.is_some()
+        || req.seed.is_some();
+    let sampling = any_sampling
+        .then(|| {
+            SamplingOverride {
+                temperature: req.temperature,
+                top_p: req.top_p,
+                top_k: req.top_k,
+                min_p: req.min_p,
+                presence_penalty: req.presence_penalty,
+                seed: req.seed,
+            }
+            .resolve(base)
+        })
+        .transpose()?;
+    let options = AskOptions {
+        sampling,
+        max_tokens: req.max_completion_tokens.or(req.max_tokens),
+        ..AskOptions::default()
+    };
+    let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
+    if req.stream {
+        let state = StreamState {
+            id,
+            model: s
+                .rag()
+                .model_name()
+                .map_or_else(|| "extractive".to_string(), String::from),
+            created: now(),
+            ..StreamState::default()
+        };
+        return stream_answer(
+            s,
+            question,
+            options,
+            sse_chat,
+            state,
+            Some(Event::default().data("[DONE]")),
+        )
+        .await;
+    }
+    let a = answer(&s, question, options).await?;
+    let (prompt, completion) = a
+        .generation
+        .as_ref()
+        .map_or((0, 0), |g| (g.prompt_tokens, g.generated_tokens));
+    Ok(Json(ChatCompletion {
+        id,
+        object: "chat.completion".into(),
+        created: now(),
+        model: model_name(&a),
+        choices: vec![ChatChoice {
+            index: 0,
+            message: ChatMessage {
+                role: "assistant".into(),
+                content: Value::String(a.answer.clone()),
+            },
+            finish_reason: finish_reason(&a).into(),
+        }],
+        usage: ChatUsage {
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            total_tokens: prompt + completion,
+        },
+        citations: a.citations,
+        sources: a.sources,
+    })
+    .into_response())
+}

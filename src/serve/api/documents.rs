@@ -1,0 +1,342 @@
+//! `/v1/documents`: uploads (multipart), the list, and deletion.
+
+use super::*;
+
+/// The documents in the index.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DocumentList {
+    /// Every indexed document.
+    pub documents: Vec<StoredDoc>,
+}
+
+/// One uploaded file and what became of it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Uploaded {
+    /// The file name the client sent (never used on disk).
+    pub filename: String,
+    /// The documents it produced (a JSONL file gives several), or the documents already
+    /// indexed with the same content.
+    pub documents: Vec<StoredDoc>,
+    /// True when the same content was already indexed: nothing new was stored.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
+    /// Why it was not indexed, when it was not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
+/// Answer of `POST /v1/documents`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UploadResponse {
+    /// Each file, in the order sent.
+    pub files: Vec<Uploaded>,
+    /// Documents in the index afterwards.
+    pub total_documents: usize,
+}
+
+/// Answer of `DELETE /v1/documents/{id}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Removed {
+    /// The document removed.
+    pub removed: StoredDoc,
+}
+
+fn kiosk_refuses(s: &Server, what: &str) -> Result<(), ApiError> {
+    if s.config.kiosk {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("{what} is turned off on a kiosk; run `rag ingest` or `rag rm` on the machine instead"),
+        ));
+    }
+    Ok(())
+}
+
+/// The folder uploads are written to.
+fn uploads_dir(s: &Server) -> PathBuf {
+    s.rag().config().index.join(UPLOADS)
+}
+
+/// Removes files, ignoring those already gone.
+fn remove_files(paths: &[PathBuf]) {
+    for p in paths {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// Uploads documents (multipart/form-data, one or more file parts) and ingests them like
+/// `rag ingest`. Each file is stored under the index folder with a generated name; the name
+/// the client sent only chooses the format by its extension and is reported back. A file
+/// whose content is already indexed is not stored again: its entry names the documents that
+/// hold it, with `"duplicate": true`.
+#[utoipa::path(post, path = "/v1/documents", request_body(content_type = "multipart/form-data", description = "One or more file parts (.txt .md .html .pdf .docx .jsonl)"), responses(
+    (status = 201, description = "Ingested", body = UploadResponse),
+    (status = 200, description = "Every file was already indexed", body = UploadResponse),
+    (status = 403, description = "Kiosk mode", body = ErrorBody),
+    (status = 413, description = "Larger than serve.max_upload_bytes", body = ErrorBody),
+    (status = 415, description = "Unsupported file type", body = ErrorBody),
+    (status = 422, description = "No file could be read", body = UploadResponse)
+))]
+pub async fn upload(
+    State(s): State<AppState>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, ApiError> {
+    kiosk_refuses(&s, "document upload")?;
+    let mut multipart = multipart.map_err(|e| ApiError::rejected(e.status(), e.body_text()))?;
+    let dir = uploads_dir(&s);
+    tokio::fs::create_dir_all(&dir).await.map_err(|e| {
+        tracing::error!(dir = %dir.display(), error = %e, "cannot create the uploads folder");
+        ApiError::internal("cannot store uploads (the server log says why)")
+    })?;
+    let cannot_write = |e: std::io::Error| {
+        tracing::error!(error = %e, "cannot write an upload");
+        ApiError::internal("cannot store the upload (the server log says why)")
+    };
+    let mut saved: Vec<Saved> = Vec::new();
+    let outcome: Result<(), ApiError> = async {
+        while let Some(mut field) = multipart
+            .next_field()
+            .await
+            .map_err(|e| ApiError::rejected(e.status(), e.body_text()))?
+        {
+            let Some(name) = field.file_name().map(String::from) else {
+                continue;
+            };
+            let Some(format) = crate::Format::from_file_name(&name) else {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    format!("{name:?}: not a supported document; send .txt, .md, .html, .pdf, .docx or .jsonl"),
+                ));
+            };
+            let path = dir.join(format!("{}.{}", uuid::Uuid::new_v4().simple(), format.extension()));
+            saved.push(Saved {
+                name,
+                path: path.clone(),
+                hashes: Vec::new(),
+                duplicate: false,
+            });
+            let mut file = tokio::fs::File::create(&path).await.map_err(cannot_write)?;
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field
+                .chunk()
+                .await
+                .map_err(|e| ApiError::rejected(e.status(), e.body_text()))?
+            {
+                file.write_all(&chunk).await.map_err(cannot_write)?;
+                bytes.extend_from_slice(&chunk);
+            }
+            file.flush().await.map_err(cannot_write)?;
+            if let Some(last) = saved.last_mut() {
+                last.hashes = crate::content_hashes(format, &bytes);
+            }
+        }
+        Ok(())
+    }
+    .await;
+    let paths: Vec<PathBuf> = saved.iter().map(|f| f.path.clone()).collect();
+    if let Err(e) = outcome {
+        remove_files(&paths);
+        return Err(e);
+    }
+    if saved.is_empty() {
+        return Err(ApiError::bad_request(
+            "no file part: send multipart/form-data with a part like `file=@notes.md`",
+        ));
+    }
+    let rag = Arc::clone(s.rag());
+    let before = tokio::task::spawn_blocking(move || match rag.documents() {
+        Ok(docs) => Ok(docs),
+        Err(crate::Error::User(UserError::NoIndex(_))) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    })
+    .await??;
+    // Content already indexed (or sent twice in this request) is not stored again.
+    let mut known: std::collections::HashSet<String> =
+        before.iter().map(|d| d.hash.clone()).collect();
+    for f in &mut saved {
+        f.duplicate = !f.hashes.is_empty() && f.hashes.iter().all(|h| known.contains(h));
+        if !f.duplicate {
+            known.extend(f.hashes.iter().cloned());
+        }
+    }
+    let to_ingest: Vec<PathBuf> = saved
+        .iter()
+        .filter(|f| !f.duplicate)
+        .map(|f| f.path.clone())
+        .collect();
+    let (report, docs) = if to_ingest.is_empty() {
+        (None, before)
+    } else {
+        let rag = Arc::clone(s.rag());
+        let ingested = tokio::task::spawn_blocking(move || {
+            let report = rag.ingest(&to_ingest, &IngestOptions::default(), &mut |_| {})?;
+            let docs = rag.documents()?;
+            Ok::<_, crate::Error>((report, docs))
+        })
+        .await?;
+        match ingested {
+            Ok((report, docs)) => (Some(report), docs),
+            Err(e) => {
+                remove_files(&paths);
+                return Err(e.into());
+            }
+        }
+    };
+    let mut files = Vec::new();
+    for f in saved {
+        if f.duplicate {
+            remove_files(std::slice::from_ref(&f.path));
+            let documents = docs
+                .iter()
+                .filter(|d| f.hashes.contains(&d.hash))
+                .map(|d| s.public_doc(d))
+                .collect();
+            files.push(Uploaded {
+                filename: f.name,
+                documents,
+                duplicate: true,
+                skipped: None,
+            });
+            continue;
+        }
+        let canonical = std::fs::canonicalize(&f.path).unwrap_or(f.path.clone());
+        let key = canonical.to_string_lossy().into_owned();
+        let documents: Vec<StoredDoc> = docs
+            .iter()
+            .filter(|d| d.path == key || d.path.starts_with(&format!("{key}#")))
+            .map(|d| s.public_doc(d))
+            .collect();
+        let skipped = report.as_ref().and_then(|r| {
+            r.skipped
+                .iter()
+                .find(|k| FsPath::new(&k.path) == f.path || FsPath::new(&k.path) == canonical)
+                .map(|k| super::super::without_paths(&k.reason))
+        });
+        if documents.is_empty() {
+            remove_files(std::slice::from_ref(&f.path));
+        }
+        let skipped = match (&skipped, documents.is_empty()) {
+            (None, true) => Some("no text could be read from it".to_string()),
+            _ => skipped,
+        };
+        files.push(Uploaded {
+            filename: f.name,
+            documents,
+            duplicate: false,
+            skipped,
+        });
+    }
+    let status = if files
+        .iter()
+        .any(|f| !f.documents.is_empty() && !f.duplicate)
+    {
+        StatusCode::CREATED
+    } else if files.iter().any(|f| f.duplicate) {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((
+        status,
+        Json(UploadResponse {
+            files,
+            total_documents: report.map_or(docs.len(), |r| r.documents),
+        }),
+    )
+        .into_response())
+}
+
+/// A file part written to the uploads folder.
+struct Saved {
+    /// The name the client sent.
+    name: String,
+    /// Where it was written.
+    path: PathBuf,
+    /// Its content hashes ([`crate::content_hashes`]).
+    hashes: Vec<String>,
+    /// Its content is already indexed (or came earlier in the same request).
+    duplicate: bool,
+}
+
+/// Every indexed document.
+#[utoipa::path(get, path = "/v1/documents", responses(
+    (status = 200, description = "The documents", body = DocumentList),
+    (status = 503, description = "No index", body = ErrorBody)
+))]
+pub async fn list_documents(State(s): State<AppState>) -> Result<Json<DocumentList>, ApiError> {
+    let rag = Arc::clone(s.rag());
+    let documents = tokio::task::spawn_blocking(move || rag.documents()).await??;
+    let documents = documents.iter().map(|d| s.public_doc(d)).collect();
+    Ok(Json(DocumentList { documents }))
+}
+
+/// Removes a document from all three stores in one commit (and its file, when it was
+/// uploaded). Documents ingested with `rag ingest` are the operator's: removing them over
+/// HTTP needs `serve.delete_ingested = true`.
+#[utoipa::path(delete, path = "/v1/documents/{id}", params(("id" = i64, Path, description = "Document id")), responses(
+    (status = 200, description = "Removed", body = Removed),
+    (status = 400, description = "Not a document id", body = ErrorBody),
+    (status = 403, description = "Kiosk mode, or a document not uploaded over HTTP", body = ErrorBody),
+    (status = 404, description = "No such document", body = ErrorBody)
+))]
+pub async fn delete_document(
+    State(s): State<AppState>,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<Json<Removed>, ApiError> {
+    kiosk_refuses(&s, "document deletion")?;
+    let Path(id) = id.map_err(|e| {
+        ApiError::bad_request(format!("{}: the document id is a number", e.body_text()))
+    })?;
+    let id = parse_id(&id)?;
+    let rag = Arc::clone(s.rag());
+    let docs = tokio::task::spawn_blocking(move || rag.documents()).await??;
+    let Some(doc) = docs.iter().find(|d| d.id == id) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no document with id {id}; GET /v1/documents lists them"),
+        ));
+    };
+    // An uploaded file goes with its last document (a JSONL file holds several); files
+    // elsewhere are the operator's.
+    let uploads = std::fs::canonicalize(uploads_dir(&s)).ok();
+    let file = doc.source_file().to_string();
+    let in_uploads = uploads
+        .as_deref()
+        .is_some_and(|u| FsPath::new(&file).parent() == Some(u));
+    if !in_uploads && !s.config.delete_ingested {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("document {id} was ingested on the server, not uploaded: remove it with `rag rm` there, or set serve.delete_ingested = true to allow it over HTTP"),
+        ));
+    }
+    // Only uploads share a file (the records of one JSONL), and only this request removes one.
+    let still_used = docs.iter().any(|d| d.id != id && d.source_file() == file);
+    let rag = Arc::clone(s.rag());
+    let removed = tokio::task::spawn_blocking(move || rag.remove_ids(&[id])).await??;
+    let Some(removed) = removed.into_iter().next() else {
+        return Err(ApiError::internal("nothing was removed"));
+    };
+    if in_uploads && !still_used {
+        remove_files(&[PathBuf::from(&file)]);
+    }
+    Ok(Json(Removed {
+        removed: s.public_doc(&removed),
+    }))
+}
+
+/// A document id as the path gives it: decimal digits only (no sign, no spaces).
+fn parse_id(text: &str) -> Result<i64, ApiError> {
+    let digits = !text.is_empty() && text.len() <= 18 && text.bytes().all(|b| b.is_ascii_digit());
+    digits
+        .then(|| text.parse::<i64>().ok())
+        .flatten()
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{:?} is not a document id: ids are whole numbers as GET /v1/documents lists them",
+                text.chars().take(40).collect::<String>()
+            ))
+        })
+}

@@ -1,0 +1,200 @@
+//! The endpoints. Each handler checks its input, runs the pipeline off the async threads and
+//! maps errors through [`ApiError`]. The OpenAPI document is generated from these functions and
+//! types (`utoipa`). One file per group of routes; this one holds what the answering routes
+//! share (answers as JSON or as a stream of server-sent events).
+
+mod ask;
+mod chat;
+mod documents;
+mod ops;
+
+pub use ask::*;
+pub use chat::*;
+pub use documents::*;
+pub use ops::*;
+
+use std::convert::Infallible;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Extension, Multipart, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::StreamExt;
+use utoipa::OpenApi;
+
+use super::{Access, ApiError, AppState, ErrorBody, ErrorDetail, Server};
+use crate::config::{SamplingOverride, Thinking};
+use crate::error::UserError;
+use crate::types::{Answer, AnswerMode, Citation, Evidence, Hit, StopReason};
+use crate::StoredDoc;
+use crate::{AskEvent, AskOptions, IngestOptions};
+
+/// Events buffered between an answer and a slow client.
+const STREAM_BUFFER: usize = 256;
+
+/// Folder under the index where uploads are kept.
+pub const UPLOADS: &str = "uploads";
+
+/// Sets a flag when dropped: the handler's future is gone (client left or time limit), so
+/// the answer it started should stop.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Parses a JSON body, mapping rejections (bad JSON, unknown field, too large) to errors.
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    b.map(|Json(t)| t).map_err(|e| {
+        // A body of the wrong shape is a bad request like any other (axum says 422).
+        let status = match e.status() {
+            StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
+            s => s,
+        };
+        ApiError::rejected(status, e.body_text())
+    })
+}
+
+fn log_question(s: &Server, route: &str, question: &str) {
+    if s.config.log_text {
+        tracing::info!(%route, question, "question");
+    }
+}
+
+/// Answers on a blocking thread and counts the answer. When this future is dropped (the
+/// client left, or the time limit passed) or the server is stopping, the answer stops.
+async fn answer(s: &AppState, question: String, options: AskOptions) -> Result<Answer, ApiError> {
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let _guard = CancelOnDrop(Arc::clone(&cancelled));
+    let server = Arc::clone(s);
+    let answer = tokio::task::spawn_blocking(move || {
+        server.rag().ask_events(&question, &options, &mut |_| {
+            !cancelled.load(Ordering::Relaxed) && !server.stopping()
+        })
+    })
+    .await??;
+    s.metrics.answer(&answer);
+    let mut answer = answer;
+    s.public_answer(&mut answer);
+    Ok(answer)
+}
+
+/// What the answering thread sends to a streaming response.
+enum Out {
+    Event(Event),
+    Fail(ApiError),
+}
+
+fn sse_json(name: &str, value: &impl Serialize) -> Event {
+    Event::default()
+        .event(name)
+        .json_data(value)
+        .unwrap_or_else(|_| Event::default().event(name).data("{}"))
+}
+
+/// How one API shapes the events of an answer.
+type Shape = fn(&mut StreamState, Step<'_>) -> Vec<Event>;
+
+/// A step of an answer, for [`Shape`].
+enum Step<'a> {
+    Retrieved(&'a [Citation], &'a Evidence, bool),
+    Piece(&'a str),
+    Done(&'a Answer),
+    Failed(&'a ApiError),
+}
+
+/// What a shape remembers across steps.
+#[derive(Default)]
+struct StreamState {
+    /// Answer text was streamed.
+    streamed: bool,
+    /// OpenAI: the id and model of the completion, and whether the role was sent.
+    id: String,
+    model: String,
+    created: u64,
+    started: bool,
+}
+
+/// Runs the answer on a blocking thread and streams its events, shaped by `shape` from
+/// `state`, then `trailer`. Errors before the first event (a bad question, a busy model) are
+/// plain JSON errors with their status.
+async fn stream_answer(
+    s: AppState,
+    question: String,
+    options: AskOptions,
+    shape: Shape,
+    state: StreamState,
+    trailer: Option<Event>,
+) -> Result<Response, ApiError> {
+    let (tx, mut rx) = mpsc::channel::<Out>(STREAM_BUFFER);
+    let server = Arc::clone(&s);
+    tokio::task::spawn_blocking(move || {
+        let mut st = state;
+        let send_all = |events: Vec<Event>| {
+            events
+                .into_iter()
+                .all(|e| tx.blocking_send(Out::Event(e)).is_ok())
+        };
+        let result = server.rag().ask_events(&question, &options, &mut |event| {
+            if server.stopping() {
+                return false;
+            }
+            let events = match event {
+                AskEvent::Retrieved {
+                    sources,
+                    evidence,
+                    refused,
+                } => {
+                    let mut sources = sources.to_vec();
+                    server.public_citations(&mut sources);
+                    shape(&mut st, Step::Retrieved(&sources, evidence, refused))
+                }
+                AskEvent::Piece(p) => shape(&mut st, Step::Piece(p)),
+            };
+            send_all(events)
+        });
+        match result {
+            Ok(mut answer) => {
+                server.metrics.answer(&answer);
+                server.public_answer(&mut answer);
+                let mut events = shape(&mut st, Step::Done(&answer));
+                events.extend(trailer);
+                send_all(events);
+            }
+            Err(e) if !st.started && !st.streamed => {
+                let _ = tx.blocking_send(Out::Fail(e.into()));
+            }
+            Err(e) => {
+                send_all(shape(&mut st, Step::Failed(&e.into())));
+            }
+        }
+    });
+    let first = match rx.recv().await {
+        Some(Out::Event(e)) => e,
+        Some(Out::Fail(e)) => return Err(e),
+        None => return Err(ApiError::internal("the answer ended before it began")),
+    };
+    let rest = ReceiverStream::new(rx).map(|out| match out {
+        Out::Event(e) => e,
+        Out::Fail(e) => sse_json("error", &e.body()),
+    });
+    let stream = tokio_stream::once(first)
+        .chain(rest)
+        .map(Ok::<_, Infallible>);
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}

@@ -1,0 +1,242 @@
+//! Operations: the kiosk page and its files, health and readiness, metrics, the OpenAPI
+//! document, and the fallback for unknown routes.
+
+use super::*;
+
+/// The kiosk page, with `__IDLE_SECONDS__` replaced at serve time; its script and style are
+/// files of their own, so the page's content policy allows no inline script.
+const KIOSK_PAGE: &str = include_str!("../kiosk.html");
+
+const KIOSK_SCRIPT: &str = include_str!("../kiosk.js");
+
+const KIOSK_STYLE: &str = include_str!("../kiosk.css");
+
+/// The kiosk page's content policy: its own script, style and API, nothing else; no framing.
+pub const KIOSK_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// Answer of `GET /readyz`. A caller without a valid token (when tokens are configured) gets
+/// `ready` alone.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// True when questions can be answered.
+    pub ready: bool,
+    /// The rest, for callers with a token (or every caller when no token is configured).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub details: Option<ReadinessDetails>,
+}
+
+/// What `GET /readyz` tells an authorized caller.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReadinessDetails {
+    /// Documents indexed.
+    pub documents: usize,
+    /// Chunks indexed.
+    pub chunks: usize,
+    /// The loaded language models, in routing order (empty: answers are extractive).
+    pub models: Vec<String>,
+    /// Questions each model answers at once.
+    pub slots: usize,
+    /// True when the embedding model is loaded (else retrieval is BM25 alone).
+    pub embedder: bool,
+    /// True in kiosk mode (no upload or deletion).
+    pub kiosk: bool,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "rag",
+        description = "Offline question answering over local documents, with cited answers from a local Qwen 3.5 model."
+    ),
+    paths(
+        ask,
+        search,
+        chat_completions,
+        upload,
+        list_documents,
+        delete_document,
+        healthz,
+        readyz,
+        metrics,
+        openapi
+    ),
+    components(schemas(
+        ErrorBody,
+        ErrorDetail,
+        ChatRequest,
+        ChatMessage,
+        ChatCompletion,
+        ChatChoice,
+        ChatUsage
+    )),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        openapi.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
+    }
+}
+
+/// The OpenAPI document of this server, generated from the code.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The OpenAPI 3.1 description of this API.
+#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "The OpenAPI document")))]
+pub async fn openapi() -> Response {
+    match openapi_document().to_json() {
+        Ok(text) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
+        Err(e) => {
+            ApiError::internal(format!("cannot encode the OpenAPI document: {e}")).into_response()
+        }
+    }
+}
+
+/// The kiosk page: nothing from outside this server (no fonts, scripts or stylesheets of
+/// others), no inline script.
+pub async fn kiosk_page(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let words = match &s.config.kiosk_lang {
+        Some(lang) => crate::messages::for_code(lang),
+        None => crate::messages::from_accept_language(
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+        ),
+    };
+    let strings = serde_json::to_string(words).unwrap_or_default();
+    let page = KIOSK_PAGE
+        .replace("__IDLE_SECONDS__", &s.config.kiosk_idle_seconds.to_string())
+        .replace("__LANG__", words.lang)
+        .replace("__DIR__", if words.rtl { "rtl" } else { "ltr" })
+        .replace("__TITLE__", &html_escape(words.title))
+        .replace("__PLACEHOLDER__", &html_escape(words.placeholder))
+        .replace("__QUESTION__", &html_escape(words.question_label))
+        .replace("__ASK__", &html_escape(words.ask))
+        .replace("__SOURCES__", &html_escape(words.sources))
+        .replace("__CLOSE__", &html_escape(words.close))
+        .replace("__STRINGS__", &html_escape(&strings));
+    (
+        [(header::CONTENT_SECURITY_POLICY, KIOSK_POLICY)],
+        Html(page),
+    )
+        .into_response()
+}
+
+/// `text` safe inside HTML text and double- or single-quoted attributes.
+fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The kiosk page's script.
+pub async fn kiosk_script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        KIOSK_SCRIPT,
+    )
+        .into_response()
+}
+
+/// The kiosk page's style sheet.
+pub async fn kiosk_style() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        KIOSK_STYLE,
+    )
+        .into_response()
+}
+
+/// Anything not routed.
+pub async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint; GET /openapi.json lists them",
+    )
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Alive", body = String)))]
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the index is open (and the models are loaded: the server does not start
+/// without them).
+#[utoipa::path(get, path = "/readyz", responses(
+    (status = 200, description = "Ready", body = Readiness),
+    (status = 503, description = "No index yet", body = ErrorBody)
+))]
+pub async fn readyz(
+    State(s): State<AppState>,
+    Extension(access): Extension<Access>,
+) -> Result<Json<Readiness>, ApiError> {
+    let rag = Arc::clone(s.rag());
+    let stats = tokio::task::spawn_blocking(move || rag.stats())
+        .await?
+        .map_err(|e| {
+            tracing::info!(error = %e, "not ready");
+            let message = match e {
+                crate::Error::User(UserError::NoIndex(_)) => {
+                    "not ready: no index yet (run `rag ingest` on the server)"
+                }
+                _ => "not ready: the index cannot be read (the server log says why)",
+            };
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", message)
+        })?;
+    let rag = s.rag();
+    let details = access.authorized.then(|| ReadinessDetails {
+        documents: stats.documents,
+        chunks: stats.chunks,
+        models: rag.llm().map(|l| l.names().to_vec()).unwrap_or_default(),
+        slots: rag.llm().map_or(0, |l| l.slots()),
+        embedder: rag.embedding_model().is_some(),
+        kiosk: s.config.kiosk,
+    });
+    Ok(Json(Readiness {
+        ready: true,
+        details,
+    }))
+}
+
+/// Prometheus metrics (OpenMetrics text).
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Metrics in the OpenMetrics text format", body = String)))]
+pub async fn metrics(State(s): State<AppState>) -> Response {
+    let rag = s.rag();
+    let (waiting, running) = rag.llm().map_or((0, 0), |l| (l.waiting(), l.running()));
+    let (documents, chunks) = rag.stats().map_or((0, 0), |st| (st.documents, st.chunks));
+    let text = s.metrics.encode(waiting, running, documents, chunks);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
