@@ -7,12 +7,9 @@
 #![deny(missing_docs)]
 
 pub mod analysis;
-pub mod bench;
 pub mod config;
-pub mod doctor;
 pub mod embed;
 pub mod error;
-pub mod eval;
 pub mod generate;
 pub mod ingest;
 pub mod messages;
@@ -21,6 +18,7 @@ mod rag;
 pub mod retrieve;
 pub mod serve;
 pub mod store;
+pub mod tools;
 pub mod types;
 
 pub use config::{Config, IngestConfig, Overrides};
@@ -31,6 +29,7 @@ pub use rag::{
     MAX_QUESTION_CHARS, NOT_FOUND,
 };
 pub use store::{Status, StoredDoc};
+pub use tools::{bench, doctor, eval};
 pub use types::{
     Answer, AnswerMode, Citation, Document, Format, Hit, Mode, Place, Timings, BM25_ONLY,
 };

@@ -10,6 +10,13 @@
 //! trec_eval: nDCG@10 with linear gain (queries without a judged-relevant document skipped),
 //! Recall@20 and MRR@10.
 
+mod datasets;
+mod metrics;
+
+pub use datasets::*;
+use datasets::{beir_id, load_beir, Judged};
+pub use metrics::*;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -26,27 +33,9 @@ use crate::store::Index;
 
 /// Documents per query ranked for the metrics (Recall@20 needs 20).
 pub const RANK_DEPTH: usize = 20;
+
 /// The stamp an evaluation index keeps of what it was built from.
 const STAMP_FILE: &str = "eval.json";
-
-/// One golden question for a site's own corpus.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct GoldenQuestion {
-    /// The question, as a user would ask it.
-    pub question: String,
-    /// The document that answers it: a file name or a path ending (`guides/parking.md`);
-    /// empty for an unanswerable question.
-    #[serde(default)]
-    pub document: String,
-    /// The section that answers it, if the test is that precise: matched against the chunk's
-    /// heading path, ignoring case.
-    #[serde(default)]
-    pub section: Option<String>,
-    /// True for a question the documents do not answer: `rag` should refuse it. Such
-    /// questions measure refusal and are left out of the retrieval scores.
-    #[serde(default)]
-    pub unanswerable: bool,
-}
 
 /// How well the evidence score separates answerable from unanswerable golden questions.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -138,248 +127,11 @@ pub struct EvalReport {
     pub refusal: Option<Refusal>,
 }
 
-/// Refusal precision and recall of `scores` (question, evidence score, unanswerable) at
-/// `threshold`.
-pub fn refusal(scores: Vec<(String, f32, bool)>, threshold: f32) -> Refusal {
-    let refused = |s: f32| s < threshold;
-    let unanswerable = scores.iter().filter(|s| s.2).count();
-    let answerable = scores.len() - unanswerable;
-    let right = scores.iter().filter(|s| s.2 && refused(s.1)).count();
-    let wrongly_refused: Vec<String> = scores
-        .iter()
-        .filter(|s| !s.2 && refused(s.1))
-        .map(|s| s.0.clone())
-        .collect();
-    let all_refused = right + wrongly_refused.len();
-    let lowest_answerable = scores
-        .iter()
-        .filter(|s| !s.2)
-        .map(|s| s.1)
-        .fold(f32::INFINITY, f32::min);
-    let below = scores
-        .iter()
-        .filter(|s| s.2 && s.1 < lowest_answerable)
-        .map(|s| s.1)
-        .fold(f32::NEG_INFINITY, f32::max);
-    let suggested_threshold = if below.is_finite() && lowest_answerable.is_finite() {
-        (below + lowest_answerable) / 2.0
-    } else {
-        0.0
-    };
-    Refusal {
-        threshold,
-        answerable,
-        unanswerable,
-        precision: if all_refused == 0 {
-            1.0
-        } else {
-            right as f64 / all_refused as f64
-        },
-        recall: if unanswerable == 0 {
-            0.0
-        } else {
-            right as f64 / unanswerable as f64
-        },
-        wrongly_refused,
-        suggested_threshold,
-        scores,
-    }
-}
-
 impl EvalReport {
     /// The scores of `mode`.
     pub fn scores(&self, mode: Mode) -> Option<&Scores> {
         self.modes.get(mode.name())
     }
-}
-
-/// Discounted cumulative gain of gains in rank order (trec_eval: `gain / log2(rank + 1)`).
-pub fn dcg(gains: &[f64]) -> f64 {
-    gains
-        .iter()
-        .enumerate()
-        .map(|(i, g)| g / ((i + 2) as f64).log2())
-        .sum()
-}
-
-/// nDCG@k of a ranking's gains against the gains of every judged-relevant document.
-pub fn ndcg_at(ranked: &[f64], relevant: &[f64], k: usize) -> f64 {
-    let mut ideal: Vec<f64> = relevant.iter().copied().filter(|g| *g > 0.0).collect();
-    ideal.sort_by(|a, b| b.total_cmp(a));
-    let best = dcg(&ideal[..k.min(ideal.len())]);
-    if best == 0.0 {
-        return 0.0;
-    }
-    dcg(&ranked[..k.min(ranked.len())]) / best
-}
-
-/// Share of the `relevant` documents among the first `k` of the ranking.
-pub fn recall_at(ranked: &[f64], relevant: usize, k: usize) -> f64 {
-    if relevant == 0 {
-        return 0.0;
-    }
-    let found = ranked.iter().take(k).filter(|g| **g > 0.0).count();
-    found as f64 / relevant as f64
-}
-
-/// Reciprocal rank of the first relevant document within `k`, else 0.
-pub fn rr_at(ranked: &[f64], k: usize) -> f64 {
-    ranked
-        .iter()
-        .take(k)
-        .position(|g| *g > 0.0)
-        .map_or(0.0, |i| 1.0 / (i + 1) as f64)
-}
-
-/// The documents of ranked chunks, each at its best chunk's rank, first `n` kept.
-pub fn documents_ranked<'a>(chunks: impl IntoIterator<Item = &'a str>, n: usize) -> Vec<&'a str> {
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for doc in chunks {
-        if out.len() == n {
-            break;
-        }
-        if seen.insert(doc) {
-            out.push(doc);
-        }
-    }
-    out
-}
-
-/// True when an indexed document `path` is the golden `document` (a file name or path ending).
-pub fn is_document(path: &str, document: &str) -> bool {
-    let document = document.trim_start_matches("./");
-    path == document
-        || path
-            .strip_suffix(document)
-            .is_some_and(|head| head.ends_with('/') || head.ends_with('#'))
-}
-
-/// True when a chunk lies in `section`: its heading path names it, or one of its lines is
-/// that heading (a chunk that starts before the section and runs into it). Case is ignored.
-pub fn covers_section(heading: &str, text: &str, section: &str) -> bool {
-    let section = section.trim().to_lowercase();
-    heading.to_lowercase().contains(&section)
-        || text.lines().any(|l| {
-            let l = l.trim();
-            (l.starts_with('#') || l.len() <= section.len() + 2)
-                && l.trim_start_matches('#').trim().to_lowercase() == section
-        })
-}
-
-/// The BEIR document id of an indexed JSONL record (`FILE#ID`).
-fn beir_id(path: &str) -> &str {
-    crate::types::split_record_path(path).1.unwrap_or(path)
-}
-
-/// Reads golden questions, one JSON object per line (blank lines and `//` comments skipped).
-pub fn load_questions(path: &Path) -> Result<Vec<GoldenQuestion>> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| Error::io(format!("cannot read questions {}", path.display()), e))?;
-    let mut out = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-        let line = line.trim();
-        if line.is_empty() || line.starts_with("//") {
-            continue;
-        }
-        let bad = |e: String| {
-            Error::User(UserError::BadRequest(format!(
-                "{} line {}: {e}; each line must be {{\"question\": ..., \"document\": ..., \"section\": ... (optional)}} or {{\"question\": ..., \"unanswerable\": true}}",
-                path.display(),
-                i + 1
-            )))
-        };
-        let q: GoldenQuestion = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
-        if q.unanswerable != q.document.is_empty() {
-            return Err(bad(if q.unanswerable {
-                "an unanswerable question names no document".into()
-            } else {
-                "missing field `document`".into()
-            }));
-        }
-        out.push(q);
-    }
-    if out.is_empty() {
-        return Err(Error::User(UserError::BadRequest(format!(
-            "{} holds no questions",
-            path.display()
-        ))));
-    }
-    Ok(out)
-}
-
-/// A BEIR query with its judgements (document id -> relevance).
-#[derive(Debug)]
-struct Judged {
-    text: String,
-    rels: HashMap<String, i32>,
-}
-
-fn bad_dataset(dir: &Path, what: String) -> Error {
-    Error::User(UserError::BadRequest(format!(
-        "{}: {what}; a BEIR dataset folder holds corpus.jsonl, queries.jsonl and qrels/test.tsv",
-        dir.display()
-    )))
-}
-
-/// Reads `queries.jsonl` and `qrels/test.tsv` of a BEIR folder; queries without judgements
-/// are left out (BEIR's queries file covers every split).
-fn load_beir(dir: &Path) -> Result<Vec<Judged>> {
-    let read = |name: &str| {
-        std::fs::read_to_string(dir.join(name))
-            .map_err(|e| bad_dataset(dir, format!("cannot read {name}: {e}")))
-    };
-    let mut qrels: HashMap<String, HashMap<String, i32>> = HashMap::new();
-    for (i, line) in read("qrels/test.tsv")?.lines().enumerate() {
-        let cols: Vec<&str> = line.split('\t').map(str::trim).collect();
-        if cols.len() < 3 || (i == 0 && cols[2].parse::<i32>().is_err()) {
-            if i == 0 {
-                continue; // header
-            }
-            return Err(bad_dataset(
-                dir,
-                format!(
-                    "qrels/test.tsv line {} is not query-id, corpus-id, score",
-                    i + 1
-                ),
-            ));
-        }
-        let score: i32 = cols[2].parse().map_err(|_| {
-            bad_dataset(
-                dir,
-                format!("qrels/test.tsv line {}: score {:?}", i + 1, cols[2]),
-            )
-        })?;
-        qrels
-            .entry(cols[0].to_string())
-            .or_default()
-            .insert(cols[1].to_string(), score);
-    }
-    #[derive(Deserialize)]
-    struct Query {
-        #[serde(rename = "_id")]
-        id: String,
-        text: String,
-    }
-    let mut out = Vec::new();
-    for (i, line) in read("queries.jsonl")?.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let q: Query = serde_json::from_str(line)
-            .map_err(|e| bad_dataset(dir, format!("queries.jsonl line {}: {e}", i + 1)))?;
-        if let Some(rels) = qrels.remove(&q.id) {
-            out.push(Judged { text: q.text, rels });
-        }
-    }
-    if out.is_empty() {
-        return Err(bad_dataset(
-            dir,
-            "no query has judgements in qrels/test.tsv".into(),
-        ));
-    }
-    Ok(out)
 }
 
 /// sha256 over the files (names relative to `root`, and contents), in path order.

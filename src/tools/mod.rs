@@ -1,0 +1,6 @@
+//! Tools over the stages: `rag eval` (retrieval quality), `rag bench` (speed against
+//! llama.cpp's own), `rag doctor` (what is installed and whether it works).
+
+pub mod bench;
+pub mod doctor;
+pub mod eval;
