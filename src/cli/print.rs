@@ -1,0 +1,347 @@
+//! How the CLI prints reports and answers as text (or JSON with `--json`), and its progress bar.
+
+use std::io::Write;
+use std::path::Path;
+
+use rag::{Answer, AnswerMode, IngestEvent};
+
+/// Prints `value` as pretty JSON with `json`, else as `text` writes it.
+pub(crate) fn emit<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    text: impl FnOnce(&mut std::io::StdoutLock<'static>, &T) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, value)?;
+        writeln!(out)?;
+    } else {
+        text(&mut out, value)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn print_status(out: &mut impl Write, s: &rag::Status) -> std::io::Result<()> {
+    let mb = |b: u64| b as f64 / 1e6;
+    writeln!(out, "index {}", s.index.display())?;
+    writeln!(
+        out,
+        "  {} documents, {} chunks ({} without vectors), generation {}",
+        s.stats.documents, s.stats.chunks, s.stats.chunks_without_vectors, s.stats.generation
+    )?;
+    writeln!(
+        out,
+        "  vector graph: {} points, {} tombstones",
+        s.graph_points, s.tombstones
+    )?;
+    if let Some(e) = &s.embedder {
+        writeln!(out, "  embedder: {} ({} dims)", e.id, e.dims)?;
+    }
+    writeln!(
+        out,
+        "  on disk: {:.1} MB (SQLite {:.1}, BM25 {:.1}, vectors {:.1})",
+        mb(s.bytes.total),
+        mb(s.bytes.sqlite),
+        mb(s.bytes.bm25),
+        mb(s.bytes.vectors)
+    )?;
+    if s.agree {
+        writeln!(
+            out,
+            "  stores agree{}",
+            if s.verified {
+                " (every document checked)"
+            } else {
+                ""
+            }
+        )?;
+    } else {
+        writeln!(out, "  stores DISAGREE:")?;
+        for p in &s.problems {
+            writeln!(out, "    {p}")?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn progress_bar() -> indicatif::ProgressBar {
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} files {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+pub(crate) fn show_progress(bar: &indicatif::ProgressBar, event: IngestEvent) {
+    match event {
+        IngestEvent::Start(n) => bar.set_length(n as u64),
+        IngestEvent::File(p) => {
+            bar.set_message(short_path(&p));
+            bar.inc(1);
+        }
+        IngestEvent::Committing(n) => bar.set_message(format!("writing index ({n} documents)")),
+    }
+}
+
+pub(crate) fn print_reindex(out: &mut impl Write, r: &rag::ReindexReport) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "re-embedded {} chunks in {:.1}s",
+        r.embedded, r.seconds
+    )?;
+    if r.recut > 0 {
+        writeln!(
+            out,
+            "{} documents were cut again for the new chunking settings",
+            r.recut
+        )?;
+    }
+    if r.kept > 0 {
+        writeln!(
+            out,
+            "{} documents keep chunks cut for the old settings: their source files are gone (ingest them again to re-cut them)",
+            r.kept
+        )?;
+    }
+    Ok(())
+}
+
+pub(crate) fn print_eval(out: &mut impl Write, r: &rag::eval::EvalReport) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{} ({}): {} queries scored ({} without judgements skipped); {} documents, {} chunks{}",
+        r.dataset,
+        r.kind,
+        r.queries - r.skipped_queries,
+        r.skipped_queries,
+        r.documents,
+        r.chunks,
+        if r.reused_index {
+            " (index reused)".to_string()
+        } else {
+            format!(" (ingested in {:.1}s)", r.ingest_seconds)
+        }
+    )?;
+    writeln!(out, "mode     nDCG@10  Recall@20  MRR@10")?;
+    for (mode, s) in &r.modes {
+        write!(
+            out,
+            "{mode:<8} {:>7.4}  {:>9.4}  {:>6.4}",
+            s.ndcg_10, s.recall_20, s.mrr_10
+        )?;
+        match s.section_recall_20 {
+            Some(x) => writeln!(out, "  (section Recall@20 {x:.4})")?,
+            None => writeln!(out)?,
+        }
+    }
+    for q in &r.missed {
+        writeln!(out, "missed in hybrid top 20: {q}")?;
+    }
+    if let Some(f) = &r.refusal {
+        writeln!(
+            out,
+            "refusal at evidence < {:.3}: precision {:.3}, recall {:.3} ({} unanswerable, {} answerable questions); suggested threshold {:.3}",
+            f.threshold, f.precision, f.recall, f.unanswerable, f.answerable, f.suggested_threshold
+        )?;
+        for q in &f.wrongly_refused {
+            writeln!(out, "wrongly refused: {q}")?;
+        }
+    }
+    Ok(())
+}
+
+/// A path relative to the working directory when it lies below it.
+pub(crate) fn short_path(p: &Path) -> String {
+    let cwd = std::env::current_dir().ok();
+    cwd.as_deref()
+        .and_then(|c| p.strip_prefix(c).ok())
+        .unwrap_or(p)
+        .display()
+        .to_string()
+}
+
+pub(crate) fn print_answer(out: &mut impl Write, answer: &Answer) -> std::io::Result<()> {
+    if answer.sentences.is_empty() {
+        writeln!(out, "{}\n", answer.answer.trim())?;
+    } else {
+        // Each sentence on its own line; those their citations do not support are marked.
+        for s in &answer.sentences {
+            if s.supported {
+                writeln!(out, "  {}", s.text)?;
+            } else {
+                writeln!(out, "! {}   <- UNSUPPORTED by its sources", s.text)?;
+            }
+        }
+        let bad = answer.sentences.iter().filter(|s| !s.supported).count();
+        if bad > 0 {
+            writeln!(
+                out,
+                "\n({bad} of {} sentences not supported by a cited source: check them)",
+                answer.sentences.len()
+            )?;
+        }
+        writeln!(out)?;
+    }
+    match answer.mode {
+        AnswerMode::Extractive => writeln!(
+            out,
+            "(extractive answer: quoted from the sources, no language model ran{})",
+            answer
+                .note
+                .as_deref()
+                .map(|n| format!("; {n}"))
+                .unwrap_or_default()
+        )?,
+        AnswerMode::Refused => writeln!(
+            out,
+            "(not found: {})",
+            answer.note.as_deref().unwrap_or("the documents do not say")
+        )?,
+        AnswerMode::Generated => {
+            let why = answer
+                .routing
+                .as_ref()
+                .map(|r| format!("; {}", r.reason))
+                .unwrap_or_default();
+            let stop = answer
+                .stop_reason
+                .map(|s| {
+                    format!(
+                        ", stopped: {}",
+                        serde_json::to_value(s)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from))
+                            .unwrap_or_default()
+                    )
+                })
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "(answered by {}{stop}{why})",
+                answer.model.as_deref().unwrap_or("the language model")
+            )?
+        }
+    }
+    let cited: Vec<_> = if answer.citations.is_empty() {
+        answer.sources.iter().take(3).collect()
+    } else {
+        answer.citations.iter().collect()
+    };
+    if !cited.is_empty() {
+        writeln!(
+            out,
+            "\n{}",
+            if answer.citations.is_empty() {
+                "Closest sources:"
+            } else {
+                "Sources:"
+            }
+        )?;
+    }
+    for c in cited {
+        let p = &c.place;
+        let place = if p.heading.is_empty() {
+            p.title.clone()
+        } else {
+            p.heading.clone()
+        };
+        let span = p.span();
+        writeln!(
+            out,
+            "  [{}] {}{}{span}  ({place})",
+            c.n,
+            short_path(Path::new(&p.path)),
+            if span.is_empty() { "" } else { " " }
+        )?;
+    }
+    Ok(())
+}
+
+pub(crate) fn print_doctor(out: &mut impl Write, r: &rag::doctor::Report) -> std::io::Result<()> {
+    let p = &r.plan;
+    writeln!(
+        out,
+        "machine: {:.1} GiB memory, {} cores",
+        r.machine.ram_bytes as f64 / (1u64 << 30) as f64,
+        r.machine.cores
+    )?;
+    writeln!(out, "profile: {:?} ({})", p.profile, p.reason)?;
+    writeln!(
+        out,
+        "  model size {}B, context {} tokens, {} generation / {} prompt threads, mlock {}",
+        p.model_size_b, p.context, p.threads, p.batch_threads, p.mlock
+    )?;
+    if r.models.is_empty() {
+        writeln!(out, "models: none")?;
+    } else {
+        let names: Vec<String> = r.models.iter().map(|m| short_path(m)).collect();
+        writeln!(out, "models (routing order): {}", names.join(" -> "))?;
+    }
+    if let Some(n) = &r.models_note {
+        writeln!(out, "  {n}")?;
+    }
+    for c in &r.checks {
+        writeln!(
+            out,
+            "[{}] {} {}: {}",
+            if c.ok { " ok " } else { "FAIL" },
+            c.what,
+            short_path(&c.path),
+            c.detail
+        )?;
+    }
+    writeln!(out, "{}", if r.ok { "all good" } else { "problems found" })
+}
+
+pub(crate) fn print_bench(out: &mut impl Write, r: &rag::bench::Report) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{} ({:.0} MB), {} threads, pp{} / tg{}",
+        r.model,
+        r.gguf_bytes as f64 / 1e6,
+        r.threads,
+        r.prompt_tokens,
+        r.gen_tokens
+    )?;
+    writeln!(
+        out,
+        "rag:         prompt {:8.1} tok/s   generation {:7.2} tok/s",
+        r.rag.prompt_tps, r.rag.gen_tps
+    )?;
+    if let Some(l) = &r.llama_bench {
+        writeln!(
+            out,
+            "llama-bench: prompt {:8.1} tok/s   generation {:7.2} tok/s",
+            l.prompt_tps, l.gen_tps
+        )?;
+    }
+    if let (Some(p), Some(g)) = (r.prompt_ratio, r.gen_ratio) {
+        writeln!(
+            out,
+            "ratio:       prompt {p:8.3}         generation {g:7.3}"
+        )?;
+    }
+    writeln!(
+        out,
+        "memory: RSS {:.0} MB = {:.2} x the GGUF",
+        r.rss_bytes as f64 / 1e6,
+        r.rss_over_gguf
+    )?;
+    if let Some(t) = &r.first_token {
+        writeln!(
+            out,
+            "first token ({} sources, {} prompt tokens, {} restored): {:.0} ms with the saved prefix, {:.0} ms without (retrieval {:.1} ms); sanity gate {}",
+            t.sources,
+            t.prompt_tokens,
+            t.prefix_tokens,
+            t.with_reuse_ms,
+            t.without_reuse_ms,
+            t.retrieve_ms,
+            if t.gate_passed { "passed".to_string() } else { format!("failed: {}", t.gate_failures.join("; ")) }
+        )?;
+    }
+    Ok(())
+}
