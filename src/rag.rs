@@ -621,7 +621,7 @@ impl Rag {
         );
         let (hits, _) =
             retrieve::pack::pack(retrieved.hits, budget, &|t: &str| self.count_tokens(t));
-        let blocks = source_blocks(&hits);
+        let blocks = generate::answer::source_blocks(&hits);
         Ok((
             generate::SYSTEM_PROMPT.to_string(),
             generate::user_message(question, &blocks),
@@ -757,15 +757,27 @@ impl Rag {
             .as_ref()
             .filter(|_| !options.extractive && !refused && go_on);
         let mut out = match llm {
-            _ if !go_on && !refused => Routed::cancelled(self.llm.is_some() && !options.extractive),
+            _ if !go_on && !refused => {
+                generate::answer::Routed::cancelled(self.llm.is_some() && !options.extractive)
+            }
             Some(llm) => {
-                let settings = Settings {
+                let settings = generate::answer::Settings {
                     sampling,
                     thinking,
                     max_tokens,
                 };
                 let on_piece = &mut |p: &str| on_event(AskEvent::Piece(p));
-                self.generate_routed(llm, question, &hits, settings, on_piece)?
+                let check =
+                    |text: &str, sources: &[crate::types::Hit]| self.check_citations(text, sources);
+                generate::answer::route(
+                    llm,
+                    &self.config.llm,
+                    question,
+                    &hits,
+                    settings,
+                    &check,
+                    on_piece,
+                )?
             }
             None => {
                 let note = if refused {
@@ -785,7 +797,7 @@ impl Rag {
                         .unwrap_or_else(|| words.no_direct_answer.to_string());
                     (text, AnswerMode::Extractive)
                 };
-                Routed {
+                generate::answer::Routed {
                     text,
                     mode,
                     used: hits.len(),
@@ -873,142 +885,6 @@ impl Rag {
             None => generate::check_support(answer, sources, None),
         }
     }
-
-    /// Asks the models in routing order until an answer passes the sanity gate; the last
-    /// model's answer stands when none passes.
-    fn generate_routed(
-        &self,
-        llm: &Llm,
-        question: &str,
-        hits: &[crate::types::Hit],
-        settings: Settings,
-        on_piece: &mut dyn FnMut(&str) -> bool,
-    ) -> Result<Routed> {
-        let Settings {
-            sampling,
-            thinking,
-            max_tokens,
-        } = settings;
-        let cfg = &self.config.llm;
-        let blocks = source_blocks(hits);
-        let names = llm.names();
-        let mut attempts: Vec<crate::types::Attempt> = Vec::new();
-        let mut check_ms = 0.0;
-        for (i, name) in names.iter().enumerate() {
-            let request = generate::Request {
-                system: generate::SYSTEM_PROMPT.to_string(),
-                question: question.to_string(),
-                sources: blocks.clone(),
-                sampling: sampling.clone(),
-                max_tokens,
-                thinking,
-                thinking_budget: cfg.thinking_budget,
-                reuse_prefix: cfg.reuse_prefix,
-                loop_ngram: cfg.loop_ngram,
-                loop_repeats: cfg.loop_repeats,
-            };
-            let g = llm.generate(i, request, &mut *on_piece)?;
-            let t = Instant::now();
-            let used = g.sources_used.min(hits.len());
-            let sentences = self.check_citations(&g.text, &hits[..used]);
-            check_ms += t.elapsed().as_secs_f64() * 1e3;
-            let failures = generate::gate(question, &g.text, g.stop_reason, &sentences);
-            let passed = failures.is_empty();
-            attempts.push(crate::types::Attempt {
-                model: name.clone(),
-                passed,
-                failures,
-                stop_reason: g.stop_reason,
-            });
-            let last = i + 1 == names.len();
-            if passed || last || g.stop_reason == generate::StopReason::Cancelled {
-                let reason = match (passed, i) {
-                    (true, 0) => "the first model's answer passed the sanity gate".to_string(),
-                    (true, _) => format!(
-                        "{} failed the sanity gate; {name} passed it",
-                        names[..i].join(", ")
-                    ),
-                    (false, _) if g.stop_reason == generate::StopReason::Cancelled => {
-                        "the reader stopped the generation".to_string()
-                    }
-                    (false, 0) => "the only model's answer failed the sanity gate".to_string(),
-                    (false, _) => {
-                        "every model failed the sanity gate; the last answer stands".to_string()
-                    }
-                };
-                return Ok(Routed {
-                    text: g.text,
-                    mode: AnswerMode::Generated,
-                    used,
-                    model: Some(name.clone()),
-                    note: None,
-                    stop_reason: Some(g.stop_reason),
-                    sentences,
-                    routing: Some(crate::types::Routing {
-                        attempts,
-                        answered_by: name.clone(),
-                        reason,
-                    }),
-                    stats: Some(crate::types::GenerationStats {
-                        prompt_tokens: g.prompt_tokens,
-                        prefix_tokens_reused: g.prefix_tokens_reused,
-                        generated_tokens: g.generated_tokens,
-                        thinking_tokens: g.thinking_tokens,
-                    }),
-                    first_token: g.ttft_ms,
-                    check_ms,
-                });
-            }
-        }
-        Err(Error::Internal(InternalError::Generate(
-            "no model is loaded".into(),
-        )))
-    }
-}
-
-/// A question's generation settings, defaults applied.
-struct Settings {
-    sampling: crate::config::Sampling,
-    thinking: crate::config::Thinking,
-    max_tokens: u32,
-}
-
-/// What the answer stage produced, before it is put together with retrieval's part.
-struct Routed {
-    text: String,
-    mode: AnswerMode,
-    used: usize,
-    model: Option<String>,
-    note: Option<Note>,
-    stop_reason: Option<generate::StopReason>,
-    sentences: Vec<crate::types::SentenceSupport>,
-    routing: Option<crate::types::Routing>,
-    stats: Option<crate::types::GenerationStats>,
-    first_token: Option<f64>,
-    check_ms: f64,
-}
-
-impl Routed {
-    /// The reader left before the answer began.
-    fn cancelled(generated: bool) -> Routed {
-        Routed {
-            text: String::new(),
-            mode: if generated {
-                AnswerMode::Generated
-            } else {
-                AnswerMode::Extractive
-            },
-            used: 0,
-            model: None,
-            note: Some(Note::Cancelled),
-            stop_reason: Some(generate::StopReason::Cancelled),
-            sentences: Vec::new(),
-            routing: None,
-            stats: None,
-            first_token: None,
-            check_ms: 0.0,
-        }
-    }
 }
 
 fn commit_step(
@@ -1062,14 +938,6 @@ fn covers(root: &str, path: &str) -> bool {
             .strip_prefix(root)
             .is_some_and(|rest| rest.starts_with('/'))
         || crate::types::split_record_path(path).0 == root
-}
-
-/// The numbered source blocks of a prompt, `[1]` first.
-fn source_blocks(hits: &[crate::types::Hit]) -> Vec<String> {
-    hits.iter()
-        .enumerate()
-        .map(|(i, h)| generate::source_block(i + 1, h))
-        .collect()
 }
 
 fn validate_question(question: &str) -> Result<&str> {

@@ -1,0 +1,154 @@
+//! The answer stage: the models asked in routing order, each answer checked (citations, the
+//! sanity gate) before it may stand.
+
+use std::time::Instant;
+
+use super::Llm;
+use crate::config::LlmConfig;
+use crate::error::{Error, InternalError, Result};
+use crate::messages::Note;
+use crate::types::{AnswerMode, Hit, SentenceSupport};
+
+/// A question's generation settings, defaults applied.
+pub(crate) struct Settings {
+    pub(crate) sampling: crate::config::Sampling,
+    pub(crate) thinking: crate::config::Thinking,
+    pub(crate) max_tokens: u32,
+}
+
+/// What the answer stage produced, before it is put together with retrieval's part.
+pub(crate) struct Routed {
+    pub(crate) text: String,
+    pub(crate) mode: AnswerMode,
+    pub(crate) used: usize,
+    pub(crate) model: Option<String>,
+    pub(crate) note: Option<Note>,
+    pub(crate) stop_reason: Option<super::StopReason>,
+    pub(crate) sentences: Vec<crate::types::SentenceSupport>,
+    pub(crate) routing: Option<crate::types::Routing>,
+    pub(crate) stats: Option<crate::types::GenerationStats>,
+    pub(crate) first_token: Option<f64>,
+    pub(crate) check_ms: f64,
+}
+
+impl Routed {
+    /// The reader left before the answer began.
+    pub(crate) fn cancelled(generated: bool) -> Routed {
+        Routed {
+            text: String::new(),
+            mode: if generated {
+                AnswerMode::Generated
+            } else {
+                AnswerMode::Extractive
+            },
+            used: 0,
+            model: None,
+            note: Some(Note::Cancelled),
+            stop_reason: Some(super::StopReason::Cancelled),
+            sentences: Vec::new(),
+            routing: None,
+            stats: None,
+            first_token: None,
+            check_ms: 0.0,
+        }
+    }
+}
+
+/// The numbered source blocks of a prompt, `[1]` first.
+pub(crate) fn source_blocks(hits: &[crate::types::Hit]) -> Vec<String> {
+    hits.iter()
+        .enumerate()
+        .map(|(i, h)| super::source_block(i + 1, h))
+        .collect()
+}
+
+/// Asks the models in routing order until an answer passes the sanity gate; the last
+/// model's answer stands when none passes.
+pub(crate) fn route(
+    llm: &Llm,
+    cfg: &LlmConfig,
+    question: &str,
+    hits: &[crate::types::Hit],
+    settings: Settings,
+    check: &dyn Fn(&str, &[Hit]) -> Vec<SentenceSupport>,
+    on_piece: &mut dyn FnMut(&str) -> bool,
+) -> Result<Routed> {
+    let Settings {
+        sampling,
+        thinking,
+        max_tokens,
+    } = settings;
+    let blocks = source_blocks(hits);
+    let names = llm.names();
+    let mut attempts: Vec<crate::types::Attempt> = Vec::new();
+    let mut check_ms = 0.0;
+    for (i, name) in names.iter().enumerate() {
+        let request = super::Request {
+            system: super::SYSTEM_PROMPT.to_string(),
+            question: question.to_string(),
+            sources: blocks.clone(),
+            sampling: sampling.clone(),
+            max_tokens,
+            thinking,
+            thinking_budget: cfg.thinking_budget,
+            reuse_prefix: cfg.reuse_prefix,
+            loop_ngram: cfg.loop_ngram,
+            loop_repeats: cfg.loop_repeats,
+        };
+        let g = llm.generate(i, request, &mut *on_piece)?;
+        let t = Instant::now();
+        let used = g.sources_used.min(hits.len());
+        let sentences = check(&g.text, &hits[..used]);
+        check_ms += t.elapsed().as_secs_f64() * 1e3;
+        let failures = super::gate(question, &g.text, g.stop_reason, &sentences);
+        let passed = failures.is_empty();
+        attempts.push(crate::types::Attempt {
+            model: name.clone(),
+            passed,
+            failures,
+            stop_reason: g.stop_reason,
+        });
+        let last = i + 1 == names.len();
+        if passed || last || g.stop_reason == super::StopReason::Cancelled {
+            let reason = match (passed, i) {
+                (true, 0) => "the first model's answer passed the sanity gate".to_string(),
+                (true, _) => format!(
+                    "{} failed the sanity gate; {name} passed it",
+                    names[..i].join(", ")
+                ),
+                (false, _) if g.stop_reason == super::StopReason::Cancelled => {
+                    "the reader stopped the generation".to_string()
+                }
+                (false, 0) => "the only model's answer failed the sanity gate".to_string(),
+                (false, _) => {
+                    "every model failed the sanity gate; the last answer stands".to_string()
+                }
+            };
+            return Ok(Routed {
+                text: g.text,
+                mode: AnswerMode::Generated,
+                used,
+                model: Some(name.clone()),
+                note: None,
+                stop_reason: Some(g.stop_reason),
+                sentences,
+                routing: Some(crate::types::Routing {
+                    attempts,
+                    answered_by: name.clone(),
+                    reason,
+                }),
+                stats: Some(crate::types::GenerationStats {
+                    prompt_tokens: g.prompt_tokens,
+                    prefix_tokens_reused: g.prefix_tokens_reused,
+                    generated_tokens: g.generated_tokens,
+                    thinking_tokens: g.thinking_tokens,
+                }),
+                first_token: g.ttft_ms,
+                check_ms,
+            });
+        }
+    }
+    Err(Error::Internal(InternalError::Generate(
+        "no model is loaded".into(),
+    )))
+}
