@@ -741,8 +741,11 @@ impl Rag {
             .enumerate()
             .map(|(i, h)| generate::citation(i + 1, h))
             .collect();
-        // Refusals, notes and fallbacks are said in the question's language.
-        let words = crate::messages::for_question(question, hits.iter().map(|h| h.text.as_str()));
+        // Refusals, notes and fallbacks are said in the question's language, told (from the
+        // sources' languages) only when one of them is needed: a generated answer has none.
+        let words = std::cell::LazyCell::new(|| {
+            crate::messages::for_question(question, hits.iter().map(|h| h.text.as_str()))
+        });
         let go_on = on_event(AskEvent::Retrieved {
             sources: &numbered,
             evidence: &evidence,
