@@ -104,24 +104,19 @@ pub struct SamplingOverride {
 }
 
 impl SamplingOverride {
-    /// `base` with the fields set here replaced, checked: the one way the CLI and the server
-    /// turn a request's sampling into settings (out of range is a bad request).
+    /// `base` with the fields set here replaced, checked (out of range is a bad request).
+    /// `AskOptions` resolves a request's sampling with it, in one place for every shell.
     pub fn resolve(&self, base: &Sampling) -> Result<Sampling> {
-        let sampling = self.apply(base);
-        sampling.validate("sampling")?;
-        Ok(sampling)
-    }
-
-    /// `base` with the fields set here replaced.
-    pub fn apply(&self, base: &Sampling) -> Sampling {
-        Sampling {
+        let sampling = Sampling {
             temperature: self.temperature.unwrap_or(base.temperature),
             top_p: self.top_p.unwrap_or(base.top_p),
             top_k: self.top_k.unwrap_or(base.top_k),
             min_p: self.min_p.unwrap_or(base.min_p),
             presence_penalty: self.presence_penalty.unwrap_or(base.presence_penalty),
             seed: self.seed.unwrap_or(base.seed),
-        }
+        };
+        sampling.validate("sampling")?;
+        Ok(sampling)
     }
 }
 

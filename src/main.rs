@@ -147,19 +147,20 @@ fn run() -> anyhow::Result<ExitCode> {
                 min_p,
                 presence_penalty,
                 seed,
-            }
-            .resolve(&config.llm.sampling)?;
+            };
+            let options = AskOptions {
+                extractive,
+                top_k,
+                sampling,
+                thinking,
+                max_tokens: None,
+            };
+            // Bad options fail before the models load.
+            options.check(&config)?;
             let mut rag = Rag::open(config)?;
             if !extractive {
                 rag = rag.with_llm()?;
             }
-            let options = AskOptions {
-                extractive,
-                top_k,
-                sampling: Some(sampling),
-                thinking,
-                max_tokens: None,
-            };
             let answer = rag.ask(&question, &options)?;
             emit(json, &answer, print_answer)?;
             Ok(ExitCode::SUCCESS)

@@ -108,12 +108,63 @@ pub struct AskOptions {
     pub extractive: bool,
     /// Chunks to retrieve (default: `retrieval.top_k`).
     pub top_k: Option<usize>,
-    /// Sampling for this question (default: `llm.sampling`); checked before anything runs.
-    pub sampling: Option<crate::config::Sampling>,
+    /// Sampling for this question: set fields replace `llm.sampling`'s; checked before
+    /// anything runs.
+    pub sampling: crate::config::SamplingOverride,
     /// Thinking for this question (default: `llm.thinking`).
     pub thinking: Option<crate::config::Thinking>,
     /// Most answer tokens for this question (default: `llm.max_tokens`).
     pub max_tokens: Option<u32>,
+}
+
+impl AskOptions {
+    /// Checks these options over `config`'s defaults, as [`Rag::ask`] does before anything
+    /// runs; a shell may call it first to fail before loading models.
+    pub fn check(&self, config: &Config) -> Result<()> {
+        self.resolve(config).map(|_| ())
+    }
+
+    /// The question's settings: these options over `config`'s defaults, checked. The one
+    /// place a request's top_k, sampling, thinking and answer length are resolved.
+    fn resolve(&self, config: &Config) -> Result<Asked> {
+        let top_k =
+            crate::config::check_top_k("top_k", self.top_k.unwrap_or(config.retrieval.top_k))
+                .map_err(|e| Error::User(UserError::BadRequest(e)))?;
+        let sampling = self.sampling.resolve(&config.llm.sampling)?;
+        let max_tokens = self.max_tokens.unwrap_or(config.llm.max_tokens);
+        if max_tokens == 0 || max_tokens > MAX_ANSWER_TOKENS {
+            return Err(Error::User(UserError::BadRequest(format!(
+                "max_tokens = {max_tokens} must be 1 to {MAX_ANSWER_TOKENS}"
+            ))));
+        }
+        Ok(Asked {
+            top_k,
+            settings: generate::answer::Settings {
+                sampling,
+                thinking: self.thinking.unwrap_or(config.llm.thinking),
+                max_tokens,
+            },
+        })
+    }
+}
+
+/// A question's options, resolved.
+struct Asked {
+    top_k: usize,
+    settings: generate::answer::Settings,
+}
+
+/// What retrieval and packing found for a question.
+struct Found {
+    /// The hits the answer may cite, numbered from 1: the packed passages, or the closest few
+    /// when refused.
+    hits: Vec<crate::types::Hit>,
+    packing: crate::types::Packing,
+    evidence: crate::types::Evidence,
+    /// The documents are too far from the question to answer it.
+    refused: bool,
+    /// Why only BM25 ran, when it did.
+    degraded: Option<String>,
 }
 
 /// What [`Rag::ask_events`] reports while it answers.
@@ -613,14 +664,20 @@ impl Rag {
     /// with its packed sources), for comparing with other servers on the same prompts.
     pub fn prompt(&self, question: &str, top_k: Option<usize>) -> Result<(String, String)> {
         let question = validate_question(question)?;
+        let asked = AskOptions {
+            top_k,
+            ..AskOptions::default()
+        }
+        .resolve(&self.config)?;
         let retrieved = self.search(question, top_k)?;
-        let budget = self.source_budget(
-            question,
-            self.config.llm.thinking,
-            self.config.llm.max_tokens,
+        let budget = self.budget(&asked.settings);
+        let (hits, _) = generate::pack::pack(
+            retrieved.hits,
+            budget.sources(generate::SYSTEM_PROMPT, question, &|t: &str| {
+                self.count_tokens(t)
+            }),
+            &|t: &str| self.count_tokens(t),
         );
-        let (hits, _) =
-            retrieve::pack::pack(retrieved.hits, budget, &|t: &str| self.count_tokens(t));
         let blocks = generate::answer::source_blocks(&hits);
         Ok((
             generate::SYSTEM_PROMPT.to_string(),
@@ -637,26 +694,14 @@ impl Rag {
             .unwrap_or_else(|| text.len().div_ceil(4))
     }
 
-    /// Tokens left for sources: the context minus the answer budget, the instructions, the
-    /// question and the chat template's markup.
-    fn source_budget(
-        &self,
-        question: &str,
-        thinking: crate::config::Thinking,
-        max_tokens: u32,
-    ) -> usize {
-        const TEMPLATE_TOKENS: usize = 64;
-        let llm = &self.config.llm;
-        let thinking = match thinking {
-            crate::config::Thinking::Bounded => llm.thinking_budget as usize,
-            crate::config::Thinking::Off => 0,
-        };
-        // The plan's context is `llm.context` when that is set.
-        (self.plan.context as usize)
-            .saturating_sub(max_tokens as usize + thinking)
-            .saturating_sub(self.count_tokens(generate::SYSTEM_PROMPT))
-            .saturating_sub(self.count_tokens(question))
-            .saturating_sub(TEMPLATE_TOKENS)
+    /// A question's share of the plan's context (`llm.context` when that is set).
+    fn budget(&self, settings: &generate::answer::Settings) -> generate::Budget {
+        generate::Budget {
+            context: self.plan.context as usize,
+            max_tokens: settings.max_tokens,
+            thinking: settings.thinking,
+            thinking_budget: self.config.llm.thinking_budget,
+        }
     }
 
     /// Retrieves, packs the chunks into passages, and answers, with citations mapped to
@@ -692,51 +737,16 @@ impl Rag {
         on_event: &mut dyn FnMut(AskEvent<'_>) -> bool,
     ) -> Result<Answer> {
         let question = validate_question(question)?;
-        let top_k = crate::config::check_top_k(
-            "top_k",
-            options.top_k.unwrap_or(self.config.retrieval.top_k),
-        )
-        .map_err(|e| Error::User(UserError::BadRequest(e)))?;
-        let sampling = options
-            .sampling
-            .clone()
-            .unwrap_or_else(|| self.config.llm.sampling.clone());
-        sampling.validate("sampling")?;
-        let thinking = options.thinking.unwrap_or(self.config.llm.thinking);
-        let max_tokens = options.max_tokens.unwrap_or(self.config.llm.max_tokens);
-        if max_tokens == 0 || max_tokens > MAX_ANSWER_TOKENS {
-            return Err(Error::User(UserError::BadRequest(format!(
-                "max_tokens = {max_tokens} must be 1 to {MAX_ANSWER_TOKENS}"
-            ))));
-        }
+        let asked = options.resolve(&self.config)?;
         let mut ticket = match &self.llm {
             Some(llm) if !options.extractive => Some(llm.reserve()?),
             _ => None,
         };
         let t0 = Instant::now();
-        let retrieved = retrieve::search(
-            &*self.open_index()?,
-            self.embedder.as_ref(),
-            question,
-            &self.config.retrieval,
-            top_k,
-        )?;
+        let found = self.find(question, &asked)?;
         let retrieve_ms = t0.elapsed().as_secs_f64() * 1e3;
-        let evidence = retrieved.evidence.clone();
-        let refused = evidence.score < evidence.threshold || retrieved.hits.is_empty();
-        let (hits, packing) = if refused {
-            // Not found: list the closest sources as they ranked, unpacked.
-            let mut hits = retrieved.hits.clone();
-            hits.truncate(REFUSAL_SOURCES);
-            (hits, Default::default())
-        } else {
-            retrieve::pack::pack(
-                retrieved.hits,
-                self.source_budget(question, thinking, max_tokens),
-                &|t: &str| self.count_tokens(t),
-            )
-        };
-        let numbered: Vec<crate::types::Citation> = hits
+        let numbered: Vec<crate::types::Citation> = found
+            .hits
             .iter()
             .enumerate()
             .map(|(i, h)| generate::citation(i + 1, h))
@@ -744,31 +754,26 @@ impl Rag {
         // Refusals, notes and fallbacks are said in the question's language, told (from the
         // sources' languages) only when one of them is needed: a generated answer has none.
         let words = std::cell::LazyCell::new(|| {
-            crate::messages::for_question(question, hits.iter().map(|h| h.text.as_str()))
+            crate::messages::for_question(question, found.hits.iter().map(|h| h.text.as_str()))
         });
         let go_on = on_event(AskEvent::Retrieved {
             sources: &numbered,
-            evidence: &evidence,
-            refused,
+            evidence: &found.evidence,
+            refused: found.refused,
         });
-        if refused {
+        if found.refused {
             ticket = None;
         }
         let t1 = Instant::now();
         let llm = self
             .llm
             .as_ref()
-            .filter(|_| !options.extractive && !refused && go_on);
+            .filter(|_| !options.extractive && !found.refused && go_on);
         let mut out = match llm {
-            _ if !go_on && !refused => {
+            _ if !go_on && !found.refused => {
                 generate::answer::Routed::cancelled(self.llm.is_some() && !options.extractive)
             }
             Some(llm) => {
-                let settings = generate::answer::Settings {
-                    sampling,
-                    thinking,
-                    max_tokens,
-                };
                 let on_piece = &mut |p: &str| on_event(AskEvent::Piece(p));
                 let check =
                     |text: &str, sources: &[crate::types::Hit]| self.check_citations(text, sources);
@@ -776,73 +781,124 @@ impl Rag {
                     llm,
                     &self.config.llm,
                     question,
-                    &hits,
-                    settings,
+                    &found.hits,
+                    asked.settings,
                     &check,
                     on_piece,
                 )?
             }
-            None => {
-                let note = if refused {
-                    Some(Note::Refused {
-                        score: evidence.score,
-                        threshold: evidence.threshold,
-                    })
-                } else if options.extractive {
-                    Some(Note::ExtractiveRequested)
-                } else {
-                    self.llm_note.clone()
-                };
-                let (text, mode) = if refused {
-                    (words.not_found.to_string(), AnswerMode::Refused)
-                } else {
-                    let text = generate::extract(question, &hits, EXTRACTIVE_SENTENCES)
-                        .unwrap_or_else(|| words.no_direct_answer.to_string());
-                    (text, AnswerMode::Extractive)
-                };
-                generate::answer::Routed {
-                    text,
-                    mode,
-                    used: hits.len(),
-                    model: None,
-                    note,
-                    stop_reason: None,
-                    sentences: Vec::new(),
-                    routing: None,
-                    stats: None,
-                    first_token: None,
-                    check_ms: 0.0,
-                }
-            }
+            None => self.without_model(question, options.extractive, &found, &|| *words),
         };
         drop(ticket);
         let generate_ms = t1.elapsed().as_secs_f64() * 1e3 - out.check_ms;
-        let sources = &hits[..out.used.min(hits.len())];
+        let used = out.used.min(found.hits.len());
         if out.mode == AnswerMode::Extractive {
             let t = Instant::now();
-            out.sentences = self.check_citations(&out.text, sources);
+            out.sentences = self.check_citations(&out.text, &found.hits[..used]);
             out.check_ms = t.elapsed().as_secs_f64() * 1e3;
         }
-        let mut packing = packing;
-        if packing.passages.len() > sources.len() {
-            // The model's own tokenizer found fewer passages fit than the packing estimate.
-            packing.left_out += packing.passages.len() - sources.len();
-            packing.passages.truncate(sources.len());
-            packing.used_tokens = packing.passages.iter().map(|p| p.tokens).sum();
+        let timings = Timings {
+            retrieve: retrieve_ms,
+            generate: generate_ms,
+            first_token: out.first_token,
+            check: out.check_ms,
+        };
+        let numbered = numbered[..used].to_vec();
+        Ok(self.assemble(&found, numbered, out, &|| *words, timings))
+    }
+
+    /// Retrieval and packing for one question: the hits the answer may cite, and whether the
+    /// documents are too far from the question to answer it (then the closest few, unpacked).
+    fn find(&self, question: &str, asked: &Asked) -> Result<Found> {
+        let retrieved = retrieve::search(
+            &*self.open_index()?,
+            self.embedder.as_ref(),
+            question,
+            &self.config.retrieval,
+            asked.top_k,
+        )?;
+        let evidence = retrieved.evidence;
+        let refused = evidence.score < evidence.threshold || retrieved.hits.is_empty();
+        let count = |t: &str| self.count_tokens(t);
+        let (hits, packing) = if refused {
+            let mut hits = retrieved.hits;
+            hits.truncate(REFUSAL_SOURCES);
+            (hits, Default::default())
+        } else {
+            let budget =
+                self.budget(&asked.settings)
+                    .sources(generate::SYSTEM_PROMPT, question, &count);
+            generate::pack::pack(retrieved.hits, budget, &count)
+        };
+        Ok(Found {
+            hits,
+            packing,
+            evidence,
+            refused,
+            degraded: retrieved.degraded,
+        })
+    }
+
+    /// The answer when no model writes one: the refusal, or sentences extracted from the
+    /// sources, with the note that says why.
+    fn without_model(
+        &self,
+        question: &str,
+        extractive: bool,
+        found: &Found,
+        words: &dyn Fn() -> &'static crate::messages::Messages,
+    ) -> generate::answer::Routed {
+        let note = if found.refused {
+            Some(Note::Refused {
+                score: found.evidence.score,
+                threshold: found.evidence.threshold,
+            })
+        } else if extractive {
+            Some(Note::ExtractiveRequested)
+        } else {
+            self.llm_note.clone()
+        };
+        let (text, mode) = if found.refused {
+            (words().not_found.to_string(), AnswerMode::Refused)
+        } else {
+            let text = generate::extract(question, &found.hits, EXTRACTIVE_SENTENCES)
+                .unwrap_or_else(|| words().no_direct_answer.to_string());
+            (text, AnswerMode::Extractive)
+        };
+        generate::answer::Routed {
+            used: found.hits.len(),
+            note,
+            ..generate::answer::Routed::written(text, mode)
         }
+    }
+
+    /// The answer as callers see it: citations checked against the sources the model read,
+    /// the packing as it read them, and the notes in the question's language.
+    fn assemble(
+        &self,
+        found: &Found,
+        sources: Vec<crate::types::Citation>,
+        out: generate::answer::Routed,
+        words: &dyn Fn() -> &'static crate::messages::Messages,
+        timings_ms: Timings,
+    ) -> Answer {
+        let packing = generate::as_read(found.packing.clone(), sources.len());
         // Why only BM25 retrieved: the embedder's load error when there is none.
-        let reason = retrieved.degraded.map(|reason| match &self.embedder_error {
-            Some(load) if self.embedder.is_none() => words.embedder_failed(load),
-            _ => reason,
-        });
+        let reason = found
+            .degraded
+            .as_ref()
+            .map(|reason| match &self.embedder_error {
+                Some(load) if self.embedder.is_none() => words().embedder_failed(load),
+                _ => reason.clone(),
+            });
         let degraded = reason.as_ref().map(|_| retrieve::BM25_ONLY.to_string());
-        let note = out.note.as_ref().map(|n| words.note(n));
+        let note = out.note.as_ref().map(|n| words().note(n));
         let note = match (reason, note) {
-            (Some(r), Some(n)) => Some(format!("{}; {n}", words.bm25_only(&r))),
-            (Some(r), None) => Some(words.bm25_only(&r)),
+            (Some(r), Some(n)) => Some(format!("{}; {n}", words().bm25_only(&r))),
+            (Some(r), None) => Some(words().bm25_only(&r)),
             (None, n) => n,
         };
-        let mut citations = generate::cite(&out.text, sources);
+        let mut citations = generate::cite(&out.text, &found.hits[..sources.len()]);
         for c in &mut citations {
             c.supported = Some(
                 out.sentences
@@ -850,27 +906,22 @@ impl Rag {
                     .any(|s| s.checks.iter().any(|k| k.n == c.n && k.supported)),
             );
         }
-        Ok(Answer {
+        Answer {
             citations,
-            sources: numbered[..sources.len()].to_vec(),
+            sources,
             answer: out.text,
             mode: out.mode,
             model: out.model,
             stop_reason: out.stop_reason,
             sentences: out.sentences,
-            evidence,
+            evidence: found.evidence.clone(),
             routing: out.routing,
             generation: out.stats,
             note,
             degraded,
             packing,
-            timings_ms: Timings {
-                retrieve: retrieve_ms,
-                generate: generate_ms,
-                first_token: out.first_token,
-                check: out.check_ms,
-            },
-        })
+            timings_ms,
+        }
     }
 
     /// Checks each sentence of `answer` against the sources it cites, with the embedder when

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use rag::config::{Sampling, Thinking};
+use rag::config::{Sampling, SamplingOverride, Thinking};
 use rag::{AnswerMode, AskOptions, Rag};
 use serde_json::Value;
 
@@ -50,11 +50,11 @@ fn tiny_rag(edit: impl FnOnce(&mut rag::Config)) -> Rag {
     Rag::open(c).unwrap().with_llm().unwrap()
 }
 
-fn greedy() -> Sampling {
-    Sampling {
-        temperature: 0.0,
-        presence_penalty: 0.0,
-        ..Sampling::default()
+fn greedy() -> SamplingOverride {
+    SamplingOverride {
+        temperature: Some(0.0),
+        presence_penalty: Some(0.0),
+        ..SamplingOverride::default()
     }
 }
 
@@ -100,7 +100,7 @@ fn a_reader_that_stops_cancels_the_generation_and_the_model_serves_the_next() {
 fn the_loop_guard_stops_greedy_repetition() {
     let rag = tiny_rag(|c| c.llm.max_tokens = 400);
     let options = AskOptions {
-        sampling: Some(greedy()),
+        sampling: greedy(),
         ..AskOptions::default()
     };
     let a = rag.ask(QUESTION, &options).unwrap();
@@ -159,7 +159,7 @@ fn bounded_thinking_is_spent_but_never_shown() {
 #[test]
 fn the_saved_system_prompt_state_gives_the_same_answer_as_decoding_it() {
     let options = AskOptions {
-        sampling: Some(greedy()),
+        sampling: greedy(),
         ..AskOptions::default()
     };
     let reuse = tiny_rag(|c| c.llm.loop_repeats = 0);
@@ -279,10 +279,10 @@ fn cached_sources_are_bounded_and_can_be_turned_off() {
 fn per_request_sampling_is_checked_before_anything_runs() {
     let rag = tiny_rag(|_| {});
     let options = AskOptions {
-        sampling: Some(Sampling {
-            presence_penalty: 2.5,
-            ..Sampling::default()
-        }),
+        sampling: SamplingOverride {
+            presence_penalty: Some(2.5),
+            ..SamplingOverride::default()
+        },
         ..AskOptions::default()
     };
     let err = rag.ask(QUESTION, &options).unwrap_err().to_string();
@@ -469,7 +469,7 @@ fn questions_decoded_together_in_one_batch_match_those_answered_alone() {
         "How much does it cost to park for a whole day?",
     ];
     let options = AskOptions {
-        sampling: Some(greedy()),
+        sampling: greedy(),
         ..AskOptions::default()
     };
     let alone = tiny_rag(|c| c.llm.loop_repeats = 0);

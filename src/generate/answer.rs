@@ -32,24 +32,34 @@ pub(crate) struct Routed {
 }
 
 impl Routed {
-    /// The reader left before the answer began.
-    pub(crate) fn cancelled(generated: bool) -> Routed {
+    /// `text`, written without a model: nothing else known yet.
+    pub(crate) fn written(text: String, mode: AnswerMode) -> Routed {
         Routed {
-            text: String::new(),
-            mode: if generated {
-                AnswerMode::Generated
-            } else {
-                AnswerMode::Extractive
-            },
+            text,
+            mode,
             used: 0,
             model: None,
-            note: Some(Note::Cancelled),
-            stop_reason: Some(super::StopReason::Cancelled),
+            note: None,
+            stop_reason: None,
             sentences: Vec::new(),
             routing: None,
             stats: None,
             first_token: None,
             check_ms: 0.0,
+        }
+    }
+
+    /// The reader left before the answer began.
+    pub(crate) fn cancelled(generated: bool) -> Routed {
+        let mode = if generated {
+            AnswerMode::Generated
+        } else {
+            AnswerMode::Extractive
+        };
+        Routed {
+            note: Some(Note::Cancelled),
+            stop_reason: Some(super::StopReason::Cancelled),
+            ..Routed::written(String::new(), mode)
         }
     }
 }

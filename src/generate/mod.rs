@@ -2,13 +2,16 @@
 //! touches llama.cpp; it never opens the store.
 
 pub(crate) mod answer;
+mod budget;
 mod citations;
 mod extractive;
 mod gate;
 mod llm;
+pub mod pack;
 mod prompt;
 mod support;
 
+pub use budget::{as_read, Budget};
 pub use citations::{citation, cite, parse_markers};
 pub use extractive::extract;
 pub use gate::{gate, language_of};

@@ -2,8 +2,6 @@
 //! default, or a blend of min-max normalised scores); fusion is a pure function over ranked
 //! lists. When the query cannot be embedded, BM25 alone answers and the result says so.
 
-pub mod pack;
-
 use std::collections::{HashMap, HashSet};
 
 pub use crate::config::Fusion;

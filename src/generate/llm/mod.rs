@@ -70,8 +70,7 @@ const TEST_MODEL_PREFIX: &str = "rag-test-";
 /// Marks where the user's message goes when the template is rendered once to find the prefix.
 const USER_SLOT: &str = "\u{1}RAG-USER-MESSAGE\u{1}";
 
-/// What closes a thinking block that ran out of budget.
-const THINK_CLOSE: &str = "\n</think>\n\n";
+use super::budget::THINK_CLOSE;
 
 /// One question for a model.
 #[derive(Debug, Clone)]
@@ -96,6 +95,18 @@ pub struct Request {
     pub loop_ngram: usize,
     /// ...seen this many times stops generation (0 turns the guard off).
     pub loop_repeats: u32,
+}
+
+impl Request {
+    /// This request's share of a context of `context` tokens.
+    pub fn budget(&self, context: usize) -> super::Budget {
+        super::Budget {
+            context,
+            max_tokens: self.max_tokens,
+            thinking: self.thinking,
+            thinking_budget: self.thinking_budget,
+        }
+    }
 }
 
 /// A finished generation.

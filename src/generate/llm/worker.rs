@@ -275,17 +275,9 @@ pub(super) fn admit(
     queued: Instant,
 ) -> Result<Active> {
     let model = slot.model;
-    let thinking_budget = match request.thinking {
-        Thinking::Bounded => request.thinking_budget as usize + THINK_CLOSE.len(),
-        Thinking::Off => 0,
-    };
-    let budget = slot
-        .n_ctx_seq
-        .saturating_sub(request.max_tokens as usize + thinking_budget + 8);
-    let thinking_limit = match request.thinking {
-        Thinking::Bounded => request.thinking_budget as usize,
-        Thinking::Off => 0,
-    };
+    let budget = request.budget(slot.n_ctx_seq);
+    let thinking_limit = budget.thinking_limit();
+    let budget = budget.prompt();
     if slot
         .prefix
         .as_ref()

@@ -52,19 +52,14 @@ pub struct SearchResponse {
     pub degraded: Option<String>,
 }
 
-fn ask_options(s: &Server, req: &AskRequest) -> Result<AskOptions, ApiError> {
-    let sampling = req
-        .sampling
-        .as_ref()
-        .map(|o| o.resolve(&s.rag().config().llm.sampling))
-        .transpose()?;
-    Ok(AskOptions {
+fn ask_options(req: &AskRequest) -> AskOptions {
+    AskOptions {
         extractive: req.extractive,
         top_k: req.top_k,
-        sampling,
+        sampling: req.sampling.clone().unwrap_or_default(),
         thinking: req.thinking,
         max_tokens: req.max_tokens,
-    })
+    }
 }
 
 /// Answers a question from the documents, with citations. With `"stream": true` the answer
@@ -82,7 +77,7 @@ pub async fn ask(
 ) -> Result<Response, ApiError> {
     let req = body(req)?;
     log_question(&s, "/v1/ask", &req.question);
-    let options = ask_options(&s, &req)?;
+    let options = ask_options(&req);
     if req.stream {
         let state = StreamState::default();
         return stream_answer(s, req.question, options, sse_ask, state, None).await;

@@ -202,26 +202,14 @@ pub async fn chat_completions(
         .filter(|q| !q.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request("messages has no user message with text to answer"))?;
     log_question(&s, "/v1/chat/completions", &question);
-    let base = &s.rag().config().llm.sampling;
-    let any_sampling = req.temperature.is_some()
-        || req.top_p.is_some()
-        || req.top_k.is_some()
-        || req.min_p.is_some()
-        || req.presence_penalty.is_some()
-        || req.seed.is_some();
-    let sampling = any_sampling
-        .then(|| {
-            SamplingOverride {
-                temperature: req.temperature,
-                top_p: req.top_p,
-                top_k: req.top_k,
-                min_p: req.min_p,
-                presence_penalty: req.presence_penalty,
-                seed: req.seed,
-            }
-            .resolve(base)
-        })
-        .transpose()?;
+    let sampling = SamplingOverride {
+        temperature: req.temperature,
+        top_p: req.top_p,
+        top_k: req.top_k,
+        min_p: req.min_p,
+        presence_penalty: req.presence_penalty,
+        seed: req.seed,
+    };
     let options = AskOptions {
         sampling,
         max_tokens: req.max_completion_tokens.or(req.max_tokens),
