@@ -1,0 +1,407 @@
+//! The facade's way in: ingest, remove and reindex, composing the ingest stage's threads with
+//! the store's one writer.
+
+use super::*;
+
+/// Progress of a long ingest, for a progress bar.
+#[derive(Debug, Clone)]
+pub enum IngestEvent {
+    /// This many files will be read.
+    Start(usize),
+    /// One file is done (read, unchanged or skipped).
+    File(PathBuf),
+    /// Writing the stores: this many documents added or updated so far.
+    Committing(usize),
+}
+
+/// How to ingest.
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
+    /// Remove indexed documents under the given paths that are gone from disk.
+    pub prune: bool,
+    /// BM25 only: store chunks without vectors (`rag reindex` adds them later).
+    pub no_embed: bool,
+    /// Re-cut and re-embed documents even when their content is unchanged (`rag reindex`
+    /// does this when the chunking settings changed).
+    pub rechunk: bool,
+}
+
+/// What `rag reindex` did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ReindexReport {
+    /// Chunks embedded (stored chunks re-embedded plus the chunks of re-cut documents).
+    pub embedded: usize,
+    /// Documents read and cut again because the chunking settings changed.
+    pub recut: usize,
+    /// Documents cut with other settings whose source file is gone: re-embedded as they were.
+    pub kept: usize,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct IngestReport {
+    /// New documents.
+    pub added: usize,
+    /// Documents whose content changed.
+    pub updated: usize,
+    /// Documents already indexed with the same content.
+    pub unchanged: usize,
+    /// Documents removed because their file is gone (`--prune`).
+    pub removed: usize,
+    /// Indexed documents under the given paths whose file is gone, left in place (no `--prune`).
+    pub missing: usize,
+    /// Files (or JSONL records) not ingested, with reasons.
+    #[serde(serialize_with = "skips_as_strings")]
+    pub skipped: Vec<Skip>,
+    /// Chunks written.
+    pub chunks_written: usize,
+    /// Bytes of text extracted from new and changed documents.
+    pub bytes_read: u64,
+    /// Commits made.
+    pub commits: usize,
+    /// Documents in the index afterwards.
+    pub documents: usize,
+    /// Chunks in the index afterwards.
+    pub chunks: usize,
+    /// Seconds taken.
+    pub seconds: f64,
+}
+
+fn skips_as_strings<S: serde::Serializer>(
+    skips: &[Skip],
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_seq(skips.iter().map(|k| k.to_string()))
+}
+
+impl Rag {
+    /// Ingests files and folders. Unchanged documents are left alone, changed ones replaced;
+    /// bad files are skipped with a reason and the rest goes on. Loading and chunking run on
+    /// their own thread while the embedder works; changes are committed every
+    /// `ingest.commit_every` documents and at the end.
+    pub fn ingest(
+        &self,
+        paths: &[PathBuf],
+        options: &IngestOptions,
+        progress: &mut dyn FnMut(IngestEvent),
+    ) -> Result<IngestReport> {
+        let started = Instant::now();
+        let (files, mut skipped) = ingest::collect_files(paths)?;
+        let cfg = &self.config.ingest;
+        let mut writer = Writer::open(
+            &self.config.index,
+            &self.embedder_info()?,
+            cfg.compact_tombstones,
+        )?;
+        let mut known = writer.hashes()?;
+        if options.rechunk {
+            // No stored hash matches: every document is cut again, as an update.
+            known.values_mut().for_each(String::clear);
+        }
+        let embedder = self.embedder()?;
+        let chunker = Chunker::new(
+            embedder.tokenizer().clone(),
+            self.config.chunking.max_tokens(),
+            self.config.chunking.overlap,
+            embedder.text_budget(),
+        )?;
+        let mut report = IngestReport::default();
+        // Paths seen on disk (ingested, unchanged, or present but unreadable): never pruned.
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut kept_files: Vec<String> = Vec::new();
+        progress(IngestEvent::Start(files.len()));
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Loaded>(64);
+        let max_bytes = cfg.max_file_bytes;
+        std::thread::scope(|scope| -> Result<()> {
+            let known = &known;
+            let chunker = &chunker;
+            // While the embedder runs it keeps every core busy, and more chunking threads
+            // beside it only slow ONNX Runtime down; BM25-only ingests chunk on every core.
+            let workers = if options.no_embed {
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            } else {
+                1
+            };
+            scope.spawn(move || load_and_chunk(files, max_bytes, known, chunker, tx, workers));
+            let mut pending: Vec<(Document, Vec<Chunk>)> = Vec::new();
+            let mut pending_chunks = 0;
+            let mut ready: Vec<DocWrite> = Vec::new();
+            for item in rx {
+                match item {
+                    Loaded::Doc(doc, chunks, existed) => {
+                        seen.insert(doc.path.clone());
+                        if existed {
+                            report.updated += 1;
+                        } else {
+                            report.added += 1;
+                        }
+                        pending_chunks += chunks.len();
+                        pending.push((*doc, chunks));
+                        if pending_chunks >= cfg.embed_batch {
+                            ready.extend(self.embed_docs(&mut pending, options.no_embed)?);
+                            pending_chunks = 0;
+                        }
+                    }
+                    Loaded::Unchanged(path) => {
+                        seen.insert(path);
+                        report.unchanged += 1;
+                    }
+                    Loaded::Skipped(skip, file) => {
+                        kept_files.extend(file);
+                        skipped.push(skip);
+                    }
+                    Loaded::FileDone(path) => progress(IngestEvent::File(path)),
+                    Loaded::Failed(e) => return Err(e),
+                }
+                if ready.len() >= cfg.commit_every {
+                    commit_step(&mut writer, &mut ready, &[], &mut report, progress)?;
+                }
+            }
+            ready.extend(self.embed_docs(&mut pending, options.no_embed)?);
+            let gone = gone(&writer, paths, &seen, &kept_files)?;
+            let remove: Vec<i64> = if options.prune {
+                report.removed = gone.len();
+                gone
+            } else {
+                report.missing = gone.len();
+                Vec::new()
+            };
+            commit_step(&mut writer, &mut ready, &remove, &mut report, progress)
+        })?;
+        let stats = writer.stats()?;
+        match writer.chunking()? {
+            None => writer.set_chunking(&self.chunking())?,
+            Some(stored) if stored != self.chunking() => tracing::warn!(
+                indexed = %stored,
+                now = %self.chunking(),
+                "documents indexed earlier were cut with other chunking settings; `rag reindex` re-cuts them"
+            ),
+            Some(_) => {}
+        }
+        drop(writer);
+        self.reload()?;
+        report.skipped = skipped;
+        report.documents = stats.documents;
+        report.chunks = stats.chunks;
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// Embeds the chunks of the pending documents in one call (unless `no_embed`).
+    fn embed_docs(
+        &self,
+        pending: &mut Vec<(Document, Vec<Chunk>)>,
+        no_embed: bool,
+    ) -> Result<Vec<DocWrite>> {
+        let texts: Vec<String> = pending
+            .iter()
+            .flat_map(|(_, chunks)| chunks.iter())
+            .map(|c| ingest::embedding_text(&c.context, &c.text))
+            .collect();
+        let mut vectors = if no_embed || texts.is_empty() {
+            Vec::new()
+        } else {
+            self.embedder()?.embed(&texts)?
+        }
+        .into_iter();
+        Ok(pending
+            .drain(..)
+            .map(|(doc, chunks)| {
+                let vectors = vectors.by_ref().take(chunks.len()).collect();
+                DocWrite {
+                    doc,
+                    chunks,
+                    vectors,
+                }
+            })
+            .collect())
+    }
+
+    /// Removes documents by id or path (a folder path removes everything under it). Every
+    /// target must match something, else nothing is removed.
+    pub fn remove(&self, targets: &[String]) -> Result<Vec<StoredDoc>> {
+        self.remove_chosen(|docs| {
+        let mut chosen: Vec<StoredDoc> = Vec::new();
+        for target in targets {
+            let matched: Vec<&StoredDoc> = match target.parse::<i64>() {
+                Ok(id) if !Path::new(target).exists() => {
+                    docs.iter().filter(|d| d.id == id).collect()
+                }
+                _ => {
+                    let full = std::fs::canonicalize(target)
+                        .or_else(|_| std::path::absolute(target))
+                        .map(|p| p.to_string_lossy().into_owned())
+                        .unwrap_or_else(|_| target.clone());
+                    docs.iter().filter(|d| covers(&full, &d.path)).collect()
+                }
+            };
+            if matched.is_empty() {
+                return Err(Error::User(UserError::BadRequest(format!(
+                    "{target}: no indexed document has this id or path; `rag status --json` lists them"
+                ))));
+            }
+            for d in matched {
+                if !chosen.iter().any(|c| c.id == d.id) {
+                    chosen.push(d.clone());
+                }
+            }
+        }
+        Ok(chosen)
+        })
+    }
+
+    /// Removes the documents with these ids; fails with [`Error::NotFound`] (removing nothing)
+    /// when one is not indexed.
+    pub fn remove_ids(&self, ids: &[i64]) -> Result<Vec<StoredDoc>> {
+        self.remove_chosen(|docs| {
+            ids.iter()
+                .map(|id| {
+                    docs.iter().find(|d| d.id == *id).cloned().ok_or_else(|| {
+                        Error::User(UserError::NotFound(format!(
+                            "no indexed document has id {id}; GET /v1/documents lists them"
+                        )))
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Removes the documents `choose` picks from the indexed ones, in one commit (nothing when
+    /// it fails), and re-opens the index.
+    fn remove_chosen(
+        &self,
+        choose: impl FnOnce(&[StoredDoc]) -> Result<Vec<StoredDoc>>,
+    ) -> Result<Vec<StoredDoc>> {
+        let mut writer = Writer::open(
+            &self.config.index,
+            &self.embedder_info()?,
+            self.config.ingest.compact_tombstones,
+        )?;
+        let chosen = choose(&writer.documents()?)?;
+        let ids: Vec<i64> = chosen.iter().map(|d| d.id).collect();
+        writer.commit(&[], &ids)?;
+        drop(writer);
+        self.reload()?;
+        Ok(chosen)
+    }
+
+    /// Re-embeds stored chunks with the configured embedder: all of them when the index was
+    /// built with another embedder (or `all`), else those stored without vectors
+    /// (`--no-embed`). When the documents were cut with other chunking settings (another
+    /// embedder's tokens or size), those whose source file is still there are read, cut and
+    /// embedded again; the others keep their chunks. `progress` sees the re-cut files.
+    pub fn reindex(
+        &self,
+        all: bool,
+        progress: &mut dyn FnMut(IngestEvent),
+    ) -> Result<ReindexReport> {
+        let started = Instant::now();
+        let chunking = self.chunking();
+        let done = Writer::reindex(
+            &self.config.index,
+            &self.embedder_info()?,
+            &chunking,
+            self.config.ingest.compact_tombstones,
+            all,
+            &|d: &StoredDoc| Path::new(d.source_file()).is_file(),
+            &mut |texts| self.embedder()?.embed(texts),
+        )?;
+        self.reload()?;
+        let mut report = ReindexReport {
+            embedded: done.embedded,
+            recut: 0,
+            kept: done.kept,
+            seconds: 0.0,
+        };
+        if !done.recut.is_empty() {
+            let mut files: Vec<PathBuf> = done
+                .recut
+                .iter()
+                .map(|d| PathBuf::from(d.source_file()))
+                .collect();
+            files.sort();
+            files.dedup();
+            let options = IngestOptions {
+                rechunk: true,
+                ..Default::default()
+            };
+            let ingested = self.ingest(&files, &options, progress)?;
+            report.recut = ingested.added + ingested.updated;
+            report.embedded += ingested.chunks_written;
+            Writer::open(
+                &self.config.index,
+                &self.embedder_info()?,
+                self.config.ingest.compact_tombstones,
+            )?
+            .set_chunking(&chunking)?;
+        }
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// The chunking settings in force, as the index records them: the embedder whose tokens
+    /// size the chunks, the size and the overlap.
+    fn chunking(&self) -> String {
+        let embedder = self.embedder.as_ref().map_or("none", |e| e.id());
+        format!(
+            "{embedder} max_tokens={} overlap={}",
+            self.config.chunking.max_tokens(),
+            self.config.chunking.overlap
+        )
+    }
+}
+
+fn commit_step(
+    writer: &mut Writer,
+    ready: &mut Vec<DocWrite>,
+    remove: &[i64],
+    report: &mut IngestReport,
+    progress: &mut dyn FnMut(IngestEvent),
+) -> Result<()> {
+    if ready.is_empty() && remove.is_empty() {
+        return Ok(());
+    }
+    progress(IngestEvent::Committing(report.added + report.updated));
+    for w in ready.iter() {
+        report.chunks_written += w.chunks.len();
+        report.bytes_read += w.doc.text.len() as u64;
+    }
+    writer.commit(ready, remove)?;
+    report.commits += 1;
+    ready.clear();
+    Ok(())
+}
+
+/// Indexed documents under `paths` that this ingest did not see on disk.
+fn gone(
+    writer: &Writer,
+    paths: &[PathBuf],
+    seen: &HashSet<String>,
+    kept_files: &[String],
+) -> Result<Vec<i64>> {
+    let roots: Vec<String> = paths
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    Ok(writer
+        .documents()?
+        .into_iter()
+        .filter(|d| !seen.contains(&d.path))
+        .filter(|d| roots.iter().any(|r| covers(r, &d.path)))
+        .filter(|d| !kept_files.iter().any(|f| covers(f, &d.path)))
+        .map(|d| d.id)
+        .collect())
+}
+
+/// True when `root` (a file or folder path) is `path`, holds it, or is the JSONL file it came from.
+fn covers(root: &str, path: &str) -> bool {
+    let root = root.trim_end_matches('/');
+    path == root
+        || path
+            .strip_prefix(root)
+            .is_some_and(|rest| rest.starts_with('/'))
+        || crate::types::split_record_path(path).0 == root
+}

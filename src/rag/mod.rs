@@ -1,0 +1,210 @@
+//! The facade that composes the stages; the CLI and the HTTP server call only this.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::embed::Embedder;
+use crate::error::{Error, InternalError, Result, UserError};
+use crate::generate::{self, Llm};
+use crate::ingest::pipeline::{load_and_chunk, Loaded};
+use crate::ingest::{self, Chunker, Skip};
+use crate::messages::Note;
+use crate::retrieve;
+use crate::store::{DocWrite, EmbedderInfo, Index, Manifest, Stats, Status, StoredDoc, Writer};
+use crate::types::{Answer, AnswerMode, Chunk, Document, Timings};
+
+mod documents;
+mod questions;
+
+pub use documents::*;
+pub use questions::*;
+
+/// The whole pipeline over one index.
+pub struct Rag {
+    config: Config,
+    /// `None` when the embedding model could not be loaded: queries then use BM25 alone.
+    embedder: Option<Embedder>,
+    /// Why there is no embedder.
+    embedder_error: Option<String>,
+    index: RwLock<Option<Arc<Index>>>,
+    llm: Option<Llm>,
+    llm_note: Option<crate::messages::Note>,
+    /// The device plan in force.
+    plan: crate::profile::Plan,
+}
+
+impl Rag {
+    /// Loads the embedder and opens the index if there is one, for commands that read it.
+    /// No language model is loaded. When the embedding model cannot be loaded, searches use
+    /// BM25 alone and say so (`degraded`) instead of failing.
+    pub fn open(config: Config) -> Result<Rag> {
+        let (embedder, embedder_error) = match Embedder::load(&config.embedder) {
+            Ok(e) => (Some(e), None),
+            Err(e) => {
+                tracing::warn!(error = %e, "no embedding model; searches use BM25 alone");
+                (None, Some(e.to_string()))
+            }
+        };
+        let rag = Self::with_embedder(config, embedder, embedder_error);
+        rag.reload()?;
+        Ok(rag)
+    }
+
+    /// Loads the embedder without opening the index, for commands that write it (ingest,
+    /// rm, reindex): they open it for writing and re-open it for reading when done. Fails
+    /// when the embedding model cannot be loaded.
+    pub fn load(config: Config) -> Result<Rag> {
+        let embedder = Embedder::load(&config.embedder)?;
+        Ok(Self::with_embedder(config, Some(embedder), None))
+    }
+
+    fn with_embedder(
+        mut config: Config,
+        embedder: Option<Embedder>,
+        embedder_error: Option<String>,
+    ) -> Rag {
+        // The evidence score's scale depends on the embedder: unless the config sets a
+        // threshold, the embedder's own calibration holds.
+        if config.retrieval.refuse_below.is_none() {
+            config.retrieval.refuse_below = embedder.as_ref().and_then(Embedder::refuse_below);
+        }
+        // So does the chunk size: each model has its measured one.
+        if config.chunking.max_tokens.is_none() {
+            config.chunking.max_tokens = embedder.as_ref().and_then(Embedder::chunk_tokens);
+        }
+        let plan = crate::profile::plan(&config.llm, crate::profile::Machine::detect());
+        Rag {
+            plan,
+            config,
+            embedder,
+            embedder_error,
+            index: RwLock::new(None),
+            llm: None,
+            llm_note: Some(crate::messages::Note::ExtractiveRequested),
+        }
+    }
+
+    /// The embedder, for commands that cannot do without it.
+    fn embedder(&self) -> Result<&Embedder> {
+        self.embedder.as_ref().ok_or_else(|| {
+            Error::Internal(InternalError::Embed(
+                self.embedder_error
+                    .clone()
+                    .unwrap_or_else(|| "no embedding model is loaded".into()),
+            ))
+        })
+    }
+
+    /// The loaded embedder, if any.
+    pub fn embedding_model(&self) -> Option<&Embedder> {
+        self.embedder.as_ref()
+    }
+
+    /// Loads the configured GGUF models (routing order), if any, with the device profile's
+    /// context and threads. Without one, answers are extractive.
+    pub fn with_llm(mut self) -> Result<Rag> {
+        let paths = crate::profile::choose_models(&self.config.llm, &self.plan)?;
+        if paths.is_empty() {
+            self.llm_note = Some(crate::messages::Note::NoModel {
+                dir: self.config.llm.models_dir.display().to_string(),
+            });
+            return Ok(self);
+        }
+        self.config.llm = crate::profile::apply(&self.config.llm, &self.plan);
+        self.llm = Some(Llm::load(&paths, &self.config.llm)?);
+        self.llm_note = None;
+        Ok(self)
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The device plan in force (profile, context, threads).
+    pub fn plan(&self) -> &crate::profile::Plan {
+        &self.plan
+    }
+
+    /// The first loaded model's name, if any.
+    pub fn model_name(&self) -> Option<&str> {
+        self.llm
+            .as_ref()
+            .and_then(|l| l.names().first())
+            .map(String::as_str)
+    }
+
+    /// The loaded models, for benchmarks.
+    pub fn llm(&self) -> Option<&Llm> {
+        self.llm.as_ref()
+    }
+
+    fn embedder_info(&self) -> Result<EmbedderInfo> {
+        let e = self.embedder()?;
+        Ok(EmbedderInfo {
+            id: e.id().to_string(),
+            dims: e.dims(),
+        })
+    }
+
+    /// Re-opens the index to see the latest commit. Not an error when there is no index yet.
+    pub fn reload(&self) -> Result<()> {
+        let info = self.embedder_info().ok();
+        if let Some(info) = &info {
+            Writer::repair_lagging(&self.config.index, info)?;
+        }
+        let opened = match Index::open(&self.config.index, info.as_ref()) {
+            Ok(i) => Some(Arc::new(i)),
+            Err(Error::User(UserError::NoIndex(_))) => None,
+            Err(e) => return Err(e),
+        };
+        *self.index.write().map_err(|_| {
+            Error::Internal(InternalError::Corrupt("index handle poisoned".into()))
+        })? = opened;
+        Ok(())
+    }
+
+    /// The open index (the snapshot of its last commit).
+    pub fn open_index(&self) -> Result<Arc<Index>> {
+        self.index
+            .read()
+            .map_err(|_| Error::Internal(InternalError::Corrupt("index handle poisoned".into())))?
+            .clone()
+            .ok_or_else(|| Error::User(UserError::NoIndex(self.config.index.clone())))
+    }
+
+    /// Counts of the open index.
+    pub fn stats(&self) -> Result<Stats> {
+        Ok(self.open_index()?.stats())
+    }
+
+    /// Every indexed document.
+    pub fn documents(&self) -> Result<Vec<StoredDoc>> {
+        self.open_index()?.documents()
+    }
+
+    /// Counts, sizes and agreement of the stores; with `verify`, a per-document check.
+    pub fn status(&self, verify: bool) -> Result<Status> {
+        self.open_index()?.status(verify)
+    }
+
+    /// Re-opens the index when a writer has committed since it was opened. Cheap when
+    /// nothing changed (reads `manifest.json`); the server calls it periodically.
+    pub fn refresh(&self) -> Result<bool> {
+        let current = self
+            .index
+            .read()
+            .map_err(|_| Error::Internal(InternalError::Corrupt("index handle poisoned".into())))?
+            .as_ref()
+            .map(|i| i.generation());
+        let on_disk = Manifest::read(&self.config.index)?.map(|m| m.generation);
+        if on_disk.is_some() && on_disk != current {
+            self.reload()?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+}

@@ -1,0 +1,415 @@
+//! The facade's way out: search, prompt and ask, composing retrieval, the token budget,
+//! packing and the answer stage.
+
+use super::*;
+
+/// Most answer tokens a request may ask for.
+pub const MAX_ANSWER_TOKENS: u32 = 8192;
+
+/// Longest question accepted, in characters.
+pub const MAX_QUESTION_CHARS: usize = 4000;
+
+/// Sentences in an extractive answer.
+const EXTRACTIVE_SENTENCES: usize = 3;
+
+/// Closest sources listed with a refusal.
+const REFUSAL_SOURCES: usize = 3;
+
+/// The refusal answer in English; a refusal speaks the question's language
+/// ([`crate::messages`]).
+pub const NOT_FOUND: &str = "Not found in the documents.";
+
+/// How to answer.
+#[derive(Debug, Clone, Default)]
+pub struct AskOptions {
+    /// Answer with extracted sentences even when a model is configured.
+    pub extractive: bool,
+    /// Chunks to retrieve (default: `retrieval.top_k`).
+    pub top_k: Option<usize>,
+    /// Sampling for this question: set fields replace `llm.sampling`'s; checked before
+    /// anything runs.
+    pub sampling: crate::config::SamplingOverride,
+    /// Thinking for this question (default: `llm.thinking`).
+    pub thinking: Option<crate::config::Thinking>,
+    /// Most answer tokens for this question (default: `llm.max_tokens`).
+    pub max_tokens: Option<u32>,
+}
+
+impl AskOptions {
+    /// Checks these options over `config`'s defaults, as [`Rag::ask`] does before anything
+    /// runs; a shell may call it first to fail before loading models.
+    pub fn check(&self, config: &Config) -> Result<()> {
+        self.resolve(config).map(|_| ())
+    }
+
+    /// The question's settings: these options over `config`'s defaults, checked. The one
+    /// place a request's top_k, sampling, thinking and answer length are resolved.
+    fn resolve(&self, config: &Config) -> Result<Asked> {
+        let top_k =
+            crate::config::check_top_k("top_k", self.top_k.unwrap_or(config.retrieval.top_k))
+                .map_err(|e| Error::User(UserError::BadRequest(e)))?;
+        let sampling = self.sampling.resolve(&config.llm.sampling)?;
+        let max_tokens = self.max_tokens.unwrap_or(config.llm.max_tokens);
+        if max_tokens == 0 || max_tokens > MAX_ANSWER_TOKENS {
+            return Err(Error::User(UserError::BadRequest(format!(
+                "max_tokens = {max_tokens} must be 1 to {MAX_ANSWER_TOKENS}"
+            ))));
+        }
+        Ok(Asked {
+            top_k,
+            settings: generate::answer::Settings {
+                sampling,
+                thinking: self.thinking.unwrap_or(config.llm.thinking),
+                max_tokens,
+            },
+        })
+    }
+}
+
+/// A question's options, resolved.
+struct Asked {
+    top_k: usize,
+    settings: generate::answer::Settings,
+}
+
+/// What retrieval and packing found for a question.
+struct Found {
+    /// The hits the answer may cite, numbered from 1: the packed passages, or the closest few
+    /// when refused.
+    hits: Vec<crate::types::Hit>,
+    packing: crate::types::Packing,
+    evidence: crate::types::Evidence,
+    /// The documents are too far from the question to answer it.
+    refused: bool,
+    /// Why only BM25 ran, when it did.
+    degraded: Option<String>,
+}
+
+/// What [`Rag::ask_events`] reports while it answers.
+#[derive(Debug)]
+pub enum AskEvent<'a> {
+    /// Retrieval is done: the sources the answer may cite, numbered from 1, and whether the
+    /// question is refused (the evidence is too weak).
+    Retrieved {
+        /// The sources as the answer will number them (the final answer lists those used).
+        sources: &'a [crate::types::Citation],
+        /// How strongly the documents match.
+        evidence: &'a crate::types::Evidence,
+        /// True when the documents do not seem to answer: no model runs.
+        refused: bool,
+    },
+    /// A piece of answer text as the model writes it.
+    Piece(&'a str),
+}
+
+impl Rag {
+    /// Hybrid retrieval only. With no embedder, BM25 alone (`degraded` says why).
+    pub fn search(&self, question: &str, top_k: Option<usize>) -> Result<retrieve::Retrieved> {
+        let question = validate_question(question)?;
+        let top_k =
+            crate::config::check_top_k("top_k", top_k.unwrap_or(self.config.retrieval.top_k))
+                .map_err(|e| Error::User(UserError::BadRequest(e)))?;
+        retrieve::search(
+            &*self.open_index()?,
+            self.embedder.as_ref(),
+            question,
+            &self.config.retrieval,
+            top_k,
+        )
+    }
+
+    /// The chat messages a model would get for `question` (system prompt, then the question
+    /// with its packed sources), for comparing with other servers on the same prompts.
+    pub fn prompt(&self, question: &str, top_k: Option<usize>) -> Result<(String, String)> {
+        let question = validate_question(question)?;
+        let asked = AskOptions {
+            top_k,
+            ..AskOptions::default()
+        }
+        .resolve(&self.config)?;
+        let retrieved = self.search(question, top_k)?;
+        let budget = self.budget(&asked.settings);
+        let (hits, _) = generate::pack::pack(
+            retrieved.hits,
+            budget.sources(generate::SYSTEM_PROMPT, question, &|t: &str| {
+                self.count_tokens(t)
+            }),
+            &|t: &str| self.count_tokens(t),
+        );
+        let blocks = generate::answer::source_blocks(&hits);
+        Ok((
+            generate::SYSTEM_PROMPT.to_string(),
+            generate::user_message(question, &blocks),
+        ))
+    }
+
+    /// Tokens in `text` as the embedder's tokenizer counts them (about 4 characters a token
+    /// without one). Packing sizes sources with it; the model thread checks the exact fit.
+    pub fn count_tokens(&self, text: &str) -> usize {
+        self.embedder
+            .as_ref()
+            .and_then(|e| e.count_tokens(text).ok())
+            .unwrap_or_else(|| text.len().div_ceil(4))
+    }
+
+    /// A question's share of the plan's context (`llm.context` when that is set).
+    fn budget(&self, settings: &generate::answer::Settings) -> generate::Budget {
+        generate::Budget {
+            context: self.plan.context as usize,
+            max_tokens: settings.max_tokens,
+            thinking: settings.thinking,
+            thinking_budget: self.config.llm.thinking_budget,
+        }
+    }
+
+    /// Retrieves, packs the chunks into passages, and answers, with citations mapped to
+    /// documents and lines and checked sentence by sentence.
+    pub fn ask(&self, question: &str, options: &AskOptions) -> Result<Answer> {
+        self.ask_streaming(question, options, &mut |_| true)
+    }
+
+    /// [`Rag::ask`], calling `on_piece` with each piece of answer text as the model writes
+    /// it (never thinking text); returning `false` stops generation. When a model's answer
+    /// fails the sanity gate and another model follows it, the pieces of the next answer
+    /// follow too: the returned [`Answer`] is the one that counts.
+    pub fn ask_streaming(
+        &self,
+        question: &str,
+        options: &AskOptions,
+        on_piece: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Answer> {
+        self.ask_events(question, options, &mut |event| match event {
+            AskEvent::Piece(p) => on_piece(p),
+            AskEvent::Retrieved { .. } => true,
+        })
+    }
+
+    /// [`Rag::ask_streaming`], also reporting the retrieved sources before any answer text.
+    /// Returning `false` stops the answer. A question is checked, and a place taken in the
+    /// model's queue, before anything runs: a bad or unplaceable question fails before the
+    /// first event.
+    pub fn ask_events(
+        &self,
+        question: &str,
+        options: &AskOptions,
+        on_event: &mut dyn FnMut(AskEvent<'_>) -> bool,
+    ) -> Result<Answer> {
+        let question = validate_question(question)?;
+        let asked = options.resolve(&self.config)?;
+        let mut ticket = match &self.llm {
+            Some(llm) if !options.extractive => Some(llm.reserve()?),
+            _ => None,
+        };
+        let t0 = Instant::now();
+        let found = self.find(question, &asked)?;
+        let retrieve_ms = t0.elapsed().as_secs_f64() * 1e3;
+        let numbered: Vec<crate::types::Citation> = found
+            .hits
+            .iter()
+            .enumerate()
+            .map(|(i, h)| generate::citation(i + 1, h))
+            .collect();
+        // Refusals, notes and fallbacks are said in the question's language, told (from the
+        // sources' languages) only when one of them is needed: a generated answer has none.
+        let words = std::cell::LazyCell::new(|| {
+            crate::messages::for_question(question, found.hits.iter().map(|h| h.text.as_str()))
+        });
+        let go_on = on_event(AskEvent::Retrieved {
+            sources: &numbered,
+            evidence: &found.evidence,
+            refused: found.refused,
+        });
+        if found.refused {
+            ticket = None;
+        }
+        let t1 = Instant::now();
+        let llm = self
+            .llm
+            .as_ref()
+            .filter(|_| !options.extractive && !found.refused && go_on);
+        let mut out = match llm {
+            _ if !go_on && !found.refused => {
+                generate::answer::Routed::cancelled(self.llm.is_some() && !options.extractive)
+            }
+            Some(llm) => {
+                let on_piece = &mut |p: &str| on_event(AskEvent::Piece(p));
+                let check =
+                    |text: &str, sources: &[crate::types::Hit]| self.check_citations(text, sources);
+                generate::answer::route(
+                    llm,
+                    &self.config.llm,
+                    question,
+                    &found.hits,
+                    asked.settings,
+                    &check,
+                    on_piece,
+                )?
+            }
+            None => self.without_model(question, options.extractive, &found, &|| *words),
+        };
+        drop(ticket);
+        let generate_ms = t1.elapsed().as_secs_f64() * 1e3 - out.check_ms;
+        let used = out.used.min(found.hits.len());
+        if out.mode == AnswerMode::Extractive {
+            let t = Instant::now();
+            out.sentences = self.check_citations(&out.text, &found.hits[..used]);
+            out.check_ms = t.elapsed().as_secs_f64() * 1e3;
+        }
+        let timings = Timings {
+            retrieve: retrieve_ms,
+            generate: generate_ms,
+            first_token: out.first_token,
+            check: out.check_ms,
+        };
+        let numbered = numbered[..used].to_vec();
+        Ok(self.assemble(&found, numbered, out, &|| *words, timings))
+    }
+
+    /// Retrieval and packing for one question: the hits the answer may cite, and whether the
+    /// documents are too far from the question to answer it (then the closest few, unpacked).
+    fn find(&self, question: &str, asked: &Asked) -> Result<Found> {
+        let retrieved = retrieve::search(
+            &*self.open_index()?,
+            self.embedder.as_ref(),
+            question,
+            &self.config.retrieval,
+            asked.top_k,
+        )?;
+        let evidence = retrieved.evidence;
+        let refused = evidence.score < evidence.threshold || retrieved.hits.is_empty();
+        let count = |t: &str| self.count_tokens(t);
+        let (hits, packing) = if refused {
+            let mut hits = retrieved.hits;
+            hits.truncate(REFUSAL_SOURCES);
+            (hits, Default::default())
+        } else {
+            let budget =
+                self.budget(&asked.settings)
+                    .sources(generate::SYSTEM_PROMPT, question, &count);
+            generate::pack::pack(retrieved.hits, budget, &count)
+        };
+        Ok(Found {
+            hits,
+            packing,
+            evidence,
+            refused,
+            degraded: retrieved.degraded,
+        })
+    }
+
+    /// The answer when no model writes one: the refusal, or sentences extracted from the
+    /// sources, with the note that says why.
+    fn without_model(
+        &self,
+        question: &str,
+        extractive: bool,
+        found: &Found,
+        words: &dyn Fn() -> &'static crate::messages::Messages,
+    ) -> generate::answer::Routed {
+        let note = if found.refused {
+            Some(Note::Refused {
+                score: found.evidence.score,
+                threshold: found.evidence.threshold,
+            })
+        } else if extractive {
+            Some(Note::ExtractiveRequested)
+        } else {
+            self.llm_note.clone()
+        };
+        let (text, mode) = if found.refused {
+            (words().not_found.to_string(), AnswerMode::Refused)
+        } else {
+            let text = generate::extract(question, &found.hits, EXTRACTIVE_SENTENCES)
+                .unwrap_or_else(|| words().no_direct_answer.to_string());
+            (text, AnswerMode::Extractive)
+        };
+        generate::answer::Routed {
+            used: found.hits.len(),
+            note,
+            ..generate::answer::Routed::written(text, mode)
+        }
+    }
+
+    /// The answer as callers see it: citations checked against the sources the model read,
+    /// the packing as it read them, and the notes in the question's language.
+    fn assemble(
+        &self,
+        found: &Found,
+        sources: Vec<crate::types::Citation>,
+        out: generate::answer::Routed,
+        words: &dyn Fn() -> &'static crate::messages::Messages,
+        timings_ms: Timings,
+    ) -> Answer {
+        let packing = generate::as_read(found.packing.clone(), sources.len());
+        // Why only BM25 retrieved: the embedder's load error when there is none.
+        let reason = found
+            .degraded
+            .as_ref()
+            .map(|reason| match &self.embedder_error {
+                Some(load) if self.embedder.is_none() => words().embedder_failed(load),
+                _ => reason.clone(),
+            });
+        let degraded = reason.as_ref().map(|_| retrieve::BM25_ONLY.to_string());
+        let note = out.note.as_ref().map(|n| words().note(n));
+        let note = match (reason, note) {
+            (Some(r), Some(n)) => Some(format!("{}; {n}", words().bm25_only(&r))),
+            (Some(r), None) => Some(words().bm25_only(&r)),
+            (None, n) => n,
+        };
+        let mut citations = generate::cite(&out.text, &found.hits[..sources.len()]);
+        for c in &mut citations {
+            c.supported = Some(
+                out.sentences
+                    .iter()
+                    .any(|s| s.checks.iter().any(|k| k.n == c.n && k.supported)),
+            );
+        }
+        Answer {
+            citations,
+            sources,
+            answer: out.text,
+            mode: out.mode,
+            model: out.model,
+            stop_reason: out.stop_reason,
+            sentences: out.sentences,
+            evidence: found.evidence.clone(),
+            routing: out.routing,
+            generation: out.stats,
+            note,
+            degraded,
+            packing,
+            timings_ms,
+        }
+    }
+
+    /// Checks each sentence of `answer` against the sources it cites, with the embedder when
+    /// there is one.
+    fn check_citations(
+        &self,
+        answer: &str,
+        sources: &[crate::types::Hit],
+    ) -> Vec<crate::types::SentenceSupport> {
+        match &self.embedder {
+            Some(e) => {
+                let embed = |texts: &[String]| e.embed_queries(texts);
+                generate::check_support(answer, sources, Some(&embed))
+            }
+            None => generate::check_support(answer, sources, None),
+        }
+    }
+}
+
+fn validate_question(question: &str) -> Result<&str> {
+    let q = question.trim();
+    if q.is_empty() {
+        return Err(Error::User(UserError::BadRequest(
+            "the question is empty".into(),
+        )));
+    }
+    if q.chars().count() > MAX_QUESTION_CHARS {
+        return Err(Error::User(UserError::BadRequest(format!(
+            "the question is longer than {MAX_QUESTION_CHARS} characters"
+        ))));
+    }
+    Ok(q)
+}
