@@ -1,5 +1,6 @@
-//! The `rag` command line: its arguments (`args`) and its printing (`print`); `main.rs` runs
-//! the commands through the library's face.
+//! The `rag` command line: its arguments (`args`), running each command through the library's
+//! face (`run`), and its printing (`print`).
 
 pub(crate) mod args;
 pub(crate) mod print;
+pub(crate) mod run;

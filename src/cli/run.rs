@@ -1,0 +1,297 @@
+//! Runs one parsed command through the library's face and prints its result.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use rag::{AskOptions, Config, IngestOptions, Overrides, Rag};
+
+use super::args::{Cli, Command};
+use super::print::{
+    emit, print_answer, print_bench, print_doctor, print_eval, print_reindex, print_status,
+    progress_bar, short_path, show_progress,
+};
+
+/// Parses the command line and runs the command.
+pub(crate) fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    let (model, addr) = match &cli.command {
+        Command::Ask { model, .. } => (model.clone(), None),
+        Command::Serve { model, addr, .. } => (model.clone(), addr.clone()),
+        _ => (None, None),
+    };
+    let overrides = Overrides {
+        index: cli.index.clone(),
+        model,
+        addr,
+    };
+    let mut config = Config::load(cli.config.as_deref(), &overrides)?;
+    match cli.command {
+        Command::Ingest {
+            paths,
+            prune,
+            no_embed,
+            max_file_size,
+            json,
+            check,
+            min_recall,
+        } => {
+            if let Some(max) = max_file_size {
+                config.ingest.max_file_bytes = max.max(1);
+            }
+            if !(0.0..=1.0).contains(&min_recall) {
+                anyhow::bail!("--min-recall {min_recall} must be a share between 0 and 1");
+            }
+            // A bad questions file fails before anything is written.
+            if let Some(q) = &check {
+                rag::eval::load_questions(q)?;
+            }
+            let gate = check.map(|q| (q, min_recall));
+            ingest(
+                config,
+                &paths,
+                &IngestOptions {
+                    prune,
+                    no_embed,
+                    ..Default::default()
+                },
+                json,
+                gate,
+            )
+        }
+        Command::Eval {
+            dataset,
+            questions,
+            eval_index,
+            json,
+        } => {
+            let index = eval_index.unwrap_or_else(|| rag::eval::default_index(&config, &dataset));
+            let bar = progress_bar();
+            let report =
+                rag::eval::run(&config, &dataset, questions.as_deref(), &index, &mut |e| {
+                    show_progress(&bar, e)
+                })?;
+            bar.finish_and_clear();
+            emit(json, &report, print_eval)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rm { targets } => {
+            let removed = Rag::load(config)?.remove(&targets)?;
+            let mut out = std::io::stdout().lock();
+            for d in &removed {
+                writeln!(out, "removed {} ({})", short_path(Path::new(&d.path)), d.id)?;
+            }
+            writeln!(out, "{} documents removed", removed.len())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reindex { all, json } => {
+            let bar = progress_bar();
+            let report = Rag::load(config)?.reindex(all, &mut |e| show_progress(&bar, e))?;
+            bar.finish_and_clear();
+            emit(json, &report, print_reindex)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ask {
+            question,
+            json,
+            extractive,
+            top_k,
+            thinking,
+            temperature,
+            top_p,
+            sample_top_k,
+            min_p,
+            presence_penalty,
+            seed,
+            ..
+        } => {
+            let thinking = thinking.map(|t| t.parse()).transpose()?;
+            let sampling = rag::config::SamplingOverride {
+                temperature,
+                top_p,
+                top_k: sample_top_k,
+                min_p,
+                presence_penalty,
+                seed,
+            };
+            let options = AskOptions {
+                extractive,
+                top_k,
+                sampling,
+                thinking,
+                max_tokens: None,
+            };
+            // Bad options fail before the models load.
+            options.check(&config)?;
+            let mut rag = Rag::open(config)?;
+            if !extractive {
+                rag = rag.with_llm()?;
+            }
+            let answer = rag.ask(&question, &options)?;
+            emit(json, &answer, print_answer)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Doctor { json } => {
+            let report = rag::doctor::run(&config);
+            emit(json, &report, print_doctor)?;
+            Ok(if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Bench {
+            model,
+            threads,
+            prompt_tokens,
+            gen_tokens,
+            reps,
+            rounds,
+            llama_bench,
+            question,
+            json,
+        } => {
+            let options = rag::bench::Options {
+                model,
+                threads,
+                prompt_tokens,
+                gen_tokens,
+                reps,
+                rounds,
+                llama_bench,
+                question,
+            };
+            let report = rag::bench::run(&config, &options, &mut |m| eprintln!("rag bench: {m}"))?;
+            emit(json, &report, print_bench)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { kiosk, slots, .. } => {
+            config.serve.kiosk |= kiosk;
+            if let Some(n) = slots {
+                config.llm.slots = n;
+                config.validate()?;
+            }
+            let addr = config
+                .serve
+                .addr
+                .parse()
+                .context("serve.addr is not a socket address")?;
+            // Refuse a bad address before minutes of model loading.
+            rag::serve::check_bind(&config.serve, addr)?;
+            let rag = Rag::open(config)?.with_llm()?;
+            if let Some(name) = rag.model_name() {
+                eprintln!("rag: answering with {name}");
+            } else {
+                eprintln!("rag: no GGUF model configured; answers are extractive");
+            }
+            let server = rag::serve::Server::new(rag);
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(rag::serve::run(server, addr))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Prompt { question, top_k } => {
+            let rag = Rag::open(config)?;
+            let (system, user) = rag.prompt(&question, top_k)?;
+            let messages = serde_json::json!([
+                {"role": "system", "content": system},
+                {"role": "user", "content": user},
+            ]);
+            emit(true, &messages, |_, _| Ok(()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { json, verify } => {
+            let rag = Rag::open(config)?;
+            let status = rag.status(verify)?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                let mut value = serde_json::to_value(&status)?;
+                value["files"] = serde_json::to_value(rag.documents()?)?;
+                serde_json::to_writer_pretty(&mut out, &value)?;
+                writeln!(out)?;
+            } else {
+                print_status(&mut out, &status)?;
+            }
+            Ok(if status.agree {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
+
+fn ingest(
+    config: Config,
+    paths: &[PathBuf],
+    options: &IngestOptions,
+    json: bool,
+    gate: Option<(PathBuf, f64)>,
+) -> anyhow::Result<ExitCode> {
+    let rag = Rag::load(config)?;
+    let bar = progress_bar();
+    let report = rag.ingest(paths, options, &mut |event| show_progress(&bar, event))?;
+    bar.finish_and_clear();
+    for skip in &report.skipped {
+        eprintln!("rag: skipped {skip}");
+    }
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "ingested in {:.1}s: {} added, {} updated, {} unchanged, {} removed, {} skipped; index has {} documents, {} chunks",
+            report.seconds,
+            report.added,
+            report.updated,
+            report.unchanged,
+            report.removed,
+            report.skipped.len(),
+            report.documents,
+            report.chunks
+        )?;
+        if report.missing > 0 {
+            writeln!(
+                out,
+                "{} indexed documents under these paths are gone from disk; `rag ingest --prune` removes them",
+                report.missing
+            )?;
+        }
+    }
+    if let Some((questions, min_recall)) = gate {
+        let check = rag::eval::check(&rag, &questions)?;
+        let (mode, recall) = check
+            .scores(rag::Mode::Hybrid)
+            .map(|s| ("hybrid", s.recall_20))
+            .or_else(|| check.scores(rag::Mode::Bm25).map(|s| ("bm25", s.recall_20)))
+            .unwrap_or(("none", 0.0));
+        let passed = recall >= min_recall;
+        let line = format!(
+            "check {}: Recall@20 ({mode}) {recall:.3} over {} questions, required {min_recall:.3}: {}",
+            short_path(&questions),
+            check.queries,
+            if passed { "passed" } else { "FAILED" }
+        );
+        if json {
+            eprintln!("rag: {line}");
+        } else {
+            writeln!(out, "{line}")?;
+        }
+        for q in &check.missed {
+            eprintln!("rag: check missed: {q}");
+        }
+        if !passed {
+            return Ok(ExitCode::from(3));
+        }
+    }
+    Ok(if report.skipped.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,213 @@
+//! The layers every request passes: who may call what (tokens, the kiosk's open paths), same-site
+//! checks for browsers, security headers, the time limit, and the request metrics.
+
+use super::*;
+
+/// Paths anyone may read, token or not: the kiosk page and its files, health, readiness
+/// (reduced to ready or not) and the API description.
+pub(super) fn is_public(path: &str) -> bool {
+    matches!(
+        path,
+        "/" | "/kiosk.js" | "/kiosk.css" | "/healthz" | "/readyz" | "/openapi.json"
+    )
+}
+
+/// What a kiosk leaves open even when it has tokens: asking, for the kiosk page.
+pub(super) fn is_kiosk_question(path: &str) -> bool {
+    matches!(path, "/v1/ask" | "/v1/search" | "/v1/chat/completions")
+}
+
+/// Whether the caller showed a valid token (or none is configured); set by [`authorize`]
+/// for the handlers.
+#[derive(Debug, Clone, Copy)]
+pub struct Access {
+    /// The caller may see everything the server's tokens guard.
+    pub authorized: bool,
+}
+
+/// Checks the bearer token, unless no token is configured, the path is public, or this is a
+/// kiosk and the request asks a question. Tells the handlers whether the caller is
+/// [`Access::authorized`].
+pub(super) async fn authorize(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    let authorized = s.config.tokens.is_empty()
+        || bearer(req.headers()).is_some_and(|g| s.config.tokens.iter().any(|t| same_secret(t, g)));
+    let path = req.uri().path();
+    let open = is_public(path) || (s.config.kiosk && is_kiosk_question(path));
+    req.extensions_mut().insert(Access { authorized });
+    if authorized || open {
+        return next.run(req).await;
+    }
+    let e = ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "missing or unknown bearer token: send `Authorization: Bearer TOKEN` with a token from serve.tokens",
+    );
+    let mut response = e.into_response();
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header (the scheme in any case, RFC 7235).
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Without tokens, only this machine may use the server: a request must name a loopback host
+/// (or one of `serve.allowed_hosts`), so a DNS-rebinding page cannot reach it, and a browser
+/// request that changes or costs anything (every method but GET, HEAD, OPTIONS) must come
+/// from the server's own origin or one of `serve.cors_origins`. With tokens, a browser cannot
+/// send one on its own, so nothing more is checked.
+pub(super) async fn same_site_only(
+    State(s): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if s.config.tokens.is_empty() {
+        if let Err(e) = check_site(&s.config, req.method(), req.headers()) {
+            return e.into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// The host name of a `Host` header or an origin's authority, without port, in lower case.
+pub(super) fn host_name(authority: &str) -> String {
+    let authority = authority.trim().to_ascii_lowercase();
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest
+            .split_once(']')
+            .map_or(authority.clone(), |(ip, _)| format!("[{ip}]"));
+    }
+    match authority.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name.to_string(),
+        _ => authority,
+    }
+}
+
+/// True for the names a server without tokens answers to.
+pub(super) fn is_allowed_host(config: &ServeConfig, name: &str) -> bool {
+    let ip = name.trim_start_matches('[').trim_end_matches(']');
+    if name == "localhost"
+        || ip
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+    {
+        return true;
+    }
+    config.allowed_hosts.iter().any(|h| {
+        let h = h.to_ascii_lowercase();
+        h == name || h.trim_start_matches('[').trim_end_matches(']') == ip
+    })
+}
+
+pub(super) fn check_site(
+    config: &ServeConfig,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if let Some(host) = host {
+        let name = host_name(host);
+        if !is_allowed_host(config, &name) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("host {name:?} is not this server's: without tokens it answers only localhost, 127.0.0.1 and [::1]; add the name to serve.allowed_hosts, or set serve.tokens"),
+            ));
+        }
+    }
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let listed = origin.is_some_and(|o| config.cors_origins.iter().any(|c| c == o));
+    if listed {
+        return Ok(());
+    }
+    let cross_site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|site| !matches!(site, "same-origin" | "none"));
+    let foreign_origin = origin.is_some_and(|o| {
+        let authority = o.split_once("://").map_or("", |(_, a)| a);
+        authority.is_empty() || host.is_none_or(|h| !authority.eq_ignore_ascii_case(h.trim()))
+    });
+    if cross_site || foreign_origin {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "cross-origin request refused: a server without tokens takes requests that change or cost anything only from its own pages; list the origin in serve.cors_origins, or set serve.tokens",
+        ));
+    }
+    Ok(())
+}
+
+/// Headers on every response: no MIME sniffing, no framing, no referrer; a strict content
+/// policy on anything that does not set its own (the kiosk page does).
+pub(super) async fn security_headers(req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(
+            "default-src 'none'; frame-ancestors 'none'",
+        ));
+    response
+}
+
+/// Compares two secrets in time that depends on their lengths only.
+pub(super) fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Answers 504 when a request runs past `limit` (`serve.request_timeout_seconds`; a stream
+/// must start within it). Dropping the handler cancels its generation.
+pub(super) async fn time_limit(limit: Duration, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timeout",
+            format!(
+                "the request took longer than serve.request_timeout_seconds = {}; ask with a smaller max_tokens or raise the limit",
+                limit.as_secs_f64()
+            ),
+        )
+        .into_response(),
+    }
+}
+
+/// Counts and logs each request: method, route pattern, status, milliseconds. No text.
+pub(super) async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let response = next.run(req).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    s.metrics.request(&route, &method, status, seconds);
+    tracing::info!(%method, %route, status, ms = seconds * 1e3, "request");
+    response
+}
