@@ -13,6 +13,7 @@ mod manifest;
 mod reader;
 mod sqlite;
 mod vectors;
+mod verify;
 mod writer;
 
 use std::path::{Path, PathBuf};
