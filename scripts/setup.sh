@@ -74,7 +74,21 @@ ln -sfn "$(basename "$ort_lib")" "$ort_dir/libonnxruntime.so"
 .venv/bin/python scripts/export_e5.py models/multilingual-e5-small
 .venv/bin/python scripts/export_minilm.py models/all-MiniLM-L6-v2
 
-# 5. Test fixture
+# 5. Test fixtures: the tiny random-weight GGUF (toy vocabulary, for fast tests); the same shape
+# with the real Qwen 3.5 vocabulary and the official tokenizer's ids for a multilingual sample
+# (tests/qwen_tokenizer.rs), written again only when their scripts change.
 mkdir -p tests/fixtures
 .venv/bin/python scripts/make_gguf.py tests/fixtures/tiny-qwen35.gguf --shape tiny >/dev/null
+stale() { # OUT INPUT...: true when OUT is missing or older than an input
+  local out=$1; shift
+  [ -f "$out" ] || return 0
+  for f in "$@"; do [ "$f" -nt "$out" ] && return 0; done
+  return 1
+}
+if stale tests/fixtures/qwen-vocab.gguf scripts/make_gguf.py scripts/requirements.txt; then
+  .venv/bin/python scripts/make_gguf.py tests/fixtures/qwen-vocab.gguf --shape tiny --vocab qwen --type q8_0 >/dev/null
+fi
+if stale tests/fixtures/qwen-tokens.jsonl scripts/qwen_tokens.py scripts/requirements.txt tests/fixtures/multilingual_sentences.txt; then
+  .venv/bin/python scripts/qwen_tokens.py tests/fixtures/qwen-tokens.jsonl >/dev/null
+fi
 say "done"

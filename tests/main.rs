@@ -4,6 +4,7 @@ mod e2e;
 mod embedder;
 mod generation;
 mod ingest;
+mod qwen_tokenizer;
 mod retrieval;
 mod security;
 mod serve;

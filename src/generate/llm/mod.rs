@@ -169,6 +169,11 @@ enum Job {
         sampling: Sampling,
         reply: SyncSender<Result<BenchRun>>,
     },
+    Tokenize {
+        model: usize,
+        text: String,
+        reply: SyncSender<Result<Vec<i32>>>,
+    },
 }
 
 /// The loaded GGUF models, served by one worker thread.
@@ -361,6 +366,22 @@ impl Llm {
             prompt_tokens,
             gen_tokens,
             sampling: sampling.clone(),
+            reply,
+        })?;
+        rx.recv().map_err(|_| {
+            Error::Internal(InternalError::Generate(
+                "the model thread has stopped".into(),
+            ))
+        })?
+    }
+
+    /// Token ids of `text` as model `model`'s own tokenizer cuts it (llama.cpp's), added
+    /// tokens such as `<|im_start|>` read as themselves; no BOS.
+    pub fn tokenize(&self, model: usize, text: &str) -> Result<Vec<i32>> {
+        let (reply, rx) = sync_channel(1);
+        self.submit(Job::Tokenize {
+            model,
+            text: text.to_string(),
             reply,
         })?;
         rx.recv().map_err(|_| {

@@ -87,6 +87,21 @@ pub(super) fn worker(
                     };
                     let _ = reply.send(outcome);
                 }
+                Job::Tokenize { model, text, reply } => {
+                    let outcome = match slots.get(model) {
+                        Some(slot) => Ok(slot
+                            .model
+                            .vocab()
+                            .tokenize(text.as_bytes(), false, true)
+                            .into_iter()
+                            .map(|t| t.0)
+                            .collect()),
+                        None => Err(Error::Internal(InternalError::Generate(format!(
+                            "no model number {model}"
+                        )))),
+                    };
+                    let _ = reply.send(outcome);
+                }
                 Job::Generate {
                     model,
                     request,
