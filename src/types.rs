@@ -387,6 +387,10 @@ pub struct Timings {
     /// From the start of generation to the first answer text, when a model answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_token: Option<f64>,
+    /// From the question to the draft (the sources' own sentences, sent while the model reads
+    /// the prompt), when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft: Option<f64>,
     /// Checking the citations.
     #[serde(default)]
     pub check: f64,

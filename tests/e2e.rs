@@ -264,6 +264,34 @@ fn tiny_gguf_generates_through_llama_cpp_and_is_refused_outside_tests() {
 }
 
 #[test]
+fn rag_ask_prints_the_quoted_draft_to_stderr_first_and_only_the_answer_to_stdout() {
+    let env = Env::new();
+    env.ingest_corpora();
+    let model = tiny_gguf();
+    let model = model.to_str().unwrap();
+    let q = "How do I borrow a wheelchair?";
+    let out = env.run_with_test_model(&["ask", "--draft", "always", "--model", model, q]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let (label, draft) = err
+        .split_once('\n')
+        .unwrap_or_else(|| panic!("no draft on stderr: {err}"));
+    assert_eq!(label, "(Quoted from the documents. Answering\u{2026})");
+    assert!(draft.to_lowercase().contains("wheelchair"), "{err}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Answering"));
+    // Not at all when asked not to, nor off a terminal.
+    for when in ["never", "auto"] {
+        let out = env.run_with_test_model(&["ask", "--draft", when, "--model", model, q]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("Answering"),
+            "{when}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
 fn a_missing_or_ambiguous_gguf_is_a_clear_error() {
     let env = Env::new();
     env.ingest_corpora();

@@ -167,6 +167,83 @@ async fn health_readiness_metrics_and_the_generated_openapi_document() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_answer_streams_a_quoted_draft_first_and_extractive_answers_have_none() {
+    let state = server(|_| {});
+    let app = app(Arc::clone(&state));
+    let q = "How do I borrow a wheelchair?";
+    let (_, _, body) = send(
+        &app,
+        post_json(
+            "/v1/ask",
+            json!({"question": q, "stream": true, "max_tokens": 8}),
+        ),
+    )
+    .await;
+    let ev = events(&body);
+    let names: Vec<&str> = ev.iter().map(|(n, _)| n.as_str()).collect();
+    // retrieval, then the draft, then the model's words.
+    assert_eq!(names[..2], ["retrieval", "draft"], "{names:?}");
+    let first_token = names.iter().position(|n| *n == "token");
+    assert!(first_token.is_none_or(|t| t > 1), "{names:?}");
+    let draft: Value = serde_json::from_str(&ev[1].1).unwrap();
+    let text = draft["text"].as_str().unwrap();
+    assert!(text.to_lowercase().contains("wheelchair"), "{text}");
+    let cited = draft["citations"].as_array().unwrap();
+    assert!(!cited.is_empty(), "{draft}");
+    for c in cited {
+        assert!(text.contains(&format!("[{}]", c["n"])), "{c} not in {text}");
+        // Paths as every response shows them: relative to the ingested folder.
+        assert!(!c["path"].as_str().unwrap().starts_with('/'), "{c}");
+    }
+    let done: Value = serde_json::from_str(&ev.last().unwrap().1).unwrap();
+    assert_eq!(done["mode"], "generated");
+    assert!(
+        done["timings_ms"]["draft"].as_f64().unwrap() > 0.0,
+        "{done}"
+    );
+
+    // An extractive answer is its own first words: no draft.
+    let (_, _, body) = send(
+        &app,
+        post_json(
+            "/v1/ask",
+            json!({"question": q, "stream": true, "extractive": true}),
+        ),
+    )
+    .await;
+    let ev = events(&body);
+    assert!(ev.iter().all(|(n, _)| n != "draft"), "{ev:?}");
+    let done: Value = serde_json::from_str(&ev.last().unwrap().1).unwrap();
+    assert!(done["timings_ms"].get("draft").is_none(), "{done}");
+
+    // The OpenAI stream: the draft rides on a chunk of its own, beside an empty delta.
+    let (_, _, body) = send(
+        &app,
+        post_json(
+            "/v1/chat/completions",
+            json!({"messages": [{"role": "user", "content": q}], "stream": true, "max_tokens": 8}),
+        ),
+    )
+    .await;
+    let data: Vec<String> = events(&body).into_iter().map(|(_, d)| d).collect();
+    let chunks: Vec<Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let at = chunks
+        .iter()
+        .position(|c| c.get("draft").is_some())
+        .expect("a chunk with the draft");
+    assert_eq!(chunks[at]["draft"]["text"], draft["text"]);
+    assert_eq!(chunks[at]["choices"][0]["delta"], json!({}));
+    assert!(chunks[..at]
+        .iter()
+        .all(|c| c["choices"][0]["delta"]["content"]
+            .as_str()
+            .is_none_or(str::is_empty)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ask_answers_in_json_and_streams_retrieval_tokens_citations_and_done() {
     let state = server(|_| {});
     let app = app(Arc::clone(&state));

@@ -217,6 +217,82 @@ fn the_kiosk_page_streams_an_answer_opens_a_citation_and_resets_when_idle() {
     );
 }
 
+/// The draft as a visitor sees it. The stream is fed by hand (the page's `fetch` replaced), so
+/// the draft stays on screen until the test sends the model's first words: the order of events
+/// is what matters here, and the real server's draft stream is tested in serve.rs.
+#[test]
+fn the_kiosk_shows_the_draft_as_quoted_until_the_models_words_replace_it() {
+    let env = Env::new();
+    env.ingest_corpora();
+    let server = start_server_with(
+        env.cmd()
+            .args(["serve", "--kiosk", "--addr", "127.0.0.1:0"]),
+    );
+    let browser = Browser::start();
+    browser.open(&format!("http://{}/", server.addr));
+    browser.js(
+        "window.fetch = () => Promise.resolve(new Response(new ReadableStream({ start(c) { \
+           const enc = new TextEncoder(); \
+           window.__send = (name, data) => c.enqueue(enc.encode('event: ' + name + '\\ndata: ' + JSON.stringify(data) + '\\n\\n')); \
+           window.__end = () => c.close(); } }), \
+           { status: 200, headers: { 'content-type': 'text/event-stream' } }));",
+    );
+    browser.type_into("#question", "How do I borrow a wheelchair?");
+    browser.click("#ask");
+    browser.wait_for("return typeof window.__send === 'function'", "the stream");
+    let source = json!({"n": 1, "doc_id": 1, "chunk_id": 1, "path": "guide.md", "title": "Guide",
+        "heading": "Wheelchairs", "format": "markdown", "start_line": 3, "end_line": 4,
+        "text": "Wheelchairs are lent at the main desk."});
+    let send = |name: &str, data: Value| browser.js(&format!("window.__send('{name}', {data})"));
+    send(
+        "retrieval",
+        json!({"sources": [source], "evidence": {}, "refused": false}),
+    );
+    send(
+        "draft",
+        json!({"text": "Wheelchairs are lent at the main desk [1].", "citations": [source]}),
+    );
+    browser.wait_for(
+        "return document.getElementById('answer').className === 'draft' && document.querySelectorAll('#answer .cite').length === 1",
+        "the draft with its citation",
+    );
+    let words = rag::messages::for_code("en");
+    assert_eq!(
+        browser.js("return document.getElementById('status').textContent"),
+        json!(format!("{} {}", words.quoted, words.answering))
+    );
+    // The quoted sentence's marker opens its passage while the model is still reading.
+    browser.click("#answer .cite");
+    assert_eq!(
+        browser.js("return document.getElementById('passage-text').textContent"),
+        source["text"]
+    );
+    browser.click("#close");
+
+    send("token", json!({"text": "Ask at the main desk"}));
+    browser.wait_for(
+        "return document.getElementById('answer').textContent === 'Ask at the main desk'",
+        "the model's words in place of the draft",
+    );
+    assert_eq!(
+        browser.js("return document.getElementById('answer').className"),
+        json!("")
+    );
+    assert_eq!(
+        browser.js("return document.getElementById('status').textContent"),
+        json!(words.answering)
+    );
+    send(
+        "done",
+        json!({"answer": "Ask at the main desk [1].", "mode": "generated", "sources": [source],
+               "citations": [source], "sentences": []}),
+    );
+    browser.wait_for(
+        "return document.querySelectorAll('#answer .cite').length === 1 && document.getElementById('status').textContent === ''",
+        "the written answer with its citation",
+    );
+}
+
 #[test]
 fn sigterm_lets_a_running_answer_finish_and_leaves_the_index_whole() {
     let env = Env::with_llm_settings(

@@ -116,6 +116,10 @@ pub(crate) enum Command {
         /// Sampling seed (default 42).
         #[arg(long, value_name = "N")]
         seed: Option<u32>,
+        /// Print the draft (the sources' own sentences, quoted) to stderr while the model
+        /// writes: auto (when stderr is a terminal, without --json), always, never.
+        #[arg(long, value_enum, value_name = "WHEN", default_value_t = Draft::Auto)]
+        draft: Draft,
     },
     /// Say what the device profile chose and why, and check the ONNX Runtime library, the
     /// embedding model and the GGUF files (present, loadable, matching their checksums).
@@ -188,4 +192,15 @@ pub(crate) enum Command {
         #[arg(long)]
         verify: bool,
     },
+}
+
+/// When `rag ask` prints the draft.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Draft {
+    /// When stderr is a terminal, without --json.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
 }

@@ -163,6 +163,18 @@ pub(crate) fn short_path(p: &Path) -> String {
         .to_string()
 }
 
+/// The draft, on stderr (stdout keeps only the answer): the sources' own sentences, labelled
+/// in the question's language as quoted while the model writes.
+pub(crate) fn print_draft(question: &str, text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{}", draft_lines(question, text));
+}
+
+fn draft_lines(question: &str, text: &str) -> String {
+    let words = rag::messages::for_question(question, [text]);
+    format!("({} {})\n{}\n", words.quoted, words.answering, text.trim())
+}
+
 pub(crate) fn print_answer(out: &mut impl Write, answer: &Answer) -> std::io::Result<()> {
     if answer.sentences.is_empty() {
         writeln!(out, "{}\n", answer.answer.trim())?;
@@ -344,4 +356,25 @@ pub(crate) fn print_bench(out: &mut impl Write, r: &rag::bench::Report) -> std::
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_draft_is_labelled_in_the_questions_language() {
+        let draft = "Rollstühle verleiht der Empfang im Erdgeschoss gegen ein Pfand [1].";
+        let lines = draft_lines(
+            "Wo kann ich im Krankenhaus einen Rollstuhl ausleihen?",
+            draft,
+        );
+        assert!(
+            lines.starts_with("(Aus den Dokumenten zitiert. "),
+            "{lines}"
+        );
+        assert!(lines.contains(draft));
+        let lines = draft_lines("Where can I borrow a wheelchair?", "Ask at the desk [1].");
+        assert!(lines.starts_with("(Quoted from the documents. "), "{lines}");
+    }
 }

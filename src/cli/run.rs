@@ -1,6 +1,6 @@
 //! Runs one parsed command through the library's face and prints its result.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -8,10 +8,10 @@ use anyhow::Context;
 use clap::Parser;
 use rag::{AskOptions, Config, IngestOptions, Overrides, Rag};
 
-use super::args::{Cli, Command};
+use super::args::{Cli, Command, Draft};
 use super::print::{
-    emit, print_answer, print_bench, print_doctor, print_eval, print_reindex, print_status,
-    progress_bar, short_path, show_progress,
+    emit, print_answer, print_bench, print_doctor, print_draft, print_eval, print_reindex,
+    print_status, progress_bar, short_path, show_progress,
 };
 
 /// Parses the command line and runs the command.
@@ -105,6 +105,7 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             min_p,
             presence_penalty,
             seed,
+            draft,
             ..
         } => {
             let thinking = thinking.map(|t| t.parse()).transpose()?;
@@ -129,7 +130,17 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             if !extractive {
                 rag = rag.with_llm()?;
             }
-            let answer = rag.ask(&question, &options)?;
+            let draft = match draft {
+                Draft::Always => true,
+                Draft::Never => false,
+                Draft::Auto => !json && std::io::stderr().is_terminal(),
+            };
+            let answer = rag.ask_events(&question, &options, &mut |event| {
+                if let (true, rag::AskEvent::Draft { text, .. }) = (draft, event) {
+                    print_draft(&question, text);
+                }
+                true
+            })?;
             emit(json, &answer, print_answer)?;
             Ok(ExitCode::SUCCESS)
         }

@@ -98,6 +98,15 @@ pub enum AskEvent<'a> {
         /// True when the documents do not seem to answer: no model runs.
         refused: bool,
     },
+    /// While the model reads the prompt: the sources' own sentences that answer best, with
+    /// their citations, to show (marked as quoted) until the model's answer replaces them.
+    /// Only when a model will answer.
+    Draft {
+        /// The extracted sentences with `[n]` markers.
+        text: &'a str,
+        /// The sources they cite.
+        citations: &'a [crate::types::Citation],
+    },
     /// A piece of answer text as the model writes it.
     Piece(&'a str),
 }
@@ -180,7 +189,7 @@ impl Rag {
     ) -> Result<Answer> {
         self.ask_events(question, options, &mut |event| match event {
             AskEvent::Piece(p) => on_piece(p),
-            AskEvent::Retrieved { .. } => true,
+            AskEvent::Retrieved { .. } | AskEvent::Draft { .. } => true,
         })
     }
 
@@ -194,6 +203,7 @@ impl Rag {
         options: &AskOptions,
         on_event: &mut dyn FnMut(AskEvent<'_>) -> bool,
     ) -> Result<Answer> {
+        let started = Instant::now();
         let question = validate_question(question)?;
         let asked = options.resolve(&self.config)?;
         let mut ticket = match &self.llm {
@@ -227,6 +237,22 @@ impl Rag {
             .llm
             .as_ref()
             .filter(|_| !options.extractive && !found.refused && go_on);
+        // While the model reads the prompt, the sources' own sentences come first.
+        let mut draft_ms = None;
+        let go_on = match llm {
+            Some(_) => match generate::extract(question, &found.hits, EXTRACTIVE_SENTENCES) {
+                Some(text) => {
+                    let citations = generate::cite(&text, &found.hits);
+                    draft_ms = Some(started.elapsed().as_secs_f64() * 1e3);
+                    on_event(AskEvent::Draft {
+                        text: &text,
+                        citations: &citations,
+                    })
+                }
+                None => true,
+            },
+            None => go_on,
+        };
         let mut out = match llm {
             _ if !go_on && !found.refused => {
                 generate::answer::Routed::cancelled(self.llm.is_some() && !options.extractive)
@@ -259,6 +285,7 @@ impl Rag {
             retrieve: retrieve_ms,
             generate: generate_ms,
             first_token: out.first_token,
+            draft: draft_ms,
             check: out.check_ms,
         };
         let numbered = numbered[..used].to_vec();

@@ -169,7 +169,18 @@
           if (name === "retrieval") {
             numbered = payload.sources;
             status.textContent = payload.refused ? "" : T.answering;
+          } else if (name === "draft") {
+            // The sources' own sentences, shown as quoted until the model's words replace them.
+            if (!text) {
+              renderAnswer(payload.text, false);
+              answer.className = "draft";
+              status.textContent = T.quoted + " " + T.answering;
+            }
           } else if (name === "token") {
+            if (!text) {
+              answer.className = "";
+              status.textContent = T.answering;
+            }
             text += payload.text;
             answer.textContent = text;
           } else if (name === "done") {

@@ -63,7 +63,9 @@ fn ask_options(req: &AskRequest) -> AskOptions {
 }
 
 /// Answers a question from the documents, with citations. With `"stream": true` the answer
-/// comes as server-sent events: `retrieval` (the numbered sources), `token` (answer text),
+/// comes as server-sent events: `retrieval` (the numbered sources), `draft` (when a model
+/// answers: the sources' own sentences with their citations, sent while the model reads the
+/// prompt, to show as quoted until its answer replaces them), `token` (answer text),
 /// `citation` (each cited source), `done` (the whole answer as in the JSON response), or
 /// `error` (`{"error": {...}}`). Keep-alive comments are sent while the model works.
 #[utoipa::path(post, path = "/v1/ask", request_body = AskRequest, responses(
@@ -92,6 +94,10 @@ fn sse_ask(st: &mut StreamState, step: Step<'_>) -> Vec<Event> {
         Step::Retrieved(sources, evidence, refused) => vec![sse_json(
             "retrieval",
             &json!({"sources": sources, "evidence": evidence, "refused": refused}),
+        )],
+        Step::Draft(text, citations) => vec![sse_json(
+            "draft",
+            &json!({"text": text, "citations": citations}),
         )],
         Step::Piece(p) => {
             st.streamed = true;

@@ -154,6 +154,13 @@ fn sse_chat(st: &mut StreamState, step: Step<'_>) -> Vec<Event> {
     }
     match step {
         Step::Retrieved(..) => {}
+        // Not content: OpenAI clients show only `delta.content`, which the model's answer fills.
+        Step::Draft(text, citations) => out.push(chunk(
+            st,
+            json!({}),
+            None,
+            Some(json!({"draft": {"text": text, "citations": citations}})),
+        )),
         Step::Piece(p) => {
             st.streamed = true;
             out.push(chunk(st, json!({ "content": p }), None, None));
@@ -182,7 +189,9 @@ fn sse_chat(st: &mut StreamState, step: Step<'_>) -> Vec<Event> {
 
 /// OpenAI-compatible chat completions, answered from the index: existing OpenAI clients and
 /// chat front ends work unchanged. The answer's citations and sources come in extra fields
-/// (`citations`, `sources`; in a stream, on the last chunk).
+/// (`citations`, `sources`; in a stream, on the last chunk). A stream's first chunk after the
+/// role carries a `draft` (the sources' own sentences and their citations, while the model
+/// reads the prompt) beside an empty delta.
 #[utoipa::path(post, path = "/v1/chat/completions", request_body = ChatRequest, responses(
     (status = 200, description = "A chat.completion, or chat.completion.chunk events then `data: [DONE]`", body = ChatCompletion),
     (status = 400, description = "No user message, or bad settings", body = ErrorBody),

@@ -111,6 +111,8 @@ type Shape = fn(&mut StreamState, Step<'_>) -> Vec<Event>;
 /// A step of an answer, for [`Shape`].
 enum Step<'a> {
     Retrieved(&'a [Citation], &'a Evidence, bool),
+    /// The draft's text and citations.
+    Draft(&'a str, &'a [Citation]),
     Piece(&'a str),
     Done(&'a Answer),
     Failed(&'a ApiError),
@@ -161,6 +163,11 @@ async fn stream_answer(
                     let mut sources = sources.to_vec();
                     server.public_citations(&mut sources);
                     shape(&mut st, Step::Retrieved(&sources, evidence, refused))
+                }
+                AskEvent::Draft { text, citations } => {
+                    let mut citations = citations.to_vec();
+                    server.public_citations(&mut citations);
+                    shape(&mut st, Step::Draft(text, &citations))
                 }
                 AskEvent::Piece(p) => shape(&mut st, Step::Piece(p)),
             };
