@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Generation speed against llama.cpp's own llama-bench (docs/benchmarks.md, "Generation").
 #   1. builds llama-bench and llama-quantize (scripts/build_llama_tools.sh)
-#   2. writes a random-weight GGUF with the real Qwen3.5-0.8B shapes (F16) and quantizes it
+#   2. writes a random-weight GGUF with the real Qwen3.5-0.8B shapes and the real Qwen 3.5
+#      vocabulary (F16; make_gguf.py --vocab qwen, the 0.8b default) and quantizes it
 #      with llama-quantize to Q4_K_M and Q8_0
 #   3. ingests corpora/ into target/bench-generate/index (for the time-to-first-token question)
 #   4. runs `rag bench` on each file: rag and llama-bench alternating, same threads and batches
@@ -15,16 +16,16 @@ question=${QUESTION:-"What are the visiting hours on the general wards?"}
 mkdir -p "$out" "$models"
 bash scripts/build_llama_tools.sh
 cargo build --release --quiet
-f16=$models/rag-bench-qwen35-0.8b-f16.gguf
+f16=$models/rag-bench-qwen35-0.8b-qwenvocab-f16.gguf
 [ -f "$f16" ] || .venv/bin/python scripts/make_gguf.py "$f16" --shape 0.8b --type f16
 for q in ${QUANTS:-Q4_K_M Q8_0}; do
-  file=$models/rag-bench-qwen35-0.8b-$q.gguf
+  file=$models/rag-bench-qwen35-0.8b-qwenvocab-$q.gguf
   [ -f "$file" ] || target/llama-tools/bin/llama-quantize "$f16" "$file" "$q" "$threads" >/dev/null 2>&1
 done
 export RAG_INDEX=$out/index
 [ -f "$out/index/manifest.json" ] || target/release/rag ingest corpora --json >/dev/null
 for q in ${QUANTS:-Q4_K_M Q8_0}; do
-  file=$models/rag-bench-qwen35-0.8b-$q.gguf
+  file=$models/rag-bench-qwen35-0.8b-qwenvocab-$q.gguf
   echo "bench_generate: $file" >&2
   ask=()
   # Time to first token of the 20-chunk question (slow: see docs/benchmarks.md) on these only.

@@ -16,7 +16,7 @@ results=$out/results.jsonl
 load_s=${LOAD_SECONDS:-20}
 soak_s=${SOAK_SECONDS:-300}
 gen_tokens=${GEN_TOKENS:-64}
-model=${GEN_MODEL:-target/bench-models/rag-bench-qwen35-0.8b-Q4_K_M.gguf}
+model=${GEN_MODEL:-target/bench-models/rag-bench-qwen35-0.8b-qwenvocab-Q4_K_M.gguf}
 parts=${PARTS:-1 2 3 4}
 say() { printf 'bench_serve: %s\n' "$*" >&2; }
 

@@ -360,30 +360,29 @@ impl Llm {
         gen_tokens: usize,
         sampling: &Sampling,
     ) -> Result<BenchRun> {
-        let (reply, rx) = sync_channel(1);
-        self.submit(Job::Bench {
+        self.ask_worker(|reply| Job::Bench {
             model,
             prompt_tokens,
             gen_tokens,
             sampling: sampling.clone(),
             reply,
-        })?;
-        rx.recv().map_err(|_| {
-            Error::Internal(InternalError::Generate(
-                "the model thread has stopped".into(),
-            ))
-        })?
+        })
     }
 
     /// Token ids of `text` as model `model`'s own tokenizer cuts it (llama.cpp's), added
     /// tokens such as `<|im_start|>` read as themselves; no BOS.
     pub fn tokenize(&self, model: usize, text: &str) -> Result<Vec<i32>> {
-        let (reply, rx) = sync_channel(1);
-        self.submit(Job::Tokenize {
+        self.ask_worker(|reply| Job::Tokenize {
             model,
             text: text.to_string(),
             reply,
-        })?;
+        })
+    }
+
+    /// Sends the worker the job `make` builds around a reply channel, and waits for the reply.
+    fn ask_worker<T>(&self, make: impl FnOnce(SyncSender<Result<T>>) -> Job) -> Result<T> {
+        let (reply, rx) = sync_channel(1);
+        self.submit(make(reply))?;
         rx.recv().map_err(|_| {
             Error::Internal(InternalError::Generate(
                 "the model thread has stopped".into(),
