@@ -41,10 +41,10 @@ pub fn fenced_text(text: &str) -> String {
 }
 
 /// An attribute value made safe: `"` and `<` as XML escapes, line breaks as spaces, so a
-/// title cannot end its attribute or start a tag.
+/// title cannot end its attribute or start a tag; in NFC, as [`fenced_text`].
 pub fn attribute(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
+    for c in value.nfc() {
         match c {
             '"' => out.push_str("&quot;"),
             '<' => out.push_str("&lt;"),
@@ -103,6 +103,7 @@ mod tests {
         // "é" as e + combining acute, and the compatibility-free Hangul jamo sequence.
         let decomposed = "Cafe\u{301} \u{1100}\u{1161}";
         assert_eq!(fenced_text(decomposed), "Caf\u{e9} \u{ac00}");
+        assert_eq!(attribute(decomposed), "Caf\u{e9} \u{ac00}");
         let msg = user_message(decomposed, &[]);
         assert!(msg.contains("Caf\u{e9} \u{ac00}"), "{msg}");
     }

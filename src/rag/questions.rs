@@ -118,6 +118,11 @@ impl Rag {
         let top_k =
             crate::config::check_top_k("top_k", top_k.unwrap_or(self.config.retrieval.top_k))
                 .map_err(|e| Error::User(UserError::BadRequest(e)))?;
+        self.retrieve(question, top_k)
+    }
+
+    /// Hybrid retrieval over the open index, for a checked question and top_k.
+    fn retrieve(&self, question: &str, top_k: usize) -> Result<retrieve::Retrieved> {
         retrieve::search(
             &*self.open_index()?,
             self.embedder.as_ref(),
@@ -125,6 +130,20 @@ impl Rag {
             &self.config.retrieval,
             top_k,
         )
+    }
+
+    /// `hits` packed into the sources' share of the token budget for `settings`.
+    fn pack(
+        &self,
+        question: &str,
+        hits: Vec<crate::types::Hit>,
+        settings: &generate::answer::Settings,
+    ) -> (Vec<crate::types::Hit>, crate::types::Packing) {
+        let count = |t: &str| self.count_tokens(t);
+        let budget = self
+            .budget(settings)
+            .sources(generate::SYSTEM_PROMPT, question, &count);
+        generate::pack::pack(hits, budget, &count)
     }
 
     /// The chat messages a model would get for `question` (system prompt, then the question
@@ -136,15 +155,8 @@ impl Rag {
             ..AskOptions::default()
         }
         .resolve(&self.config)?;
-        let retrieved = self.search(question, top_k)?;
-        let budget = self.budget(&asked.settings);
-        let (hits, _) = generate::pack::pack(
-            retrieved.hits,
-            budget.sources(generate::SYSTEM_PROMPT, question, &|t: &str| {
-                self.count_tokens(t)
-            }),
-            &|t: &str| self.count_tokens(t),
-        );
+        let retrieved = self.retrieve(question, asked.top_k)?;
+        let (hits, _) = self.pack(question, retrieved.hits, &asked.settings);
         let blocks = generate::answer::source_blocks(&hits);
         Ok((
             generate::SYSTEM_PROMPT.to_string(),
@@ -295,25 +307,15 @@ impl Rag {
     /// Retrieval and packing for one question: the hits the answer may cite, and whether the
     /// documents are too far from the question to answer it (then the closest few, unpacked).
     fn find(&self, question: &str, asked: &Asked) -> Result<Found> {
-        let retrieved = retrieve::search(
-            &*self.open_index()?,
-            self.embedder.as_ref(),
-            question,
-            &self.config.retrieval,
-            asked.top_k,
-        )?;
+        let retrieved = self.retrieve(question, asked.top_k)?;
         let evidence = retrieved.evidence;
         let refused = evidence.score < evidence.threshold || retrieved.hits.is_empty();
-        let count = |t: &str| self.count_tokens(t);
         let (hits, packing) = if refused {
             let mut hits = retrieved.hits;
             hits.truncate(REFUSAL_SOURCES);
             (hits, Default::default())
         } else {
-            let budget =
-                self.budget(&asked.settings)
-                    .sources(generate::SYSTEM_PROMPT, question, &count);
-            generate::pack::pack(retrieved.hits, budget, &count)
+            self.pack(question, retrieved.hits, &asked.settings)
         };
         Ok(Found {
             hits,
