@@ -353,6 +353,11 @@ pub struct RetrievalConfig {
     /// runs; 0 never refuses. Unset: the embedder's own calibration (its `model.json`, measured
     /// on the golden questions, docs/retrieval.md), else [`DEFAULT_REFUSE_BELOW`].
     pub refuse_below: Option<f32>,
+    /// Retrieved chunks the prompt always reads (the best first).
+    pub read_min: usize,
+    /// Past `read_min`, a retrieved chunk is read while its fused score is at least this share
+    /// of the best chunk's; 0 reads every retrieved chunk (docs/retrieval.md, "Packing").
+    pub read_relative: f64,
 }
 
 /// The refusal threshold when neither the config nor the embedder sets one.
@@ -380,6 +385,8 @@ impl Default for RetrievalConfig {
             unspaced: crate::analysis::Unspaced::default(),
             ef_search: 128,
             refuse_below: None,
+            read_min: 3,
+            read_relative: 0.3,
         }
     }
 }
@@ -633,6 +640,12 @@ impl Config {
                 r.bm25_weight, r.vector_weight, r.doc_weight, r.rrf_k, r.title_boost
             ));
         }
+        if r.read_min == 0 || !(0.0..=1.0).contains(&r.read_relative) {
+            return bad(format!(
+                "retrieval.read_min = {} must be at least 1 and retrieval.read_relative = {} a share from 0 (read every retrieved chunk) to 1",
+                r.read_min, r.read_relative
+            ));
+        }
         if let Some(lang) = &self.serve.kiosk_lang {
             if crate::messages::find(lang).is_none() {
                 let known: Vec<&str> = crate::messages::CATALOG.iter().map(|m| m.lang).collect();
@@ -783,6 +796,12 @@ mod tests {
             err.to_string().contains("ingest.compact_tombstones = 1.5"),
             "{err}"
         );
+        std::fs::write(&file, "[retrieval]\nread_relative = 1.5\n").unwrap();
+        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
+        assert!(err.to_string().contains("read_relative = 1.5"), "{err}");
+        std::fs::write(&file, "[retrieval]\nread_min = 0\n").unwrap();
+        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
+        assert!(err.to_string().contains("read_min = 0"), "{err}");
         std::fs::write(&file, "[retrieval]\nbm25_weight = -1.0\n").unwrap();
         let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
         assert!(err.to_string().contains("bm25_weight = -1"), "{err}");

@@ -417,6 +417,10 @@ pub struct Packing {
     pub used_tokens: usize,
     /// Chunks retrieved.
     pub chunks_in: usize,
+    /// Retrieved chunks not read: past the selection (`retrieval.read_*`), scoring too far
+    /// below the best.
+    #[serde(default)]
+    pub unselected: usize,
     /// Chunks dropped as repeats of another.
     pub duplicates: usize,
     /// Chunks merged into a neighbour's passage.

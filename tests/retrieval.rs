@@ -125,6 +125,16 @@ fn eval_scores_a_beir_folder_with_trec_eval_metrics() {
         "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td3\t1\nq3\td2\t0\n",
     )
     .unwrap();
+    // Gold answer spans: q1's is in its document (in other case and spacing), q2's is not.
+    std::fs::write(
+        data.join("answers.jsonl"),
+        [
+            r#"{"_id": "q1", "doc_id": "d1", "answers": [{"text": "BITING  flies", "answer_start": 21}]}"#,
+            r#"{"_id": "q2", "doc_id": "d3", "answers": [{"text": "a waggle dance", "answer_start": -1}]}"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
     let data_arg = data.to_string_lossy().into_owned();
     let report = env.ok_json(&["eval", "--dataset", &data_arg, "--json"]);
     assert_eq!(report["kind"], "beir");
@@ -140,9 +150,39 @@ fn eval_scores_a_beir_folder_with_trec_eval_metrics() {
             assert_eq!(m[metric].as_f64(), Some(1.0), "{mode} {metric}: {report}");
         }
     }
+    // What the prompt reads: the configured selection and the curve, with tokens.
+    let reading = &report["reading"];
+    assert_eq!(reading["questions"].as_u64(), Some(2), "{reading}");
+    assert_eq!(reading["span_questions"].as_u64(), Some(1), "{reading}");
+    assert_eq!(reading["unfindable"].as_u64(), Some(1), "{reading}");
+    let configured = &reading["configured"];
+    assert_eq!(configured["span_recall"].as_f64(), Some(1.0), "{reading}");
+    assert_eq!(configured["doc_recall"].as_f64(), Some(1.0), "{reading}");
+    assert!(
+        configured["mean_tokens"].as_f64().unwrap() > 0.0,
+        "{reading}"
+    );
+    let curve = reading["curve"].as_array().unwrap();
+    let all = curve.iter().find(|p| p["reading"] == "all").unwrap();
+    assert_eq!(all["token_share"].as_f64(), Some(1.0), "{reading}");
+    assert_eq!(
+        all["mean_chunks"].as_f64(),
+        Some(4.0),
+        "every chunk of 4 documents"
+    );
+    let first = curve.iter().find(|p| p["reading"] == "first 1").unwrap();
+    assert_eq!(first["mean_chunks"].as_f64(), Some(1.0), "{reading}");
+    assert!(
+        first["mean_tokens"].as_f64() < all["mean_tokens"].as_f64(),
+        "{reading}"
+    );
     let text = env.run(&["eval", "--dataset", &data_arg]);
     let out = String::from_utf8_lossy(&text.stdout);
     assert!(out.contains("nDCG@10") && out.contains("hybrid"), "{out}");
+    assert!(
+        out.contains("gold answer span in them 1.0000") && out.contains("first 1"),
+        "{out}"
+    );
     assert!(out.contains("index reused"), "{out}");
 
     // A folder that is neither BEIR nor given questions is refused with what to do.

@@ -150,6 +150,34 @@ pub(crate) fn print_eval(out: &mut impl Write, r: &rag::eval::EvalReport) -> std
             writeln!(out, "wrongly refused: {q}")?;
         }
     }
+    if let Some(s) = &r.reading {
+        let c = &s.configured;
+        write!(
+            out,
+            "chunks read ({} questions): {:.1} of them, {:.0} tokens ({:.2} of reading all); relevant documents among them {:.4}",
+            s.questions, c.mean_chunks, c.mean_tokens, c.token_share, c.doc_recall
+        )?;
+        match c.span_recall {
+            Some(x) => writeln!(
+                out,
+                "; gold answer span in them {x:.4} ({} questions, {} whose answer is not in their own document left out)",
+                s.span_questions, s.unfindable
+            )?,
+            None => writeln!(out)?,
+        }
+        writeln!(
+            out,
+            "reading         doc recall  span recall  tokens  share  chunks"
+        )?;
+        for p in &s.curve {
+            let span = p.span_recall.map_or("-".into(), |x| format!("{x:.4}"));
+            writeln!(
+                out,
+                "{:<15} {:>10.4}  {:>11}  {:>6.0}  {:>5.2}  {:>6.1}",
+                p.reading, p.doc_recall, span, p.mean_tokens, p.token_share, p.mean_chunks
+            )?;
+        }
+    }
     Ok(())
 }
 

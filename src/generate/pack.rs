@@ -1,8 +1,11 @@
-//! Packing the retrieved chunks into the prompt: drop duplicates, merge neighbouring chunks of
-//! one document into one passage, order the passages by their best chunk's rank, and keep as
-//! many as fit a token budget. Each step is a pure function.
+//! Packing the retrieved chunks into the prompt: select the chunks worth reading, drop
+//! duplicates, merge neighbouring chunks of one document into one passage, order the passages
+//! by their best chunk's rank, and keep as many as fit a token budget. Each step is a pure
+//! function.
 
 use std::collections::{BTreeMap, HashSet};
+
+use serde::{Deserialize, Serialize};
 
 use crate::types::{Hit, PackedPassage, Packing};
 
@@ -23,6 +26,64 @@ pub struct Passage {
     pub chunk_ids: Vec<i64>,
     /// Tokens it takes in the prompt (set by [`cut`]).
     pub tokens: usize,
+}
+
+/// Which retrieved chunks the prompt reads: always the first `min`, then each further chunk whose
+/// fused score is at least `relative` times the best chunk's, up to `max` in all. Retrieval's
+/// order is kept, so the chunks read are a prefix of those retrieved.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Selection {
+    /// Chunks always read (when retrieved).
+    pub min: usize,
+    /// Most chunks read.
+    pub max: usize,
+    /// Share of the best fused score a chunk past `min` needs.
+    pub relative: f64,
+}
+
+impl Selection {
+    /// Every retrieved chunk (up to `max`).
+    pub const ALL: Selection = Selection {
+        min: usize::MAX,
+        max: usize::MAX,
+        relative: 0.0,
+    };
+
+    /// The configured selection (`retrieval.read_min`, `retrieval.read_relative`).
+    pub fn configured(retrieval: &crate::config::RetrievalConfig) -> Selection {
+        Selection {
+            min: retrieval.read_min,
+            max: usize::MAX,
+            relative: retrieval.read_relative,
+        }
+    }
+
+    /// Exactly the first `n` chunks.
+    pub fn first(n: usize) -> Selection {
+        Selection {
+            min: n,
+            max: n,
+            relative: 0.0,
+        }
+    }
+
+    /// How many of `hits` (best first) this selection reads.
+    pub fn count(&self, hits: &[Hit]) -> usize {
+        let best = hits.first().map_or(0.0, |h| h.score);
+        let floor = self.relative * best;
+        let above = hits
+            .iter()
+            .enumerate()
+            .take_while(|(i, h)| *i < self.min || h.score >= floor)
+            .count();
+        above.min(self.max)
+    }
+
+    /// `hits` (best first) cut to what this selection reads.
+    pub fn apply(&self, mut hits: Vec<Hit>) -> Vec<Hit> {
+        hits.truncate(self.count(&hits));
+        hits
+    }
 }
 
 /// Drops repeated chunks: the same chunk twice, a chunk whose text another kept chunk already
@@ -188,10 +249,17 @@ pub fn cut(
     (kept, used, left_out)
 }
 
-/// All steps: dedup, merge, order, cut to `budget` tokens. The passages are numbered from 1
-/// in the order returned; the report says what happened to every chunk.
-pub fn pack(hits: Vec<Hit>, budget: usize, count: &dyn Fn(&str) -> usize) -> (Vec<Hit>, Packing) {
+/// All steps: select, dedup, merge, order, cut to `budget` tokens. The passages are numbered
+/// from 1 in the order returned; the report says what happened to every chunk.
+pub fn pack(
+    hits: Vec<Hit>,
+    selection: &Selection,
+    budget: usize,
+    count: &dyn Fn(&str) -> usize,
+) -> (Vec<Hit>, Packing) {
     let chunks_in = hits.len();
+    let hits = selection.apply(hits);
+    let unselected = chunks_in - hits.len();
     let (hits, duplicates) = dedup(hits);
     let (passages, merged) = merge_adjacent(hits);
     let (kept, used, left_out) = cut(passages, budget, count);
@@ -199,6 +267,7 @@ pub fn pack(hits: Vec<Hit>, budget: usize, count: &dyn Fn(&str) -> usize) -> (Ve
         budget_tokens: budget,
         used_tokens: used,
         chunks_in,
+        unselected,
         duplicates,
         merged,
         left_out,
@@ -231,6 +300,43 @@ mod tests {
 
     fn words(text: &str) -> usize {
         text.split_whitespace().count()
+    }
+
+    #[test]
+    fn selection_reads_the_first_chunks_then_those_close_to_the_best() {
+        let scored = |scores: &[f64]| -> Vec<Hit> {
+            scores
+                .iter()
+                .enumerate()
+                .map(|(i, &s)| {
+                    let mut h = hit(i as i64, i as i64, 0, (1, 1), "x");
+                    h.score = s;
+                    h
+                })
+                .collect()
+        };
+        let hits = scored(&[2.0, 1.9, 0.5, 1.5, 1.4, 0.1]);
+        let s = Selection {
+            min: 1,
+            max: 10,
+            relative: 0.7,
+        };
+        // 1.9 >= 1.4 goes in; 0.5 stops the run even though 1.5 after it would pass.
+        assert_eq!(s.count(&hits), 2);
+        let s = Selection { min: 3, ..s };
+        assert_eq!(
+            s.count(&hits),
+            5,
+            "past min, 1.5 and 1.4 pass; 0.1 does not"
+        );
+        let s = Selection { max: 4, ..s };
+        assert_eq!(s.count(&hits), 4);
+        assert_eq!(Selection::first(2).count(&hits), 2);
+        assert_eq!(Selection::first(9).count(&hits), 6);
+        assert_eq!(Selection::ALL.count(&hits), 6);
+        assert_eq!(Selection::ALL.count(&[]), 0);
+        let kept: Vec<i64> = s.apply(hits).iter().map(|h| h.chunk_id).collect();
+        assert_eq!(kept, vec![0, 1, 2, 3]);
     }
 
     #[test]
@@ -349,9 +455,10 @@ mod tests {
             hit(1, 1, 0, (1, 1), "alpha beta"),
             hit(3, 2, 0, (1, 1), "epsilon"),
         ];
-        let (passages, report) = pack(hits, 1000, &words);
+        let (passages, report) = pack(hits.clone(), &Selection::ALL, 1000, &words);
         assert_eq!(passages.len(), 2);
         assert_eq!(report.chunks_in, 4);
+        assert_eq!(report.unselected, 0);
         assert_eq!(report.duplicates, 1);
         assert_eq!(report.merged, 1);
         assert_eq!(report.left_out, 0);
@@ -361,7 +468,11 @@ mod tests {
             report.used_tokens,
             report.passages.iter().map(|p| p.tokens).sum::<usize>()
         );
-        let (none, report) = pack(Vec::new(), 10, &words);
+        let (one, report) = pack(hits, &Selection::first(1), 1000, &words);
+        assert_eq!(one.len(), 1);
+        assert_eq!((report.chunks_in, report.unselected), (4, 3));
+        assert_eq!(report.passages[0].chunk_ids, vec![1]);
+        let (none, report) = pack(Vec::new(), &Selection::ALL, 10, &words);
         assert!(none.is_empty() && report.passages.is_empty());
     }
 }

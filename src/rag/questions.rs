@@ -139,11 +139,38 @@ impl Rag {
         hits: Vec<crate::types::Hit>,
         settings: &generate::answer::Settings,
     ) -> (Vec<crate::types::Hit>, crate::types::Packing) {
+        self.pack_selected(
+            question,
+            hits,
+            settings,
+            &generate::pack::Selection::configured(&self.config.retrieval),
+        )
+    }
+
+    fn pack_selected(
+        &self,
+        question: &str,
+        hits: Vec<crate::types::Hit>,
+        settings: &generate::answer::Settings,
+        selection: &generate::pack::Selection,
+    ) -> (Vec<crate::types::Hit>, crate::types::Packing) {
         let count = |t: &str| self.count_tokens(t);
         let budget = self
             .budget(settings)
             .sources(generate::SYSTEM_PROMPT, question, &count);
-        generate::pack::pack(hits, budget, &count)
+        generate::pack::pack(hits, selection, budget, &count)
+    }
+
+    /// `hits` (retrieved for `question`, best first) packed as a question with default options
+    /// would be, but reading the chunks `selection` picks: for measuring packing (`rag eval`).
+    pub fn pack_with(
+        &self,
+        question: &str,
+        hits: Vec<crate::types::Hit>,
+        selection: &generate::pack::Selection,
+    ) -> Result<(Vec<crate::types::Hit>, crate::types::Packing)> {
+        let asked = AskOptions::default().resolve(&self.config)?;
+        Ok(self.pack_selected(question, hits, &asked.settings, selection))
     }
 
     /// The chat messages a model would get for `question` (system prompt, then the question

@@ -88,6 +88,7 @@ pub fn load_questions(path: &Path) -> Result<Vec<GoldenQuestion>> {
 /// A BEIR query with its judgements (document id -> relevance).
 #[derive(Debug)]
 pub(super) struct Judged {
+    pub(super) id: String,
     pub(super) text: String,
     pub(super) rels: HashMap<String, i32>,
 }
@@ -146,7 +147,11 @@ pub(super) fn load_beir(dir: &Path) -> Result<Vec<Judged>> {
         let q: Query = serde_json::from_str(line)
             .map_err(|e| bad_dataset(dir, format!("queries.jsonl line {}: {e}", i + 1)))?;
         if let Some(rels) = qrels.remove(&q.id) {
-            out.push(Judged { text: q.text, rels });
+            out.push(Judged {
+                id: q.id,
+                text: q.text,
+                rels,
+            });
         }
     }
     if out.is_empty() {

@@ -12,10 +12,12 @@
 
 mod datasets;
 mod metrics;
+mod reading;
 
 pub use datasets::*;
 use datasets::{beir_id, load_beir, Judged};
 pub use metrics::*;
+pub use reading::{ReadingPoint, ReadingReport};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read};
@@ -125,6 +127,11 @@ pub struct EvalReport {
     /// Golden questions with unanswerable ones: how refusal did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refusal: Option<Refusal>,
+    /// What the prompt reads (`rag eval`, not `ingest --check`): relevant documents among the
+    /// chunks read, gold spans in the packed sources (BEIR folders with `answers.jsonl`) and
+    /// tokens, for the configured selection and others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reading: Option<ReadingReport>,
 }
 
 impl EvalReport {
@@ -262,11 +269,12 @@ type Scored = (
     Vec<BTreeMap<String, usize>>,
 );
 
-/// Runs every case in every mode against `index`.
+/// Runs every case in every mode against `index`; `vectors` are the cases' query vectors (none
+/// without an embedder).
 fn score(
-    rag: &Rag,
     index: &Index,
     cases: &[Case<'_>],
+    vectors: &[Vec<f32>],
     config: &RetrievalConfig,
     modes: &[Mode],
 ) -> Result<Scored> {
@@ -276,11 +284,6 @@ fn score(
         .into_iter()
         .map(|d| (d.id, d.path))
         .collect();
-    let texts: Vec<String> = cases.iter().map(|c| c.text.to_string()).collect();
-    let vectors = match rag.embedding_model() {
-        Some(e) => e.embed_queries(&texts)?,
-        None => Vec::new(),
-    };
     let mut sums: BTreeMap<Mode, (Scores, usize)> = BTreeMap::new();
     let mut missed = Vec::new();
     let mut ranks: Vec<BTreeMap<String, usize>> = vec![BTreeMap::new(); cases.len()];
@@ -388,14 +391,39 @@ pub fn run(
             ))))
         }
     };
+    let answers = if beir {
+        reading::load_answers(dataset)?
+    } else {
+        None
+    };
     let (rag, reused, ingest_seconds) = prepare_index(config, &root, &corpus, index, progress)?;
-    evaluate(&rag, dataset, &judged, &golden, reused, ingest_seconds)
+    let ingested = Ingested {
+        reused,
+        seconds: ingest_seconds,
+        answers: Some(answers.unwrap_or_default()),
+    };
+    evaluate(&rag, dataset, &judged, &golden, ingested)
+}
+
+/// How an evaluation's index was made, and what it measures beyond retrieval.
+struct Ingested {
+    /// The index was reused as it was.
+    reused: bool,
+    /// Seconds spent ingesting.
+    seconds: f64,
+    /// Measure reading (the prompt's chunks), with these gold answers by question id.
+    answers: Option<HashMap<String, reading::Gold>>,
 }
 
 /// Golden questions against the pipeline's own index, hybrid mode only (`rag ingest --check`).
 pub fn check(rag: &Rag, questions: &Path) -> Result<EvalReport> {
     let golden = load_questions(questions)?;
-    evaluate(rag, questions, &[], &golden, true, 0.0)
+    let ingested = Ingested {
+        reused: true,
+        seconds: 0.0,
+        answers: None,
+    };
+    evaluate(rag, questions, &[], &golden, ingested)
 }
 
 fn evaluate(
@@ -403,13 +431,19 @@ fn evaluate(
     dataset: &Path,
     judged: &[Judged],
     golden: &[GoldenQuestion],
-    reused: bool,
-    ingest_seconds: f64,
+    ingested: Ingested,
 ) -> Result<EvalReport> {
     let config = &rag.config().retrieval;
     let index = rag.open_index()?;
     let mut skipped = 0;
     let mut cases: Vec<Case<'_>> = Vec::new();
+    // Each judged case's gold answers, when it has a span in its own document.
+    let gold_docs = match &ingested.answers {
+        Some(gold) if !gold.is_empty() => reading::gold_documents(dataset, gold)?,
+        _ => HashMap::new(),
+    };
+    let mut case_answers: Vec<Option<&[String]>> = Vec::new();
+    let mut unfindable = 0;
     for j in judged {
         let relevant: Vec<f64> = j
             .rels
@@ -421,6 +455,12 @@ fn evaluate(
             skipped += 1;
             continue;
         }
+        let gold = ingested.answers.as_ref().and_then(|a| a.get(&j.id));
+        let answers = gold
+            .filter(|g| reading::findable(gold_docs.get(&g.doc_id), &g.answers))
+            .map(|g| g.answers.as_slice());
+        unfindable += usize::from(gold.is_some() && answers.is_none());
+        case_answers.push(answers);
         cases.push(Case {
             text: &j.text,
             gain: Box::new(move |path: &str| {
@@ -447,7 +487,26 @@ fn evaluate(
         &[Mode::Bm25]
     };
     let started = Instant::now();
-    let (scores, missed, ranks) = score(rag, &index, &cases, config, modes)?;
+    let texts: Vec<String> = cases.iter().map(|c| c.text.to_string()).collect();
+    let vectors = match rag.embedding_model() {
+        Some(e) => e.embed_queries(&texts)?,
+        None => Vec::new(),
+    };
+    let (scores, missed, ranks) = score(&index, &cases, &vectors, config, modes)?;
+    let reading = match ingested.answers {
+        Some(_) => {
+            case_answers.resize(cases.len(), None);
+            let questions: Vec<reading::Question<'_, '_>> = cases
+                .iter()
+                .zip(case_answers)
+                .map(|(case, answers)| reading::Question { case, answers })
+                .collect();
+            Some(reading::measure(
+                rag, &index, &questions, &vectors, unfindable,
+            )?)
+        }
+        None => None,
+    };
     let refusal_report = if golden.iter().any(|g| g.unanswerable) {
         let mut evidence = Vec::new();
         for g in golden {
@@ -463,7 +522,7 @@ fn evaluate(
         dataset: dataset.display().to_string(),
         kind: if judged.is_empty() { "golden" } else { "beir" }.into(),
         index: rag.config().index.clone(),
-        reused_index: reused,
+        reused_index: ingested.reused,
         documents: stats.documents,
         chunks: stats.chunks,
         queries: judged.len() + answerable.len(),
@@ -487,9 +546,10 @@ fn evaluate(
             })
             .collect(),
         retrieval: config.clone(),
-        ingest_seconds,
+        ingest_seconds: ingested.seconds,
         query_seconds: started.elapsed().as_secs_f64(),
         refusal: refusal_report,
+        reading,
     })
 }
 
