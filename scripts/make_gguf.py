@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Write a random-weight GGUF of llama.cpp's `qwen35` architecture (Qwen 3.5), deterministically.
 
-It is a test and benchmark fixture, never a model: its output is noise. Two shapes:
+It is a test and benchmark fixture, never a model: its output is noise. Shapes:
   tiny  a few hundred KB, for the test suite (loads and generates in milliseconds)
   0.8b  the real Qwen3.5-0.8B text shapes (see ../shared/notes/models.md), for speed benchmarks
+  2b, 4b  the Qwen3.5-2B and -4B shapes (see SHAPES: the 2B's is partly estimated)
 
 Two vocabularies (`--vocab`), both byte-level BPE (GPT-2 style, `tokenizer.ggml.pre = "qwen35"`):
   toy   256 bytes and a few greedy merges from a fixed English sample, then <|endoftext|>,
@@ -14,7 +15,7 @@ Two vocabularies (`--vocab`), both byte-level BPE (GPT-2 style, `tokenizer.ggml.
 eos = <|im_end|>, no BOS, and a ChatML chat template. The same seed, shape and vocabulary always
 give the same bytes.
 
-Usage: make_gguf.py OUT.gguf [--shape tiny|0.8b] [--vocab toy|qwen] [--seed N] [--type f32|f16|q8_0]
+Usage: make_gguf.py OUT.gguf [--shape tiny|0.8b|2b|4b] [--vocab toy|qwen] [--seed N] [--type f32|f16|q8_0]
 """
 
 import argparse
@@ -39,6 +40,17 @@ SHAPES = {
     "0.8b": dict(vocab="qwen", vocab_extra_merges=2000, hidden=1024, layers=24, heads=8, kv_heads=2, head_dim=256, ffn=3584,
                  ssm_state=128, ssm_groups=16, ssm_dt_rank=16, conv_kernel=4, rope_dim=64,
                  rope_sections=[11, 11, 10, 0], context=262144, pad_vocab_to=248320),
+    # Qwen3.5-4B as published configs give it: hidden 2,560, 32 layers, feed-forward 9,216, attention
+    # 16 heads / 4 KV of 256, Gated DeltaNet 16 key and 32 value heads of 128; embeddings tied here.
+    "4b": dict(vocab="qwen", vocab_extra_merges=2000, hidden=2560, layers=32, heads=16, kv_heads=4, head_dim=256,
+               ffn=9216, ssm_state=128, ssm_groups=16, ssm_dt_rank=32, conv_kernel=4, rope_dim=64,
+               rope_sections=[11, 11, 10, 0], context=262144, pad_vocab_to=248320),
+    # Qwen3.5-2B: hidden 2,048 is published; the rest is an estimate between the 0.8B and the 4B
+    # (24 layers, feed-forward 6,144, attention 8 / 2 KV, DeltaNet 16 / 16): its Q4_K_M is checked
+    # against the published file's size (docs/benchmarks.md).
+    "2b": dict(vocab="qwen", vocab_extra_merges=2000, hidden=2048, layers=24, heads=8, kv_heads=2, head_dim=256,
+               ffn=6144, ssm_state=128, ssm_groups=16, ssm_dt_rank=16, conv_kernel=4, rope_dim=64,
+               rope_sections=[11, 11, 10, 0], context=262144, pad_vocab_to=248320),
 }
 
 

@@ -198,8 +198,9 @@ pub fn run(config: &Config, o: &Options, progress: &mut dyn FnMut(&str)) -> Resu
     progress("loading the model");
     let llm = Llm::load(std::slice::from_ref(&o.model), &llm_cfg)?;
     let sampling = &config.llm.sampling;
-    // Warm-up (llama-bench warms up too).
-    llm.bench(0, o.prompt_tokens.min(32), o.gen_tokens.min(4), sampling)?;
+    // Warm-up, as llama-bench does before it measures: a whole prompt, so that every weight page
+    // and compute buffer is touched before the first timed run, and a few generated tokens.
+    llm.bench(0, o.prompt_tokens, o.gen_tokens.min(16), sampling)?;
     let mut ours = Speed::default();
     let mut theirs = Speed::default();
     for round in 0..o.rounds.max(1) {
