@@ -781,54 +781,44 @@ mod tests {
     fn unknown_keys_and_bad_values_are_refused_with_the_key_named() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("rag.toml");
-        std::fs::write(&file, "[llm]\nmodle = \"x.gguf\"\n").unwrap();
-        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
-        assert!(err.to_string().contains("modle"), "{err}");
-        std::fs::write(&file, "[llm.sampling]\npresence_penalty = 3.0\n").unwrap();
-        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
-        assert!(err.to_string().contains("presence_penalty"), "{err}");
-        std::fs::write(&file, "[chunking]\nmax_tokens = 2000\n").unwrap();
-        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
-        assert!(err.to_string().contains("max_tokens"), "{err}");
-        std::fs::write(&file, "[ingest]\ncompact_tombstones = 1.5\n").unwrap();
-        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
-        assert!(
-            err.to_string().contains("ingest.compact_tombstones = 1.5"),
-            "{err}"
-        );
-        std::fs::write(&file, "[retrieval]\nread_relative = 1.5\n").unwrap();
-        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
-        assert!(err.to_string().contains("read_relative = 1.5"), "{err}");
-        std::fs::write(&file, "[retrieval]\nread_min = 0\n").unwrap();
-        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
-        assert!(err.to_string().contains("read_min = 0"), "{err}");
-        std::fs::write(&file, "[retrieval]\nbm25_weight = -1.0\n").unwrap();
-        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
-        assert!(err.to_string().contains("bm25_weight = -1"), "{err}");
-        std::fs::write(&file, "[retrieval]\nfusion = \"magic\"\n").unwrap();
-        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
-        assert!(
-            err.to_string().contains("magic") && err.to_string().contains("blend"),
-            "{err}"
-        );
-        std::fs::write(&file, "[retrieval]\nef_search = 0\n").unwrap();
-        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
-        assert!(err.to_string().contains("ef_search = 0"), "{err}");
-        std::fs::write(&file, "[ingest]\ncommit_every = 0\n").unwrap();
-        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
-        assert!(err.to_string().contains("ingest.commit_every"), "{err}");
-        std::fs::write(&file, "[llm]\nslots = 0\n").unwrap();
-        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
-        assert!(err.to_string().contains("llm.slots = 0"), "{err}");
-        std::fs::write(&file, "[llm]\ncached_sources = 1000\n").unwrap();
-        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
-        assert!(
-            err.to_string().contains("llm.cached_sources = 1000"),
-            "{err}"
-        );
-        std::fs::write(&file, "[serve]\nmax_body_bytes = 10\n").unwrap();
-        let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
-        assert!(err.to_string().contains("max_body_bytes = 10"), "{err}");
+        // Each file is refused with an error that names the setting (and, where given, the
+        // accepted values).
+        let cases: &[(&str, &[&str])] = &[
+            ("[llm]\nmodle = \"x.gguf\"\n", &["modle"]),
+            (
+                "[llm.sampling]\npresence_penalty = 3.0\n",
+                &["presence_penalty"],
+            ),
+            ("[chunking]\nmax_tokens = 2000\n", &["max_tokens"]),
+            (
+                "[ingest]\ncompact_tombstones = 1.5\n",
+                &["ingest.compact_tombstones = 1.5"],
+            ),
+            (
+                "[retrieval]\nread_relative = 1.5\n",
+                &["read_relative = 1.5"],
+            ),
+            ("[retrieval]\nread_min = 0\n", &["read_min = 0"]),
+            ("[retrieval]\nbm25_weight = -1.0\n", &["bm25_weight = -1"]),
+            ("[retrieval]\nfusion = \"magic\"\n", &["magic", "blend"]),
+            ("[retrieval]\nef_search = 0\n", &["ef_search = 0"]),
+            ("[ingest]\ncommit_every = 0\n", &["ingest.commit_every"]),
+            ("[llm]\nslots = 0\n", &["llm.slots = 0"]),
+            (
+                "[llm]\ncached_sources = 1000\n",
+                &["llm.cached_sources = 1000"],
+            ),
+            ("[serve]\nmax_body_bytes = 10\n", &["max_body_bytes = 10"]),
+        ];
+        for (toml, named) in cases {
+            std::fs::write(&file, toml).unwrap();
+            let err = Config::load_with_env(Some(&file), &Overrides::default(), no_env)
+                .unwrap_err()
+                .to_string();
+            for n in *named {
+                assert!(err.contains(n), "{toml}: {err}");
+            }
+        }
         for (setting, named) in [
             (
                 "header_timeout_seconds = 0",
