@@ -132,45 +132,48 @@ impl Rag {
         )
     }
 
-    /// `hits` packed into the sources' share of the token budget for `settings`.
+    /// `hits` packed into the sources' share of the token budget for `settings`, reading the
+    /// configured selection of them.
     fn pack(
         &self,
         question: &str,
         hits: Vec<crate::types::Hit>,
         settings: &generate::answer::Settings,
     ) -> (Vec<crate::types::Hit>, crate::types::Packing) {
-        self.pack_selected(
-            question,
-            hits,
-            settings,
-            &generate::pack::Selection::configured(&self.config.retrieval),
-        )
-    }
-
-    fn pack_selected(
-        &self,
-        question: &str,
-        hits: Vec<crate::types::Hit>,
-        settings: &generate::answer::Settings,
-        selection: &generate::pack::Selection,
-    ) -> (Vec<crate::types::Hit>, crate::types::Packing) {
         let count = |t: &str| self.count_tokens(t);
         let budget = self
             .budget(settings)
             .sources(generate::SYSTEM_PROMPT, question, &count);
-        generate::pack::pack(hits, selection, budget, &count)
+        let selection = generate::pack::Selection::configured(&self.config.retrieval);
+        generate::pack::pack(hits, &selection, budget, &count)
     }
 
     /// `hits` (retrieved for `question`, best first) packed as a question with default options
-    /// would be, but reading the chunks `selection` picks: for measuring packing (`rag eval`).
-    pub fn pack_with(
+    /// would be, once for each of `selections`: for measuring packing (`rag eval`). The budget
+    /// is worked out once, and each text is counted once however many selections read it.
+    pub fn pack_each(
         &self,
         question: &str,
-        hits: Vec<crate::types::Hit>,
-        selection: &generate::pack::Selection,
-    ) -> Result<(Vec<crate::types::Hit>, crate::types::Packing)> {
+        hits: &[crate::types::Hit],
+        selections: &[generate::pack::Selection],
+    ) -> Result<Vec<(Vec<crate::types::Hit>, crate::types::Packing)>> {
         let asked = AskOptions::default().resolve(&self.config)?;
-        Ok(self.pack_selected(question, hits, &asked.settings, selection))
+        let counted = std::cell::RefCell::new(std::collections::HashMap::<String, usize>::new());
+        let count = |t: &str| {
+            if let Some(&n) = counted.borrow().get(t) {
+                return n;
+            }
+            let n = self.count_tokens(t);
+            counted.borrow_mut().insert(t.to_string(), n);
+            n
+        };
+        let budget =
+            self.budget(&asked.settings)
+                .sources(generate::SYSTEM_PROMPT, question, &count);
+        Ok(selections
+            .iter()
+            .map(|s| generate::pack::pack(hits.to_vec(), s, budget, &count))
+            .collect())
     }
 
     /// The chat messages a model would get for `question` (system prompt, then the question

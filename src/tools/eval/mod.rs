@@ -391,28 +391,24 @@ pub fn run(
             ))))
         }
     };
-    let answers = if beir {
-        reading::load_answers(dataset)?
-    } else {
-        None
+    let answers = match beir {
+        true => reading::load_answers(dataset)?.unwrap_or_default(),
+        false => HashMap::new(),
     };
     let (rag, reused, ingest_seconds) = prepare_index(config, &root, &corpus, index, progress)?;
     let ingested = Ingested {
         reused,
         seconds: ingest_seconds,
-        answers: Some(answers.unwrap_or_default()),
     };
-    evaluate(&rag, dataset, &judged, &golden, ingested)
+    evaluate(&rag, dataset, &judged, &golden, ingested, Some(&answers))
 }
 
-/// How an evaluation's index was made, and what it measures beyond retrieval.
+/// How an evaluation's index was made.
 struct Ingested {
     /// The index was reused as it was.
     reused: bool,
     /// Seconds spent ingesting.
     seconds: f64,
-    /// Measure reading (the prompt's chunks), with these gold answers by question id.
-    answers: Option<HashMap<String, reading::Gold>>,
 }
 
 /// Golden questions against the pipeline's own index, hybrid mode only (`rag ingest --check`).
@@ -421,24 +417,26 @@ pub fn check(rag: &Rag, questions: &Path) -> Result<EvalReport> {
     let ingested = Ingested {
         reused: true,
         seconds: 0.0,
-        answers: None,
     };
-    evaluate(rag, questions, &[], &golden, ingested)
+    evaluate(rag, questions, &[], &golden, ingested, None)
 }
 
+/// Scores `judged` and `golden` against `rag`'s index. With `answers` (gold spans by question
+/// id, possibly none), also measures what the prompt reads.
 fn evaluate(
     rag: &Rag,
     dataset: &Path,
     judged: &[Judged],
     golden: &[GoldenQuestion],
     ingested: Ingested,
+    answers: Option<&HashMap<String, reading::Gold>>,
 ) -> Result<EvalReport> {
     let config = &rag.config().retrieval;
     let index = rag.open_index()?;
     let mut skipped = 0;
     let mut cases: Vec<Case<'_>> = Vec::new();
     // Each judged case's gold answers, when it has a span in its own document.
-    let gold_docs = match &ingested.answers {
+    let gold_docs = match answers {
         Some(gold) if !gold.is_empty() => reading::gold_documents(dataset, gold)?,
         _ => HashMap::new(),
     };
@@ -455,7 +453,7 @@ fn evaluate(
             skipped += 1;
             continue;
         }
-        let gold = ingested.answers.as_ref().and_then(|a| a.get(&j.id));
+        let gold = answers.and_then(|a| a.get(&j.id));
         let answers = gold
             .filter(|g| reading::findable(gold_docs.get(&g.doc_id), &g.answers))
             .map(|g| g.answers.as_slice());
@@ -493,7 +491,7 @@ fn evaluate(
         None => Vec::new(),
     };
     let (scores, missed, ranks) = score(&index, &cases, &vectors, config, modes)?;
-    let reading = match ingested.answers {
+    let reading = match answers {
         Some(_) => {
             case_answers.resize(cases.len(), None);
             let questions: Vec<reading::Question<'_, '_>> = cases

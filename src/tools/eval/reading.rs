@@ -142,13 +142,17 @@ fn documents(dir: &Path, ids: &HashSet<&str>) -> Result<HashMap<String, String>>
     Ok(out)
 }
 
-/// True when a packed hit holds one of `answers`.
-fn holds(hit: &Hit, answers: &[String]) -> bool {
-    let text = folded(&format!(
+/// A packed passage as spans are looked for in it: title, heading and text, folded.
+fn passage_text(hit: &Hit) -> String {
+    folded(&format!(
         "{}\n{}\n{}",
         hit.place.title, hit.place.heading, hit.text
-    ));
-    answers.iter().any(|a| text.contains(a.as_str()))
+    ))
+}
+
+/// True when a folded passage (or document) holds one of `answers`.
+fn holds(folded_text: &str, answers: &[String]) -> bool {
+    answers.iter().any(|a| folded_text.contains(a.as_str()))
 }
 
 /// The selections the curve measures: the first N chunks, and the first N then those within a
@@ -200,7 +204,7 @@ pub(super) fn gold_documents(
 
 /// True when one of `answers` is in the folded document text `doc`.
 pub(super) fn findable(doc: Option<&String>, answers: &[String]) -> bool {
-    doc.is_some_and(|d| answers.iter().any(|a| d.contains(a.as_str())))
+    doc.is_some_and(|d| holds(d, answers))
 }
 
 /// Measures every selection over `questions` (`vectors[i]` is question i's query vector;
@@ -218,6 +222,7 @@ pub(super) fn measure(
         ("all".to_string(), Selection::ALL),
     ];
     readings.extend(selections(config.top_k));
+    let selections: Vec<Selection> = readings.iter().map(|(_, s)| *s).collect();
     let mut sums = vec![Sums::default(); readings.len()];
     let mut span_questions = 0;
     for (qi, q) in questions.iter().enumerate() {
@@ -230,15 +235,26 @@ pub(super) fn measure(
         let fused = retrieve::fuse(&c, Mode::Hybrid, config);
         let hits = retrieve::hits(index, &fused, config.top_k)?;
         span_questions += usize::from(q.answers.is_some());
-        for ((_, selection), sum) in readings.iter().zip(sums.iter_mut()) {
+        let packed = rag.pack_each(text, &hits, &selections)?;
+        // A passage read under several selections is folded once (a passage is named by its
+        // first chunk; its text tells merges apart).
+        let mut folded_texts: HashMap<(i64, String), String> = HashMap::new();
+        for ((selection, (passages, packing)), sum) in
+            selections.iter().zip(packed).zip(sums.iter_mut())
+        {
             let read = selection.count(&hits);
             let paths = hits[..read].iter().map(|h| h.place.path.as_str());
             let docs = documents_ranked(paths, usize::MAX);
             let gains: Vec<f64> = docs.iter().map(|d| (q.case.gain)(d)).collect();
             sum.doc_recall += recall_at(&gains, q.case.relevant.len(), usize::MAX);
-            let (packed, packing) = rag.pack_with(text, hits.clone(), selection)?;
             if let Some(answers) = q.answers {
-                sum.spans += usize::from(packed.iter().any(|h| holds(h, answers)));
+                let found = passages.iter().any(|h| {
+                    let text = folded_texts
+                        .entry((h.chunk_id, h.text.clone()))
+                        .or_insert_with(|| passage_text(h));
+                    holds(text, answers)
+                });
+                sum.spans += usize::from(found);
             }
             sum.tokens += packing.used_tokens;
             sum.chunks += read;
@@ -278,12 +294,15 @@ mod tests {
     fn spans_are_found_across_case_whitespace_and_normal_forms() {
         let mut hit = Hit::for_test("Il museo apre alle  NOVE\ndi mattina.");
         hit.place.title = "Orari".into();
-        assert!(holds(&hit, &[folded("alle nove di")]));
-        assert!(holds(&hit, &[folded("orari")]), "the title is read too");
-        assert!(!holds(&hit, &[folded("alle dieci")]));
+        assert!(holds(&passage_text(&hit), &[folded("alle nove di")]));
+        assert!(
+            holds(&passage_text(&hit), &[folded("orari")]),
+            "the title is read too"
+        );
+        assert!(!holds(&passage_text(&hit), &[folded("alle dieci")]));
         // A decomposed é (e + combining acute) matches the composed one.
         let hit = Hit::for_test("Caf\u{e9} cr\u{e8}me");
-        assert!(holds(&hit, &[folded("Cafe\u{301}")]));
+        assert!(holds(&passage_text(&hit), &[folded("Cafe\u{301}")]));
     }
 
     #[test]
