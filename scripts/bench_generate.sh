@@ -7,7 +7,8 @@
 #   3. ingests corpora/ into target/bench-generate/index (for the time-to-first-token question)
 #   4. per file: a STREAM-style copy (scripts/stream_copy.c, same threads) for the machine's
 #      memory bandwidth, then `rag bench`: rag and llama-bench alternating, same threads and
-#      batches; decode is compared with the bandwidth ceiling (bandwidth / bytes read per token)
+#      batches, both generating after the prompt (llama-bench's tg at -d <prompt>); decode is
+#      compared with the bandwidth ceiling (bandwidth / bytes read per token)
 # ROUNDS and REPS (2 and 3) set how many alternating rounds and repetitions each engine runs.
 # Results: target/bench-generate/<shape>-<quant>.json. 0.8b: ~3 GB disk, ~15 min on 2 cores;
 # 4b: ~12 GB disk and about an hour.
@@ -61,7 +62,8 @@ b = r["bandwidth"]
 print(f"{sys.argv[1]}: bandwidth {b['copy_gbps']:.1f} GB/s copy ({b['read_gbps']:.1f} read), {per_token/1e6:.0f} MB a token: "
       f"ceiling {ceiling:.1f} tok/s, rag {b['rag_over_ceiling']:.3f} and llama-bench {b['llama_bench_over_ceiling']:.3f} of it")
 print(f"{sys.argv[1]}: prompt {r['rag']['prompt_tps']:.1f} vs {r['llama_bench']['prompt_tps']:.1f} tok/s (ratio {r['prompt_ratio']:.3f}), "
-      f"generation {r['rag']['gen_tps']:.2f} vs {r['llama_bench']['gen_tps']:.2f} tok/s (ratio {r['gen_ratio']:.3f}), "
+      f"generation after the prompt {r['rag']['gen_tps']:.2f} vs {r['llama_bench']['gen_tps']:.2f} tok/s (ratio {r['gen_ratio']:.3f}; "
+      f"llama-bench from an empty cache {r['llama_bench_gen_empty_tps']:.2f}), "
       f"RSS {r['rss_bytes']/1e6:.0f} MB = {r['rss_over_gguf']:.2f} x GGUF, "
       + (f"first token {t['with_reuse_ms']:.0f} ms with / {t['without_reuse_ms']:.0f} ms without the saved prefix" if t else "no first-token run"))
 PY

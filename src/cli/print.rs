@@ -358,6 +358,13 @@ pub(crate) fn print_bench(out: &mut impl Write, r: &rag::bench::Report) -> std::
             l.prompt_tps, l.gen_tps
         )?;
     }
+    if let Some(empty) = r.llama_bench_gen_empty_tps {
+        writeln!(
+            out,
+            "             (generation after the {}-token prompt; llama-bench from an empty cache: {empty:.2} tok/s)",
+            r.prompt_tokens
+        )?;
+    }
     if let (Some(p), Some(g)) = (r.prompt_ratio, r.gen_ratio) {
         writeln!(
             out,

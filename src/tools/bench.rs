@@ -4,9 +4,12 @@
 //!
 //! Prompt speed: a prompt of random tokens decoded in batches of 512 (llama-bench's `pp`).
 //! Generation speed: a fixed number of tokens generated one at a time through the answer path
-//! (sampling with the configured chain, piece decoding), end-of-sequence ignored: random
-//! weights may end at any token. llama-bench's `tg` decodes without sampling, so the ratio
-//! charges `rag` for its sampler.
+//! (sampling with the configured chain, piece decoding) right after that prompt, so at a depth
+//! of `prompt_tokens` in the cache, end-of-sequence ignored: random weights may end at any
+//! token. The ratio compares it with llama-bench's `tg` at the same depth (`-d`): every
+//! generated token attends over the prompt, which costs llama.cpp itself a few percent at 512
+//! tokens (docs/benchmarks.md). llama-bench's default `tg`, from an empty cache, is reported
+//! beside it. llama-bench decodes without sampling, so the ratio charges `rag` for its sampler.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -44,7 +47,7 @@ pub struct Options {
 pub struct Speed {
     /// Prompt tokens per second (mean over all repetitions).
     pub prompt_tps: f64,
-    /// Generated tokens per second (mean over all repetitions).
+    /// Generated tokens per second right after the prompt (mean over all repetitions).
     pub gen_tps: f64,
     /// Each repetition's prompt tokens per second.
     pub prompt_runs: Vec<f64>,
@@ -96,7 +99,11 @@ pub struct Report {
     /// rag / llama-bench, prompt.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt_ratio: Option<f64>,
-    /// rag / llama-bench, generation.
+    /// llama-bench's generation from an empty cache (its default `tg` test), tokens per second;
+    /// `rag.gen_tps` and `llama_bench.gen_tps` are both measured after the prompt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llama_bench_gen_empty_tps: Option<f64>,
+    /// rag / llama-bench, generation (both after `prompt_tokens` of prompt).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gen_ratio: Option<f64>,
     /// Resident memory after loading and measuring, bytes.
@@ -129,14 +136,58 @@ fn mean(v: &[f64]) -> f64 {
     }
 }
 
-/// Runs llama-bench once: `reps` repetitions of a `pp` and a `tg` test.
-fn llama_bench(bin: &Path, o: &Options, threads: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+/// llama-bench's results, tokens per second per repetition.
+#[derive(Debug, Default, PartialEq)]
+struct LlamaBenchRuns {
+    /// `pp` tests.
+    prompt: Vec<f64>,
+    /// `tg` tests from an empty cache.
+    gen_empty: Vec<f64>,
+    /// `tg` tests after `n_depth` tokens already in the cache.
+    gen_at_depth: Vec<f64>,
+}
+
+impl LlamaBenchRuns {
+    /// Adds the tests of one llama-bench JSON report (`-o json`).
+    fn add(&mut self, json: &[u8]) -> Result<()> {
+        let runs: serde_json::Value = serde_json::from_slice(json).map_err(|e| {
+            Error::Internal(InternalError::Generate(format!(
+                "llama-bench printed no JSON: {e}"
+            )))
+        })?;
+        for run in runs.as_array().into_iter().flatten() {
+            let samples = run["samples_ts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_f64());
+            let count = |key: &str| run[key].as_u64().unwrap_or(0);
+            if count("n_prompt") > 0 {
+                self.prompt.extend(samples);
+            } else if count("n_gen") > 0 && count("n_depth") > 0 {
+                self.gen_at_depth.extend(samples);
+            } else if count("n_gen") > 0 {
+                self.gen_empty.extend(samples);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs llama-bench with `args` (plus the model, threads, repetitions and batch sizes) and adds
+/// its results to `runs`.
+fn llama_bench(
+    bin: &Path,
+    o: &Options,
+    threads: usize,
+    args: &[String],
+    runs: &mut LlamaBenchRuns,
+) -> Result<()> {
     let out = Command::new(bin)
         .arg("-m")
         .arg(&o.model)
         .args(["-t", &threads.to_string()])
-        .args(["-p", &o.prompt_tokens.to_string()])
-        .args(["-n", &o.gen_tokens.to_string()])
+        .args(args)
         .args(["-r", &o.reps.to_string()])
         .args(["-b", "512", "-ub", "512", "-o", "json"])
         .output()
@@ -151,31 +202,27 @@ fn llama_bench(bin: &Path, o: &Options, threads: usize) -> Result<(Vec<f64>, Vec
                 .unwrap_or_default()
         ))));
     }
-    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
-        Error::Internal(InternalError::Generate(format!(
-            "llama-bench printed no JSON: {e}"
-        )))
-    })?;
-    let (mut pp, mut tg) = (Vec::new(), Vec::new());
-    for run in runs.as_array().into_iter().flatten() {
-        let samples: Vec<f64> = run["samples_ts"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_f64())
-            .collect();
-        if run["n_prompt"].as_u64().unwrap_or(0) > 0 {
-            pp.extend(samples);
-        } else if run["n_gen"].as_u64().unwrap_or(0) > 0 {
-            tg.extend(samples);
-        }
-    }
-    if pp.is_empty() || tg.is_empty() {
-        return Err(Error::Internal(InternalError::Generate(
-            "llama-bench's JSON had no pp and tg results".into(),
-        )));
-    }
-    Ok((pp, tg))
+    runs.add(&out.stdout)
+}
+
+/// One round of llama-bench: the prompt and generation from an empty cache (its defaults),
+/// then generation after `prompt_tokens` of context, as `rag` generates.
+fn llama_bench_round(
+    bin: &Path,
+    o: &Options,
+    threads: usize,
+    runs: &mut LlamaBenchRuns,
+) -> Result<()> {
+    let (p, n) = (o.prompt_tokens.to_string(), o.gen_tokens.to_string());
+    let flags = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    llama_bench(bin, o, threads, &flags(&["-p", &p, "-n", &n]), runs)?;
+    llama_bench(
+        bin,
+        o,
+        threads,
+        &flags(&["-p", "0", "-n", &n, "-d", &p]),
+        runs,
+    )
 }
 
 /// Runs the benchmark. `progress` hears what is being measured.
@@ -202,7 +249,7 @@ pub fn run(config: &Config, o: &Options, progress: &mut dyn FnMut(&str)) -> Resu
     // and compute buffer is touched before the first timed run, and a few generated tokens.
     llm.bench(0, o.prompt_tokens, o.gen_tokens.min(16), sampling)?;
     let mut ours = Speed::default();
-    let mut theirs = Speed::default();
+    let mut theirs = LlamaBenchRuns::default();
     for round in 0..o.rounds.max(1) {
         progress(&format!("round {}: rag", round + 1));
         for _ in 0..o.reps.max(1) {
@@ -212,19 +259,27 @@ pub fn run(config: &Config, o: &Options, progress: &mut dyn FnMut(&str)) -> Resu
         }
         if let Some(bin) = &o.llama_bench {
             progress(&format!("round {}: llama-bench", round + 1));
-            let (pp, tg) = llama_bench(bin, o, threads)?;
-            theirs.prompt_runs.extend(pp);
-            theirs.gen_runs.extend(tg);
+            llama_bench_round(bin, o, threads, &mut theirs)?;
         }
     }
     let rss = rss_bytes();
     drop(llm);
     ours.prompt_tps = mean(&ours.prompt_runs);
     ours.gen_tps = mean(&ours.gen_runs);
-    let llama = o.llama_bench.as_ref().map(|_| {
-        theirs.prompt_tps = mean(&theirs.prompt_runs);
-        theirs.gen_tps = mean(&theirs.gen_runs);
-        theirs
+    if o.llama_bench.is_some()
+        && (theirs.prompt.is_empty()
+            || theirs.gen_at_depth.is_empty()
+            || theirs.gen_empty.is_empty())
+    {
+        return Err(Error::Internal(InternalError::Generate(
+            "llama-bench's JSON lacked a pp, tg or tg-at-depth result".into(),
+        )));
+    }
+    let llama = o.llama_bench.as_ref().map(|_| Speed {
+        prompt_tps: mean(&theirs.prompt),
+        gen_tps: mean(&theirs.gen_at_depth),
+        prompt_runs: theirs.prompt.clone(),
+        gen_runs: theirs.gen_at_depth.clone(),
     });
     let first_token = match &o.question {
         Some(q) => Some(first_token(config, &llm_cfg, &o.model, q, progress)?),
@@ -238,6 +293,7 @@ pub fn run(config: &Config, o: &Options, progress: &mut dyn FnMut(&str)) -> Resu
         gen_tokens: o.gen_tokens,
         prompt_ratio: llama.as_ref().map(|l| ours.prompt_tps / l.prompt_tps),
         gen_ratio: llama.as_ref().map(|l| ours.gen_tps / l.gen_tps),
+        llama_bench_gen_empty_tps: llama.as_ref().map(|_| mean(&theirs.gen_empty)),
         rag: ours,
         llama_bench: llama,
         rss_bytes: rss,
@@ -306,4 +362,30 @@ fn first_token(
         gate_passed: attempt.as_ref().is_some_and(|t| t.passed),
         gate_failures: attempt.map(|t| t.failures).unwrap_or_default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn llama_bench_results_are_sorted_by_test_and_depth() {
+        let mut runs = LlamaBenchRuns::default();
+        let first = br#"[
+            {"n_prompt": 512, "n_gen": 0, "n_depth": 0, "samples_ts": [150.0, 152.0]},
+            {"n_prompt": 0, "n_gen": 128, "n_depth": 0, "samples_ts": [40.0, 39.0]}
+        ]"#;
+        let second = br#"[{"n_prompt": 0, "n_gen": 128, "n_depth": 512, "samples_ts": [37.5]}]"#;
+        runs.add(first).unwrap();
+        runs.add(second).unwrap();
+        assert_eq!(
+            runs,
+            LlamaBenchRuns {
+                prompt: vec![150.0, 152.0],
+                gen_empty: vec![40.0, 39.0],
+                gen_at_depth: vec![37.5],
+            }
+        );
+        assert!(runs.add(b"build: 1234 (abc)").is_err());
+    }
 }
