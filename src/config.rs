@@ -4,6 +4,7 @@
 //! `RAG_CONFIG`, else `rag.toml` in the working directory if present), `RAG_*` environment
 //! variables, command-line flags. Reading config never writes a file.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -242,6 +243,55 @@ pub struct LlmConfig {
     /// question over the same sources as an earlier one decodes only itself. Memory: one
     /// sequence state each; 0 turns it off.
     pub cached_sources: usize,
+    /// Models served by OpenAI-compatible servers (llama-server, vLLM, Ollama), by name: list
+    /// one in `models` as `remote:NAME`.
+    pub remote: BTreeMap<String, RemoteConfig>,
+}
+
+/// Prefix of an `llm.models` entry that names a remote model.
+pub const REMOTE_PREFIX: &str = "remote:";
+
+/// The remote model an `llm.models` entry names (`remote:NAME`), if it names one.
+pub fn remote_name(entry: &Path) -> Option<&str> {
+    entry.to_str().and_then(|e| e.strip_prefix(REMOTE_PREFIX))
+}
+
+/// A model behind one or more OpenAI-compatible chat servers (a pool).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RemoteConfig {
+    /// Base URLs ending in `/v1`; a question goes to the least busy healthy one.
+    pub urls: Vec<String>,
+    /// The model name the servers know it by.
+    pub model: String,
+    /// Environment variable holding a bearer token, if the servers want one.
+    pub token_env: Option<String>,
+    /// The servers' context size in tokens: sources that would not fit are left out.
+    pub context: u32,
+    /// Seconds to wait for a connection.
+    pub connect_timeout_s: f64,
+    /// Seconds to wait for the response to begin (the server reads the prompt meanwhile).
+    pub first_token_timeout_s: f64,
+    /// Seconds of silence in a streaming answer after which the server counts as lost.
+    pub idle_timeout_s: f64,
+    /// Seconds a failed server is left out at first; each further failure doubles it, up to
+    /// 60 s.
+    pub backoff_s: f64,
+}
+
+impl Default for RemoteConfig {
+    fn default() -> Self {
+        RemoteConfig {
+            urls: Vec::new(),
+            model: String::new(),
+            token_env: None,
+            context: 32768,
+            connect_timeout_s: 5.0,
+            first_token_timeout_s: 120.0,
+            idle_timeout_s: 30.0,
+            backoff_s: 2.0,
+        }
+    }
 }
 
 impl Default for LlmConfig {
@@ -266,6 +316,7 @@ impl Default for LlmConfig {
             slots: 1,
             queue: 8,
             cached_sources: 4,
+            remote: BTreeMap::new(),
         }
     }
 }
@@ -579,6 +630,56 @@ impl Config {
             .map_err(|e| Error::User(UserError::Config(format!("{}: {e}", path.display()))))
     }
 
+    /// Remote models: each `remote:NAME` in `llm.models` has its table, and each table names a
+    /// model, at least one http(s) URL, a context that holds an answer and positive timeouts.
+    fn check_remote(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::User(UserError::Config(m)));
+        let l = &self.llm;
+        for entry in l.models.iter().chain(l.model.iter()) {
+            if let Some(name) = remote_name(entry) {
+                if !l.remote.contains_key(name) {
+                    return bad(format!(
+                        "llm.models lists {entry:?} but there is no [llm.remote.{name}] table; add one with urls and model"
+                    ));
+                }
+            }
+        }
+        for (name, r) in &l.remote {
+            if r.urls.is_empty() || r.model.trim().is_empty() {
+                return bad(format!(
+                    "[llm.remote.{name}] needs urls (e.g. [\"http://10.0.0.5:8080/v1\"]) and model (the name the server knows it by)"
+                ));
+            }
+            if let Some(u) = r
+                .urls
+                .iter()
+                .find(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+            {
+                return bad(format!(
+                    "[llm.remote.{name}] url {u:?} must start with http:// or https:// (e.g. http://10.0.0.5:8080/v1)"
+                ));
+            }
+            if r.context < 512 || r.context <= l.max_tokens {
+                return bad(format!(
+                    "[llm.remote.{name}] context = {} must be at least 512 and larger than llm.max_tokens = {}",
+                    r.context, l.max_tokens
+                ));
+            }
+            let timeouts = [
+                r.connect_timeout_s,
+                r.first_token_timeout_s,
+                r.idle_timeout_s,
+                r.backoff_s,
+            ];
+            if timeouts.iter().any(|t| !(t.is_finite() && *t > 0.0)) {
+                return bad(format!(
+                    "[llm.remote.{name}] connect_timeout_s, first_token_timeout_s, idle_timeout_s and backoff_s must be positive seconds"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks every setting; the error names the key and the allowed values.
     pub fn validate(&self) -> Result<()> {
         let bad = |msg: String| Err(Error::User(UserError::Config(msg)));
@@ -689,6 +790,7 @@ impl Config {
                 l.loop_ngram, l.thinking_budget
             ));
         }
+        self.check_remote()?;
         let sv = &self.serve;
         if sv
             .tokens

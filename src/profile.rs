@@ -147,9 +147,10 @@ pub fn size_in_name(name: &str) -> Option<f32> {
     None
 }
 
-/// The GGUF files to load, in routing order: `llm.models` if set, else `llm.model`, else the
+/// The models to ask, in routing order: `llm.models` if set, else `llm.model`, else the
 /// `*.gguf` in `llm.models_dir`: the only one, or the one of the profile's size followed by any
-/// larger ones as quality fallbacks. Empty when there is none.
+/// larger ones as quality fallbacks. Empty when there is none. Listed entries may name remote
+/// models (`remote:NAME`, see [`crate::config::remote_name`]); every other one must be a file.
 pub fn choose_models(llm: &LlmConfig, plan: &Plan) -> Result<Vec<PathBuf>> {
     let listed: Vec<PathBuf> = if !llm.models.is_empty() {
         llm.models.clone()
@@ -160,7 +161,7 @@ pub fn choose_models(llm: &LlmConfig, plan: &Plan) -> Result<Vec<PathBuf>> {
     };
     if !listed.is_empty() {
         for path in &listed {
-            if !path.is_file() {
+            if crate::config::remote_name(path).is_none() && !path.is_file() {
                 return Err(Error::User(UserError::ModelMissing {
                     what: "GGUF model",
                     path: path.clone(),

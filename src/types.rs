@@ -282,6 +282,8 @@ pub enum StopReason {
     Loop,
     /// The reader went away.
     Cancelled,
+    /// The remote server answering it was lost mid-answer (the text so far is kept).
+    BackendLost,
 }
 
 /// How one cited source supports one sentence.
@@ -514,4 +516,38 @@ mod tests {
         );
         assert_eq!(split_record_path("/a/b.jsonl"), ("/a/b.jsonl", None));
     }
+}
+
+/// How one server is doing, for `/readyz` and `/metrics`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BackendState {
+    /// The server's base URL.
+    pub url: String,
+    /// False while it is left out after a failure.
+    pub healthy: bool,
+    /// Seconds until it is tried again, when left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_in_s: Option<f64>,
+    /// Questions it is answering now.
+    pub in_flight: usize,
+    /// Questions sent to it.
+    pub requests: u64,
+    /// Of which failed (unreachable, timed out, 5xx, 429, lost mid-answer).
+    pub errors: u64,
+    /// Answer tokens it streamed.
+    pub tokens: u64,
+    /// Answer tokens per second while streaming (0 before any).
+    pub tokens_per_s: f64,
+    /// The last failure, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// A remote model's pool, for `/readyz` and `/metrics`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PoolState {
+    /// The remote model's name (`[llm.remote.NAME]`).
+    pub model: String,
+    /// Its servers.
+    pub backends: Vec<BackendState>,
 }

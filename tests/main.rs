@@ -5,6 +5,7 @@ mod embedder;
 mod generation;
 mod ingest;
 mod qwen_tokenizer;
+mod remote;
 mod retrieval;
 mod security;
 mod serve;

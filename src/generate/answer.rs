@@ -72,10 +72,63 @@ pub(crate) fn source_blocks(hits: &[crate::types::Hit]) -> Vec<String> {
         .collect()
 }
 
-/// Asks the models in routing order until an answer passes the sanity gate; the last
-/// model's answer stands when none passes.
+/// One model of the routing list: loaded here, or served by a pool of chat servers.
+#[derive(Clone, Copy)]
+pub(crate) enum Model<'a> {
+    /// Model number `n` of the local models.
+    Local(&'a Llm, usize),
+    /// A remote model.
+    Remote(&'a super::RemoteModel),
+}
+
+impl Model<'_> {
+    /// The name answers report.
+    pub(crate) fn name(&self) -> String {
+        match self {
+            Model::Local(llm, n) => llm.names().get(*n).cloned().unwrap_or_default(),
+            Model::Remote(r) => r.name(),
+        }
+    }
+
+    fn generate(
+        &self,
+        request: super::Request,
+        on_piece: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<super::Generation> {
+        match self {
+            Model::Local(llm, n) => llm.generate(*n, request, on_piece),
+            Model::Remote(r) => r.generate(&request, on_piece),
+        }
+    }
+}
+
+/// Why routing ended on the model it did.
+fn reason(names: &[String], i: usize, passed: bool, stop: super::StopReason) -> String {
+    let name = &names[i];
+    match (passed, i) {
+        (true, 0) => "the first model's answer passed the sanity gate".to_string(),
+        (true, _) => format!(
+            "{} failed the sanity gate or was unavailable; {name} passed it",
+            names[..i].join(", ")
+        ),
+        (false, _) if stop == super::StopReason::Cancelled => {
+            "the reader stopped the generation".to_string()
+        }
+        (false, 0) if names.len() == 1 => {
+            "the only model's answer failed the sanity gate".to_string()
+        }
+        (false, _) => {
+            "every model failed the sanity gate or was unavailable; the last answer stands"
+                .to_string()
+        }
+    }
+}
+
+/// Asks the models in routing order until an answer passes the sanity gate; the last answer
+/// stands when none passes. A model that cannot answer (a remote pool with no server up) is
+/// passed over while another follows it or an earlier answer exists.
 pub(crate) fn route(
-    llm: &Llm,
+    models: &[Model<'_>],
     cfg: &LlmConfig,
     question: &str,
     hits: &[crate::types::Hit],
@@ -89,10 +142,13 @@ pub(crate) fn route(
         max_tokens,
     } = settings;
     let blocks = source_blocks(hits);
-    let names = llm.names();
+    let names: Vec<String> = models.iter().map(Model::name).collect();
     let mut attempts: Vec<crate::types::Attempt> = Vec::new();
     let mut check_ms = 0.0;
-    for (i, name) in names.iter().enumerate() {
+    let mut best: Option<Routed> = None;
+    for (i, model) in models.iter().enumerate() {
+        let name = &names[i];
+        let last = i + 1 == models.len();
         let request = super::Request {
             system: super::SYSTEM_PROMPT.to_string(),
             question: question.to_string(),
@@ -105,7 +161,22 @@ pub(crate) fn route(
             loop_ngram: cfg.loop_ngram,
             loop_repeats: cfg.loop_repeats,
         };
-        let g = llm.generate(i, request, &mut *on_piece)?;
+        let g = match model.generate(request, &mut *on_piece) {
+            Ok(g) => g,
+            Err(e) if !last || best.is_some() => {
+                attempts.push(crate::types::Attempt {
+                    model: name.clone(),
+                    passed: false,
+                    failures: vec![format!("unavailable: {e}")],
+                    stop_reason: super::StopReason::BackendLost,
+                });
+                if last {
+                    break;
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let t = Instant::now();
         let used = g.sources_used.min(hits.len());
         let sentences = check(&g.text, &hits[..used]);
@@ -118,47 +189,38 @@ pub(crate) fn route(
             failures,
             stop_reason: g.stop_reason,
         });
-        let last = i + 1 == names.len();
-        if passed || last || g.stop_reason == super::StopReason::Cancelled {
-            let reason = match (passed, i) {
-                (true, 0) => "the first model's answer passed the sanity gate".to_string(),
-                (true, _) => format!(
-                    "{} failed the sanity gate; {name} passed it",
-                    names[..i].join(", ")
-                ),
-                (false, _) if g.stop_reason == super::StopReason::Cancelled => {
-                    "the reader stopped the generation".to_string()
-                }
-                (false, 0) => "the only model's answer failed the sanity gate".to_string(),
-                (false, _) => {
-                    "every model failed the sanity gate; the last answer stands".to_string()
-                }
-            };
-            return Ok(Routed {
-                text: g.text,
-                mode: AnswerMode::Generated,
-                used,
-                model: Some(name.clone()),
-                note: None,
-                stop_reason: Some(g.stop_reason),
-                sentences,
-                routing: Some(crate::types::Routing {
-                    attempts,
-                    answered_by: name.clone(),
-                    reason,
-                }),
-                stats: Some(crate::types::GenerationStats {
-                    prompt_tokens: g.prompt_tokens,
-                    prefix_tokens_reused: g.prefix_tokens_reused,
-                    generated_tokens: g.generated_tokens,
-                    thinking_tokens: g.thinking_tokens,
-                }),
-                first_token: g.ttft_ms,
-                check_ms,
-            });
+        let cancelled = g.stop_reason == super::StopReason::Cancelled;
+        best = Some(Routed {
+            text: g.text,
+            mode: AnswerMode::Generated,
+            used,
+            model: Some(name.clone()),
+            note: None,
+            stop_reason: Some(g.stop_reason),
+            sentences,
+            routing: Some(crate::types::Routing {
+                attempts: Vec::new(),
+                answered_by: name.clone(),
+                reason: reason(&names, i, passed, g.stop_reason),
+            }),
+            stats: Some(crate::types::GenerationStats {
+                prompt_tokens: g.prompt_tokens,
+                prefix_tokens_reused: g.prefix_tokens_reused,
+                generated_tokens: g.generated_tokens,
+                thinking_tokens: g.thinking_tokens,
+            }),
+            first_token: g.ttft_ms,
+            check_ms: 0.0,
+        });
+        if passed || cancelled {
+            break;
         }
     }
-    Err(Error::Internal(InternalError::Generate(
-        "no model is loaded".into(),
-    )))
+    let mut out =
+        best.ok_or_else(|| Error::Internal(InternalError::Generate("no model is loaded".into())))?;
+    out.check_ms = check_ms;
+    if let Some(r) = out.routing.as_mut() {
+        r.attempts = attempts;
+    }
+    Ok(out)
 }

@@ -9,6 +9,7 @@ mod gate;
 mod llm;
 pub mod pack;
 mod prompt;
+pub mod remote;
 mod support;
 
 pub use budget::{as_read, Budget};
@@ -17,4 +18,5 @@ pub use extractive::extract;
 pub use gate::{gate, language_of};
 pub use llm::{BenchRun, Generation, Llm, Request, StopReason};
 pub use prompt::{source_block, user_message, SYSTEM_PROMPT};
+pub use remote::RemoteModel;
 pub use support::{check as check_support, sentences, EmbedFn};

@@ -31,6 +31,10 @@ pub struct Rag {
     embedder_error: Option<String>,
     index: RwLock<Option<Arc<Index>>>,
     llm: Option<Llm>,
+    /// Remote models, by their place in `routing`.
+    remote: Vec<crate::generate::RemoteModel>,
+    /// The models to ask, in order.
+    routing: Vec<Route>,
     llm_note: Option<crate::messages::Note>,
     /// The device plan in force.
     plan: crate::profile::Plan,
@@ -83,6 +87,8 @@ impl Rag {
             embedder_error,
             index: RwLock::new(None),
             llm: None,
+            remote: Vec::new(),
+            routing: Vec::new(),
             llm_note: Some(crate::messages::Note::ExtractiveRequested),
         }
     }
@@ -114,9 +120,47 @@ impl Rag {
             return Ok(self);
         }
         self.config.llm = crate::profile::apply(&self.config.llm, &self.plan);
-        self.llm = Some(Llm::load(&paths, &self.config.llm)?);
+        let mut local = Vec::new();
+        for entry in &paths {
+            match crate::config::remote_name(entry) {
+                Some(name) => {
+                    let config = self.config.llm.remote.get(name).ok_or_else(|| {
+                        Error::User(UserError::Config(format!(
+                            "llm.models lists {entry:?} but there is no [llm.remote.{name}] table"
+                        )))
+                    })?;
+                    self.routing.push(Route::Remote(self.remote.len()));
+                    self.remote
+                        .push(crate::generate::RemoteModel::new(name, config)?);
+                }
+                None => {
+                    self.routing.push(Route::Local(local.len()));
+                    local.push(entry.clone());
+                }
+            }
+        }
+        if !local.is_empty() {
+            self.llm = Some(Llm::load(&local, &self.config.llm)?);
+        }
         self.llm_note = None;
         Ok(self)
+    }
+
+    /// The models to ask, in routing order.
+    pub(crate) fn models(&self) -> Vec<crate::generate::answer::Model<'_>> {
+        use crate::generate::answer::Model;
+        self.routing
+            .iter()
+            .filter_map(|r| match *r {
+                Route::Local(n) => self.llm.as_ref().map(|l| Model::Local(l, n)),
+                Route::Remote(n) => self.remote.get(n).map(Model::Remote),
+            })
+            .collect()
+    }
+
+    /// The remote models, for `/readyz` and `/metrics`.
+    pub fn remote_models(&self) -> &[crate::generate::RemoteModel] {
+        &self.remote
     }
 
     /// The configuration in force.
@@ -129,12 +173,14 @@ impl Rag {
         &self.plan
     }
 
-    /// The first loaded model's name, if any.
-    pub fn model_name(&self) -> Option<&str> {
-        self.llm
-            .as_ref()
-            .and_then(|l| l.names().first())
-            .map(String::as_str)
+    /// Every model's name, in routing order.
+    pub fn model_names(&self) -> Vec<String> {
+        self.models().iter().map(|m| m.name()).collect()
+    }
+
+    /// The first model's name, if any.
+    pub fn model_name(&self) -> Option<String> {
+        self.models().first().map(|m| m.name())
     }
 
     /// The loaded models, for benchmarks.
@@ -207,4 +253,13 @@ impl Rag {
         }
         Ok(false)
     }
+}
+
+/// A place in the routing order.
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    /// The n-th local model.
+    Local(usize),
+    /// The n-th remote model.
+    Remote(usize),
 }

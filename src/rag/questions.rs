@@ -248,8 +248,12 @@ impl Rag {
         let started = Instant::now();
         let question = validate_question(question)?;
         let asked = options.resolve(&self.config)?;
-        let mut ticket = match &self.llm {
-            Some(llm) if !options.extractive => Some(llm.reserve()?),
+        let models = self.models();
+        // A place in the local queue, when a local model answers first.
+        let mut ticket = match models.first() {
+            Some(generate::answer::Model::Local(llm, _)) if !options.extractive => {
+                Some(llm.reserve()?)
+            }
             _ => None,
         };
         let t0 = Instant::now();
@@ -275,45 +279,40 @@ impl Rag {
             ticket = None;
         }
         let t1 = Instant::now();
-        let llm = self
-            .llm
-            .as_ref()
-            .filter(|_| !options.extractive && !found.refused && go_on);
+        let generating = !models.is_empty() && !options.extractive && !found.refused && go_on;
         // While the model reads the prompt, the sources' own sentences come first.
         let mut draft_ms = None;
-        let go_on = match llm {
-            Some(_) => match generate::extract(question, &found.hits, EXTRACTIVE_SENTENCES) {
-                Some(text) => {
-                    let citations = generate::cite(&text, &found.hits);
-                    draft_ms = Some(started.elapsed().as_secs_f64() * 1e3);
-                    on_event(AskEvent::Draft {
-                        text: &text,
-                        citations: &citations,
-                    })
-                }
-                None => true,
-            },
+        let draft = generating
+            .then(|| generate::extract(question, &found.hits, EXTRACTIVE_SENTENCES))
+            .flatten();
+        let go_on = match draft {
+            Some(text) => {
+                let citations = generate::cite(&text, &found.hits);
+                draft_ms = Some(started.elapsed().as_secs_f64() * 1e3);
+                on_event(AskEvent::Draft {
+                    text: &text,
+                    citations: &citations,
+                })
+            }
             None => go_on,
         };
-        let mut out = match llm {
-            _ if !go_on && !found.refused => {
-                generate::answer::Routed::cancelled(self.llm.is_some() && !options.extractive)
-            }
-            Some(llm) => {
-                let on_piece = &mut |p: &str| on_event(AskEvent::Piece(p));
-                let check =
-                    |text: &str, sources: &[crate::types::Hit]| self.check_citations(text, sources);
-                generate::answer::route(
-                    llm,
-                    &self.config.llm,
-                    question,
-                    &found.hits,
-                    asked.settings,
-                    &check,
-                    on_piece,
-                )?
-            }
-            None => self.without_model(question, options.extractive, &found, &|| *words),
+        let mut out = if !go_on && !found.refused {
+            generate::answer::Routed::cancelled(!models.is_empty() && !options.extractive)
+        } else if generating {
+            let on_piece = &mut |p: &str| on_event(AskEvent::Piece(p));
+            let check =
+                |text: &str, sources: &[crate::types::Hit]| self.check_citations(text, sources);
+            generate::answer::route(
+                &models,
+                &self.config.llm,
+                question,
+                &found.hits,
+                asked.settings,
+                &check,
+                on_piece,
+            )?
+        } else {
+            self.without_model(question, options.extractive, &found, &|| *words)
         };
         drop(ticket);
         let generate_ms = t1.elapsed().as_secs_f64() * 1e3 - out.check_ms;

@@ -39,6 +39,15 @@ pub struct AnswerLabels {
     pub stop_reason: String,
 }
 
+/// Labels of one server of a remote model's pool.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BackendLabels {
+    /// The remote model's name (`[llm.remote.NAME]`).
+    pub model: String,
+    /// The server's base URL.
+    pub url: String,
+}
+
 fn latency_histogram() -> Histogram {
     // 1 ms to about 2 minutes.
     Histogram::new(exponential_buckets(0.001, 2.0, 18))
@@ -58,6 +67,11 @@ pub struct Metrics {
     documents: Gauge,
     chunks: Gauge,
     refused_connections: Counter,
+    backend_up: Family<BackendLabels, Gauge>,
+    backend_in_flight: Family<BackendLabels, Gauge>,
+    backend_requests: Family<BackendLabels, Gauge>,
+    backend_errors: Family<BackendLabels, Gauge>,
+    backend_tokens_per_second: Family<BackendLabels, Gauge<f64, AtomicU64>>,
 }
 
 impl Default for Metrics {
@@ -131,8 +145,43 @@ impl Metrics {
             "Connections answered 503 because serve.max_connections were open",
             refused_connections.clone(),
         );
+        let backend_up = Family::<BackendLabels, Gauge>::default();
+        let backend_in_flight = Family::<BackendLabels, Gauge>::default();
+        let backend_requests = Family::<BackendLabels, Gauge>::default();
+        let backend_errors = Family::<BackendLabels, Gauge>::default();
+        let backend_tokens_per_second = Family::<BackendLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "remote_backend_up",
+            "1 while a remote model's server is in use, 0 while it is left out after a failure",
+            backend_up.clone(),
+        );
+        registry.register(
+            "remote_backend_in_flight",
+            "Questions a remote server is answering now",
+            backend_in_flight.clone(),
+        );
+        registry.register(
+            "remote_backend_requests",
+            "Questions sent to a remote server since the start",
+            backend_requests.clone(),
+        );
+        registry.register(
+            "remote_backend_errors",
+            "Failed questions of a remote server since the start (unreachable, timeout, 5xx, lost)",
+            backend_errors.clone(),
+        );
+        registry.register(
+            "remote_backend_tokens_per_second",
+            "Answer tokens per second a remote server streamed",
+            backend_tokens_per_second.clone(),
+        );
         Metrics {
             registry,
+            backend_up,
+            backend_in_flight,
+            backend_requests,
+            backend_errors,
+            backend_tokens_per_second,
             requests,
             latency,
             answers,
@@ -200,8 +249,32 @@ impl Metrics {
         running: usize,
         documents: usize,
         chunks: usize,
+        remote: &[crate::types::PoolState],
     ) -> String {
         let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        for pool in remote {
+            for b in &pool.backends {
+                let labels = BackendLabels {
+                    model: pool.model.clone(),
+                    url: b.url.clone(),
+                };
+                self.backend_up
+                    .get_or_create(&labels)
+                    .set(i64::from(b.healthy));
+                self.backend_in_flight
+                    .get_or_create(&labels)
+                    .set(gauge(b.in_flight));
+                self.backend_requests
+                    .get_or_create(&labels)
+                    .set(i64::try_from(b.requests).unwrap_or(i64::MAX));
+                self.backend_errors
+                    .get_or_create(&labels)
+                    .set(i64::try_from(b.errors).unwrap_or(i64::MAX));
+                self.backend_tokens_per_second
+                    .get_or_create(&labels)
+                    .set(b.tokens_per_s);
+            }
+        }
         self.waiting.set(gauge(waiting));
         self.running.set(gauge(running));
         self.documents.set(gauge(documents));

@@ -174,6 +174,10 @@ pub fn run(config: &Config) -> Report {
     };
     let mut ggufs = profile::ggufs(&config.llm.models_dir);
     for m in config.llm.models.iter().chain(config.llm.model.iter()) {
+        if let Some(name) = crate::config::remote_name(m) {
+            checks.extend(remote_checks(config, name));
+            continue;
+        }
         if !ggufs.contains(m) {
             ggufs.push(m.clone());
         }
@@ -206,6 +210,38 @@ pub fn run(config: &Config) -> Report {
         models_note,
         checks,
         ok,
+    }
+}
+
+/// Each server of remote model `name` answers `GET /models` (what llama-server, vLLM and
+/// Ollama list their models on).
+fn remote_checks(config: &Config, name: &str) -> Vec<Check> {
+    let what = format!("remote model {name}");
+    let Some(remote) = config.llm.remote.get(name) else {
+        return vec![Check {
+            what,
+            path: PathBuf::from(format!("[llm.remote.{name}]")),
+            ok: false,
+            detail: "no such table in the configuration".into(),
+        }];
+    };
+    match crate::generate::RemoteModel::new(name, remote) {
+        Err(e) => vec![Check {
+            what,
+            path: PathBuf::from(format!("[llm.remote.{name}]")),
+            ok: false,
+            detail: e.to_string(),
+        }],
+        Ok(model) => model
+            .probe()
+            .into_iter()
+            .map(|(url, outcome)| Check {
+                what: what.clone(),
+                path: PathBuf::from(url),
+                ok: outcome.is_ok(),
+                detail: outcome.unwrap_or_else(|e| e),
+            })
+            .collect(),
     }
 }
 

@@ -51,7 +51,7 @@ impl Utf8Stream {
 
 /// Streams text with `<think>...</think>` blocks removed, holding back just enough to recognise
 /// a tag split across pieces, and dropping the whitespace that opens the answer.
-pub(super) struct ThinkFilter {
+pub(crate) struct ThinkFilter {
     /// Inside a thinking block.
     pub(super) thinking: bool,
     pub(super) held: String,
@@ -60,7 +60,7 @@ pub(super) struct ThinkFilter {
 }
 
 impl ThinkFilter {
-    pub(super) fn new(thinking: bool) -> ThinkFilter {
+    pub(crate) fn new(thinking: bool) -> ThinkFilter {
         ThinkFilter {
             thinking,
             held: String::new(),
@@ -69,7 +69,7 @@ impl ThinkFilter {
     }
 
     /// Adds text; returns the visible text that is certain so far.
-    pub(super) fn push(&mut self, piece: &str) -> String {
+    pub(crate) fn push(&mut self, piece: &str) -> String {
         self.held.push_str(piece);
         let mut out = String::new();
         loop {
@@ -102,7 +102,7 @@ impl ThinkFilter {
     }
 
     /// The text held back at the end (a partial tag that never completed).
-    pub(super) fn finish(&mut self) -> String {
+    pub(crate) fn finish(&mut self) -> String {
         let rest = std::mem::take(&mut self.held);
         if self.thinking {
             String::new()
@@ -124,7 +124,7 @@ impl ThinkFilter {
 }
 
 /// Stops generation once an n-gram of output tokens has been seen `limit` times.
-pub(super) struct LoopGuard {
+pub(crate) struct LoopGuard {
     pub(super) n: usize,
     pub(super) limit: u32,
     pub(super) recent: Vec<i32>,
@@ -132,7 +132,7 @@ pub(super) struct LoopGuard {
 }
 
 impl LoopGuard {
-    pub(super) fn new(n: usize, limit: u32) -> LoopGuard {
+    pub(crate) fn new(n: usize, limit: u32) -> LoopGuard {
         LoopGuard {
             n: n.max(1),
             limit,
@@ -142,7 +142,7 @@ impl LoopGuard {
     }
 
     /// Adds a token; true when the output is looping.
-    pub(super) fn push(&mut self, token: i32) -> bool {
+    pub(crate) fn push(&mut self, token: i32) -> bool {
         if self.limit == 0 {
             return false;
         }

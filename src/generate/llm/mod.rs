@@ -27,6 +27,7 @@ pub use admission::Ticket;
 use admission::*;
 use cache::*;
 use filters::*;
+pub(crate) use filters::{LoopGuard, ThinkFilter};
 use sampler::*;
 use worker::*;
 

@@ -34,8 +34,10 @@ pub struct ReadinessDetails {
     pub chunks: usize,
     /// The loaded language models, in routing order (empty: answers are extractive).
     pub models: Vec<String>,
-    /// Questions each model answers at once.
+    /// Questions each local model answers at once.
     pub slots: usize,
+    /// Each remote model's servers: health, questions in flight, errors, tokens/s.
+    pub remote: Vec<crate::types::PoolState>,
     /// True when the embedding model is loaded (else retrieval is BM25 alone).
     pub embedder: bool,
     /// True in kiosk mode (no upload or deletion).
@@ -213,8 +215,9 @@ pub async fn readyz(
     let details = access.authorized.then(|| ReadinessDetails {
         documents: stats.documents,
         chunks: stats.chunks,
-        models: rag.llm().map(|l| l.names().to_vec()).unwrap_or_default(),
+        models: rag.model_names(),
         slots: rag.llm().map_or(0, |l| l.slots()),
+        remote: rag.remote_models().iter().map(|r| r.state()).collect(),
         embedder: rag.embedding_model().is_some(),
         kiosk: s.config.kiosk,
     });
@@ -230,7 +233,10 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
     let rag = s.rag();
     let (waiting, running) = rag.llm().map_or((0, 0), |l| (l.waiting(), l.running()));
     let (documents, chunks) = rag.stats().map_or((0, 0), |st| (st.documents, st.chunks));
-    let text = s.metrics.encode(waiting, running, documents, chunks);
+    let remote: Vec<_> = rag.remote_models().iter().map(|r| r.state()).collect();
+    let text = s
+        .metrics
+        .encode(waiting, running, documents, chunks, &remote);
     (
         [(
             header::CONTENT_TYPE,

@@ -1,0 +1,564 @@
+//! Remote models: the same chat messages a local model would read, sent to OpenAI-compatible
+//! chat servers (llama-server, vLLM, Ollama) and streamed back through the same thinking filter
+//! and loop guard; the caller checks citations and the sanity gate as for a local answer.
+//!
+//! One remote model may have several servers (a pool). Each question goes to the least busy
+//! healthy one. A server that cannot be reached, times out before answering, or answers 5xx or
+//! 429 is left out for a back-off (doubling per failure, at most 60 s) and the question goes to
+//! the next one, as long as no answer text has been streamed; a server lost mid-answer ends it
+//! with [`StopReason::BackendLost`].
+
+use std::hash::{Hash, Hasher};
+use std::io::{BufRead, BufReader};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::llm::{LoopGuard, ThinkFilter};
+use super::{Generation, Request, StopReason};
+use crate::config::RemoteConfig;
+use crate::error::{Error, InternalError, Result, UserError};
+use crate::types::{BackendState, PoolState};
+
+/// Longest back-off of a failed server.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// One server of a pool.
+#[derive(Debug)]
+struct Backend {
+    /// Base URL, without a trailing `/`.
+    url: String,
+    in_flight: AtomicUsize,
+    requests: AtomicU64,
+    errors: AtomicU64,
+    tokens: AtomicU64,
+    /// Milliseconds spent streaming answers (for tokens per second).
+    streaming_ms: AtomicU64,
+    health: Mutex<Health>,
+}
+
+#[derive(Debug, Default)]
+struct Health {
+    /// Left out until then.
+    down_until: Option<Instant>,
+    /// Failures in a row.
+    failures: u32,
+    last_error: Option<String>,
+}
+
+/// A model served by a pool of OpenAI-compatible chat servers.
+#[derive(Debug)]
+pub struct RemoteModel {
+    name: String,
+    config: RemoteConfig,
+    token: Option<String>,
+    backends: Vec<Backend>,
+    agent: ureq::Agent,
+}
+
+/// Why one server did not answer.
+enum Failure {
+    /// The server is unwell (unreachable, timed out, 5xx, 429): try another.
+    Server(String),
+    /// The request itself is refused (4xx): another server of the same model would refuse it too.
+    Refused(String),
+}
+
+impl RemoteModel {
+    /// The pool `name` (`[llm.remote.NAME]`); the token is read from its environment variable now.
+    pub fn new(name: &str, config: &RemoteConfig) -> Result<RemoteModel> {
+        let token = match &config.token_env {
+            Some(var) => Some(std::env::var(var).map_err(|_| {
+                Error::User(UserError::Config(format!(
+                    "[llm.remote.{name}] token_env = {var:?}, but that environment variable is not set; export it or remove token_env"
+                )))
+            })?),
+            None => None,
+        };
+        let seconds = Duration::from_secs_f64;
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(seconds(config.connect_timeout_s)))
+            .timeout_recv_response(Some(seconds(config.first_token_timeout_s)))
+            .timeout_per_read(Some(seconds(config.idle_timeout_s)))
+            .build()
+            .into();
+        Ok(RemoteModel {
+            name: name.to_string(),
+            config: config.clone(),
+            token,
+            backends: config
+                .urls
+                .iter()
+                .map(|u| Backend {
+                    url: u.trim_end_matches('/').to_string(),
+                    in_flight: AtomicUsize::new(0),
+                    requests: AtomicU64::new(0),
+                    errors: AtomicU64::new(0),
+                    tokens: AtomicU64::new(0),
+                    streaming_ms: AtomicU64::new(0),
+                    health: Mutex::new(Health::default()),
+                })
+                .collect(),
+            agent,
+        })
+    }
+
+    /// The name answers report: the pool's name and the servers' model.
+    pub fn name(&self) -> String {
+        format!("{} ({})", self.name, self.config.model)
+    }
+
+    /// The servers' context size.
+    pub fn context(&self) -> usize {
+        self.config.context as usize
+    }
+
+    /// Asks each server for its model list (`GET /models`): `Ok` with what it lists, or why not.
+    pub fn probe(&self) -> Vec<(String, std::result::Result<String, String>)> {
+        self.backends
+            .iter()
+            .map(|b| {
+                let mut call = self.agent.get(format!("{}/models", b.url));
+                if let Some(token) = &self.token {
+                    call = call.header("Authorization", format!("Bearer {token}"));
+                }
+                let outcome = match call.call() {
+                    Err(e) => Err(format!("unreachable: {e}")),
+                    Ok(r) if r.status() != 200 => Err(format!("answered HTTP {}", r.status())),
+                    Ok(r) => {
+                        let listed: Value = r.into_body().read_json().unwrap_or(Value::Null);
+                        let ids: Vec<&str> = listed["data"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|m| m["id"].as_str())
+                            .collect();
+                        Ok(format!("answers; serves {}", ids.join(", ")))
+                    }
+                };
+                (b.url.clone(), outcome)
+            })
+            .collect()
+    }
+
+    /// The pool's state.
+    pub fn state(&self) -> PoolState {
+        PoolState {
+            model: self.name.clone(),
+            backends: self.backends(),
+        }
+    }
+
+    /// Each server's state.
+    pub fn backends(&self) -> Vec<BackendState> {
+        let now = Instant::now();
+        self.backends
+            .iter()
+            .map(|b| {
+                let h = b.health.lock().unwrap_or_else(|e| e.into_inner());
+                let down = h.down_until.filter(|t| *t > now);
+                let tokens = b.tokens.load(Ordering::Relaxed);
+                let ms = b.streaming_ms.load(Ordering::Relaxed);
+                BackendState {
+                    url: b.url.clone(),
+                    healthy: down.is_none(),
+                    retry_in_s: down.map(|t| (t - now).as_secs_f64()),
+                    in_flight: b.in_flight.load(Ordering::Relaxed),
+                    requests: b.requests.load(Ordering::Relaxed),
+                    errors: b.errors.load(Ordering::Relaxed),
+                    tokens,
+                    tokens_per_s: if ms > 0 {
+                        tokens as f64 * 1e3 / ms as f64
+                    } else {
+                        0.0
+                    },
+                    last_error: h.last_error.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// The next server to try: among those not tried yet, the healthy one with the fewest
+    /// questions in flight (the first listed on a tie); when none is healthy, the one that
+    /// comes back soonest.
+    fn pick(&self, tried: &[bool]) -> Option<usize> {
+        let now = Instant::now();
+        let candidates = self.backends.iter().enumerate().filter(|(i, _)| !tried[*i]);
+        let down_until = |b: &Backend| {
+            b.health
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .down_until
+                .filter(|t| *t > now)
+        };
+        let healthy = candidates
+            .clone()
+            .filter(|(_, b)| down_until(b).is_none())
+            .min_by_key(|(_, b)| b.in_flight.load(Ordering::Relaxed))
+            .map(|(i, _)| i);
+        healthy.or_else(|| {
+            candidates
+                .min_by_key(|(_, b)| down_until(b))
+                .map(|(i, _)| i)
+        })
+    }
+
+    fn failed(&self, i: usize, why: &str) {
+        let b = &self.backends[i];
+        b.errors.fetch_add(1, Ordering::Relaxed);
+        let mut h = b.health.lock().unwrap_or_else(|e| e.into_inner());
+        h.failures = h.failures.saturating_add(1);
+        let backoff = Duration::from_secs_f64(self.config.backoff_s)
+            .saturating_mul(1 << (h.failures - 1).min(16))
+            .min(MAX_BACKOFF);
+        h.down_until = Some(Instant::now() + backoff);
+        h.last_error = Some(why.to_string());
+        tracing::warn!(model = %self.name, url = %b.url, "remote server failed: {why}; left out for {:.1} s", backoff.as_secs_f64());
+    }
+
+    fn recovered(&self, i: usize) {
+        let mut h = self.backends[i]
+            .health
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        h.failures = 0;
+        h.down_until = None;
+    }
+
+    /// The chat request for `request` with its first `used` sources.
+    fn body(&self, request: &Request, used: usize) -> Value {
+        let s = &request.sampling;
+        let mut body = json!({
+            "model": self.config.model,
+            "messages": [
+                {"role": "system", "content": request.system},
+                {"role": "user", "content": super::user_message(&request.question, &request.sources[..used])},
+            ],
+            "stream": true,
+            "stream_options": {"include_usage": true},
+            "max_tokens": request.max_tokens,
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "min_p": s.min_p,
+            "presence_penalty": s.presence_penalty,
+            "seed": s.seed,
+            // Thinking stays off on remote servers: Qwen's template then opens the answer with
+            // an empty thinking block (llama-server and vLLM both pass these to the template).
+            "chat_template_kwargs": {"enable_thinking": false},
+        });
+        if s.top_k > 0 {
+            body["top_k"] = json!(s.top_k);
+        }
+        body
+    }
+
+    /// How many of `request`'s sources fit this model's context, counted conservatively at a
+    /// token every 3 bytes (Qwen's tokenizer averages 4 or more for Latin and CJK text).
+    fn fitting(&self, request: &Request) -> usize {
+        let estimate = |t: &str| t.len().div_ceil(3);
+        let budget =
+            request
+                .budget(self.context())
+                .sources(&request.system, &request.question, &estimate);
+        let mut total = 0;
+        request
+            .sources
+            .iter()
+            .take_while(|s| {
+                total += estimate(s);
+                total <= budget
+            })
+            .count()
+    }
+
+    /// Answers `request` on the least busy healthy server, trying the others while no text has
+    /// been streamed. Calls `on_piece` with each piece of answer text; returning `false` stops.
+    pub fn generate(
+        &self,
+        request: &Request,
+        on_piece: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Generation> {
+        let started = Instant::now();
+        let used = self.fitting(request);
+        let body = self.body(request, used);
+        let mut tried = vec![false; self.backends.len()];
+        let mut failures = Vec::new();
+        while let Some(i) = self.pick(&tried) {
+            tried[i] = true;
+            let b = &self.backends[i];
+            b.requests.fetch_add(1, Ordering::Relaxed);
+            b.in_flight.fetch_add(1, Ordering::Relaxed);
+            let outcome = self.stream(i, &body, request, started, on_piece);
+            b.in_flight.fetch_sub(1, Ordering::Relaxed);
+            match outcome {
+                Ok(mut g) => {
+                    g.sources_used = used;
+                    return Ok(g);
+                }
+                Err(Failure::Refused(why)) => {
+                    return Err(Error::Internal(InternalError::Generate(format!(
+                        "remote model {}: {} refused the question: {why}; check [llm.remote.{}]",
+                        self.name, b.url, self.name
+                    ))));
+                }
+                Err(Failure::Server(why)) => {
+                    self.failed(i, &why);
+                    failures.push(format!("{}: {why}", b.url));
+                }
+            }
+        }
+        Err(Error::Busy(format!(
+            "remote model {}: no server answered ({}); try again shortly",
+            self.name,
+            failures.join("; ")
+        )))
+    }
+
+    /// One attempt on server `i`. A failure after answer text was streamed is not a failure
+    /// here: the generation ends with [`StopReason::BackendLost`] and the server is marked.
+    fn stream(
+        &self,
+        i: usize,
+        body: &Value,
+        request: &Request,
+        started: Instant,
+        on_piece: &mut dyn FnMut(&str) -> bool,
+    ) -> std::result::Result<Generation, Failure> {
+        let b = &self.backends[i];
+        let mut call = self
+            .agent
+            .post(format!("{}/chat/completions", b.url))
+            .header("Accept", "text/event-stream");
+        if let Some(token) = &self.token {
+            call = call.header("Authorization", format!("Bearer {token}"));
+        }
+        let response = call
+            .send_json(body)
+            .map_err(|e| Failure::Server(e.to_string()))?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            let text = response
+                .into_body()
+                .read_to_string()
+                .unwrap_or_default()
+                .chars()
+                .take(300)
+                .collect::<String>();
+            let why = format!("HTTP {status}: {}", text.trim());
+            return Err(if status >= 500 || status == 429 {
+                Failure::Server(why)
+            } else {
+                Failure::Refused(why)
+            });
+        }
+        let reader = BufReader::new(response.into_body().into_reader());
+        let mut filter = ThinkFilter::new(false);
+        let mut guard = LoopGuard::new(request.loop_ngram, request.loop_repeats);
+        let mut text = String::new();
+        let mut pieces = 0usize;
+        let mut thinking = 0usize;
+        let mut ttft = None;
+        let mut first_at = None;
+        let mut usage = None;
+        let mut stop = None;
+        let mut lost = None;
+        for line in reader.lines() {
+            let line = match line {
+                Ok(l) => l,
+                Err(e) => {
+                    lost = Some(e.to_string());
+                    break;
+                }
+            };
+            let Some(data) = line.strip_prefix("data:").map(str::trim) else {
+                continue;
+            };
+            if data == "[DONE]" {
+                break;
+            }
+            let Ok(chunk) = serde_json::from_str::<Value>(data) else {
+                continue;
+            };
+            if chunk.get("usage").is_some_and(|u| u.is_object()) {
+                usage = chunk.get("usage").cloned();
+            }
+            let Some(choice) = chunk["choices"].get(0) else {
+                continue;
+            };
+            let delta = &choice["delta"];
+            let now = || started.elapsed().as_secs_f64() * 1e3;
+            if delta["reasoning_content"]
+                .as_str()
+                .is_some_and(|r| !r.is_empty())
+            {
+                thinking += 1;
+                ttft.get_or_insert_with(now);
+            }
+            if let Some(piece) = delta["content"].as_str().filter(|p| !p.is_empty()) {
+                ttft.get_or_insert_with(now);
+                first_at.get_or_insert_with(Instant::now);
+                pieces += 1;
+                let visible = filter.push(piece);
+                text.push_str(&visible);
+                if !visible.is_empty() && !on_piece(&visible) {
+                    stop = Some(StopReason::Cancelled);
+                    break;
+                }
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                piece.hash(&mut h);
+                if guard.push(h.finish() as i32) {
+                    stop = Some(StopReason::Loop);
+                    break;
+                }
+            }
+            match choice["finish_reason"].as_str() {
+                Some("length") => stop = Some(StopReason::MaxTokens),
+                Some(_) => stop = stop.or(Some(StopReason::Eos)),
+                None => {}
+            }
+        }
+        let rest = filter.finish();
+        if !rest.is_empty() && stop != Some(StopReason::Cancelled) {
+            text.push_str(&rest);
+            on_piece(&rest);
+        }
+        let stop = match stop {
+            Some(s) => s,
+            None if pieces == 0 => {
+                return Err(Failure::Server(match lost {
+                    Some(why) => format!("lost before any answer text: {why}"),
+                    None => "the stream ended before any answer text".into(),
+                }));
+            }
+            None => {
+                let why = lost.unwrap_or_else(|| "the stream ended without finishing".into());
+                self.failed(i, &why);
+                StopReason::BackendLost
+            }
+        };
+        if stop != StopReason::BackendLost {
+            self.recovered(i);
+        }
+        let generated = usage
+            .as_ref()
+            .and_then(|u| u["completion_tokens"].as_u64())
+            .map_or(pieces, |n| n as usize);
+        b.tokens.fetch_add(generated as u64, Ordering::Relaxed);
+        if let Some(t) = first_at {
+            b.streaming_ms
+                .fetch_add(t.elapsed().as_millis() as u64, Ordering::Relaxed);
+        }
+        Ok(Generation {
+            text: text.trim().to_string(),
+            sources_used: 0,
+            prompt_tokens: usage
+                .as_ref()
+                .and_then(|u| u["prompt_tokens"].as_u64())
+                .unwrap_or(0) as usize,
+            prefix_tokens_reused: usage
+                .as_ref()
+                .and_then(|u| u["prompt_tokens_details"]["cached_tokens"].as_u64())
+                .unwrap_or(0) as usize,
+            generated_tokens: generated,
+            thinking_tokens: thinking,
+            stop_reason: stop,
+            ttft_ms: ttft,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Sampling, Thinking};
+
+    fn pool(urls: &[&str]) -> RemoteModel {
+        let config = RemoteConfig {
+            urls: urls.iter().map(|u| u.to_string()).collect(),
+            model: "m".into(),
+            context: 1024,
+            backoff_s: 10.0,
+            ..RemoteConfig::default()
+        };
+        RemoteModel::new("big", &config).unwrap()
+    }
+
+    fn request(sources: Vec<String>, top_k: i32) -> Request {
+        Request {
+            system: "rules".into(),
+            question: "Where?".into(),
+            sources,
+            sampling: Sampling {
+                top_k,
+                ..Sampling::default()
+            },
+            max_tokens: 100,
+            thinking: Thinking::Off,
+            thinking_budget: 0,
+            reuse_prefix: true,
+            loop_ngram: 8,
+            loop_repeats: 4,
+        }
+    }
+
+    #[test]
+    fn the_least_busy_healthy_server_is_picked_and_a_failed_one_waits_its_backoff() {
+        let p = pool(&["http://a/v1/", "http://b/v1", "http://c/v1"]);
+        assert_eq!(p.backends[0].url, "http://a/v1");
+        assert_eq!(p.pick(&[false; 3]), Some(0));
+        p.backends[0].in_flight.store(2, Ordering::Relaxed);
+        p.backends[1].in_flight.store(1, Ordering::Relaxed);
+        assert_eq!(p.pick(&[false; 3]), Some(2));
+        assert_eq!(p.pick(&[false, false, true]), Some(1));
+        p.failed(2, "HTTP 503");
+        p.failed(1, "refused");
+        p.failed(1, "refused");
+        // Only a is healthy; once tried, the one back soonest (c: 10 s, b: 20 s) comes next.
+        assert_eq!(p.pick(&[false; 3]), Some(0));
+        assert_eq!(p.pick(&[true, false, false]), Some(2));
+        assert_eq!(p.pick(&[true, true, true]), None);
+        let states = p.backends();
+        assert!(!states[1].healthy && states[1].errors == 2);
+        let wait = states[1].retry_in_s.unwrap();
+        assert!(wait > 19.0 && wait <= 20.0, "{wait}");
+        p.recovered(1);
+        assert!(p.backends()[1].healthy);
+    }
+
+    #[test]
+    fn sources_that_would_overflow_the_servers_context_are_left_out_from_the_end() {
+        let p = pool(&["http://a/v1"]);
+        // 1024 tokens - 108 written - 64 markup - a few for rules and question: about 850 left,
+        // at a token per 3 bytes.
+        let source = "x".repeat(900);
+        let r = request(
+            vec![source.clone(), source.clone(), source.clone(), source],
+            20,
+        );
+        assert_eq!(p.fitting(&r), 2);
+        assert_eq!(p.fitting(&request(Vec::new(), 20)), 0);
+    }
+
+    #[test]
+    fn the_request_carries_the_messages_and_sampling_in_the_servers_fields() {
+        let p = pool(&["http://a/v1"]);
+        let r = request(
+            vec!["<source id=\"1\" from=\"G\">\nA.\n</source>\n".into()],
+            0,
+        );
+        let body = p.body(&r, 1);
+        assert_eq!(body["messages"][0]["content"], "rules");
+        assert_eq!(
+            body["messages"][1]["content"],
+            super::super::user_message("Where?", &r.sources)
+        );
+        assert_eq!(body["model"], "m");
+        assert_eq!(body["max_tokens"], 100);
+        assert!(body.get("top_k").is_none(), "top_k 0 means no top-k");
+        assert_eq!(body["chat_template_kwargs"]["enable_thinking"], false);
+        assert_eq!(p.body(&request(Vec::new(), 20), 0)["top_k"], 20);
+    }
+}

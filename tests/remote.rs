@@ -1,0 +1,337 @@
+//! Remote models (issue 19) against OpenAI-compatible chat servers on loopback: a small fake
+//! server written here streams what llama-server and vLLM stream (SSE chunks, a usage chunk,
+//! `[DONE]`) and can answer 503, die mid-answer, or not listen at all.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use crate::e2e::{http, start_server, stderr, tiny_gguf, Env};
+
+const QUESTION: &str = "Which buses go to the hospital?";
+
+/// What a fake server does with each request.
+#[derive(Clone, Copy)]
+enum Behaviour {
+    /// Streams the first sentence of source [1], cited.
+    Answer,
+    /// Answers with this HTTP status.
+    Status(u16),
+    /// Streams this many pieces of the answer, then drops the connection.
+    DieAfter(usize),
+}
+
+/// A request the fake server received: its headers (lower-cased names) and JSON body.
+#[derive(Clone, Debug)]
+struct Received {
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+struct FakeServer {
+    url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl FakeServer {
+    fn start(behaviour: Behaviour) -> FakeServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1", listener.local_addr().unwrap());
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&received);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let log = Arc::clone(&log);
+                std::thread::spawn(move || serve(stream, behaviour, &log));
+            }
+        });
+        FakeServer { url, received }
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+/// A URL where nothing listens.
+fn dead_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}/v1", listener.local_addr().unwrap())
+}
+
+fn serve(stream: TcpStream, behaviour: Behaviour, log: &Mutex<Vec<Received>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut headers = Vec::new();
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap() == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.trim().split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let answer = cited_first_sentence(&body);
+    log.lock().unwrap().push(Received { headers, body });
+    let mut out = stream;
+    let pieces: Vec<String> = answer.split_inclusive(' ').map(String::from).collect();
+    let send = match behaviour {
+        Behaviour::Status(code) => {
+            let _ = write!(
+                out,
+                "HTTP/1.1 {code} Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy"
+            );
+            return;
+        }
+        Behaviour::Answer => pieces.len(),
+        Behaviour::DieAfter(n) => n,
+    };
+    let _ = write!(
+        out,
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+    );
+    let chunk = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            serde_json::json!({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        )
+    };
+    for p in pieces.iter().take(send) {
+        let _ = out.write_all(chunk(serde_json::json!({"content": p}), Value::Null).as_bytes());
+        let _ = out.flush();
+    }
+    if send < pieces.len() {
+        // Lost mid-answer: the connection drops with no finish and no [DONE].
+        let _ = out.shutdown(std::net::Shutdown::Both);
+        return;
+    }
+    let _ = out.write_all(chunk(serde_json::json!({}), "stop".into()).as_bytes());
+    let usage = serde_json::json!({"choices": [], "usage": {"prompt_tokens": 321, "completion_tokens": pieces.len(), "total_tokens": 321 + pieces.len()}});
+    let _ = write!(out, "data: {usage}\n\ndata: [DONE]\n\n");
+}
+
+/// The first sentence of source [1] in the user message, cited as [1]: an answer the support
+/// check and the sanity gate accept.
+fn cited_first_sentence(body: &Value) -> String {
+    let user = body["messages"][1]["content"].as_str().unwrap_or_default();
+    let text = user
+        .split("<source id=\"1\"")
+        .nth(1)
+        .and_then(|s| s.split_once(">\n"))
+        .map(|(_, rest)| rest.split("\n</source>").next().unwrap_or_default())
+        .unwrap_or_default();
+    let line = text
+        .lines()
+        .find(|l| l.split_whitespace().count() >= 5 && !l.starts_with('#'))
+        .unwrap_or("The sources do not say");
+    let sentence = line.split_inclusive(". ").next().unwrap_or(line).trim();
+    format!("{} [1].", sentence.trim_end_matches('.'))
+}
+
+/// An Env whose models are `models` (TOML array items), with remote model `big` on `urls`.
+fn env_with_remote(models: &str, urls: &[String], extra: &str) -> Env {
+    let env = Env::new();
+    let urls: Vec<String> = urls.iter().map(|u| format!("{u:?}")).collect();
+    env.append_config(&format!(
+        "models = [{models}]\n[llm.remote.big]\nurls = [{}]\nmodel = \"fake-qwen\"\n{extra}",
+        urls.join(", ")
+    ));
+    env.ingest_corpora();
+    env
+}
+
+fn ask(env: &Env) -> Value {
+    let out = env
+        .cmd()
+        .args(["ask", "--json", QUESTION])
+        .env("RAG_TEST_REMOTE_TOKEN", "s3cret-token")
+        .env("RAG_ALLOW_TEST_MODEL", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_remote_model_answers_the_same_messages_with_its_citations_checked() {
+    let server = FakeServer::start(Behaviour::Answer);
+    let env = env_with_remote(
+        "\"remote:big\"",
+        std::slice::from_ref(&server.url),
+        "token_env = \"RAG_TEST_REMOTE_TOKEN\"\n",
+    );
+    let a = ask(&env);
+    assert_eq!(a["mode"], "generated", "{a}");
+    assert_eq!(a["model"], "big (fake-qwen)");
+    assert_eq!(a["stop_reason"], "eos");
+    assert_eq!(a["routing"]["answered_by"], "big (fake-qwen)");
+    assert_eq!(a["routing"]["attempts"][0]["passed"], true, "{a}");
+    assert_eq!(a["generation"]["prompt_tokens"], 321);
+    assert!(a["answer"].as_str().unwrap().ends_with("[1]."), "{a}");
+    assert_eq!(a["citations"][0]["n"], 1);
+    crate::e2e::assert_citations_point_at_their_text(&a);
+
+    let received = server.received();
+    assert_eq!(received.len(), 1);
+    let r = &received[0];
+    let header = |name: &str| {
+        r.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(
+        header("authorization").as_deref(),
+        Some("Bearer s3cret-token")
+    );
+    // The messages `rag prompt` shows, and the configured sampling in the servers' fields.
+    let prompt = env.ok_json(&["prompt", QUESTION]);
+    assert_eq!(r.body["messages"], prompt, "{}", r.body);
+    let b = &r.body;
+    assert_eq!(b["model"], "fake-qwen");
+    assert_eq!(b["stream"], true);
+    assert_eq!(b["max_tokens"], 24);
+    assert_eq!(b["top_k"], 20);
+    assert_eq!(b["chat_template_kwargs"]["enable_thinking"], false);
+    for field in ["temperature", "top_p", "min_p", "presence_penalty", "seed"] {
+        assert!(b[field].is_number(), "{field} missing: {b}");
+    }
+}
+
+#[test]
+fn a_pool_passes_over_dead_and_failing_servers_and_reports_them() {
+    let failing = FakeServer::start(Behaviour::Status(503));
+    let good = FakeServer::start(Behaviour::Answer);
+    let dead = dead_url();
+    let env = env_with_remote(
+        "\"remote:big\"",
+        &[dead.clone(), failing.url.clone(), good.url.clone()],
+        "backoff_s = 60\n",
+    );
+    let server = start_server(&env);
+    for _ in 0..2 {
+        let (status, body) = http(
+            &server.addr,
+            "POST",
+            "/v1/ask",
+            &serde_json::json!({ "question": QUESTION }).to_string(),
+        );
+        assert_eq!(status, 200, "{body}");
+        let a: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(a["mode"], "generated", "{a}");
+        assert_eq!(a["model"], "big (fake-qwen)");
+    }
+    // The failing server was asked once, then left out for its back-off; the good one twice.
+    assert_eq!(failing.received().len(), 1);
+    assert_eq!(good.received().len(), 2);
+    let (status, body) = http(&server.addr, "GET", "/readyz", "");
+    assert_eq!(status, 200, "{body}");
+    let ready: Value = serde_json::from_str(&body).unwrap();
+    let backends = ready["remote"][0]["backends"].as_array().unwrap();
+    let by_url = |u: &str| backends.iter().find(|b| b["url"] == u).unwrap().clone();
+    assert_eq!(by_url(&dead)["healthy"], false, "{ready}");
+    assert_eq!(by_url(&dead)["errors"], 1);
+    assert_eq!(by_url(&failing.url)["healthy"], false);
+    assert!(by_url(&failing.url)["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("503"));
+    assert_eq!(by_url(&good.url)["healthy"], true);
+    assert_eq!(by_url(&good.url)["requests"], 2);
+    assert_eq!(by_url(&good.url)["errors"], 0);
+    let (_, metrics) = http(&server.addr, "GET", "/metrics", "");
+    let up = format!(
+        "rag_remote_backend_up{{model=\"big\",url=\"{}\"}} 1",
+        good.url
+    );
+    let down = format!("rag_remote_backend_up{{model=\"big\",url=\"{dead}\"}} 0");
+    assert!(
+        metrics.contains(&up) && metrics.contains(&down),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn a_server_lost_mid_answer_ends_it_with_backend_lost_and_is_not_retried() {
+    let dying = FakeServer::start(Behaviour::DieAfter(2));
+    let spare = FakeServer::start(Behaviour::Answer);
+    let env = env_with_remote(
+        "\"remote:big\"",
+        &[dying.url.clone(), spare.url.clone()],
+        "",
+    );
+    let a = ask(&env);
+    assert_eq!(a["stop_reason"], "backend_lost", "{a}");
+    assert_eq!(a["routing"]["attempts"][0]["passed"], false);
+    assert!(!a["answer"].as_str().unwrap().is_empty());
+    // Text had reached the reader: the question is not sent again.
+    assert_eq!(spare.received().len(), 0);
+}
+
+#[test]
+fn a_local_answer_that_fails_the_gate_goes_to_the_remote_model() {
+    let server = FakeServer::start(Behaviour::Answer);
+    let local = format!("{:?}", tiny_gguf().to_str().unwrap());
+    let env = env_with_remote(
+        &format!("{local}, \"remote:big\""),
+        std::slice::from_ref(&server.url),
+        "",
+    );
+    let a = ask(&env);
+    let attempts = a["routing"]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{a}");
+    assert_eq!(attempts[0]["model"], "tiny-qwen35.gguf");
+    assert_eq!(attempts[0]["passed"], false);
+    assert_eq!(attempts[1]["passed"], true);
+    assert_eq!(a["routing"]["answered_by"], "big (fake-qwen)");
+    assert_eq!(server.received().len(), 1);
+}
+
+#[test]
+fn remote_settings_and_outages_are_clear_errors() {
+    // A routing entry with no table.
+    let env = Env::new();
+    env.append_config("models = [\"remote:nowhere\"]\n");
+    let out = env.run(&["ask", QUESTION]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("[llm.remote.nowhere]"),
+        "{}",
+        stderr(&out)
+    );
+    // A token variable that is not set.
+    let env = env_with_remote(
+        "\"remote:big\"",
+        &[dead_url()],
+        "token_env = \"RAG_TEST_UNSET_TOKEN\"\n",
+    );
+    let out = env.run(&["ask", QUESTION]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("RAG_TEST_UNSET_TOKEN"),
+        "{}",
+        stderr(&out)
+    );
+    // Every server down: the question fails, naming the servers, and nothing else is lost.
+    let dead = dead_url();
+    let env = env_with_remote("\"remote:big\"", std::slice::from_ref(&dead), "");
+    let out = env.run(&["ask", QUESTION]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("no server answered") && err.contains(&dead),
+        "{err}"
+    );
+}
