@@ -145,6 +145,31 @@ impl std::str::FromStr for Thinking {
     }
 }
 
+/// Which models a question may start with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Quality {
+    /// The routing order: the first (small) model first.
+    #[default]
+    Normal,
+    /// Straight to the larger models: the first one in the routing order is skipped when
+    /// another follows it.
+    High,
+}
+
+impl std::str::FromStr for Quality {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Quality> {
+        match s {
+            "normal" => Ok(Quality::Normal),
+            "high" => Ok(Quality::High),
+            other => Err(Error::User(UserError::BadRequest(format!(
+                "quality = {other:?} must be \"normal\" or \"high\""
+            )))),
+        }
+    }
+}
+
 /// Device profile: which model, context and threads suit the machine.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

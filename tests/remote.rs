@@ -153,9 +153,15 @@ fn env_with_remote(models: &str, urls: &[String], extra: &str) -> Env {
 }
 
 fn ask(env: &Env) -> Value {
+    ask_with(env, &[])
+}
+
+fn ask_with(env: &Env, options: &[&str]) -> Value {
     let out = env
         .cmd()
-        .args(["ask", "--json", QUESTION])
+        .args(["ask", "--json"])
+        .args(options)
+        .arg(QUESTION)
         .env("RAG_TEST_REMOTE_TOKEN", "s3cret-token")
         .env("RAG_ALLOW_TEST_MODEL", "1")
         .output()
@@ -297,6 +303,22 @@ fn a_local_answer_that_fails_the_gate_goes_to_the_remote_model() {
     assert_eq!(attempts[1]["passed"], true);
     assert_eq!(a["routing"]["answered_by"], "big (fake-qwen)");
     assert_eq!(server.received().len(), 1);
+
+    // "high" quality goes straight to the larger model.
+    let a = ask_with(&env, &["--quality", "high"]);
+    let attempts = a["routing"]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{a}");
+    assert_eq!(attempts[0]["model"], "big (fake-qwen)");
+    let reason = a["routing"]["reason"].as_str().unwrap();
+    assert!(reason.contains("tiny-qwen35.gguf skipped"), "{reason}");
+    assert_eq!(server.received().len(), 2);
+    let out = env.run(&["ask", "--quality", "best", QUESTION]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("\"normal\" or \"high\""),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -98,6 +98,10 @@ pub(crate) enum Command {
         /// Thinking: off (default) or bounded (within llm.thinking_budget tokens; never shown).
         #[arg(long, value_name = "MODE")]
         thinking: Option<String>,
+        /// Quality: normal (default: the routing order) or high (straight to the larger models,
+        /// skipping the first of llm.models when another follows it).
+        #[arg(long, value_name = "LEVEL")]
+        quality: Option<String>,
         /// Sampling temperature (default: llm.sampling.temperature, 0.7).
         #[arg(long, value_name = "T")]
         temperature: Option<f32>,

@@ -106,6 +106,7 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             presence_penalty,
             seed,
             draft,
+            quality,
             ..
         } => {
             let thinking = thinking.map(|t| t.parse()).transpose()?;
@@ -123,6 +124,7 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
                 sampling,
                 thinking,
                 max_tokens: None,
+                quality: quality.map(|q| q.parse()).transpose()?.unwrap_or_default(),
             };
             // Bad options fail before the models load.
             options.check(&config)?;

@@ -33,6 +33,8 @@ pub struct AskOptions {
     pub thinking: Option<crate::config::Thinking>,
     /// Most answer tokens for this question (default: `llm.max_tokens`).
     pub max_tokens: Option<u32>,
+    /// `High` starts with the larger models, skipping the first of the routing order.
+    pub quality: crate::config::Quality,
 }
 
 impl AskOptions {
@@ -248,7 +250,11 @@ impl Rag {
         let started = Instant::now();
         let question = validate_question(question)?;
         let asked = options.resolve(&self.config)?;
-        let models = self.models();
+        let mut models = self.models();
+        let skipped = match options.quality {
+            crate::config::Quality::High if models.len() > 1 => Some(models.remove(0).name()),
+            _ => None,
+        };
         // A place in the local queue, when a local model answers first.
         let mut ticket = match models.first() {
             Some(generate::answer::Model::Local(llm, _)) if !options.extractive => {
@@ -302,7 +308,7 @@ impl Rag {
             let on_piece = &mut |p: &str| on_event(AskEvent::Piece(p));
             let check =
                 |text: &str, sources: &[crate::types::Hit]| self.check_citations(text, sources);
-            generate::answer::route(
+            let mut routed = generate::answer::route(
                 &models,
                 &self.config.llm,
                 question,
@@ -310,7 +316,14 @@ impl Rag {
                 asked.settings,
                 &check,
                 on_piece,
-            )?
+            )?;
+            if let (Some(skipped), Some(r)) = (&skipped, routed.routing.as_mut()) {
+                r.reason = format!(
+                    "quality \"high\" asked for, {skipped} skipped; {}",
+                    r.reason
+                );
+            }
+            routed
         } else {
             self.without_model(question, options.extractive, &found, &|| *words)
         };

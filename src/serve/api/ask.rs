@@ -27,6 +27,10 @@ pub struct AskRequest {
     /// Most answer tokens (default `llm.max_tokens`).
     #[serde(default)]
     pub max_tokens: Option<u32>,
+    /// `"high"` goes straight to the larger models (the first of the routing order is skipped
+    /// when another follows it); default `"normal"`.
+    #[serde(default)]
+    pub quality: Quality,
 }
 
 /// Body of `POST /v1/search`.
@@ -59,6 +63,7 @@ fn ask_options(req: &AskRequest) -> AskOptions {
         sampling: req.sampling.clone().unwrap_or_default(),
         thinking: req.thinking,
         max_tokens: req.max_tokens,
+        quality: req.quality,
     }
 }
 

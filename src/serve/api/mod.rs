@@ -34,7 +34,7 @@ use tokio_stream::StreamExt;
 use utoipa::OpenApi;
 
 use super::{Access, ApiError, AppState, ErrorBody, ErrorDetail, Server};
-use crate::config::{SamplingOverride, Thinking};
+use crate::config::{Quality, SamplingOverride, Thinking};
 use crate::error::UserError;
 use crate::types::{Answer, AnswerMode, Citation, Evidence, Hit, StopReason};
 use crate::StoredDoc;
