@@ -514,6 +514,55 @@ pub struct ServeConfig {
     /// Let `DELETE /v1/documents/{id}` remove documents that were not uploaded over HTTP
     /// (ingested with `rag ingest`). Off: only uploads can be deleted over HTTP.
     pub delete_ingested: bool,
+    /// Shedding load when the device is hot, throttled or overloaded.
+    pub shed: ShedConfig,
+}
+
+/// When and how `rag serve` sheds questions (README, "Shedding").
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShedConfig {
+    /// Watch the device and shed; off answers every question the usual way (a full local queue
+    /// is then HTTP 503).
+    pub enabled: bool,
+    /// What to do with a shed question, first applicable wins: `remote` (the routing order's
+    /// remote models), `fewer_chunks` (the local model reads 3 chunks), `extractive`.
+    pub order: Vec<crate::types::ShedAction>,
+    /// Where the thermal zones are (`thermal_zone*/temp`, millidegrees Celsius).
+    pub thermal_dir: PathBuf,
+    /// Shed above this CPU temperature; unset: the zones' lowest passive trip point, else 45 °C.
+    pub max_temp_c: Option<f64>,
+    /// Where the CPUs' frequencies are (`cpu*/cpufreq/scaling_cur_freq`, `cpuinfo_max_freq`).
+    pub cpu_dir: PathBuf,
+    /// Shed below this share of the CPUs' maximum frequency (throttling).
+    pub min_freq_ratio: f64,
+    /// Shed when questions would wait longer than this for the local model (seconds).
+    pub max_queue_wait_s: f64,
+    /// Shed when the local model generates slower than this share of its recent speed.
+    pub min_speed_ratio: f64,
+    /// Seconds between two looks at the device.
+    pub check_every_s: f64,
+}
+
+impl Default for ShedConfig {
+    fn default() -> Self {
+        use crate::types::ShedAction;
+        ShedConfig {
+            enabled: true,
+            order: vec![
+                ShedAction::Remote,
+                ShedAction::FewerChunks,
+                ShedAction::Extractive,
+            ],
+            thermal_dir: PathBuf::from("/sys/class/thermal"),
+            max_temp_c: None,
+            cpu_dir: PathBuf::from("/sys/devices/system/cpu"),
+            min_freq_ratio: 0.5,
+            max_queue_wait_s: 30.0,
+            min_speed_ratio: 0.5,
+            check_every_s: 2.0,
+        }
+    }
 }
 
 impl Default for ServeConfig {
@@ -536,6 +585,7 @@ impl Default for ServeConfig {
             idle_timeout_seconds: 30,
             max_connections: 256,
             delete_ingested: false,
+            shed: ShedConfig::default(),
         }
     }
 }
@@ -816,6 +866,19 @@ impl Config {
             ));
         }
         self.check_remote()?;
+        let sh = &self.serve.shed;
+        let ratios_ok = [sh.min_freq_ratio, sh.min_speed_ratio]
+            .iter()
+            .all(|r| (0.0..=1.0).contains(r));
+        let positive = [sh.max_queue_wait_s, sh.check_every_s]
+            .iter()
+            .all(|t| t.is_finite() && *t > 0.0);
+        if !ratios_ok || !positive || sh.order.is_empty() {
+            return bad(
+                "serve.shed: min_freq_ratio and min_speed_ratio must be 0 to 1, max_queue_wait_s and check_every_s positive seconds, and order must list at least one of \"remote\", \"fewer_chunks\", \"extractive\""
+                    .into(),
+            );
+        }
         let sv = &self.serve;
         if sv
             .tokens

@@ -468,6 +468,9 @@ pub struct Answer {
     pub packing: Packing,
     /// Stage timings.
     pub timings_ms: Timings,
+    /// How the question was shed when the device was overloaded (absent: it was not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shed: Option<Shed>,
 }
 
 #[cfg(test)]
@@ -550,4 +553,35 @@ pub struct PoolState {
     pub model: String,
     /// Its servers.
     pub backends: Vec<BackendState>,
+}
+
+/// What an overloaded or throttled device does with a question instead of answering it the
+/// usual way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShedAction {
+    /// Hand it to the remote models of the routing order.
+    Remote,
+    /// Let the local model read fewer chunks (a shorter prompt).
+    FewerChunks,
+    /// Answer with the sources' own sentences, no model.
+    Extractive,
+}
+
+/// How questions are shed: the actions in order of preference, and why now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shedding {
+    /// The actions to try, first applicable wins.
+    pub order: Vec<ShedAction>,
+    /// Why the device is overloaded now; `None` sheds only a question the local queue refuses.
+    pub overloaded: Option<String>,
+}
+
+/// How one question was shed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Shed {
+    /// What was done instead.
+    pub action: ShedAction,
+    /// Why, in words.
+    pub reason: String,
 }

@@ -565,10 +565,27 @@ fn a_full_queue_answers_busy_at_once_and_the_engine_recovers() {
         second_piece.recv().unwrap();
         // One question is being answered and one holds the queue's place: the next is refused.
         let err = rag.ask(QUESTION, &AskOptions::default()).unwrap_err();
+        // With shedding on, the same question is answered from the sources instead, at once.
+        let shedding = AskOptions {
+            shedding: Some(rag::types::Shedding {
+                order: vec![
+                    rag::types::ShedAction::Remote,
+                    rag::types::ShedAction::FewerChunks,
+                    rag::types::ShedAction::Extractive,
+                ],
+                overloaded: None,
+            }),
+            ..AskOptions::default()
+        };
+        let shed = rag.ask(QUESTION, &shedding).unwrap();
         go_on.send(()).unwrap();
         go_on2.send(()).unwrap();
         assert!(matches!(err, rag::Error::Busy(_)), "{err}");
         assert!(err.to_string().contains("try again"), "{err}");
+        assert_eq!(shed.mode, AnswerMode::Extractive);
+        let how = shed.shed.unwrap();
+        assert_eq!(how.action, rag::types::ShedAction::Extractive);
+        assert!(how.reason.contains("queue is full"), "{}", how.reason);
         assert_eq!(running.join().unwrap().mode, AnswerMode::Generated);
         assert_eq!(waiting.join().unwrap().mode, AnswerMode::Generated);
     });

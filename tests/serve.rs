@@ -651,10 +651,42 @@ async fn a_kiosk_serves_its_page_and_refuses_upload_and_deletion() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_model_answers_503_with_retry_after_while_search_goes_on() {
+async fn by_default_a_full_model_sheds_questions_to_the_sources_at_once() {
     let state = server(|c| {
         c.llm.slots = 1;
         c.llm.queue = 1;
+    });
+    let app = app(Arc::clone(&state));
+    let llm = state.rag().llm().unwrap();
+    let held = (llm.reserve().unwrap(), llm.reserve().unwrap());
+    let (status, a) = send_json(&app, post_json("/v1/ask", json!({"question": QUESTION}))).await;
+    assert_eq!(status, StatusCode::OK, "{a}");
+    assert_eq!(a["mode"], "extractive");
+    assert_eq!(a["shed"]["action"], "extractive");
+    assert!(
+        a["shed"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("queue is full"),
+        "{a}"
+    );
+    drop(held);
+    let (status, a) = send_json(&app, post_json("/v1/ask", json!({"question": QUESTION}))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(a.get("shed").is_none(), "{a}");
+    let (_, _, metrics) = send(&app, get("/metrics")).await;
+    assert!(
+        metrics.contains("rag_shed_answers_total{action=\"extractive\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_shedding_off_a_full_model_answers_503_with_retry_after_while_search_goes_on() {
+    let state = server(|c| {
+        c.llm.slots = 1;
+        c.llm.queue = 1;
+        c.serve.shed.enabled = false;
     });
     let app = app(Arc::clone(&state));
     let llm = state.rag().llm().unwrap();

@@ -125,6 +125,7 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
                 thinking,
                 max_tokens: None,
                 quality: quality.map(|q| q.parse()).transpose()?.unwrap_or_default(),
+                shedding: None,
             };
             // Bad options fail before the models load.
             options.check(&config)?;

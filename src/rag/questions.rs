@@ -35,6 +35,8 @@ pub struct AskOptions {
     pub max_tokens: Option<u32>,
     /// `High` starts with the larger models, skipping the first of the routing order.
     pub quality: crate::config::Quality,
+    /// Shedding, when the server watches the device (`serve.shed`).
+    pub shedding: Option<crate::types::Shedding>,
 }
 
 impl AskOptions {
@@ -58,6 +60,7 @@ impl AskOptions {
             ))));
         }
         Ok(Asked {
+            read_max: usize::MAX,
             top_k,
             settings: generate::answer::Settings {
                 sampling,
@@ -72,6 +75,8 @@ impl AskOptions {
 struct Asked {
     top_k: usize,
     settings: generate::answer::Settings,
+    /// Most chunks the prompt reads (fewer than the configured selection when shed).
+    read_max: usize,
 }
 
 /// What retrieval and packing found for a question.
@@ -140,13 +145,15 @@ impl Rag {
         &self,
         question: &str,
         hits: Vec<crate::types::Hit>,
-        settings: &generate::answer::Settings,
+        asked: &Asked,
     ) -> (Vec<crate::types::Hit>, crate::types::Packing) {
         let count = |t: &str| self.count_tokens(t);
-        let budget = self
-            .budget(settings)
-            .sources(generate::SYSTEM_PROMPT, question, &count);
-        let selection = generate::pack::Selection::configured(&self.config.retrieval);
+        let budget =
+            self.budget(&asked.settings)
+                .sources(generate::SYSTEM_PROMPT, question, &count);
+        let mut selection = generate::pack::Selection::configured(&self.config.retrieval);
+        selection.max = asked.read_max;
+        selection.min = selection.min.min(asked.read_max);
         generate::pack::pack(hits, &selection, budget, &count)
     }
 
@@ -188,7 +195,7 @@ impl Rag {
         }
         .resolve(&self.config)?;
         let retrieved = self.retrieve(question, asked.top_k)?;
-        let (hits, _) = self.pack(question, retrieved.hits, &asked.settings);
+        let (hits, _) = self.pack(question, retrieved.hits, &asked);
         let blocks = generate::answer::source_blocks(&hits);
         Ok((
             generate::SYSTEM_PROMPT.to_string(),
@@ -249,17 +256,36 @@ impl Rag {
     ) -> Result<Answer> {
         let started = Instant::now();
         let question = validate_question(question)?;
-        let asked = options.resolve(&self.config)?;
+        let mut asked = options.resolve(&self.config)?;
         let mut models = self.models();
         let skipped = match options.quality {
             crate::config::Quality::High if models.len() > 1 => Some(models.remove(0).name()),
             _ => None,
         };
-        // A place in the local queue, when a local model answers first.
-        let mut ticket = match models.first() {
-            Some(generate::answer::Model::Local(llm, _)) if !options.extractive => {
-                Some(llm.reserve()?)
+        let mut extractive = options.extractive || models.is_empty();
+        let mut shed = None;
+        if let Some(s) = &options.shedding {
+            if let (Some(reason), false) = (&s.overloaded, extractive) {
+                shed = shed_question(s, reason, false, &mut models, &mut asked, &mut extractive);
             }
+        }
+        // A place in the local queue, when a local model answers first; a full queue sheds
+        // the question when shedding is on.
+        let mut ticket = match models.first() {
+            Some(generate::answer::Model::Local(llm, _)) if !extractive => match llm.reserve() {
+                Ok(t) => Some(t),
+                Err(Error::Busy(why)) => {
+                    let reason = "the local model's queue is full";
+                    shed = options.shedding.as_ref().and_then(|s| {
+                        shed_question(s, reason, true, &mut models, &mut asked, &mut extractive)
+                    });
+                    if shed.is_none() {
+                        return Err(Error::Busy(why));
+                    }
+                    None
+                }
+                Err(e) => return Err(e),
+            },
             _ => None,
         };
         let t0 = Instant::now();
@@ -285,7 +311,7 @@ impl Rag {
             ticket = None;
         }
         let t1 = Instant::now();
-        let generating = !models.is_empty() && !options.extractive && !found.refused && go_on;
+        let generating = !models.is_empty() && !extractive && !found.refused && go_on;
         // While the model reads the prompt, the sources' own sentences come first.
         let mut draft_ms = None;
         let draft = generating
@@ -303,7 +329,7 @@ impl Rag {
             None => go_on,
         };
         let mut out = if !go_on && !found.refused {
-            generate::answer::Routed::cancelled(!models.is_empty() && !options.extractive)
+            generate::answer::Routed::cancelled(!models.is_empty() && !extractive)
         } else if generating {
             let on_piece = &mut |p: &str| on_event(AskEvent::Piece(p));
             let check =
@@ -343,7 +369,9 @@ impl Rag {
             check: out.check_ms,
         };
         let numbered = numbered[..used].to_vec();
-        Ok(self.assemble(&found, numbered, out, &|| *words, timings))
+        let mut answer = self.assemble(&found, numbered, out, &|| *words, timings);
+        answer.shed = shed;
+        Ok(answer)
     }
 
     /// Retrieval and packing for one question: the hits the answer may cite, and whether the
@@ -357,7 +385,7 @@ impl Rag {
             hits.truncate(REFUSAL_SOURCES);
             (hits, Default::default())
         } else {
-            self.pack(question, retrieved.hits, &asked.settings)
+            self.pack(question, retrieved.hits, asked)
         };
         Ok(Found {
             hits,
@@ -450,6 +478,7 @@ impl Rag {
             degraded,
             packing,
             timings_ms,
+            shed: None,
         }
     }
 
@@ -483,4 +512,36 @@ fn validate_question(question: &str) -> Result<&str> {
         ))));
     }
     Ok(q)
+}
+
+/// Chunks a prompt reads when a question is shed to fewer chunks.
+const SHED_READ_CHUNKS: usize = 3;
+
+/// Applies the first of `shedding`'s actions that fits this question: remote models when the
+/// routing order has any, fewer chunks (unless the local queue refused it: that still needs the
+/// local model), else extractive. `None` when none fits.
+fn shed_question(
+    shedding: &crate::types::Shedding,
+    reason: &str,
+    queue_full: bool,
+    models: &mut Vec<generate::answer::Model<'_>>,
+    asked: &mut Asked,
+    extractive: &mut bool,
+) -> Option<crate::types::Shed> {
+    use crate::types::ShedAction;
+    let remote = |m: &generate::answer::Model<'_>| matches!(m, generate::answer::Model::Remote(_));
+    let action = shedding.order.iter().copied().find(|a| match a {
+        ShedAction::Remote => models.iter().any(remote),
+        ShedAction::FewerChunks => !queue_full,
+        ShedAction::Extractive => true,
+    })?;
+    match action {
+        ShedAction::Remote => models.retain(remote),
+        ShedAction::FewerChunks => asked.read_max = SHED_READ_CHUNKS,
+        ShedAction::Extractive => *extractive = true,
+    }
+    Some(crate::types::Shed {
+        action,
+        reason: reason.to_string(),
+    })
 }

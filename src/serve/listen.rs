@@ -38,6 +38,9 @@ pub async fn run(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
         if state.config.kiosk { " (kiosk)" } else { "" }
     );
     tokio::spawn(follow_commits(Arc::clone(state.rag())));
+    if state.config.shed.enabled {
+        tokio::spawn(watch_device(Arc::clone(&state)));
+    }
     let router = app(Arc::clone(&state));
     let max = state.config.max_connections;
     let slots = Arc::new(tokio::sync::Semaphore::new(max));
@@ -175,5 +178,19 @@ pub(super) async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+/// Looks at the device every `serve.shed.check_every_s` and starts or stops shedding.
+async fn watch_device(state: AppState) {
+    let mut tick = tokio::time::interval(state.shed.period());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let s = Arc::clone(&state);
+        match tokio::task::spawn_blocking(move || s.shed.check(s.rag())).await {
+            Ok(shedding) => state.metrics.set_shedding(shedding),
+            Err(e) => tracing::warn!("the device check failed: {e}"),
+        }
     }
 }

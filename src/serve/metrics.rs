@@ -39,6 +39,13 @@ pub struct AnswerLabels {
     pub stop_reason: String,
 }
 
+/// Labels of a shed question.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ShedLabels {
+    /// `remote`, `fewer_chunks` or `extractive`.
+    pub action: String,
+}
+
 /// Labels of one server of a remote model's pool.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BackendLabels {
@@ -67,6 +74,8 @@ pub struct Metrics {
     documents: Gauge,
     chunks: Gauge,
     refused_connections: Counter,
+    shed: Family<ShedLabels, Counter>,
+    shedding: Gauge,
     backend_up: Family<BackendLabels, Gauge>,
     backend_in_flight: Family<BackendLabels, Gauge>,
     backend_requests: Family<BackendLabels, Gauge>,
@@ -145,6 +154,18 @@ impl Metrics {
             "Connections answered 503 because serve.max_connections were open",
             refused_connections.clone(),
         );
+        let shed = Family::<ShedLabels, Counter>::default();
+        let shedding = Gauge::default();
+        registry.register(
+            "shed_answers",
+            "Questions shed because the device was hot, throttled or overloaded, by action",
+            shed.clone(),
+        );
+        registry.register(
+            "shedding",
+            "1 while questions are shed (serve.shed), else 0",
+            Gauge::clone(&shedding),
+        );
         let backend_up = Family::<BackendLabels, Gauge>::default();
         let backend_in_flight = Family::<BackendLabels, Gauge>::default();
         let backend_requests = Family::<BackendLabels, Gauge>::default();
@@ -177,6 +198,8 @@ impl Metrics {
         );
         Metrics {
             registry,
+            shed,
+            shedding,
             backend_up,
             backend_in_flight,
             backend_requests,
@@ -194,6 +217,11 @@ impl Metrics {
             chunks,
             refused_connections,
         }
+    }
+
+    /// Whether questions are shed now.
+    pub fn set_shedding(&self, on: bool) {
+        self.shedding.set(i64::from(on));
     }
 
     /// Counts a connection refused for being over `serve.max_connections`.
@@ -231,6 +259,13 @@ impl Metrics {
         self.answers
             .get_or_create(&AnswerLabels { mode, stop_reason })
             .inc();
+        if let Some(shed) = &answer.shed {
+            let action = serde_json::to_value(shed.action)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
+            self.shed.get_or_create(&ShedLabels { action }).inc();
+        }
         if let Some(g) = &answer.generation {
             let seconds = answer.timings_ms.generate / 1e3;
             self.tokens.inc_by(g.generated_tokens as u64);

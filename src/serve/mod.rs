@@ -16,6 +16,7 @@
 
 mod api;
 mod metrics;
+mod shed;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,7 @@ use axum::{Json, Router};
 
 pub use api::{AskRequest, ChatRequest, SearchRequest};
 pub use metrics::Metrics;
+pub use shed::{Readings, Watcher};
 
 use crate::config::ServeConfig;
 use crate::error::{Error, UserError};
@@ -51,6 +53,8 @@ pub struct Server {
     rag: Arc<Rag>,
     config: ServeConfig,
     metrics: Metrics,
+    /// Watches the device and sheds questions (`serve.shed`).
+    shed: Watcher,
     /// Set when the shutdown grace period is over: answers still running stop.
     stopping: AtomicBool,
     /// Folders whose files are named relative to them when paths are hidden: the working
@@ -69,8 +73,10 @@ impl Server {
             .into_iter()
             .filter_map(canonical)
             .collect();
+        let shed = Watcher::new(&config.shed);
         Arc::new(Server {
             rag: Arc::new(rag),
+            shed,
             config,
             metrics: Metrics::new(),
             stopping: AtomicBool::new(false),

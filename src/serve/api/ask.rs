@@ -64,6 +64,7 @@ fn ask_options(req: &AskRequest) -> AskOptions {
         thinking: req.thinking,
         max_tokens: req.max_tokens,
         quality: req.quality,
+        shedding: None,
     }
 }
 
@@ -84,7 +85,8 @@ pub async fn ask(
 ) -> Result<Response, ApiError> {
     let req = body(req)?;
     log_question(&s, "/v1/ask", &req.question);
-    let options = ask_options(&req);
+    let mut options = ask_options(&req);
+    options.shedding = s.shed.shedding();
     if req.stream {
         let state = StreamState::default();
         return stream_answer(s, req.question, options, sse_ask, state, None).await;

@@ -222,6 +222,7 @@ pub async fn chat_completions(
     let options = AskOptions {
         sampling,
         max_tokens: req.max_completion_tokens.or(req.max_tokens),
+        shedding: s.shed.shedding(),
         ..AskOptions::default()
     };
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());

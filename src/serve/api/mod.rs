@@ -87,6 +87,7 @@ async fn answer(s: &AppState, question: String, options: AskOptions) -> Result<A
     })
     .await??;
     s.metrics.answer(&answer);
+    s.shed.observe(&answer, s.rag());
     let mut answer = answer;
     s.public_answer(&mut answer);
     Ok(answer)
@@ -176,6 +177,7 @@ async fn stream_answer(
         match result {
             Ok(mut answer) => {
                 server.metrics.answer(&answer);
+                server.shed.observe(&answer, server.rag());
                 server.public_answer(&mut answer);
                 let mut events = shape(&mut st, Step::Done(&answer));
                 events.extend(trailer);

@@ -38,6 +38,9 @@ pub struct ReadinessDetails {
     pub slots: usize,
     /// Each remote model's servers: health, questions in flight, errors, tokens/s.
     pub remote: Vec<crate::types::PoolState>,
+    /// Why questions are shed now (absent: they are not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shedding: Option<String>,
     /// True when the embedding model is loaded (else retrieval is BM25 alone).
     pub embedder: bool,
     /// True in kiosk mode (no upload or deletion).
@@ -218,6 +221,7 @@ pub async fn readyz(
         models: rag.model_names(),
         slots: rag.llm().map_or(0, |l| l.slots()),
         remote: rag.remote_models().iter().map(|r| r.state()).collect(),
+        shedding: s.shed.shedding().and_then(|sh| sh.overloaded),
         embedder: rag.embedding_model().is_some(),
         kiosk: s.config.kiosk,
     });
