@@ -13,6 +13,10 @@ random-weight 0.8B-shaped Q4_K_M file).
 2. Pools: 8 questions, 4 at a time, through `rag serve` with one server (2 threads, 2 slots)
    and with two servers (1 thread and 2 slots each): generated tokens / wall time.
 Prints JSON; random weights never stop early, so every answer is max_tokens long.
+3. Failover: two servers (1 thread, 2 slots each); one is killed 8 s after 4 questions were
+   sent, then 4 more are asked: every question must be answered (200), those streaming from the
+   killed server with stop_reason backend_lost.
+ONLY=overhead, ONLY=pool or ONLY=failover runs one part.
 """
 import json
 import os
@@ -22,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -93,8 +98,13 @@ def start_rag(workdir, urls):
 
 
 def rag_ask(base, question):
-    with post(base + "/v1/ask", {"question": question}) as r:
-        return json.load(r)
+    try:
+        with post(base + "/v1/ask", {"question": question}) as r:
+            return json.load(r)
+    except urllib.error.HTTPError as e:
+        message = f"rag answered HTTP {e.code}: {e.read().decode()}"
+        print(message, file=sys.stderr)
+        raise SystemExit(message)
 
 
 def direct(url, messages):
@@ -174,6 +184,43 @@ def pool(workdir, backends):
             p.kill()
 
 
+def failover(workdir):
+    """Two servers; one is killed while 4 questions are in flight, then 4 more are asked."""
+    servers = [start_llama_server(1, 2) for _ in range(2)]
+    rag, _, base = start_rag(workdir, [u for _, u in servers])
+    try:
+        answers = []
+        lock = threading.Lock()
+
+        def ask(q):
+            a = rag_ask(base, q)
+            with lock:
+                answers.append({"question": q, "stop_reason": a.get("stop_reason"),
+                                "attempts": [t["failures"] for t in a["routing"]["attempts"]]})
+
+        first = [threading.Thread(target=ask, args=(q,)) for q in QUESTIONS[:4]]
+        for t in first:
+            t.start()
+        time.sleep(8)
+        servers[0][0].kill()
+        for t in first:
+            t.join()
+        later = [threading.Thread(target=ask, args=(q,)) for q in QUESTIONS[4:]]
+        for t in later:
+            t.start()
+        for t in later:
+            t.join()
+        with urllib.request.urlopen(base + "/readyz") as r:
+            ready = json.load(r)
+        return {"answered": len(answers), "asked": len(QUESTIONS),
+                "stop_reasons": [a["stop_reason"] for a in answers],
+                "backends": ready["remote"][0]["backends"]}
+    finally:
+        rag.kill()
+        for p, _ in servers:
+            p.kill()
+
+
 def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 8
     for path in (MODEL, SERVER, RAG):
@@ -182,8 +229,14 @@ def main():
                      "SHAPE=0.8b QUANTS=Q4_K_M scripts/bench_generate.sh and cargo build --release")
     os.makedirs(os.path.join(ROOT, "target/bench-remote"), exist_ok=True)
     workdir = os.path.join(ROOT, "target/bench-remote")
-    report = {"overhead": overhead(workdir, rounds),
-              "pool": [pool(workdir, 1), pool(workdir, 2)]}
+    only = os.environ.get("ONLY", "overhead pool failover")
+    report = {}
+    if "overhead" in only:
+        report["overhead"] = overhead(workdir, rounds)
+    if "pool" in only:
+        report["pool"] = [pool(workdir, 1), pool(workdir, 2)]
+    if "failover" in only:
+        report["failover"] = failover(workdir)
     print(json.dumps(report, indent=2))
 
 

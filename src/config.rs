@@ -297,7 +297,9 @@ pub struct RemoteConfig {
     pub connect_timeout_s: f64,
     /// Seconds to wait for the response to begin (the server reads the prompt meanwhile).
     pub first_token_timeout_s: f64,
-    /// Seconds of silence in a streaming answer after which the server counts as lost.
+    /// Seconds of silence after which the server counts as lost: between streamed pieces, and
+    /// also before the answer begins, since servers say nothing while a question waits in their
+    /// queue and while they read its prompt (so at least that long).
     pub idle_timeout_s: f64,
     /// Seconds a failed server is left out at first; each further failure doubles it, up to
     /// 60 s.
@@ -313,7 +315,7 @@ impl Default for RemoteConfig {
             context: 32768,
             connect_timeout_s: 5.0,
             first_token_timeout_s: 120.0,
-            idle_timeout_s: 30.0,
+            idle_timeout_s: 120.0,
             backoff_s: 2.0,
         }
     }
