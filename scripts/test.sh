@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# llama.cpp's own llama-server, for the remote-model tests (about 5 minutes on 2 cores, once).
+TARGETS=llama-server bash scripts/build_llama_tools.sh
 cargo fmt --check
 cargo clippy --release --all-targets -- -D warnings
 cargo test --release

@@ -480,3 +480,105 @@ fn without_a_remote_model_a_hot_device_reads_fewer_chunks_or_answers_from_the_so
         }
     }
 }
+
+/// llama.cpp's own llama-server on loopback serving the tiny test GGUF (`scripts/test.sh`
+/// builds it with `scripts/build_llama_tools.sh`).
+struct LlamaServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for LlamaServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl LlamaServer {
+    fn start() -> LlamaServer {
+        let bin = crate::e2e::root().join("target/llama-tools/bin/llama-server");
+        assert!(
+            bin.is_file(),
+            "{} is missing: run `bash scripts/build_llama_tools.sh` (scripts/test.sh does)",
+            bin.display()
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = std::process::Command::new(bin)
+            .args([
+                "-m",
+                tiny_gguf().to_str().unwrap(),
+                "-t",
+                "1",
+                "-c",
+                "16384",
+            ])
+            .args([
+                "-np",
+                "1",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            if std::net::TcpStream::connect(&addr).is_ok()
+                && http(&addr, "GET", "/health", "").0 == 200
+            {
+                return LlamaServer {
+                    child,
+                    url: format!("http://{addr}/v1"),
+                };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("llama-server did not start on {addr}");
+    }
+}
+
+#[test]
+fn real_llama_servers_answer_through_a_pool_that_survives_losing_one() {
+    let (first, second) = (LlamaServer::start(), LlamaServer::start());
+    let env = env_with_remote(
+        "\"remote:big\"",
+        &[first.url.clone(), second.url.clone()],
+        "context = 4096\n",
+    );
+    let server = start_server(&env);
+    let a = ask_http(&server);
+    // Random weights write noise, but it comes back as an answer, checked like any other.
+    assert_eq!(a["mode"], "generated", "{a}");
+    assert_eq!(a["model"], "big (fake-qwen)");
+    // The tiny GGUF's toy vocabulary needs about a token a byte, more than rag's estimate:
+    // llama-server refuses the first prompt as too long and rag resends it with fewer sources.
+    let prompt = a["generation"]["prompt_tokens"].as_u64().unwrap();
+    assert!(prompt > 100 && prompt <= 4096, "{a}");
+    assert!(
+        a["generation"]["generated_tokens"].as_u64().unwrap() > 0,
+        "{a}"
+    );
+    assert_eq!(a["routing"]["attempts"].as_array().unwrap().len(), 1);
+    assert!(a["sentences"].is_array());
+    drop(first);
+    for _ in 0..3 {
+        let a = ask_http(&server);
+        assert_eq!(a["mode"], "generated", "{a}");
+    }
+    let (_, body) = http(&server.addr, "GET", "/readyz", "");
+    let ready: Value = serde_json::from_str(&body).unwrap();
+    let backends = ready["remote"][0]["backends"].as_array().unwrap();
+    assert!(backends[0]["errors"].as_u64().unwrap() >= 1, "{ready}");
+    assert_eq!(backends[1]["errors"], 0, "{ready}");
+}

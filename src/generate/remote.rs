@@ -64,6 +64,9 @@ enum Failure {
     Server(String),
     /// The request itself is refused (4xx): another server of the same model would refuse it too.
     Refused(String),
+    /// The prompt is longer than the server's context (HTTP 400 saying so): `(prompt tokens,
+    /// context)` when the server gave them (llama-server does).
+    TooLong(Option<(u64, u64)>),
 }
 
 impl RemoteModel {
@@ -282,8 +285,8 @@ impl RemoteModel {
         on_piece: &mut dyn FnMut(&str) -> bool,
     ) -> Result<Generation> {
         let started = Instant::now();
-        let used = self.fitting(request);
-        let body = self.body(request, used);
+        let mut used = self.fitting(request);
+        let mut body = self.body(request, used);
         let mut tried = vec![false; self.backends.len()];
         let mut failures = Vec::new();
         while let Some(i) = self.pick(&tried) {
@@ -307,6 +310,20 @@ impl RemoteModel {
                 Err(Failure::Server(why)) => {
                     self.failed(i, &why);
                     failures.push(format!("{}: {why}", b.url));
+                }
+                // The estimate fitted too much for the server's tokenizer: fewer sources, same
+                // server (it is well).
+                Err(Failure::TooLong(sizes)) if used > 0 => {
+                    used = fewer_sources(used, sizes);
+                    tracing::info!(model = %self.name, "the prompt exceeded the server's context; retrying with {used} sources");
+                    body = self.body(request, used);
+                    tried[i] = false;
+                }
+                Err(Failure::TooLong(_)) => {
+                    return Err(Error::Internal(InternalError::Generate(format!(
+                        "remote model {}: even without sources the question exceeds {}'s context; raise the server's context (llama-server -c) and [llm.remote.{}] context",
+                        self.name, b.url, self.name
+                    ))));
                 }
             }
         }
@@ -340,16 +357,19 @@ impl RemoteModel {
             .map_err(|e| Failure::Server(e.to_string()))?;
         let status = response.status().as_u16();
         if status != 200 {
-            let text = response
-                .into_body()
-                .read_to_string()
-                .unwrap_or_default()
-                .chars()
-                .take(300)
-                .collect::<String>();
-            let why = format!("HTTP {status}: {}", text.trim());
+            let text = response.into_body().read_to_string().unwrap_or_default();
+            let why = format!(
+                "HTTP {status}: {}",
+                text.trim().chars().take(300).collect::<String>()
+            );
             return Err(if status >= 500 || status == 429 {
                 Failure::Server(why)
+            } else if status == 400 && text.to_ascii_lowercase().contains("context") {
+                let sizes = serde_json::from_str::<Value>(&text).ok().and_then(|v| {
+                    let e = &v["error"];
+                    Some((e["n_prompt_tokens"].as_u64()?, e["n_ctx"].as_u64()?))
+                });
+                Failure::TooLong(sizes)
             } else {
                 Failure::Refused(why)
             });
@@ -470,6 +490,18 @@ impl RemoteModel {
     }
 }
 
+/// Sources to send after a prompt of `used` sources overflowed the context: in proportion when
+/// the server said by how much (with a tenth to spare), else half; always at least one fewer.
+fn fewer_sources(used: usize, sizes: Option<(u64, u64)>) -> usize {
+    let scaled = match sizes {
+        Some((prompt, context)) if prompt > 0 => {
+            (used as f64 * 0.9 * context as f64 / prompt as f64) as usize
+        }
+        _ => used / 2,
+    };
+    scaled.min(used - 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -560,5 +592,14 @@ mod tests {
         assert!(body.get("top_k").is_none(), "top_k 0 means no top-k");
         assert_eq!(body["chat_template_kwargs"]["enable_thinking"], false);
         assert_eq!(p.body(&request(Vec::new(), 20), 0)["top_k"], 20);
+    }
+
+    #[test]
+    fn an_overflowing_prompt_is_retried_with_fewer_sources() {
+        assert_eq!(fewer_sources(10, Some((9460, 4096))), 3);
+        assert_eq!(fewer_sources(10, Some((4100, 4096))), 8);
+        assert_eq!(fewer_sources(10, None), 5);
+        assert_eq!(fewer_sources(1, None), 0);
+        assert_eq!(fewer_sources(2, Some((100, 4096))), 1);
     }
 }
