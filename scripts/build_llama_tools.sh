@@ -34,7 +34,7 @@ print(next(p["manifest_path"] for p in meta["packages"] if p["name"] == "llama-c
 crate_src="$(dirname "$manifest")/llama.cpp"
 [ -f "$crate_src/CMakeLists.txt" ] || { say "no llama.cpp sources at $crate_src"; exit 1; }
 mkdir -p "$out/download"
-if ! echo "$sdist_sha  $out/download/$sdist" | sha256sum -c --quiet 2>/dev/null; then
+if ! echo "$sdist_sha  $out/download/$sdist" | sha256sum -c --quiet >/dev/null 2>&1; then
   say "fetching $sdist from PyPI (tool front ends only)"
   py=python3
   [ -x .venv/bin/python ] && py=.venv/bin/python

@@ -153,6 +153,12 @@ fn env_with_remote(models: &str, urls: &[String], extra: &str) -> Env {
     env
 }
 
+/// An Env whose routing order is the tiny local GGUF, then remote model `big` on `url`.
+fn env_local_then_remote(url: &str) -> Env {
+    let local = format!("{:?}", tiny_gguf().to_str().unwrap());
+    env_with_remote(&format!("{local}, \"remote:big\""), &[url.to_string()], "")
+}
+
 fn ask(env: &Env) -> Value {
     ask_with(env, &[])
 }
@@ -290,12 +296,7 @@ fn a_server_lost_mid_answer_ends_it_with_backend_lost_and_is_not_retried() {
 #[test]
 fn a_local_answer_that_fails_the_gate_goes_to_the_remote_model() {
     let server = FakeServer::start(Behaviour::Answer);
-    let local = format!("{:?}", tiny_gguf().to_str().unwrap());
-    let env = env_with_remote(
-        &format!("{local}, \"remote:big\""),
-        std::slice::from_ref(&server.url),
-        "",
-    );
+    let env = env_local_then_remote(&server.url);
     let a = ask(&env);
     let attempts = a["routing"]["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 2, "{a}");
@@ -401,12 +402,7 @@ fn settle() {
 #[test]
 fn a_hot_device_hands_questions_to_the_remote_model_and_recovers_with_hysteresis() {
     let remote = FakeServer::start(Behaviour::Answer);
-    let local = format!("{:?}", tiny_gguf().to_str().unwrap());
-    let env = env_with_remote(
-        &format!("{local}, \"remote:big\""),
-        std::slice::from_ref(&remote.url),
-        "",
-    );
+    let env = env_local_then_remote(&remote.url);
     let thermal = env.path("thermal");
     set_temperature(&thermal, 40);
     let server = serve_watching(&env, &thermal, "\"remote\", \"extractive\"");
