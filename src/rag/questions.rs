@@ -264,8 +264,12 @@ impl Rag {
         };
         let mut extractive = options.extractive || models.is_empty();
         let mut shed = None;
+        // Only a question the local machine would answer is shed for its load.
+        let local = models
+            .iter()
+            .any(|m| matches!(m, generate::answer::Model::Local(..)));
         if let Some(s) = &options.shedding {
-            if let (Some(reason), false) = (&s.overloaded, extractive) {
+            if let (Some(reason), false, true) = (&s.overloaded, extractive, local) {
                 shed = shed_question(s, reason, false, &mut models, &mut asked, &mut extractive);
             }
         }
