@@ -235,14 +235,7 @@ fn a_pool_passes_over_dead_and_failing_servers_and_reports_them() {
     );
     let server = start_server(&env);
     for _ in 0..2 {
-        let (status, body) = http(
-            &server.addr,
-            "POST",
-            "/v1/ask",
-            &serde_json::json!({ "question": QUESTION }).to_string(),
-        );
-        assert_eq!(status, 200, "{body}");
-        let a: Value = serde_json::from_str(&body).unwrap();
+        let a = ask_http(&server);
         assert_eq!(a["mode"], "generated", "{a}");
         assert_eq!(a["model"], "big (fake-qwen)");
     }
