@@ -24,7 +24,7 @@ pub const EMBED_BATCH: usize = 32;
 /// Tokens a model reads, including its two special tokens, when `model.json` does not say.
 const DEFAULT_MAX_TOKENS: usize = 256;
 
-const SETUP_HINT: &str = "run `bash scripts/setup.sh` to install it, or point embedder.dir (RAG_EMBEDDER) and embedder.onnxruntime (RAG_ONNXRUNTIME) at an installed copy";
+const SETUP_HINT: &str = "run `bash scripts/setup.sh` in a checkout or install the rag package, or point RAG_HOME (or embedder.dir / RAG_EMBEDDER and embedder.onnxruntime / RAG_ONNXRUNTIME) at an installed copy; `rag doctor` shows where rag looked";
 
 /// `model.json` in a model folder.
 #[derive(Deserialize)]
@@ -131,6 +131,19 @@ pub fn load_tokenizer(dir: &Path) -> Result<Tokenizer> {
         .with_truncation(None)
         .map_err(|e| Error::Internal(InternalError::Embed(e.to_string())))?;
     Ok(tokenizer)
+}
+
+/// The id and dimensions that `model.json` in `dir` declares, read without loading the model.
+pub fn identity(dir: &Path) -> Result<(String, usize)> {
+    let info: ModelInfo =
+        serde_json::from_slice(&read_model_file(dir, "model.json")?).map_err(|e| {
+            Error::User(UserError::ModelMissing {
+                what: "embedding model",
+                path: dir.join("model.json"),
+                reason: format!("{e}; {SETUP_HINT}"),
+            })
+        })?;
+    Ok((info.id, info.dimensions))
 }
 
 impl Embedder {

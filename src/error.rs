@@ -71,6 +71,17 @@ pub enum UserError {
         /// The embedder configured now.
         configured: String,
     },
+    /// An index snapshot cannot be made, read or activated; the reason says why and what to do.
+    #[error("snapshot {file}: {reason}")]
+    Snapshot {
+        /// The snapshot file (or the index, when making one).
+        file: PathBuf,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
+    /// A model could not be pulled; the reason says why and what to do.
+    #[error("rag pull: {0}")]
+    Pull(String),
     /// What the request names does not exist (a document id, say).
     #[error("not found: {0}")]
     NotFound(String),

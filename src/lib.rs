@@ -28,8 +28,9 @@ pub use rag::{
     AskEvent, AskOptions, IngestEvent, IngestOptions, IngestReport, Rag, ReindexReport,
     MAX_QUESTION_CHARS, NOT_FOUND,
 };
+pub use store::snapshot;
 pub use store::{Status, StoredDoc};
-pub use tools::{bench, doctor, eval};
+pub use tools::{bench, doctor, eval, pull};
 pub use types::{
     Answer, AnswerMode, Citation, Document, Format, Hit, Mode, Place, Timings, BM25_ONLY,
 };

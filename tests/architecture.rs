@@ -42,8 +42,11 @@ fn allowed(module: &str) -> Option<Vec<&'static str>> {
         ]),
         // The shells: the library's face only.
         "serve" => with(&[]),
-        // `rag::eval`, `rag::bench` and `rag::doctor` are the tools, re-exported at the root.
-        "main" | "cli" => with(&["tools", "eval", "bench", "doctor", "serve", "cli"]),
+        // The tools (`rag::eval`, `rag::bench`, `rag::doctor`, `rag::pull`) and `rag::snapshot`,
+        // re-exported at the root.
+        "main" | "cli" => with(&[
+            "tools", "eval", "bench", "doctor", "pull", "snapshot", "serve", "cli",
+        ]),
         _ => return None,
     })
 }

@@ -11,7 +11,8 @@ pub(crate) struct Cli {
     /// Configuration file (TOML). Default: $RAG_CONFIG, else ./rag.toml if present.
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
-    /// Index folder. Default: $RAG_INDEX, else the config's, else ./index.
+    /// Index folder. Default: $RAG_INDEX, else the config's, else index/ in rag's home
+    /// (`rag doctor` shows which and why).
     #[arg(long, global = true, value_name = "DIR")]
     pub(crate) index: Option<PathBuf>,
     #[command(subcommand)]
@@ -195,6 +196,67 @@ pub(crate) enum Command {
         /// Also check every document in every store (slower).
         #[arg(long)]
         verify: bool,
+    },
+    /// Download a Qwen 3.5 GGUF from Hugging Face into the models folder: resumed when cut,
+    /// checked against the sha256 the hub publishes (HF_ENDPOINT sets the hub, HF_TOKEN a token).
+    Pull {
+        /// OWNER/REPO[:QUANT], e.g. unsloth/Qwen3.5-2B-GGUF:Q4_K_M (QUANT defaults to Q4_K_M).
+        model: Option<String>,
+        /// Instead of a model: the default model of this device profile (auto, tiny, small or
+        /// medium).
+        #[arg(long, value_name = "PROFILE", conflicts_with = "model")]
+        profile: Option<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Index snapshots for replicas and kiosk fleets: make one, check one, swap one in.
+    Snapshot {
+        #[command(subcommand)]
+        action: SnapshotAction,
+    },
+}
+
+/// `rag snapshot ...`.
+#[derive(Subcommand)]
+pub(crate) enum SnapshotAction {
+    /// Write a compressed snapshot of the index: its three stores at one commit, with the
+    /// sha256 of every file and the embedder it needs.
+    Create {
+        /// The snapshot file, or a folder to write rag-snapshot-g<generation>.tar.zst in.
+        out: PathBuf,
+        /// Sign it with this key (made by `rag snapshot keygen`).
+        #[arg(long, value_name = "KEY")]
+        sign: Option<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a snapshot through: every file against its sha256, and its signature.
+    Verify {
+        /// The snapshot file.
+        file: PathBuf,
+        /// Require a valid signature by this public key (default: serve.snapshot_pubkey).
+        #[arg(long, value_name = "KEY")]
+        pubkey: Option<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Swap a snapshot in as the index (--index), atomically; a running `rag serve` moves to
+    /// it. Refused, with the old index kept, when it is damaged, made with another embedder, or
+    /// not signed by serve.snapshot_pubkey when that is set.
+    Activate {
+        /// The snapshot file.
+        file: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make an Ed25519 signing key: FILE (secret, mode 0600) and FILE.pub.
+    Keygen {
+        /// Where to write the secret key.
+        out: PathBuf,
     },
 }
 

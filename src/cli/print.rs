@@ -323,6 +323,12 @@ pub(crate) fn print_doctor(out: &mut impl Write, r: &rag::doctor::Report) -> std
     if let Some(n) = &r.models_note {
         writeln!(out, "  {n}")?;
     }
+    if let Some(h) = &r.home {
+        writeln!(out, "home: {} ({})", h.data.display(), h.why)?;
+    }
+    for o in &r.paths {
+        writeln!(out, "  {} = {} ({})", o.key, o.path.display(), o.why)?;
+    }
     for c in &r.checks {
         writeln!(
             out,

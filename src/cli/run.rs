@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 use rag::{AskOptions, Config, IngestOptions, Overrides, Rag};
 
-use super::args::{Cli, Command, Draft};
+use super::args::{Cli, Command, Draft, SnapshotAction};
 use super::print::{
     emit, print_answer, print_bench, print_doctor, print_draft, print_eval, print_reindex,
     print_status, progress_bar, short_path, show_progress,
@@ -217,6 +217,12 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             emit(true, &messages, |_, _| Ok(()))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Snapshot { action } => snapshot(config, action),
+        Command::Pull {
+            model,
+            profile,
+            json,
+        } => pull(config, model, profile, json),
         Command::Status { json, verify } => {
             let rag = Rag::open(config)?;
             let status = rag.status(verify)?;
@@ -308,4 +314,153 @@ fn ingest(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `rag snapshot ...`.
+fn snapshot(config: Config, action: SnapshotAction) -> anyhow::Result<ExitCode> {
+    let mb = |b: u64| b as f64 / 1e6;
+    match action {
+        SnapshotAction::Create { out, sign, json } => {
+            let rag = Rag::open(config)?;
+            let made = rag.snapshot_create(&out, sign.as_deref())?;
+            emit(json, &made, |w, m| {
+                writeln!(
+                    w,
+                    "wrote {} ({:.1} MB{}): generation {}, {} documents, {} chunks, embedder {}\nsha256 {}",
+                    short_path(&m.file),
+                    mb(m.bytes),
+                    if m.signed { ", signed" } else { "" },
+                    m.manifest.generation,
+                    m.manifest.documents,
+                    m.manifest.chunks,
+                    m.manifest.embedder.id,
+                    m.sha256
+                )
+            })?;
+        }
+        SnapshotAction::Verify { file, pubkey, json } => {
+            let checked = Rag::snapshot_verify(&config, &file, pubkey.as_deref())?;
+            emit(json, &checked, |w, v| {
+                writeln!(
+                    w,
+                    "{}: intact ({} files checked), generation {}, {} documents, embedder {}; signature: {}",
+                    short_path(&v.file),
+                    v.manifest.files.len(),
+                    v.manifest.generation,
+                    v.manifest.documents,
+                    v.manifest.embedder.id,
+                    signature_words(v.signature)
+                )
+            })?;
+        }
+        SnapshotAction::Activate { file, json } => {
+            let done = Rag::snapshot_activate(&config, &file)?;
+            emit(json, &done, |w, a| {
+                writeln!(
+                    w,
+                    "{} now holds generation {} ({} documents, {} chunks; signature: {}){}",
+                    short_path(&a.index),
+                    a.manifest.generation,
+                    a.manifest.documents,
+                    a.manifest.chunks,
+                    signature_words(a.signature),
+                    match a.replaced_generation {
+                        Some(g) => format!("; replaced generation {g}"),
+                        None => String::new(),
+                    }
+                )
+            })?;
+        }
+        SnapshotAction::Keygen { out } => {
+            let public = Rag::snapshot_keygen(&out)?;
+            println!("{public}");
+            eprintln!(
+                "secret key in {} (keep it on the machine that makes snapshots); public key above and in {}.pub: set it as serve.snapshot_pubkey on the machines that activate them",
+                out.display(),
+                out.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn signature_words(s: rag::snapshot::Signature) -> &'static str {
+    match s {
+        rag::snapshot::Signature::Unsigned => "none",
+        rag::snapshot::Signature::Valid => "valid",
+        rag::snapshot::Signature::NotChecked => "present, not checked (no public key given)",
+    }
+}
+
+/// `rag pull`.
+fn pull(
+    mut config: Config,
+    model: Option<String>,
+    profile: Option<String>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let spec = match (model, profile) {
+        (Some(m), _) => m,
+        (None, Some(p)) => {
+            config.llm.profile = serde_json::from_value(serde_json::Value::String(p.clone()))
+                .map_err(|_| {
+                    anyhow::anyhow!("--profile {p:?}: use auto, tiny, small or medium")
+                })?;
+            let (spec, why) = rag::pull::profile_default(&config.llm);
+            eprintln!("rag pull: {spec} ({why})");
+            spec
+        }
+        (None, None) => anyhow::bail!(
+            "name a model, e.g. `rag pull unsloth/Qwen3.5-2B-GGUF:Q4_K_M`, or pull the device profile's default with `rag pull --profile auto`"
+        ),
+    };
+    let options = rag::pull::PullOptions::from_env(&config.llm.models_dir);
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let pulled = rag::pull::pull(&spec, &options, &mut |event| match event {
+        rag::pull::PullEvent::Start {
+            file,
+            bytes,
+            resumed_from,
+        } => {
+            bar.set_length(bytes);
+            bar.set_position(resumed_from);
+            bar.set_message(if resumed_from > 0 {
+                format!("{file} (continuing)")
+            } else {
+                file
+            });
+        }
+        rag::pull::PullEvent::Progress(done) => bar.set_position(done),
+        rag::pull::PullEvent::Verifying => bar.set_message("checking sha256"),
+    });
+    bar.finish_and_clear();
+    let pulled = pulled?;
+    emit(json, &pulled, |w, p| {
+        writeln!(
+            w,
+            "{} {} ({:.0} MB, sha256 {} as the hub publishes){}",
+            if p.already_present {
+                "already have"
+            } else {
+                "pulled"
+            },
+            short_path(&p.path),
+            p.bytes as f64 / 1e6,
+            p.sha256,
+            if p.resumed_from > 0 {
+                format!("; continued from {} bytes", p.resumed_from)
+            } else {
+                String::new()
+            }
+        )
+    })?;
+    Ok(ExitCode::SUCCESS)
 }

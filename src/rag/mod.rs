@@ -18,6 +18,7 @@ use crate::types::{Answer, AnswerMode, Chunk, Document, Timings};
 
 mod documents;
 mod questions;
+mod snapshots;
 
 pub use documents::*;
 pub use questions::*;
@@ -70,6 +71,9 @@ impl Rag {
         embedder: Option<Embedder>,
         embedder_error: Option<String>,
     ) -> Rag {
+        // A snapshot activation cut between its two renames (filesystems without an atomic
+        // exchange) left the index beside its place: put it back.
+        crate::store::snapshot::recover(&config.index);
         // The evidence score's scale depends on the embedder: unless the config sets a
         // threshold, the embedder's own calibration holds.
         if config.retrieval.refuse_below.is_none() {
@@ -245,9 +249,17 @@ impl Rag {
             .read()
             .map_err(|_| Error::Internal(InternalError::Corrupt("index handle poisoned".into())))?
             .as_ref()
-            .map(|i| i.generation());
+            .map(|i| (i.generation(), i.folder()));
         let on_disk = Manifest::read(&self.config.index)?.map(|m| m.generation);
-        if on_disk.is_some() && on_disk != current {
+        let folder = crate::store::folder_id(&self.config.index);
+        // A new commit, or another folder at the index path (a snapshot was activated).
+        let changed = match current {
+            None => on_disk.is_some(),
+            Some((generation, opened)) => {
+                on_disk.is_some() && (on_disk != Some(generation) || opened != folder)
+            }
+        };
+        if changed {
             self.reload()?;
             return Ok(true);
         }

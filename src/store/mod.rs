@@ -11,6 +11,7 @@
 mod bm25;
 mod manifest;
 mod reader;
+pub mod snapshot;
 mod sqlite;
 mod vectors;
 mod verify;
@@ -22,7 +23,7 @@ use crate::error::{Error, Result, UserError};
 use crate::types::{Chunk, Document};
 
 pub use manifest::Manifest;
-pub use reader::Index;
+pub use reader::{folder_id, Index};
 pub use sqlite::StoredDoc;
 pub use writer::Writer;
 
@@ -32,7 +33,7 @@ const VECTORS_DIR: &str = "vectors";
 const LOCK_FILE: &str = "index.lock";
 
 /// What the index records about the embedder that filled it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EmbedderInfo {
     /// Model id.
     pub id: String,

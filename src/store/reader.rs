@@ -24,6 +24,21 @@ pub struct Index {
     docs: HashMap<i64, i64>,
     pub(super) embedder: Option<EmbedderInfo>,
     stats: Stats,
+    folder: Option<(u64, u64)>,
+}
+
+/// Device and inode of `dir`, when it exists.
+pub fn folder_id(dir: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
 }
 
 impl Index {
@@ -31,11 +46,36 @@ impl Index {
     /// are brought up by [`Writer::repair_lagging`], which the facade runs first. While a
     /// writer holds the index, the derived stores are read as they are: a search then sees the
     /// last generation they committed.
+    ///
+    /// A snapshot activation may swap the folder while it opens; the stores would then come
+    /// from two indexes, so the folder's identity is compared before and after, and a changed
+    /// one means opening again.
     pub fn open(dir: &Path, embedder: Option<&EmbedderInfo>) -> Result<Index> {
+        let mut attempt = 0;
+        loop {
+            let before = folder_id(dir);
+            let opened = Index::open_once(dir, embedder);
+            let after = folder_id(dir);
+            if before == after || attempt >= 5 {
+                let mut index = opened?;
+                index.folder = after;
+                return Ok(index);
+            }
+            attempt += 1;
+        }
+    }
+
+    /// The identity of the index folder when it was opened: a snapshot activation gives the
+    /// path another folder.
+    pub fn folder(&self) -> Option<(u64, u64)> {
+        self.folder
+    }
+
+    fn open_once(dir: &Path, embedder: Option<&EmbedderInfo>) -> Result<Index> {
         if !dir.join(SQLITE_FILE).is_file() {
             return Err(Error::User(UserError::NoIndex(dir.to_path_buf())));
         }
-        let db = sqlite::Db::open(&dir.join(SQLITE_FILE))?;
+        let db = sqlite::Db::open_reader(&dir.join(SQLITE_FILE))?;
         let built = db.embedder()?;
         if let (Some(built), Some(embedder)) = (&built, embedder) {
             if built != embedder {
@@ -82,6 +122,7 @@ impl Index {
             dead,
             embedder: built,
             stats,
+            folder: None,
         })
     }
 

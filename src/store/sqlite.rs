@@ -175,6 +175,26 @@ impl Db {
         }
     }
 
+    /// Opens the database for a reader. Its connection never checkpoints on close: the
+    /// folder may have been swapped for a snapshot's by then, and a checkpoint on close ends by
+    /// deleting the write-ahead log by name, which would be the new index's.
+    pub fn open_reader(path: &Path) -> Result<Db> {
+        let db = Db::open(path)?;
+        db.conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )?;
+        Ok(db)
+    }
+
+    /// Writes a consistent copy of the database (its last commit, write-ahead log included) to
+    /// `path`, which must not exist.
+    pub fn copy_to(&self, path: &Path) -> Result<()> {
+        self.conn
+            .execute("VACUUM INTO ?1", [path.to_string_lossy()])?;
+        Ok(())
+    }
+
     pub fn generation(&self) -> Result<u64> {
         self.meta_u64("generation")
     }

@@ -293,28 +293,53 @@ impl Writer {
 
 /// Test hook for the crash harness: with `RAG_CRASH_AT=<point>` the process aborts there, as a
 /// power cut would. Never set in normal use.
-fn crash_point(point: &str) {
+pub(super) fn crash_point(point: &str) {
     if std::env::var_os("RAG_CRASH_AT").is_some_and(|v| v == point) {
         eprintln!("rag: RAG_CRASH_AT={point}: aborting");
         std::process::abort();
     }
 }
 
-fn take_lock(dir: &Path) -> Result<File> {
+/// Takes the writer lock of the index folder `dir`. A snapshot activation may swap the folder
+/// between our opening the lock file and locking it: the lock is then on the replaced folder's
+/// file, so we look again.
+pub(super) fn take_lock(dir: &Path) -> Result<File> {
     let path = dir.join(LOCK_FILE);
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => {
-            Err(Error::User(UserError::Locked(dir.to_path_buf())))
+    let mut attempt = 0;
+    loop {
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::User(UserError::Locked(dir.to_path_buf())))
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Error::io(format!("cannot lock {}", path.display()), e))
+            }
         }
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(Error::io(format!("cannot lock {}", path.display()), e))
+        if same_file(&file, &path) || attempt >= 3 {
+            return Ok(file);
         }
+        attempt += 1;
     }
+}
+
+/// True when `path` still names the open `file`.
+#[cfg(unix)]
+fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &File, _: &Path) -> bool {
+    true
 }

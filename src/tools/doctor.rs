@@ -36,6 +36,11 @@ pub struct Report {
     /// Why no model would be loaded, when none would.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub models_note: Option<String>,
+    /// Where defaults come from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub home: Option<crate::config::Home>,
+    /// Each path setting, its value and why.
+    pub paths: Vec<crate::config::Origin>,
     /// Each file checked.
     pub checks: Vec<Check>,
     /// True when every check passed.
@@ -208,6 +213,8 @@ pub fn run(config: &Config) -> Report {
         plan,
         models,
         models_note,
+        home: config.home.clone(),
+        paths: config.origins.clone(),
         checks,
         ok,
     }

@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, UserError};
 
+pub mod home;
+
+pub use home::{Home, HomeKind};
+
 /// Most chunks a question may retrieve (`retrieval.top_k`, a request's `top_k`).
 pub const MAX_TOP_K: usize = 100;
 
@@ -480,6 +484,9 @@ pub struct ServeConfig {
     pub tokens: Vec<String>,
     /// Kiosk mode: loopback only, no document upload or deletion.
     pub kiosk: bool,
+    /// Ed25519 public key (base64, as `rag snapshot keygen` prints): when set,
+    /// `rag snapshot activate` refuses a snapshot it did not sign.
+    pub snapshot_pubkey: Option<String>,
     /// Seconds without a touch after which the kiosk page clears itself.
     pub kiosk_idle_seconds: u32,
     /// The kiosk page's language (`de`, `zh`, `ar`, ...; see `rag::messages`); unset, the
@@ -573,6 +580,7 @@ impl Default for ServeConfig {
             addr: "127.0.0.1:8080".into(),
             tokens: Vec::new(),
             kiosk: false,
+            snapshot_pubkey: None,
             kiosk_idle_seconds: 90,
             kiosk_lang: None,
             cors_origins: Vec::new(),
@@ -610,6 +618,23 @@ pub struct Config {
     pub retrieval: RetrievalConfig,
     /// Server.
     pub serve: ServeConfig,
+    /// Where the defaults came from (not a setting: filled by [`Config::load`]).
+    #[serde(skip)]
+    pub home: Option<Home>,
+    /// Where each path setting came from, for `rag doctor`.
+    #[serde(skip)]
+    pub origins: Vec<Origin>,
+}
+
+/// Where a path setting came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    /// The setting (`index`, `embedder.dir`, ...).
+    pub key: String,
+    /// Its value.
+    pub path: PathBuf,
+    /// Why: the flag, the variable, the file, or the home rule.
+    pub why: String,
 }
 
 impl Default for Config {
@@ -622,6 +647,8 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             retrieval: RetrievalConfig::default(),
             serve: ServeConfig::default(),
+            home: None,
+            origins: Vec::new(),
         }
     }
 }
@@ -643,20 +670,94 @@ impl Config {
         Self::load_with_env(file, overrides, |k| std::env::var(k).ok())
     }
 
-    /// [`Config::load`] with an explicit environment, for tests.
+    /// [`Config::load`] with an explicit environment, for tests; the home comes from it, the
+    /// executable and the checkout.
     pub fn load_with_env(
         file: Option<&Path>,
         overrides: &Overrides,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Config> {
+        let home = Home::locate(&env);
+        Self::load_with(file, overrides, env, home)
+    }
+
+    /// [`Config::load`] with the environment and the home given.
+    pub fn load_with(
+        file: Option<&Path>,
+        overrides: &Overrides,
+        env: impl Fn(&str) -> Option<String>,
+        home: Home,
+    ) -> Result<Config> {
         let explicit = file
             .map(Path::to_path_buf)
-            .or_else(|| env("RAG_CONFIG").map(PathBuf::from));
-        let mut config = match explicit {
-            Some(path) => Self::from_file(&path)?,
-            None if Path::new("rag.toml").is_file() => Self::from_file(Path::new("rag.toml"))?,
-            None => Config::default(),
+            .or_else(|| env("RAG_CONFIG").map(PathBuf::from))
+            .or_else(|| Some(PathBuf::from("rag.toml")).filter(|p| p.is_file()));
+        let (mut config, in_file) = match &explicit {
+            Some(path) => Self::from_file(path)?,
+            None => (Config::default(), toml::Table::new()),
         };
+        let from_file = |key: &str| {
+            let mut at = Some(&in_file);
+            let mut parts = key.split('.').peekable();
+            while let Some(part) = parts.next() {
+                let v = at.and_then(|t| t.get(part));
+                if parts.peek().is_none() {
+                    return v.is_some();
+                }
+                at = v.and_then(toml::Value::as_table);
+            }
+            false
+        };
+        let file_name = explicit
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let why = |key: &str, env_name: &str, flag: bool| -> Option<String> {
+            if flag {
+                Some(format!("the --{key} flag"))
+            } else if !env_name.is_empty() && env(env_name).is_some() {
+                Some(format!("{env_name} is set"))
+            } else if from_file(key) {
+                Some(format!("set in {file_name}"))
+            } else {
+                None
+            }
+        };
+        let placed = [
+            (
+                "index",
+                why("index", "RAG_INDEX", overrides.index.is_some()),
+            ),
+            ("embedder.dir", why("embedder.dir", "RAG_EMBEDDER", false)),
+            (
+                "embedder.onnxruntime",
+                why("embedder.onnxruntime", "RAG_ONNXRUNTIME", false)
+                    .or_else(|| env("ORT_DYLIB_PATH").map(|_| "ORT_DYLIB_PATH is set".to_string())),
+            ),
+            ("llm.models_dir", why("llm.models_dir", "", false)),
+        ];
+        let mut origins = Vec::new();
+        for (key, given) in placed {
+            let slot = match key {
+                "index" => &mut config.index,
+                "embedder.dir" => &mut config.embedder.dir,
+                "embedder.onnxruntime" => &mut config.embedder.onnxruntime,
+                _ => &mut config.llm.models_dir,
+            };
+            let why = match given {
+                Some(why) => why,
+                None => {
+                    *slot = match key {
+                        "index" => home.index(),
+                        "embedder.dir" => home.embedder(),
+                        "embedder.onnxruntime" => home.onnxruntime(),
+                        _ => home.models(),
+                    };
+                    format!("default below the home: {}", home.why)
+                }
+            };
+            origins.push((key, why));
+        }
         if let Some(v) = env("RAG_INDEX") {
             config.index = v.into();
         }
@@ -692,19 +793,37 @@ impl Config {
         if let Some(v) = &overrides.addr {
             config.serve.addr = v.clone();
         }
+        config.origins = origins
+            .into_iter()
+            .map(|(key, why)| Origin {
+                key: key.to_string(),
+                path: match key {
+                    "index" => config.index.clone(),
+                    "embedder.dir" => config.embedder.dir.clone(),
+                    "embedder.onnxruntime" => config.embedder.onnxruntime.clone(),
+                    _ => config.llm.models_dir.clone(),
+                },
+                why,
+            })
+            .collect();
+        config.home = Some(home);
         config.validate()?;
         Ok(config)
     }
 
-    fn from_file(path: &Path) -> Result<Config> {
+    /// The file's settings, and its table to tell which keys it sets.
+    fn from_file(path: &Path) -> Result<(Config, toml::Table)> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Error::User(UserError::Config(format!(
                 "cannot read {}: {e}",
                 path.display()
             )))
         })?;
-        toml::from_str(&text)
-            .map_err(|e| Error::User(UserError::Config(format!("{}: {e}", path.display()))))
+        let bad =
+            |e: toml::de::Error| Error::User(UserError::Config(format!("{}: {e}", path.display())));
+        let config = toml::from_str(&text).map_err(bad)?;
+        let table = text.parse::<toml::Table>().map_err(bad)?;
+        Ok((config, table))
     }
 
     /// Remote models: each `remote:NAME` in `llm.models` has its table, and each table names a
@@ -936,7 +1055,7 @@ mod tests {
     #[test]
     fn defaults_follow_the_qwen_guidance() {
         let c = Config::load_with_env(None, &Overrides::default(), no_env).unwrap();
-        assert_eq!(c.index, PathBuf::from("index"));
+        assert_eq!(c.index, c.home.as_ref().unwrap().index());
         assert_eq!(c.llm.sampling.presence_penalty, 1.5);
         assert_eq!(c.llm.sampling.min_p, 0.05);
         assert_eq!(c.llm.sampling.temperature, 0.7);
@@ -967,6 +1086,36 @@ mod tests {
         };
         let c = Config::load_with_env(Some(&file), &flags, env).unwrap();
         assert_eq!(c.index, PathBuf::from("from-flag"));
+    }
+
+    #[test]
+    fn unset_paths_come_from_the_home_and_say_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rag.toml");
+        std::fs::write(&file, "[embedder]\ndir = \"my-embedder\"\n").unwrap();
+        let home = Home {
+            kind: HomeKind::Env,
+            assets: PathBuf::from("/opt/rag"),
+            data: PathBuf::from("/var/rag"),
+            why: "RAG_HOME is set".into(),
+        };
+        let env = |k: &str| (k == "RAG_ONNXRUNTIME").then(|| "/lib/ort.so".to_string());
+        let c = Config::load_with(Some(&file), &Overrides::default(), env, home).unwrap();
+        assert_eq!(c.index, Path::new("/var/rag/index"));
+        assert_eq!(c.llm.models_dir, Path::new("/var/rag/models"));
+        assert_eq!(c.embedder.dir, Path::new("my-embedder"));
+        assert_eq!(c.embedder.onnxruntime, Path::new("/lib/ort.so"));
+        let why = |key: &str| {
+            let o = c.origins.iter().find(|o| o.key == key).unwrap();
+            o.why.clone()
+        };
+        assert!(why("index").contains("RAG_HOME"), "{}", why("index"));
+        assert!(
+            why("embedder.dir").contains("rag.toml"),
+            "{}",
+            why("embedder.dir")
+        );
+        assert_eq!(why("embedder.onnxruntime"), "RAG_ONNXRUNTIME is set");
     }
 
     #[test]
