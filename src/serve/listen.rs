@@ -28,10 +28,20 @@ pub fn check_bind(config: &ServeConfig, addr: SocketAddr) -> Result<(), Error> {
 /// (`serve.header_timeout_seconds`, from the connection's start or its previous answer: slow
 /// or silent clients are closed); at most `serve.max_connections` are open at once, and a
 /// connection past that is answered 503 and closed.
+///
+/// Started by systemd socket activation (`LISTEN_FDS`, as `rag-kiosk.socket` does), it serves
+/// the socket it was given instead of binding `addr`: the service itself can then run without
+/// any network of its own (`PrivateNetwork=yes`).
 pub async fn run(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
-    check_bind(&state.config, addr).map_err(std::io::Error::other)?;
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let listener = match inherited_listener()? {
+        Some(listener) => listener,
+        None => {
+            check_bind(&state.config, addr).map_err(std::io::Error::other)?;
+            tokio::net::TcpListener::bind(addr).await?
+        }
+    };
     let local = listener.local_addr()?;
+    check_bind(&state.config, local).map_err(std::io::Error::other)?;
     tracing::info!(addr = %local, kiosk = state.config.kiosk, "listening");
     eprintln!(
         "rag: serving on http://{local}{}",
@@ -94,6 +104,39 @@ pub async fn run(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
     }
     eprintln!("rag: stopped");
     Ok(())
+}
+
+/// The listening socket systemd passed, when this process was socket-activated: fd 3
+/// (`SD_LISTEN_FDS_START`), announced by `LISTEN_FDS` and `LISTEN_PID`.
+#[cfg(unix)]
+fn inherited_listener() -> std::io::Result<Option<tokio::net::TcpListener>> {
+    use std::os::fd::FromRawFd;
+    let var = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    if var("LISTEN_PID") != Some(u64::from(std::process::id()))
+        || var("LISTEN_FDS").unwrap_or(0) < 1
+    {
+        return Ok(None);
+    }
+    // SAFETY: with LISTEN_PID naming this process, systemd's protocol hands it fd 3 open, as
+    // its own, and nothing else in the process uses that descriptor.
+    let listener = unsafe { std::net::TcpListener::from_raw_fd(3) };
+    // Not a TCP socket (a Unix socket, say): refuse rather than guess.
+    listener.local_addr().map_err(|e| {
+        std::io::Error::other(format!(
+            "the socket systemd passed (fd 3) is not a TCP socket ({e}); use ListenStream=ADDRESS:PORT in the .socket unit"
+        ))
+    })?;
+    listener.set_nonblocking(true)?;
+    tokio::net::TcpListener::from_std(listener).map(Some)
+}
+
+#[cfg(not(unix))]
+fn inherited_listener() -> std::io::Result<Option<tokio::net::TcpListener>> {
+    Ok(None)
 }
 
 /// Serves one connection until it closes, its client is too slow with a request head, or

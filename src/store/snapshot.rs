@@ -216,17 +216,10 @@ pub fn parse_public_key(text: &str) -> std::result::Result<VerifyingKey, String>
 
 // --- create -------------------------------------------------------------------------------------
 
-/// The index's files that make up its last commit: SQLite (copied), tantivy's files and the
-/// graph `manifest.json` names. Called under the writer lock.
-fn commit_files(
-    index: &Path,
-    manifest: &Manifest,
-    sqlite_copy: &Path,
-) -> Result<Vec<(String, PathBuf)>> {
-    let mut files = vec![
-        (SQLITE_FILE.to_string(), sqlite_copy.to_path_buf()),
-        ("manifest.json".to_string(), index.join("manifest.json")),
-    ];
+/// The index's files besides SQLite that make up its last commit: the manifest, tantivy's
+/// files and the graph `manifest.json` names. Called under the writer lock.
+fn commit_files(index: &Path, manifest: &Manifest) -> Result<Vec<(String, PathBuf)>> {
+    let mut files = vec![("manifest.json".to_string(), index.join("manifest.json"))];
     let bm25_dir = index.join(BM25_DIR);
     let entries = std::fs::read_dir(&bm25_dir).map_err(|e| io("cannot list", &bm25_dir, e))?;
     for entry in entries {
@@ -258,7 +251,9 @@ pub fn create(index: &Path, out: &Path, key: Option<&SigningKey>) -> Result<Crea
     if !index.join(SQLITE_FILE).is_file() {
         return Err(Error::User(UserError::NoIndex(index.to_path_buf())));
     }
-    let _lock = writer::take_lock(index)?;
+    // The writer lock is held only while the commit's files are copied (or linked) aside;
+    // a writer that comes meanwhile is told the index is locked.
+    let lock = writer::take_lock(index)?;
     let db = sqlite::Db::open(&index.join(SQLITE_FILE))?;
     let stats = db.stats()?;
     let manifest = Manifest::read(index)?.ok_or_else(|| {
@@ -295,10 +290,25 @@ pub fn create(index: &Path, out: &Path, key: Option<&SigningKey>) -> Result<Crea
         .prefix(".rag-snapshot-")
         .tempdir_in(parent)
         .map_err(|e| io("cannot make a work folder in", parent, e))?;
-    let sqlite_copy = work.path().join(SQLITE_FILE);
-    db.copy_to(&sqlite_copy)?;
+    let staged = work.path().join("index");
+    for dir in [BM25_DIR, VECTORS_DIR] {
+        let d = staged.join(dir);
+        std::fs::create_dir_all(&d).map_err(|e| io("cannot create", &d, e))?;
+    }
+    db.copy_to(&staged.join(SQLITE_FILE))?;
     drop(db);
-    let files = commit_files(index, &manifest, &sqlite_copy)?;
+    let mut files = vec![(SQLITE_FILE.to_string(), staged.join(SQLITE_FILE))];
+    // Tantivy's segments and the graph's files are never rewritten, and the manifest and
+    // tantivy's meta.json are replaced by rename: a hard link keeps this commit's content.
+    for (name, from) in commit_files(index, &manifest)? {
+        let to = staged.join(&name);
+        if std::fs::hard_link(&from, &to).is_err() {
+            std::fs::copy(&from, &to).map_err(|e| io("cannot copy", &from, e))?;
+        }
+        files.push((name, to));
+    }
+    files.sort();
+    drop(lock);
     let mut entries = Vec::with_capacity(files.len());
     for (name, path) in &files {
         let (bytes, sha256) = sha256_file(path)?;
@@ -710,7 +720,7 @@ pub fn activate(
         .unwrap_or(Path::new("."));
     let mut replaced_generation = None;
     if index.join(SQLITE_FILE).is_file() || index.exists() {
-        // Writers wait (they find the lock taken) while the folders swap.
+        // No commit can happen while the folders swap.
         let lock = writer::take_lock(index);
         let lock = match lock {
             Ok(l) => l,
