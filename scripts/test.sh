@@ -8,3 +8,10 @@ TARGETS=llama-server bash scripts/build_llama_tools.sh
 cargo fmt --check
 cargo clippy --release --all-targets -- -D warnings
 cargo test --release
+# The Debian package installed and used in a clean debootstrapped Debian root (about 5 minutes;
+# needs root for debootstrap and chroot).
+if [ "$(id -u)" -eq 0 ]; then
+  bash scripts/test_deb.sh
+else
+  echo "test: scripts/test_deb.sh not run: it needs root (debootstrap, chroot)" >&2
+fi

@@ -163,3 +163,74 @@ fn a_built_binary_uses_its_checkout_unless_rag_home_says_otherwise() {
     .to_string();
     assert!(text.contains(&home.display().to_string()), "{text}");
 }
+
+/// `rag-kiosk.socket` + `rag-kiosk.service` without systemd running: `systemd-socket-activate`
+/// opens the loopback socket and hands it over as systemd does (`LISTEN_FDS`), and `unshare
+/// --net` gives the server a network namespace of its own, as `PrivateNetwork=yes` does.
+#[test]
+fn a_socket_activated_kiosk_serves_its_given_socket_from_a_namespace_without_network() {
+    let activate = Path::new("/usr/bin/systemd-socket-activate");
+    assert!(
+        activate.exists(),
+        "systemd-socket-activate is missing: run `bash scripts/setup.sh`"
+    );
+    let env = crate::e2e::Env::new();
+    env.ingest_corpora();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let log = env.path("kiosk.log");
+    let child = Command::new(activate)
+        .args(["-l", &listen, "--", "unshare", "--map-root-user", "--net"])
+        .arg(env!("CARGO_BIN_EXE_rag"))
+        .arg("--config")
+        .arg(env.path("rag.toml"))
+        .args(["serve", "--kiosk"])
+        .current_dir(root())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let server = Kill(child);
+    // As with systemd, the first connection starts the service; it answers once it is up.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing listens on {listen}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (status, page) = crate::e2e::http(&listen, "GET", "/", "");
+    assert_eq!(status, 200, "{}", std::fs::read_to_string(&log).unwrap());
+    assert!(page.contains("<html"), "{page}");
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        said.contains(&format!("serving on http://{listen} (kiosk)")),
+        "it serves the socket it was given: {said}"
+    );
+    let body = serde_json::json!({"question": "Where can visitors park?", "extractive": true});
+    let (status, answer) = crate::e2e::http(&listen, "POST", "/v1/ask", &body.to_string());
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("parking-and-transport"), "{answer}");
+    // The server's own namespace has nothing but loopback (and that is down).
+    let pid = server.0.id();
+    let dev = std::fs::read_to_string(format!("/proc/{pid}/net/dev")).unwrap();
+    let interfaces: Vec<&str> = dev
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next().map(str::trim))
+        .collect();
+    assert_eq!(interfaces, ["lo"], "{dev}");
+}
