@@ -134,6 +134,13 @@ impl Env {
     }
 }
 
+/// True when `rag doctor`'s report has a passing check named `what`.
+pub(crate) fn doctor_passed(report: &Value, what: &str) -> bool {
+    report["checks"]
+        .as_array()
+        .is_some_and(|checks| checks.iter().any(|c| c["what"] == what && c["ok"] == true))
+}
+
 pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -349,8 +349,16 @@ fn remote_settings_and_outages_are_clear_errors() {
     let err = stderr(&out);
     assert!(
         err.contains("no server answered") && err.contains(&dead),
-        "{err}"
+        "the operator's log names the server: {err}"
     );
+    // Over HTTP the client hears that it is busy, not where the inference servers are.
+    let server = start_server(&env);
+    let body = serde_json::json!({"question": QUESTION}).to_string();
+    let (status, answer) = http(&server.addr, "POST", "/v1/ask", &body);
+    assert_eq!(status, 503, "{answer}");
+    assert!(answer.contains("no server answered"), "{answer}");
+    let port = dead.rsplit(':').next().unwrap().trim_end_matches("/v1");
+    assert!(!answer.contains(port), "{answer}");
 }
 
 /// A thermal zone at `celsius` with a passive trip point at 70 °C, in `dir`.

@@ -327,10 +327,12 @@ impl RemoteModel {
                 }
             }
         }
+        // Server addresses are for the operator's log, not for the HTTP client.
+        tracing::warn!(model = %self.name, "no server answered: {}", failures.join("; "));
         Err(Error::Busy(format!(
-            "remote model {}: no server answered ({}); try again shortly",
+            "remote model {}: no server answered ({} tried; the log says which and why); try again shortly",
             self.name,
-            failures.join("; ")
+            failures.len()
         )))
     }
 
