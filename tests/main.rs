@@ -13,3 +13,4 @@ mod security;
 mod serve;
 mod service;
 mod snapshot;
+mod watch;

@@ -205,6 +205,11 @@ fn damaged_tampered_unsigned_or_foreign_snapshots_are_refused_and_the_old_index_
     let unsigned = b.path("unsigned.tar.zst");
     create(&b, &unsigned, &[]);
 
+    let server = start_server(&a);
+    let served = || {
+        let (_, ready) = http(&server.addr, "GET", "/readyz", "");
+        serde_json::from_str::<Value>(&ready).unwrap()["documents"].clone()
+    };
     let refused = |file: &Path, why: &str| {
         let out = activate(&a, file);
         assert!(!out.status.success(), "{} was activated", file.display());
@@ -214,7 +219,9 @@ fn damaged_tampered_unsigned_or_foreign_snapshots_are_refused_and_the_old_index_
             file.display(),
             stderr(&out)
         );
-        assert_eq!(names(&a.status()), set(SITE_A), "the old index serves");
+        assert_eq!(names(&a.status()), set(SITE_A), "the old index is in place");
+        std::thread::sleep(Duration::from_millis(600));
+        assert_eq!(served(), 2, "the running server still serves the old index");
         assert!(leftovers(&a).is_empty(), "{:?}", leftovers(&a));
     };
     refused(&unsigned, "is not signed");
@@ -277,6 +284,14 @@ fn damaged_tampered_unsigned_or_foreign_snapshots_are_refused_and_the_old_index_
     let done: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(done["signature"], "valid");
     assert_eq!(names(&a.status()), set(SITE_B));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while served() != 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the server did not move to the signed snapshot"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]

@@ -46,6 +46,11 @@ pub(crate) enum Command {
         /// The Recall@20 that --check requires.
         #[arg(long, value_name = "SHARE", default_value_t = 0.9, requires = "check")]
         min_recall: f64,
+        /// Then keep watching the folders: each burst of changes is ingested once they are
+        /// quiet for half a second, and deleted or renamed-away files are removed. Runs until
+        /// interrupted (an interrupted ingest leaves the index as its last commit).
+        #[arg(long, conflicts_with = "check")]
+        watch: bool,
     },
     /// Measure retrieval (nDCG@10, Recall@20, MRR@10) in BM25, dense and hybrid modes, on a
     /// BEIR dataset folder or on a corpus folder with golden questions.
@@ -178,6 +183,10 @@ pub(crate) enum Command {
         /// Questions the model answers at once (default llm.slots, 1).
         #[arg(long, value_name = "N")]
         slots: Option<usize>,
+        /// Also watch this folder (repeat for more) and ingest its changes as they happen, as
+        /// `rag ingest --watch` does; the server answers from each new commit.
+        #[arg(long, value_name = "DIR")]
+        watch: Vec<PathBuf>,
     },
     /// Print the chat messages (system, user with sources) a model would get for a question,
     /// as JSON, to send the same prompt to another server.

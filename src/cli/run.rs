@@ -37,6 +37,7 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             json,
             check,
             min_recall,
+            watch,
         } => {
             if let Some(max) = max_file_size {
                 config.ingest.max_file_bytes = max.max(1);
@@ -47,6 +48,9 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             // A bad questions file fails before anything is written.
             if let Some(q) = &check {
                 rag::eval::load_questions(q)?;
+            }
+            if watch {
+                return watch_folders(config, &paths, no_embed, json);
             }
             let gate = check.map(|q| (q, min_recall));
             ingest(
@@ -181,7 +185,12 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             emit(json, &report, print_bench)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { kiosk, slots, .. } => {
+        Command::Serve {
+            kiosk,
+            slots,
+            watch,
+            ..
+        } => {
             config.serve.kiosk |= kiosk;
             if let Some(n) = slots {
                 config.llm.slots = n;
@@ -201,6 +210,17 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
                 eprintln!("rag: no GGUF model configured; answers are extractive");
             }
             let server = rag::serve::Server::new(rag);
+            if !watch.is_empty() {
+                let rag = std::sync::Arc::clone(server.rag());
+                std::thread::spawn(move || {
+                    let stop = std::sync::atomic::AtomicBool::new(false);
+                    let options = rag::WatchOptions::default();
+                    if let Err(e) = rag.watch(&watch, &options, &stop, &mut log_watch) {
+                        tracing::error!("cannot watch the folders: {e}");
+                        eprintln!("rag: cannot watch the folders: {e}");
+                    }
+                });
+            }
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?
@@ -461,6 +481,55 @@ fn pull(
                 String::new()
             }
         )
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line per watcher event, on stderr (stdout keeps only JSON reports).
+fn log_watch(event: rag::WatchEvent) {
+    match event {
+        rag::WatchEvent::Watching(r) => eprintln!(
+            "rag: watching; the index holds {} documents ({} added, {} updated, {} removed)",
+            r.documents, r.added, r.updated, r.removed
+        ),
+        rag::WatchEvent::Ingested { changes, report: r } => eprintln!(
+            "rag: {changes} file changes ingested: {} added, {} updated, {} removed, {} skipped; {} documents",
+            r.added,
+            r.updated,
+            r.removed,
+            r.skipped.len(),
+            r.documents
+        ),
+        rag::WatchEvent::Failed(e) => eprintln!("rag: watching: ingest failed, retrying: {e}"),
+    }
+}
+
+/// `rag ingest --watch`: ingest the folders, then each burst of changes, until interrupted.
+fn watch_folders(
+    config: Config,
+    paths: &[PathBuf],
+    no_embed: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let rag = Rag::load(config)?;
+    let options = rag::WatchOptions {
+        no_embed,
+        ..Default::default()
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    rag.watch(paths, &options, &stop, &mut |event| {
+        if json {
+            let report = match &event {
+                rag::WatchEvent::Watching(r) | rag::WatchEvent::Ingested { report: r, .. } => {
+                    serde_json::to_string(r).ok()
+                }
+                rag::WatchEvent::Failed(_) => None,
+            };
+            if let Some(line) = report {
+                println!("{line}");
+            }
+        }
+        log_watch(event);
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -19,6 +19,9 @@ use crate::types::{Answer, AnswerMode, Chunk, Document, Timings};
 mod documents;
 mod questions;
 mod snapshots;
+mod watch;
+
+pub use watch::{WatchEvent, WatchOptions};
 
 pub use documents::*;
 pub use questions::*;
