@@ -26,11 +26,11 @@ pub use error::{Error, InternalError, Result, UserError};
 pub use ingest::formats::content_hashes;
 pub use rag::{
     AskEvent, AskOptions, IngestEvent, IngestOptions, IngestReport, Rag, ReindexReport, WatchEvent,
-    WatchOptions, MAX_QUESTION_CHARS, NOT_FOUND,
+    WatchOptions, MAX_HISTORY_TURNS, MAX_QUESTION_CHARS, NOT_FOUND,
 };
 pub use store::snapshot;
 pub use store::{Status, StoredDoc};
 pub use tools::{bench, doctor, eval, pull};
 pub use types::{
-    Answer, AnswerMode, Citation, Document, Format, Hit, Mode, Place, Timings, BM25_ONLY,
+    Answer, AnswerMode, Citation, Document, Format, Hit, Mode, Place, Timings, Turn, BM25_ONLY,
 };

@@ -585,3 +585,13 @@ pub struct Shed {
     /// Why, in words.
     pub reason: String,
 }
+
+/// One earlier exchange of a conversation, sent with a follow-up question.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Turn {
+    /// What was asked.
+    pub question: String,
+    /// What was answered (may be empty).
+    #[serde(default)]
+    pub answer: String,
+}

@@ -215,6 +215,36 @@ fn the_kiosk_page_streams_an_answer_opens_a_citation_and_resets_when_idle() {
         "return document.getElementById('answer').textContent === '' && document.getElementById('question').value === ''",
         "the idle reset",
     );
+
+    // A follow-up is read with the question before it, until the idle reset forgets both.
+    let ask = |q: &str| {
+        browser.js("document.getElementById('question').value = ''; document.getElementById('answer').textContent = ''");
+        browser.type_into("#question", q);
+        browser.click("#ask");
+        browser.wait_for(
+            "return document.getElementById('answer').textContent.length > 0 && !document.getElementById('ask').disabled",
+            "an answer",
+        );
+        browser.js("return document.getElementById('answer').className + '|' + document.getElementById('source-list').textContent")
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    ask("Where can visitors park?");
+    let followed = ask("How much does it cost?");
+    assert!(
+        followed.contains("Parking and Getting Here") && !followed.starts_with("notfound"),
+        "{followed}"
+    );
+    browser.wait_for(
+        "return document.getElementById('answer').textContent === ''",
+        "the idle reset",
+    );
+    let alone = ask("How much does it cost?");
+    assert!(
+        !alone.contains("Parking and Getting Here"),
+        "the reset forgot the conversation: {alone}"
+    );
 }
 
 /// The draft as a visitor sees it. The stream is fed by hand (the page's `fetch` replaced), so

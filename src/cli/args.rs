@@ -89,6 +89,10 @@ pub(crate) enum Command {
     Ask {
         /// The question.
         question: String,
+        /// The question this one follows up (repeat for a longer conversation, oldest first):
+        /// `rag ask --after "When is the pharmacy open?" "And on Sundays?"`.
+        #[arg(long, value_name = "QUESTION")]
+        after: Vec<String>,
         /// Print the answer as JSON.
         #[arg(long)]
         json: bool,

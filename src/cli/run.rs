@@ -111,6 +111,7 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             seed,
             draft,
             quality,
+            after,
             ..
         } => {
             let thinking = thinking.map(|t| t.parse()).transpose()?;
@@ -130,6 +131,13 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
                 max_tokens: None,
                 quality: quality.map(|q| q.parse()).transpose()?.unwrap_or_default(),
                 shedding: None,
+                history: after
+                    .into_iter()
+                    .map(|question| rag::Turn {
+                        question,
+                        answer: String::new(),
+                    })
+                    .collect(),
             };
             // Bad options fail before the models load.
             options.check(&config)?;

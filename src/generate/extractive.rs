@@ -21,14 +21,37 @@ struct Candidate {
 /// Picks up to `max_sentences` sentences from the first sources of `hits` (numbered from 1) and
 /// joins them with `[n]` markers. `None` when no sentence shares a term with the question.
 pub fn extract(question: &str, hits: &[Hit], max_sentences: usize) -> Option<String> {
+    extract_after(question, None, hits, max_sentences)
+}
+
+/// How much the question before a follow-up weighs in choosing its sentences.
+const EARLIER_WEIGHT: f64 = 0.3;
+
+/// [`extract`] for a follow-up: the terms of `earlier` (the question before it) count too, at
+/// a lower weight, so "how much does it cost?" after a question about parking picks the
+/// parking charges.
+pub fn extract_after(
+    question: &str,
+    earlier: Option<&str>,
+    hits: &[Hit],
+    max_sentences: usize,
+) -> Option<String> {
     // The question's language (told among its sources' languages) decides how it and the
     // sentences are read.
+    // A follow-up is too short to tell its language alone: it is told with what it follows.
+    let told = match earlier {
+        Some(e) => format!("{e}\n{question}"),
+        None => question.to_string(),
+    };
     let mut analyzer = for_language(question_language(
-        question,
+        &told,
         hits.iter().take(SOURCES_READ).map(|h| h.text.as_str()),
     ));
     let wanted: HashSet<String> = terms(&mut analyzer, question).into_iter().collect();
-    if wanted.is_empty() {
+    let context: HashSet<String> = earlier
+        .map(|e| terms(&mut analyzer, e).into_iter().collect())
+        .unwrap_or_default();
+    if wanted.is_empty() && context.is_empty() {
         return None;
     }
     // Every distinct sentence of the first sources, with its analysed terms.
@@ -48,7 +71,16 @@ pub fn extract(question: &str, hits: &[Hit], max_sentences: usize) -> Option<Str
         let df = all.iter().filter(|s| s.3.contains(t)).count() as f64;
         (1.0 + n / df.max(1.0)).ln()
     };
-    let weights: Vec<(&String, f64)> = wanted.iter().map(|t| (t, weight(t))).collect();
+    let weights: Vec<(&String, f64)> = wanted
+        .iter()
+        .map(|t| (t, weight(t)))
+        .chain(
+            context
+                .iter()
+                .filter(|t| !wanted.contains(*t))
+                .map(|t| (t, EARLIER_WEIGHT * weight(t))),
+        )
+        .collect();
     let total: f64 = weights.iter().map(|(_, w)| w).sum();
     let mut candidates = Vec::new();
     for (source, position, text, have) in all.iter() {
@@ -137,6 +169,28 @@ mod tests {
 
     fn hit(text: &str) -> Hit {
         Hit::for_test(text)
+    }
+
+    #[test]
+    fn a_follow_up_is_read_with_the_question_before_it() {
+        let hits = [
+            hit(include_str!("../../corpora/pharmacy.md")),
+            hit(include_str!("../../corpora/parking-and-transport.md")),
+        ];
+        let question = "How much is it?";
+        let after = extract_after(
+            question,
+            Some("What are the prescription charges?"),
+            &hits,
+            1,
+        )
+        .unwrap();
+        assert!(
+            after.starts_with("Prescription charges are 9.90"),
+            "{after}"
+        );
+        // Alone, the question finds nothing to quote.
+        assert_eq!(extract(question, &hits, 1), None);
     }
 
     #[test]

@@ -14,7 +14,7 @@ mod support;
 
 pub use budget::{as_read, Budget};
 pub use citations::{citation, cite, parse_markers};
-pub use extractive::extract;
+pub use extractive::{extract, extract_after};
 pub use gate::{gate, language_of};
 pub use llm::{BenchRun, Generation, Llm, Request, StopReason};
 pub use prompt::{source_block, user_message, SYSTEM_PROMPT};

@@ -19,6 +19,9 @@ const REFUSAL_SOURCES: usize = 3;
 /// ([`crate::messages`]).
 pub const NOT_FOUND: &str = "Not found in the documents.";
 
+/// Most turns of conversation history a question may carry.
+pub const MAX_HISTORY_TURNS: usize = 50;
+
 /// How to answer.
 #[derive(Debug, Clone, Default)]
 pub struct AskOptions {
@@ -37,6 +40,9 @@ pub struct AskOptions {
     pub quality: crate::config::Quality,
     /// Shedding, when the server watches the device (`serve.shed`).
     pub shedding: Option<crate::types::Shedding>,
+    /// The conversation so far, oldest first: a follow-up is searched together with the
+    /// question before it (see [`retrieve::search_after`]).
+    pub history: Vec<crate::types::Turn>,
 }
 
 impl AskOptions {
@@ -59,8 +65,19 @@ impl AskOptions {
                 "max_tokens = {max_tokens} must be 1 to {MAX_ANSWER_TOKENS}"
             ))));
         }
+        if self.history.len() > MAX_HISTORY_TURNS {
+            return Err(Error::User(UserError::BadRequest(format!(
+                "history has {} turns; send at most the last {MAX_HISTORY_TURNS}",
+                self.history.len()
+            ))));
+        }
+        let earlier = match self.history.last() {
+            Some(turn) => Some(validate_question(&turn.question)?.to_string()),
+            None => None,
+        };
         Ok(Asked {
             read_max: usize::MAX,
+            earlier,
             top_k,
             settings: generate::answer::Settings {
                 sampling,
@@ -73,6 +90,8 @@ impl AskOptions {
 
 /// A question's options, resolved.
 struct Asked {
+    /// The question before this one, for a follow-up.
+    earlier: Option<String>,
     top_k: usize,
     settings: generate::answer::Settings,
     /// Most chunks the prompt reads (fewer than the configured selection when shed).
@@ -128,12 +147,37 @@ impl Rag {
         self.retrieve(question, top_k)
     }
 
+    /// Hybrid retrieval for a follow-up: `earlier` is the question before it.
+    pub fn search_after(
+        &self,
+        question: &str,
+        earlier: Option<&str>,
+        top_k: Option<usize>,
+    ) -> Result<retrieve::Retrieved> {
+        let question = validate_question(question)?;
+        let earlier = earlier.map(validate_question).transpose()?;
+        let top_k =
+            crate::config::check_top_k("top_k", top_k.unwrap_or(self.config.retrieval.top_k))
+                .map_err(|e| Error::User(UserError::BadRequest(e)))?;
+        self.retrieve_after(question, earlier, top_k)
+    }
+
     /// Hybrid retrieval over the open index, for a checked question and top_k.
     fn retrieve(&self, question: &str, top_k: usize) -> Result<retrieve::Retrieved> {
-        retrieve::search(
+        self.retrieve_after(question, None, top_k)
+    }
+
+    fn retrieve_after(
+        &self,
+        question: &str,
+        earlier: Option<&str>,
+        top_k: usize,
+    ) -> Result<retrieve::Retrieved> {
+        retrieve::search_after(
             &*self.open_index()?,
             self.embedder.as_ref(),
             question,
+            earlier,
             &self.config.retrieval,
             top_k,
         )
@@ -319,7 +363,14 @@ impl Rag {
         // While the model reads the prompt, the sources' own sentences come first.
         let mut draft_ms = None;
         let draft = generating
-            .then(|| generate::extract(question, &found.hits, EXTRACTIVE_SENTENCES))
+            .then(|| {
+                generate::extract_after(
+                    question,
+                    asked.earlier.as_deref(),
+                    &found.hits,
+                    EXTRACTIVE_SENTENCES,
+                )
+            })
             .flatten();
         let go_on = match draft {
             Some(text) => {
@@ -355,7 +406,13 @@ impl Rag {
             }
             routed
         } else {
-            self.without_model(question, options.extractive, &found, &|| *words)
+            self.without_model(
+                question,
+                asked.earlier.as_deref(),
+                options.extractive,
+                &found,
+                &|| *words,
+            )
         };
         drop(ticket);
         let generate_ms = t1.elapsed().as_secs_f64() * 1e3 - out.check_ms;
@@ -381,7 +438,7 @@ impl Rag {
     /// Retrieval and packing for one question: the hits the answer may cite, and whether the
     /// documents are too far from the question to answer it (then the closest few, unpacked).
     fn find(&self, question: &str, asked: &Asked) -> Result<Found> {
-        let retrieved = self.retrieve(question, asked.top_k)?;
+        let retrieved = self.retrieve_after(question, asked.earlier.as_deref(), asked.top_k)?;
         let evidence = retrieved.evidence;
         let refused = evidence.score < evidence.threshold || retrieved.hits.is_empty();
         let (hits, packing) = if refused {
@@ -405,6 +462,7 @@ impl Rag {
     fn without_model(
         &self,
         question: &str,
+        earlier: Option<&str>,
         extractive: bool,
         found: &Found,
         words: &dyn Fn() -> &'static crate::messages::Messages,
@@ -422,8 +480,9 @@ impl Rag {
         let (text, mode) = if found.refused {
             (words().not_found.to_string(), AnswerMode::Refused)
         } else {
-            let text = generate::extract(question, &found.hits, EXTRACTIVE_SENTENCES)
-                .unwrap_or_else(|| words().no_direct_answer.to_string());
+            let text =
+                generate::extract_after(question, earlier, &found.hits, EXTRACTIVE_SENTENCES)
+                    .unwrap_or_else(|| words().no_direct_answer.to_string());
             (text, AnswerMode::Extractive)
         };
         generate::answer::Routed {

@@ -38,11 +38,23 @@ pub fn candidates(
     config: &RetrievalConfig,
     depth: usize,
 ) -> Result<Candidates> {
+    candidates_weighted(index, &[(query, 1.0)], vector, config, depth)
+}
+
+/// [`candidates`] for weighted texts: BM25 weighs each text's terms by its weight.
+pub fn candidates_weighted(
+    index: &Index,
+    query: &[(&str, f32)],
+    vector: std::result::Result<&[f32], String>,
+    config: &RetrievalConfig,
+    depth: usize,
+) -> Result<Candidates> {
     Ok(match vector {
         // The two searches are independent: run them on two threads.
         Ok(v) => std::thread::scope(|s| {
             let dense = s.spawn(|| index.search_vectors(v, depth, config.ef_search));
-            let bm25 = index.search_bm25(query, depth, config.title_boost, config.unspaced);
+            let bm25 =
+                index.search_bm25_weighted(query, depth, config.title_boost, config.unspaced);
             let dense = dense.join().map_err(|_| {
                 crate::error::Error::Internal(InternalError::Panicked {
                     what: "the vector search",
@@ -55,7 +67,7 @@ pub fn candidates(
             })
         })?,
         Err(reason) => Candidates {
-            bm25: index.search_bm25(query, depth, config.title_boost, config.unspaced)?,
+            bm25: index.search_bm25_weighted(query, depth, config.title_boost, config.unspaced)?,
             dense: Vec::new(),
             degraded: Some(reason),
         },
@@ -103,6 +115,15 @@ pub fn hits(index: &Index, fused: &[Fused], top_k: usize) -> Result<Vec<Hit>> {
     Ok(hits)
 }
 
+/// How much a follow-up's earlier question weighs in its search, against the follow-up's 1.
+pub const EARLIER_WEIGHT: f32 = 0.3;
+
+/// The share of a question's own words that must be in the passages found with the question
+/// before it for the question to count as its follow-up; under it, the question is a new topic
+/// and is searched alone. Set between the golden follow-ups (0.4 to 1.0 with MiniLM) and an
+/// unrelated question after one (0.33): docs/retrieval.md, "Follow-up questions".
+pub const FOLLOW_UP_MIN_COVERAGE: f32 = 0.4;
+
 /// Hybrid search over an index. Never fails for want of an embedder: BM25 then answers alone.
 pub fn search(
     index: &Index,
@@ -111,24 +132,64 @@ pub fn search(
     config: &RetrievalConfig,
     top_k: usize,
 ) -> Result<Retrieved> {
-    let vector = embed_query(embedder, query);
-    let c = candidates(
+    search_after(index, embedder, query, None, config, top_k)
+}
+
+/// [`search`] for a follow-up: `earlier` (the question before it) is searched too, weighted
+/// [`EARLIER_WEIGHT`], so "and on Sundays?" after a question about the pharmacy finds the
+/// pharmacy. BM25 counts the earlier question's terms at that weight (terms the follow-up has
+/// count at its own); the query vector embeds the two questions as one text.
+pub fn search_after(
+    index: &Index,
+    embedder: Option<&Embedder>,
+    query: &str,
+    earlier: Option<&str>,
+    config: &RetrievalConfig,
+    top_k: usize,
+) -> Result<Retrieved> {
+    let earlier = earlier.map(str::trim).filter(|e| !e.is_empty());
+    // The vector side reads the follow-up with what it follows, as one text: a question like
+    // "how much does it cost?" has no meaning of its own to embed.
+    let vector = match earlier {
+        Some(e) => embed_query(embedder, &format!("{e}\n{query}")),
+        None => embed_query(embedder, query),
+    };
+    let mut parts = vec![(query, 1.0)];
+    parts.extend(earlier.map(|e| (e, EARLIER_WEIGHT)));
+    let c = candidates_weighted(
         index,
-        query,
+        &parts,
         vector.as_deref().map_err(Clone::clone),
         config,
         config.candidates,
     )?;
     let fused = fuse(&c, Mode::Hybrid, config);
     let hits = hits(index, &fused, top_k)?;
+    let range = embedder.map_or((0.0, 1.0), Embedder::similarity_range);
+    if let Some(e) = earlier {
+        // A new topic, not a follow-up: too few of its own words are in what the conversation
+        // found ("what is the capital of Mongolia?" after a question about wheelchairs). It is
+        // searched alone, and may be refused alone.
+        if evidence(query, &c, &hits, config.refuse_below(), range).coverage
+            < FOLLOW_UP_MIN_COVERAGE
+        {
+            return search_after(index, embedder, query, None, config, top_k);
+        }
+        return Ok(Retrieved {
+            // The follow-up read with what it follows.
+            evidence: evidence(
+                &format!("{e}\n{query}"),
+                &c,
+                &hits,
+                config.refuse_below(),
+                range,
+            ),
+            hits,
+            degraded: c.degraded,
+        });
+    }
     Ok(Retrieved {
-        evidence: evidence(
-            query,
-            &c,
-            &hits,
-            config.refuse_below(),
-            embedder.map_or((0.0, 1.0), Embedder::similarity_range),
-        ),
+        evidence: evidence(query, &c, &hits, config.refuse_below(), range),
         hits,
         degraded: c.degraded,
     })

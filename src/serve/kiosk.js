@@ -9,6 +9,10 @@
   let numbered = [];       // sources as numbered for this answer
   let controller = null;   // aborts the running answer
   let idleTimer = null;
+  // The conversation so far (oldest first), sent with each question so that a follow-up such
+  // as "and on Sundays?" is read with the question before it; cleared by the idle reset.
+  let history = [];
+  const HISTORY_TURNS = 5;
 
   // A catalog template with its {name} placeholders filled.
   const fill = (template, values) => template.replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
@@ -95,6 +99,7 @@
     answer.className = "";
     status.textContent = "";
     numbered = [];
+    history = [];
     renderSources([], T.sources);
     closePassage();
     askButton.disabled = false;
@@ -106,8 +111,12 @@
     idleTimer = setTimeout(reset, IDLE_SECONDS * 1000);
   }
 
-  function finish(a) {
+  function finish(a, q) {
     numbered = a.sources;
+    if (a.mode !== "refused") {
+      history.push({ question: q, answer: a.answer });
+      history = history.slice(-HISTORY_TURNS);
+    }
     if (a.mode === "refused") {
       answer.className = "notfound";
       // The refusal itself speaks the question's language (the server chose it).
@@ -138,7 +147,7 @@
       const response = await fetch("/v1/ask", {
         method: "POST",
         headers: { "content-type": "application/json", "accept": "text/event-stream" },
-        body: JSON.stringify({ question: q, stream: true }),
+        body: JSON.stringify({ question: q, stream: true, history: history }),
         signal: controller.signal,
       });
       if (!response.ok) {
@@ -184,7 +193,7 @@
             text += payload.text;
             answer.textContent = text;
           } else if (name === "done") {
-            finish(payload);
+            finish(payload, q);
           } else if (name === "error") {
             status.textContent = T.failed + " (" + (payload.error.code || "error") + ").";
           }

@@ -275,17 +275,22 @@ impl Reader {
     /// field is searched too. `title_boost` weighs the neutral title and heading fields
     /// against the body. `unspaced` says whether Chinese, Japanese and Thai text is searched
     /// as bigrams (neutral fields), as dictionary words (the words field), or both.
-    pub fn search(
+    ///
+    /// Several texts may be searched, each term weighted by its text's weight: a follow-up
+    /// question at 1 and the question before it lower. A term is counted once, at
+    /// the weight of the first text that has it.
+    pub fn search_weighted(
         &self,
-        query: &str,
+        parts: &[(&str, f32)],
         limit: usize,
         title_boost: f32,
         unspaced: Unspaced,
     ) -> Result<Vec<Scored>> {
+        let all: String = parts.iter().map(|(t, _)| *t).collect::<Vec<_>>().join("\n");
         let lang: Option<Lang> = if self.languages.is_empty() {
             None
         } else {
-            analysis::detect_among(query, &self.languages)
+            analysis::detect_among(&all, &self.languages)
         };
         let f = &self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -304,36 +309,40 @@ impl Reader {
         let mut stemmer = lang
             .and_then(|l| l.stemmer)
             .map(|(language, _)| analysis::stemmed(language));
-        let mut seen = std::collections::HashSet::new();
         let mut neutral = match unspaced {
             Unspaced::Words => analysis::neutral_spaced(),
             Unspaced::Bigrams | Unspaced::Both => analysis::neutral(),
         };
-        for term in analysis::terms(&mut neutral, query) {
-            // A stop word of the question's language analyses to nothing.
-            let stop = stemmer
-                .as_mut()
-                .is_some_and(|a| analysis::terms(a, &term).is_empty());
-            if stop || !seen.insert(term.clone()) {
-                continue;
+        let (mut seen, mut seen_words, mut seen_stems) = (
+            std::collections::HashSet::new(),
+            std::collections::HashSet::new(),
+            std::collections::HashSet::new(),
+        );
+        for &(query, weight) in parts {
+            for term in analysis::terms(&mut neutral, query) {
+                // A stop word of the question's language analyses to nothing.
+                let stop = stemmer
+                    .as_mut()
+                    .is_some_and(|a| analysis::terms(a, &term).is_empty());
+                if stop || !seen.insert(term.clone()) {
+                    continue;
+                }
+                add(f.title, title_boost * weight, &term);
+                add(f.heading, title_boost * weight, &term);
+                add(f.body, weight, &term);
             }
-            add(f.title, title_boost, &term);
-            add(f.heading, title_boost, &term);
-            add(f.body, 1.0, &term);
-        }
-        if unspaced != Unspaced::Bigrams {
-            let mut seen = std::collections::HashSet::new();
-            for term in analysis::terms(&mut analysis::words(), query) {
-                if seen.insert(term.clone()) {
-                    add(f.words, 1.0, &term);
+            if unspaced != Unspaced::Bigrams {
+                for term in analysis::terms(&mut analysis::words(), query) {
+                    if seen_words.insert(term.clone()) {
+                        add(f.words, weight, &term);
+                    }
                 }
             }
-        }
-        if let (Some(field), Some(a)) = (stemmed_field(f, lang), stemmer.as_mut()) {
-            let mut seen = std::collections::HashSet::new();
-            for term in analysis::terms(a, query) {
-                if seen.insert(term.clone()) {
-                    add(field, 1.0, &term);
+            if let (Some(field), Some(a)) = (stemmed_field(f, lang), stemmer.as_mut()) {
+                for term in analysis::terms(a, query) {
+                    if seen_stems.insert(term.clone()) {
+                        add(field, weight, &term);
+                    }
                 }
             }
         }

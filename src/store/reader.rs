@@ -145,7 +145,20 @@ impl Index {
         title_boost: f32,
         unspaced: crate::analysis::Unspaced,
     ) -> Result<Vec<Scored>> {
-        let mut found = self.bm25.search(query, limit, title_boost, unspaced)?;
+        self.search_bm25_weighted(&[(query, 1.0)], limit, title_boost, unspaced)
+    }
+
+    /// [`Index::search_bm25`] over weighted texts (a follow-up and the question before it).
+    pub fn search_bm25_weighted(
+        &self,
+        parts: &[(&str, f32)],
+        limit: usize,
+        title_boost: f32,
+        unspaced: crate::analysis::Unspaced,
+    ) -> Result<Vec<Scored>> {
+        let mut found = self
+            .bm25
+            .search_weighted(parts, limit, title_boost, unspaced)?;
         self.set_docs(&mut found);
         Ok(found)
     }

@@ -31,6 +31,10 @@ pub struct AskRequest {
     /// when another follows it); default `"normal"`.
     #[serde(default)]
     pub quality: Quality,
+    /// The conversation so far, oldest first (`[{"question": "…", "answer": "…"}]`): the
+    /// question is read as a follow-up of the last one (at most 50 turns).
+    #[serde(default)]
+    pub history: Vec<Turn>,
 }
 
 /// Body of `POST /v1/search`.
@@ -42,6 +46,9 @@ pub struct SearchRequest {
     /// Chunks to return (1 to 100; default `retrieval.top_k`).
     #[serde(default)]
     pub top_k: Option<usize>,
+    /// The conversation so far, oldest first, as for `/v1/ask`.
+    #[serde(default)]
+    pub history: Vec<Turn>,
 }
 
 /// Answer of `POST /v1/search`.
@@ -65,6 +72,7 @@ fn ask_options(req: &AskRequest) -> AskOptions {
         max_tokens: req.max_tokens,
         quality: req.quality,
         shedding: None,
+        history: req.history.clone(),
     }
 }
 
@@ -137,7 +145,11 @@ pub async fn search(
     let req = body(req)?;
     log_question(&s, "/v1/search", &req.question);
     let rag = Arc::clone(s.rag());
-    let mut r = tokio::task::spawn_blocking(move || rag.search(&req.question, req.top_k)).await??;
+    let mut r = tokio::task::spawn_blocking(move || {
+        let earlier = req.history.last().map(|t| t.question.as_str());
+        rag.search_after(&req.question, earlier, req.top_k)
+    })
+    .await??;
     for hit in &mut r.hits {
         hit.place.path = s.public_path(&hit.place.path);
     }

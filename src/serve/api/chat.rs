@@ -219,10 +219,35 @@ pub async fn chat_completions(
         presence_penalty: req.presence_penalty,
         seed: req.seed,
     };
+    // The whole conversation: every earlier user message (with the assistant's reply after
+    // it) is history, so a follow-up is searched with the question before it.
+    let mut history: Vec<Turn> = Vec::new();
+    let last_user = req.messages.iter().rposition(|m| m.role == "user");
+    for (i, m) in req.messages.iter().enumerate() {
+        if Some(i) == last_user {
+            break;
+        }
+        match m.role.as_str() {
+            "user" => history.push(Turn {
+                question: message_text(&m.content),
+                answer: String::new(),
+            }),
+            "assistant" => {
+                if let Some(turn) = history.last_mut() {
+                    turn.answer = message_text(&m.content);
+                }
+            }
+            _ => {}
+        }
+    }
+    history.retain(|t| !t.question.trim().is_empty());
+    let keep = history.len().saturating_sub(crate::MAX_HISTORY_TURNS);
+    history.drain(..keep);
     let options = AskOptions {
         sampling,
         max_tokens: req.max_completion_tokens.or(req.max_tokens),
         shedding: s.shed.shedding(),
+        history,
         ..AskOptions::default()
     };
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());

@@ -36,7 +36,7 @@ use utoipa::OpenApi;
 use super::{Access, ApiError, AppState, ErrorBody, ErrorDetail, Server};
 use crate::config::{Quality, SamplingOverride, Thinking};
 use crate::error::UserError;
-use crate::types::{Answer, AnswerMode, Citation, Evidence, Hit, StopReason};
+use crate::types::{Answer, AnswerMode, Citation, Evidence, Hit, StopReason, Turn};
 use crate::StoredDoc;
 use crate::{AskEvent, AskOptions, IngestOptions};
 

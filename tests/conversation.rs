@@ -1,0 +1,161 @@
+//! Follow-up questions (issue 21): the golden follow-ups (tests/golden/followups.jsonl) are
+//! searched with and without the question before them, and the OpenAI endpoint reads the
+//! whole conversation.
+
+use serde_json::{json, Value};
+
+use crate::e2e::{http, root, start_server, Env};
+
+struct FollowUp {
+    earlier: String,
+    question: String,
+    document: String,
+    section: String,
+}
+
+fn followups() -> Vec<FollowUp> {
+    let text = std::fs::read_to_string(root().join("tests/golden/followups.jsonl")).unwrap();
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let s = |k: &str| v[k].as_str().unwrap().to_string();
+            FollowUp {
+                earlier: s("earlier"),
+                question: s("question"),
+                document: s("document"),
+                section: s("section"),
+            }
+        })
+        .collect()
+}
+
+/// The rank (1-based) of the first hit from the expected document whose text holds the
+/// expected section, among the hits returned.
+fn rank(hits: &Value, f: &FollowUp) -> Option<usize> {
+    hits["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|h| {
+            h["path"]
+                .as_str()
+                .unwrap_or_default()
+                .ends_with(&f.document)
+                && h["text"].as_str().unwrap_or_default().contains(&f.section)
+        })
+        .map(|r| r + 1)
+}
+
+#[test]
+fn follow_ups_rank_their_section_higher_with_history() {
+    let cases = followups();
+    assert!(cases.len() >= 15, "{} golden follow-ups", cases.len());
+    let env = Env::new();
+    env.ingest_corpora();
+    let server = start_server(&env);
+    let search = |question: &str, history: Value| -> Value {
+        let body = json!({"question": question, "top_k": 20, "history": history});
+        let (status, text) = http(&server.addr, "POST", "/v1/search", &body.to_string());
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str(&text).unwrap()
+    };
+    // Recall@20, MRR@20 and the share found first, with and without the earlier question.
+    let mut score = [(0.0, 0.0, 0.0); 2];
+    for f in &cases {
+        let history = json!([{"question": f.earlier, "answer": ""}]);
+        for (i, h) in [history, json!([])].into_iter().enumerate() {
+            if let Some(r) = rank(&search(&f.question, h), f) {
+                score[i].0 += 1.0;
+                score[i].1 += 1.0 / r as f64;
+                score[i].2 += (r == 1) as u8 as f64;
+            }
+        }
+    }
+    let n = cases.len() as f64;
+    let [with, without] = score.map(|(a, b, c)| (a / n, b / n, c / n));
+    eprintln!(
+        "follow-ups ({} pairs): Recall@20 {:.3} with history / {:.3} without; MRR@20 {:.3} / {:.3}; first {:.3} / {:.3}",
+        cases.len(), with.0, without.0, with.1, without.1, with.2, without.2
+    );
+    assert!(with.0 >= 0.95, "Recall@20 with history: {with:?}");
+    assert!(
+        with.1 > without.1 + 0.1,
+        "history must lift the ranking: {with:?} vs {without:?}"
+    );
+}
+
+#[test]
+fn the_chat_endpoint_reads_the_whole_conversation() {
+    let env = Env::new();
+    env.ingest_corpora();
+    let server = start_server(&env);
+    let ask = |messages: Value| -> String {
+        let body = json!({"model": "rag", "messages": messages});
+        let (status, text) = http(
+            &server.addr,
+            "POST",
+            "/v1/chat/completions",
+            &body.to_string(),
+        );
+        assert_eq!(status, 200, "{text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        v.to_string()
+    };
+    let cited = |v: &str| -> Vec<String> {
+        let v: Value = serde_json::from_str(v).unwrap();
+        v["citations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["path"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let alone = ask(json!([{"role": "user", "content": "How much does it cost?"}]));
+    let followed = ask(json!([
+        {"role": "system", "content": "You are helpful."},
+        {"role": "user", "content": "Where can visitors park?"},
+        {"role": "assistant", "content": "In car park B, entered from Mill Road [1]."},
+        {"role": "user", "content": "How much does it cost?"}
+    ]));
+    assert!(
+        cited(&followed)
+            .first()
+            .is_some_and(|p| p.ends_with("parking-and-transport.md")),
+        "{followed}"
+    );
+    assert!(
+        !cited(&alone)
+            .iter()
+            .any(|p| p.ends_with("parking-and-transport.md")),
+        "without the conversation: {alone}"
+    );
+
+    // /v1/ask takes the history the kiosk keeps.
+    let body = json!({
+        "question": "Does it run at weekends?",
+        "extractive": true,
+        "history": [{"question": "Is there a shuttle from the railway station?", "answer": ""}]
+    });
+    let (status, text) = http(&server.addr, "POST", "/v1/ask", &body.to_string());
+    assert_eq!(status, 200, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert!(v["answer"].as_str().unwrap().contains("shuttle"), "{text}");
+    // A new topic after a question is not carried by it: still refused.
+    let body = json!({
+        "question": "What is the capital of Mongolia?",
+        "extractive": true,
+        "history": [{"question": "How do I borrow a wheelchair?", "answer": ""}]
+    });
+    let (status, text) = http(&server.addr, "POST", "/v1/ask", &body.to_string());
+    assert_eq!(status, 200, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["mode"], "refused", "{text}");
+    let long: Vec<Value> = (0..51)
+        .map(|i| json!({"question": format!("q{i}")}))
+        .collect();
+    let body = json!({"question": "And then?", "history": long});
+    let (status, text) = http(&server.addr, "POST", "/v1/ask", &body.to_string());
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("at most the last 50"), "{text}");
+}
