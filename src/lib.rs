@@ -29,6 +29,7 @@ pub use rag::{
     WatchOptions, MAX_HISTORY_TURNS, MAX_QUESTION_CHARS, NOT_FOUND,
 };
 pub use store::snapshot;
+pub use store::snapshot::UPLOADS_DIR;
 pub use store::{Status, StoredDoc};
 pub use tools::{bench, doctor, eval, pull};
 pub use types::{

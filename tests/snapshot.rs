@@ -78,6 +78,9 @@ fn leftovers(env: &Env) -> Vec<PathBuf> {
 fn a_snapshot_moves_a_running_server_with_questions_in_flight_and_no_mixed_answers() {
     let a = env_with(SITE_A);
     let b = env_with(SITE_B);
+    // A document uploaded to the server is kept in INDEX/uploads: it ships with the index.
+    std::fs::create_dir_all(b.path("index/uploads/ab")).unwrap();
+    std::fs::write(b.path("index/uploads/ab/notice.md"), "# Notice\n").unwrap();
     let file = b.path("site-b.tar.zst");
     let made = create(&b, &file, &[]);
     assert_eq!(made["manifest"]["documents"], 3, "{made}");
@@ -152,6 +155,10 @@ fn a_snapshot_moves_a_running_server_with_questions_in_flight_and_no_mixed_answe
     );
     assert_eq!(names(&a.status()), site_b);
     assert_eq!(a.status()["agree"], true);
+    assert_eq!(
+        std::fs::read_to_string(a.path("index/uploads/ab/notice.md")).unwrap(),
+        "# Notice\n"
+    );
     assert!(leftovers(&a).is_empty(), "{:?}", leftovers(&a));
     assert!(
         !server.log.lock().unwrap().contains("cannot re-open"),

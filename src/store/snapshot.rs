@@ -29,6 +29,9 @@ use crate::error::{Error, Result, UserError};
 
 /// Snapshot format version.
 pub const FORMAT: u32 = 1;
+/// Where `rag serve` keeps uploaded documents, inside the index folder: shipped with it, so a
+/// replica can re-read them.
+pub const UPLOADS_DIR: &str = "uploads";
 const MANIFEST: &str = "snapshot.json";
 const SIGNATURE: &str = "snapshot.sig";
 const PREFIX: &str = "index/";
@@ -229,6 +232,21 @@ fn commit_files(index: &Path, manifest: &Manifest) -> Result<Vec<(String, PathBu
             files.push((format!("{BM25_DIR}/{name}"), entry.path()));
         }
     }
+    let uploads = index.join(UPLOADS_DIR);
+    for entry in walkdir::WalkDir::new(&uploads).min_depth(1) {
+        let Ok(entry) = entry else { continue };
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        if let Ok(rel) = entry.path().strip_prefix(index) {
+            let name = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            files.push((name, entry.path().to_path_buf()));
+        }
+    }
     if let Some(base) = &manifest.vectors {
         let dir = index.join(VECTORS_DIR);
         let entries = std::fs::read_dir(&dir).map_err(|e| io("cannot list", &dir, e))?;
@@ -302,6 +320,9 @@ pub fn create(index: &Path, out: &Path, key: Option<&SigningKey>) -> Result<Crea
     // tantivy's meta.json are replaced by rename: a hard link keeps this commit's content.
     for (name, from) in commit_files(index, &manifest)? {
         let to = staged.join(&name);
+        if let Some(p) = to.parent() {
+            std::fs::create_dir_all(p).map_err(|e| io("cannot create", p, e))?;
+        }
         if std::fs::hard_link(&from, &to).is_err() {
             std::fs::copy(&from, &to).map_err(|e| io("cannot copy", &from, e))?;
         }

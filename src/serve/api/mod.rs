@@ -43,8 +43,8 @@ use crate::{AskEvent, AskOptions, IngestOptions};
 /// Events buffered between an answer and a slow client.
 const STREAM_BUFFER: usize = 256;
 
-/// Folder under the index where uploads are kept.
-pub const UPLOADS: &str = "uploads";
+/// Folder under the index where uploads are kept (shipped in index snapshots).
+pub const UPLOADS: &str = crate::UPLOADS_DIR;
 
 /// Sets a flag when dropped: the handler's future is gone (client left or time limit), so
 /// the answer it started should stop.
