@@ -133,15 +133,11 @@ fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
     Error::io(format!("{what} {}", path.display()), e)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn sha256_file(path: &Path) -> Result<(u64, String)> {
-    let mut f = File::open(path).map_err(|e| io("cannot read", path, e))?;
+/// A file's size and sha256 (lowercase hex), read once.
+pub fn sha256_file(path: &Path) -> std::io::Result<(u64, String)> {
     let mut h = Sha256::new();
-    let n = std::io::copy(&mut f, &mut h).map_err(|e| io("cannot read", path, e))?;
-    Ok((n, hex(&h.finalize())))
+    let n = std::io::copy(&mut File::open(path)?, &mut h)?;
+    Ok((n, format!("{:x}", h.finalize())))
 }
 
 fn list_id(files: &[FileEntry]) -> String {
@@ -149,7 +145,7 @@ fn list_id(files: &[FileEntry]) -> String {
     for f in files {
         h.update(format!("{} {} {}\n", f.sha256, f.bytes, f.path));
     }
-    hex(&h.finalize())
+    format!("{:x}", h.finalize())
 }
 
 // --- keys ---------------------------------------------------------------------------------------
@@ -332,7 +328,7 @@ pub fn create(index: &Path, out: &Path, key: Option<&SigningKey>) -> Result<Crea
     drop(lock);
     let mut entries = Vec::with_capacity(files.len());
     for (name, path) in &files {
-        let (bytes, sha256) = sha256_file(path)?;
+        let (bytes, sha256) = sha256_file(path).map_err(|e| io("cannot read", path, e))?;
         entries.push(FileEntry {
             path: name.clone(),
             bytes,
@@ -380,7 +376,7 @@ pub fn create(index: &Path, out: &Path, key: Option<&SigningKey>) -> Result<Crea
         let file = zst.finish().map_err(|e| io("cannot write", &tmp, e))?;
         file.sync_all().map_err(|e| io("cannot write", &tmp, e))?;
     }
-    let (bytes, sha256) = sha256_file(&tmp)?;
+    let (bytes, sha256) = sha256_file(&tmp).map_err(|e| io("cannot read", &tmp, e))?;
     std::fs::rename(&tmp, &out).map_err(|e| io("cannot write", &out, e))?;
     Ok(Created {
         file: out,
@@ -553,7 +549,7 @@ fn read_snapshot(
                     .map_err(|e| io("cannot write", path, e))?;
             }
         }
-        if hex(&h.finalize()) != expected.sha256 {
+        if format!("{:x}", h.finalize()) != expected.sha256 {
             return Err(bad(
                 file,
                 format!("{name:?} does not match its sha256 in snapshot.json: the snapshot is damaged or was changed; refused"),

@@ -5,7 +5,6 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::embed::Embedder;
@@ -47,18 +46,9 @@ pub struct Report {
     pub ok: bool,
 }
 
+/// A file's sha256, lowercase hex.
 fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(format!("{:x}", h.finalize()))
+    crate::store::snapshot::sha256_file(path).map(|(_, sum)| sum)
 }
 
 /// `(name, sha256)` pairs from a `sha256sum`-style file.

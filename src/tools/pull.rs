@@ -233,10 +233,6 @@ fn sha256_prefix(path: &Path) -> std::io::Result<(Sha256, u64)> {
     Ok((h, n))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Records `sha256  name` in `dir/SHA256SUMS`, replacing an older line for the same name.
 fn record_sum(dir: &Path, name: &str, sha256: &str) -> Result<()> {
     let path = dir.join("SHA256SUMS");
@@ -336,7 +332,7 @@ pub fn pull(
     if target.is_file() {
         let (h, n) = sha256_prefix(&target)
             .map_err(|e| Error::io(format!("cannot read {}", target.display()), e))?;
-        if n == total && hex(&h.finalize()) == want {
+        if n == total && format!("{:x}", h.finalize()) == want {
             record_sum(dir, &name, &want)?;
             return Ok(Pulled {
                 repo,
@@ -438,7 +434,7 @@ pub fn pull(
         )));
     }
     progress(PullEvent::Verifying);
-    let got = hex(&hasher.finalize());
+    let got = format!("{:x}", hasher.finalize());
     if got != want {
         let _ = std::fs::remove_file(&part);
         return Err(pull_error(format!(
