@@ -647,21 +647,12 @@ pub fn recover(index: &Path) {
 
 /// One activation at a time per index: a lock file beside it.
 fn activation_lock(index: &Path) -> Result<File> {
-    let path = sibling_named(index, "activate.lock")?;
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| io("cannot open", &path, e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(bad(
+    writer::try_lock_file(&sibling_named(index, "activate.lock")?)?.ok_or_else(|| {
+        bad(
             index,
             "another `rag snapshot activate` is running on this index; wait for it",
-        )),
-        Err(std::fs::TryLockError::Error(e)) => Err(io("cannot lock", &path, e)),
-    }
+        )
+    })
 }
 
 fn fsync_tree(dir: &Path) -> Result<()> {

@@ -307,25 +307,30 @@ pub(super) fn take_lock(dir: &Path) -> Result<File> {
     let path = dir.join(LOCK_FILE);
     let mut attempt = 0;
     loop {
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(Error::User(UserError::Locked(dir.to_path_buf())))
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(Error::io(format!("cannot lock {}", path.display()), e))
-            }
-        }
+        let file = try_lock_file(&path)?
+            .ok_or_else(|| Error::User(UserError::Locked(dir.to_path_buf())))?;
         if same_file(&file, &path) || attempt >= 3 {
             return Ok(file);
         }
         attempt += 1;
+    }
+}
+
+/// Opens (creating it) and locks the lock file at `path`; `None` when another process holds
+/// it. The lock lasts as long as the returned file is open.
+pub(super) fn try_lock_file(path: &Path) -> Result<Option<File>> {
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(Error::io(format!("cannot lock {}", path.display()), e))
+        }
     }
 }
 
