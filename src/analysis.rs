@@ -105,17 +105,27 @@ pub fn words() -> TextAnalyzer {
 }
 
 fn neutral_emitting(emit: Emit) -> TextAnalyzer {
-    TextAnalyzer::builder(WordsAndBigrams { emit })
-        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
-        .filter(AsciiFoldingFilter)
-        .build()
+    TextAnalyzer::builder(WordsAndBigrams {
+        emit,
+        fold_teh_marbuta: true,
+    })
+    .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+    .filter(AsciiFoldingFilter)
+    .build()
 }
 
 /// The analyzer of a stemmed language: the neutral tokens, that language's stop words removed
 /// (where tantivy has a list), stemmed, then ASCII-folded (after the stemmer, which expects the
 /// language's own letters).
 pub fn stemmed(language: Language) -> TextAnalyzer {
-    let mut builder = TextAnalyzer::builder(WordsAndBigrams::default())
+    // Arabic's Snowball stemmer removes a final teh marbuta itself, also after the article
+    // ("التكلفة" and "تكلفة" both stem to "تكلف"); folded to heh first, the article's word
+    // would keep it as a letter ("تكلفه") and miss.
+    let tokenizer = WordsAndBigrams {
+        fold_teh_marbuta: language != Language::Arabic,
+        ..WordsAndBigrams::default()
+    };
+    let mut builder = TextAnalyzer::builder(tokenizer)
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
         .dynamic();
     if let Some(stop) = StopWordFilter::new(language) {
@@ -317,8 +327,9 @@ fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || is_combining_mark(c) || matches!(c, '\u{200C}' | '\u{200D}')
 }
 
-/// The normalised text of a token: NFKC, lower case, Arabic-script variants unified.
-fn normalise(raw: &str, out: &mut String) {
+/// The normalised text of a token: NFKC, lower case, Arabic-script variants unified (teh
+/// marbuta folded to heh when `fold_teh_marbuta`).
+fn normalise(raw: &str, out: &mut String, fold_teh_marbuta: bool) {
     out.clear();
     for c in raw.nfkc().flat_map(char::to_lowercase) {
         match c {
@@ -326,7 +337,7 @@ fn normalise(raw: &str, out: &mut String) {
             '\u{064B}'..='\u{065F}' | '\u{0670}' | '\u{0640}' | '\u{200C}' | '\u{200D}' => {}
             '\u{0622}' | '\u{0623}' | '\u{0625}' | '\u{0671}' => out.push('\u{0627}'),
             '\u{0649}' | '\u{06CC}' => out.push('\u{064A}'),
-            '\u{0629}' => out.push('\u{0647}'),
+            '\u{0629}' if fold_teh_marbuta => out.push('\u{0647}'),
             '\u{06A9}' => out.push('\u{0643}'),
             _ => out.push(c),
         }
@@ -338,11 +349,16 @@ fn normalise(raw: &str, out: &mut String) {
 #[derive(Clone)]
 pub struct WordsAndBigrams {
     emit: Emit,
+    /// Fold teh marbuta to heh (all but the Arabic stemmer, which handles it).
+    fold_teh_marbuta: bool,
 }
 
 impl Default for WordsAndBigrams {
     fn default() -> Self {
-        WordsAndBigrams { emit: Emit::All }
+        WordsAndBigrams {
+            emit: Emit::All,
+            fold_teh_marbuta: true,
+        }
     }
 }
 
@@ -366,7 +382,7 @@ impl Tokenizer for WordsAndBigrams {
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> WordsAndBigramsStream {
         WordsAndBigramsStream {
-            tokens: tokenize(text, self.emit),
+            tokens: tokenize(text, self.emit, self.fold_teh_marbuta),
             next: 0,
             blank: Token::default(),
         }
@@ -406,7 +422,7 @@ static SEGMENTER: std::sync::LazyLock<icu_segmenter::WordSegmenterBorrowed<'stat
         )
     });
 
-fn tokenize(text: &str, emit: Emit) -> Vec<Token> {
+fn tokenize(text: &str, emit: Emit, fold_teh_marbuta: bool) -> Vec<Token> {
     let mut tokens: Vec<Token> = Vec::new();
     let push = |from: usize, to: usize, tokens: &mut Vec<Token>| {
         let mut t = Token {
@@ -415,7 +431,7 @@ fn tokenize(text: &str, emit: Emit) -> Vec<Token> {
             position: tokens.len(),
             ..Token::default()
         };
-        normalise(&text[from..to], &mut t.text);
+        normalise(&text[from..to], &mut t.text, fold_teh_marbuta);
         if !t.text.is_empty() {
             tokens.push(t);
         }
@@ -555,6 +571,15 @@ mod tests {
         assert_eq!(neutral_terms("أَحْمَد"), neutral_terms("احمد"));
         assert_eq!(neutral_terms("مدرسة"), neutral_terms("مدرسه"));
         assert_eq!(neutral_terms("على"), neutral_terms("علي"));
+    }
+
+    #[test]
+    fn arabic_words_with_the_article_stem_like_those_without() {
+        let mut ar = stemmed(Language::Arabic);
+        for (with, without) in [("التكلفة", "تكلفة"), ("الزيارة", "زيارة"), ("الصلاة", "صلاة")]
+        {
+            assert_eq!(terms(&mut ar, with), terms(&mut ar, without), "{with}");
+        }
     }
 
     #[test]

@@ -63,6 +63,16 @@ pub struct Messages {
     pub pages: &'static str,
     /// A source's lines (`{a}`, `{b}`).
     pub lines: &'static str,
+    /// The button that makes the page's text smaller.
+    pub smaller: &'static str,
+    /// The button that makes the page's text larger.
+    pub larger: &'static str,
+    /// The heading of the example questions on the empty page.
+    pub examples: &'static str,
+    /// The button that clears the conversation.
+    pub start_over: &'static str,
+    /// A passage read by OCR from a scanned page or image.
+    pub scanned: &'static str,
 }
 
 /// Why an answer is extractive, refused or cut short: said in the question's language by
@@ -176,6 +186,11 @@ pub static CATALOG: [Messages; 14] = [
         page: "p. {n}",
         pages: "pp. {a}-{b}",
         lines: "lines {a}-{b}",
+        smaller: "Smaller text",
+        larger: "Larger text",
+        examples: "You could ask:",
+        start_over: "Start over",
+        scanned: "Read from a scanned image",
     },
     Messages {
         lang: "de",
@@ -206,6 +221,11 @@ pub static CATALOG: [Messages; 14] = [
         page: "S. {n}",
         pages: "S. {a}–{b}",
         lines: "Zeilen {a}–{b}",
+        smaller: "Kleinere Schrift",
+        larger: "Größere Schrift",
+        examples: "Sie könnten fragen:",
+        start_over: "Neu beginnen",
+        scanned: "Aus einem gescannten Bild gelesen",
     },
     Messages {
         lang: "fr",
@@ -236,6 +256,11 @@ pub static CATALOG: [Messages; 14] = [
         page: "p. {n}",
         pages: "p. {a}-{b}",
         lines: "lignes {a}-{b}",
+        smaller: "Texte plus petit",
+        larger: "Texte plus grand",
+        examples: "Vous pourriez demander :",
+        start_over: "Recommencer",
+        scanned: "Lu sur une image numérisée",
     },
     Messages {
         lang: "es",
@@ -266,6 +291,11 @@ pub static CATALOG: [Messages; 14] = [
         page: "pág. {n}",
         pages: "págs. {a}-{b}",
         lines: "líneas {a}-{b}",
+        smaller: "Texto más pequeño",
+        larger: "Texto más grande",
+        examples: "Puede preguntar:",
+        start_over: "Empezar de nuevo",
+        scanned: "Leído de una imagen escaneada",
     },
     Messages {
         lang: "it",
@@ -296,6 +326,11 @@ pub static CATALOG: [Messages; 14] = [
         page: "p. {n}",
         pages: "pp. {a}-{b}",
         lines: "righe {a}-{b}",
+        smaller: "Testo più piccolo",
+        larger: "Testo più grande",
+        examples: "Potresti chiedere:",
+        start_over: "Ricomincia",
+        scanned: "Letto da un'immagine scansionata",
     },
     Messages {
         lang: "pt",
@@ -326,6 +361,11 @@ pub static CATALOG: [Messages; 14] = [
         page: "p. {n}",
         pages: "pp. {a}-{b}",
         lines: "linhas {a}-{b}",
+        smaller: "Texto menor",
+        larger: "Texto maior",
+        examples: "Pode perguntar:",
+        start_over: "Recomeçar",
+        scanned: "Lido de uma imagem digitalizada",
     },
     Messages {
         lang: "nl",
@@ -356,6 +396,11 @@ pub static CATALOG: [Messages; 14] = [
         page: "p. {n}",
         pages: "pp. {a}-{b}",
         lines: "regels {a}-{b}",
+        smaller: "Kleinere tekst",
+        larger: "Grotere tekst",
+        examples: "U kunt bijvoorbeeld vragen:",
+        start_over: "Opnieuw beginnen",
+        scanned: "Gelezen uit een gescande afbeelding",
     },
     Messages {
         lang: "pl",
@@ -386,6 +431,11 @@ pub static CATALOG: [Messages; 14] = [
         page: "s. {n}",
         pages: "s. {a}-{b}",
         lines: "wiersze {a}-{b}",
+        smaller: "Mniejszy tekst",
+        larger: "Większy tekst",
+        examples: "Możesz zapytać:",
+        start_over: "Zacznij od nowa",
+        scanned: "Odczytane ze zeskanowanego obrazu",
     },
     Messages {
         lang: "ru",
@@ -416,6 +466,11 @@ pub static CATALOG: [Messages; 14] = [
         page: "с. {n}",
         pages: "с. {a}–{b}",
         lines: "строки {a}–{b}",
+        smaller: "Уменьшить текст",
+        larger: "Увеличить текст",
+        examples: "Можно спросить:",
+        start_over: "Начать заново",
+        scanned: "Распознано со сканированного изображения",
     },
     Messages {
         lang: "tr",
@@ -446,6 +501,11 @@ pub static CATALOG: [Messages; 14] = [
         page: "s. {n}",
         pages: "s. {a}-{b}",
         lines: "satır {a}-{b}",
+        smaller: "Daha küçük yazı",
+        larger: "Daha büyük yazı",
+        examples: "Şunu sorabilirsiniz:",
+        start_over: "Baştan başla",
+        scanned: "Taranmış bir görüntüden okundu",
     },
     Messages {
         lang: "ar",
@@ -476,6 +536,11 @@ pub static CATALOG: [Messages; 14] = [
         page: "ص. {n}",
         pages: "ص. {a}-{b}",
         lines: "الأسطر {a}-{b}",
+        smaller: "تصغير النص",
+        larger: "تكبير النص",
+        examples: "يمكنك أن تسأل:",
+        start_over: "البدء من جديد",
+        scanned: "مقروء من صورة ممسوحة ضوئياً",
     },
     Messages {
         lang: "zh",
@@ -506,6 +571,11 @@ pub static CATALOG: [Messages; 14] = [
         page: "第 {n} 页",
         pages: "第 {a}-{b} 页",
         lines: "第 {a}-{b} 行",
+        smaller: "缩小文字",
+        larger: "放大文字",
+        examples: "您可以问：",
+        start_over: "重新开始",
+        scanned: "从扫描图像中识别",
     },
     Messages {
         lang: "ja",
@@ -536,6 +606,11 @@ pub static CATALOG: [Messages; 14] = [
         page: "{n} ページ",
         pages: "{a}-{b} ページ",
         lines: "{a}-{b} 行",
+        smaller: "文字を小さく",
+        larger: "文字を大きく",
+        examples: "たとえば次のように質問できます：",
+        start_over: "最初からやり直す",
+        scanned: "スキャン画像から読み取り",
     },
     Messages {
         lang: "ko",
@@ -566,6 +641,11 @@ pub static CATALOG: [Messages; 14] = [
         page: "{n}쪽",
         pages: "{a}-{b}쪽",
         lines: "{a}-{b}행",
+        smaller: "글자 작게",
+        larger: "글자 크게",
+        examples: "이렇게 물어보세요:",
+        start_over: "처음부터 다시",
+        scanned: "스캔한 이미지에서 읽음",
     },
 ];
 

@@ -298,6 +298,10 @@ pub struct CitationCheck {
     /// Cosine similarity of sentence and source embeddings (absent without an embedder).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub similarity: Option<f32>,
+    /// The source's sentence that shares most of the answer sentence's words (what a page
+    /// highlights in the passage); absent when none shares any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<String>,
 }
 
 /// One sentence of the answer and whether its citations support it.
@@ -377,6 +381,10 @@ pub struct Citation {
     /// For a cited source: true when it supports at least one sentence that cites it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supported: Option<bool>,
+    /// The chunk's text as safe HTML (markdown rendered, nothing that runs or fetches), when
+    /// the request asked for it (`"html": true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
 }
 
 /// Wall-clock time spent per stage, in milliseconds.
@@ -471,6 +479,10 @@ pub struct Answer {
     /// How the question was shed when the device was overloaded (absent: it was not).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shed: Option<Shed>,
+    /// The follow-up as the model rewrote it for retrieval (`retrieval.follow_up = "llm"`);
+    /// absent when the question was searched as asked, or with the question before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standalone: Option<String>,
 }
 
 #[cfg(test)]

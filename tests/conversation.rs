@@ -159,3 +159,75 @@ fn the_chat_endpoint_reads_the_whole_conversation() {
     assert_eq!(status, 400, "{text}");
     assert!(text.contains("at most the last 50"), "{text}");
 }
+
+#[test]
+fn a_local_model_can_rewrite_the_follow_up_before_answering_it() {
+    let env = Env::new();
+    let tiny = crate::e2e::tiny_gguf();
+    env.append_config(&format!(
+        "models = [{:?}]\n[retrieval]\nfollow_up = \"llm\"\n",
+        tiny.to_str().unwrap()
+    ));
+    env.ingest_corpora();
+    let out = env.run_with_test_model(&[
+        "ask",
+        "--json",
+        "--after",
+        "Where can visitors park?",
+        "And how much is it?",
+    ]);
+    assert!(out.status.success(), "{}", crate::e2e::stderr(&out));
+    let a: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The random-weight model writes noise: whatever it rewrote, the question was answered
+    // by it after a rewrite request without sources, and a rewrite it gave is one line.
+    assert_eq!(a["model"], "tiny-qwen35.gguf", "{a}");
+    if let Some(s) = a.get("standalone") {
+        let s = s.as_str().unwrap();
+        assert!(!s.trim().is_empty() && !s.contains('\n'), "{a}");
+    }
+}
+
+#[test]
+fn follow_ups_work_in_german_arabic_and_chinese() {
+    let env = Env::multilingual();
+    env.ingest_corpora();
+    let server = start_server(&env);
+    // (earlier question, follow-up, document, what the extractive answer must hold)
+    let cases = [
+        (
+            "Wo können Besucher parken?",
+            "Was kostet das?",
+            "besucherinformation-de.md",
+            "2,50",
+        ),
+        (
+            "أين يركن الزوار سياراتهم؟",
+            "كم التكلفة؟",
+            "visitor-information-ar.md",
+            "2.50",
+        ),
+        (
+            "访客在哪里停车？",
+            "收费多少？",
+            "visitor-information-zh.md",
+            "2.50",
+        ),
+    ];
+    for (earlier, question, document, expected) in cases {
+        let body = json!({
+            "question": question,
+            "extractive": true,
+            "history": [{"question": earlier, "answer": ""}],
+        });
+        let (status, text) = http(&server.addr, "POST", "/v1/ask", &body.to_string());
+        assert_eq!(status, 200, "{text}");
+        let a: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(a["mode"], "extractive", "{question}: {a}");
+        let first = a["citations"][0]["path"].as_str().unwrap_or_default();
+        assert!(first.ends_with(document), "{question}: {a}");
+        assert!(
+            a["answer"].as_str().unwrap().contains(expected),
+            "{question}: {a}"
+        );
+    }
+}

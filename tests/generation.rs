@@ -183,6 +183,7 @@ fn request(question: &str, sources: &[&str]) -> rag::generate::Request {
     rag::generate::Request {
         system: rag::generate::SYSTEM_PROMPT.to_string(),
         question: question.into(),
+        conversation: String::new(),
         sources: sources
             .iter()
             .enumerate()

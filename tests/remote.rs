@@ -22,6 +22,9 @@ enum Behaviour {
     Status(u16),
     /// Streams this many pieces of the answer, then drops the connection.
     DieAfter(usize),
+    /// Answers a follow-up's rewrite request (`retrieval.follow_up = "llm"`) with this text,
+    /// and every other request as `Answer`.
+    Rewrite(&'static str),
 }
 
 /// A request the fake server received: its headers (lower-cased names) and JSON body.
@@ -84,7 +87,13 @@ fn serve(stream: TcpStream, behaviour: Behaviour, log: &Mutex<Vec<Received>>) {
     let mut body = vec![0; length];
     reader.read_exact(&mut body).unwrap();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let answer = cited_first_sentence(&body);
+    let rewriting = body["messages"][0]["content"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("Rewrite the question"));
+    let answer = match behaviour {
+        Behaviour::Rewrite(text) if rewriting => text.to_string(),
+        _ => cited_first_sentence(&body),
+    };
     log.lock().unwrap().push(Received { headers, body });
     let mut out = stream;
     let pieces: Vec<String> = answer.split_inclusive(' ').map(String::from).collect();
@@ -96,7 +105,7 @@ fn serve(stream: TcpStream, behaviour: Behaviour, log: &Mutex<Vec<Received>>) {
             );
             return;
         }
-        Behaviour::Answer => pieces.len(),
+        Behaviour::Answer | Behaviour::Rewrite(_) => pieces.len(),
         Behaviour::DieAfter(n) => n,
     };
     let _ = write!(
@@ -578,4 +587,70 @@ fn real_llama_servers_answer_through_a_pool_that_survives_losing_one() {
     let backends = ready["remote"][0]["backends"].as_array().unwrap();
     assert!(backends[0]["errors"].as_u64().unwrap() >= 1, "{ready}");
     assert_eq!(backends[1]["errors"], 0, "{ready}");
+}
+
+/// Asks `question` over HTTP after one earlier exchange.
+fn ask_after(server: &Server, earlier: &str, question: &str) -> Value {
+    let body = serde_json::json!({
+        "question": question,
+        "history": [{"question": earlier, "answer": "Visitors park in car park B [1]."}],
+    });
+    let (status, text) = http(&server.addr, "POST", "/v1/ask", &body.to_string());
+    assert_eq!(status, 200, "{text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn with_follow_up_llm_the_model_rewrites_the_follow_up_and_the_prompt_carries_the_conversation() {
+    let follow_up = "[retrieval]\nfollow_up = \"llm\"\n";
+    let earlier = "Where can visitors park?";
+    let fake = FakeServer::start(Behaviour::Rewrite(
+        "\"How much does visitor parking cost?\"",
+    ));
+    let env = env_with_remote("\"remote:big\"", std::slice::from_ref(&fake.url), follow_up);
+    let server = start_server(&env);
+    let a = ask_after(&server, earlier, "And how much is it?");
+    assert_eq!(
+        a["standalone"], "How much does visitor parking cost?",
+        "{a}"
+    );
+    assert_eq!(a["mode"], "generated", "{a}");
+    let cited = a["citations"][0]["path"].as_str().unwrap();
+    assert!(cited.ends_with("parking-and-transport.md"), "{a}");
+    let received = fake.received();
+    assert_eq!(received.len(), 2, "a rewrite, then the answer");
+    let user = |i: usize| {
+        received[i].body["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // The rewrite request: the conversation and the question, no sources, greedy.
+    let rewrite = user(0);
+    assert!(!rewrite.contains("<source"), "{rewrite}");
+    assert!(rewrite.starts_with("The conversation so far, only to understand what the question refers to (it is not a source):\n<conversation>\nQ: Where can visitors park?\nA: Visitors park in car park B.\n</conversation>"), "{rewrite}");
+    assert!(
+        rewrite.ends_with("<question>\nAnd how much is it?\n</question>"),
+        "{rewrite}"
+    );
+    assert_eq!(received[0].body["temperature"], 0.0);
+    // The answer's prompt: sources, then the bounded conversation, then the question as asked.
+    let answer = user(1);
+    let (s, c, q) = (
+        answer.find("<source id=\"1\"").unwrap(),
+        answer.find("<conversation>").unwrap(),
+        answer.find("<question>\nAnd how much is it?").unwrap(),
+    );
+    assert!(s < c && c < q, "{answer}");
+    drop(server);
+
+    // A rewrite that is no question falls back to searching with the earlier question's terms.
+    let fake = FakeServer::start(Behaviour::Rewrite("?!"));
+    let env = env_with_remote("\"remote:big\"", std::slice::from_ref(&fake.url), follow_up);
+    let server = start_server(&env);
+    let a = ask_after(&server, earlier, "And how much is it?");
+    assert!(a.get("standalone").is_none(), "{a}");
+    let cited = a["citations"][0]["path"].as_str().unwrap();
+    assert!(cited.ends_with("parking-and-transport.md"), "{a}");
+    assert_eq!(fake.received().len(), 2);
 }

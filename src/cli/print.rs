@@ -165,6 +165,13 @@ pub(crate) fn print_eval(out: &mut impl Write, r: &rag::eval::EvalReport) -> std
             )?,
             None => writeln!(out)?,
         }
+        if let Some(x) = s.extractive_span_recall {
+            writeln!(
+                out,
+                "extractive answer: gold answer span in it {x:.4}, {:.0} characters on average",
+                s.extractive_mean_chars
+            )?;
+        }
         writeln!(
             out,
             "reading         doc recall  span recall  tokens  share  chunks"

@@ -40,6 +40,18 @@ pub enum Fusion {
     Blend,
 }
 
+/// How a follow-up question is made standalone before retrieval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FollowUp {
+    /// Search the follow-up with the question before it, whose terms weigh less (no model).
+    #[default]
+    Terms,
+    /// Have the first model of the routing order rewrite the follow-up as a standalone
+    /// question and search that; `terms` when no model answers or the rewrite is unusable.
+    Llm,
+}
+
 /// Sampling settings for generation (Qwen 3.5 small-model guidance against loops).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -440,7 +452,16 @@ pub struct RetrievalConfig {
     /// Past `read_min`, a retrieved chunk is read while its fused score is at least this share
     /// of the best chunk's; 0 reads every retrieved chunk (docs/retrieval.md, "Packing").
     pub read_relative: f64,
+    /// How a follow-up (a question sent with history) is made standalone before retrieval:
+    /// `terms` (default, no model) or `llm`.
+    pub follow_up: FollowUp,
 }
+
+/// Most example questions the kiosk page shows per language.
+pub const KIOSK_EXAMPLES: usize = 6;
+
+/// Longest example question, in characters.
+pub const KIOSK_EXAMPLE_CHARS: usize = 200;
 
 /// The refusal threshold when neither the config nor the embedder sets one.
 pub const DEFAULT_REFUSE_BELOW: f32 = 0.4;
@@ -469,6 +490,7 @@ impl Default for RetrievalConfig {
             refuse_below: None,
             read_min: 3,
             read_relative: 0.3,
+            follow_up: FollowUp::Terms,
         }
     }
 }
@@ -492,6 +514,10 @@ pub struct ServeConfig {
     /// The kiosk page's language (`de`, `zh`, `ar`, ...; see `rag::messages`); unset, the
     /// browser's preferred languages decide, else English.
     pub kiosk_lang: Option<String>,
+    /// Example questions the kiosk page offers on its empty screen, by page language
+    /// (`en = ["Where can visitors park?"]`): at most [`KIOSK_EXAMPLES`] of at most
+    /// [`KIOSK_EXAMPLE_CHARS`] characters each. A page in a language with none shows none.
+    pub kiosk_examples: std::collections::BTreeMap<String, Vec<String>>,
     /// Origins allowed to call the API from a browser (CORS); empty turns CORS off.
     pub cors_origins: Vec<String>,
     /// Longest a request may take before it is answered with 504, in seconds (a streamed
@@ -583,6 +609,7 @@ impl Default for ServeConfig {
             snapshot_pubkey: None,
             kiosk_idle_seconds: 90,
             kiosk_lang: None,
+            kiosk_examples: Default::default(),
             cors_origins: Vec::new(),
             request_timeout_seconds: 300,
             max_body_bytes: 64 * 1024,
@@ -949,6 +976,23 @@ impl Config {
                 return bad(format!(
                     "serve.kiosk_lang = {lang:?} has no messages; use one of {}",
                     known.join(", ")
+                ));
+            }
+        }
+        for (lang, examples) in &self.serve.kiosk_examples {
+            if crate::messages::find(lang).is_none() {
+                let known: Vec<&str> = crate::messages::CATALOG.iter().map(|m| m.lang).collect();
+                return bad(format!(
+                    "serve.kiosk_examples has {lang:?}, a language the page does not speak; use one of {}",
+                    known.join(", ")
+                ));
+            }
+            let too_long = examples
+                .iter()
+                .any(|e| e.trim().is_empty() || e.chars().count() > KIOSK_EXAMPLE_CHARS);
+            if examples.len() > KIOSK_EXAMPLES || too_long {
+                return bad(format!(
+                    "serve.kiosk_examples.{lang} must hold at most {KIOSK_EXAMPLES} questions of 1 to {KIOSK_EXAMPLE_CHARS} characters"
                 ));
             }
         }

@@ -16,6 +16,13 @@ pub(crate) struct Settings {
     pub(crate) max_tokens: u32,
 }
 
+/// The question a model answers: as asked, and the conversation before it as the prompt
+/// carries it ([`super::conversation_part`]; empty for a question on its own).
+pub(crate) struct Asking<'a> {
+    pub(crate) question: &'a str,
+    pub(crate) conversation: &'a str,
+}
+
 /// What the answer stage produced, before it is put together with retrieval's part.
 pub(crate) struct Routed {
     pub(crate) text: String,
@@ -102,6 +109,64 @@ impl Model<'_> {
     }
 }
 
+/// Answer tokens a follow-up's rewrite may take.
+const REWRITE_TOKENS: u32 = 64;
+
+/// `question` rewritten by `model` as a standalone question, given `conversation` (as
+/// [`super::conversation_part`] renders it); `None` when the model fails or writes something
+/// that is not one short question ([`usable_rewrite`]). Greedy, thinking off.
+pub(crate) fn standalone(
+    model: &Model<'_>,
+    cfg: &LlmConfig,
+    question: &str,
+    conversation: &str,
+) -> Option<String> {
+    let request = super::Request {
+        system: super::prompt::REWRITE_PROMPT.to_string(),
+        question: question.to_string(),
+        conversation: conversation.to_string(),
+        sources: Vec::new(),
+        sampling: crate::config::Sampling {
+            temperature: 0.0,
+            ..cfg.sampling.clone()
+        },
+        max_tokens: REWRITE_TOKENS,
+        thinking: crate::config::Thinking::Off,
+        thinking_budget: 0,
+        reuse_prefix: cfg.reuse_prefix,
+        loop_ngram: cfg.loop_ngram,
+        loop_repeats: cfg.loop_repeats,
+    };
+    match model.generate(request, &mut |_| true) {
+        Ok(g) if g.stop_reason != super::StopReason::MaxTokens => usable_rewrite(&g.text, question),
+        Ok(g) => {
+            tracing::info!(stop = ?g.stop_reason, "the follow-up's rewrite did not finish; searching with terms");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the follow-up could not be rewritten; searching with terms");
+            None
+        }
+    }
+}
+
+/// A model's rewrite of `question` as a search question: its first non-empty line, without
+/// quotes or a `Q:` label; `None` when that is empty, has no letter or digit, or runs past
+/// three times the question's length plus 200 characters (not a rewrite but an answer).
+pub(crate) fn usable_rewrite(text: &str, question: &str) -> Option<String> {
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    let line = ["Q:", "Question:"]
+        .iter()
+        .find_map(|label| line.strip_prefix(label))
+        .unwrap_or(line)
+        .trim()
+        .trim_matches(|c: char| matches!(c, '"' | '\'' | '“' | '”' | '«' | '»' | '「' | '」'))
+        .trim();
+    let cap = 3 * question.chars().count() + 200;
+    let fits = line.chars().count() <= cap;
+    (fits && line.chars().any(char::is_alphanumeric)).then(|| line.to_string())
+}
+
 /// Why routing ended on the model it did.
 fn reason(names: &[String], i: usize, passed: bool, stop: super::StopReason) -> String {
     let name = &names[i];
@@ -130,12 +195,16 @@ fn reason(names: &[String], i: usize, passed: bool, stop: super::StopReason) -> 
 pub(crate) fn route(
     models: &[Model<'_>],
     cfg: &LlmConfig,
-    question: &str,
+    asking: Asking<'_>,
     hits: &[crate::types::Hit],
     settings: Settings,
     check: &dyn Fn(&str, &[Hit]) -> Vec<SentenceSupport>,
     on_piece: &mut dyn FnMut(&str) -> bool,
 ) -> Result<Routed> {
+    let Asking {
+        question,
+        conversation,
+    } = asking;
     let Settings {
         sampling,
         thinking,
@@ -152,6 +221,7 @@ pub(crate) fn route(
         let request = super::Request {
             system: super::SYSTEM_PROMPT.to_string(),
             question: question.to_string(),
+            conversation: conversation.to_string(),
             sources: blocks.clone(),
             sampling: sampling.clone(),
             max_tokens,
@@ -223,4 +293,30 @@ pub(crate) fn route(
         r.attempts = attempts;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod rewrite_tests {
+    use super::usable_rewrite;
+
+    #[test]
+    fn a_rewrite_is_one_short_question_or_nothing() {
+        let q = "and on Sundays?";
+        assert_eq!(
+            usable_rewrite(
+                "\n  Q: \"What are the visiting hours on Sundays?\"\nextra",
+                q
+            )
+            .as_deref(),
+            Some("What are the visiting hours on Sundays?")
+        );
+        assert_eq!(
+            usable_rewrite("「日曜日の面会時間は？」", "日曜日は？").as_deref(),
+            Some("日曜日の面会時間は？")
+        );
+        assert_eq!(usable_rewrite("  \n \"?!\" ", q), None);
+        assert_eq!(usable_rewrite("", q), None);
+        let rambling = "The visiting hours are ".repeat(20);
+        assert_eq!(usable_rewrite(&rambling, q), None);
+    }
 }

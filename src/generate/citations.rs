@@ -51,6 +51,7 @@ pub fn citation(n: usize, hit: &Hit) -> Citation {
         place: hit.place.clone(),
         text: hit.text.clone(),
         supported: None,
+        html: None,
     }
 }
 

@@ -11,6 +11,13 @@ use crate::types::Hit;
 /// Sources looked at for sentences.
 const SOURCES_READ: usize = 5;
 
+/// Most sentences in an extractive answer.
+pub const EXTRACTIVE_SENTENCES: usize = 3;
+
+/// Longest extractive answer, in characters (markers included): past it no further sentence is
+/// added.
+pub const EXTRACTIVE_MAX_CHARS: usize = 600;
+
 struct Candidate {
     source: usize,
     position: usize,

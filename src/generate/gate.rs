@@ -58,6 +58,7 @@ mod tests {
                 supported: yes,
                 lexical: 1.0,
                 similarity: None,
+                quote: None,
             }],
         }]
     }

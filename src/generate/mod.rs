@@ -14,9 +14,9 @@ mod support;
 
 pub use budget::{as_read, Budget};
 pub use citations::{citation, cite, parse_markers};
-pub use extractive::{extract, extract_after};
+pub use extractive::{extract, extract_after, EXTRACTIVE_MAX_CHARS, EXTRACTIVE_SENTENCES};
 pub use gate::{gate, language_of};
 pub use llm::{BenchRun, Generation, Llm, Request, StopReason};
-pub use prompt::{source_block, user_message, SYSTEM_PROMPT};
+pub use prompt::{conversation_part, source_block, user_message, SYSTEM_PROMPT};
 pub use remote::RemoteModel;
 pub use support::{check as check_support, sentences, EmbedFn};

@@ -238,7 +238,7 @@ impl RemoteModel {
             "model": self.config.model,
             "messages": [
                 {"role": "system", "content": request.system},
-                {"role": "user", "content": super::user_message(&request.question, &request.sources[..used])},
+                {"role": "user", "content": super::user_message(&request.question, &request.conversation, &request.sources[..used])},
             ],
             "stream": true,
             "stream_options": {"include_usage": true},
@@ -265,7 +265,7 @@ impl RemoteModel {
         let budget =
             request
                 .budget(self.context())
-                .sources(&request.system, &request.question, &estimate);
+                .sources(&request.system, &request.asked(), &estimate);
         let mut total = 0;
         request
             .sources
@@ -524,6 +524,7 @@ mod tests {
         Request {
             system: "rules".into(),
             question: "Where?".into(),
+            conversation: String::new(),
             sources,
             sampling: Sampling {
                 top_k,
@@ -587,7 +588,7 @@ mod tests {
         assert_eq!(body["messages"][0]["content"], "rules");
         assert_eq!(
             body["messages"][1]["content"],
-            super::super::user_message("Where?", &r.sources)
+            super::super::user_message("Where?", "", &r.sources)
         );
         assert_eq!(body["model"], "m");
         assert_eq!(body["max_tokens"], 100);

@@ -90,6 +90,36 @@ fn without_markers(s: &str) -> String {
     out
 }
 
+/// A passage's sentences: lines wrapped inside a paragraph joined (a single line break ends no
+/// sentence), then split at sentence and paragraph bounds in any script.
+fn passage_sentences(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for para in text.split("\n\n") {
+        let joined = para.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+        out.extend(
+            joined
+                .split_sentence_bounds()
+                .map(str::trim)
+                .filter(|s| s.chars().any(char::is_alphanumeric))
+                .map(String::from),
+        );
+    }
+    out
+}
+
+/// Of `sentences` (with their terms), the one holding the most of `words`; `None` when none
+/// holds any. The first wins a tie.
+fn best_sentence(words: &[String], sentences: &[(String, HashSet<String>)]) -> Option<String> {
+    let mut best: Option<(usize, &str)> = None;
+    for (text, terms) in sentences {
+        let shared = words.iter().filter(|w| terms.contains(*w)).count();
+        if shared > 0 && best.is_none_or(|(b, _)| shared > b) {
+            best = Some((shared, text));
+        }
+    }
+    best.map(|(_, t)| t.to_string())
+}
+
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -138,6 +168,19 @@ pub fn check(answer: &str, sources: &[Hit], embed: Option<EmbedFn<'_>>) -> Vec<S
         u.dedup();
         u
     };
+    // The sentences of each cited source, with their terms, to find the one a sentence quotes.
+    let mut source_sentences: Vec<Vec<(String, HashSet<String>)>> = vec![Vec::new(); sources.len()];
+    for &n in &used {
+        source_sentences[n - 1] = passage_sentences(&sources[n - 1].text)
+            .into_iter()
+            .map(|s| {
+                let terms = analysis::terms(&mut analyzers[n - 1], &s)
+                    .into_iter()
+                    .collect();
+                (s, terms)
+            })
+            .collect();
+    }
     let vectors = embed.and_then(|f| {
         let mut texts: Vec<String> = plain.clone();
         texts.extend(used.iter().map(|&n| sources[n - 1].text.clone()));
@@ -178,6 +221,7 @@ pub fn check(answer: &str, sources: &[Hit], embed: Option<EmbedFn<'_>>) -> Vec<S
                         supported,
                         lexical,
                         similarity,
+                        quote: best_sentence(&words, &source_sentences[n - 1]),
                     }
                 })
                 .collect();
@@ -233,6 +277,29 @@ mod tests {
         assert!(s[0].checks[0].lexical > 0.9);
         // The right words, the wrong source: cited [1] but said by [2].
         assert!(!s[1].supported, "{s:?}");
+    }
+
+    #[test]
+    fn each_check_quotes_the_sentence_of_its_source_that_says_it() {
+        let sources = vec![
+            source("## Car parks\n\nVisitors park in car park B, entered from\nMill Road. Two hours cost 2.50 and a\nwhole day 6.00."),
+            source("停车场在 B 区。停车两小时收费 2.50，全天收费 6.00。"),
+        ];
+        let s = check(
+            "A whole day costs 6.00 [1]. 全天收费 6.00 [2].",
+            &sources,
+            None,
+        );
+        assert_eq!(
+            s[0].checks[0].quote.as_deref(),
+            Some("Two hours cost 2.50 and a whole day 6.00.")
+        );
+        assert_eq!(
+            s[1].checks[0].quote.as_deref(),
+            Some("停车两小时收费 2.50，全天收费 6.00。")
+        );
+        let s = check("Unrelated words entirely [1].", &sources, None);
+        assert_eq!(s[0].checks[0].quote, None);
     }
 
     #[test]

@@ -9,8 +9,7 @@ pub const MAX_ANSWER_TOKENS: u32 = 8192;
 /// Longest question accepted, in characters.
 pub const MAX_QUESTION_CHARS: usize = 4000;
 
-/// Sentences in an extractive answer.
-const EXTRACTIVE_SENTENCES: usize = 3;
+use generate::EXTRACTIVE_SENTENCES;
 
 /// Closest sources listed with a refusal.
 const REFUSAL_SOURCES: usize = 3;
@@ -77,6 +76,7 @@ impl AskOptions {
         };
         Ok(Asked {
             read_max: usize::MAX,
+            conversation: generate::conversation_part(&self.history),
             earlier,
             top_k,
             settings: generate::answer::Settings {
@@ -92,6 +92,8 @@ impl AskOptions {
 struct Asked {
     /// The question before this one, for a follow-up.
     earlier: Option<String>,
+    /// The conversation as the prompt carries it (empty without history).
+    conversation: String,
     top_k: usize,
     settings: generate::answer::Settings,
     /// Most chunks the prompt reads (fewer than the configured selection when shed).
@@ -192,9 +194,10 @@ impl Rag {
         asked: &Asked,
     ) -> (Vec<crate::types::Hit>, crate::types::Packing) {
         let count = |t: &str| self.count_tokens(t);
+        let asked_text = format!("{}{question}", asked.conversation);
         let budget =
             self.budget(&asked.settings)
-                .sources(generate::SYSTEM_PROMPT, question, &count);
+                .sources(generate::SYSTEM_PROMPT, &asked_text, &count);
         let mut selection = generate::pack::Selection::configured(&self.config.retrieval);
         selection.max = asked.read_max;
         selection.min = selection.min.min(asked.read_max);
@@ -243,7 +246,7 @@ impl Rag {
         let blocks = generate::answer::source_blocks(&hits);
         Ok((
             generate::SYSTEM_PROMPT.to_string(),
-            generate::user_message(question, &blocks),
+            generate::user_message(question, "", &blocks),
         ))
     }
 
@@ -337,7 +340,24 @@ impl Rag {
             _ => None,
         };
         let t0 = Instant::now();
-        let found = self.find(question, &asked)?;
+        // A follow-up the first model rewrites as a standalone question is searched as that
+        // alone; otherwise with the question before it (`retrieval.follow_up`).
+        let standalone = match models.first() {
+            Some(model)
+                if self.config.retrieval.follow_up == crate::config::FollowUp::Llm
+                    && !options.history.is_empty()
+                    && !extractive =>
+            {
+                generate::answer::standalone(model, &self.config.llm, question, &asked.conversation)
+                    .filter(|s| validate_question(s).is_ok())
+            }
+            _ => None,
+        };
+        if standalone.is_some() {
+            asked.earlier = None;
+        }
+        let searched = standalone.as_deref().unwrap_or(question);
+        let found = self.find(searched, &asked)?;
         let retrieve_ms = t0.elapsed().as_secs_f64() * 1e3;
         let numbered: Vec<crate::types::Citation> = found
             .hits
@@ -365,7 +385,7 @@ impl Rag {
         let draft = generating
             .then(|| {
                 generate::extract_after(
-                    question,
+                    searched,
                     asked.earlier.as_deref(),
                     &found.hits,
                     EXTRACTIVE_SENTENCES,
@@ -392,7 +412,10 @@ impl Rag {
             let mut routed = generate::answer::route(
                 &models,
                 &self.config.llm,
-                question,
+                generate::answer::Asking {
+                    question,
+                    conversation: &asked.conversation,
+                },
                 &found.hits,
                 asked.settings,
                 &check,
@@ -407,7 +430,7 @@ impl Rag {
             routed
         } else {
             self.without_model(
-                question,
+                searched,
                 asked.earlier.as_deref(),
                 options.extractive,
                 &found,
@@ -432,6 +455,7 @@ impl Rag {
         let numbered = numbered[..used].to_vec();
         let mut answer = self.assemble(&found, numbered, out, &|| *words, timings);
         answer.shed = shed;
+        answer.standalone = standalone;
         Ok(answer)
     }
 
@@ -542,6 +566,7 @@ impl Rag {
             packing,
             timings_ms,
             shed: None,
+            standalone: None,
         }
     }
 

@@ -13,28 +13,95 @@
   // as "and on Sundays?" is read with the question before it; cleared by the idle reset.
   let history = [];
   const HISTORY_TURNS = 5;
+  // The sentences each source is quoted for, by source number (from the answer's checks).
+  let quotes = new Map();
+  // Text size steps (root font size, %), and the step in use; the idle reset restores it.
+  const SIZES = [80, 100, 120, 140, 160];
+  const DEFAULT_SIZE = 1;
+  let size = DEFAULT_SIZE;
+  const EXAMPLES = JSON.parse(document.body.dataset.examples || "[]");
 
   // A catalog template with its {name} placeholders filled.
   const fill = (template, values) => template.replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
 
+  // A source's name for visitors: its title (the server sends no folder on a kiosk).
+  const titleOf = (s) => s.title || s.path;
+
+  // The section a source comes from: its heading path without the document's title.
+  function section(s) {
+    const parts = (s.heading || "").split(" > ").map((p) => p.trim()).filter((p) => p);
+    if (parts.length && parts[0] === titleOf(s)) parts.shift();
+    return parts.join(" \u203a ");
+  }
+
+  // Where in the document: the section, the page(s) of a PDF, and whether OCR read it.
   function where(s) {
-    const parts = [s.path];
+    const parts = [];
+    const sec = section(s);
+    if (sec) parts.push(sec);
     if (s.page_start) {
       parts.push(s.page_start === s.page_end ? fill(T.page, { n: s.page_start }) : fill(T.pages, { a: s.page_start, b: s.page_end }));
-    } else if (s.format === "markdown" || s.format === "text") {
-      parts.push(fill(T.lines, { a: s.start_line, b: s.end_line }));
     }
-    if (s.heading) parts.push(s.heading);
+    if (s.ocr) parts.push(T.scanned);
     return parts.join(" \u00b7 ");
+  }
+
+  // Marks the first place `quote` occurs in `root`'s text, comparing letters and digits only
+  // (markup, spaces, line breaks and punctuation may differ); returns the first mark or null.
+  function highlight(root, quote) {
+    const key = (ch) => (/[\p{L}\p{N}]/u.test(ch) ? ch.toLocaleLowerCase() : "");
+    const wanted = Array.from(quote).map(key).join("");
+    if (!wanted) return null;
+    let flat = "";
+    const at = []; // for each character of `flat`: [text node, offset, length in UTF-16 units]
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+      const node = walker.currentNode;
+      let offset = 0;
+      for (const ch of node.nodeValue) {
+        for (const k of key(ch)) { flat += k; at.push([node, offset, ch.length]); }
+        offset += ch.length;
+      }
+    }
+    const start = flat.indexOf(wanted);
+    if (start < 0) return null;
+    // The span, cut into one piece per text node, wrapped from the last so offsets hold.
+    const pieces = [];
+    for (let i = start; i < start + wanted.length; i++) {
+      const [node, offset, len] = at[i];
+      const last = pieces[pieces.length - 1];
+      if (last && last.node === node) last.end = offset + len;
+      else pieces.push({ node, begin: offset, end: offset + len });
+    }
+    let first = null;
+    for (const p of pieces.reverse()) {
+      const range = document.createRange();
+      range.setStart(p.node, p.begin);
+      range.setEnd(p.node, p.end);
+      const mark = document.createElement("mark");
+      range.surroundContents(mark);
+      first = mark;
+    }
+    return first;
   }
 
   function openPassage(n) {
     const s = numbered.find((x) => x.n === n);
     if (!s) return;
-    $("passage-title").textContent = "[" + n + "] " + (s.title || s.path);
+    $("passage-title").textContent = "[" + n + "] " + titleOf(s);
     $("passage-where").textContent = where(s);
-    $("passage-text").textContent = s.text;
+    const text = $("passage-text");
+    // `html` is rendered by the server from the document: markdown as HTML, the document's
+    // own HTML as text, no links, images or scripts.
+    if (s.html) text.innerHTML = s.html; else text.textContent = s.text;
     panel.hidden = false;
+    let first = null;
+    for (const q of quotes.get(n) || []) {
+      const mark = highlight(text, q);
+      if (mark && !first) first = mark;
+    }
+    if (first) first.scrollIntoView({ block: "center" });
+    else panel.scrollTop = 0;
     $("close").focus();
   }
 
@@ -83,12 +150,34 @@
       b.type = "button";
       b.className = "source";
       b.dataset.n = String(s.n);
-      b.textContent = (s.title || s.path) + (s.heading ? " \u2014 " + s.heading : "");
+      const sec = section(s);
+      b.textContent = titleOf(s) + (sec ? " \u2014 " + sec : "");
       b.addEventListener("click", () => openPassage(s.n));
       li.append(b);
       list.append(li);
     }
     sources.hidden = items.length === 0;
+  }
+
+  function showExamples() {
+    const list = $("example-list");
+    list.textContent = "";
+    for (const q of EXAMPLES) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "example";
+      b.textContent = q;
+      b.addEventListener("click", () => { question.value = q; ask(q); });
+      list.append(b);
+    }
+    $("examples").hidden = EXAMPLES.length === 0;
+  }
+
+  function setSize(step) {
+    size = Math.max(0, Math.min(SIZES.length - 1, step));
+    document.documentElement.style.fontSize = SIZES[size] + "%";
+    $("smaller").disabled = size === 0;
+    $("larger").disabled = size === SIZES.length - 1;
   }
 
   function reset() {
@@ -100,9 +189,13 @@
     status.textContent = "";
     numbered = [];
     history = [];
+    quotes = new Map();
+    $("start-over").hidden = true;
     renderSources([], T.sources);
     closePassage();
     askButton.disabled = false;
+    setSize(DEFAULT_SIZE);
+    showExamples();
     question.focus();
   }
 
@@ -113,9 +206,18 @@
 
   function finish(a, q) {
     numbered = a.sources;
+    quotes = new Map();
+    for (const s of a.sentences || []) {
+      for (const c of s.checks || []) {
+        if (!c.quote) continue;
+        if (!quotes.has(c.n)) quotes.set(c.n, []);
+        if (!quotes.get(c.n).includes(c.quote)) quotes.get(c.n).push(c.quote);
+      }
+    }
     if (a.mode !== "refused") {
       history.push({ question: q, answer: a.answer });
       history = history.slice(-HISTORY_TURNS);
+      $("start-over").hidden = false;
     }
     if (a.mode === "refused") {
       answer.className = "notfound";
@@ -136,6 +238,8 @@
   async function ask(q) {
     if (controller) controller.abort();
     controller = new AbortController();
+    $("examples").hidden = true;
+    quotes = new Map();
     answer.textContent = "";
     answer.className = "";
     renderSources([], T.sources);
@@ -147,7 +251,7 @@
       const response = await fetch("/v1/ask", {
         method: "POST",
         headers: { "content-type": "application/json", "accept": "text/event-stream" },
-        body: JSON.stringify({ question: q, stream: true, history: history }),
+        body: JSON.stringify({ question: q, stream: true, history: history, html: true }),
         signal: controller.signal,
       });
       if (!response.ok) {
@@ -215,11 +319,16 @@
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
   });
   $("close").addEventListener("click", closePassage);
+  $("smaller").addEventListener("click", () => setSize(size - 1));
+  $("larger").addEventListener("click", () => setSize(size + 1));
+  $("start-over").addEventListener("click", reset);
   document.addEventListener("keydown", (e) => { if (e.key === "Escape") closePassage(); });
   for (const ev of ["pointerdown", "keydown", "touchstart", "input"]) {
     document.addEventListener(ev, touched, { passive: true });
   }
   window.ragKiosk = { reset, idleSeconds: IDLE_SECONDS };
+  setSize(DEFAULT_SIZE);
+  showExamples();
   touched();
   question.focus();
 })();

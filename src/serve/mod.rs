@@ -43,6 +43,7 @@ use crate::Rag;
 mod errors;
 mod guard;
 mod listen;
+mod passage;
 
 pub use errors::*;
 use guard::*;
@@ -116,14 +117,21 @@ impl Server {
     }
 
     /// A document's path as responses show it: as stored when paths are shown, else relative
-    /// to the working directory or the index folder, else the file name alone (a JSONL
-    /// record keeps its `#id`).
+    /// to the working directory or the index folder, else the file name alone; on a kiosk
+    /// always the file name alone (a JSONL record keeps its `#id`).
     pub fn public_path(&self, path: &str) -> String {
         if self.shows_paths() {
             return path.to_string();
         }
         let (file, record) = crate::types::split_record_path(path);
-        let mut shown = relative_name(Path::new(file), &self.path_roots);
+        // A kiosk names a document by its file name alone: no folder of the server shows.
+        let mut shown = if self.config.kiosk {
+            Path::new(file)
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        } else {
+            relative_name(Path::new(file), &self.path_roots)
+        };
         if let Some(r) = record {
             shown.push('#');
             shown.push_str(r);

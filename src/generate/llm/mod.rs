@@ -80,6 +80,9 @@ pub struct Request {
     pub system: String,
     /// The question.
     pub question: String,
+    /// The conversation before the question, as [`crate::generate::conversation_part`]
+    /// renders it (empty for a question on its own).
+    pub conversation: String,
     /// Numbered source blocks, best first; those that do not fit are dropped from the end.
     pub sources: Vec<String>,
     /// Sampling settings.
@@ -99,6 +102,12 @@ pub struct Request {
 }
 
 impl Request {
+    /// What the user's message holds besides the sources: the conversation and the question,
+    /// for counting against the budget.
+    pub fn asked(&self) -> String {
+        format!("{}{}", self.conversation, self.question)
+    }
+
     /// This request's share of a context of `context` tokens.
     pub fn budget(&self, context: usize) -> super::Budget {
         super::Budget {
@@ -456,6 +465,7 @@ mod tests {
         let request = Request {
             system: system.to_string(),
             question: "Where do I park?".into(),
+            conversation: String::new(),
             sources: vec![injected.to_string()],
             sampling: Sampling::default(),
             max_tokens: 8,

@@ -216,7 +216,11 @@ pub(super) fn decode_prompt(
 /// The user's message with the first `used` sources, tokenized without special tokens: a
 /// document cannot forge a chat turn.
 pub(super) fn user_tokens(model: &LlamaModel, request: &Request, used: usize) -> Vec<LlamaToken> {
-    let user = super::super::prompt::user_message(&request.question, &request.sources[..used]);
+    let user = super::super::prompt::user_message(
+        &request.question,
+        &request.conversation,
+        &request.sources[..used],
+    );
     model.vocab().tokenize(user.as_bytes(), false, false)
 }
 

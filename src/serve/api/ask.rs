@@ -35,6 +35,10 @@ pub struct AskRequest {
     /// question is read as a follow-up of the last one (at most 50 turns).
     #[serde(default)]
     pub history: Vec<Turn>,
+    /// Sources and citations also carry their text as safe HTML (`html`: markdown rendered,
+    /// a document's own HTML shown as text, no links or images), for pages that show passages.
+    #[serde(default)]
+    pub html: bool,
 }
 
 /// Body of `POST /v1/search`.
@@ -96,10 +100,16 @@ pub async fn ask(
     let mut options = ask_options(&req);
     options.shedding = s.shed.shedding();
     if req.stream {
-        let state = StreamState::default();
+        let state = StreamState {
+            html: req.html,
+            ..StreamState::default()
+        };
         return stream_answer(s, req.question, options, sse_ask, state, None).await;
     }
-    let answer = answer(&s, req.question, options).await?;
+    let mut answer = answer(&s, req.question, options).await?;
+    if req.html {
+        crate::serve::passage::render_answer(&mut answer);
+    }
     Ok(Json(answer).into_response())
 }
 

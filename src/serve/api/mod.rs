@@ -122,6 +122,8 @@ enum Step<'a> {
 /// What a shape remembers across steps.
 #[derive(Default)]
 struct StreamState {
+    /// Sources carry their text as safe HTML (`"html": true`).
+    html: bool,
     /// Answer text was streamed.
     streamed: bool,
     /// OpenAI: the id and model of the completion, and whether the role was sent.
@@ -163,11 +165,17 @@ async fn stream_answer(
                 } => {
                     let mut sources = sources.to_vec();
                     server.public_citations(&mut sources);
+                    if st.html {
+                        crate::serve::passage::render(&mut sources);
+                    }
                     shape(&mut st, Step::Retrieved(&sources, evidence, refused))
                 }
                 AskEvent::Draft { text, citations } => {
                     let mut citations = citations.to_vec();
                     server.public_citations(&mut citations);
+                    if st.html {
+                        crate::serve::passage::render(&mut citations);
+                    }
                     shape(&mut st, Step::Draft(text, &citations))
                 }
                 AskEvent::Piece(p) => shape(&mut st, Step::Piece(p)),
@@ -179,6 +187,9 @@ async fn stream_answer(
                 server.metrics.answer(&answer);
                 server.shed.observe(&answer, server.rag());
                 server.public_answer(&mut answer);
+                if st.html {
+                    crate::serve::passage::render_answer(&mut answer);
+                }
                 let mut events = shape(&mut st, Step::Done(&answer));
                 events.extend(trailer);
                 send_all(events);

@@ -124,6 +124,12 @@ pub async fn kiosk_page(State(s): State<AppState>, headers: HeaderMap) -> Respon
         ),
     };
     let strings = serde_json::to_string(words).unwrap_or_default();
+    let examples = s
+        .config
+        .kiosk_examples
+        .get(words.lang)
+        .map(|e| serde_json::to_string(e).unwrap_or_default())
+        .unwrap_or_else(|| "[]".to_string());
     let page = KIOSK_PAGE
         .replace("__IDLE_SECONDS__", &s.config.kiosk_idle_seconds.to_string())
         .replace("__LANG__", words.lang)
@@ -134,6 +140,11 @@ pub async fn kiosk_page(State(s): State<AppState>, headers: HeaderMap) -> Respon
         .replace("__ASK__", &html_escape(words.ask))
         .replace("__SOURCES__", &html_escape(words.sources))
         .replace("__CLOSE__", &html_escape(words.close))
+        .replace("__EXAMPLES__", &html_escape(&examples))
+        .replace("__SMALLER__", &html_escape(words.smaller))
+        .replace("__LARGER__", &html_escape(words.larger))
+        .replace("__START_OVER__", &html_escape(words.start_over))
+        .replace("__EXAMPLES_TITLE__", &html_escape(words.examples))
         .replace("__STRINGS__", &html_escape(&strings));
     (
         [(header::CONTENT_SECURITY_POLICY, KIOSK_POLICY)],

@@ -49,6 +49,13 @@ pub struct ReadingReport {
     /// Every retrieved chunk read (`retrieval.top_k`), then other selections: the
     /// recall-against-tokens curve.
     pub curve: Vec<ReadingPoint>,
+    /// Share of the questions with a gold span whose span is in the extractive answer drawn
+    /// from the configured selection's passages (the answer without a model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extractive_span_recall: Option<f64>,
+    /// Characters of that extractive answer, averaged over questions.
+    #[serde(default)]
+    pub extractive_mean_chars: f64,
 }
 
 /// A question's gold answers.
@@ -225,6 +232,7 @@ pub(super) fn measure(
     let selections: Vec<Selection> = readings.iter().map(|(_, s)| *s).collect();
     let mut sums = vec![Sums::default(); readings.len()];
     let mut span_questions = 0;
+    let (mut extractive_spans, mut extractive_chars) = (0, 0);
     for (qi, q) in questions.iter().enumerate() {
         let vector = vectors
             .get(qi)
@@ -236,6 +244,16 @@ pub(super) fn measure(
         let hits = retrieve::hits(index, &fused, config.top_k)?;
         span_questions += usize::from(q.answers.is_some());
         let packed = rag.pack_each(text, &hits, &selections)?;
+        // The extractive answer from the configured selection's passages.
+        if let Some((passages, _)) = packed.first() {
+            let answer =
+                crate::generate::extract(text, passages, crate::generate::EXTRACTIVE_SENTENCES)
+                    .unwrap_or_default();
+            extractive_chars += answer.chars().count();
+            if let Some(answers) = q.answers {
+                extractive_spans += usize::from(holds(&folded(&answer), answers));
+            }
+        }
         // A passage read under several selections is folded once (a passage is named by its
         // first chunk; its text tells merges apart).
         let mut folded_texts: HashMap<(i64, String), String> = HashMap::new();
@@ -283,6 +301,9 @@ pub(super) fn measure(
         unfindable,
         configured,
         curve: points.collect(),
+        extractive_span_recall: (span_questions > 0)
+            .then(|| extractive_spans as f64 / span_questions as f64),
+        extractive_mean_chars: extractive_chars as f64 / n,
     })
 }
 
