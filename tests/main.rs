@@ -3,6 +3,7 @@ mod architecture;
 mod conversation;
 mod e2e;
 mod embedder;
+mod extractive;
 mod generation;
 mod ingest;
 mod install;

@@ -12,17 +12,19 @@ use crate::types::Hit;
 const SOURCES_READ: usize = 5;
 
 /// Most sentences in an extractive answer.
-pub const EXTRACTIVE_SENTENCES: usize = 3;
+pub const EXTRACTIVE_SENTENCES: usize = 4;
 
 /// Longest extractive answer, in characters (markers included): past it no further sentence is
-/// added.
+/// added (the first is kept whatever its length).
 pub const EXTRACTIVE_MAX_CHARS: usize = 600;
 
+/// A sentence that shares terms with the question.
 struct Candidate {
     source: usize,
     position: usize,
     text: String,
-    score: f64,
+    /// The question terms it holds (indexes into the weights).
+    terms: Vec<usize>,
 }
 
 /// Picks up to `max_sentences` sentences from the first sources of `hits` (numbered from 1) and
@@ -50,13 +52,20 @@ pub fn extract_after(
         Some(e) => format!("{e}\n{question}"),
         None => question.to_string(),
     };
-    let mut analyzer = for_language(question_language(
+    let lang = question_language(
         &told,
         hits.iter().take(SOURCES_READ).map(|h| h.text.as_str()),
-    ));
-    let wanted: HashSet<String> = terms(&mut analyzer, question).into_iter().collect();
+    );
+    let mut analyzer = for_language(lang);
+    // The question's own function words ("where", "how", "can", "哪里") name no part of the
+    // answer: stemmed analysis keeps many of them, so they are left out by the language's list.
+    let stops = lang
+        .map(|l| l.code())
+        .and_then(stop_words::lookup)
+        .unwrap_or_default();
+    let wanted: HashSet<String> = content_terms(&mut analyzer, question, stops);
     let context: HashSet<String> = earlier
-        .map(|e| terms(&mut analyzer, e).into_iter().collect())
+        .map(|e| content_terms(&mut analyzer, e, stops))
         .unwrap_or_default();
     if wanted.is_empty() && context.is_empty() {
         return None;
@@ -91,33 +100,123 @@ pub fn extract_after(
     let total: f64 = weights.iter().map(|(_, w)| w).sum();
     let mut candidates = Vec::new();
     for (source, position, text, have) in all.iter() {
-        let matched: f64 = weights
-            .iter()
-            .filter(|(t, _)| have.contains(*t))
-            .map(|(_, w)| w)
-            .sum();
-        if matched == 0.0 {
+        let terms: Vec<usize> = (0..weights.len())
+            .filter(|&i| have.contains(weights[i].0))
+            .collect();
+        if terms.is_empty() {
             continue;
         }
-        // Coverage of the question first; earlier sources win ties.
         candidates.push(Candidate {
             source: *source,
             position: *position,
             text: text.clone(),
-            score: matched / total + 0.05 / *source as f64,
+            terms,
         });
     }
-    candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
-    let best = candidates.first()?.score;
-    // Keep sentences nearly as good as the best one, in reading order.
-    candidates.retain(|c| c.score >= best * 0.7);
-    candidates.truncate(max_sentences);
-    candidates.sort_by_key(|c| (c.source, c.position));
-    let parts: Vec<String> = candidates
+    let chosen = choose(&candidates, &weights, total, max_sentences);
+    if chosen.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = chosen
         .iter()
-        .map(|c| format!("{} [{}]", c.text, c.source))
+        .map(|&i| format!("{} [{}]", candidates[i].text, candidates[i].source))
         .collect();
     Some(parts.join(" "))
+}
+
+/// The analysed terms of `text` whose words are not among `stops` (lower-case words).
+fn content_terms(
+    analyzer: &mut tantivy::tokenizer::TextAnalyzer,
+    text: &str,
+    stops: &[&str],
+) -> HashSet<String> {
+    let mut out = HashSet::new();
+    let mut stream = analyzer.token_stream(text);
+    while stream.advance() {
+        let token = stream.token();
+        let raw = text
+            .get(token.offset_from..token.offset_to)
+            .unwrap_or_default()
+            .to_lowercase();
+        if !stops.contains(&raw.as_str()) {
+            out.insert(token.text.clone());
+        }
+    }
+    out
+}
+
+/// Share of the question a sentence must add, in terms no chosen sentence has, to be chosen
+/// for another part of the question.
+const NEW_PART: f64 = 0.1;
+
+/// How complete, against the first sentence, a sentence that adds nothing new must be to be
+/// kept beside it (a second sentence saying the same thing).
+const AS_GOOD: f64 = 0.9;
+
+/// What a term already covered by a chosen sentence counts for in choosing the next one.
+const COVERED: f64 = 0.25;
+
+/// The sentences of an answer, in document order: first the one covering most of the question
+/// (weighted terms; an earlier source wins a tie), then, while there is room (`max` sentences,
+/// [`EXTRACTIVE_MAX_CHARS`]), the one covering most of what is still uncovered, so that a
+/// question with several parts (where, when, how much) gets a sentence for each part the
+/// sources answer. A sentence that adds no part is kept only when it is nearly as complete as
+/// the first.
+fn choose(
+    candidates: &[Candidate],
+    weights: &[(&String, f64)],
+    total: f64,
+    max: usize,
+) -> Vec<usize> {
+    let score = |c: &Candidate, covered: &[bool]| -> (f64, f64) {
+        let (mut new, mut old) = (0.0, 0.0);
+        for &t in &c.terms {
+            if covered[t] {
+                old += weights[t].1;
+            } else {
+                new += weights[t].1;
+            }
+        }
+        (new / total, old / total)
+    };
+    let mut covered = vec![false; weights.len()];
+    let mut chosen: Vec<usize> = Vec::new();
+    let mut chars = 0;
+    let mut first = 0.0;
+    while chosen.len() < max {
+        let best = candidates
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| {
+                // The first sentence is taken whatever its length.
+                !chosen.contains(i)
+                    && (chosen.is_empty()
+                        || chars + c.text.chars().count() + 4 <= EXTRACTIVE_MAX_CHARS)
+            })
+            .map(|(i, c)| {
+                let (new, old) = score(c, &covered);
+                (i, new, old, new + COVERED * old + 0.05 / c.source as f64)
+            })
+            .filter(|&(_, new, old, _)| {
+                if chosen.is_empty() {
+                    new > 0.0
+                } else {
+                    new >= NEW_PART || new + old >= AS_GOOD * first
+                }
+            })
+            .max_by(|a, b| a.3.total_cmp(&b.3).then(b.0.cmp(&a.0)));
+        let Some((i, new, _, _)) = best else { break };
+        if chosen.is_empty() {
+            first = new;
+        }
+        chars += candidates[i].text.chars().count() + 4;
+        for &t in &candidates[i].terms {
+            covered[t] = true;
+        }
+        chosen.push(i);
+    }
+    chosen.sort_by_key(|&i| (candidates[i].source, candidates[i].position));
+    chosen
 }
 
 /// Sentences of a chunk. Headings are left out; hard-wrapped lines of a paragraph are joined;
@@ -211,6 +310,50 @@ mod tests {
             answer,
             "Visitor parking is in lot B, next to the main entrance. [2]"
         );
+    }
+
+    #[test]
+    fn each_part_of_a_question_gets_its_sentence_in_document_order() {
+        let hits = [
+            hit(include_str!("../../corpora/parking-and-transport.md")),
+            hit(include_str!("../../corpora/visiting-hours.md")),
+        ];
+        let answer = extract(
+            "Where can visitors park and how much does it cost?",
+            &hits,
+            EXTRACTIVE_SENTENCES,
+        )
+        .unwrap();
+        let (place, price) = (
+            answer.find("Visitor parking is in car park B").unwrap(),
+            answer.find("Parking costs 2.50").unwrap(),
+        );
+        assert!(place < price, "{answer}");
+        // A sentence that only repeats a covered word is not added.
+        assert!(!answer.contains("Norovirus"), "{answer}");
+        let answer = extract(
+            "Wann sind Besuche auf der Intensivstation möglich und sind Blumen erlaubt?",
+            &[hit(include_str!("../../corpora/besucherinformation-de.md"))],
+            EXTRACTIVE_SENTENCES,
+        )
+        .unwrap();
+        assert!(
+            answer.contains("12:00 bis 19:00") && answer.contains("Blumen und Pflanzen"),
+            "{answer}"
+        );
+    }
+
+    #[test]
+    fn answers_stay_within_the_length_cap() {
+        let long = "Visitors park in car park B near the entrance with many spaces. ".repeat(3);
+        let text = format!("{long}\n\n{long}Parking costs 2.50.\n\nVisitors pay by card. Visitors park free on Sundays.");
+        let answer = extract(
+            "Where do visitors park, what does it cost, how do they pay, and on Sundays?",
+            &[hit(&text)],
+            10,
+        )
+        .unwrap();
+        assert!(answer.chars().count() <= EXTRACTIVE_MAX_CHARS, "{answer}");
     }
 
     #[test]
