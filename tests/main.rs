@@ -7,6 +7,7 @@ mod extractive;
 mod generation;
 mod ingest;
 mod install;
+mod ocr;
 mod pull;
 mod qwen_tokenizer;
 mod remote;

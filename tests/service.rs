@@ -671,6 +671,11 @@ fn the_kiosk_a_visitor_trusts() {
          [call us](javascript:window.pwned=3)\n",
     )
     .unwrap();
+    std::fs::copy(
+        root().join("tests/fixtures/scan-de.png"),
+        extra.path().join("kantine.png"),
+    )
+    .unwrap();
     let out = env.run(&["ingest", extra.path().to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     env.append_config(
@@ -801,6 +806,27 @@ fn the_kiosk_a_visitor_trusts() {
          b.click(); return document.getElementById('passage-where').textContent",
     );
     assert!(place.as_str().unwrap().contains("p. 1"), "{place}");
+    browser.click("#close");
+
+    // A passage read by OCR says so.
+    browser.js("document.getElementById('question').value = ''");
+    browser.type_into("#question", "Was kostet ein Mittagessen in der Kantine?");
+    browser.click("#ask");
+    browser.wait_for(
+        "return Array.from(document.querySelectorAll('#source-list button')).some(b => b.textContent.startsWith('kantine')) && !document.getElementById('ask').disabled",
+        "an answer from the scanned page",
+    );
+    let place = browser.js(
+        "Array.from(document.querySelectorAll('#source-list button')).find(b => b.textContent.startsWith('kantine')).click(); \
+         return document.getElementById('passage-where').textContent",
+    );
+    assert!(
+        place
+            .as_str()
+            .unwrap()
+            .contains(rag::messages::for_code("en").scanned),
+        "{place}"
+    );
     browser.click("#close");
 
     // A document's own HTML is shown as text and never runs; its links are plain words.

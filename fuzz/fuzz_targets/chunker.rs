@@ -37,6 +37,7 @@ fuzz_target!(|data: &[u8]| {
         hash: String::new(),
         format,
         pages: Vec::new(),
+        ocr_pages: Vec::new(),
     };
     let chunker = chunker();
     let chunks = chunker.chunk(&doc).expect("chunking valid UTF-8 never fails");

@@ -126,6 +126,9 @@ impl Chunker {
                 Some((_, n, header)) if *n <= self.header_budget(tokens) => header.clone(),
                 _ => self.context_header(&doc.title, &heading_path, tokens)?,
             };
+            let pages = doc
+                .page_of(offset)
+                .zip(doc.page_of(offset + piece.len().saturating_sub(1)));
             chunks.push(Chunk {
                 ord: chunks.len(),
                 text: piece.to_string(),
@@ -133,10 +136,11 @@ impl Chunker {
                 heading_path,
                 start_line,
                 end_line,
-                pages: doc
-                    .page_of(offset)
-                    .zip(doc.page_of(offset + piece.len().saturating_sub(1))),
+                pages,
                 tokens,
+                ocr: doc.format == crate::types::Format::Image
+                    || pages
+                        .is_some_and(|(a, b)| doc.ocr_pages.iter().any(|p| (a..=b).contains(p))),
             });
         }
         Ok(chunks)
@@ -338,6 +342,7 @@ mod tests {
             hash: String::new(),
             format: crate::types::Format::Markdown,
             pages: Vec::new(),
+            ocr_pages: Vec::new(),
         }
     }
 

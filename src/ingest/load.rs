@@ -27,9 +27,9 @@ impl std::fmt::Display for Skip {
 /// Expands files and folders (recursively) into the files to ingest.
 ///
 /// A path that does not exist is an error before anything is read. Inside folders, hidden
-/// entries are passed over, files with a known extension are taken, and files with another
-/// extension are sniffed: text, HTML, PDF and DOCX are taken, anything else (images, archives,
-/// binaries) is passed over silently. A file named explicitly is always taken, so that a
+/// entries are passed over, files with a known extension are taken (PNG, JPEG and TIFF images
+/// too, for OCR), and files with another extension are sniffed: text, HTML, PDF and DOCX are
+/// taken, anything else (archives, binaries) is passed over silently. A file named explicitly is always taken, so that a
 /// file that is not a document is reported. An entry that cannot be walked (a symlink loop,
 /// a folder we may not read) becomes a [`Skip`].
 pub fn collect_files(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Skip>)> {
@@ -234,8 +234,10 @@ mod tests {
         std::fs::write(dir.path().join("sub/NOTES"), "plain notes").unwrap();
         std::fs::write(dir.path().join("sub/.hidden/d.md"), "d").unwrap();
         let (files, skips) = collect_files(&[dir.path().to_path_buf()]).unwrap();
-        assert_eq!(files.len(), 3, "{files:?}");
+        // Images are documents too (read by OCR).
+        assert_eq!(files.len(), 4, "{files:?}");
         assert!(files.iter().any(|f| f.ends_with("NOTES")));
+        assert!(files.iter().any(|f| f.ends_with("c.png")));
         assert!(skips.is_empty());
         let missing = dir.path().join("nope");
         let err = collect_files(std::slice::from_ref(&missing)).unwrap_err();
@@ -244,6 +246,7 @@ mod tests {
         let (files, _) = collect_files(std::slice::from_ref(&png)).unwrap();
         assert_eq!(files, vec![png.clone()]);
         let err = load_file(&png, MAX_FILE_BYTES).unwrap_err().to_string();
-        assert!(err.contains("image/png"), "{err}");
+        // A broken image is skipped with Tesseract's reason.
+        assert!(err.contains("Tesseract could not read the image"), "{err}");
     }
 }

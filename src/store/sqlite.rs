@@ -10,7 +10,7 @@ use crate::error::{Error, InternalError, Result};
 use crate::types::{Hit, Place};
 
 /// Schema version; an index written by another version is refused with a clear message.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     tokens INTEGER NOT NULL,
     text TEXT NOT NULL,
     embedding BLOB,
+    ocr INTEGER NOT NULL DEFAULT 0,
     UNIQUE (doc_id, ord)
 );
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id);
@@ -127,6 +128,31 @@ impl Db {
             })?;
         match version {
             Some(v) if v == SCHEMA_VERSION.to_string() => {}
+            // Version 2 lacked the chunks' OCR mark: added in place (whoever opens it first),
+            // every existing chunk unmarked.
+            Some(v) if v == "2" => {
+                conn.execute_batch("BEGIN IMMEDIATE")?;
+                let migrated = (|| -> rusqlite::Result<()> {
+                    let still: String =
+                        conn.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                            r.get(0)
+                        })?;
+                    if still == "2" {
+                        conn.execute_batch(
+                            "ALTER TABLE chunks ADD COLUMN ocr INTEGER NOT NULL DEFAULT 0;
+                             UPDATE meta SET value = '3' WHERE key = 'schema';",
+                        )?;
+                    }
+                    Ok(())
+                })();
+                match migrated {
+                    Ok(()) => conn.execute_batch("COMMIT")?,
+                    Err(e) => {
+                        let _ = conn.execute_batch("ROLLBACK");
+                        return Err(e.into());
+                    }
+                }
+            }
             Some(v) => {
                 return Err(Error::Internal(InternalError::Corrupt(format!(
                     "{} has schema version {v}, this rag reads version {SCHEMA_VERSION}",
@@ -295,8 +321,8 @@ impl Db {
             let doc_id = tx.last_insert_rowid();
             added_docs.push(doc_id);
             let mut insert = tx.prepare_cached(
-                "INSERT INTO chunks (doc_id, ord, heading, context, start_line, end_line, page_start, page_end, tokens, text, embedding)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "INSERT INTO chunks (doc_id, ord, heading, context, start_line, end_line, page_start, page_end, tokens, text, embedding, ocr)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?;
             for (i, chunk) in d.chunks.iter().enumerate() {
                 insert.execute(params![
@@ -311,6 +337,7 @@ impl Db {
                     chunk.tokens as i64,
                     chunk.text,
                     d.vectors.get(i).map(|v| vector_bytes(v)),
+                    chunk.ocr,
                 ])?;
             }
         }
@@ -469,7 +496,8 @@ impl Db {
             "SELECT c.id, c.doc_id, c.ord, d.path, d.title, c.heading, c.start_line, c.end_line,
                     c.page_start, c.page_end, c.text, d.format,
                     (SELECT p.id FROM chunks p WHERE p.doc_id = c.doc_id AND p.ord = c.ord - 1),
-                    (SELECT n.id FROM chunks n WHERE n.doc_id = c.doc_id AND n.ord = c.ord + 1)
+                    (SELECT n.id FROM chunks n WHERE n.doc_id = c.doc_id AND n.ord = c.ord + 1),
+                    c.ocr
              FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ?1",
         )?;
         let mut by_id = HashMap::new();
@@ -489,6 +517,7 @@ impl Db {
                             end_line: r.get::<_, i64>(7)? as usize,
                             page_start: r.get::<_, Option<i64>>(8)?.map(|p| p as usize),
                             page_end: r.get::<_, Option<i64>>(9)?.map(|p| p as usize),
+                            ocr: r.get::<_, i64>(14)? != 0,
                         },
                         text: r.get(10)?,
                         prev_chunk: r.get(12)?,
@@ -575,6 +604,29 @@ mod tests {
         drop(db);
         let err = Db::open(&path).err().unwrap().to_string();
         assert!(err.contains("schema version 99"), "{err}");
+    }
+
+    #[test]
+    fn a_version_2_index_gains_the_ocr_mark_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rag.sqlite3");
+        let v2 = Connection::open(&path).unwrap();
+        v2.execute_batch(&SCHEMA.replace("    ocr INTEGER NOT NULL DEFAULT 0,\n", ""))
+            .unwrap();
+        v2.execute_batch(
+            "INSERT INTO meta VALUES ('schema', '2');
+             INSERT INTO documents (path, title, hash, format, bytes, ingested_at) VALUES ('/a.md', 'A', 'h', 'markdown', 1, 0);
+             INSERT INTO chunks (doc_id, ord, heading, context, start_line, end_line, tokens, text) VALUES (1, 0, '', '', 1, 1, 1, 'x');",
+        )
+        .unwrap();
+        drop(v2);
+        let db = Db::open(&path).unwrap();
+        assert_eq!(db.meta("schema").unwrap().as_deref(), Some("3"));
+        let hits = db.hits(&[1]).unwrap();
+        assert!(!hits[0].place.ocr);
+        drop(db);
+        // Opened again: nothing more to do.
+        assert!(Db::open(&path).is_ok());
     }
 
     #[test]

@@ -74,6 +74,7 @@ pub(super) fn jsonl(identity: &str, bytes: &[u8]) -> Result<Parsed, String> {
             text: body,
             hash: record_hash(line),
             format: Format::Jsonl,
+            ocr_pages: Vec::new(),
             pages: Vec::new(),
         });
     }

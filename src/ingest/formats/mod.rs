@@ -16,6 +16,7 @@ mod docx;
 mod guard;
 mod html;
 mod jsonl;
+mod ocr;
 mod pdf;
 
 use docx::*;
@@ -112,6 +113,7 @@ pub fn parse(identity: &str, stem: &str, format: Format, bytes: &[u8]) -> Result
                 hash: hash.clone(),
                 format,
                 pages,
+                ocr_pages: Vec::new(),
             }],
             bad_records: Vec::new(),
         }
@@ -133,9 +135,18 @@ pub fn parse(identity: &str, stem: &str, format: Format, bytes: &[u8]) -> Result
         }
         Format::Pdf => {
             let owned = bytes.to_vec();
-            let (title, text, pages) =
-                within_deadline("PDF", bytes.len(), move || pdf_text(&owned))??;
-            one(title, text, pages)
+            let pdf = within_deadline("PDF", bytes.len(), move || pdf_text(&owned))??;
+            let title = pdf.title.clone();
+            let (text, pages, ocr_pages) = pdf_with_ocr(pdf)?;
+            let mut parsed = one(title, text, pages);
+            parsed.docs[0].ocr_pages = ocr_pages;
+            parsed
+        }
+        Format::Image => {
+            let text = ocr::read(bytes, &ocr::languages(None)?)?;
+            let mut parsed = one(None, text, Vec::new());
+            parsed.docs[0].ocr_pages = vec![1];
+            parsed
         }
         Format::Docx => {
             UnpackLimits::default().check_zip("DOCX", bytes)?;
@@ -146,7 +157,8 @@ pub fn parse(identity: &str, stem: &str, format: Format, bytes: &[u8]) -> Result
     };
     if parsed.docs.iter().all(|d| d.text.trim().is_empty()) && parsed.bad_records.is_empty() {
         return Err(match format {
-            Format::Pdf => "PDF has no text layer (scanned pages?); run OCR on it first".into(),
+            Format::Pdf => "PDF has no text layer, and OCR found no text in its page images".into(),
+            Format::Image => "OCR found no text in the image".into(),
             _ => "no text left after extraction; nothing to ingest".into(),
         });
     }
