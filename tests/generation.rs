@@ -393,6 +393,35 @@ fn doctor_reports_the_profile_and_catches_a_bad_checksum() {
         .unwrap()
         .starts_with("embedding model file")
         && c["detail"] == "sha256 matches"));
+    // OCR: Tesseract with the packs set-up installs; without it, a failed check that does not
+    // fail the report (only images and scanned pages need it).
+    let ocr = |r: &Value| {
+        r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["what"] == "OCR (Tesseract)")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(ocr(&report)["ok"], true, "{report}");
+    assert!(
+        ocr(&report)["detail"].as_str().unwrap().contains("deu"),
+        "{report}"
+    );
+    let out = env
+        .cmd()
+        .args(["doctor", "--json"])
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    let without: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ocr(&without)["ok"], false, "{without}");
+    assert!(ocr(&without)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("install tesseract-ocr"));
+    assert_eq!(without["ok"], report["ok"], "{without}");
 
     let models = env.path("no-models");
     std::fs::copy(tiny_gguf(), models.join("Qwen3.5-0.8B-test.gguf")).unwrap();

@@ -42,7 +42,8 @@ pub struct Report {
     pub paths: Vec<crate::config::Origin>,
     /// Each file checked.
     pub checks: Vec<Check>,
-    /// True when every check passed.
+    /// True when every check passed but the optional OCR one (without Tesseract, only images
+    /// and scanned pages are skipped).
     pub ok: bool,
 }
 
@@ -194,10 +195,27 @@ pub fn run(config: &Config) -> Report {
             detail,
         });
     }
+    // OCR is optional: without Tesseract only images and scanned pages are skipped, so its
+    // check is reported but does not fail the whole report.
+    let ocr = match crate::ingest::formats::ocr::status() {
+        Ok(packs) => Check {
+            what: "OCR (Tesseract)".into(),
+            path: PathBuf::from("tesseract"),
+            ok: true,
+            detail: format!("language packs: {}", packs.join(", ")),
+        },
+        Err(why) => Check {
+            what: "OCR (Tesseract)".into(),
+            path: PathBuf::from("tesseract"),
+            ok: false,
+            detail: why,
+        },
+    };
     let ok = checks.iter().all(|c| c.ok)
         && models_note
             .as_deref()
             .is_none_or(|n| n.starts_with("no .gguf"));
+    checks.push(ocr);
     Report {
         machine,
         plan,

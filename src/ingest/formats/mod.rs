@@ -16,7 +16,7 @@ mod docx;
 mod guard;
 mod html;
 mod jsonl;
-mod ocr;
+pub mod ocr;
 mod pdf;
 
 use docx::*;

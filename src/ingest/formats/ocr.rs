@@ -61,6 +61,11 @@ fn installed() -> Result<&'static [String], String> {
         .ok_or_else(|| MISSING.to_string())
 }
 
+/// What `rag doctor` reports: the installed packs, or what to install.
+pub fn status() -> Result<Vec<String>, String> {
+    installed().map(<[String]>::to_vec)
+}
+
 /// The packs to read a page with: the document's language when it is known (`lang`, an
 /// ISO 639 code such as a PDF's `/Lang`) and its pack is installed, else every installed pack.
 pub(super) fn languages(lang: Option<&str>) -> Result<String, String> {
