@@ -857,3 +857,114 @@ fn the_kiosk_a_visitor_trusts() {
         assert!(!s["path"].as_str().unwrap().contains('/'), "{s}");
     }
 }
+
+/// The operator page (issue 21): the documents with upload and delete, live metrics drawn
+/// without external assets; the token a guarded server needs is asked for; never on a kiosk.
+#[test]
+fn the_operator_page_lists_uploads_deletes_and_charts() {
+    let env = Env::new();
+    env.ingest_corpora();
+    let server = start_server_with(env.cmd().args(["serve", "--addr", "127.0.0.1:0"]));
+    let browser = Browser::start();
+    browser.call(
+        "POST",
+        "/window/rect",
+        json!({"width": 1280, "height": 1100}),
+    );
+    browser.open(&format!("http://{}/admin", server.addr));
+    browser.wait_for(
+        "return document.querySelectorAll('#documents tbody tr').length === 23",
+        "the document list",
+    );
+    // Upload a file through the page's form.
+    let upload = tempfile::tempdir().unwrap();
+    let file = upload.path().join("canteen.md");
+    std::fs::write(
+        &file,
+        "# Canteen\n\nThe staff canteen serves lunch from 11:30 to 14:00.\n",
+    )
+    .unwrap();
+    browser.type_into("#file", file.to_str().unwrap());
+    browser.click("#upload-form button");
+    browser.wait_for(
+        "return document.querySelectorAll('#documents tbody tr').length === 24",
+        "the uploaded document",
+    );
+    assert_eq!(
+        browser.js("return document.getElementById('status').textContent"),
+        json!("Ingested canteen.md.")
+    );
+    let (status, text) = http(
+        &server.addr,
+        "POST",
+        "/v1/ask",
+        &json!({"question": "When does the staff canteen serve lunch?", "extractive": true})
+            .to_string(),
+    );
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("11:30"), "{text}");
+    // Metrics: two samples draw the charts and count the answer modes.
+    browser.js("window.ragAdmin.sample()");
+    browser.wait_for(
+        "return document.querySelector('#modes tr[data-mode=\"extractive\"]') !== null",
+        "the answer modes",
+    );
+    browser.js("window.ragAdmin.sample()");
+    browser.wait_for(
+        "return document.querySelectorAll('svg polyline').length === 3",
+        "the charts",
+    );
+    if let Ok(dir) = std::env::var("RAG_KIOSK_SCREENSHOTS") {
+        std::fs::write(Path::new(&dir).join("admin.png"), browser.screenshot()).unwrap();
+    }
+    // Delete: a first press asks, the second removes.
+    let delete = "Array.from(document.querySelectorAll('#documents tbody tr')).find(r => r.textContent.includes('Canteen')).querySelector('button').click()";
+    browser.js(delete);
+    assert_eq!(
+        browser.js("return document.querySelectorAll('#documents tbody tr').length"),
+        json!(24)
+    );
+    browser.js(delete);
+    browser.wait_for(
+        "return document.querySelectorAll('#documents tbody tr').length === 23",
+        "the deletion",
+    );
+    // A document ingested by the operator is not deleted over HTTP: the page says why.
+    browser.js(
+        "const b = document.querySelector('#documents tbody tr button'); b.click(); b.click();",
+    );
+    browser.wait_for(
+        "return document.getElementById('status').className === 'error'",
+        "the refusal",
+    );
+    let why = browser.js("return document.getElementById('status').textContent");
+    assert!(why.as_str().unwrap().contains("delete_ingested"), "{why}");
+    drop(server);
+
+    // With tokens, the page asks for one and then shows the documents.
+    let token = "operator-token-0123456789";
+    env.append_config(&format!("[serve]\ntokens = [\"{token}\"]\n"));
+    let server = start_server_with(env.cmd().args(["serve", "--addr", "127.0.0.1:0"]));
+    browser.open(&format!("http://{}/admin", server.addr));
+    browser.wait_for(
+        "return !document.getElementById('token-form').hidden",
+        "the token form",
+    );
+    browser.type_into("#token", token);
+    browser.click("#token-form button");
+    browser.wait_for(
+        "return document.querySelectorAll('#documents tbody tr').length === 23",
+        "the documents with the token",
+    );
+    drop(server);
+
+    // A kiosk has no operator page.
+    let server = start_server_with(
+        env.cmd()
+            .args(["serve", "--kiosk", "--addr", "127.0.0.1:0"]),
+    );
+    for path in ["/admin", "/admin.js", "/admin.css"] {
+        let (status, _) = http(&server.addr, "GET", path, "");
+        assert_eq!(status, 404, "{path}");
+    }
+}

@@ -3,12 +3,20 @@
 
 use super::*;
 
-/// Paths anyone may read, token or not: the kiosk page and its files, health, readiness
+/// Paths anyone may read, token or not: the kiosk page and its files, the operator page's
+/// files (which hold no data: what they show comes from the guarded API), health, readiness
 /// (reduced to ready or not) and the API description.
 pub(super) fn is_public(path: &str) -> bool {
     matches!(
         path,
-        "/" | "/kiosk.js" | "/kiosk.css" | "/healthz" | "/readyz" | "/openapi.json"
+        "/" | "/kiosk.js"
+            | "/kiosk.css"
+            | "/admin"
+            | "/admin.js"
+            | "/admin.css"
+            | "/healthz"
+            | "/readyz"
+            | "/openapi.json"
     )
 }
 

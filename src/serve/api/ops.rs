@@ -187,8 +187,47 @@ pub async fn kiosk_style() -> Response {
         .into_response()
 }
 
+const ADMIN_PAGE: &str = include_str!("../admin.html");
+const ADMIN_SCRIPT: &str = include_str!("../admin.js");
+const ADMIN_STYLE: &str = include_str!("../admin.css");
+
+/// One of the operator page's files, or 404 on a kiosk (which has no operator page).
+fn admin_file(s: &AppState, content_type: &'static str, body: &'static str) -> Response {
+    if s.config.kiosk {
+        return not_found_error().into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_SECURITY_POLICY, KIOSK_POLICY),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The operator page: documents (upload, delete) and live metrics. It holds no data itself:
+/// what it shows comes from the token-guarded API with the tab's token. Never on a kiosk.
+pub async fn admin_page(State(s): State<AppState>) -> Response {
+    admin_file(&s, "text/html; charset=utf-8", ADMIN_PAGE)
+}
+
+/// The operator page's script.
+pub async fn admin_script(State(s): State<AppState>) -> Response {
+    admin_file(&s, "text/javascript; charset=utf-8", ADMIN_SCRIPT)
+}
+
+/// The operator page's style sheet.
+pub async fn admin_style(State(s): State<AppState>) -> Response {
+    admin_file(&s, "text/css; charset=utf-8", ADMIN_STYLE)
+}
+
 /// Anything not routed.
 pub async fn not_found() -> ApiError {
+    not_found_error()
+}
+
+fn not_found_error() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",
