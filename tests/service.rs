@@ -876,6 +876,17 @@ fn the_operator_page_lists_uploads_deletes_and_charts() {
         "return document.querySelectorAll('#documents tbody tr').length === 23",
         "the document list",
     );
+    // Each document's language and last ingest.
+    let row = |title: &str| {
+        browser.js(&format!(
+            "return Array.from(Array.from(document.querySelectorAll('#documents tbody tr')).find(r => r.cells[0].textContent === {title:?}).cells).map(c => c.textContent)"
+        ))
+    };
+    let de = row("Besucherinformation auf Deutsch");
+    assert_eq!(de[3], "de", "{de}");
+    assert!(de[5].as_str().unwrap().ends_with(" UTC"), "{de}");
+    assert_eq!(row("معلومات الزوار باللغة العربية")[3], "ar");
+    assert_eq!(row("Parking and Getting Here")[3], "en");
     // Upload a file through the page's form.
     let upload = tempfile::tempdir().unwrap();
     let file = upload.path().join("canteen.md");

@@ -43,7 +43,10 @@
     for (const d of documents) {
       const tr = document.createElement("tr");
       tr.dataset.id = String(d.id);
-      tr.append(cell(d.title), cell(d.path, "path"), cell(d.format), cell(String(d.chunks)), cell("indexed"));
+      const when = new Date(d.ingested_at * 1000).toISOString().replace("T", " ").slice(0, 16);
+      const state = d.ocr_chunks > 0 ? "indexed, " + d.ocr_chunks + " by OCR" : "indexed";
+      tr.append(cell(d.title), cell(d.path, "path"), cell(d.format), cell(d.language || "-"),
+        cell(String(d.chunks)), cell(when + " UTC"), cell(state));
       const td = document.createElement("td");
       const remove = document.createElement("button");
       remove.type = "button";

@@ -69,6 +69,13 @@ pub struct StoredDoc {
     pub format: String,
     /// Number of chunks.
     pub chunks: usize,
+    /// When it was last ingested (Unix seconds).
+    pub ingested_at: i64,
+    /// Its language (ISO 639-1 where there is one), as detected from its first chunk; absent
+    /// when too short to tell.
+    pub language: Option<String>,
+    /// Chunks read by OCR (from scanned pages or an image).
+    pub ocr_chunks: usize,
 }
 
 impl StoredDoc {
@@ -552,7 +559,9 @@ impl Db {
 }
 
 const DOC_SELECT: &str = "SELECT d.id, d.path, d.title, d.hash, d.format,
-    (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id) FROM documents d";
+    (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id), d.ingested_at,
+    (SELECT substr(c.text, 1, 1000) FROM chunks c WHERE c.doc_id = d.id ORDER BY c.ord LIMIT 1),
+    (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id AND c.ocr = 1) FROM documents d";
 
 fn stored_doc(r: &rusqlite::Row) -> rusqlite::Result<StoredDoc> {
     Ok(StoredDoc {
@@ -562,6 +571,12 @@ fn stored_doc(r: &rusqlite::Row) -> rusqlite::Result<StoredDoc> {
         hash: r.get(3)?,
         format: r.get(4)?,
         chunks: r.get::<_, i64>(5)? as usize,
+        ingested_at: r.get(6)?,
+        language: r
+            .get::<_, Option<String>>(7)?
+            .and_then(|t| crate::analysis::detect(&t))
+            .map(|l| l.code().to_string()),
+        ocr_chunks: r.get::<_, i64>(8)? as usize,
     })
 }
 
