@@ -864,6 +864,11 @@ fn the_kiosk_a_visitor_trusts() {
 fn the_operator_page_lists_uploads_deletes_and_charts() {
     let env = Env::new();
     env.ingest_corpora();
+    // A run that skips a file, for the ingest log.
+    let bad = tempfile::tempdir().unwrap();
+    std::fs::write(bad.path().join("latin1.txt"), b"Stra\xdfe\n").unwrap();
+    // (Every file skipped: the command says so and exits 1; the run is recorded all the same.)
+    env.run(&["ingest", bad.path().to_str().unwrap()]);
     let server = start_server_with(env.cmd().args(["serve", "--addr", "127.0.0.1:0"]));
     let browser = Browser::start();
     browser.call(
@@ -905,6 +910,19 @@ fn the_operator_page_lists_uploads_deletes_and_charts() {
         browser.js("return document.getElementById('status').textContent"),
         json!("Ingested canteen.md.")
     );
+    // The ingest log: newest first, the upload, then the run that skipped a file, with its
+    // reason and no server folder.
+    let runs = browser.js(
+        "return Array.from(document.querySelectorAll('#runs tbody tr')).map(r => [r.cells[1].textContent, r.cells[5].textContent])",
+    );
+    assert_eq!(runs[0][0], "upload", "{runs}");
+    assert_eq!(runs[1][0], "ingest", "{runs}");
+    let skipped = runs[1][1].as_str().unwrap();
+    assert!(
+        skipped.starts_with("latin1.txt: not valid UTF-8"),
+        "{skipped}"
+    );
+    assert!(!skipped.contains(bad.path().to_str().unwrap()), "{skipped}");
     let (status, text) = http(
         &server.addr,
         "POST",
@@ -969,7 +987,10 @@ fn the_operator_page_lists_uploads_deletes_and_charts() {
     );
     drop(server);
 
-    // A kiosk has no operator page.
+    // A kiosk has no operator page (and, without tokens, refuses the ingest log itself).
+    let config = std::fs::read_to_string(env.path("rag.toml")).unwrap();
+    let cut = config.rfind("[serve]").unwrap();
+    std::fs::write(env.path("rag.toml"), &config[..cut]).unwrap();
     let server = start_server_with(
         env.cmd()
             .args(["serve", "--kiosk", "--addr", "127.0.0.1:0"]),
@@ -978,4 +999,6 @@ fn the_operator_page_lists_uploads_deletes_and_charts() {
         let (status, _) = http(&server.addr, "GET", path, "");
         assert_eq!(status, 404, "{path}");
     }
+    let (status, _) = http(&server.addr, "GET", "/v1/ingest/runs", "");
+    assert_eq!(status, 403);
 }

@@ -212,4 +212,11 @@ fn a_server_watching_a_folder_answers_from_a_file_just_dropped_in() {
     let (status, answer) = http(&server.addr, "POST", "/v1/ask", &body.to_string());
     assert_eq!(status, 200, "{answer}");
     assert!(answer.contains("HospitalGuest"), "{answer}");
+    // The operator's ingest log shows the watcher's runs.
+    let (status, runs) = http(&server.addr, "GET", "/v1/ingest/runs", "");
+    assert_eq!(status, 200, "{runs}");
+    let runs: Value = serde_json::from_str(&runs).unwrap();
+    let last = &runs["runs"][0];
+    assert_eq!(last["origin"], "watch", "{runs}");
+    assert_eq!(last["report"]["added"], 1, "{runs}");
 }

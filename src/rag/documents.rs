@@ -24,6 +24,20 @@ pub struct IngestOptions {
     /// Re-cut and re-embed documents even when their content is unchanged (`rag reindex`
     /// does this when the chunking settings changed).
     pub rechunk: bool,
+    /// Who asked, as the runs log says (`ingest` when empty; `upload`, `watch`).
+    pub origin: &'static str,
+}
+
+/// One ingest run as the index remembers it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct IngestRun {
+    /// When it ended (Unix seconds).
+    pub at: i64,
+    /// Who asked: `ingest` (the CLI or the library), `upload`, `watch`.
+    pub origin: String,
+    /// Its report: added, updated, unchanged, removed, skipped (`"path: reason"`), and so on.
+    #[schema(value_type = Object)]
+    pub report: serde_json::Value,
 }
 
 /// What `rag reindex` did.
@@ -180,12 +194,24 @@ impl Rag {
             ),
             Some(_) => {}
         }
-        drop(writer);
-        self.reload()?;
         report.skipped = skipped;
         report.documents = stats.documents;
         report.chunks = stats.chunks;
         report.seconds = started.elapsed().as_secs_f64();
+        // The runs log is for operators: failing to write it fails nothing.
+        let origin = if options.origin.is_empty() {
+            "ingest"
+        } else {
+            options.origin
+        };
+        if let Err(e) = serde_json::to_string(&report)
+            .map_err(|e| Error::Internal(InternalError::Corrupt(e.to_string())))
+            .and_then(|json| writer.record_run(origin, &json))
+        {
+            tracing::warn!(error = %e, "the ingest run was not recorded");
+        }
+        drop(writer);
+        self.reload()?;
         Ok(report)
     }
 

@@ -239,6 +239,21 @@ impl Rag {
         self.open_index()?.documents()
     }
 
+    /// The last ingest runs (at most 20), newest first: when, who asked (`ingest`, `upload`,
+    /// `watch`) and what it did, skipped files with their reasons included.
+    pub fn runs(&self) -> Result<Vec<IngestRun>> {
+        Ok(self
+            .open_index()?
+            .runs()?
+            .into_iter()
+            .map(|(at, origin, report)| IngestRun {
+                at,
+                origin,
+                report: serde_json::from_str(&report).unwrap_or(serde_json::Value::Null),
+            })
+            .collect())
+    }
+
     /// Counts, sizes and agreement of the stores; with `verify`, a per-document check.
     pub fn status(&self, verify: bool) -> Result<Status> {
         self.open_index()?.status(verify)

@@ -99,6 +99,7 @@ impl Rag {
         let ingest_options = IngestOptions {
             prune: true,
             no_embed: options.no_embed,
+            origin: "watch",
             ..Default::default()
         };
         let index = std::fs::canonicalize(&self.config.index).unwrap_or(self.config.index.clone());

@@ -70,6 +70,34 @@
     $("doc-count").textContent = "(" + documents.length + ")";
   }
 
+  // The last ingest runs (rag ingest, uploads, watched folders) with what they skipped and why.
+  async function loadRuns() {
+    const response = await api("/v1/ingest/runs");
+    if (!response.ok) throw new Error(await errorText(response));
+    const { runs } = await response.json();
+    const body = document.querySelector("#runs tbody");
+    body.textContent = "";
+    for (const run of runs) {
+      const r = run.report || {};
+      const tr = document.createElement("tr");
+      const when = new Date(run.at * 1000).toISOString().replace("T", " ").slice(0, 19);
+      tr.append(cell(when), cell(run.origin), cell(String(r.added || 0)), cell(String(r.updated || 0)),
+        cell(String(r.removed || 0)));
+      const td = document.createElement("td");
+      const skipped = r.skipped || [];
+      if (skipped.length === 0) td.textContent = "none";
+      const list = document.createElement("ul");
+      for (const s of skipped) {
+        const li = document.createElement("li");
+        li.textContent = s;
+        list.append(li);
+      }
+      if (skipped.length) td.append(list);
+      tr.append(td);
+      body.append(tr);
+    }
+  }
+
   // Counters and gauges of the Prometheus text /metrics serves.
   function parse(text) {
     const out = { answers: 0, modes: {}, askSum: 0, askCount: 0, tps: 0 };
@@ -156,6 +184,7 @@
       say("Ingested " + file.name + ".");
       $("file").value = "";
       await loadDocuments();
+      await loadRuns();
     } catch (err) { say(err.message, true); }
   });
 
@@ -167,7 +196,7 @@
   });
 
   async function refresh() {
-    try { await loadDocuments(); await sample(); say(""); }
+    try { await loadDocuments(); await loadRuns(); await sample(); say(""); }
     catch (e) { say(e.message, true); }
   }
 

@@ -197,6 +197,11 @@ impl Index {
         self.db()?.documents()
     }
 
+    /// The last ingest runs, newest first: (Unix seconds, origin, report JSON).
+    pub fn runs(&self) -> Result<Vec<(i64, String, String)>> {
+        self.db()?.runs()
+    }
+
     /// Every stored vector with its chunk id (for exact search in benchmarks).
     pub fn all_vectors(&self) -> Result<Vec<(i64, Vec<f32>)>> {
         self.db()?.all_vectors()

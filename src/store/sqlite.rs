@@ -12,6 +12,9 @@ use crate::types::{Hit, Place};
 /// Schema version; an index written by another version is refused with a clear message.
 pub const SCHEMA_VERSION: u32 = 3;
 
+/// Ingest runs the index remembers.
+pub const RUNS_KEPT: usize = 20;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
@@ -40,6 +43,13 @@ CREATE TABLE IF NOT EXISTS chunks (
     UNIQUE (doc_id, ord)
 );
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id);
+-- The last ingest runs (what each added, changed, removed and skipped), for operators.
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    origin TEXT NOT NULL,
+    report TEXT NOT NULL
+);
 -- Chunks deleted since the vector graph was last built from scratch: the graph still holds
 -- them (hnsw_rs cannot delete), so searches filter them out until compaction.
 CREATE TABLE IF NOT EXISTS tombstones (
@@ -147,6 +157,12 @@ impl Db {
                     if still == "2" {
                         conn.execute_batch(
                             "ALTER TABLE chunks ADD COLUMN ocr INTEGER NOT NULL DEFAULT 0;
+                             CREATE TABLE IF NOT EXISTS runs (
+                                 id INTEGER PRIMARY KEY AUTOINCREMENT,
+                                 at INTEGER NOT NULL,
+                                 origin TEXT NOT NULL,
+                                 report TEXT NOT NULL
+                             );
                              UPDATE meta SET value = '3' WHERE key = 'schema';",
                         )?;
                     }
@@ -278,6 +294,32 @@ impl Db {
             .conn
             .prepare(&format!("{DOC_SELECT} ORDER BY d.path"))?;
         let rows = stmt.query_map([], stored_doc)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Records an ingest run (`report` as JSON), keeping the last [`RUNS_KEPT`].
+    pub fn record_run(&self, origin: &str, report: &str) -> Result<()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        self.conn.execute(
+            "INSERT INTO runs (at, origin, report) VALUES (?1, ?2, ?3)",
+            params![now, origin, report],
+        )?;
+        self.conn.execute(
+            "DELETE FROM runs WHERE id <= (SELECT MAX(id) FROM runs) - ?1",
+            [RUNS_KEPT as i64],
+        )?;
+        Ok(())
+    }
+
+    /// The last ingest runs, newest first: (Unix seconds, origin, report JSON).
+    pub fn runs(&self) -> Result<Vec<(i64, String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT at, origin, report FROM runs ORDER BY id DESC")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 

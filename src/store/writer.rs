@@ -80,6 +80,11 @@ impl Writer {
         self.db.documents()
     }
 
+    /// Records an ingest run for operators (see `Db::record_run`).
+    pub fn record_run(&self, origin: &str, report: &str) -> Result<()> {
+        self.db.record_run(origin, report)
+    }
+
     /// Counts from SQLite.
     pub fn stats(&self) -> Result<Stats> {
         self.db.stats()

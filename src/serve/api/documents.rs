@@ -170,7 +170,11 @@ pub async fn upload(
     } else {
         let rag = Arc::clone(s.rag());
         let ingested = tokio::task::spawn_blocking(move || {
-            let report = rag.ingest(&to_ingest, &IngestOptions::default(), &mut |_| {})?;
+            let options = IngestOptions {
+                origin: "upload",
+                ..IngestOptions::default()
+            };
+            let report = rag.ingest(&to_ingest, &options, &mut |_| {})?;
             let docs = rag.documents()?;
             Ok::<_, crate::Error>((report, docs))
         })
@@ -257,6 +261,38 @@ struct Saved {
     hashes: Vec<String>,
     /// Its content is already indexed (or came earlier in the same request).
     duplicate: bool,
+}
+
+/// The last ingest runs.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RunList {
+    /// Newest first (at most 20).
+    pub runs: Vec<crate::IngestRun>,
+}
+
+/// The last ingest runs, newest first (`rag ingest`, uploads, watched folders): what each
+/// added, changed and removed, and the files it skipped with their reasons. Not on a kiosk.
+#[utoipa::path(get, path = "/v1/ingest/runs", responses(
+    (status = 200, description = "The runs", body = RunList),
+    (status = 403, description = "On a kiosk", body = ErrorBody),
+    (status = 503, description = "No index", body = ErrorBody)
+))]
+pub async fn ingest_runs(State(s): State<AppState>) -> Result<Json<RunList>, ApiError> {
+    kiosk_refuses(&s, "the ingest log")?;
+    let rag = Arc::clone(s.rag());
+    let mut runs = tokio::task::spawn_blocking(move || rag.runs()).await??;
+    // Skipped files are "path: reason": the path as responses show paths.
+    for run in &mut runs {
+        if let Some(skipped) = run.report.get_mut("skipped").and_then(|v| v.as_array_mut()) {
+            for entry in skipped.iter_mut() {
+                if let Some((path, reason)) = entry.as_str().and_then(|t| t.split_once(": ")) {
+                    *entry =
+                        serde_json::Value::String(format!("{}: {reason}", s.public_path(path)));
+                }
+            }
+        }
+    }
+    Ok(Json(RunList { runs }))
 }
 
 /// Every indexed document.
