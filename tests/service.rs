@@ -864,6 +864,14 @@ fn the_kiosk_a_visitor_trusts() {
 fn the_operator_page_lists_uploads_deletes_and_charts() {
     let env = Env::new();
     env.ingest_corpora();
+    // The golden-question gate, recorded for the page.
+    let out = env.run(&[
+        "ingest",
+        "corpora",
+        "--check",
+        "tests/golden/questions.jsonl",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
     // A run that skips a file, for the ingest log.
     let bad = tempfile::tempdir().unwrap();
     std::fs::write(bad.path().join("latin1.txt"), b"Stra\xdfe\n").unwrap();
@@ -914,6 +922,12 @@ fn the_operator_page_lists_uploads_deletes_and_charts() {
     // reason and no server folder.
     let runs = browser.js(
         "return Array.from(document.querySelectorAll('#runs tbody tr')).map(r => [r.cells[1].textContent, r.cells[5].textContent])",
+    );
+    let gate = browser.js("return document.getElementById('gate').textContent");
+    assert!(
+        gate.as_str().unwrap().starts_with("Passed: Recall@20")
+            && gate.as_str().unwrap().contains("questions.jsonl"),
+        "{gate}"
     );
     assert_eq!(runs[0][0], "upload", "{runs}");
     assert_eq!(runs[1][0], "ingest", "{runs}");

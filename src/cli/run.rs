@@ -333,6 +333,19 @@ fn ingest(
         for q in &check.missed {
             eprintln!("rag: check missed: {q}");
         }
+        // The operator page shows the last check; the gate stands without the record.
+        let record = serde_json::json!({
+            "questions_file": short_path(&questions),
+            "questions": check.queries,
+            "mode": mode,
+            "recall_20": recall,
+            "min_recall": min_recall,
+            "passed": passed,
+            "missed": check.missed,
+        });
+        if let Err(e) = rag.record_check(&record) {
+            eprintln!("rag: the check's result was not recorded for the operator page: {e}");
+        }
         if !passed {
             return Ok(ExitCode::from(3));
         }

@@ -215,6 +215,18 @@ impl Rag {
         Ok(report)
     }
 
+    /// Records a golden-question check (`rag ingest --check`) in the index's runs log as origin
+    /// `check`, for the operator page: `result` is what the check found (recall, the bar,
+    /// passed, the missed questions).
+    pub fn record_check(&self, result: &serde_json::Value) -> Result<()> {
+        let writer = Writer::open(
+            &self.config.index,
+            &self.embedder_info()?,
+            self.config.ingest.compact_tombstones,
+        )?;
+        writer.record_run("check", &result.to_string())
+    }
+
     /// Embeds the chunks of the pending documents in one call (unless `no_embed`).
     fn embed_docs(
         &self,

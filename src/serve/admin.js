@@ -77,7 +77,17 @@
     const { runs } = await response.json();
     const body = document.querySelector("#runs tbody");
     body.textContent = "";
-    for (const run of runs) {
+    const check = runs.find((run) => run.origin === "check");
+    if (check) {
+      const c = check.report;
+      const when = new Date(check.at * 1000).toISOString().replace("T", " ").slice(0, 16);
+      $("gate").textContent = (c.passed ? "Passed" : "FAILED") + ": Recall@20 " + Number(c.recall_20).toFixed(3) +
+        " (" + c.mode + ") over " + c.questions + " questions of " + c.questions_file + ", required " +
+        Number(c.min_recall).toFixed(3) + "; " + when + " UTC" +
+        (c.missed && c.missed.length ? ". Missed: " + c.missed.join("; ") : "");
+      $("gate").className = c.passed ? "" : "error";
+    }
+    for (const run of runs.filter((r) => r.origin !== "check")) {
       const r = run.report || {};
       const tr = document.createElement("tr");
       const when = new Date(run.at * 1000).toISOString().replace("T", " ").slice(0, 19);
