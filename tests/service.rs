@@ -877,6 +877,12 @@ fn the_operator_page_lists_uploads_deletes_and_charts() {
     std::fs::write(bad.path().join("latin1.txt"), b"Stra\xdfe\n").unwrap();
     // (Every file skipped: the command says so and exits 1; the run is recorded all the same.)
     env.run(&["ingest", bad.path().to_str().unwrap()]);
+    // A document whose file then goes away.
+    let gone = bad.path().join("gone.md");
+    std::fs::write(&gone, "# Gone\n\nThis file will be deleted.\n").unwrap();
+    let out = env.run(&["ingest", gone.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::remove_file(&gone).unwrap();
     let server = start_server_with(env.cmd().args(["serve", "--addr", "127.0.0.1:0"]));
     let browser = Browser::start();
     browser.call(
@@ -886,7 +892,7 @@ fn the_operator_page_lists_uploads_deletes_and_charts() {
     );
     browser.open(&format!("http://{}/admin", server.addr));
     browser.wait_for(
-        "return document.querySelectorAll('#documents tbody tr').length === 23",
+        "return document.querySelectorAll('#documents tbody tr').length === 24",
         "the document list",
     );
     // Each document's language and last ingest.
@@ -911,15 +917,15 @@ fn the_operator_page_lists_uploads_deletes_and_charts() {
     browser.type_into("#file", file.to_str().unwrap());
     browser.click("#upload-form button");
     browser.wait_for(
-        "return document.querySelectorAll('#documents tbody tr').length === 24",
+        "return document.querySelectorAll('#documents tbody tr').length === 25",
         "the uploaded document",
     );
     assert_eq!(
         browser.js("return document.getElementById('status').textContent"),
         json!("Ingested canteen.md.")
     );
-    // The ingest log: newest first, the upload, then the run that skipped a file, with its
-    // reason and no server folder.
+    // The ingest log: newest first, the upload, gone.md's run, then the run that skipped a
+    // file, with its reason and no server folder.
     let runs = browser.js(
         "return Array.from(document.querySelectorAll('#runs tbody tr')).map(r => [r.cells[1].textContent, r.cells[5].textContent])",
     );
@@ -930,13 +936,44 @@ fn the_operator_page_lists_uploads_deletes_and_charts() {
         "{gate}"
     );
     assert_eq!(runs[0][0], "upload", "{runs}");
-    assert_eq!(runs[1][0], "ingest", "{runs}");
-    let skipped = runs[1][1].as_str().unwrap();
+    assert_eq!(runs[2][0], "ingest", "{runs}");
+    let skipped = runs[2][1].as_str().unwrap();
     assert!(
         skipped.starts_with("latin1.txt: not valid UTF-8"),
         "{skipped}"
     );
     assert!(!skipped.contains(bad.path().to_str().unwrap()), "{skipped}");
+    // Re-ingest: the uploaded file is read and cut again.
+    browser.js("Array.from(document.querySelectorAll('#documents tbody tr')).find(r => r.textContent.includes('Canteen')).querySelectorAll('button')[0].click()");
+    browser.wait_for(
+        "return document.getElementById('status').textContent === 'Re-ingested Canteen.'",
+        "the re-ingest",
+    );
+    let last = browser.js(
+        "const r = document.querySelector('#runs tbody tr'); return [r.cells[1].textContent, r.cells[3].textContent]",
+    );
+    assert_eq!(last, json!(["reingest", "1"]));
+    // A document whose file is gone says so.
+    let (_, list) = http(&server.addr, "GET", "/v1/documents", "");
+    let list: Value = serde_json::from_str(&list).unwrap();
+    let id = list["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["path"].as_str().unwrap().ends_with("gone.md"))
+        .unwrap()["id"]
+        .clone();
+    let (status, text) = http(
+        &server.addr,
+        "POST",
+        &format!("/v1/documents/{id}/reingest"),
+        "",
+    );
+    assert_eq!(status, 422, "{text}");
+    assert!(
+        text.contains("is gone: restore it, or delete the document"),
+        "{text}"
+    );
     let (status, text) = http(
         &server.addr,
         "POST",
@@ -961,20 +998,20 @@ fn the_operator_page_lists_uploads_deletes_and_charts() {
         std::fs::write(Path::new(&dir).join("admin.png"), browser.screenshot()).unwrap();
     }
     // Delete: a first press asks, the second removes.
-    let delete = "Array.from(document.querySelectorAll('#documents tbody tr')).find(r => r.textContent.includes('Canteen')).querySelector('button').click()";
+    let delete = "Array.from(document.querySelectorAll('#documents tbody tr')).find(r => r.textContent.includes('Canteen')).querySelector('button.danger').click()";
     browser.js(delete);
     assert_eq!(
         browser.js("return document.querySelectorAll('#documents tbody tr').length"),
-        json!(24)
+        json!(25)
     );
     browser.js(delete);
     browser.wait_for(
-        "return document.querySelectorAll('#documents tbody tr').length === 23",
+        "return document.querySelectorAll('#documents tbody tr').length === 24",
         "the deletion",
     );
     // A document ingested by the operator is not deleted over HTTP: the page says why.
     browser.js(
-        "const b = document.querySelector('#documents tbody tr button'); b.click(); b.click();",
+        "const b = document.querySelector('#documents tbody tr button.danger'); b.click(); b.click();",
     );
     browser.wait_for(
         "return document.getElementById('status').className === 'error'",
@@ -996,7 +1033,7 @@ fn the_operator_page_lists_uploads_deletes_and_charts() {
     browser.type_into("#token", token);
     browser.click("#token-form button");
     browser.wait_for(
-        "return document.querySelectorAll('#documents tbody tr').length === 23",
+        "return document.querySelectorAll('#documents tbody tr').length === 24",
         "the documents with the token",
     );
     drop(server);

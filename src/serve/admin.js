@@ -63,7 +63,20 @@
           await loadDocuments();
         } catch (e) { say(e.message, true); remove.disabled = false; }
       });
-      td.append(remove);
+      const again = document.createElement("button");
+      again.type = "button";
+      again.textContent = "Re-ingest";
+      again.addEventListener("click", async () => {
+        again.disabled = true;
+        try {
+          const r = await api("/v1/documents/" + d.id + "/reingest", { method: "POST" });
+          if (!r.ok) throw new Error(await errorText(r));
+          say("Re-ingested " + d.title + ".");
+          await loadDocuments();
+          await loadRuns();
+        } catch (e) { say(e.message, true); again.disabled = false; }
+      });
+      td.append(again, " ", remove);
       tr.append(td);
       body.append(tr);
     }

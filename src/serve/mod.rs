@@ -201,6 +201,7 @@ pub fn app(state: AppState) -> Router {
                 .get(api::list_documents),
         )
         .route("/v1/documents/{id}", delete(api::delete_document))
+        .route("/v1/documents/{id}/reingest", post(api::reingest_document))
         .route("/v1/ingest/runs", get(api::ingest_runs))
         .fallback(api::not_found)
         .layer(middleware::from_fn_with_state(

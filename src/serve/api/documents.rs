@@ -263,6 +263,84 @@ struct Saved {
     duplicate: bool,
 }
 
+/// What a re-ingest did.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Reingested {
+    /// The document afterwards (its new id when it was cut again).
+    pub documents: Vec<StoredDoc>,
+    /// The run's report: updated, skipped (the file is gone or unreadable) and so on.
+    #[schema(value_type = Object)]
+    pub report: serde_json::Value,
+}
+
+/// Reads a document's file again and cuts and embeds it anew, whether or not its content
+/// changed (after a chunking or OCR change, say). The file must still be there. Not on a kiosk.
+#[utoipa::path(post, path = "/v1/documents/{id}/reingest", params(("id" = i64, Path, description = "Document id")), responses(
+    (status = 200, description = "Read again", body = Reingested),
+    (status = 404, description = "No such document", body = ErrorBody),
+    (status = 403, description = "On a kiosk", body = ErrorBody),
+    (status = 422, description = "The file is gone or could not be read", body = ErrorBody)
+))]
+pub async fn reingest_document(
+    State(s): State<AppState>,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<Json<Reingested>, ApiError> {
+    kiosk_refuses(&s, "re-ingesting")?;
+    let Path(id) = id.map_err(|e| {
+        ApiError::bad_request(format!("{}: the document id is a number", e.body_text()))
+    })?;
+    let id = parse_id(&id)?;
+    let rag = Arc::clone(s.rag());
+    let docs = tokio::task::spawn_blocking(move || rag.documents()).await??;
+    let Some(doc) = docs.iter().find(|d| d.id == id) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no document with id {id}; GET /v1/documents lists them"),
+        ));
+    };
+    let file = PathBuf::from(doc.source_file());
+    if !file.is_file() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "file_gone",
+            format!(
+                "the file of document {id} ({}) is gone: restore it, or delete the document",
+                s.public_path(doc.source_file())
+            ),
+        ));
+    }
+    let rag = Arc::clone(s.rag());
+    let source = doc.source_file().to_string();
+    let (report, documents) = tokio::task::spawn_blocking(move || -> crate::Result<_> {
+        let options = IngestOptions {
+            rechunk: true,
+            origin: "reingest",
+            ..IngestOptions::default()
+        };
+        let report = rag.ingest(&[file], &options, &mut |_| {})?;
+        let documents = rag.documents()?;
+        Ok((report, documents))
+    })
+    .await??;
+    if let Some(skip) = report.skipped.first() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unreadable",
+            format!("document {id} could not be read again: {}", skip.reason),
+        ));
+    }
+    let documents = documents
+        .iter()
+        .filter(|d| d.source_file() == source)
+        .map(|d| s.public_doc(d))
+        .collect();
+    Ok(Json(Reingested {
+        documents,
+        report: serde_json::to_value(&report).unwrap_or_default(),
+    }))
+}
+
 /// The last ingest runs.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RunList {

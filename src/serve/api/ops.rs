@@ -60,6 +60,7 @@ pub struct ReadinessDetails {
         upload,
         list_documents,
         delete_document,
+        reingest_document,
         ingest_runs,
         healthz,
         readyz,
