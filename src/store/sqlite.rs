@@ -315,10 +315,18 @@ impl Db {
     }
 
     /// The last ingest runs, newest first: (Unix seconds, origin, report JSON).
+    /// Empty when the index has no runs table (made by a development build of schema 3).
     pub fn runs(&self) -> Result<Vec<(i64, String, String)>> {
-        let mut stmt = self
+        let mut stmt = match self
             .conn
-            .prepare("SELECT at, origin, report FROM runs ORDER BY id DESC")?;
+            .prepare("SELECT at, origin, report FROM runs ORDER BY id DESC")
+        {
+            Ok(stmt) => stmt,
+            Err(rusqlite::Error::SqliteFailure(_, Some(m))) if m.contains("no such table") => {
+                return Ok(Vec::new())
+            }
+            Err(e) => return Err(e.into()),
+        };
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -683,7 +691,12 @@ mod tests {
         assert!(!hits[0].place.ocr);
         drop(db);
         // Opened again: nothing more to do.
-        assert!(Db::open(&path).is_ok());
+        let db = Db::open(&path).unwrap();
+        db.record_run("ingest", "{}").unwrap();
+        assert_eq!(db.runs().unwrap().len(), 1);
+        // An index without the runs table lists none.
+        db.conn.execute_batch("DROP TABLE runs").unwrap();
+        assert!(db.runs().unwrap().is_empty());
     }
 
     #[test]
