@@ -263,6 +263,28 @@ struct Saved {
     duplicate: bool,
 }
 
+/// The document a path's id names: the id, every document, and its place among them; 400 for
+/// an id that is not a number, 404 for one no document has.
+async fn document_by_id(
+    s: &AppState,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<(i64, Vec<StoredDoc>, usize), ApiError> {
+    let Path(id) = id.map_err(|e| {
+        ApiError::bad_request(format!("{}: the document id is a number", e.body_text()))
+    })?;
+    let id = parse_id(&id)?;
+    let rag = Arc::clone(s.rag());
+    let docs = tokio::task::spawn_blocking(move || rag.documents()).await??;
+    let Some(at) = docs.iter().position(|d| d.id == id) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no document with id {id}; GET /v1/documents lists them"),
+        ));
+    };
+    Ok((id, docs, at))
+}
+
 /// What a re-ingest did.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Reingested {
@@ -286,19 +308,8 @@ pub async fn reingest_document(
     id: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Json<Reingested>, ApiError> {
     kiosk_refuses(&s, "re-ingesting")?;
-    let Path(id) = id.map_err(|e| {
-        ApiError::bad_request(format!("{}: the document id is a number", e.body_text()))
-    })?;
-    let id = parse_id(&id)?;
-    let rag = Arc::clone(s.rag());
-    let docs = tokio::task::spawn_blocking(move || rag.documents()).await??;
-    let Some(doc) = docs.iter().find(|d| d.id == id) else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no document with id {id}; GET /v1/documents lists them"),
-        ));
-    };
+    let (id, docs, at) = document_by_id(&s, id).await?;
+    let doc = &docs[at];
     let file = PathBuf::from(doc.source_file());
     if !file.is_file() {
         return Err(ApiError::new(
@@ -399,19 +410,8 @@ pub async fn delete_document(
     id: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Json<Removed>, ApiError> {
     kiosk_refuses(&s, "document deletion")?;
-    let Path(id) = id.map_err(|e| {
-        ApiError::bad_request(format!("{}: the document id is a number", e.body_text()))
-    })?;
-    let id = parse_id(&id)?;
-    let rag = Arc::clone(s.rag());
-    let docs = tokio::task::spawn_blocking(move || rag.documents()).await??;
-    let Some(doc) = docs.iter().find(|d| d.id == id) else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no document with id {id}; GET /v1/documents lists them"),
-        ));
-    };
+    let (id, docs, at) = document_by_id(&s, id).await?;
+    let doc = &docs[at];
     // An uploaded file goes with its last document (a JSONL file holds several); files
     // elsewhere are the operator's.
     let uploads = std::fs::canonicalize(uploads_dir(&s)).ok();
