@@ -119,6 +119,8 @@ fn doc(path: String, title: String, text: String) -> Document {
         format: Format::Text,
         pages: Vec::new(),
         ocr_pages: Vec::new(),
+        collection: rag::types::DEFAULT_COLLECTION.to_string(),
+        meta: Default::default(),
     }
 }
 

@@ -85,6 +85,9 @@ pub enum UserError {
     /// What the request names does not exist (a document id, say).
     #[error("not found: {0}")]
     NotFound(String),
+    /// The caller may not do this (a scoped token outside its collections or rights).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
 }
 
 /// Errors on our side: the detail goes to the log, not to a client.

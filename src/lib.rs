@@ -25,9 +25,11 @@ pub use config::{Config, IngestConfig, Overrides};
 pub use error::{Error, InternalError, Result, UserError};
 pub use ingest::formats::content_hashes;
 pub use rag::{
-    AskEvent, AskOptions, IngestEvent, IngestOptions, IngestReport, IngestRun, Rag, ReindexReport,
-    WatchEvent, WatchOptions, MAX_HISTORY_TURNS, MAX_QUESTION_CHARS, NOT_FOUND,
+    check_meta, AskEvent, AskOptions, IngestEvent, IngestOptions, IngestReport, IngestRun, Rag,
+    ReindexReport, WatchEvent, WatchOptions, MAX_HISTORY_TURNS, MAX_PARTS, MAX_PINNED,
+    MAX_QUESTION_CHARS, NOT_FOUND,
 };
+pub use retrieve::Scope;
 pub use store::snapshot;
 pub use store::snapshot::UPLOADS_DIR;
 pub use store::{Status, StoredDoc};

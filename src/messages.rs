@@ -51,6 +51,8 @@ pub struct Messages {
     pub note_no_model: &'static str,
     /// Note: the reader left before the answer began.
     pub note_cancelled: &'static str,
+    /// Note: a whole-document answer read only the first parts (`{read}`, `{parts}`).
+    pub note_partly_read: &'static str,
     /// Note: only BM25 retrieved (`{reason}`).
     pub note_bm25_only: &'static str,
     /// Why only BM25 retrieved: the embedder did not load (`{error}`).
@@ -95,6 +97,13 @@ pub enum Note {
     },
     /// The reader left before the answer began.
     Cancelled,
+    /// A whole-document answer read only the first parts of a long text.
+    PartlyRead {
+        /// Parts read.
+        read: usize,
+        /// Parts in all.
+        parts: usize,
+    },
 }
 
 impl Messages {
@@ -111,6 +120,10 @@ impl Messages {
             Note::ExtractiveRequested => self.note_extractive.to_string(),
             Note::NoModel { dir } => fill(self.note_no_model, &[("dir", dir)]),
             Note::Cancelled => self.note_cancelled.to_string(),
+            Note::PartlyRead { read, parts } => fill(
+                self.note_partly_read,
+                &[("read", &read.to_string()), ("parts", &parts.to_string())],
+            ),
         }
     }
 
@@ -180,6 +193,7 @@ pub static CATALOG: [Messages; 14] = [
         note_extractive: "extractive mode was requested",
         note_no_model: "no language model is configured (no .gguf in {dir}; see README, 'Adding a Qwen 3.5 model')",
         note_cancelled: "the reader left before the answer began",
+        note_partly_read: "the documents are long: only the first {read} of {parts} parts were read",
         note_bm25_only: "BM25 alone retrieved ({reason})",
         note_embedder_failed: "the embedding model could not be loaded: {error}",
         no_direct_answer: "The documents do not answer this directly; the closest passages are listed below.",
@@ -215,6 +229,7 @@ pub static CATALOG: [Messages; 14] = [
         note_extractive: "der extraktive Modus wurde angefordert",
         note_no_model: "kein Sprachmodell ist konfiguriert (keine .gguf-Datei in {dir}; siehe README, 'Adding a Qwen 3.5 model')",
         note_cancelled: "der Leser ist gegangen, bevor die Antwort begann",
+        note_partly_read: "die Dokumente sind lang: nur die ersten {read} von {parts} Teilen wurden gelesen",
         note_bm25_only: "nur BM25 wurde für die Suche verwendet ({reason})",
         note_embedder_failed: "das Embedding-Modell konnte nicht geladen werden: {error}",
         no_direct_answer: "Die Dokumente beantworten dies nicht direkt; die nächstliegenden Abschnitte sind unten aufgeführt.",
@@ -250,6 +265,7 @@ pub static CATALOG: [Messages; 14] = [
         note_extractive: "le mode extractif a été demandé",
         note_no_model: "aucun modèle de langue n'est configuré (aucun .gguf dans {dir} ; voir le README, 'Adding a Qwen 3.5 model')",
         note_cancelled: "le lecteur est parti avant le début de la réponse",
+        note_partly_read: "les documents sont longs : seules les {read} premières parties sur {parts} ont été lues",
         note_bm25_only: "seul BM25 a servi à la recherche ({reason})",
         note_embedder_failed: "le modèle d'embedding n'a pas pu être chargé : {error}",
         no_direct_answer: "Les documents ne répondent pas directement à cette question ; les passages les plus proches sont listés ci-dessous.",
@@ -285,6 +301,7 @@ pub static CATALOG: [Messages; 14] = [
         note_extractive: "se pidió el modo extractivo",
         note_no_model: "no hay ningún modelo de lenguaje configurado (ningún .gguf en {dir}; véase el README, 'Adding a Qwen 3.5 model')",
         note_cancelled: "el lector se fue antes de que empezara la respuesta",
+        note_partly_read: "los documentos son largos: solo se leyeron las primeras {read} de {parts} partes",
         note_bm25_only: "la búsqueda usó solo BM25 ({reason})",
         note_embedder_failed: "no se pudo cargar el modelo de embeddings: {error}",
         no_direct_answer: "Los documentos no responden a esto directamente; abajo se listan los pasajes más cercanos.",
@@ -320,6 +337,7 @@ pub static CATALOG: [Messages; 14] = [
         note_extractive: "è stata richiesta la modalità estrattiva",
         note_no_model: "nessun modello linguistico è configurato (nessun .gguf in {dir}; vedi il README, 'Adding a Qwen 3.5 model')",
         note_cancelled: "il lettore se n'è andato prima che iniziasse la risposta",
+        note_partly_read: "i documenti sono lunghi: sono state lette solo le prime {read} parti su {parts}",
         note_bm25_only: "la ricerca ha usato solo BM25 ({reason})",
         note_embedder_failed: "non è stato possibile caricare il modello di embedding: {error}",
         no_direct_answer: "I documenti non rispondono direttamente a questa domanda; i passaggi più vicini sono elencati qui sotto.",
@@ -355,6 +373,7 @@ pub static CATALOG: [Messages; 14] = [
         note_extractive: "o modo extrativo foi pedido",
         note_no_model: "nenhum modelo de linguagem está configurado (nenhum .gguf em {dir}; veja o README, 'Adding a Qwen 3.5 model')",
         note_cancelled: "o leitor saiu antes de a resposta começar",
+        note_partly_read: "os documentos são longos: só foram lidas as primeiras {read} de {parts} partes",
         note_bm25_only: "a pesquisa usou apenas BM25 ({reason})",
         note_embedder_failed: "não foi possível carregar o modelo de embeddings: {error}",
         no_direct_answer: "Os documentos não respondem a isto diretamente; os trechos mais próximos estão listados abaixo.",
@@ -390,6 +409,7 @@ pub static CATALOG: [Messages; 14] = [
         note_extractive: "de extractieve modus is gevraagd",
         note_no_model: "er is geen taalmodel geconfigureerd (geen .gguf in {dir}; zie de README, 'Adding a Qwen 3.5 model')",
         note_cancelled: "de lezer vertrok voordat het antwoord begon",
+        note_partly_read: "de documenten zijn lang: alleen de eerste {read} van {parts} delen zijn gelezen",
         note_bm25_only: "alleen BM25 heeft gezocht ({reason})",
         note_embedder_failed: "het embeddingmodel kon niet worden geladen: {error}",
         no_direct_answer: "De documenten beantwoorden dit niet rechtstreeks; de dichtstbijzijnde passages staan hieronder.",
@@ -425,6 +445,7 @@ pub static CATALOG: [Messages; 14] = [
         note_extractive: "zażądano trybu ekstrakcyjnego",
         note_no_model: "nie skonfigurowano modelu językowego (brak pliku .gguf w {dir}; zob. README, 'Adding a Qwen 3.5 model')",
         note_cancelled: "czytelnik odszedł, zanim zaczęła się odpowiedź",
+        note_partly_read: "dokumenty są długie: przeczytano tylko pierwsze {read} z {parts} części",
         note_bm25_only: "wyszukiwano tylko przez BM25 ({reason})",
         note_embedder_failed: "nie udało się wczytać modelu osadzeń: {error}",
         no_direct_answer: "Dokumenty nie odpowiadają na to wprost; najbliższe fragmenty wymieniono poniżej.",
@@ -460,6 +481,7 @@ pub static CATALOG: [Messages; 14] = [
         note_extractive: "был запрошен экстрактивный режим",
         note_no_model: "языковая модель не настроена (нет файла .gguf в {dir}; см. README, 'Adding a Qwen 3.5 model')",
         note_cancelled: "читатель ушёл до начала ответа",
+        note_partly_read: "документы длинные: прочитаны только первые {read} из {parts} частей",
         note_bm25_only: "поиск выполнен только через BM25 ({reason})",
         note_embedder_failed: "не удалось загрузить модель эмбеддингов: {error}",
         no_direct_answer: "Документы не отвечают на это напрямую; ближайшие фрагменты приведены ниже.",
@@ -495,6 +517,7 @@ pub static CATALOG: [Messages; 14] = [
         note_extractive: "alıntılama modu istendi",
         note_no_model: "yapılandırılmış bir dil modeli yok ({dir} içinde .gguf yok; bkz. README, 'Adding a Qwen 3.5 model')",
         note_cancelled: "okuyucu yanıt başlamadan ayrıldı",
+        note_partly_read: "belgeler uzun: {parts} bölümden yalnızca ilk {read} bölüm okundu",
         note_bm25_only: "arama yalnızca BM25 ile yapıldı ({reason})",
         note_embedder_failed: "gömme modeli yüklenemedi: {error}",
         no_direct_answer: "Belgeler bunu doğrudan yanıtlamıyor; en yakın bölümler aşağıda listelendi.",
@@ -530,6 +553,7 @@ pub static CATALOG: [Messages; 14] = [
         note_extractive: "طُلب الوضع الاستخراجي",
         note_no_model: "لم يُضبط أي نموذج لغوي (لا يوجد ملف .gguf في {dir}؛ راجع README، 'Adding a Qwen 3.5 model')",
         note_cancelled: "غادر القارئ قبل أن تبدأ الإجابة",
+        note_partly_read: "المستندات طويلة: قُرئت أول {read} أجزاء فقط من أصل {parts}",
         note_bm25_only: "استُخدم BM25 وحده في البحث ({reason})",
         note_embedder_failed: "تعذّر تحميل نموذج التضمين: {error}",
         no_direct_answer: "لا تجيب المستندات عن هذا مباشرة؛ أقرب المقاطع مدرجة أدناه.",
@@ -565,6 +589,7 @@ pub static CATALOG: [Messages; 14] = [
         note_extractive: "已请求摘录模式",
         note_no_model: "未配置语言模型（{dir} 中没有 .gguf 文件；参见 README 的 'Adding a Qwen 3.5 model'）",
         note_cancelled: "读者在回答开始前离开了",
+        note_partly_read: "文档较长：{parts} 个部分中只读取了前 {read} 个",
         note_bm25_only: "仅使用 BM25 检索（{reason}）",
         note_embedder_failed: "无法加载嵌入模型：{error}",
         no_direct_answer: "文档没有直接回答这个问题；下面列出了最接近的段落。",
@@ -600,6 +625,7 @@ pub static CATALOG: [Messages; 14] = [
         note_extractive: "抽出モードが指定されました",
         note_no_model: "言語モデルが設定されていません（{dir} に .gguf がありません。README の 'Adding a Qwen 3.5 model' を参照）",
         note_cancelled: "回答が始まる前に読者が離れました",
+        note_partly_read: "文書が長いため、{parts} 部分のうち最初の {read} 部分だけを読みました",
         note_bm25_only: "BM25 のみで検索しました（{reason}）",
         note_embedder_failed: "埋め込みモデルを読み込めませんでした：{error}",
         no_direct_answer: "文書はこの質問に直接答えていません。最も近い箇所を下に示します。",
@@ -635,6 +661,7 @@ pub static CATALOG: [Messages; 14] = [
         note_extractive: "추출 모드가 요청되었습니다",
         note_no_model: "언어 모델이 설정되지 않았습니다({dir}에 .gguf 파일 없음, README의 'Adding a Qwen 3.5 model' 참조)",
         note_cancelled: "답변이 시작되기 전에 읽는 사람이 떠났습니다",
+        note_partly_read: "문서가 길어 {parts}개 부분 중 처음 {read}개만 읽었습니다",
         note_bm25_only: "BM25만으로 검색했습니다({reason})",
         note_embedder_failed: "임베딩 모델을 불러올 수 없습니다: {error}",
         no_direct_answer: "문서가 이 질문에 직접 답하지 않습니다. 가장 가까운 구절을 아래에 나열합니다.",

@@ -163,9 +163,47 @@ pub struct Document {
     /// Pages (1-based) whose text OCR read from an image: scanned PDF pages, `[1]` for an
     /// image file.
     pub ocr_pages: Vec<usize>,
+    /// The collection it goes into ([`DEFAULT_COLLECTION`] unless the ingest names one).
+    pub collection: String,
+    /// User metadata: a JSONL record's extra fields, then `rag ingest --meta` and upload form
+    /// fields over them.
+    pub meta: std::collections::BTreeMap<String, String>,
+}
+
+/// The collection documents go into when none is named.
+pub const DEFAULT_COLLECTION: &str = "default";
+
+/// Checks a collection name: 1 to 64 letters (any script), digits, `-`, `_` or `.`, so that
+/// it is safe in paths, URLs and logs.
+pub fn check_collection(name: &str) -> std::result::Result<&str, String> {
+    let ok = !name.is_empty()
+        && name.chars().count() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    if ok {
+        Ok(name)
+    } else {
+        Err(format!(
+            "collection {name:?} is not a valid name: use 1 to 64 letters, digits, '-', '_' or '.' (not first)"
+        ))
+    }
 }
 
 impl Document {
+    /// The metadata as stored (a JSON object of strings, keys sorted).
+    pub fn meta_json(&self) -> String {
+        serde_json::to_string(&self.meta).unwrap_or_else(|_| "{}".into())
+    }
+
+    /// What decides whether an indexed document is this one unchanged: its content hash, its
+    /// collection and its metadata (the store composes the same from its columns), so that
+    /// ingesting a file into another collection, or with other metadata, updates it.
+    pub fn fingerprint(&self) -> String {
+        format!("{}\n{}\n{}", self.hash, self.collection, self.meta_json())
+    }
+
     /// The 1-based page holding byte `offset` of the text, for paged formats.
     pub fn page_of(&self, offset: usize) -> Option<usize> {
         if self.pages.is_empty() {
@@ -453,6 +491,10 @@ pub struct Packing {
     pub left_out: usize,
     /// The passages, as numbered in the prompt.
     pub passages: Vec<PackedPassage>,
+    /// Retrieved chunks not read, with why (`unselected`, `duplicate`, `over_budget`), for the
+    /// retrieval trace.
+    #[serde(skip)]
+    pub dropped: Vec<(i64, &'static str)>,
 }
 
 /// An answer with its checked citations.
@@ -497,6 +539,13 @@ pub struct Answer {
     /// absent when the question was searched as asked, or with the question before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub standalone: Option<String>,
+    /// Why retrieval used what it used (`"trace": true`); absent unless asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<Trace>,
+    /// How whole documents were read, when the question was about them (pinned, or named);
+    /// absent for a question answered from the top chunks of a search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whole: Option<WholeDocument>,
 }
 
 #[cfg(test)]
@@ -621,4 +670,314 @@ pub struct Turn {
     /// What was answered (may be empty).
     #[serde(default)]
     pub answer: String,
+}
+
+/// Which documents a question may draw on, applied inside retrieval (before the top hits are
+/// cut): every field that is set must hold. An empty filter keeps everything.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Filter {
+    /// Collections to search (one name or a list); empty: every collection the caller may read.
+    #[serde(deserialize_with = "one_or_many", alias = "collection")]
+    #[schema(value_type = Vec<String>)]
+    pub collections: Vec<String>,
+    /// Documents whose path (as indexed: absolute, or `file#id` for a JSONL record) starts with
+    /// this.
+    pub path_prefix: Option<String>,
+    /// Formats (`pdf`, `markdown`, `html`, `text`, `docx`, `image`, `jsonl`), one or a list.
+    #[serde(deserialize_with = "one_or_many")]
+    #[schema(value_type = Vec<String>)]
+    pub format: Vec<String>,
+    /// Document languages (ISO 639-1 codes as `GET /v1/documents` shows them), one or a list.
+    #[serde(deserialize_with = "one_or_many")]
+    #[schema(value_type = Vec<String>)]
+    pub language: Vec<String>,
+    /// Document ids.
+    pub documents: Vec<i64>,
+    /// Ingested at or after: Unix seconds, a date (`2026-11-01`, midnight UTC) or RFC 3339.
+    #[schema(value_type = Option<String>)]
+    pub ingested_after: Option<Instant>,
+    /// Ingested before: as `ingested_after`.
+    #[schema(value_type = Option<String>)]
+    pub ingested_before: Option<Instant>,
+    /// User metadata that must match exactly (`{"team": "finance"}`).
+    pub meta: std::collections::BTreeMap<String, String>,
+}
+
+/// A moment as filters take it: Unix seconds, a date (midnight UTC) or an RFC 3339 time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(into = "i64")]
+pub struct Instant(pub i64);
+
+impl From<Instant> for i64 {
+    fn from(i: Instant) -> i64 {
+        i.0
+    }
+}
+
+impl std::str::FromStr for Instant {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Instant, String> {
+        let s = s.trim();
+        if let Ok(n) = s.parse::<i64>() {
+            return Ok(Instant(n));
+        }
+        if let Ok(t) =
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        {
+            return Ok(Instant(t.unix_timestamp()));
+        }
+        let date = time::macros::format_description!("[year]-[month]-[day]");
+        time::Date::parse(s, &date)
+            .map(|d| Instant(d.midnight().assume_utc().unix_timestamp()))
+            .map_err(|_| {
+                format!("{s:?} is not a time: give Unix seconds, a date (2026-11-01) or RFC 3339 (2026-11-01T09:30:00Z)")
+            })
+    }
+}
+
+impl<'de> Deserialize<'de> for Instant {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Instant, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Seconds(i64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Seconds(n) => Ok(Instant(n)),
+            Raw::Text(t) => t.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// A string or a list of strings, as a list (for request fields that take either).
+pub fn one_or_many<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::One(s) => vec![s],
+        Raw::Many(v) => v,
+    })
+}
+
+/// How a whole-document question was answered.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct WholeDocument {
+    /// The documents read (ids).
+    pub documents: Vec<i64>,
+    /// `pinned` (the request named them) or `named` (the question names the document).
+    pub chosen: String,
+    /// `read` (the whole text in one prompt), `map_reduce` (a partial answer per part, then
+    /// one combined answer), or `outline` (no model: each section's heading and first
+    /// sentence).
+    pub how: String,
+    /// Parts read (1 when the whole text fitted one prompt).
+    pub parts: usize,
+    /// Chunks in the documents; every one is a numbered source.
+    pub chunks: usize,
+    /// Parts left unread because the documents are longer than rag reads at once (their
+    /// sources are still listed).
+    pub unread_parts: usize,
+}
+
+/// What the index knows of a document that filters select on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocAttrs {
+    /// Its collection.
+    pub collection: String,
+    /// Its title.
+    pub title: String,
+    /// Its path as indexed.
+    pub path: String,
+    /// Its format's name.
+    pub format: String,
+    /// Its language code, when told.
+    pub language: Option<String>,
+    /// When it was ingested (Unix seconds).
+    pub ingested_at: i64,
+    /// Its user metadata.
+    pub meta: std::collections::BTreeMap<String, String>,
+}
+
+impl Filter {
+    /// True when the filter keeps every document.
+    pub fn is_empty(&self) -> bool {
+        *self == Filter::default()
+    }
+
+    /// Checks the filter's values, so that a typo fails instead of silently matching nothing.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        for c in &self.collections {
+            check_collection(c)?;
+        }
+        for f in &self.format {
+            let known = [
+                Format::Markdown,
+                Format::Text,
+                Format::Html,
+                Format::Pdf,
+                Format::Docx,
+                Format::Image,
+                Format::Jsonl,
+            ];
+            if !known.iter().any(|k| k.name() == f) {
+                return Err(format!(
+                    "filter format {f:?} is not one rag reads: use markdown, text, html, pdf, docx, image or jsonl"
+                ));
+            }
+        }
+        if let (Some(a), Some(b)) = (self.ingested_after, self.ingested_before) {
+            if a.0 >= b.0 {
+                return Err("filter ingested_after must be before ingested_before".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The first of the filter's conditions that `doc` fails, by its field name; `None` when it
+    /// passes them all.
+    pub fn rejects(&self, id: i64, doc: &DocAttrs) -> Option<&'static str> {
+        if !self.collections.is_empty() && !self.collections.contains(&doc.collection) {
+            return Some("collections");
+        }
+        if let Some(p) = &self.path_prefix {
+            if !doc.path.starts_with(p.as_str()) {
+                return Some("path_prefix");
+            }
+        }
+        if !self.format.is_empty() && !self.format.contains(&doc.format) {
+            return Some("format");
+        }
+        if !self.language.is_empty()
+            && !doc
+                .language
+                .as_ref()
+                .is_some_and(|l| self.language.contains(l))
+        {
+            return Some("language");
+        }
+        if !self.documents.is_empty() && !self.documents.contains(&id) {
+            return Some("documents");
+        }
+        if self.ingested_after.is_some_and(|t| doc.ingested_at < t.0) {
+            return Some("ingested_after");
+        }
+        if self.ingested_before.is_some_and(|t| doc.ingested_at >= t.0) {
+            return Some("ingested_before");
+        }
+        if self
+            .meta
+            .iter()
+            .any(|(k, v)| doc.meta.get(k).is_none_or(|d| d != v))
+        {
+            return Some("meta");
+        }
+        None
+    }
+}
+
+/// Which collections a caller may read: every one, or these (a scoped token's). A document
+/// outside them is never searched, cited, listed or counted for the caller.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Visible {
+    /// Every collection.
+    #[default]
+    All,
+    /// Only these.
+    Only(Vec<String>),
+}
+
+impl Visible {
+    /// True when the caller may read `collection`.
+    pub fn reads(&self, collection: &str) -> bool {
+        match self {
+            Visible::All => true,
+            Visible::Only(c) => c.iter().any(|c| c == collection),
+        }
+    }
+}
+
+/// Why retrieval used what it used, for an operator (`"trace": true`, `rag ask --trace`).
+/// Only documents the caller may read appear in it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Trace {
+    /// The filter as applied (collections the caller named, and the rest).
+    pub filter: Filter,
+    /// Documents the filter kept (absent when nothing was filtered).
+    pub allowed_documents: Option<usize>,
+    /// How a follow-up was searched: `with_earlier` (the question before it weighed in),
+    /// `new_topic` (too few of its words in what the conversation found: searched alone),
+    /// `standalone` (the model's rewrite was searched); absent for a first question.
+    pub follow_up: Option<String>,
+    /// Candidates each retriever brought: `retrieval.candidates` from each.
+    pub depth: usize,
+    /// Every fused candidate, best first, with what became of it.
+    pub candidates: Vec<TraceCandidate>,
+    /// Candidates the filter removed (found by searching without it), best first: at most
+    /// `depth` of them.
+    pub removed: Vec<TraceRemoved>,
+    /// The evidence score and its parts.
+    pub evidence: Evidence,
+    /// Why retrieval ran on BM25 alone, when it did.
+    pub degraded: Option<String>,
+}
+
+/// One fused candidate in a [`Trace`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct TraceCandidate {
+    /// Chunk id.
+    pub chunk_id: i64,
+    /// Document id.
+    pub doc_id: i64,
+    /// Its document's path (shown as the server shows paths) and title.
+    pub path: String,
+    /// The document's title.
+    pub title: String,
+    /// Heading path of the chunk.
+    pub heading: String,
+    /// Rank (1-based) and score in BM25's list, when it was in it.
+    pub bm25_rank: Option<usize>,
+    /// BM25 score.
+    pub bm25_score: Option<f32>,
+    /// Rank (1-based) and cosine similarity in the vector list, when it was in it.
+    pub vector_rank: Option<usize>,
+    /// Cosine similarity to the question.
+    pub vector_score: Option<f32>,
+    /// Rank after fusion (1-based).
+    pub fused_rank: usize,
+    /// Fused score.
+    pub fused_score: f64,
+    /// What became of it: `read` (a passage of the prompt; `passage` says which),
+    /// `merged` (read inside a neighbour's passage), `below_top_k`, `unselected`
+    /// (`retrieval.read_*`), `duplicate`, `over_budget` (did not fit the token budget),
+    /// `refused` (the question was refused), or `retrieved` (a search: in the top hits).
+    pub outcome: String,
+    /// The passage number it was read as, when read.
+    pub passage: Option<usize>,
+}
+
+/// A candidate the filter removed, in a [`Trace`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct TraceRemoved {
+    /// Chunk id.
+    pub chunk_id: i64,
+    /// Document id.
+    pub doc_id: i64,
+    /// Its document's path (shown as the server shows paths).
+    pub path: String,
+    /// The filter field that removed it: `collections`, `path_prefix`, `format`, `language`,
+    /// `documents`, `ingested_after`, `ingested_before` or `meta`.
+    pub by: String,
+    /// Its rank in BM25's and the vector list when searched without the filter.
+    pub bm25_rank: Option<usize>,
+    /// See `bm25_rank`.
+    pub vector_rank: Option<usize>,
 }

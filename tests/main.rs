@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `rag` binary and server over the bundled corpus.
 mod architecture;
+mod collections;
 mod conversation;
 mod e2e;
 mod embedder;

@@ -51,6 +51,13 @@ pub(crate) enum Command {
         /// interrupted (an interrupted ingest leaves the index as its last commit).
         #[arg(long, conflicts_with = "check")]
         watch: bool,
+        /// The collection the documents go into (default: default). A document indexed in
+        /// another collection moves to this one.
+        #[arg(long, value_name = "NAME")]
+        collection: Option<String>,
+        /// Metadata for every document, KEY=VALUE (repeat for more); filters select on it.
+        #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
+        meta: Vec<(String, String)>,
     },
     /// Measure retrieval (nDCG@10, Recall@20, MRR@10) in BM25, dense and hybrid modes, on a
     /// BEIR dataset folder or on a corpus folder with golden questions.
@@ -69,11 +76,15 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Remove documents from the index, by id or path (a folder removes all below it).
+    /// Remove documents from the index, by id or path (a folder removes all below it), or a
+    /// whole collection.
     Rm {
         /// Document ids (see `rag status --json`) or paths.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "collection")]
         targets: Vec<String>,
+        /// Only documents of this collection; without targets, every one of them.
+        #[arg(long, value_name = "NAME")]
+        collection: Option<String>,
     },
     /// Re-embed stored chunks with the configured embedder (after changing it, or after
     /// `rag ingest --no-embed`).
@@ -134,6 +145,21 @@ pub(crate) enum Command {
         /// writes: auto (when stderr is a terminal, without --json), always, never.
         #[arg(long, value_enum, value_name = "WHEN", default_value_t = Draft::Auto)]
         draft: Draft,
+        #[command(flatten)]
+        filter: Box<FilterArgs>,
+        /// Answer from these documents as a whole (ids, repeat for more): read in order, or
+        /// summarised section by section when they do not fit.
+        #[arg(long, value_name = "ID")]
+        pin: Vec<i64>,
+        /// Print the retrieval trace: every candidate's ranks and scores, what the filter
+        /// removed, what packing kept or cut and why, the evidence's parts.
+        #[arg(long)]
+        trace: bool,
+    },
+    /// Manage the server's bearer tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
     },
     /// Say what the device profile chose and why, and check the ONNX Runtime library, the
     /// embedding model and the GGUF files (present, loadable, matching their checksums).
@@ -209,6 +235,9 @@ pub(crate) enum Command {
         /// Also check every document in every store (slower).
         #[arg(long)]
         verify: bool,
+        /// Only this collection's documents.
+        #[arg(long, value_name = "NAME")]
+        collection: Option<String>,
     },
     /// Download a Qwen 3.5 GGUF from Hugging Face into the models folder: resumed when cut,
     /// checked against the sha256 the hub publishes (HF_ENDPOINT sets the hub, HF_TOKEN a token).
@@ -227,6 +256,87 @@ pub(crate) enum Command {
     Snapshot {
         #[command(subcommand)]
         action: SnapshotAction,
+    },
+}
+
+/// What `rag ask` searches: collections and metadata filters.
+#[derive(clap::Args, Debug, Default)]
+pub(crate) struct FilterArgs {
+    /// Search only this collection (repeat for more; default: every collection).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) collection: Vec<String>,
+    /// Only documents whose path starts with this (relative paths from the current folder).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) path_prefix: Option<String>,
+    /// Only documents of this format (markdown, text, html, pdf, docx, image, jsonl; repeat).
+    #[arg(long, value_name = "FORMAT")]
+    pub(crate) format: Vec<String>,
+    /// Only documents in this language (ISO 639-1 code, as `rag status --json` shows; repeat).
+    #[arg(long, value_name = "CODE")]
+    pub(crate) language: Vec<String>,
+    /// Only these documents (ids; repeat).
+    #[arg(long = "doc", value_name = "ID")]
+    pub(crate) documents: Vec<i64>,
+    /// Only documents ingested at or after this (a date, RFC 3339, or Unix seconds).
+    #[arg(long, value_name = "WHEN")]
+    pub(crate) ingested_after: Option<rag::types::Instant>,
+    /// Only documents ingested before this.
+    #[arg(long, value_name = "WHEN")]
+    pub(crate) ingested_before: Option<rag::types::Instant>,
+    /// Only documents with this metadata, KEY=VALUE (repeat: all must match).
+    #[arg(long = "where", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub(crate) meta: Vec<(String, String)>,
+}
+
+impl FilterArgs {
+    /// The filter these flags ask for.
+    pub(crate) fn filter(&self) -> rag::types::Filter {
+        rag::types::Filter {
+            collections: self.collection.clone(),
+            path_prefix: self.path_prefix.as_ref().map(|p| {
+                std::path::absolute(p)
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .unwrap_or_else(|_| p.clone())
+            }),
+            format: self.format.clone(),
+            language: self.language.clone(),
+            documents: self.documents.clone(),
+            ingested_after: self.ingested_after,
+            ingested_before: self.ingested_before,
+            meta: self.meta.iter().cloned().collect(),
+        }
+    }
+}
+
+/// A `KEY=VALUE` flag.
+fn key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
+}
+
+/// `rag token ...`.
+#[derive(Subcommand)]
+pub(crate) enum TokenAction {
+    /// Make a new bearer token, print it once, and add its SHA-256 with its scopes to
+    /// serve.tokens in the config file (--config, else ./rag.toml; created when missing).
+    Add {
+        /// Collections it may read, comma-separated; `*` for every one.
+        #[arg(long, value_name = "NAMES", value_delimiter = ',', required = true)]
+        collections: Vec<String>,
+        /// It may upload, re-ingest and delete documents in its collections.
+        #[arg(long)]
+        write: bool,
+        /// It may upload and re-ingest (not delete).
+        #[arg(long)]
+        upload: bool,
+        /// It may delete.
+        #[arg(long)]
+        delete: bool,
+        /// A name for it in the config and logs.
+        #[arg(long, value_name = "NAME", default_value = "")]
+        name: String,
     },
 }
 

@@ -37,6 +37,13 @@ pub(crate) fn print_status(out: &mut impl Write, s: &rag::Status) -> std::io::Re
     if let Some(e) = &s.embedder {
         writeln!(out, "  embedder: {} ({} dims)", e.id, e.dims)?;
     }
+    for (name, c) in &s.collections {
+        writeln!(
+            out,
+            "  collection {name}: {} documents, {} chunks",
+            c.documents, c.chunks
+        )?;
+    }
     writeln!(
         out,
         "  on disk: {:.1} MB (SQLite {:.1}, BM25 {:.1}, vectors {:.1})",

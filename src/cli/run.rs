@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 use rag::{AskOptions, Config, IngestOptions, Overrides, Rag};
 
-use super::args::{Cli, Command, Draft, SnapshotAction};
+use super::args::{Cli, Command, Draft, SnapshotAction, TokenAction};
 use super::print::{
     emit, print_answer, print_bench, print_doctor, print_draft, print_eval, print_reindex,
     print_status, progress_bar, short_path, show_progress,
@@ -38,7 +38,16 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             check,
             min_recall,
             watch,
+            collection,
+            meta,
         } => {
+            let stamp = IngestOptions {
+                prune,
+                no_embed,
+                collection,
+                meta: meta.into_iter().collect(),
+                ..Default::default()
+            };
             if let Some(max) = max_file_size {
                 config.ingest.max_file_bytes = max.max(1);
             }
@@ -50,20 +59,10 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
                 rag::eval::load_questions(q)?;
             }
             if watch {
-                return watch_folders(config, &paths, no_embed, json);
+                return watch_folders(config, &paths, &stamp, json);
             }
             let gate = check.map(|q| (q, min_recall));
-            ingest(
-                config,
-                &paths,
-                &IngestOptions {
-                    prune,
-                    no_embed,
-                    ..Default::default()
-                },
-                json,
-                gate,
-            )
+            ingest(config, &paths, &stamp, json, gate)
         }
         Command::Eval {
             dataset,
@@ -81,8 +80,11 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             emit(json, &report, print_eval)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Rm { targets } => {
-            let removed = Rag::load(config)?.remove(&targets)?;
+        Command::Rm {
+            targets,
+            collection,
+        } => {
+            let removed = Rag::load(config)?.remove_in(&targets, collection.as_deref())?;
             let mut out = std::io::stdout().lock();
             for d in &removed {
                 writeln!(out, "removed {} ({})", short_path(Path::new(&d.path)), d.id)?;
@@ -112,6 +114,9 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             draft,
             quality,
             after,
+            filter,
+            pin,
+            trace,
             ..
         } => {
             let thinking = thinking.map(|t| t.parse()).transpose()?;
@@ -138,6 +143,10 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
                         answer: String::new(),
                     })
                     .collect(),
+                visible: rag::types::Visible::All,
+                filter: filter.filter(),
+                pin,
+                trace,
             };
             // Bad options fail before the models load.
             options.check(&config)?;
@@ -246,18 +255,39 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Snapshot { action } => snapshot(config, action),
+        Command::Token { action } => token(cli.config.as_deref(), action),
         Command::Pull {
             model,
             profile,
             json,
         } => pull(config, model, profile, json),
-        Command::Status { json, verify } => {
+        Command::Status {
+            json,
+            verify,
+            collection,
+        } => {
             let rag = Rag::open(config)?;
-            let status = rag.status(verify)?;
+            let mut status = rag.status(verify)?;
+            let mut docs = rag.documents()?;
+            if let Some(c) = &collection {
+                if !status.collections.contains_key(c) {
+                    anyhow::bail!(
+                        "no collection {c:?} in the index; it has: {}",
+                        status
+                            .collections
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+                status.collections.retain(|name, _| name == c);
+                docs.retain(|d| d.collection == *c);
+            }
             let mut out = std::io::stdout().lock();
             if json {
                 let mut value = serde_json::to_value(&status)?;
-                value["files"] = serde_json::to_value(rag.documents()?)?;
+                value["files"] = serde_json::to_value(docs)?;
                 serde_json::to_writer_pretty(&mut out, &value)?;
                 writeln!(out)?;
             } else {
@@ -529,12 +559,14 @@ fn log_watch(event: rag::WatchEvent) {
 fn watch_folders(
     config: Config,
     paths: &[PathBuf],
-    no_embed: bool,
+    stamp: &IngestOptions,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let rag = Rag::load(config)?;
     let options = rag::WatchOptions {
-        no_embed,
+        no_embed: stamp.no_embed,
+        collection: stamp.collection.clone(),
+        meta: stamp.meta.clone(),
         ..Default::default()
     };
     let stop = std::sync::atomic::AtomicBool::new(false);
@@ -553,4 +585,47 @@ fn watch_folders(
         log_watch(event);
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `rag token add`: a new token, printed once; its hash and scopes go into the config file.
+fn token(file: Option<&Path>, action: TokenAction) -> anyhow::Result<ExitCode> {
+    match action {
+        TokenAction::Add {
+            collections,
+            write,
+            upload,
+            delete,
+            name,
+        } => {
+            let token = rag::config::tokens::new_token()?;
+            let entry = rag::config::ScopedToken {
+                name,
+                sha256: rag::config::tokens::hash_token(&token),
+                collections: collections
+                    .iter()
+                    .map(|c| c.trim().to_string())
+                    .filter(|c| !c.is_empty())
+                    .collect(),
+                upload: write || upload,
+                delete: write || delete,
+            };
+            rag::config::TokenEntry::Scoped(entry.clone())
+                .check()
+                .map_err(anyhow::Error::msg)?;
+            let path = file
+                .map(Path::to_path_buf)
+                .or_else(|| std::env::var_os("RAG_CONFIG").map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from("rag.toml"));
+            rag::config::tokens::add_to_config(&path, &entry)?;
+            eprintln!(
+                "rag: added a token for {} to {} (upload: {}, delete: {}); it is shown only now, keep it safe:",
+                entry.collections.join(", "),
+                path.display(),
+                entry.upload,
+                entry.delete
+            );
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result, UserError};
 
 pub mod home;
+pub mod tokens;
 
 pub use home::{Home, HomeKind};
+pub use tokens::{Grant, ScopedToken, TokenEntry};
 
 /// Most chunks a question may retrieve (`retrieval.top_k`, a request's `top_k`).
 pub const MAX_TOP_K: usize = 100;
@@ -501,9 +503,13 @@ impl Default for RetrievalConfig {
 pub struct ServeConfig {
     /// Address to bind.
     pub addr: String,
-    /// Bearer tokens accepted on the API (`Authorization: Bearer TOKEN`); also `RAG_TOKENS`
-    /// (comma-separated). Empty: no authentication, allowed on a loopback address only.
-    pub tokens: Vec<String>,
+    /// Bearer tokens accepted on the API (`Authorization: Bearer TOKEN`): tokens in clear
+    /// (every collection, upload and delete; also `RAG_TOKENS`, comma-separated), or entries
+    /// `rag token add` writes: `{ name, sha256, collections, upload, delete }`. Empty: no
+    /// authentication, allowed on a loopback address only.
+    pub tokens: Vec<TokenEntry>,
+    /// Collections a kiosk's visitors (who show no token) may read; empty: every collection.
+    pub kiosk_collections: Vec<String>,
     /// Kiosk mode: loopback only, no document upload or deletion.
     pub kiosk: bool,
     /// Ed25519 public key (base64, as `rag snapshot keygen` prints): when set,
@@ -605,6 +611,7 @@ impl Default for ServeConfig {
         ServeConfig {
             addr: "127.0.0.1:8080".into(),
             tokens: Vec::new(),
+            kiosk_collections: Vec::new(),
             kiosk: false,
             snapshot_pubkey: None,
             kiosk_idle_seconds: 90,
@@ -805,7 +812,7 @@ impl Config {
                 .split(',')
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
-                .map(String::from)
+                .map(|t| TokenEntry::Plain(t.to_string()))
                 .collect();
         }
         if let Some(v) = env("RAG_ALLOW_TEST_MODEL") {
@@ -1045,15 +1052,13 @@ impl Config {
             );
         }
         let sv = &self.serve;
-        if sv
-            .tokens
-            .iter()
-            .any(|t| t.len() < 16 || t.chars().any(char::is_whitespace))
-        {
-            return bad(
-                "serve.tokens: each token must be at least 16 characters with no spaces (e.g. `openssl rand -hex 24`)"
-                    .into(),
-            );
+        for t in &sv.tokens {
+            t.check().map_err(|e| Error::User(UserError::Config(e)))?;
+        }
+        for c in &sv.kiosk_collections {
+            crate::types::check_collection(c).map_err(|e| {
+                Error::User(UserError::Config(format!("serve.kiosk_collections: {e}")))
+            })?;
         }
         if sv.request_timeout_seconds == 0 || sv.max_body_bytes < 1024 || sv.max_upload_bytes < 1024
         {

@@ -10,6 +10,7 @@ use crate::messages::Note;
 use crate::types::{AnswerMode, Hit, SentenceSupport};
 
 /// A question's generation settings, defaults applied.
+#[derive(Clone)]
 pub(crate) struct Settings {
     pub(crate) sampling: crate::config::Sampling,
     pub(crate) thinking: crate::config::Thinking,
@@ -165,6 +166,44 @@ pub(crate) fn usable_rewrite(text: &str, question: &str) -> Option<String> {
     let cap = 3 * question.chars().count() + 200;
     let fits = line.chars().count() <= cap;
     (fits && line.chars().any(char::is_alphanumeric)).then(|| line.to_string())
+}
+
+/// The partial answers of a whole-document question combined into one by the first model of
+/// the routing order that answers (`partials` cite the document's passages by their global
+/// numbers, and the combined answer keeps them). The text streams through `on_piece`.
+pub(crate) fn combine(
+    models: &[Model<'_>],
+    cfg: &LlmConfig,
+    question: &str,
+    partials: &[String],
+    settings: &Settings,
+    on_piece: &mut dyn FnMut(&str) -> bool,
+) -> Result<(super::Generation, String)> {
+    let mut last = None;
+    for model in models {
+        let request = super::Request {
+            system: super::prompt::COMBINE_PROMPT.to_string(),
+            question: question.to_string(),
+            conversation: super::partials_part(partials),
+            sources: Vec::new(),
+            sampling: settings.sampling.clone(),
+            max_tokens: settings.max_tokens,
+            thinking: settings.thinking,
+            thinking_budget: cfg.thinking_budget,
+            reuse_prefix: cfg.reuse_prefix,
+            loop_ngram: cfg.loop_ngram,
+            loop_repeats: cfg.loop_repeats,
+        };
+        match model.generate(request, &mut *on_piece) {
+            Ok(g) => return Ok((g, model.name())),
+            Err(e) => {
+                tracing::warn!(model = %model.name(), error = %e, "could not combine the partial answers");
+                last = Some(e);
+            }
+        }
+    }
+    Err(last
+        .unwrap_or_else(|| Error::Internal(InternalError::Generate("no model is loaded".into()))))
 }
 
 /// Why routing ended on the model it did.

@@ -44,6 +44,32 @@ fn parse_list(inside: &str) -> Option<Vec<usize>> {
     (!numbers.is_empty()).then_some(numbers)
 }
 
+/// `answer` with every marker's numbers raised by `offset`: an answer written from a part of
+/// the sources numbered from 1, renumbered as the whole list numbers them. Ranges are written
+/// out as lists; other bracketed text is left as it is.
+pub fn renumber(answer: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(answer.len());
+    let mut rest = answer;
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find(']') else {
+            rest = &rest[open..];
+            break;
+        };
+        match parse_list(&after[..close]) {
+            Some(numbers) => {
+                let list: Vec<String> = numbers.iter().map(|n| (n + offset).to_string()).collect();
+                out.push_str(&format!("[{}]", list.join(", ")));
+            }
+            None => out.push_str(&rest[open..open + close + 2]),
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The citation for source `n` (1-based) of `hits`.
 pub fn citation(n: usize, hit: &Hit) -> Citation {
     Citation {
@@ -79,6 +105,16 @@ mod tests {
             Vec::<usize>::new()
         );
         assert_eq!(parse_markers("unclosed [1"), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn renumbering_shifts_every_marker_and_leaves_other_brackets() {
+        assert_eq!(
+            renumber("A [2]. B [1, 3]. C [4-5], [x] and [unclosed", 10),
+            "A [12]. B [11, 13]. C [14, 15], [x] and [unclosed"
+        );
+        assert_eq!(renumber("日本語[1]。", 2), "日本語[3]。");
+        assert_eq!(renumber("none", 3), "none");
     }
 
     #[test]

@@ -13,10 +13,12 @@ pub mod remote;
 mod support;
 
 pub use budget::{as_read, Budget};
-pub use citations::{citation, cite, parse_markers};
+pub use citations::{citation, cite, parse_markers, renumber};
 pub use extractive::{extract, extract_after, EXTRACTIVE_MAX_CHARS, EXTRACTIVE_SENTENCES};
 pub use gate::{gate, language_of};
 pub use llm::{BenchRun, Generation, Llm, Request, StopReason};
-pub use prompt::{conversation_part, source_block, user_message, SYSTEM_PROMPT};
+pub use prompt::{
+    conversation_part, partials_part, source_block, user_message, COMBINE_PROMPT, SYSTEM_PROMPT,
+};
 pub use remote::RemoteModel;
 pub use support::{check as check_support, sentences, EmbedFn};

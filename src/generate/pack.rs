@@ -258,12 +258,34 @@ pub fn pack(
     count: &dyn Fn(&str) -> usize,
 ) -> (Vec<Hit>, Packing) {
     let chunks_in = hits.len();
+    let ids = |hits: &[Hit]| hits.iter().map(|h| h.chunk_id).collect::<Vec<_>>();
+    let all = ids(&hits);
     let hits = selection.apply(hits);
     let unselected = chunks_in - hits.len();
+    let selected = ids(&hits);
     let (hits, duplicates) = dedup(hits);
+    let unique = ids(&hits);
     let (passages, merged) = merge_adjacent(hits);
     let (kept, used, left_out) = cut(passages, budget, count);
+    let read: HashSet<i64> = kept
+        .iter()
+        .flat_map(|p| p.chunk_ids.iter().copied())
+        .collect();
+    let mut dropped = Vec::new();
+    for id in all {
+        let why = if !selected.contains(&id) {
+            "unselected"
+        } else if !unique.contains(&id) {
+            "duplicate"
+        } else if !read.contains(&id) {
+            "over_budget"
+        } else {
+            continue;
+        };
+        dropped.push((id, why));
+    }
     let report = Packing {
+        dropped,
         budget_tokens: budget,
         used_tokens: used,
         chunks_in,

@@ -343,6 +343,8 @@ mod tests {
             format: crate::types::Format::Markdown,
             pages: Vec::new(),
             ocr_pages: Vec::new(),
+            collection: crate::types::DEFAULT_COLLECTION.to_string(),
+            meta: Default::default(),
         }
     }
 

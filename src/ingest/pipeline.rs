@@ -23,10 +23,33 @@ pub enum Loaded {
     Failed(Error),
 }
 
+/// What an ingest puts on every document it reads: the collection, and user metadata that
+/// goes over a record's own fields.
+#[derive(Debug, Clone, Default)]
+pub struct Stamp {
+    /// The collection (empty: [`crate::types::DEFAULT_COLLECTION`]).
+    pub collection: String,
+    /// Metadata for every document.
+    pub meta: std::collections::BTreeMap<String, String>,
+}
+
+impl Stamp {
+    fn apply(&self, doc: &mut Document) {
+        doc.collection = if self.collection.is_empty() {
+            crate::types::DEFAULT_COLLECTION.to_string()
+        } else {
+            self.collection.clone()
+        };
+        doc.meta
+            .extend(self.meta.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+}
+
 /// Chunks documents (a JSONL corpus is thousands of documents in one file) on `workers`
 /// threads and sends each as soon as it is done. False when the receiver is gone.
 fn chunk_all(
     docs: Vec<Document>,
+    stamp: &Stamp,
     known: &HashMap<String, String>,
     chunker: &Chunker,
     tx: &std::sync::mpsc::SyncSender<Loaded>,
@@ -34,9 +57,10 @@ fn chunk_all(
 ) -> bool {
     let workers = workers.min(docs.len());
     let queue = std::sync::Mutex::new(docs.into_iter());
-    let one = |doc: Document| {
+    let one = |mut doc: Document| {
+        stamp.apply(&mut doc);
         let existed = known.get(&doc.path);
-        if existed == Some(&doc.hash) {
+        if existed == Some(&doc.fingerprint()) {
             Loaded::Unchanged(doc.path)
         } else {
             let existed = existed.is_some();
@@ -81,6 +105,7 @@ fn chunk_all(
 pub fn load_and_chunk(
     files: Vec<PathBuf>,
     max_bytes: u64,
+    stamp: &Stamp,
     known: &HashMap<String, String>,
     chunker: &Chunker,
     tx: std::sync::mpsc::SyncSender<Loaded>,
@@ -99,7 +124,7 @@ pub fn load_and_chunk(
                         return;
                     }
                 }
-                if !chunk_all(parsed.docs, known, chunker, &tx, workers) {
+                if !chunk_all(parsed.docs, stamp, known, chunker, &tx, workers) {
                     return;
                 }
             }

@@ -26,6 +26,44 @@ pub struct IngestOptions {
     pub rechunk: bool,
     /// Who asked, as the runs log says (`ingest` when empty; `upload`, `watch`).
     pub origin: &'static str,
+    /// The collection the documents go into (`None`: `default`). A document already indexed
+    /// in another collection moves to this one.
+    pub collection: Option<String>,
+    /// Metadata for every document read, over a JSONL record's own fields (`--meta k=v`).
+    pub meta: std::collections::BTreeMap<String, String>,
+}
+
+/// Most metadata fields on one document, and longest key and value in characters.
+pub const META_LIMITS: (usize, usize, usize) = (32, 64, 1024);
+
+/// Checks user metadata: at most 32 fields, keys of 1 to 64 letters, digits, `-`, `_` or `.`,
+/// values of at most 1024 characters.
+pub fn check_meta(meta: &std::collections::BTreeMap<String, String>) -> Result<()> {
+    let (fields, key_chars, value_chars) = META_LIMITS;
+    let bad = |m: String| Err(Error::User(UserError::BadRequest(m)));
+    if meta.len() > fields {
+        return bad(format!(
+            "{} metadata fields given; at most {fields} are kept per document",
+            meta.len()
+        ));
+    }
+    for (k, v) in meta {
+        let key_ok = !k.is_empty()
+            && k.chars().count() <= key_chars
+            && k.chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !key_ok {
+            return bad(format!(
+                "metadata key {k:?} is not valid: use 1 to {key_chars} letters, digits, '-', '_' or '.'"
+            ));
+        }
+        if v.chars().count() > value_chars {
+            return bad(format!(
+                "metadata value of {k:?} is longer than {value_chars} characters"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// One ingest run as the index remembers it.
@@ -35,6 +73,8 @@ pub struct IngestRun {
     pub at: i64,
     /// Who asked: `ingest` (the CLI or the library), `upload`, `watch`.
     pub origin: String,
+    /// The collection it ingested into (absent for a golden-question check).
+    pub collection: Option<String>,
     /// Its report: added, updated, unchanged, removed, skipped (`"path: reason"`), and so on.
     #[schema(value_type = Object)]
     pub report: serde_json::Value,
@@ -102,6 +142,17 @@ impl Rag {
         progress: &mut dyn FnMut(IngestEvent),
     ) -> Result<IngestReport> {
         let started = Instant::now();
+        let collection = match &options.collection {
+            Some(c) => crate::types::check_collection(c)
+                .map_err(|e| Error::User(UserError::BadRequest(e)))?
+                .to_string(),
+            None => crate::types::DEFAULT_COLLECTION.to_string(),
+        };
+        check_meta(&options.meta)?;
+        let stamp = crate::ingest::pipeline::Stamp {
+            collection: collection.clone(),
+            meta: options.meta.clone(),
+        };
         let (files, mut skipped) = ingest::collect_files(paths)?;
         let cfg = &self.config.ingest;
         let mut writer = Writer::open(
@@ -131,6 +182,7 @@ impl Rag {
         std::thread::scope(|scope| -> Result<()> {
             let known = &known;
             let chunker = &chunker;
+            let stamp = &stamp;
             // While the embedder runs it keeps every core busy, and more chunking threads
             // beside it only slow ONNX Runtime down; BM25-only ingests chunk on every core.
             let workers = if options.no_embed {
@@ -138,7 +190,9 @@ impl Rag {
             } else {
                 1
             };
-            scope.spawn(move || load_and_chunk(files, max_bytes, known, chunker, tx, workers));
+            scope.spawn(move || {
+                load_and_chunk(files, max_bytes, stamp, known, chunker, tx, workers)
+            });
             let mut pending: Vec<(Document, Vec<Chunk>)> = Vec::new();
             let mut pending_chunks = 0;
             let mut ready: Vec<DocWrite> = Vec::new();
@@ -206,7 +260,7 @@ impl Rag {
         };
         if let Err(e) = serde_json::to_string(&report)
             .map_err(|e| Error::Internal(InternalError::Corrupt(e.to_string())))
-            .and_then(|json| writer.record_run(origin, &json))
+            .and_then(|json| writer.record_run(origin, Some(&collection), &json))
         {
             tracing::warn!(error = %e, "the ingest run was not recorded");
         }
@@ -224,7 +278,7 @@ impl Rag {
             &self.embedder_info()?,
             self.config.ingest.compact_tombstones,
         )?;
-        writer.record_run("check", &result.to_string())
+        writer.record_run("check", None, &result.to_string())
     }
 
     /// Embeds the chunks of the pending documents in one call (unless `no_embed`).
@@ -260,7 +314,35 @@ impl Rag {
     /// Removes documents by id or path (a folder path removes everything under it). Every
     /// target must match something, else nothing is removed.
     pub fn remove(&self, targets: &[String]) -> Result<Vec<StoredDoc>> {
-        self.remove_chosen(|docs| {
+        self.remove_in(targets, None)
+    }
+
+    /// [`Rag::remove`] among the documents of `collection` when given; with no targets, every
+    /// document of that collection.
+    pub fn remove_in(
+        &self,
+        targets: &[String],
+        collection: Option<&str>,
+    ) -> Result<Vec<StoredDoc>> {
+        self.remove_chosen(|all| {
+        let docs: Vec<StoredDoc> = all
+            .iter()
+            .filter(|d| collection.is_none_or(|c| d.collection == c))
+            .cloned()
+            .collect();
+        if let (Some(c), true) = (collection, docs.is_empty()) {
+            return Err(Error::User(UserError::BadRequest(format!(
+                "collection {c:?} holds no documents; `rag status` lists the collections"
+            ))));
+        }
+        if targets.is_empty() {
+            return match collection {
+                Some(_) => Ok(docs),
+                None => Err(Error::User(UserError::BadRequest(
+                    "nothing to remove: name document ids or paths, or a collection".into(),
+                ))),
+            };
+        }
         let mut chosen: Vec<StoredDoc> = Vec::new();
         for target in targets {
             let matched: Vec<&StoredDoc> = match target.parse::<i64>() {

@@ -20,11 +20,13 @@ mod documents;
 mod questions;
 mod snapshots;
 mod watch;
+mod whole;
 
 pub use watch::{WatchEvent, WatchOptions};
 
 pub use documents::*;
 pub use questions::*;
+pub use whole::{MAX_PARTS, MAX_PINNED};
 
 /// The whole pipeline over one index.
 pub struct Rag {
@@ -246,9 +248,10 @@ impl Rag {
             .open_index()?
             .runs()?
             .into_iter()
-            .map(|(at, origin, report)| IngestRun {
+            .map(|(at, origin, report, collection)| IngestRun {
                 at,
                 origin,
+                collection,
                 report: serde_json::from_str(&report).unwrap_or(serde_json::Value::Null),
             })
             .collect())

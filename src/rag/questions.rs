@@ -42,6 +42,16 @@ pub struct AskOptions {
     /// The conversation so far, oldest first: a follow-up is searched together with the
     /// question before it (see [`retrieve::search_after`]).
     pub history: Vec<crate::types::Turn>,
+    /// The collections the caller may read (a scoped token's): nothing outside them is
+    /// searched, cited or traced.
+    pub visible: crate::types::Visible,
+    /// What to search: collections, paths, formats, languages, documents, dates, metadata.
+    pub filter: crate::types::Filter,
+    /// Documents to answer from as a whole (read in order, or summarised part by part when
+    /// they do not fit), instead of the top chunks of a search.
+    pub pin: Vec<i64>,
+    /// Return a retrieval trace with the answer.
+    pub trace: bool,
 }
 
 impl AskOptions {
@@ -74,7 +84,11 @@ impl AskOptions {
             Some(turn) => Some(validate_question(&turn.question)?.to_string()),
             None => None,
         };
+        check_scope(&self.visible, &self.filter)?;
         Ok(Asked {
+            visible: self.visible.clone(),
+            filter: self.filter.clone(),
+            trace: self.trace,
             read_max: usize::MAX,
             conversation: generate::conversation_part(&self.history),
             earlier,
@@ -89,28 +103,43 @@ impl AskOptions {
 }
 
 /// A question's options, resolved.
-struct Asked {
+pub(super) struct Asked {
     /// The question before this one, for a follow-up.
-    earlier: Option<String>,
+    pub(super) earlier: Option<String>,
     /// The conversation as the prompt carries it (empty without history).
-    conversation: String,
-    top_k: usize,
-    settings: generate::answer::Settings,
+    pub(super) conversation: String,
+    pub(super) top_k: usize,
+    pub(super) settings: generate::answer::Settings,
     /// Most chunks the prompt reads (fewer than the configured selection when shed).
-    read_max: usize,
+    pub(super) read_max: usize,
+    pub(super) visible: crate::types::Visible,
+    pub(super) filter: crate::types::Filter,
+    pub(super) trace: bool,
+}
+
+impl Asked {
+    fn scope(&self) -> retrieve::Scope<'_> {
+        retrieve::Scope {
+            visible: &self.visible,
+            filter: &self.filter,
+            trace: self.trace,
+        }
+    }
 }
 
 /// What retrieval and packing found for a question.
-struct Found {
+pub(super) struct Found {
     /// The hits the answer may cite, numbered from 1: the packed passages, or the closest few
     /// when refused.
-    hits: Vec<crate::types::Hit>,
-    packing: crate::types::Packing,
-    evidence: crate::types::Evidence,
+    pub(super) hits: Vec<crate::types::Hit>,
+    pub(super) packing: crate::types::Packing,
+    pub(super) evidence: crate::types::Evidence,
     /// The documents are too far from the question to answer it.
-    refused: bool,
+    pub(super) refused: bool,
     /// Why only BM25 ran, when it did.
-    degraded: Option<String>,
+    pub(super) degraded: Option<String>,
+    /// Why these hits, when asked for.
+    pub(super) trace: Option<crate::types::Trace>,
 }
 
 /// What [`Rag::ask_events`] reports while it answers.
@@ -137,6 +166,14 @@ pub enum AskEvent<'a> {
     },
     /// A piece of answer text as the model writes it.
     Piece(&'a str),
+    /// A whole-document answer too long for one prompt starts reading part `part` of
+    /// `parts`; `part` = `parts + 1` when the partial answers are being combined.
+    Progress {
+        /// The part being read (1-based), or `parts + 1` while combining.
+        part: usize,
+        /// Parts in all.
+        parts: usize,
+    },
 }
 
 impl Rag {
@@ -149,31 +186,36 @@ impl Rag {
         self.retrieve(question, top_k)
     }
 
-    /// Hybrid retrieval for a follow-up: `earlier` is the question before it.
+    /// Hybrid retrieval for a follow-up (`earlier` is the question before it), within
+    /// `scope`: the collections the caller may read and the filter it asked for, traced when
+    /// asked.
     pub fn search_after(
         &self,
         question: &str,
         earlier: Option<&str>,
         top_k: Option<usize>,
+        scope: retrieve::Scope<'_>,
     ) -> Result<retrieve::Retrieved> {
         let question = validate_question(question)?;
         let earlier = earlier.map(validate_question).transpose()?;
         let top_k =
             crate::config::check_top_k("top_k", top_k.unwrap_or(self.config.retrieval.top_k))
                 .map_err(|e| Error::User(UserError::BadRequest(e)))?;
-        self.retrieve_after(question, earlier, top_k)
+        check_scope(scope.visible, scope.filter)?;
+        self.retrieve_after(question, earlier, top_k, scope)
     }
 
     /// Hybrid retrieval over the open index, for a checked question and top_k.
     fn retrieve(&self, question: &str, top_k: usize) -> Result<retrieve::Retrieved> {
-        self.retrieve_after(question, None, top_k)
+        self.retrieve_after(question, None, top_k, retrieve::EVERYTHING)
     }
 
-    fn retrieve_after(
+    pub(super) fn retrieve_after(
         &self,
         question: &str,
         earlier: Option<&str>,
         top_k: usize,
+        scope: retrieve::Scope<'_>,
     ) -> Result<retrieve::Retrieved> {
         retrieve::search_after(
             &*self.open_index()?,
@@ -182,6 +224,7 @@ impl Rag {
             earlier,
             &self.config.retrieval,
             top_k,
+            scope,
         )
     }
 
@@ -260,7 +303,7 @@ impl Rag {
     }
 
     /// A question's share of the plan's context (`llm.context` when that is set).
-    fn budget(&self, settings: &generate::answer::Settings) -> generate::Budget {
+    pub(super) fn budget(&self, settings: &generate::answer::Settings) -> generate::Budget {
         generate::Budget {
             context: self.plan.context as usize,
             max_tokens: settings.max_tokens,
@@ -287,7 +330,7 @@ impl Rag {
     ) -> Result<Answer> {
         self.ask_events(question, options, &mut |event| match event {
             AskEvent::Piece(p) => on_piece(p),
-            AskEvent::Retrieved { .. } | AskEvent::Draft { .. } => true,
+            AskEvent::Retrieved { .. } | AskEvent::Draft { .. } | AskEvent::Progress { .. } => true,
         })
     }
 
@@ -339,6 +382,16 @@ impl Rag {
             },
             _ => None,
         };
+        // A question about whole documents (pinned, or named by the question) reads them.
+        let whole = self.whole_documents(question, &asked, &options.pin)?;
+        if !whole.0.is_empty() {
+            let mut answer = self.ask_whole(
+                question, whole, &asked, &models, extractive, on_event, started,
+            )?;
+            drop(ticket);
+            answer.shed = shed;
+            return Ok(answer);
+        }
         let t0 = Instant::now();
         // A follow-up the first model rewrites as a standalone question is searched as that
         // alone; otherwise with the question before it (`retrieval.follow_up`).
@@ -462,7 +515,12 @@ impl Rag {
     /// Retrieval and packing for one question: the hits the answer may cite, and whether the
     /// documents are too far from the question to answer it (then the closest few, unpacked).
     fn find(&self, question: &str, asked: &Asked) -> Result<Found> {
-        let retrieved = self.retrieve_after(question, asked.earlier.as_deref(), asked.top_k)?;
+        let retrieved = self.retrieve_after(
+            question,
+            asked.earlier.as_deref(),
+            asked.top_k,
+            asked.scope(),
+        )?;
         let evidence = retrieved.evidence;
         let refused = evidence.score < evidence.threshold || retrieved.hits.is_empty();
         let (hits, packing) = if refused {
@@ -472,12 +530,17 @@ impl Rag {
         } else {
             self.pack(question, retrieved.hits, asked)
         };
+        let mut trace = retrieved.trace;
+        if let Some(t) = trace.as_mut() {
+            trace_packing(t, if refused { None } else { Some(&packing) });
+        }
         Ok(Found {
             hits,
             packing,
             evidence,
             refused,
             degraded: retrieved.degraded,
+            trace,
         })
     }
 
@@ -518,7 +581,7 @@ impl Rag {
 
     /// The answer as callers see it: citations checked against the sources the model read,
     /// the packing as it read them, and the notes in the question's language.
-    fn assemble(
+    pub(super) fn assemble(
         &self,
         found: &Found,
         sources: Vec<crate::types::Citation>,
@@ -567,12 +630,14 @@ impl Rag {
             timings_ms,
             shed: None,
             standalone: None,
+            trace: found.trace.clone(),
+            whole: None,
         }
     }
 
     /// Checks each sentence of `answer` against the sources it cites, with the embedder when
     /// there is one.
-    fn check_citations(
+    pub(super) fn check_citations(
         &self,
         answer: &str,
         sources: &[crate::types::Hit],
@@ -585,6 +650,23 @@ impl Rag {
             None => generate::check_support(answer, sources, None),
         }
     }
+}
+
+/// Checks a filter against what the caller may read: a collection it names must be one of
+/// the caller's (403 otherwise, whether or not it exists, so that nothing is learnt of others).
+pub(crate) fn check_scope(
+    visible: &crate::types::Visible,
+    filter: &crate::types::Filter,
+) -> Result<()> {
+    filter
+        .check()
+        .map_err(|e| Error::User(UserError::BadRequest(e)))?;
+    if let Some(c) = filter.collections.iter().find(|c| !visible.reads(c)) {
+        return Err(Error::User(UserError::Forbidden(format!(
+            "this token may not read collection {c:?}; ask with the collections it was given (rag token add --collections)"
+        ))));
+    }
+    Ok(())
 }
 
 fn validate_question(question: &str) -> Result<&str> {
@@ -600,6 +682,35 @@ fn validate_question(question: &str) -> Result<&str> {
         ))));
     }
     Ok(q)
+}
+
+/// Tells each traced candidate in the top hits what packing did with it: read as passage n,
+/// merged into one, or dropped and why; all `refused` when the question was (`packing` none).
+fn trace_packing(trace: &mut crate::types::Trace, packing: Option<&crate::types::Packing>) {
+    for c in trace
+        .candidates
+        .iter_mut()
+        .filter(|c| c.outcome == "retrieved")
+    {
+        let Some(packing) = packing else {
+            c.outcome = "refused".into();
+            continue;
+        };
+        if let Some(p) = packing
+            .passages
+            .iter()
+            .find(|p| p.chunk_ids.contains(&c.chunk_id))
+        {
+            c.passage = Some(p.n);
+            c.outcome = if p.chunk_ids.len() > 1 && p.chunk_ids.first() != Some(&c.chunk_id) {
+                "merged".into()
+            } else {
+                "read".into()
+            };
+        } else if let Some((_, why)) = packing.dropped.iter().find(|(id, _)| *id == c.chunk_id) {
+            c.outcome = (*why).into();
+        }
+    }
 }
 
 /// Chunks a prompt reads when a question is shed to fewer chunks.

@@ -29,6 +29,10 @@ pub struct WatchOptions {
     pub max_wait: Duration,
     /// BM25 only (`--no-embed`).
     pub no_embed: bool,
+    /// The collection the folders' documents go into (`None`: `default`).
+    pub collection: Option<String>,
+    /// Metadata for every document.
+    pub meta: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for WatchOptions {
@@ -37,6 +41,8 @@ impl Default for WatchOptions {
             quiet: Duration::from_millis(500),
             max_wait: Duration::from_secs(10),
             no_embed: false,
+            collection: None,
+            meta: Default::default(),
         }
     }
 }
@@ -100,6 +106,8 @@ impl Rag {
             prune: true,
             no_embed: options.no_embed,
             origin: "watch",
+            collection: options.collection.clone(),
+            meta: options.meta.clone(),
             ..Default::default()
         };
         let index = std::fs::canonicalize(&self.config.index).unwrap_or(self.config.index.clone());

@@ -9,7 +9,7 @@ use crate::config::RetrievalConfig;
 use crate::embed::Embedder;
 use crate::error::{InternalError, Result};
 use crate::store::Index;
-use crate::types::{Evidence, Hit};
+use crate::types::{Evidence, Filter, Hit, Trace, TraceCandidate, TraceRemoved, Visible};
 pub use crate::types::{Mode, Scored, BM25_ONLY};
 
 mod evidence;
@@ -38,7 +38,7 @@ pub fn candidates(
     config: &RetrievalConfig,
     depth: usize,
 ) -> Result<Candidates> {
-    candidates_weighted(index, &[(query, 1.0)], vector, config, depth)
+    candidates_weighted(index, &[(query, 1.0)], vector, config, depth, None)
 }
 
 /// [`candidates`] for weighted texts: BM25 weighs each text's terms by its weight.
@@ -48,13 +48,15 @@ pub fn candidates_weighted(
     vector: std::result::Result<&[f32], String>,
     config: &RetrievalConfig,
     depth: usize,
+    allowed: Option<&HashSet<i64>>,
 ) -> Result<Candidates> {
+    let bm25 =
+        || index.search_bm25_weighted(query, depth, config.title_boost, config.unspaced, allowed);
     Ok(match vector {
         // The two searches are independent: run them on two threads.
         Ok(v) => std::thread::scope(|s| {
-            let dense = s.spawn(|| index.search_vectors(v, depth, config.ef_search));
-            let bm25 =
-                index.search_bm25_weighted(query, depth, config.title_boost, config.unspaced);
+            let dense = s.spawn(|| index.search_vectors_in(v, depth, config.ef_search, allowed));
+            let bm25 = bm25();
             let dense = dense.join().map_err(|_| {
                 crate::error::Error::Internal(InternalError::Panicked {
                     what: "the vector search",
@@ -62,12 +64,12 @@ pub fn candidates_weighted(
             });
             Ok::<_, crate::error::Error>(Candidates {
                 bm25: bm25?,
-                dense: dense?,
+                dense: dense??,
                 degraded: None,
             })
         })?,
         Err(reason) => Candidates {
-            bm25: index.search_bm25_weighted(query, depth, config.title_boost, config.unspaced)?,
+            bm25: bm25()?,
             dense: Vec::new(),
             degraded: Some(reason),
         },
@@ -97,7 +99,39 @@ pub struct Retrieved {
     pub degraded: Option<String>,
     /// How strongly the documents match the question (decides refusal).
     pub evidence: Evidence,
+    /// Why these hits, when asked for ([`Scope::trace`]); the hits' outcomes say `retrieved`
+    /// or `below_top_k` until packing tells more.
+    pub trace: Option<Trace>,
 }
+
+/// Where a search looks, and whether it explains itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    /// The collections the caller may read: nothing outside them is searched or traced.
+    pub visible: &'a Visible,
+    /// What the caller asked to keep.
+    pub filter: &'a Filter,
+    /// Return a [`Trace`].
+    pub trace: bool,
+}
+
+/// Everything, untraced.
+pub const EVERYTHING: Scope<'static> = Scope {
+    visible: &Visible::All,
+    filter: &NO_FILTER,
+    trace: false,
+};
+
+const NO_FILTER: Filter = Filter {
+    collections: Vec::new(),
+    path_prefix: None,
+    format: Vec::new(),
+    language: Vec::new(),
+    documents: Vec::new(),
+    ingested_after: None,
+    ingested_before: None,
+    meta: std::collections::BTreeMap::new(),
+};
 
 /// The chunks of the first `top_k` fused entries, with their scores and ranks.
 pub fn hits(index: &Index, fused: &[Fused], top_k: usize) -> Result<Vec<Hit>> {
@@ -132,7 +166,7 @@ pub fn search(
     config: &RetrievalConfig,
     top_k: usize,
 ) -> Result<Retrieved> {
-    search_after(index, embedder, query, None, config, top_k)
+    search_after(index, embedder, query, None, config, top_k, EVERYTHING)
 }
 
 /// [`search`] for a follow-up: `earlier` (the question before it) is searched too, weighted
@@ -146,8 +180,10 @@ pub fn search_after(
     earlier: Option<&str>,
     config: &RetrievalConfig,
     top_k: usize,
+    scope: Scope<'_>,
 ) -> Result<Retrieved> {
     let earlier = earlier.map(str::trim).filter(|e| !e.is_empty());
+    let allowed = index.allowed(scope.visible, scope.filter);
     // The vector side reads the follow-up with what it follows, as one text: a question like
     // "how much does it cost?" has no meaning of its own to embed.
     let vector = match earlier {
@@ -162,37 +198,161 @@ pub fn search_after(
         vector.as_deref().map_err(Clone::clone),
         config,
         config.candidates,
+        allowed.as_ref(),
     )?;
     let fused = fuse(&c, Mode::Hybrid, config);
     let hits = hits(index, &fused, top_k)?;
     let range = embedder.map_or((0.0, 1.0), Embedder::similarity_range);
-    if let Some(e) = earlier {
+    let (evidence, follow_up) = match earlier {
         // A new topic, not a follow-up: too few of its own words are in what the conversation
         // found ("what is the capital of Mongolia?" after a question about wheelchairs). It is
         // searched alone, and may be refused alone.
-        if evidence(query, &c, &hits, config.refuse_below(), range).coverage
-            < FOLLOW_UP_MIN_COVERAGE
+        Some(_)
+            if evidence(query, &c, &hits, config.refuse_below(), range).coverage
+                < FOLLOW_UP_MIN_COVERAGE =>
         {
-            return search_after(index, embedder, query, None, config, top_k);
+            let mut alone = search_after(index, embedder, query, None, config, top_k, scope)?;
+            if let Some(t) = alone.trace.as_mut() {
+                t.follow_up = Some("new_topic".into());
+            }
+            return Ok(alone);
         }
-        return Ok(Retrieved {
-            // The follow-up read with what it follows.
-            evidence: evidence(
+        // The follow-up read with what it follows.
+        Some(e) => (
+            evidence(
                 &format!("{e}\n{query}"),
                 &c,
                 &hits,
                 config.refuse_below(),
                 range,
             ),
-            hits,
-            degraded: c.degraded,
-        });
-    }
+            Some("with_earlier"),
+        ),
+        None => (
+            evidence(query, &c, &hits, config.refuse_below(), range),
+            None,
+        ),
+    };
+    let trace = if scope.trace {
+        let removed = match &allowed {
+            // What the filter took away: the same search over what the caller may read.
+            Some(kept) if !scope.filter.is_empty() => {
+                let visible = index.allowed(scope.visible, &Filter::default());
+                let all = candidates_weighted(
+                    index,
+                    &parts,
+                    vector.as_deref().map_err(Clone::clone),
+                    config,
+                    config.candidates,
+                    visible.as_ref(),
+                )?;
+                removed(index, &all, config, kept, scope.filter)
+            }
+            _ => Vec::new(),
+        };
+        let mut t = trace(index, &c, &fused, top_k, config)?;
+        t.filter = scope.filter.clone();
+        t.allowed_documents = allowed.as_ref().map(HashSet::len);
+        t.follow_up = follow_up.map(String::from);
+        t.removed = removed;
+        t.evidence = evidence.clone();
+        t.degraded = c.degraded.clone();
+        Some(t)
+    } else {
+        None
+    };
     Ok(Retrieved {
-        evidence: evidence(query, &c, &hits, config.refuse_below(), range),
+        evidence,
         hits,
         degraded: c.degraded,
+        trace,
     })
+}
+
+/// The trace of a search: every fused candidate with its ranks and scores in each list.
+fn trace(
+    index: &Index,
+    c: &Candidates,
+    fused: &[Fused],
+    top_k: usize,
+    config: &RetrievalConfig,
+) -> Result<Trace> {
+    let ids: Vec<i64> = fused.iter().map(|f| f.id).collect();
+    let places: HashMap<i64, Hit> = index
+        .hits(&ids)?
+        .into_iter()
+        .map(|h| (h.chunk_id, h))
+        .collect();
+    let score_in = |list: &[crate::types::Scored], rank: Option<usize>| {
+        rank.and_then(|r| list.get(r - 1)).map(|s| s.score)
+    };
+    let candidates = fused
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let hit = places.get(&f.id)?;
+            Some(TraceCandidate {
+                chunk_id: f.id,
+                doc_id: hit.doc_id,
+                path: hit.place.path.clone(),
+                title: hit.place.title.clone(),
+                heading: hit.place.heading.clone(),
+                bm25_rank: f.ranks[0],
+                bm25_score: score_in(&c.bm25, f.ranks[0]),
+                vector_rank: f.ranks[1],
+                vector_score: score_in(&c.dense, f.ranks[1]),
+                fused_rank: i + 1,
+                fused_score: f.score,
+                outcome: if i < top_k {
+                    "retrieved"
+                } else {
+                    "below_top_k"
+                }
+                .into(),
+                passage: None,
+            })
+        })
+        .collect();
+    Ok(Trace {
+        depth: config.candidates,
+        candidates,
+        ..Trace::default()
+    })
+}
+
+/// The candidates of a search without the filter that the filter does not keep, with the
+/// filter field that removed each.
+fn removed(
+    index: &Index,
+    all: &Candidates,
+    config: &RetrievalConfig,
+    kept: &HashSet<i64>,
+    filter: &Filter,
+) -> Vec<TraceRemoved> {
+    fuse(all, Mode::Hybrid, config)
+        .into_iter()
+        .filter_map(|f| {
+            let doc = all
+                .bm25
+                .iter()
+                .chain(&all.dense)
+                .find(|s| s.id == f.id)?
+                .doc;
+            if kept.contains(&doc) {
+                return None;
+            }
+            let attrs = index.doc_attrs(doc)?;
+            Some(TraceRemoved {
+                chunk_id: f.id,
+                doc_id: doc,
+                path: attrs.path.clone(),
+                by: filter.rejects(doc, attrs).unwrap_or("collections").into(),
+                bm25_rank: f.ranks[0],
+                vector_rank: f.ranks[1],
+            })
+        })
+        .take(config.candidates)
+        .collect()
 }
 
 #[cfg(test)]

@@ -112,6 +112,7 @@ impl From<Error> for ApiError {
         let (status, code) = match &e {
             Error::User(UserError::BadRequest(_)) => (StatusCode::BAD_REQUEST, "bad_request"),
             Error::User(UserError::NotFound(_)) => (StatusCode::NOT_FOUND, "not_found"),
+            Error::User(UserError::Forbidden(_)) => (StatusCode::FORBIDDEN, "forbidden"),
             Error::User(UserError::NoIndex(_)) => (StatusCode::SERVICE_UNAVAILABLE, "no_index"),
             Error::User(UserError::Locked(_)) => (StatusCode::SERVICE_UNAVAILABLE, "locked"),
             Error::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),

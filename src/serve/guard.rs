@@ -2,6 +2,8 @@
 //! checks for browsers, security headers, the time limit, and the request metrics.
 
 use super::*;
+use crate::config::Grant;
+use crate::types::Visible;
 
 /// Paths anyone may read, token or not: the kiosk page and its files, the operator page's
 /// files (which hold no data: what they show comes from the guarded API), health, readiness
@@ -25,23 +27,58 @@ pub(super) fn is_kiosk_question(path: &str) -> bool {
     matches!(path, "/v1/ask" | "/v1/search" | "/v1/chat/completions")
 }
 
-/// Whether the caller showed a valid token (or none is configured); set by [`authorize`]
-/// for the handlers.
-#[derive(Debug, Clone, Copy)]
+/// Whether the caller showed a valid token (or none is configured), and what it may do; set
+/// by [`authorize`] for the handlers.
+#[derive(Debug, Clone)]
 pub struct Access {
-    /// The caller may see everything the server's tokens guard.
+    /// The caller showed a token (or the server has none).
     pub authorized: bool,
+    /// What the caller may read and change. A caller without a token on an open path (a kiosk
+    /// visitor) reads `serve.kiosk_collections` and changes nothing.
+    pub grant: Grant,
+}
+
+impl Access {
+    /// Fails with 403 unless the caller reads every collection (views of the whole index).
+    pub fn need_all(&self, what: &str) -> Result<(), ApiError> {
+        if self.authorized && self.grant.reads_all() {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("{what} covers every collection; this token reads only some"),
+        ))
+    }
 }
 
 /// Checks the bearer token, unless no token is configured, the path is public, or this is a
-/// kiosk and the request asks a question. Tells the handlers whether the caller is
-/// [`Access::authorized`].
+/// kiosk and the request asks a question. Tells the handlers what the caller may do
+/// ([`Access`]).
 pub(super) async fn authorize(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
-    let authorized = s.config.tokens.is_empty()
-        || bearer(req.headers()).is_some_and(|g| s.config.tokens.iter().any(|t| same_secret(t, g)));
+    let grant = if s.config.tokens.is_empty() {
+        Some(Grant::everything("none"))
+    } else {
+        bearer(req.headers()).and_then(|g| crate::config::tokens::find(&s.config.tokens, g))
+    };
+    let authorized = grant.is_some();
+    let mut grant = grant.unwrap_or(Grant {
+        visible: Visible::All,
+        upload: false,
+        delete: false,
+        name: "visitor".into(),
+    });
+    // A kiosk's visitors read only the kiosk's collections, token or not.
+    if s.config.kiosk && (!authorized || s.config.tokens.is_empty()) {
+        grant.upload = false;
+        grant.delete = false;
+        if !s.config.kiosk_collections.is_empty() {
+            grant.visible = Visible::Only(s.config.kiosk_collections.clone());
+        }
+    }
     let path = req.uri().path();
     let open = is_public(path) || (s.config.kiosk && is_kiosk_question(path));
-    req.extensions_mut().insert(Access { authorized });
+    req.extensions_mut().insert(Access { authorized, grant });
     if authorized || open {
         return next.run(req).await;
     }
@@ -176,15 +213,6 @@ pub(super) async fn security_headers(req: Request, next: Next) -> Response {
             "default-src 'none'; frame-ancestors 'none'",
         ));
     response
-}
-
-/// Compares two secrets in time that depends on their lengths only.
-pub(super) fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
 
 /// Answers 504 when a request runs past `limit` (`serve.request_timeout_seconds`; a stream

@@ -111,8 +111,34 @@ impl Server {
     pub fn public_answer(&self, answer: &mut crate::types::Answer) {
         self.public_citations(&mut answer.citations);
         self.public_citations(&mut answer.sources);
+        if let Some(t) = answer.trace.as_mut() {
+            self.public_trace(t);
+        }
         if !self.shows_paths() {
             answer.note = answer.note.as_deref().map(without_paths);
+        }
+    }
+
+    /// A retrieval trace as responses show it: its paths made public.
+    pub fn public_trace(&self, trace: &mut crate::types::Trace) {
+        for c in &mut trace.candidates {
+            c.path = self.public_path(&c.path);
+        }
+        for r in &mut trace.removed {
+            r.path = self.public_path(&r.path);
+        }
+        if let Some(p) = trace.filter.path_prefix.as_mut() {
+            *p = self.public_path(p);
+        }
+    }
+
+    /// A filter's `path_prefix` as the index stores paths: a relative prefix (as responses
+    /// show paths) is taken from the server's working directory.
+    pub fn stored_prefix(&self, filter: &mut crate::types::Filter) {
+        if let (Some(p), Some(root)) = (filter.path_prefix.as_mut(), self.path_roots.first()) {
+            if Path::new(p.as_str()).is_relative() {
+                *p = root.join(p.as_str()).to_string_lossy().into_owned();
+            }
         }
     }
 
@@ -291,10 +317,19 @@ mod tests {
 
     #[test]
     fn secrets_compare_equal_only_when_equal() {
-        assert!(same_secret("abcdefghijklmnop", "abcdefghijklmnop"));
-        assert!(!same_secret("abcdefghijklmnop", "abcdefghijklmnoq"));
-        assert!(!same_secret("abcdefghijklmnop", "abcdefghijklmno"));
-        assert!(!same_secret("", "a"));
+        assert!(crate::config::tokens::same_secret(
+            "abcdefghijklmnop",
+            "abcdefghijklmnop"
+        ));
+        assert!(!crate::config::tokens::same_secret(
+            "abcdefghijklmnop",
+            "abcdefghijklmnoq"
+        ));
+        assert!(!crate::config::tokens::same_secret(
+            "abcdefghijklmnop",
+            "abcdefghijklmno"
+        ));
+        assert!(!crate::config::tokens::same_secret("", "a"));
     }
 
     #[test]

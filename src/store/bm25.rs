@@ -11,7 +11,9 @@ use std::path::Path;
 
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::query::{
+    BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery, TermSetQuery,
+};
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
 };
@@ -285,7 +287,11 @@ impl Reader {
         limit: usize,
         title_boost: f32,
         unspaced: Unspaced,
+        allowed: Option<&std::collections::HashSet<i64>>,
     ) -> Result<Vec<Scored>> {
+        if allowed.is_some_and(|a| a.is_empty()) {
+            return Ok(Vec::new());
+        }
         let all: String = parts.iter().map(|(t, _)| *t).collect::<Vec<_>>().join("\n");
         let lang: Option<Lang> = if self.languages.is_empty() {
             None
@@ -346,9 +352,27 @@ impl Reader {
                 }
             }
         }
-        let q = BooleanQuery::new(clauses);
+        let words = BooleanQuery::new(clauses);
+        let q: Box<dyn Query> = match allowed {
+            // Only the allowed documents' chunks, inside the search (scored as before: the
+            // document condition adds nothing to the score).
+            Some(docs) => {
+                let terms = docs.iter().map(|d| Term::from_field_i64(f.doc_id, *d));
+                Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, Box::new(words) as Box<dyn Query>),
+                    (
+                        Occur::Must,
+                        Box::new(ConstScoreQuery::new(
+                            Box::new(TermSetQuery::new(terms)),
+                            0.0,
+                        )),
+                    ),
+                ]))
+            }
+            None => Box::new(words),
+        };
         let searcher = self.reader.searcher();
-        let top = searcher.search(&q, &TopDocs::with_limit(limit).order_by_score())?;
+        let top = searcher.search(&*q, &TopDocs::with_limit(limit).order_by_score())?;
         let mut ids = Vec::with_capacity(top.len());
         // Chunk ids come from the fast field: no stored document is decompressed.
         let mut columns = HashMap::new();

@@ -118,6 +118,17 @@ pub struct Status {
     pub problems: Vec<String>,
     /// Whether the per-document check ran (`--verify`).
     pub verified: bool,
+    /// Documents and chunks in each collection, by name.
+    pub collections: std::collections::BTreeMap<String, CollectionCounts>,
+}
+
+/// What one collection holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CollectionCounts {
+    /// Documents.
+    pub documents: usize,
+    /// Chunks.
+    pub chunks: usize,
 }
 
 /// Turns texts into vectors (the embedder, for `rag reindex`).

@@ -10,7 +10,11 @@ use super::{
     SQLITE_FILE, VECTORS_DIR,
 };
 use crate::error::{Error, InternalError, Result, UserError};
-use crate::types::{Hit, Scored};
+use crate::types::{DocAttrs, Filter, Hit, Scored, Visible};
+
+/// Allowed documents with at most this many chunks in all are searched exactly (every vector
+/// compared) instead of through the graph, whose filtered search can miss when few points pass.
+pub const EXACT_SEARCH_MAX_CHUNKS: usize = 4096;
 
 /// A read-only snapshot of an index: search BM25 and vectors, fetch chunks.
 pub struct Index {
@@ -22,6 +26,10 @@ pub struct Index {
     pub(super) dead: HashSet<usize>,
     /// Chunk id -> document id, for fusion by document.
     docs: HashMap<i64, i64>,
+    /// What filters select on, by document id.
+    attrs: HashMap<i64, DocAttrs>,
+    /// Chunks by document id.
+    doc_chunks: HashMap<i64, usize>,
     pub(super) embedder: Option<EmbedderInfo>,
     stats: Stats,
     folder: Option<(u64, u64)>,
@@ -112,8 +120,15 @@ impl Index {
             .collect();
         let stats = db.stats()?;
         let docs = db.chunk_documents()?;
+        let attrs = db.doc_attrs()?;
+        let mut doc_chunks: HashMap<i64, usize> = HashMap::new();
+        for doc in docs.values() {
+            *doc_chunks.entry(*doc).or_default() += 1;
+        }
         Ok(Index {
             docs,
+            attrs,
+            doc_chunks,
             dir: dir.to_path_buf(),
             bm25: bm25::Reader::open(&dir.join(BM25_DIR))?,
             db: Mutex::new(db),
@@ -136,6 +151,42 @@ impl Index {
         self.manifest.generation
     }
 
+    /// The documents a caller who reads `visible` may search under `filter`: `None` when that
+    /// is every document (nothing to filter).
+    pub fn allowed(&self, visible: &Visible, filter: &Filter) -> Option<HashSet<i64>> {
+        if *visible == Visible::All && filter.is_empty() {
+            return None;
+        }
+        Some(
+            self.attrs
+                .iter()
+                .filter(|(id, a)| visible.reads(&a.collection) && filter.rejects(**id, a).is_none())
+                .map(|(id, _)| *id)
+                .collect(),
+        )
+    }
+
+    /// What filters select on, for every document.
+    pub fn all_doc_attrs(&self) -> impl Iterator<Item = (i64, &DocAttrs)> {
+        self.attrs.iter().map(|(id, a)| (*id, a))
+    }
+
+    /// What filters select on for document `id`.
+    pub fn doc_attrs(&self, id: i64) -> Option<&DocAttrs> {
+        self.attrs.get(&id)
+    }
+
+    /// The collections in the index with their document and chunk counts, by name.
+    pub fn collection_counts(&self) -> std::collections::BTreeMap<String, (usize, usize)> {
+        let mut out: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+        for (id, a) in &self.attrs {
+            let e = out.entry(a.collection.clone()).or_default();
+            e.0 += 1;
+            e.1 += self.doc_chunks.get(id).copied().unwrap_or(0);
+        }
+        out
+    }
+
     /// BM25 search: chunk ids with scores, best first. `title_boost` weighs title and
     /// heading against the body; `unspaced` picks bigrams or words for unspaced scripts.
     pub fn search_bm25(
@@ -145,20 +196,22 @@ impl Index {
         title_boost: f32,
         unspaced: crate::analysis::Unspaced,
     ) -> Result<Vec<Scored>> {
-        self.search_bm25_weighted(&[(query, 1.0)], limit, title_boost, unspaced)
+        self.search_bm25_weighted(&[(query, 1.0)], limit, title_boost, unspaced, None)
     }
 
-    /// [`Index::search_bm25`] over weighted texts (a follow-up and the question before it).
+    /// [`Index::search_bm25`] over weighted texts (a follow-up and the question before it),
+    /// within the `allowed` documents when given (inside the search: the best `limit` of them).
     pub fn search_bm25_weighted(
         &self,
         parts: &[(&str, f32)],
         limit: usize,
         title_boost: f32,
         unspaced: crate::analysis::Unspaced,
+        allowed: Option<&HashSet<i64>>,
     ) -> Result<Vec<Scored>> {
         let mut found = self
             .bm25
-            .search_weighted(parts, limit, title_boost, unspaced)?;
+            .search_weighted(parts, limit, title_boost, unspaced, allowed)?;
         self.set_docs(&mut found);
         Ok(found)
     }
@@ -179,6 +232,64 @@ impl Index {
         found
     }
 
+    /// [`Index::search_vectors`] within the `allowed` documents when given. Few allowed chunks (at most
+    /// [`EXACT_SEARCH_MAX_CHUNKS`]) are compared exactly; more are searched in the graph with the
+    /// filter applied during the walk.
+    pub fn search_vectors_in(
+        &self,
+        query: &[f32],
+        limit: usize,
+        ef: usize,
+        allowed: Option<&HashSet<i64>>,
+    ) -> Result<Vec<Scored>> {
+        let mut found = match (allowed, &self.vectors) {
+            (Some(allowed), _) if self.chunks_of(allowed) <= EXACT_SEARCH_MAX_CHUNKS => {
+                let ids: Vec<i64> = allowed.iter().copied().collect();
+                let mut scored: Vec<Scored> = self
+                    .db()?
+                    .vectors_of_documents(&ids)?
+                    .into_iter()
+                    .map(|(id, v)| Scored {
+                        id,
+                        doc: 0,
+                        score: vectors::cosine(query, &v),
+                    })
+                    .collect();
+                scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+                scored.truncate(limit);
+                scored
+            }
+            (Some(allowed), Some(g)) => {
+                let keep = |id: &usize| {
+                    !self.dead.contains(id)
+                        && self
+                            .docs
+                            .get(&(*id as i64))
+                            .is_some_and(|d| allowed.contains(d))
+                };
+                g.search_where(query, limit, ef, &keep)
+            }
+            (None, Some(g)) => g.search(query, limit, ef, &self.dead),
+            (_, None) => Vec::new(),
+        };
+        self.set_docs(&mut found);
+        Ok(found)
+    }
+
+    /// Chunks in the given documents.
+    fn chunks_of(&self, docs: &HashSet<i64>) -> usize {
+        docs.iter()
+            .map(|d| self.doc_chunks.get(d).copied().unwrap_or(0))
+            .sum()
+    }
+
+    /// The chunks of a document in order, as hits.
+    pub fn document_hits(&self, doc: i64) -> Result<Vec<Hit>> {
+        let db = self.db()?;
+        let ids = db.document_chunk_ids(doc)?;
+        db.hits(&ids)
+    }
+
     pub(super) fn db(&self) -> Result<std::sync::MutexGuard<'_, sqlite::Db>> {
         self.db.lock().map_err(|_| {
             Error::Internal(InternalError::Corrupt(
@@ -197,8 +308,8 @@ impl Index {
         self.db()?.documents()
     }
 
-    /// The last ingest runs, newest first: (Unix seconds, origin, report JSON).
-    pub fn runs(&self) -> Result<Vec<(i64, String, String)>> {
+    /// The last ingest runs, newest first: (Unix seconds, origin, report JSON, collection).
+    pub fn runs(&self) -> Result<Vec<sqlite::RunRow>> {
         self.db()?.runs()
     }
 

@@ -10,7 +10,7 @@ use crate::error::{Error, InternalError, Result};
 use crate::types::{Hit, Place};
 
 /// Schema version; an index written by another version is refused with a clear message.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Ingest runs the index remembers.
 pub const RUNS_KEPT: usize = 20;
@@ -24,8 +24,12 @@ CREATE TABLE IF NOT EXISTS documents (
     hash TEXT NOT NULL,
     format TEXT NOT NULL,
     bytes INTEGER NOT NULL,
-    ingested_at INTEGER NOT NULL
+    ingested_at INTEGER NOT NULL,
+    collection TEXT NOT NULL DEFAULT 'default',
+    language TEXT,
+    meta TEXT NOT NULL DEFAULT '{}'
 );
+CREATE INDEX IF NOT EXISTS documents_by_collection ON documents(collection);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
@@ -48,7 +52,8 @@ CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at INTEGER NOT NULL,
     origin TEXT NOT NULL,
-    report TEXT NOT NULL
+    report TEXT NOT NULL,
+    collection TEXT
 );
 -- Chunks deleted since the vector graph was last built from scratch: the graph still holds
 -- them (hnsw_rs cannot delete), so searches filter them out until compaction.
@@ -81,11 +86,15 @@ pub struct StoredDoc {
     pub chunks: usize,
     /// When it was last ingested (Unix seconds).
     pub ingested_at: i64,
-    /// Its language (ISO 639-1 where there is one), as detected from its first chunk; absent
-    /// when too short to tell.
+    /// Its language (ISO 639-1 where there is one), as detected from its first chunk when it
+    /// was ingested; absent when too short to tell.
     pub language: Option<String>,
     /// Chunks read by OCR (from scanned pages or an image).
     pub ocr_chunks: usize,
+    /// The collection it belongs to.
+    pub collection: String,
+    /// User metadata (`rag ingest --meta`, a JSONL record's extra fields, upload form fields).
+    pub meta: std::collections::BTreeMap<String, String>,
 }
 
 impl StoredDoc {
@@ -94,6 +103,9 @@ impl StoredDoc {
         crate::types::split_record_path(&self.path).0
     }
 }
+
+/// An ingest run as stored: (Unix seconds, origin, report JSON, collection).
+pub type RunRow = (i64, String, String, Option<String>);
 
 /// A chunk's fields that BM25 indexes.
 pub struct Bm25Row {
@@ -145,37 +157,8 @@ impl Db {
             })?;
         match version {
             Some(v) if v == SCHEMA_VERSION.to_string() => {}
-            // Version 2 lacked the chunks' OCR mark: added in place (whoever opens it first),
-            // every existing chunk unmarked.
-            Some(v) if v == "2" => {
-                conn.execute_batch("BEGIN IMMEDIATE")?;
-                let migrated = (|| -> rusqlite::Result<()> {
-                    let still: String =
-                        conn.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
-                            r.get(0)
-                        })?;
-                    if still == "2" {
-                        conn.execute_batch(
-                            "ALTER TABLE chunks ADD COLUMN ocr INTEGER NOT NULL DEFAULT 0;
-                             CREATE TABLE IF NOT EXISTS runs (
-                                 id INTEGER PRIMARY KEY AUTOINCREMENT,
-                                 at INTEGER NOT NULL,
-                                 origin TEXT NOT NULL,
-                                 report TEXT NOT NULL
-                             );
-                             UPDATE meta SET value = '3' WHERE key = 'schema';",
-                        )?;
-                    }
-                    Ok(())
-                })();
-                match migrated {
-                    Ok(()) => conn.execute_batch("COMMIT")?,
-                    Err(e) => {
-                        let _ = conn.execute_batch("ROLLBACK");
-                        return Err(e.into());
-                    }
-                }
-            }
+            // Versions 2 and 3 are brought up in place (whoever opens them first).
+            Some(v) if v == "2" || v == "3" => migrate(&conn)?,
             Some(v) => {
                 return Err(Error::Internal(InternalError::Corrupt(format!(
                     "{} has schema version {v}, this rag reads version {SCHEMA_VERSION}",
@@ -298,14 +281,14 @@ impl Db {
     }
 
     /// Records an ingest run (`report` as JSON), keeping the last [`RUNS_KEPT`].
-    pub fn record_run(&self, origin: &str, report: &str) -> Result<()> {
+    pub fn record_run(&self, origin: &str, collection: Option<&str>, report: &str) -> Result<()> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         self.conn.execute(
-            "INSERT INTO runs (at, origin, report) VALUES (?1, ?2, ?3)",
-            params![now, origin, report],
+            "INSERT INTO runs (at, origin, report, collection) VALUES (?1, ?2, ?3, ?4)",
+            params![now, origin, report, collection],
         )?;
         self.conn.execute(
             "DELETE FROM runs WHERE id <= (SELECT MAX(id) FROM runs) - ?1",
@@ -314,12 +297,12 @@ impl Db {
         Ok(())
     }
 
-    /// The last ingest runs, newest first: (Unix seconds, origin, report JSON).
-    /// Empty when the index has no runs table (made by a development build of schema 3).
-    pub fn runs(&self) -> Result<Vec<(i64, String, String)>> {
+    /// The last ingest runs, newest first: (Unix seconds, origin, report JSON, collection).
+    /// Empty when the index has no runs table.
+    pub fn runs(&self) -> Result<Vec<RunRow>> {
         let mut stmt = match self
             .conn
-            .prepare("SELECT at, origin, report FROM runs ORDER BY id DESC")
+            .prepare("SELECT at, origin, report, collection FROM runs ORDER BY id DESC")
         {
             Ok(stmt) => stmt,
             Err(rusqlite::Error::SqliteFailure(_, Some(m))) if m.contains("no such table") => {
@@ -327,13 +310,16 @@ impl Db {
             }
             Err(e) => return Err(e.into()),
         };
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Path -> content hash of every document, for deciding what changed.
+    /// Path -> fingerprint (content hash, collection and metadata: see
+    /// [`crate::types::Document::fingerprint`]) of every document, for deciding what changed.
     pub fn hashes(&self) -> Result<HashMap<String, String>> {
-        let mut stmt = self.conn.prepare("SELECT path, hash FROM documents")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT path, hash || char(10) || collection || char(10) || meta FROM documents",
+        )?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -372,8 +358,19 @@ impl Db {
                 removed_docs.push(id);
             }
             tx.execute(
-                "INSERT INTO documents (path, title, hash, format, bytes, ingested_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![d.doc.path, d.doc.title, d.doc.hash, d.doc.format.name(), d.doc.text.len() as i64, now],
+                "INSERT INTO documents (path, title, hash, format, bytes, ingested_at, collection, language, meta)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    d.doc.path,
+                    d.doc.title,
+                    d.doc.hash,
+                    d.doc.format.name(),
+                    d.doc.text.len() as i64,
+                    now,
+                    d.doc.collection,
+                    d.chunks.first().and_then(|c| language_of(&c.text)),
+                    d.doc.meta_json(),
+                ],
             )?;
             let doc_id = tx.last_insert_rowid();
             added_docs.push(doc_id);
@@ -511,6 +508,54 @@ impl Db {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// What filters select on, for every document.
+    pub fn doc_attrs(&self) -> Result<HashMap<i64, crate::types::DocAttrs>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, collection, path, format, language, ingested_at, meta, title FROM documents",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                crate::types::DocAttrs {
+                    collection: r.get(1)?,
+                    path: r.get(2)?,
+                    format: r.get(3)?,
+                    language: r.get(4)?,
+                    ingested_at: r.get(5)?,
+                    meta: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
+                    title: r.get(7)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The stored vectors of the given documents' chunks, by chunk id.
+    pub fn vectors_of_documents(&self, docs: &[i64]) -> Result<Vec<(i64, Vec<f32>)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, embedding FROM chunks WHERE doc_id = ?1 AND embedding IS NOT NULL",
+        )?;
+        let mut out = Vec::new();
+        for doc in docs {
+            for row in stmt.query_map([doc], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })? {
+                let (id, blob) = row?;
+                out.push((id, vector_from_bytes(&blob)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// A document's chunk ids in order.
+    pub fn document_chunk_ids(&self, doc: i64) -> Result<Vec<i64>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM chunks WHERE doc_id = ?1 ORDER BY ord")?;
+        let rows = stmt.query_map([doc], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Every stored vector, by chunk id.
     pub fn all_vectors(&self) -> Result<Vec<(i64, Vec<f32>)>> {
         self.vectors_after(i64::MIN)
@@ -608,10 +653,81 @@ impl Db {
     }
 }
 
+/// Brings a version 2 or 3 index up to [`SCHEMA_VERSION`] in one `BEGIN IMMEDIATE`
+/// transaction: version 2 lacked the chunks' OCR mark and the runs log; version 3 lacked
+/// collections, stored languages and user metadata. Every existing document goes to the
+/// `default` collection with no metadata; its language is detected once, here.
+fn migrate(conn: &Connection) -> Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let migrated = (|| -> rusqlite::Result<()> {
+        let from: String =
+            conn.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                r.get(0)
+            })?;
+        if from == "2" {
+            conn.execute_batch("ALTER TABLE chunks ADD COLUMN ocr INTEGER NOT NULL DEFAULT 0;")?;
+        }
+        if from == "2" || from == "3" {
+            conn.execute_batch(
+                "ALTER TABLE documents ADD COLUMN collection TEXT NOT NULL DEFAULT 'default';
+                 ALTER TABLE documents ADD COLUMN language TEXT;
+                 ALTER TABLE documents ADD COLUMN meta TEXT NOT NULL DEFAULT '{}';
+                 CREATE INDEX IF NOT EXISTS documents_by_collection ON documents(collection);
+                 CREATE TABLE IF NOT EXISTS runs (
+                     id INTEGER PRIMARY KEY AUTOINCREMENT,
+                     at INTEGER NOT NULL,
+                     origin TEXT NOT NULL,
+                     report TEXT NOT NULL,
+                     collection TEXT
+                 );",
+            )?;
+            let has_collection: bool = conn.query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'collection'",
+                [],
+                |r| r.get::<_, i64>(0).map(|n| n > 0),
+            )?;
+            if !has_collection {
+                conn.execute_batch("ALTER TABLE runs ADD COLUMN collection TEXT;")?;
+            }
+            let texts: Vec<(i64, Option<String>)> = conn
+                .prepare(&format!("SELECT d.id, {FIRST_TEXT} FROM documents d"))?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut set = conn.prepare("UPDATE documents SET language = ?2 WHERE id = ?1")?;
+            for (id, text) in texts {
+                set.execute(params![id, text.as_deref().and_then(language_of)])?;
+            }
+            conn.execute_batch(&format!(
+                "UPDATE meta SET value = '{SCHEMA_VERSION}' WHERE key = 'schema';"
+            ))?;
+        }
+        Ok(())
+    })();
+    match migrated {
+        Ok(()) => conn.execute_batch("COMMIT")?,
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}
+
+/// A document's language as the index stores it: detected from the start of its text (ISO
+/// 639-1 where there is a code), `None` when too short to tell.
+pub fn language_of(text: &str) -> Option<String> {
+    let start: String = text.chars().take(1000).collect();
+    crate::analysis::detect(&start).map(|l| l.code().to_string())
+}
+
+/// SQL for the first 1000 characters of document `d`'s first chunk.
+const FIRST_TEXT: &str =
+    "(SELECT substr(c.text, 1, 1000) FROM chunks c WHERE c.doc_id = d.id ORDER BY c.ord LIMIT 1)";
+
 const DOC_SELECT: &str = "SELECT d.id, d.path, d.title, d.hash, d.format,
-    (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id), d.ingested_at,
-    (SELECT substr(c.text, 1, 1000) FROM chunks c WHERE c.doc_id = d.id ORDER BY c.ord LIMIT 1),
-    (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id AND c.ocr = 1) FROM documents d";
+    (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id), d.ingested_at, d.language,
+    (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id AND c.ocr = 1), d.collection, d.meta
+    FROM documents d";
 
 fn stored_doc(r: &rusqlite::Row) -> rusqlite::Result<StoredDoc> {
     Ok(StoredDoc {
@@ -622,11 +738,10 @@ fn stored_doc(r: &rusqlite::Row) -> rusqlite::Result<StoredDoc> {
         format: r.get(4)?,
         chunks: r.get::<_, i64>(5)? as usize,
         ingested_at: r.get(6)?,
-        language: r
-            .get::<_, Option<String>>(7)?
-            .and_then(|t| crate::analysis::detect(&t))
-            .map(|l| l.code().to_string()),
+        language: r.get(7)?,
         ocr_chunks: r.get::<_, i64>(8)? as usize,
+        collection: r.get(9)?,
+        meta: serde_json::from_str(&r.get::<_, String>(10)?).unwrap_or_default(),
     })
 }
 
@@ -672,31 +787,54 @@ mod tests {
     }
 
     #[test]
-    fn a_version_2_index_gains_the_ocr_mark_in_place() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("rag.sqlite3");
-        let v2 = Connection::open(&path).unwrap();
-        v2.execute_batch(&SCHEMA.replace("    ocr INTEGER NOT NULL DEFAULT 0,\n", ""))
+    fn version_2_and_3_indexes_are_brought_up_in_place() {
+        for from in ["2", "3"] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("rag.sqlite3");
+            let old = Connection::open(&path).unwrap();
+            let mut schema = SCHEMA
+                .replace(
+                    ",\n    collection TEXT NOT NULL DEFAULT 'default',\n    language TEXT,\n    meta TEXT NOT NULL DEFAULT '{}'",
+                    "",
+                )
+                .replace(
+                    "CREATE INDEX IF NOT EXISTS documents_by_collection ON documents(collection);",
+                    "",
+                )
+                .replace(",\n    collection TEXT\n);", "\n);");
+            if from == "2" {
+                schema = schema.replace("    ocr INTEGER NOT NULL DEFAULT 0,\n", "");
+            }
+            assert!(!schema.contains("collection"), "{schema}");
+            old.execute_batch(&schema).unwrap();
+            old.execute_batch(&format!(
+                "INSERT INTO meta VALUES ('schema', '{from}');
+                 INSERT INTO documents (path, title, hash, format, bytes, ingested_at) VALUES ('/a.md', 'A', 'h', 'markdown', 1, 0);
+                 INSERT INTO chunks (doc_id, ord, heading, context, start_line, end_line, tokens, text) VALUES (1, 0, '', '', 1, 1, 1, 'Die Besuchszeiten sind täglich von zehn bis achtzehn Uhr, und der Parkplatz liegt hinter dem Haus.');"
+            ))
             .unwrap();
-        v2.execute_batch(
-            "INSERT INTO meta VALUES ('schema', '2');
-             INSERT INTO documents (path, title, hash, format, bytes, ingested_at) VALUES ('/a.md', 'A', 'h', 'markdown', 1, 0);
-             INSERT INTO chunks (doc_id, ord, heading, context, start_line, end_line, tokens, text) VALUES (1, 0, '', '', 1, 1, 1, 'x');",
-        )
-        .unwrap();
-        drop(v2);
-        let db = Db::open(&path).unwrap();
-        assert_eq!(db.meta("schema").unwrap().as_deref(), Some("3"));
-        let hits = db.hits(&[1]).unwrap();
-        assert!(!hits[0].place.ocr);
-        drop(db);
-        // Opened again: nothing more to do.
-        let db = Db::open(&path).unwrap();
-        db.record_run("ingest", "{}").unwrap();
-        assert_eq!(db.runs().unwrap().len(), 1);
-        // An index without the runs table lists none.
-        db.conn.execute_batch("DROP TABLE runs").unwrap();
-        assert!(db.runs().unwrap().is_empty());
+            drop(old);
+            let db = Db::open(&path).unwrap();
+            assert_eq!(db.meta("schema").unwrap().as_deref(), Some("4"));
+            let hits = db.hits(&[1]).unwrap();
+            assert!(!hits[0].place.ocr);
+            let docs = db.documents().unwrap();
+            assert_eq!(docs[0].collection, "default");
+            assert_eq!(
+                docs[0].language.as_deref(),
+                Some("de"),
+                "detected once, stored"
+            );
+            assert!(docs[0].meta.is_empty());
+            drop(db);
+            // Opened again: nothing more to do.
+            let db = Db::open(&path).unwrap();
+            db.record_run("ingest", Some("default"), "{}").unwrap();
+            assert_eq!(db.runs().unwrap()[0].3.as_deref(), Some("default"));
+            // An index without the runs table lists none.
+            db.conn.execute_batch("DROP TABLE runs").unwrap();
+            assert!(db.runs().unwrap().is_empty());
+        }
     }
 
     #[test]

@@ -183,6 +183,27 @@ impl Graph {
             .collect()
     }
 
+    /// [`Graph::search`] keeping only the points `keep` accepts (checked during the walk).
+    pub fn search_where(
+        &self,
+        query: &[f32],
+        limit: usize,
+        ef: usize,
+        keep: &dyn Fn(&usize) -> bool,
+    ) -> Vec<Scored> {
+        let ef = ef.max(limit);
+        let keep = |id: &usize| keep(id);
+        let found = self.with_hnsw(|hnsw| hnsw.search_filter(query, limit, ef, Some(&keep)));
+        found
+            .into_iter()
+            .map(|n| Scored {
+                id: n.d_id as i64,
+                doc: 0,
+                score: 1.0 - n.distance,
+            })
+            .collect()
+    }
+
     /// Every point's chunk id, tombstones included.
     pub fn ids(&self) -> Vec<i64> {
         self.with_hnsw(|hnsw| {
@@ -192,6 +213,12 @@ impl Graph {
                 .collect()
         })
     }
+}
+
+/// Cosine similarity of two vectors (0 when either is all zeros), as the graph's distance
+/// measures it.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    1.0 - DistCosine.eval(a, b)
 }
 
 #[cfg(test)]

@@ -74,6 +74,13 @@ impl Index {
             agree: problems.is_empty(),
             problems,
             verified: verify,
+            collections: self
+                .collection_counts()
+                .into_iter()
+                .map(|(name, (documents, chunks))| {
+                    (name, super::CollectionCounts { documents, chunks })
+                })
+                .collect(),
         })
     }
 

@@ -81,8 +81,8 @@ impl Writer {
     }
 
     /// Records an ingest run for operators (see `Db::record_run`).
-    pub fn record_run(&self, origin: &str, report: &str) -> Result<()> {
-        self.db.record_run(origin, report)
+    pub fn record_run(&self, origin: &str, collection: Option<&str>, report: &str) -> Result<()> {
+        self.db.record_run(origin, collection, report)
     }
 
     /// Counts from SQLite.

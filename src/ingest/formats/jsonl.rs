@@ -15,6 +15,26 @@ pub(super) struct JsonlRecord {
     title: String,
     #[serde(default)]
     text: String,
+    /// Any other field: those with a string, number or boolean value become the document's
+    /// metadata (filters can select on them).
+    #[serde(flatten)]
+    extra: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+/// A record's extra fields as metadata: strings as they are, numbers and booleans as JSON
+/// writes them; objects, arrays and nulls are left out.
+fn record_meta(
+    extra: std::collections::BTreeMap<String, serde_json::Value>,
+) -> std::collections::BTreeMap<String, String> {
+    extra
+        .into_iter()
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::String(s) => Some((k, s)),
+            serde_json::Value::Number(n) => Some((k, n.to_string())),
+            serde_json::Value::Bool(b) => Some((k, b.to_string())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A BEIR-style corpus: each line `{"_id", "title", "text"}` is a document `FILE#ID`.
@@ -76,6 +96,8 @@ pub(super) fn jsonl(identity: &str, bytes: &[u8]) -> Result<Parsed, String> {
             format: Format::Jsonl,
             ocr_pages: Vec::new(),
             pages: Vec::new(),
+            collection: crate::types::DEFAULT_COLLECTION.to_string(),
+            meta: record_meta(record.extra),
         });
     }
     if parsed.docs.is_empty() && !parsed.bad_records.is_empty() {

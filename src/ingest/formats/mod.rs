@@ -114,6 +114,8 @@ pub fn parse(identity: &str, stem: &str, format: Format, bytes: &[u8]) -> Result
                 format,
                 pages,
                 ocr_pages: Vec::new(),
+                collection: crate::types::DEFAULT_COLLECTION.to_string(),
+                meta: Default::default(),
             }],
             bad_records: Vec::new(),
         }

@@ -39,6 +39,26 @@ pub struct AskRequest {
     /// a document's own HTML shown as text, no links or images), for pages that show passages.
     #[serde(default)]
     pub html: bool,
+    /// Collections to search (a name or a list; default: every collection the token reads).
+    #[serde(
+        default,
+        alias = "collection",
+        deserialize_with = "crate::types::one_or_many"
+    )]
+    #[schema(value_type = Vec<String>)]
+    pub collections: Vec<String>,
+    /// Metadata filters, applied inside retrieval: path_prefix, format, language, documents,
+    /// ingested_after, ingested_before, meta.
+    #[serde(default)]
+    pub filter: crate::types::Filter,
+    /// Return the retrieval trace: every candidate's ranks and scores, what the filter
+    /// removed, what packing kept or cut, the evidence's parts.
+    #[serde(default)]
+    pub trace: bool,
+    /// Document ids to answer from as a whole ("summarize this file"): read in order, or
+    /// summarised section by section when they do not fit (at most 8).
+    #[serde(default)]
+    pub pin: Vec<i64>,
 }
 
 /// Body of `POST /v1/search`.
@@ -53,6 +73,22 @@ pub struct SearchRequest {
     /// The conversation so far, oldest first, as for `/v1/ask`.
     #[serde(default)]
     pub history: Vec<Turn>,
+    /// Collections to search (a name or a list; default: every collection the token reads).
+    #[serde(
+        default,
+        alias = "collection",
+        deserialize_with = "crate::types::one_or_many"
+    )]
+    #[schema(value_type = Vec<String>)]
+    pub collections: Vec<String>,
+    /// Metadata filters, applied inside retrieval: path_prefix, format, language, documents,
+    /// ingested_after, ingested_before, meta.
+    #[serde(default)]
+    pub filter: crate::types::Filter,
+    /// Return the retrieval trace: every candidate's ranks and scores, what the filter
+    /// removed, what packing kept or cut, the evidence's parts.
+    #[serde(default)]
+    pub trace: bool,
 }
 
 /// Answer of `POST /v1/search`.
@@ -65,10 +101,33 @@ pub struct SearchResponse {
     /// `"bm25_only"` when the vector side could not run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub degraded: Option<String>,
+    /// Why these hits (`"trace": true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<crate::types::Trace>,
 }
 
-fn ask_options(req: &AskRequest) -> AskOptions {
+/// A request's filter with its `collections` folded in.
+pub(super) fn request_filter(
+    collections: &[String],
+    filter: &crate::types::Filter,
+) -> crate::types::Filter {
+    let mut f = filter.clone();
+    for c in collections {
+        if !f.collections.contains(c) {
+            f.collections.push(c.clone());
+        }
+    }
+    f
+}
+
+fn ask_options(s: &Server, req: &AskRequest, access: &Access) -> AskOptions {
+    let mut filter = request_filter(&req.collections, &req.filter);
+    s.stored_prefix(&mut filter);
     AskOptions {
+        visible: access.grant.visible.clone(),
+        filter,
+        trace: req.trace,
+        pin: req.pin.clone(),
         extractive: req.extractive,
         top_k: req.top_k,
         sampling: req.sampling.clone().unwrap_or_default(),
@@ -85,7 +144,8 @@ fn ask_options(req: &AskRequest) -> AskOptions {
 /// answers: the sources' own sentences with their citations, sent while the model reads the
 /// prompt, to show as quoted until its answer replaces them), `token` (answer text),
 /// `citation` (each cited source), `done` (the whole answer as in the JSON response), or
-/// `error` (`{"error": {...}}`). Keep-alive comments are sent while the model works.
+/// `error` (`{"error": {...}}`). A whole-document answer too long for one prompt also sends
+/// `progress` (`{"part", "parts", "combining"}`) before each part and before combining them. Keep-alive comments are sent while the model works.
 #[utoipa::path(post, path = "/v1/ask", request_body = AskRequest, responses(
     (status = 200, description = "The answer (JSON), or its event stream (text/event-stream)", body = Answer),
     (status = 400, description = "Bad question or settings", body = ErrorBody),
@@ -93,11 +153,12 @@ fn ask_options(req: &AskRequest) -> AskOptions {
 ))]
 pub async fn ask(
     State(s): State<AppState>,
+    Extension(access): Extension<Access>,
     req: Result<Json<AskRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let req = body(req)?;
     log_question(&s, "/v1/ask", &req.question);
-    let mut options = ask_options(&req);
+    let mut options = ask_options(&s, &req, &access);
     options.shedding = s.shed.shedding();
     if req.stream {
         let state = StreamState {
@@ -128,6 +189,10 @@ fn sse_ask(st: &mut StreamState, step: Step<'_>) -> Vec<Event> {
             st.streamed = true;
             vec![sse_json("token", &json!({ "text": p }))]
         }
+        Step::Progress(part, parts) => vec![sse_json(
+            "progress",
+            &json!({"part": part.min(parts), "parts": parts, "combining": part > parts}),
+        )],
         Step::Done(a) => {
             let mut out = Vec::new();
             if !st.streamed && !a.answer.is_empty() {
@@ -150,22 +215,35 @@ fn sse_ask(st: &mut StreamState, step: Step<'_>) -> Vec<Event> {
 ))]
 pub async fn search(
     State(s): State<AppState>,
+    Extension(access): Extension<Access>,
     req: Result<Json<SearchRequest>, JsonRejection>,
 ) -> Result<Json<SearchResponse>, ApiError> {
     let req = body(req)?;
     log_question(&s, "/v1/search", &req.question);
     let rag = Arc::clone(s.rag());
+    let server = Arc::clone(&s);
     let mut r = tokio::task::spawn_blocking(move || {
         let earlier = req.history.last().map(|t| t.question.as_str());
-        rag.search_after(&req.question, earlier, req.top_k)
+        let mut filter = request_filter(&req.collections, &req.filter);
+        server.stored_prefix(&mut filter);
+        let scope = crate::Scope {
+            visible: &access.grant.visible,
+            filter: &filter,
+            trace: req.trace,
+        };
+        rag.search_after(&req.question, earlier, req.top_k, scope)
     })
     .await??;
     for hit in &mut r.hits {
         hit.place.path = s.public_path(&hit.place.path);
     }
+    if let Some(t) = r.trace.as_mut() {
+        s.public_trace(t);
+    }
     Ok(Json(SearchResponse {
         hits: r.hits,
         evidence: r.evidence,
         degraded: r.degraded.map(|_| crate::BM25_ONLY.to_string()),
+        trace: r.trace,
     }))
 }

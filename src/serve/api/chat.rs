@@ -49,6 +49,18 @@ pub struct ChatRequest {
     /// Seed.
     #[serde(default)]
     pub seed: Option<u32>,
+    /// Collections to answer from (an extension: a name or a list; default every collection
+    /// the token reads). OpenAI clients send it in their extra body.
+    #[serde(
+        default,
+        alias = "collection",
+        deserialize_with = "crate::types::one_or_many"
+    )]
+    #[schema(value_type = Vec<String>)]
+    pub collections: Vec<String>,
+    /// Metadata filters, as for `/v1/ask` (an extension).
+    #[serde(default)]
+    pub filter: crate::types::Filter,
 }
 
 /// A chat completion (OpenAI shape) with the answer's citations and sources added.
@@ -154,6 +166,13 @@ fn sse_chat(st: &mut StreamState, step: Step<'_>) -> Vec<Event> {
     }
     match step {
         Step::Retrieved(..) => {}
+        // Not content either: clients that know the extension show how far reading got.
+        Step::Progress(part, parts) => out.push(chunk(
+            st,
+            json!({}),
+            None,
+            Some(json!({"progress": {"part": part.min(parts), "parts": parts, "combining": part > parts}})),
+        )),
         // Not content: OpenAI clients show only `delta.content`, which the model's answer fills.
         Step::Draft(text, citations) => out.push(chunk(
             st,
@@ -199,6 +218,7 @@ fn sse_chat(st: &mut StreamState, step: Step<'_>) -> Vec<Event> {
 ))]
 pub async fn chat_completions(
     State(s): State<AppState>,
+    Extension(access): Extension<Access>,
     req: Result<Json<ChatRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let req = body(req)?;
@@ -243,7 +263,11 @@ pub async fn chat_completions(
     history.retain(|t| !t.question.trim().is_empty());
     let keep = history.len().saturating_sub(crate::MAX_HISTORY_TURNS);
     history.drain(..keep);
+    let mut filter = super::ask::request_filter(&req.collections, &req.filter);
+    s.stored_prefix(&mut filter);
     let options = AskOptions {
+        visible: access.grant.visible.clone(),
+        filter,
         sampling,
         max_tokens: req.max_completion_tokens.or(req.max_tokens),
         shedding: s.shed.shedding(),

@@ -79,9 +79,16 @@ fn remove_files(paths: &[PathBuf]) {
 ))]
 pub async fn upload(
     State(s): State<AppState>,
+    Extension(access): Extension<Access>,
+    axum::extract::Query(query): axum::extract::Query<CollectionQuery>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
     kiosk_refuses(&s, "document upload")?;
+    if !access.grant.upload {
+        return Err(forbidden("this token may not upload documents"));
+    }
+    let mut collection = query.collection;
+    let mut meta = std::collections::BTreeMap::new();
     let mut multipart = multipart.map_err(|e| ApiError::rejected(e.status(), e.body_text()))?;
     let dir = uploads_dir(&s);
     tokio::fs::create_dir_all(&dir).await.map_err(|e| {
@@ -100,6 +107,17 @@ pub async fn upload(
             .map_err(|e| ApiError::rejected(e.status(), e.body_text()))?
         {
             let Some(name) = field.file_name().map(String::from) else {
+                // A form field without a file: the collection, or metadata for every file.
+                let key = field.name().unwrap_or_default().to_string();
+                let value = field
+                    .text()
+                    .await
+                    .map_err(|e| ApiError::rejected(e.status(), e.body_text()))?;
+                if key == "collection" {
+                    collection = Some(value);
+                } else if !key.is_empty() {
+                    meta.insert(key, value);
+                }
                 continue;
             };
             let Some(format) = crate::Format::from_file_name(&name) else {
@@ -144,13 +162,28 @@ pub async fn upload(
             "no file part: send multipart/form-data with a part like `file=@notes.md`",
         ));
     }
+    let collection = match upload_collection(&access, collection, &meta) {
+        Ok(c) => c,
+        Err(e) => {
+            remove_files(&paths);
+            return Err(e);
+        }
+    };
     let rag = Arc::clone(s.rag());
+    let target = collection.clone();
+    let visible = access.grant.visible.clone();
     let before = tokio::task::spawn_blocking(move || match rag.documents() {
         Ok(docs) => Ok(docs),
         Err(crate::Error::User(UserError::NoIndex(_))) => Ok(Vec::new()),
         Err(e) => Err(e),
     })
     .await??;
+    // Duplicates are looked for in the collection uploaded to only: content in a collection
+    // the caller cannot read must not show.
+    let before: Vec<StoredDoc> = before
+        .into_iter()
+        .filter(|d| d.collection == target)
+        .collect();
     // Content already indexed (or sent twice in this request) is not stored again.
     let mut known: std::collections::HashSet<String> =
         before.iter().map(|d| d.hash.clone()).collect();
@@ -172,10 +205,16 @@ pub async fn upload(
         let ingested = tokio::task::spawn_blocking(move || {
             let options = IngestOptions {
                 origin: "upload",
+                collection: Some(collection),
+                meta,
                 ..IngestOptions::default()
             };
             let report = rag.ingest(&to_ingest, &options, &mut |_| {})?;
-            let docs = rag.documents()?;
+            let docs = rag
+                .documents()?
+                .into_iter()
+                .filter(|d| visible.reads(&d.collection))
+                .collect();
             Ok::<_, crate::Error>((report, docs))
         })
         .await?;
@@ -245,7 +284,7 @@ pub async fn upload(
         status,
         Json(UploadResponse {
             files,
-            total_documents: report.map_or(docs.len(), |r| r.documents),
+            total_documents: docs.len(),
         }),
     )
         .into_response())
@@ -267,6 +306,7 @@ struct Saved {
 /// an id that is not a number, 404 for one no document has.
 async fn document_by_id(
     s: &AppState,
+    access: &Access,
     id: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<(i64, Vec<StoredDoc>, usize), ApiError> {
     let Path(id) = id.map_err(|e| {
@@ -275,7 +315,11 @@ async fn document_by_id(
     let id = parse_id(&id)?;
     let rag = Arc::clone(s.rag());
     let docs = tokio::task::spawn_blocking(move || rag.documents()).await??;
-    let Some(at) = docs.iter().position(|d| d.id == id) else {
+    // A document the caller may not read is answered as one that does not exist.
+    let Some(at) = docs
+        .iter()
+        .position(|d| d.id == id && access.grant.visible.reads(&d.collection))
+    else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -305,10 +349,14 @@ pub struct Reingested {
 ))]
 pub async fn reingest_document(
     State(s): State<AppState>,
+    Extension(access): Extension<Access>,
     id: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Json<Reingested>, ApiError> {
     kiosk_refuses(&s, "re-ingesting")?;
-    let (id, docs, at) = document_by_id(&s, id).await?;
+    if !access.grant.upload {
+        return Err(forbidden("this token may not re-ingest documents"));
+    }
+    let (id, docs, at) = document_by_id(&s, &access, id).await?;
     let doc = &docs[at];
     let file = PathBuf::from(doc.source_file());
     if !file.is_file() {
@@ -323,10 +371,14 @@ pub async fn reingest_document(
     }
     let rag = Arc::clone(s.rag());
     let source = doc.source_file().to_string();
+    // It stays in its collection, with its metadata.
+    let (collection, meta) = (doc.collection.clone(), doc.meta.clone());
     let (report, documents) = tokio::task::spawn_blocking(move || -> crate::Result<_> {
         let options = IngestOptions {
             rechunk: true,
             origin: "reingest",
+            collection: Some(collection),
+            meta,
             ..IngestOptions::default()
         };
         let report = rag.ingest(&[file], &options, &mut |_| {})?;
@@ -366,10 +418,21 @@ pub struct RunList {
     (status = 403, description = "On a kiosk", body = ErrorBody),
     (status = 503, description = "No index", body = ErrorBody)
 ))]
-pub async fn ingest_runs(State(s): State<AppState>) -> Result<Json<RunList>, ApiError> {
+pub async fn ingest_runs(
+    State(s): State<AppState>,
+    Extension(access): Extension<Access>,
+) -> Result<Json<RunList>, ApiError> {
     kiosk_refuses(&s, "the ingest log")?;
     let rag = Arc::clone(s.rag());
     let mut runs = tokio::task::spawn_blocking(move || rag.runs()).await??;
+    // A scoped token sees the runs into its collections only (a golden-question check
+    // covers every collection: not shown to it).
+    runs.retain(|r| {
+        access.grant.reads_all()
+            || r.collection
+                .as_deref()
+                .is_some_and(|c| access.grant.visible.reads(c))
+    });
     // Skipped files are "path: reason": the path as responses show paths.
     for run in &mut runs {
         if let Some(skipped) = run.report.get_mut("skipped").and_then(|v| v.as_array_mut()) {
@@ -384,16 +447,71 @@ pub async fn ingest_runs(State(s): State<AppState>) -> Result<Json<RunList>, Api
     Ok(Json(RunList { runs }))
 }
 
-/// Every indexed document.
-#[utoipa::path(get, path = "/v1/documents", responses(
+/// Every indexed document the caller may read (`?collection=NAME`: of that collection).
+#[utoipa::path(get, path = "/v1/documents", params(("collection" = Option<String>, Query, description = "Only this collection's documents")), responses(
     (status = 200, description = "The documents", body = DocumentList),
+    (status = 403, description = "The token may not read that collection", body = ErrorBody),
     (status = 503, description = "No index", body = ErrorBody)
 ))]
-pub async fn list_documents(State(s): State<AppState>) -> Result<Json<DocumentList>, ApiError> {
+pub async fn list_documents(
+    State(s): State<AppState>,
+    Extension(access): Extension<Access>,
+    axum::extract::Query(query): axum::extract::Query<CollectionQuery>,
+) -> Result<Json<DocumentList>, ApiError> {
+    if let Some(c) = &query.collection {
+        if !access.grant.visible.reads(c) {
+            return Err(forbidden(&format!(
+                "this token may not read collection {c:?}"
+            )));
+        }
+    }
     let rag = Arc::clone(s.rag());
     let documents = tokio::task::spawn_blocking(move || rag.documents()).await??;
-    let documents = documents.iter().map(|d| s.public_doc(d)).collect();
+    let documents = documents
+        .iter()
+        .filter(|d| access.grant.visible.reads(&d.collection))
+        .filter(|d| query.collection.as_ref().is_none_or(|c| *c == d.collection))
+        .map(|d| s.public_doc(d))
+        .collect();
     Ok(Json(DocumentList { documents }))
+}
+
+/// `?collection=NAME`.
+#[derive(Debug, Deserialize)]
+pub struct CollectionQuery {
+    /// The collection.
+    collection: Option<String>,
+}
+
+fn forbidden(message: &str) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "forbidden", message.to_string())
+}
+
+/// The collection an upload goes into: the one named (which the caller must read), else the
+/// caller's only collection, else `default`. Its metadata is checked too.
+fn upload_collection(
+    access: &Access,
+    named: Option<String>,
+    meta: &std::collections::BTreeMap<String, String>,
+) -> Result<String, ApiError> {
+    crate::check_meta(meta)?;
+    let collection = match (named, &access.grant.visible) {
+        (Some(c), _) => c,
+        (None, crate::types::Visible::Only(only)) if only.len() == 1 => only[0].clone(),
+        (None, crate::types::Visible::Only(_)) => {
+            return Err(ApiError::bad_request(
+                "this token reads several collections: name the one to upload into (?collection=NAME or a form field collection)",
+            ))
+        }
+        (None, crate::types::Visible::All) => crate::types::DEFAULT_COLLECTION.to_string(),
+    };
+    crate::types::check_collection(&collection).map_err(ApiError::bad_request)?;
+    if !access.grant.visible.reads(&collection) {
+        return Err(forbidden(&format!(
+            "this token may not upload into collection {collection:?}"
+        )));
+    }
+    Ok(collection)
 }
 
 /// Removes a document from all three stores in one commit (and its file, when it was
@@ -407,10 +525,14 @@ pub async fn list_documents(State(s): State<AppState>) -> Result<Json<DocumentLi
 ))]
 pub async fn delete_document(
     State(s): State<AppState>,
+    Extension(access): Extension<Access>,
     id: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Json<Removed>, ApiError> {
     kiosk_refuses(&s, "document deletion")?;
-    let (id, docs, at) = document_by_id(&s, id).await?;
+    if !access.grant.delete {
+        return Err(forbidden("this token may not delete documents"));
+    }
+    let (id, docs, at) = document_by_id(&s, &access, id).await?;
     let doc = &docs[at];
     // An uploaded file goes with its last document (a JSONL file holds several); files
     // elsewhere are the operator's.

@@ -115,6 +115,8 @@ enum Step<'a> {
     /// The draft's text and citations.
     Draft(&'a str, &'a [Citation]),
     Piece(&'a str),
+    /// Reading part `.0` of `.1` of a whole-document answer (`.1 + 1`: combining).
+    Progress(usize, usize),
     Done(&'a Answer),
     Failed(&'a ApiError),
 }
@@ -179,6 +181,7 @@ async fn stream_answer(
                     shape(&mut st, Step::Draft(text, &citations))
                 }
                 AskEvent::Piece(p) => shape(&mut st, Step::Piece(p)),
+                AskEvent::Progress { part, parts } => shape(&mut st, Step::Progress(part, parts)),
             };
             send_all(events)
         });

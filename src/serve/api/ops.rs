@@ -267,9 +267,22 @@ pub async fn readyz(
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", message)
         })?;
     let rag = s.rag();
+    // A scoped token counts only its own collections.
+    let (documents, chunks) = if access.grant.reads_all() {
+        (stats.documents, stats.chunks)
+    } else {
+        rag.open_index()
+            .map(|i| {
+                i.collection_counts()
+                    .into_iter()
+                    .filter(|(c, _)| access.grant.visible.reads(c))
+                    .fold((0, 0), |(d, k), (_, (dd, kk))| (d + dd, k + kk))
+            })
+            .unwrap_or((0, 0))
+    };
     let details = access.authorized.then(|| ReadinessDetails {
-        documents: stats.documents,
-        chunks: stats.chunks,
+        documents,
+        chunks,
         models: rag.model_names(),
         slots: rag.llm().map_or(0, |l| l.slots()),
         remote: rag.remote_models().iter().map(|r| r.state()).collect(),
@@ -283,9 +296,16 @@ pub async fn readyz(
     }))
 }
 
-/// Prometheus metrics (OpenMetrics text).
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Metrics in the OpenMetrics text format", body = String)))]
-pub async fn metrics(State(s): State<AppState>) -> Response {
+/// Prometheus metrics (OpenMetrics text). They count the whole index: a token scoped to some
+/// collections is refused (403).
+#[utoipa::path(get, path = "/metrics", responses(
+    (status = 200, description = "Metrics in the OpenMetrics text format", body = String),
+    (status = 403, description = "The token reads only some collections", body = ErrorBody)
+))]
+pub async fn metrics(State(s): State<AppState>, Extension(access): Extension<Access>) -> Response {
+    if let Err(e) = access.need_all("/metrics") {
+        return e.into_response();
+    }
     let rag = s.rag();
     let (waiting, running) = rag.llm().map_or((0, 0), |l| (l.waiting(), l.running()));
     let (documents, chunks) = rag.stats().map_or((0, 0), |st| (st.documents, st.chunks));

@@ -1,0 +1,684 @@
+//! Collections, scoped tokens, filters, whole-document questions and the retrieval trace
+//! (issue 22), through the real binary and the real server on loopback.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::e2e::{start_server, stderr, Env, Server};
+
+/// The corpus split in two: `hr` (visiting hours, pharmacy) and `eng` (parking, wifi).
+fn split_corpus(env: &Env) -> (PathBuf, PathBuf) {
+    let root = crate::e2e::root().join("corpora");
+    let hr = env.path("docs/hr");
+    let eng = env.path("docs/eng");
+    for (dir, files) in [
+        (&hr, ["visiting-hours.md", "pharmacy.md"]),
+        (&eng, ["parking-and-transport.md", "wifi-and-phones.md"]),
+    ] {
+        std::fs::create_dir_all(dir).unwrap();
+        for f in files {
+            std::fs::copy(root.join(f), dir.join(f)).unwrap();
+        }
+    }
+    (hr, eng)
+}
+
+fn ingest_split(env: &Env) -> (PathBuf, PathBuf) {
+    let (hr, eng) = split_corpus(env);
+    let r = env.ok_json(&[
+        "ingest",
+        "--json",
+        "--collection",
+        "hr",
+        "--meta",
+        "team=people",
+        hr.to_str().unwrap(),
+    ]);
+    assert_eq!(r["added"], 2, "{r}");
+    let r = env.ok_json(&[
+        "ingest",
+        "--json",
+        "--collection",
+        "eng",
+        eng.to_str().unwrap(),
+    ]);
+    assert_eq!(r["added"], 2, "{r}");
+    (hr, eng)
+}
+
+/// The file names an answer's sources come from.
+fn source_files(a: &Value) -> Vec<String> {
+    let mut files: Vec<String> = a["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            Path::new(s["path"].as_str().unwrap())
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
+const PARKING: &str = "Where can visitors park their car?";
+
+#[test]
+fn collections_keep_questions_apart_and_move_rm_and_count_per_collection() {
+    let env = Env::new();
+    let (hr, _) = ingest_split(&env);
+    let ask = |extra: &[&str]| {
+        let mut args = vec!["ask", "--json", "--extractive"];
+        args.extend_from_slice(extra);
+        args.push(PARKING);
+        env.ok_json(&args)
+    };
+    let eng = ask(&["--collection", "eng"]);
+    assert_eq!(eng["mode"], "extractive", "{eng}");
+    assert!(source_files(&eng).contains(&"parking-and-transport.md".into()));
+    // The same question within hr never sees the parking page: refused, from hr's files only.
+    let within_hr = ask(&["--collection", "hr"]);
+    assert_eq!(within_hr["mode"], "refused", "{within_hr}");
+    for f in source_files(&within_hr) {
+        assert!(
+            ["visiting-hours.md", "pharmacy.md"].contains(&f.as_str()),
+            "{f}"
+        );
+    }
+    // Both collections, the default: parking found.
+    let both = ask(&[]);
+    assert!(source_files(&both).contains(&"parking-and-transport.md".into()));
+
+    let status = env.status();
+    assert_eq!(status["collections"]["hr"]["documents"], 2, "{status}");
+    assert_eq!(status["collections"]["eng"]["documents"], 2);
+    let hr_only = env.ok_json(&["status", "--json", "--collection", "hr"]);
+    let files = hr_only["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2);
+    assert!(files
+        .iter()
+        .all(|f| f["collection"] == "hr" && f["meta"]["team"] == "people"));
+    let out = env.run(&["status", "--collection", "nope"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no collection \"nope\""),
+        "{}",
+        stderr(&out)
+    );
+
+    // Ingesting the same folder into another collection moves its documents (an update, not
+    // a copy); unchanged, it is a no-op.
+    let r = env.ok_json(&[
+        "ingest",
+        "--json",
+        "--collection",
+        "people",
+        hr.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        (r["updated"].as_u64(), r["added"].as_u64()),
+        (Some(2), Some(0)),
+        "{r}"
+    );
+    let r = env.ok_json(&[
+        "ingest",
+        "--json",
+        "--collection",
+        "people",
+        hr.to_str().unwrap(),
+    ]);
+    assert_eq!(r["unchanged"], 2, "{r}");
+    let status = env.status();
+    assert!(status["collections"].get("hr").is_none(), "{status}");
+    assert_eq!(status["collections"]["people"]["documents"], 2);
+    // The move dropped the metadata the first ingest gave (this one gave none).
+    assert!(status["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["collection"] == "people")
+        .all(|f| f["meta"] == json!({})));
+
+    // Bad names fail before anything is written.
+    let out = env.run(&["ingest", "--collection", "a b", hr.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("not a valid name"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.run(&["ask", "--extractive", "--collection", "../x", PARKING]);
+    assert!(
+        stderr(&out).contains("not a valid name"),
+        "{}",
+        stderr(&out)
+    );
+
+    // rm per collection.
+    let out = env.run(&["rm", "--collection", "people"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 documents removed"));
+    let status = env.status();
+    assert_eq!(status["documents"], 2, "{status}");
+    assert_eq!(status["agree"], true);
+    let out = env.run(&["rm", "--collection", "people"]);
+    assert!(
+        stderr(&out).contains("holds no documents"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn filters_apply_inside_retrieval_and_the_trace_says_what_removed_what() {
+    let env = Env::new();
+    ingest_split(&env);
+    // A JSONL corpus whose records carry their own metadata.
+    let jsonl = env.path("docs/notes.jsonl");
+    std::fs::write(
+        &jsonl,
+        concat!(
+            "{\"_id\": \"p1\", \"title\": \"Staff parking\", \"text\": \"Staff park in the multi-storey car park behind the laundry.\", \"team\": \"estates\", \"year\": 2026}\n",
+            "{\"_id\": \"p2\", \"title\": \"Bike parking\", \"text\": \"Visitors can park bicycles in the covered racks by the main entrance.\", \"team\": \"estates\", \"nested\": {\"x\": 1}}\n",
+        ),
+    )
+    .unwrap();
+    env.ok_json(&["ingest", "--json", jsonl.to_str().unwrap()]);
+    let status = env.status();
+    let p1 = status["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with("#p1"))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        p1["meta"],
+        json!({"team": "estates", "year": "2026"}),
+        "{p1}"
+    );
+    assert_eq!(p1["collection"], "default");
+
+    let ask = |extra: &[&str]| {
+        let mut args = vec!["ask", "--json", "--extractive", "--trace"];
+        args.extend_from_slice(extra);
+        args.push(PARKING);
+        env.ok_json(&args)
+    };
+    // Metadata: only the estates records, though the parking page ranks first without it.
+    let a = ask(&["--where", "team=estates"]);
+    let files = source_files(&a);
+    assert_eq!(files, vec!["notes.jsonl#p1", "notes.jsonl#p2"], "{a}");
+    let trace = &a["trace"];
+    assert_eq!(trace["allowed_documents"], 2, "{trace}");
+    let removed = trace["removed"].as_array().unwrap();
+    let parking = removed
+        .iter()
+        .find(|r| {
+            r["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("parking-and-transport.md")
+        })
+        .expect("the filter removed the parking page");
+    assert_eq!(parking["by"], "meta");
+    assert!(
+        parking["bm25_rank"].as_u64().is_some_and(|r| r <= 3),
+        "BM25 ranked it high: {parking}"
+    );
+    // Each candidate says its ranks, scores and what became of it.
+    let first = &trace["candidates"][0];
+    assert_eq!(first["fused_rank"], 1);
+    assert!(first["bm25_score"].as_f64().unwrap() > 0.0, "{first}");
+    assert!(first["vector_score"].as_f64().is_some(), "{first}");
+    assert!(
+        ["read", "merged", "refused"].contains(&first["outcome"].as_str().unwrap()),
+        "{first}"
+    );
+    for part in ["score", "coverage", "threshold"] {
+        assert!(trace["evidence"][part].is_number(), "{trace}");
+    }
+
+    // Format, language, path prefix, document ids and dates.
+    let a = ask(&["--format", "jsonl", "--where", "year=2026"]);
+    assert_eq!(source_files(&a), vec!["notes.jsonl#p1"], "{a}");
+    let a = ask(&["--path-prefix", env.path("docs/eng").to_str().unwrap()]);
+    assert!(source_files(&a)
+        .iter()
+        .all(|f| ["parking-and-transport.md", "wifi-and-phones.md"].contains(&f.as_str())));
+    assert_eq!(a["trace"]["removed"][0]["by"], "path_prefix", "{a}");
+    let id = p1["id"].as_i64().unwrap().to_string();
+    let a = ask(&["--doc", &id]);
+    assert_eq!(source_files(&a), vec!["notes.jsonl#p1"]);
+    let a = ask(&["--language", "de"]);
+    assert_eq!(
+        a["trace"]["allowed_documents"], 0,
+        "no German document: {a}"
+    );
+    assert_eq!(a["mode"], "refused");
+    let a = ask(&["--ingested-after", "2999-01-01"]);
+    assert_eq!(a["trace"]["allowed_documents"], 0);
+    let a = ask(&[
+        "--ingested-before",
+        "2999-01-01T00:00:00Z",
+        "--collection",
+        "eng",
+    ]);
+    assert_eq!(a["trace"]["allowed_documents"], 2);
+    // Without a filter, nothing is removed and every document is allowed.
+    let a = ask(&[]);
+    assert_eq!(a["trace"]["removed"], json!([]));
+    assert!(a["trace"]["allowed_documents"].is_null());
+    // Without --trace, no trace.
+    let a = env.ask_extractive(PARKING);
+    assert!(a.get("trace").is_none());
+
+    // Typos fail with what to do.
+    let out = env.run(&["ask", "--extractive", "--format", "exe", PARKING]);
+    assert!(
+        stderr(&out).contains("not one rag reads"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.run(&[
+        "ask",
+        "--extractive",
+        "--ingested-after",
+        "yesterday",
+        PARKING,
+    ]);
+    assert!(stderr(&out).contains("is not a time"), "{}", stderr(&out));
+    let out = env.run(&["ask", "--extractive", "--where", "team", PARKING]);
+    assert!(stderr(&out).contains("not KEY=VALUE"), "{}", stderr(&out));
+}
+
+#[test]
+fn whole_document_questions_read_the_document_in_order_or_outline_it() {
+    let env = Env::new();
+    env.ingest_corpora();
+    let status = env.status();
+    let guide = status["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with("visiting-hours.md"))
+        .unwrap()
+        .clone();
+    let chunks = guide["chunks"].as_u64().unwrap();
+    let id = guide["id"].as_i64().unwrap().to_string();
+    // Named by its file name: every chunk of it is a source, in order; no model, so the
+    // answer is its outline, each section's first sentence cited.
+    let a = env.ask_extractive("Summarize visiting-hours.md");
+    assert_eq!(a["whole"]["how"], "outline", "{a}");
+    assert_eq!(a["whole"]["chosen"], "named");
+    assert_eq!(a["whole"]["chunks"].as_u64(), Some(chunks));
+    let sources = a["sources"].as_array().unwrap();
+    assert_eq!(sources.len() as u64, chunks);
+    assert!(sources
+        .iter()
+        .all(|s| s["path"].as_str().unwrap().ends_with("visiting-hours.md")));
+    let lines: Vec<u64> = sources
+        .iter()
+        .map(|s| s["start_line"].as_u64().unwrap())
+        .collect();
+    assert!(lines.windows(2).all(|w| w[0] < w[1]), "in order: {lines:?}");
+    let text = a["answer"].as_str().unwrap();
+    assert!(text.starts_with("- **"), "{text}");
+    assert!(!a["citations"].as_array().unwrap().is_empty(), "{a}");
+    crate::e2e::assert_citations_point_at_their_text(&a);
+    // Pinned by id, with a question that names nothing.
+    let a = env.ok_json(&[
+        "ask",
+        "--json",
+        "--extractive",
+        "--pin",
+        &id,
+        "List every rule.",
+    ]);
+    assert_eq!(a["whole"]["chosen"], "pinned", "{a}");
+    assert_eq!(a["whole"]["documents"], json!([guide["id"]]));
+    // An unknown pin is named.
+    let out = env.run(&["ask", "--extractive", "--pin", "99999", "Summarize it"]);
+    assert!(
+        stderr(&out).contains("no document with id 99999"),
+        "{}",
+        stderr(&out)
+    );
+    // A question that names no document is answered from a search, as before.
+    let a = env.ask_extractive("When can I visit?");
+    assert!(a.get("whole").is_none(), "{a}");
+}
+
+/// One HTTP request with headers; returns the status and the body.
+fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &[u8],
+    content_type: &str,
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut reader = BufReader::new(s);
+    let mut head = String::new();
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse::<usize>().ok();
+            }
+        }
+        head.push_str(&line);
+    }
+    let mut bytes = Vec::new();
+    match length {
+        Some(n) => {
+            bytes.resize(n, 0);
+            reader.read_exact(&mut bytes).unwrap();
+        }
+        None => {
+            reader.read_to_end(&mut bytes).unwrap();
+        }
+    }
+    (
+        head[9..12].parse().unwrap(),
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+fn json_call(
+    server: &Server,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> (u16, String) {
+    let body = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
+    request(
+        &server.addr,
+        method,
+        path,
+        token,
+        body.as_bytes(),
+        "application/json",
+    )
+}
+
+fn upload(
+    server: &Server,
+    token: &str,
+    query: &str,
+    fields: &[(&str, &str)],
+    file: (&str, &str),
+) -> (u16, String) {
+    let boundary = "rag-scope-boundary";
+    let mut body = String::new();
+    for (k, v) in fields {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+        ));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\nContent-Type: text/markdown\r\n\r\n{}\r\n--{boundary}--\r\n",
+        file.0, file.1
+    ));
+    request(
+        &server.addr,
+        "POST",
+        &format!("/v1/documents{query}"),
+        Some(token),
+        body.as_bytes(),
+        &format!("multipart/form-data; boundary={boundary}"),
+    )
+}
+
+/// `rag token add ARGS`: the token it prints once.
+fn add_token(env: &Env, args: &[&str]) -> String {
+    let out = env
+        .cmd()
+        .args(["token", "add"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(token.starts_with("rag_") && token.len() == 52, "{token}");
+    token
+}
+
+#[test]
+fn scoped_tokens_never_show_another_collections_documents_on_any_endpoint() {
+    let env = Env::new();
+    ingest_split(&env);
+    let reader = add_token(&env, &["--collections", "hr", "--name", "hr-reader"]);
+    let writer = add_token(&env, &["--collections", "hr", "--write"]);
+    let admin = add_token(&env, &["--collections", "*", "--write"]);
+    // Only hashes are kept.
+    let config = std::fs::read_to_string(env.path("rag.toml")).unwrap();
+    for t in [&reader, &writer, &admin] {
+        assert!(!config.contains(t.as_str()), "a token in clear: {config}");
+    }
+    assert!(config.contains("name = \"hr-reader\""), "{config}");
+    let server = start_server(&env);
+    // What no response to an hr token may hold: the eng documents' names or titles.
+    let secret = |body: &str| {
+        for leak in [
+            "parking-and-transport",
+            "wifi-and-phones",
+            "Parking and",
+            "Wi-Fi",
+        ] {
+            assert!(!body.contains(leak), "{leak} leaked: {body}");
+        }
+    };
+    // No token, or a wrong one: 401 everywhere.
+    for t in [
+        None,
+        Some("rag_0000000000000000000000000000000000000000000000000"),
+    ] {
+        let (status, _) = json_call(&server, "POST", "/v1/ask", t, json!({"question": PARKING}));
+        assert_eq!(status, 401);
+    }
+    let ask_body = |path: &str, extra: Value| {
+        let mut b = json!({"question": PARKING, "trace": true});
+        if path == "/v1/ask" {
+            b["extractive"] = json!(true);
+        }
+        b.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        b
+    };
+    for token in [&reader, &writer] {
+        let t = Some(token.as_str());
+        // Asking, searching and chatting see hr alone, traces included.
+        for path in ["/v1/ask", "/v1/search"] {
+            let (status, body) = json_call(&server, "POST", path, t, ask_body(path, json!({})));
+            assert_eq!(status, 200, "{body}");
+            secret(&body);
+            let (status, body) = json_call(
+                &server,
+                "POST",
+                path,
+                t,
+                ask_body(path, json!({"filter": {"format": "markdown"}})),
+            );
+            assert_eq!(status, 200, "{body}");
+            secret(&body);
+            // Naming a collection it may not read is refused, existing or not.
+            for c in ["eng", "no-such"] {
+                let (status, body) = json_call(
+                    &server,
+                    "POST",
+                    path,
+                    t,
+                    ask_body(path, json!({"collections": c})),
+                );
+                assert_eq!(status, 403, "{body}");
+                assert!(body.contains("may not read collection"), "{body}");
+            }
+        }
+        let chat = |extra: Value| {
+            let mut b = json!({"messages": [{"role": "user", "content": PARKING}]});
+            b.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            json_call(&server, "POST", "/v1/chat/completions", t, b)
+        };
+        let (status, body) = chat(json!({}));
+        assert_eq!(status, 200, "{body}");
+        secret(&body);
+        assert_eq!(chat(json!({"collection": "eng"})).0, 403);
+        // The documents list holds hr's alone; another collection's is refused.
+        let (status, body) = json_call(&server, "GET", "/v1/documents", t, Value::Null);
+        assert_eq!(status, 200);
+        secret(&body);
+        let listed: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(listed["documents"].as_array().unwrap().len(), 2, "{listed}");
+        assert_eq!(
+            json_call(
+                &server,
+                "GET",
+                "/v1/documents?collection=eng",
+                t,
+                Value::Null
+            )
+            .0,
+            403
+        );
+        // Whole-index views: refused, or counted within hr.
+        assert_eq!(json_call(&server, "GET", "/metrics", t, Value::Null).0, 403);
+        let (_, body) = json_call(&server, "GET", "/readyz", t, Value::Null);
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()["documents"],
+            2,
+            "{body}"
+        );
+        let (status, body) = json_call(&server, "GET", "/v1/ingest/runs", t, Value::Null);
+        assert_eq!(status, 200);
+        secret(&body);
+        let runs: Value = serde_json::from_str(&body).unwrap();
+        assert!(
+            runs["runs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["collection"] == "hr"),
+            "{runs}"
+        );
+        // Pinning a document of eng: as if there were none.
+        let (status, body) = json_call(
+            &server,
+            "POST",
+            "/v1/ask",
+            t,
+            json!({"question": "Summarize it", "pin": [eng_id(&env)], "extractive": true}),
+        );
+        assert_eq!(status, 404, "{body}");
+        secret(&body);
+    }
+    // Changing things: the reader may not; the writer only within hr; an eng document is
+    // answered as missing, whatever the right.
+    let eng = eng_id(&env);
+    for token in [&reader, &writer] {
+        let t = Some(token.as_str());
+        let (status, body) = json_call(
+            &server,
+            "DELETE",
+            &format!("/v1/documents/{eng}"),
+            t,
+            Value::Null,
+        );
+        assert_eq!(status, if *token == reader { 403 } else { 404 }, "{body}");
+        secret(&body);
+        let (status, body) = json_call(
+            &server,
+            "POST",
+            &format!("/v1/documents/{eng}/reingest"),
+            t,
+            Value::Null,
+        );
+        assert_eq!(status, if *token == reader { 403 } else { 404 }, "{body}");
+        secret(&body);
+    }
+    let note = (
+        "canteen.md",
+        "# Canteen\n\nThe staff canteen serves breakfast from seven.\n",
+    );
+    assert_eq!(upload(&server, &reader, "", &[], note).0, 403);
+    let (status, body) = upload(&server, &writer, "?collection=eng", &[], note);
+    assert_eq!(status, 403, "{body}");
+    // Uploaded into the writer's only collection, with form fields as metadata.
+    let (status, body) = upload(&server, &writer, "", &[("team", "catering")], note);
+    assert_eq!(status, 201, "{body}");
+    secret(&body);
+    let up: Value = serde_json::from_str(&body).unwrap();
+    let doc = &up["files"][0]["documents"][0];
+    assert_eq!(
+        (doc["collection"].as_str(), doc["meta"]["team"].as_str()),
+        (Some("hr"), Some("catering")),
+        "{up}"
+    );
+    assert_eq!(up["total_documents"], 3, "counted within hr: {up}");
+    // The same content uploaded into eng by the admin is new there, not a duplicate of hr's.
+    let (status, body) = upload(&server, &admin, "?collection=eng", &[], note);
+    assert_eq!(status, 201, "{body}");
+    // The writer deletes its upload; the admin sees everything, metrics included.
+    let id = doc["id"].as_i64().unwrap();
+    let (status, body) = json_call(
+        &server,
+        "DELETE",
+        &format!("/v1/documents/{id}"),
+        Some(&writer),
+        Value::Null,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        json_call(&server, "GET", "/metrics", Some(&admin), Value::Null).0,
+        200
+    );
+    let (_, body) = json_call(&server, "GET", "/v1/documents", Some(&admin), Value::Null);
+    assert!(body.contains("parking-and-transport"), "{body}");
+}
+
+/// The id of the parking page (collection eng).
+fn eng_id(env: &Env) -> i64 {
+    env.status()["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| {
+            f["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("parking-and-transport.md")
+        })
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap()
+}
