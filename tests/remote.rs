@@ -90,8 +90,12 @@ fn serve(stream: TcpStream, behaviour: Behaviour, log: &Mutex<Vec<Received>>) {
     let rewriting = body["messages"][0]["content"]
         .as_str()
         .is_some_and(|s| s.starts_with("Rewrite the question"));
+    let combining = body["messages"][0]["content"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("The user asks a question about a long document"));
     let answer = match behaviour {
         Behaviour::Rewrite(text) if rewriting => text.to_string(),
+        _ if combining => joined_parts(&body),
         _ => cited_first_sentence(&body),
     };
     log.lock().unwrap().push(Received { headers, body });
@@ -148,6 +152,18 @@ fn cited_first_sentence(body: &Value) -> String {
         .unwrap_or("The sources do not say");
     let sentence = line.split_inclusive(". ").next().unwrap_or(line).trim();
     format!("{} [1].", sentence.trim_end_matches('.'))
+}
+
+/// A whole-document question's partial answers (`<source part="k">` blocks) joined: what a
+/// combining request gets back.
+fn joined_parts(body: &Value) -> String {
+    let user = body["messages"][1]["content"].as_str().unwrap_or_default();
+    user.split("<source part=\"")
+        .skip(1)
+        .filter_map(|s| s.split_once(">\n"))
+        .map(|(_, rest)| rest.split("\n</source>").next().unwrap_or_default().trim())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// An Env whose models are `models` (TOML array items), with remote model `big` on `urls`.
@@ -653,4 +669,111 @@ fn with_follow_up_llm_the_model_rewrites_the_follow_up_and_the_prompt_carries_th
     let cited = a["citations"][0]["path"].as_str().unwrap();
     assert!(cited.ends_with("parking-and-transport.md"), "{a}");
     assert_eq!(fake.received().len(), 2);
+}
+
+/// The events of a streamed `/v1/ask`, as (name, data) pairs.
+fn stream_events(addr: &str, body: &Value) -> Vec<(String, Value)> {
+    let (status, text) = http(addr, "POST", "/v1/ask", &body.to_string());
+    assert_eq!(status, 200, "{text}");
+    text.split("\n\n")
+        .filter_map(|block| {
+            let name = block.lines().find_map(|l| l.strip_prefix("event: "))?;
+            let data = block.lines().find_map(|l| l.strip_prefix("data: "))?;
+            Some((
+                name.to_string(),
+                serde_json::from_str(data).unwrap_or(Value::Null),
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn a_document_too_long_for_one_prompt_is_answered_part_by_part_then_combined() {
+    // A server with a small context: the visiting-hours page does not fit one prompt.
+    let fake = FakeServer::start(Behaviour::Answer);
+    let env = env_with_remote(
+        "\"remote:big\"",
+        std::slice::from_ref(&fake.url),
+        "context = 512\n",
+    );
+    let server = start_server(&env);
+    let question = "Summarize visiting-hours.md";
+    let events = stream_events(
+        &server.addr,
+        &serde_json::json!({"question": question, "stream": true}),
+    );
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    let done = &events
+        .iter()
+        .find(|(n, _)| n == "done")
+        .expect("a done event")
+        .1;
+    let whole = &done["whole"];
+    assert_eq!(whole["how"], "map_reduce", "{done}");
+    let parts = whole["parts"].as_u64().unwrap();
+    assert!(parts >= 2, "{whole}");
+    // The sources first; progress before each part, then before combining.
+    assert_eq!(names[0], "retrieval");
+    let sources = events[0].1["sources"].as_array().unwrap();
+    assert_eq!(sources.len() as u64, whole["chunks"].as_u64().unwrap());
+    let progress: Vec<&Value> = events
+        .iter()
+        .filter(|(n, _)| n == "progress")
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(progress.len() as u64, parts + 1, "{names:?}");
+    assert_eq!(progress[0]["part"], 1);
+    assert_eq!(progress.last().unwrap()["combining"], true);
+    // One request per part, then one that combines: the partial answers reach it renumbered
+    // into the whole list, and the combined answer cites passages from several parts.
+    let received = fake.received();
+    assert_eq!(received.len() as u64, parts + 1);
+    let combine = received.last().unwrap().body["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(combine.contains("<source part=\"2\">"), "{combine}");
+    assert!(
+        combine.ends_with(&format!("<question>\n{question}\n</question>")),
+        "{combine}"
+    );
+    let cited: Vec<u64> = done["citations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["n"].as_u64().unwrap())
+        .collect();
+    assert!(cited.len() >= 2 && cited.iter().any(|&n| n > 1), "{done}");
+    for c in done["citations"].as_array().unwrap() {
+        assert!(
+            c["path"].as_str().unwrap().ends_with("visiting-hours.md"),
+            "{c}"
+        );
+    }
+    assert_eq!(done["mode"], "generated");
+    crate::e2e::assert_citations_point_at_their_text(done);
+    drop(server);
+
+    // With the default context the page fits: one request holding every chunk, in order.
+    let fake = FakeServer::start(Behaviour::Answer);
+    let env = env_with_remote("\"remote:big\"", std::slice::from_ref(&fake.url), "");
+    let a = ask_with(&env, &["--pin", &pinned_id(&env)]);
+    assert_eq!(a["whole"]["how"], "read", "{a}");
+    assert_eq!(a["whole"]["chosen"], "pinned");
+    let received = fake.received();
+    assert_eq!(received.len(), 1);
+    let user = received[0].body["messages"][1]["content"].as_str().unwrap();
+    let blocks = user.matches("<source id=").count() as u64;
+    assert_eq!(blocks, a["whole"]["chunks"].as_u64().unwrap(), "{user}");
+}
+
+/// The id of visiting-hours.md in `env`'s index.
+fn pinned_id(env: &Env) -> String {
+    env.ok_json(&["status", "--json"])["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with("visiting-hours.md"))
+        .unwrap()["id"]
+        .to_string()
 }
