@@ -570,6 +570,7 @@ fn crash_trial(
     trial: usize,
     seed: u64,
     full: Duration,
+    extra: &[&str],
 ) -> (String, Vec<String>) {
     crash_corpus(docs, 60, trial + 1, seed);
     // Half the trials are plain SIGKILLs; the other half also abort at one commit step.
@@ -586,7 +587,9 @@ fn crash_trial(
     };
     let mut cmd = env.cmd();
     let log = env.path("crash-ingest.log");
-    cmd.args(["ingest", "--prune", docs.to_str().unwrap()])
+    cmd.args(["ingest", "--prune"])
+        .args(extra)
+        .arg(docs)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap());
     if !point.is_empty() {
@@ -675,7 +678,7 @@ fn sigkill_during_ingest_never_leaves_stores_disagreeing() {
         seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        let (state, problems) = crash_trial(&env, &docs, trial, seed >> 16, full);
+        let (state, problems) = crash_trial(&env, &docs, trial, seed >> 16, full, &[]);
         eprintln!(
             "crash trial {trial} (seed {}): {state}: {}",
             seed >> 16,
@@ -696,6 +699,102 @@ fn sigkill_during_ingest_never_leaves_stores_disagreeing() {
     let on_disk = std::fs::read_dir(&docs).unwrap().count();
     assert_eq!(s["documents"].as_u64(), Some(on_disk as u64), "{s}");
     eprintln!("crash trials: {trials}, failed: {}", failures.len());
+    assert!(failures.is_empty(), "{failures:?}");
+}
+
+/// Collections share one index and one commit protocol: SIGKILLs and aborts while a folder is
+/// ingested into one collection leave the stores agreeing, the other collection whole, and a
+/// running server answering questions within that collection from it alone throughout.
+#[test]
+fn a_crash_while_ingesting_one_collection_leaves_another_whole_and_answering() {
+    let env = env_with("[ingest]\ncommit_every = 8\nembed_batch = 16\n");
+    let steady = env.path("steady");
+    std::fs::create_dir_all(&steady).unwrap();
+    for f in ["parking-and-transport.md", "visiting-hours.md"] {
+        std::fs::copy(root().join("corpora").join(f), steady.join(f)).unwrap();
+    }
+    let out = env.run(&["ingest", "--collection", "steady", steady.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let docs = env.path("docs");
+    let mut seed = 0x0c011_u64;
+    crash_corpus(&docs, 60, 0, seed);
+    let started = Instant::now();
+    let out = env.run(&["ingest", "--collection", "crash", docs.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let full = started.elapsed();
+    // A server answering within `steady` all along.
+    let server = start_server(&env);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let asker = {
+        let (addr, stop) = (server.addr.clone(), std::sync::Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut bad = Vec::new();
+            let mut asked = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let body = r#"{"question": "Can I pay for parking with cash?", "extractive": true, "collections": "steady"}"#;
+                let (status, text) = http(&addr, "POST", "/v1/ask", body);
+                asked += 1;
+                let a: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                let from_steady = a["sources"].as_array().is_some_and(|s| {
+                    !s.is_empty()
+                        && s.iter().all(|c| {
+                            let p = c["path"].as_str().unwrap_or_default();
+                            p.ends_with("parking-and-transport.md")
+                                || p.ends_with("visiting-hours.md")
+                        })
+                });
+                if status != 200 || !from_steady || !text.contains("do not take cash") {
+                    bad.push(format!("{status}: {text}"));
+                }
+            }
+            (asked, bad)
+        })
+    };
+    let mut failures = Vec::new();
+    for trial in 0..3 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let (state, mut problems) = crash_trial(
+            &env,
+            &docs,
+            trial,
+            seed >> 16,
+            full,
+            &["--collection", "crash"],
+        );
+        let s = status_any(&env, false);
+        let files = s["files"].as_array().cloned().unwrap_or_default();
+        let in_steady = files.iter().filter(|f| f["collection"] == "steady").count();
+        if in_steady != 2 {
+            problems.push(format!("steady holds {in_steady} documents, not 2"));
+        }
+        let strays = files
+            .iter()
+            .filter(|f| {
+                f["path"].as_str().unwrap_or_default().contains("/docs/")
+                    && f["collection"] != "crash"
+            })
+            .count();
+        if strays > 0 {
+            problems.push(format!(
+                "{strays} documents of the crashed ingest outside its collection"
+            ));
+        }
+        eprintln!("collection crash trial {trial}: {state}: {problems:?}");
+        if !problems.is_empty() {
+            failures.push((trial, problems));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (asked, bad) = asker.join().unwrap();
+    assert!(asked > 0);
+    assert!(
+        bad.is_empty(),
+        "{} of {asked} answers wrong: {:?}",
+        bad.len(),
+        bad.first()
+    );
     assert!(failures.is_empty(), "{failures:?}");
 }
 
