@@ -902,10 +902,11 @@ fn the_operator_page_lists_uploads_deletes_and_charts() {
         ))
     };
     let de = row("Besucherinformation auf Deutsch");
-    assert_eq!(de[3], "de", "{de}");
-    assert!(de[5].as_str().unwrap().ends_with(" UTC"), "{de}");
-    assert_eq!(row("معلومات الزوار باللغة العربية")[3], "ar");
-    assert_eq!(row("Parking and Getting Here")[3], "en");
+    assert_eq!(de[1], "default", "{de}");
+    assert_eq!(de[4], "de", "{de}");
+    assert!(de[6].as_str().unwrap().ends_with(" UTC"), "{de}");
+    assert_eq!(row("معلومات الزوار باللغة العربية")[4], "ar");
+    assert_eq!(row("Parking and Getting Here")[4], "en");
     // Upload a file through the page's form.
     let upload = tempfile::tempdir().unwrap();
     let file = upload.path().join("canteen.md");
@@ -915,6 +916,7 @@ fn the_operator_page_lists_uploads_deletes_and_charts() {
     )
     .unwrap();
     browser.type_into("#file", file.to_str().unwrap());
+    browser.type_into("#upload-collection", "catering");
     browser.click("#upload-form button");
     browser.wait_for(
         "return document.querySelectorAll('#documents tbody tr').length === 25",
@@ -924,10 +926,25 @@ fn the_operator_page_lists_uploads_deletes_and_charts() {
         browser.js("return document.getElementById('status').textContent"),
         json!("Ingested canteen.md.")
     );
+    // The page shows one collection at a time when asked: documents and runs.
+    browser.js("const s = document.getElementById('collection'); s.value = 'catering'; s.dispatchEvent(new Event('change'))");
+    browser.wait_for(
+        "return document.querySelectorAll('#documents tbody tr').length === 1",
+        "the catering collection",
+    );
+    let runs = browser.js(
+        "return Array.from(document.querySelectorAll('#runs tbody tr')).map(r => r.cells[2].textContent)",
+    );
+    assert_eq!(runs, json!(["catering"]), "{runs}");
+    browser.js("const s = document.getElementById('collection'); s.value = ''; s.dispatchEvent(new Event('change'))");
+    browser.wait_for(
+        "return document.querySelectorAll('#documents tbody tr').length === 25",
+        "every collection again",
+    );
     // The ingest log: newest first, the upload, gone.md's run, then the run that skipped a
     // file, with its reason and no server folder.
     let runs = browser.js(
-        "return Array.from(document.querySelectorAll('#runs tbody tr')).map(r => [r.cells[1].textContent, r.cells[5].textContent])",
+        "return Array.from(document.querySelectorAll('#runs tbody tr')).map(r => [r.cells[1].textContent, r.cells[6].textContent])",
     );
     let gate = browser.js("return document.getElementById('gate').textContent");
     assert!(
@@ -950,7 +967,7 @@ fn the_operator_page_lists_uploads_deletes_and_charts() {
         "the re-ingest",
     );
     let last = browser.js(
-        "const r = document.querySelector('#runs tbody tr'); return [r.cells[1].textContent, r.cells[3].textContent]",
+        "const r = document.querySelector('#runs tbody tr'); return [r.cells[1].textContent, r.cells[4].textContent]",
     );
     assert_eq!(last, json!(["reingest", "1"]));
     // A document whose file is gone says so.

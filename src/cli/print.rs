@@ -311,7 +311,90 @@ pub(crate) fn print_answer(out: &mut impl Write, answer: &Answer) -> std::io::Re
             if span.is_empty() { "" } else { " " }
         )?;
     }
+    if let Some(w) = &answer.whole {
+        writeln!(
+            out,
+            "\n(whole document{}: {} chunks, {} in {} part{}{})",
+            if w.documents.len() > 1 { "s" } else { "" },
+            w.chunks,
+            w.how.replace('_', "-"),
+            w.parts,
+            if w.parts == 1 { "" } else { "s" },
+            if w.unread_parts > 0 {
+                format!(", {} parts unread", w.unread_parts)
+            } else {
+                String::new()
+            }
+        )?;
+    }
+    if let Some(t) = &answer.trace {
+        print_trace(out, t)?;
+    }
     Ok(())
+}
+
+/// The retrieval trace as a table: each candidate's ranks, scores and fate, then what the
+/// filter removed, then the evidence's parts.
+fn print_trace(out: &mut impl Write, t: &rag::types::Trace) -> std::io::Result<()> {
+    let rank = |r: Option<usize>| r.map_or_else(|| "-".to_string(), |r| r.to_string());
+    let score = |s: Option<f32>| s.map_or_else(|| "-".to_string(), |s| format!("{s:.3}"));
+    writeln!(out, "\nTrace ({} candidates from each retriever):", t.depth)?;
+    if let Some(n) = t.allowed_documents {
+        writeln!(out, "  the filter kept {n} documents")?;
+    }
+    if let Some(f) = &t.follow_up {
+        writeln!(out, "  follow-up searched: {f}")?;
+    }
+    if let Some(d) = &t.degraded {
+        writeln!(out, "  BM25 alone: {d}")?;
+    }
+    writeln!(
+        out,
+        "  {:>4} {:>6} {:>8} {:>6} {:>7} {:>8}  {:<12} document",
+        "#", "bm25", "score", "vector", "cosine", "fused", "outcome"
+    )?;
+    for c in &t.candidates {
+        let outcome = match c.passage {
+            Some(n) => format!("{} [{n}]", c.outcome),
+            None => c.outcome.clone(),
+        };
+        writeln!(
+            out,
+            "  {:>4} {:>6} {:>8} {:>6} {:>7} {:>8.5}  {:<12} {}{}",
+            c.fused_rank,
+            rank(c.bm25_rank),
+            score(c.bm25_score),
+            rank(c.vector_rank),
+            score(c.vector_score),
+            c.fused_score,
+            outcome,
+            short_path(Path::new(&c.path)),
+            if c.heading.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", c.heading)
+            }
+        )?;
+    }
+    for r in &t.removed {
+        writeln!(
+            out,
+            "  removed by {:<15} bm25 {:>3}, vector {:>3}: {}",
+            r.by,
+            rank(r.bm25_rank),
+            rank(r.vector_rank),
+            short_path(Path::new(&r.path))
+        )?;
+    }
+    let e = &t.evidence;
+    writeln!(
+        out,
+        "  evidence {:.3} (cosine {}, coverage {:.2}) against the threshold {:.3}",
+        e.score,
+        score(e.similarity),
+        e.coverage,
+        e.threshold
+    )
 }
 
 pub(crate) fn print_doctor(out: &mut impl Write, r: &rag::doctor::Report) -> std::io::Result<()> {

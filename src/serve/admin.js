@@ -34,10 +34,30 @@
     return td;
   }
 
+  // The collection the page shows ("" for all the token may read).
+  const picked = () => $("collection").value;
+
+  // The collection choices: every collection among the documents the token may read.
+  function offerCollections(documents) {
+    const select = $("collection");
+    const names = [...new Set(documents.map((d) => d.collection))].sort();
+    const keep = select.value;
+    for (const option of [...select.options].slice(1)) option.remove();
+    for (const name of names) {
+      const option = document.createElement("option");
+      option.value = name;
+      option.textContent = name;
+      select.append(option);
+    }
+    select.value = names.includes(keep) ? keep : "";
+  }
+
   async function loadDocuments() {
     const response = await api("/v1/documents");
     if (!response.ok) throw new Error(await errorText(response));
-    const { documents } = await response.json();
+    const { documents: all } = await response.json();
+    offerCollections(all);
+    const documents = all.filter((d) => !picked() || d.collection === picked());
     const body = document.querySelector("#documents tbody");
     body.textContent = "";
     for (const d of documents) {
@@ -45,7 +65,7 @@
       tr.dataset.id = String(d.id);
       const when = new Date(d.ingested_at * 1000).toISOString().replace("T", " ").slice(0, 16);
       const state = d.ocr_chunks > 0 ? "indexed, " + d.ocr_chunks + " by OCR" : "indexed";
-      tr.append(cell(d.title), cell(d.path, "path"), cell(d.format), cell(d.language || "-"),
+      tr.append(cell(d.title), cell(d.collection), cell(d.path, "path"), cell(d.format), cell(d.language || "-"),
         cell(String(d.chunks)), cell(when + " UTC"), cell(state));
       const td = document.createElement("td");
       const remove = document.createElement("button");
@@ -100,11 +120,12 @@
         (c.missed && c.missed.length ? ". Missed: " + c.missed.join("; ") : "");
       $("gate").className = c.passed ? "" : "error";
     }
-    for (const run of runs.filter((r) => r.origin !== "check")) {
+    const shown = runs.filter((r) => r.origin !== "check" && (!picked() || r.collection === picked()));
+    for (const run of shown) {
       const r = run.report || {};
       const tr = document.createElement("tr");
       const when = new Date(run.at * 1000).toISOString().replace("T", " ").slice(0, 19);
-      tr.append(cell(when), cell(run.origin), cell(String(r.added || 0)), cell(String(r.updated || 0)),
+      tr.append(cell(when), cell(run.origin), cell(run.collection || "-"), cell(String(r.added || 0)), cell(String(r.updated || 0)),
         cell(String(r.removed || 0)));
       const td = document.createElement("td");
       const skipped = r.skipped || [];
@@ -165,8 +186,17 @@
     if (series[name].length > POINTS) series[name].shift();
   }
 
+  // Metrics count the whole index: a token that reads only some collections gets none.
+  let metricsRefused = false;
+
   async function sample() {
+    if (metricsRefused) return;
     const response = await api("/metrics");
+    if (response.status === 403) {
+      metricsRefused = true;
+      $("now-qpm").textContent = "not for this token";
+      return;
+    }
     if (!response.ok) throw new Error(await errorText(response));
     const now = { at: Date.now(), ...parse(await response.text()) };
     if (last) {
@@ -199,6 +229,8 @@
     const file = $("file").files[0];
     if (!file) return;
     const form = new FormData();
+    const into = $("upload-collection").value.trim() || picked();
+    if (into) form.append("collection", into);
     form.append("file", file, file.name);
     say("Uploading " + file.name + "\u2026");
     try {
@@ -209,6 +241,10 @@
       await loadDocuments();
       await loadRuns();
     } catch (err) { say(err.message, true); }
+  });
+
+  $("collection").addEventListener("change", () => {
+    Promise.all([loadDocuments(), loadRuns()]).catch((e) => say(e.message, true));
   });
 
   $("token-form").addEventListener("submit", (e) => {
