@@ -162,6 +162,43 @@ fn collections_keep_questions_apart_and_move_rm_and_count_per_collection() {
         stderr(&out)
     );
 
+    // Golden questions against the index itself, within a collection: the parking question
+    // cannot be answered from `people`, the visiting one can.
+    let golden = env.path("golden.jsonl");
+    std::fs::write(
+        &golden,
+        concat!(
+            "{\"question\": \"What are the visiting hours on the general wards?\", \"document\": \"visiting-hours.md\"}\n",
+            "{\"question\": \"Can I pay for parking with cash?\", \"document\": \"parking-and-transport.md\"}\n",
+        ),
+    )
+    .unwrap();
+    let recall = |extra: &[&str]| {
+        let mut args = vec!["eval", "--json", "--questions", golden.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        env.ok_json(&args)["modes"]["hybrid"]["recall_20"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(recall(&[]), 1.0);
+    assert_eq!(recall(&["--collection", "people"]), 0.5);
+    assert_eq!(
+        recall(&["--collection", "people", "--collection", "eng"]),
+        1.0
+    );
+    let out = env.run(&[
+        "eval",
+        "--questions",
+        golden.to_str().unwrap(),
+        "--collection",
+        "nope",
+    ]);
+    assert!(
+        stderr(&out).contains("no collection \"nope\""),
+        "{}",
+        stderr(&out)
+    );
+
     // rm per collection.
     let out = env.run(&["rm", "--collection", "people"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -521,6 +558,12 @@ fn scoped_tokens_never_show_another_collections_documents_on_any_endpoint() {
             let (status, body) = json_call(&server, "POST", path, t, ask_body(path, json!({})));
             assert_eq!(status, 200, "{body}");
             secret(&body);
+            // The trace explains within hr: candidates with their ranks, nothing removed.
+            let trace = &serde_json::from_str::<Value>(&body).unwrap()["trace"];
+            let candidates = trace["candidates"].as_array().unwrap();
+            assert!(!candidates.is_empty(), "{trace}");
+            assert!(candidates.iter().all(|c| c["fused_rank"].is_u64()));
+            assert_eq!(trace["removed"], json!([]), "{trace}");
             let (status, body) = json_call(
                 &server,
                 "POST",

@@ -751,6 +751,11 @@ fn a_document_too_long_for_one_prompt_is_answered_part_by_part_then_combined() {
         );
     }
     assert_eq!(done["mode"], "generated");
+    // Every request's tokens are counted (the fake reports 321 prompt tokens for each).
+    assert_eq!(
+        done["generation"]["prompt_tokens"].as_u64(),
+        Some(321 * (parts + 1))
+    );
     crate::e2e::assert_citations_point_at_their_text(done);
     drop(server);
 

@@ -63,9 +63,9 @@ pub(crate) enum Command {
     /// BEIR dataset folder or on a corpus folder with golden questions.
     Eval {
         /// A BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv), or a corpus folder
-        /// with --questions.
-        #[arg(long, value_name = "DIR")]
-        dataset: PathBuf,
+        /// with --questions. Without it, --questions are asked of the index itself.
+        #[arg(long, value_name = "DIR", required_unless_present = "questions")]
+        dataset: Option<PathBuf>,
         /// Golden questions for a corpus folder (JSONL: question, document, section).
         #[arg(long, value_name = "FILE")]
         questions: Option<PathBuf>,
@@ -75,6 +75,10 @@ pub(crate) enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Without --dataset: ask the questions within this collection of the index (repeat
+        /// for more; default every collection).
+        #[arg(long, value_name = "NAME", conflicts_with = "dataset")]
+        collection: Vec<String>,
     },
     /// Remove documents from the index, by id or path (a folder removes all below it), or a
     /// whole collection.

@@ -69,7 +69,16 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             questions,
             eval_index,
             json,
+            collection,
         } => {
+            let Some(dataset) = dataset else {
+                // The golden questions against the index itself, within the collections named.
+                let questions = questions.context("--questions is needed without --dataset")?;
+                let rag = Rag::open(config)?;
+                let report = rag::eval::check_in(&rag, &questions, &collection)?;
+                emit(json, &report, print_eval)?;
+                return Ok(ExitCode::SUCCESS);
+            };
             let index = eval_index.unwrap_or_else(|| rag::eval::default_index(&config, &dataset));
             let bar = progress_bar();
             let report =
@@ -342,7 +351,7 @@ fn ingest(
         }
     }
     if let Some((questions, min_recall)) = gate {
-        let check = rag::eval::check(&rag, &questions)?;
+        let check = rag::eval::check_in(&rag, &questions, options.collection.as_slice())?;
         let (mode, recall) = check
             .scores(rag::Mode::Hybrid)
             .map(|s| ("hybrid", s.recall_20))

@@ -139,6 +139,8 @@ impl Rag {
         } else {
             let mut partials = Vec::new();
             let mut last = None;
+            // The generation counts of every part, and of the combining answer, added up.
+            let mut spent = crate::types::GenerationStats::default();
             for (k, part) in parts.iter().enumerate() {
                 go_on = on_event(AskEvent::Progress {
                     part: k + 1,
@@ -152,6 +154,7 @@ impl Rag {
                     self.route_part(models, asked, question, &hits[part.clone()], &mut |e| {
                         !matches!(e, AskEvent::Piece(_)) || go_on
                     })?;
+                add_stats(&mut spent, routed.stats.as_ref());
                 let text = generate::renumber(&routed.text, part.start);
                 if generate::parse_markers(&text).is_empty() {
                     // Nothing in this part answers (the model said the documents do not say).
@@ -161,7 +164,7 @@ impl Rag {
                 }
                 last = Some(routed);
             }
-            let routed = match (go_on, partials.len()) {
+            let mut routed = match (go_on, partials.len()) {
                 (false, _) => generate::answer::Routed::cancelled(true),
                 // One part answered: its answer is the answer.
                 (true, 1) => {
@@ -179,9 +182,12 @@ impl Rag {
                         part: parts.len() + 1,
                         parts: parts.len(),
                     });
-                    self.combine(models, asked, question, &partials, last, on_event)?
+                    let r = self.combine(models, asked, question, &partials, last, on_event)?;
+                    add_stats(&mut spent, r.stats.as_ref());
+                    r
                 }
             };
+            routed.stats = Some(spent);
             (routed, "map_reduce")
         };
         let generate_ms = t1.elapsed().as_secs_f64() * 1e3;
@@ -276,6 +282,12 @@ impl Rag {
             on_piece,
         ) {
             Ok((g, name)) => {
+                routed.stats = Some(crate::types::GenerationStats {
+                    prompt_tokens: g.prompt_tokens,
+                    prefix_tokens_reused: g.prefix_tokens_reused,
+                    generated_tokens: g.generated_tokens,
+                    thinking_tokens: g.thinking_tokens,
+                });
                 routed.text = g.text;
                 routed.model = Some(name);
                 routed.stop_reason = Some(g.stop_reason);
@@ -307,6 +319,16 @@ impl Rag {
             }
         }
         budget.sources(generate::SYSTEM_PROMPT, &asked_text, &count)
+    }
+}
+
+/// Adds one generation's counts to `sum`.
+fn add_stats(sum: &mut crate::types::GenerationStats, one: Option<&crate::types::GenerationStats>) {
+    if let Some(g) = one {
+        sum.prompt_tokens += g.prompt_tokens;
+        sum.prefix_tokens_reused += g.prefix_tokens_reused;
+        sum.generated_tokens += g.generated_tokens;
+        sum.thinking_tokens += g.thinking_tokens;
     }
 }
 

@@ -277,6 +277,7 @@ fn score(
     vectors: &[Vec<f32>],
     config: &RetrievalConfig,
     modes: &[Mode],
+    allowed: Option<&std::collections::HashSet<i64>>,
 ) -> Result<Scored> {
     // Chunks carry their document's id from the search; documents' paths are read once.
     let paths: HashMap<i64, String> = index
@@ -292,7 +293,14 @@ fn score(
             .get(qi)
             .map(Vec::as_slice)
             .ok_or_else(|| "no embedding model is loaded".to_string());
-        let candidates = retrieve::candidates(index, case.text, vector, config, config.candidates)?;
+        let candidates = retrieve::candidates_weighted(
+            index,
+            &[(case.text, 1.0)],
+            vector,
+            config,
+            config.candidates,
+            allowed,
+        )?;
         let doc_of: HashMap<i64, i64> = candidates
             .bm25
             .iter()
@@ -400,7 +408,15 @@ pub fn run(
         reused,
         seconds: ingest_seconds,
     };
-    evaluate(&rag, dataset, &judged, &golden, ingested, Some(&answers))
+    evaluate(
+        &rag,
+        dataset,
+        &judged,
+        &golden,
+        ingested,
+        Some(&answers),
+        &[],
+    )
 }
 
 /// How an evaluation's index was made.
@@ -411,14 +427,28 @@ struct Ingested {
     seconds: f64,
 }
 
-/// Golden questions against the pipeline's own index, hybrid mode only (`rag ingest --check`).
+/// Golden questions against the pipeline's own index (`rag ingest --check`).
 pub fn check(rag: &Rag, questions: &Path) -> Result<EvalReport> {
+    check_in(rag, questions, &[])
+}
+
+/// Golden questions against the pipeline's own index, searched within `collections` (every
+/// collection when empty): `rag eval --questions FILE --collection NAME`, `rag ingest
+/// --collection NAME --check FILE`. A collection the index does not have is an error.
+pub fn check_in(rag: &Rag, questions: &Path, collections: &[String]) -> Result<EvalReport> {
     let golden = load_questions(questions)?;
+    let have = rag.open_index()?.collection_counts();
+    if let Some(c) = collections.iter().find(|c| !have.contains_key(*c)) {
+        return Err(Error::User(crate::error::UserError::BadRequest(format!(
+            "no collection {c:?} in the index; it has: {}",
+            have.keys().cloned().collect::<Vec<_>>().join(", ")
+        ))));
+    }
     let ingested = Ingested {
         reused: true,
         seconds: 0.0,
     };
-    evaluate(rag, questions, &[], &golden, ingested, None)
+    evaluate(rag, questions, &[], &golden, ingested, None, collections)
 }
 
 /// Scores `judged` and `golden` against `rag`'s index. With `answers` (gold spans by question
@@ -430,9 +460,15 @@ fn evaluate(
     golden: &[GoldenQuestion],
     ingested: Ingested,
     answers: Option<&HashMap<String, reading::Gold>>,
+    collections: &[String],
 ) -> Result<EvalReport> {
     let config = &rag.config().retrieval;
     let index = rag.open_index()?;
+    let within = crate::types::Filter {
+        collections: collections.to_vec(),
+        ..Default::default()
+    };
+    let allowed = index.allowed(&crate::types::Visible::All, &within);
     let mut skipped = 0;
     let mut cases: Vec<Case<'_>> = Vec::new();
     // Each judged case's gold answers, when it has a span in its own document.
@@ -490,7 +526,7 @@ fn evaluate(
         Some(e) => e.embed_queries(&texts)?,
         None => Vec::new(),
     };
-    let (scores, missed, ranks) = score(&index, &cases, &vectors, config, modes)?;
+    let (scores, missed, ranks) = score(&index, &cases, &vectors, config, modes, allowed.as_ref())?;
     let reading = match answers {
         Some(_) => {
             case_answers.resize(cases.len(), None);
@@ -508,7 +544,12 @@ fn evaluate(
     let refusal_report = if golden.iter().any(|g| g.unanswerable) {
         let mut evidence = Vec::new();
         for g in golden {
-            let r = rag.search(&g.question, None)?;
+            let scope = crate::Scope {
+                visible: &crate::types::Visible::All,
+                filter: &within,
+                trace: false,
+            };
+            let r = rag.search_after(&g.question, None, None, scope)?;
             evidence.push((g.question.clone(), r.evidence.score, g.unanswerable));
         }
         Some(refusal(evidence, config.refuse_below()))
