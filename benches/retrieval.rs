@@ -14,6 +14,11 @@
 //! first 20 of `retrieval.candidates` against an exact scan of all vectors, at several `ef`;
 //! the exact scan's latency is the reference the HNSW figures are divided by.
 //!
+//! Filtered search (collections and metadata filters, applied inside retrieval): for documents
+//! chosen at several shares of the index, the vector side's recall@20 against an exact scan of
+//! the allowed chunks, inside the search and (the baseline) by filtering the unfiltered top 50
+//! afterwards, with latencies; and BM25's latency with the filter against without.
+//!
 //! Usage: cargo bench --bench retrieval   (RAG_BENCH_CHUNKS=N, RAG_BENCH_SOURCE=INDEX_DIR)
 
 use std::collections::HashMap;
@@ -441,6 +446,100 @@ fn main() -> anyhow::Result<()> {
             let _ = index.search_vectors(&vectors[q], rcfg.candidates, ef);
         });
         writeln!(out, "| {ef} | {recall:.4} | {p50:.3} | {p99:.3} |")?;
+    }
+    filtered(&mut out, &index, &queries, &vectors, &all, &rcfg, bm25.0)?;
+    Ok(())
+}
+
+/// The filtered-search table (see the module's notes).
+fn filtered(
+    out: &mut impl Write,
+    index: &Index,
+    queries: &[String],
+    vectors: &[Vec<f32>],
+    all: &[(i64, Vec<f32>)],
+    rcfg: &rag::config::RetrievalConfig,
+    bm25_p50: f64,
+) -> anyhow::Result<()> {
+    let n = queries.len();
+    let docs: Vec<i64> = index.all_doc_attrs().map(|(id, _)| id).collect();
+    writeln!(
+        out,
+        "\n| documents kept | chunks kept | vector search | recall@20 inside | recall@20 filtering the top {} after | vector p50 ms | vector p99 ms | BM25 p50 ms (unfiltered {bm25_p50:.3}) |",
+        rcfg.candidates
+    )?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|")?;
+    for per_mille in [500u64, 100, 10, 1] {
+        // A fixed, spread-out choice of documents.
+        let allowed: std::collections::HashSet<i64> = docs
+            .iter()
+            .copied()
+            .filter(|d| (*d as u64).wrapping_mul(2_654_435_761) % 1000 < per_mille)
+            .collect();
+        let kept: Vec<(i64, Vec<f32>)> = all
+            .iter()
+            .filter(|(id, _)| index.document_of(*id).is_some_and(|d| allowed.contains(&d)))
+            .cloned()
+            .collect();
+        let (mut inside, mut after) = (0.0, 0.0);
+        for v in vectors {
+            let exact = exact_top(&kept, v, 20);
+            let denominator = exact.len().max(1) as f64;
+            let found =
+                index.search_vectors_in(v, rcfg.candidates, rcfg.ef_search, Some(&allowed))?;
+            inside += found
+                .iter()
+                .take(20)
+                .filter(|s| exact.contains(&s.id))
+                .count() as f64
+                / denominator;
+            let post: Vec<i64> = index
+                .search_vectors(v, rcfg.candidates, rcfg.ef_search)
+                .iter()
+                .filter(|s| {
+                    index
+                        .document_of(s.id)
+                        .is_some_and(|d| allowed.contains(&d))
+                })
+                .take(20)
+                .map(|s| s.id)
+                .collect();
+            after += post.iter().filter(|id| exact.contains(id)).count() as f64 / denominator;
+        }
+        let vector = time_each(n, |q| {
+            let _ = index.search_vectors_in(
+                &vectors[q],
+                rcfg.candidates,
+                rcfg.ef_search,
+                Some(&allowed),
+            );
+        });
+        let bm25 = time_each(n, |q| {
+            let _ = index.search_bm25_weighted(
+                &[(queries[q].as_str(), 1.0)],
+                rcfg.candidates,
+                rcfg.title_boost,
+                rcfg.unspaced,
+                Some(&allowed),
+            );
+        });
+        let how = if kept.len() <= rag::store::EXACT_SEARCH_MAX_CHUNKS {
+            "exact scan"
+        } else {
+            "filtered graph walk"
+        };
+        writeln!(
+            out,
+            "| {:.1}% ({}) | {} | {how} | {:.4} | {:.4} | {:.3} | {:.3} | {:.3} |",
+            per_mille as f64 / 10.0,
+            allowed.len(),
+            kept.len(),
+            inside / n as f64,
+            after / n as f64,
+            vector.0,
+            vector.1,
+            bm25.0
+        )?;
     }
     Ok(())
 }

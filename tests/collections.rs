@@ -707,6 +707,33 @@ fn scoped_tokens_never_show_another_collections_documents_on_any_endpoint() {
     );
     let (_, body) = json_call(&server, "GET", "/v1/documents", Some(&admin), Value::Null);
     assert!(body.contains("parking-and-transport"), "{body}");
+    drop(server);
+
+    // Listing shows names and rights, never a token; removing one revokes it.
+    let listed = env.ok_json(&["token", "list", "--json"]);
+    assert_eq!(listed.as_array().unwrap().len(), 3, "{listed}");
+    assert_eq!(listed[0]["name"], "hr-reader");
+    assert_eq!(listed[0]["collections"], json!(["hr"]));
+    assert!(!listed.to_string().contains(reader.as_str()));
+    let out = env.run(&["token", "remove", "hr-reader"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        env.ok_json(&["token", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let server = start_server(&env);
+    let body = json!({"question": PARKING});
+    assert_eq!(
+        json_call(&server, "POST", "/v1/search", Some(&reader), body.clone()).0,
+        401
+    );
+    assert_eq!(
+        json_call(&server, "POST", "/v1/search", Some(&writer), body).0,
+        200
+    );
 }
 
 /// The id of the parking page (collection eng).
@@ -724,4 +751,37 @@ fn eng_id(env: &Env) -> i64 {
         .unwrap()["id"]
         .as_i64()
         .unwrap()
+}
+
+#[test]
+fn kiosk_visitors_read_only_the_kiosks_collections() {
+    let env = Env::new();
+    ingest_split(&env);
+    env.append_config("[serve]\nkiosk_collections = [\"eng\"]\n");
+    let server = crate::e2e::start_server_with(env.cmd().args([
+        "serve",
+        "--kiosk",
+        "--addr",
+        "127.0.0.1:0",
+    ]));
+    let ask = |question: &str| {
+        let body = json!({"question": question, "extractive": true});
+        let (status, text) = json_call(&server, "POST", "/v1/ask", None, body);
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str::<Value>(&text).unwrap()
+    };
+    let parking = ask(PARKING);
+    assert!(
+        source_files(&parking).contains(&"parking-and-transport.md".into()),
+        "{parking}"
+    );
+    let visiting = ask("What are the visiting hours on the general wards?");
+    for f in source_files(&visiting) {
+        assert!(
+            !["visiting-hours.md", "pharmacy.md"].contains(&f.as_str()),
+            "{visiting}"
+        );
+    }
+    let body = json!({"question": PARKING, "collections": "hr"});
+    assert_eq!(json_call(&server, "POST", "/v1/ask", None, body).0, 403);
 }

@@ -338,8 +338,20 @@ pub(crate) enum TokenAction {
         /// It may delete.
         #[arg(long)]
         delete: bool,
-        /// A name for it in the config and logs.
+        /// A name for it in the config and logs (`rag token remove NAME` revokes it).
         #[arg(long, value_name = "NAME", default_value = "")]
+        name: String,
+    },
+    /// List the configured tokens: name, collections, rights (never a token).
+    List {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove the tokens with this name from the config file (a running server keeps them
+    /// until it is restarted).
+    Remove {
+        /// The name given to `rag token add --name`.
         name: String,
     },
 }

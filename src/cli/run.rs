@@ -264,7 +264,7 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Snapshot { action } => snapshot(config, action),
-        Command::Token { action } => token(cli.config.as_deref(), action),
+        Command::Token { action } => token(&config, cli.config.as_deref(), action),
         Command::Pull {
             model,
             profile,
@@ -596,9 +596,72 @@ fn watch_folders(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `rag token add`: a new token, printed once; its hash and scopes go into the config file.
-fn token(file: Option<&Path>, action: TokenAction) -> anyhow::Result<ExitCode> {
+/// `rag token add|list|remove`: a new token is printed once and its hash and scopes go into
+/// the config file.
+fn token(config: &Config, file: Option<&Path>, action: TokenAction) -> anyhow::Result<ExitCode> {
+    let path = file
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("RAG_CONFIG").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("rag.toml"));
     match action {
+        TokenAction::List { json } => {
+            let rows: Vec<serde_json::Value> = config
+                .serve
+                .tokens
+                .iter()
+                .map(|t| match t {
+                    rag::config::TokenEntry::Plain(_) => serde_json::json!({
+                        "name": "", "stored": "clear", "collections": ["*"], "upload": true, "delete": true,
+                    }),
+                    rag::config::TokenEntry::Scoped(s) => serde_json::json!({
+                        "name": s.name, "stored": "sha256", "sha256_prefix": s.sha256.get(..12),
+                        "collections": s.collections, "upload": s.upload, "delete": s.delete,
+                    }),
+                })
+                .collect();
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &rows)?;
+                writeln!(out)?;
+            } else if rows.is_empty() {
+                writeln!(
+                    out,
+                    "no tokens: the server answers loopback only, without authentication"
+                )?;
+            } else {
+                for r in &rows {
+                    writeln!(
+                        out,
+                        "{:<16} {:<7} collections {:<24} upload {:<5} delete {}",
+                        r["name"]
+                            .as_str()
+                            .filter(|n| !n.is_empty())
+                            .unwrap_or("(unnamed)"),
+                        r["stored"].as_str().unwrap_or_default(),
+                        r["collections"]
+                            .as_array()
+                            .map(|c| c
+                                .iter()
+                                .filter_map(|v| v.as_str())
+                                .collect::<Vec<_>>()
+                                .join(","))
+                            .unwrap_or_default(),
+                        r["upload"],
+                        r["delete"]
+                    )?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenAction::Remove { name } => {
+            let n = rag::config::tokens::remove_from_config(&path, &name)?;
+            eprintln!(
+                "rag: removed {n} token{} named {name:?} from {}; restart the server for it to take effect",
+                if n == 1 { "" } else { "s" },
+                path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         TokenAction::Add {
             collections,
             write,
@@ -621,10 +684,6 @@ fn token(file: Option<&Path>, action: TokenAction) -> anyhow::Result<ExitCode> {
             rag::config::TokenEntry::Scoped(entry.clone())
                 .check()
                 .map_err(anyhow::Error::msg)?;
-            let path = file
-                .map(Path::to_path_buf)
-                .or_else(|| std::env::var_os("RAG_CONFIG").map(PathBuf::from))
-                .unwrap_or_else(|| PathBuf::from("rag.toml"));
             rag::config::tokens::add_to_config(&path, &entry)?;
             eprintln!(
                 "rag: added a token for {} to {} (upload: {}, delete: {}); it is shown only now, keep it safe:",

@@ -236,6 +236,66 @@ pub fn add_to_config(path: &Path, entry: &ScopedToken) -> Result<()> {
         .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
 }
 
+/// Removes the `serve.tokens` entries named `name` from the TOML file at `path` (their
+/// tokens stop working when the server next loads its settings), keeping the rest of the
+/// file. Returns how many were removed; none is an error that lists the names there are.
+pub fn remove_from_config(path: &Path, name: &str) -> Result<usize> {
+    let bad = |m: String| Error::User(UserError::Config(m));
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| bad(format!("{} is not valid TOML: {e}", path.display())))?;
+    let named =
+        |t: &dyn toml_edit::TableLike| t.get("name").and_then(|v| v.as_str()).map(str::to_string);
+    let mut names = Vec::new();
+    let mut removed = 0;
+    if let Some(tokens) = doc
+        .get_mut("serve")
+        .and_then(|s| s.as_table_like_mut())
+        .and_then(|s| s.get_mut("tokens"))
+    {
+        match tokens {
+            toml_edit::Item::ArrayOfTables(list) => {
+                names.extend(list.iter().filter_map(|t| named(t)));
+                let before = list.len();
+                list.retain(|t| named(t).as_deref() != Some(name));
+                removed = before - list.len();
+            }
+            item => {
+                if let Some(list) = item.as_array_mut() {
+                    names.extend(
+                        list.iter()
+                            .filter_map(|v| v.as_inline_table())
+                            .filter_map(|t| named(t)),
+                    );
+                    let before = list.len();
+                    list.retain(|v| {
+                        v.as_inline_table().and_then(|t| named(t)).as_deref() != Some(name)
+                    });
+                    removed = before - list.len();
+                }
+            }
+        }
+    }
+    if removed == 0 {
+        return Err(bad(format!(
+            "{} has no token named {name:?}; named tokens there: {}",
+            path.display(),
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        )));
+    }
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, doc.to_string())
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
+    Ok(removed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,5 +382,14 @@ mod tests {
         let f: File = toml::from_str(&text).unwrap();
         assert_eq!(f.serve.tokens.len(), 2);
         assert_eq!(f.serve.tokens[1], TokenEntry::Scoped(entry("b")));
+        // Removing by name leaves the rest.
+        assert_eq!(remove_from_config(&path, "b").unwrap(), 1);
+        let f: File = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(
+            f.serve.tokens,
+            vec![TokenEntry::Plain("plain-token-0123456789".into())]
+        );
+        let err = remove_from_config(&path, "b").unwrap_err().to_string();
+        assert!(err.contains("no token named \"b\""), "{err}");
     }
 }

@@ -23,7 +23,7 @@ use crate::error::{Error, Result, UserError};
 use crate::types::{Chunk, Document};
 
 pub use manifest::Manifest;
-pub use reader::{folder_id, Index};
+pub use reader::{folder_id, Index, EXACT_SEARCH_MAX_CHUNKS};
 pub use sqlite::StoredDoc;
 pub use writer::Writer;
 

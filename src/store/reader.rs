@@ -166,6 +166,11 @@ impl Index {
         )
     }
 
+    /// The document chunk `id` belongs to.
+    pub fn document_of(&self, id: i64) -> Option<i64> {
+        self.docs.get(&id).copied()
+    }
+
     /// What filters select on, for every document.
     pub fn all_doc_attrs(&self) -> impl Iterator<Item = (i64, &DocAttrs)> {
         self.attrs.iter().map(|(id, a)| (*id, a))
