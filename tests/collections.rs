@@ -335,6 +335,42 @@ fn filters_apply_inside_retrieval_and_the_trace_says_what_removed_what() {
     assert!(stderr(&out).contains("is not a time"), "{}", stderr(&out));
     let out = env.run(&["ask", "--extractive", "--where", "team", PARKING]);
     assert!(stderr(&out).contains("not KEY=VALUE"), "{}", stderr(&out));
+
+    // The same over HTTP.
+    let server = start_server(&env);
+    let search = |filter: Value| {
+        let body = json!({"question": PARKING, "filter": filter, "trace": true});
+        json_call(&server, "POST", "/v1/search", None, body)
+    };
+    let (status, body) = search(json!({"meta": {"team": "estates"}, "format": "jsonl"}));
+    assert_eq!(status, 200, "{body}");
+    let r: Value = serde_json::from_str(&body).unwrap();
+    let hits: Vec<&str> = r["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        !hits.is_empty() && hits.iter().all(|p| p.contains("notes.jsonl#")),
+        "{r}"
+    );
+    // The first condition a document fails is named: here the format, checked before metadata.
+    assert_eq!(r["trace"]["removed"][0]["by"], "format", "{r}");
+    let (status, body) = search(json!({"ingested_after": "2999-01-01", "collections": ["eng"]}));
+    assert_eq!(status, 200, "{body}");
+    let r: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(r["hits"], json!([]), "{r}");
+    assert_eq!(r["trace"]["allowed_documents"], 0);
+    for (bad, says) in [
+        (json!({"format": "exe"}), "not one rag reads"),
+        (json!({"ingested_before": "soon"}), "is not a time"),
+        (json!({"colour": "red"}), "unknown field"),
+    ] {
+        let (status, body) = search(bad);
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains(says), "{body}");
+    }
 }
 
 #[test]
