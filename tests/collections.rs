@@ -50,6 +50,13 @@ fn ingest_split(env: &Env) -> (PathBuf, PathBuf) {
     (hr, eng)
 }
 
+/// `rag ARGS` fails and says `says` on stderr.
+fn fails_saying(env: &Env, args: &[&str], says: &str) {
+    let out = env.run(args);
+    assert!(!out.status.success(), "rag {args:?} succeeded");
+    assert!(stderr(&out).contains(says), "{}", stderr(&out));
+}
+
 /// The file names an answer's sources come from.
 fn source_files(a: &Value) -> Vec<String> {
     let mut files: Vec<String> = a["sources"]
@@ -106,12 +113,10 @@ fn collections_keep_questions_apart_and_move_rm_and_count_per_collection() {
     assert!(files
         .iter()
         .all(|f| f["collection"] == "hr" && f["meta"]["team"] == "people"));
-    let out = env.run(&["status", "--collection", "nope"]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("no collection \"nope\""),
-        "{}",
-        stderr(&out)
+    fails_saying(
+        &env,
+        &["status", "--collection", "nope"],
+        "no collection \"nope\"",
     );
 
     // Ingesting the same folder into another collection moves its documents (an update, not
@@ -148,18 +153,15 @@ fn collections_keep_questions_apart_and_move_rm_and_count_per_collection() {
         .all(|f| f["meta"] == json!({})));
 
     // Bad names fail before anything is written.
-    let out = env.run(&["ingest", "--collection", "a b", hr.to_str().unwrap()]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("not a valid name"),
-        "{}",
-        stderr(&out)
+    fails_saying(
+        &env,
+        &["ingest", "--collection", "a b", hr.to_str().unwrap()],
+        "not a valid name",
     );
-    let out = env.run(&["ask", "--extractive", "--collection", "../x", PARKING]);
-    assert!(
-        stderr(&out).contains("not a valid name"),
-        "{}",
-        stderr(&out)
+    fails_saying(
+        &env,
+        &["ask", "--extractive", "--collection", "../x", PARKING],
+        "not a valid name",
     );
 
     // Golden questions against the index itself, within a collection: the parking question
@@ -186,17 +188,16 @@ fn collections_keep_questions_apart_and_move_rm_and_count_per_collection() {
         recall(&["--collection", "people", "--collection", "eng"]),
         1.0
     );
-    let out = env.run(&[
-        "eval",
-        "--questions",
-        golden.to_str().unwrap(),
-        "--collection",
-        "nope",
-    ]);
-    assert!(
-        stderr(&out).contains("no collection \"nope\""),
-        "{}",
-        stderr(&out)
+    fails_saying(
+        &env,
+        &[
+            "eval",
+            "--questions",
+            golden.to_str().unwrap(),
+            "--collection",
+            "nope",
+        ],
+        "no collection \"nope\"",
     );
 
     // rm per collection.
@@ -206,11 +207,10 @@ fn collections_keep_questions_apart_and_move_rm_and_count_per_collection() {
     let status = env.status();
     assert_eq!(status["documents"], 2, "{status}");
     assert_eq!(status["agree"], true);
-    let out = env.run(&["rm", "--collection", "people"]);
-    assert!(
-        stderr(&out).contains("holds no documents"),
-        "{}",
-        stderr(&out)
+    fails_saying(
+        &env,
+        &["rm", "--collection", "people"],
+        "holds no documents",
     );
 }
 
@@ -319,22 +319,27 @@ fn filters_apply_inside_retrieval_and_the_trace_says_what_removed_what() {
     assert!(a.get("trace").is_none());
 
     // Typos fail with what to do.
-    let out = env.run(&["ask", "--extractive", "--format", "exe", PARKING]);
-    assert!(
-        stderr(&out).contains("not one rag reads"),
-        "{}",
-        stderr(&out)
+    fails_saying(
+        &env,
+        &["ask", "--extractive", "--format", "exe", PARKING],
+        "not one rag reads",
     );
-    let out = env.run(&[
-        "ask",
-        "--extractive",
-        "--ingested-after",
-        "yesterday",
-        PARKING,
-    ]);
-    assert!(stderr(&out).contains("is not a time"), "{}", stderr(&out));
-    let out = env.run(&["ask", "--extractive", "--where", "team", PARKING]);
-    assert!(stderr(&out).contains("not KEY=VALUE"), "{}", stderr(&out));
+    fails_saying(
+        &env,
+        &[
+            "ask",
+            "--extractive",
+            "--ingested-after",
+            "yesterday",
+            PARKING,
+        ],
+        "is not a time",
+    );
+    fails_saying(
+        &env,
+        &["ask", "--extractive", "--where", "team", PARKING],
+        "not KEY=VALUE",
+    );
 
     // The same over HTTP.
     let server = start_server(&env);
@@ -419,11 +424,10 @@ fn whole_document_questions_read_the_document_in_order_or_outline_it() {
     assert_eq!(a["whole"]["chosen"], "pinned", "{a}");
     assert_eq!(a["whole"]["documents"], json!([guide["id"]]));
     // An unknown pin is named.
-    let out = env.run(&["ask", "--extractive", "--pin", "99999", "Summarize it"]);
-    assert!(
-        stderr(&out).contains("no document with id 99999"),
-        "{}",
-        stderr(&out)
+    fails_saying(
+        &env,
+        &["ask", "--extractive", "--pin", "99999", "Summarize it"],
+        "no document with id 99999",
     );
     // A question that names no document is answered from a search, as before.
     let a = env.ask_extractive("When can I visit?");

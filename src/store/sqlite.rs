@@ -15,6 +15,15 @@ pub const SCHEMA_VERSION: u32 = 4;
 /// Ingest runs the index remembers.
 pub const RUNS_KEPT: usize = 20;
 
+/// The last ingest runs (what each added, changed, removed and skipped), for operators.
+const RUNS_TABLE: &str = "CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    origin TEXT NOT NULL,
+    report TEXT NOT NULL,
+    collection TEXT
+);";
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
@@ -47,14 +56,6 @@ CREATE TABLE IF NOT EXISTS chunks (
     UNIQUE (doc_id, ord)
 );
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id);
--- The last ingest runs (what each added, changed, removed and skipped), for operators.
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at INTEGER NOT NULL,
-    origin TEXT NOT NULL,
-    report TEXT NOT NULL,
-    collection TEXT
-);
 -- Chunks deleted since the vector graph was last built from scratch: the graph still holds
 -- them (hnsw_rs cannot delete), so searches filter them out until compaction.
 CREATE TABLE IF NOT EXISTS tombstones (
@@ -180,6 +181,7 @@ impl Db {
                     ))));
                 }
                 conn.execute_batch(SCHEMA)?;
+                conn.execute_batch(RUNS_TABLE)?;
                 conn.execute(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?1)",
                     [SCHEMA_VERSION.to_string()],
@@ -672,15 +674,9 @@ fn migrate(conn: &Connection) -> Result<()> {
                 "ALTER TABLE documents ADD COLUMN collection TEXT NOT NULL DEFAULT 'default';
                  ALTER TABLE documents ADD COLUMN language TEXT;
                  ALTER TABLE documents ADD COLUMN meta TEXT NOT NULL DEFAULT '{}';
-                 CREATE INDEX IF NOT EXISTS documents_by_collection ON documents(collection);
-                 CREATE TABLE IF NOT EXISTS runs (
-                     id INTEGER PRIMARY KEY AUTOINCREMENT,
-                     at INTEGER NOT NULL,
-                     origin TEXT NOT NULL,
-                     report TEXT NOT NULL,
-                     collection TEXT
-                 );",
+                 CREATE INDEX IF NOT EXISTS documents_by_collection ON documents(collection);",
             )?;
+            conn.execute_batch(RUNS_TABLE)?;
             let has_collection: bool = conn.query_row(
                 "SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'collection'",
                 [],
@@ -800,10 +796,12 @@ mod tests {
                 .replace(
                     "CREATE INDEX IF NOT EXISTS documents_by_collection ON documents(collection);",
                     "",
-                )
-                .replace(",\n    collection TEXT\n);", "\n);");
+                );
             if from == "2" {
                 schema = schema.replace("    ocr INTEGER NOT NULL DEFAULT 0,\n", "");
+            } else {
+                // Version 3 had the runs log, without its collection.
+                schema.push_str(&RUNS_TABLE.replace(",\n    collection TEXT\n", "\n"));
             }
             assert!(!schema.contains("collection"), "{schema}");
             old.execute_batch(&schema).unwrap();

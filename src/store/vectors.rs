@@ -164,23 +164,11 @@ impl Graph {
         ef: usize,
         dead: &HashSet<usize>,
     ) -> Vec<Scored> {
-        let ef = ef.max(limit);
-        let found = self.with_hnsw(|hnsw| {
-            if dead.is_empty() {
-                hnsw.search(query, limit, ef)
-            } else {
-                let alive = |id: &usize| !dead.contains(id);
-                hnsw.search_filter(query, limit, ef, Some(&alive))
-            }
-        });
-        found
-            .into_iter()
-            .map(|n| Scored {
-                id: n.d_id as i64,
-                doc: 0,
-                score: 1.0 - n.distance,
-            })
-            .collect()
+        if dead.is_empty() {
+            let ef = ef.max(limit);
+            return scored(self.with_hnsw(|hnsw| hnsw.search(query, limit, ef)));
+        }
+        self.search_where(query, limit, ef, &|id: &usize| !dead.contains(id))
     }
 
     /// [`Graph::search`] keeping only the points `keep` accepts (checked during the walk).
@@ -193,15 +181,7 @@ impl Graph {
     ) -> Vec<Scored> {
         let ef = ef.max(limit);
         let keep = |id: &usize| keep(id);
-        let found = self.with_hnsw(|hnsw| hnsw.search_filter(query, limit, ef, Some(&keep)));
-        found
-            .into_iter()
-            .map(|n| Scored {
-                id: n.d_id as i64,
-                doc: 0,
-                score: 1.0 - n.distance,
-            })
-            .collect()
+        scored(self.with_hnsw(|hnsw| hnsw.search_filter(query, limit, ef, Some(&keep))))
     }
 
     /// Every point's chunk id, tombstones included.
@@ -213,6 +193,18 @@ impl Graph {
                 .collect()
         })
     }
+}
+
+/// The graph's neighbours as chunk ids with their cosine similarity.
+fn scored(found: Vec<hnsw_rs::prelude::Neighbour>) -> Vec<Scored> {
+    found
+        .into_iter()
+        .map(|n| Scored {
+            id: n.d_id as i64,
+            doc: 0,
+            score: 1.0 - n.distance,
+        })
+        .collect()
 }
 
 /// Cosine similarity of two vectors (0 when either is all zeros), as the graph's distance
