@@ -65,14 +65,15 @@ fn remove_files(paths: &[PathBuf]) {
 }
 
 /// Uploads documents (multipart/form-data, one or more file parts) and ingests them like
-/// `rag ingest`. Each file is stored under the index folder with a generated name; the name
+/// `rag ingest`, into a collection the token may read (it needs the upload right); text
+/// fields other than `collection` become every file's metadata. Each file is stored under the index folder with a generated name; the name
 /// the client sent only chooses the format by its extension and is reported back. A file
 /// whose content is already indexed is not stored again: its entry names the documents that
 /// hold it, with `"duplicate": true`.
-#[utoipa::path(post, path = "/v1/documents", request_body(content_type = "multipart/form-data", description = "One or more file parts (.txt .md .html .pdf .docx .jsonl)"), responses(
+#[utoipa::path(post, path = "/v1/documents", params(("collection" = Option<String>, Query, description = "The collection the files go into (else a `collection` form field, else the token's only collection, else `default`)")), request_body(content_type = "multipart/form-data", description = "One or more file parts (.txt .md .html .pdf .docx .jsonl, images); other text fields are metadata for every file"), responses(
     (status = 201, description = "Ingested", body = UploadResponse),
     (status = 200, description = "Every file was already indexed", body = UploadResponse),
-    (status = 403, description = "Kiosk mode", body = ErrorBody),
+    (status = 403, description = "Kiosk mode, or the token may not upload into that collection", body = ErrorBody),
     (status = 413, description = "Larger than serve.max_upload_bytes", body = ErrorBody),
     (status = 415, description = "Unsupported file type", body = ErrorBody),
     (status = 422, description = "No file could be read", body = UploadResponse)
