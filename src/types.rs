@@ -776,8 +776,9 @@ pub struct WholeDocument {
     /// `pinned` (the request named them) or `named` (the question names the document).
     pub chosen: String,
     /// `read` (the whole text in one prompt), `map_reduce` (a partial answer per part, then
-    /// one combined answer), or `outline` (no model: each section's heading and first
-    /// sentence).
+    /// one combined answer); without a model, `extracted` (the document's sentences that match
+    /// what the question asks besides naming it) or `outline` (when nothing else matches, as
+    /// for "summarize X": each section's heading and first sentence).
     pub how: String,
     /// Parts read (1 when the whole text fitted one prompt).
     pub parts: usize,

@@ -429,6 +429,20 @@ fn whole_document_questions_read_the_document_in_order_or_outline_it() {
         &["ask", "--extractive", "--pin", "99999", "Summarize it"],
         "no document with id 99999",
     );
+    // A question that asks something of a named document: its own matching sentences, cited
+    // with the document's numbering.
+    let a = env
+        .ask_extractive("Are balloons allowed according to the Visiting Hours and Visitor Rules?");
+    assert_eq!(a["whole"]["how"], "extracted", "{a}");
+    assert_eq!(a["whole"]["chosen"], "named");
+    assert!(a["answer"].as_str().unwrap().contains("balloons"), "{a}");
+    crate::e2e::assert_citations_point_at_their_text(&a);
+    for c in a["citations"].as_array().unwrap() {
+        let n = c["n"].as_u64().unwrap() as usize;
+        assert_eq!(c["start_line"], a["sources"][n - 1]["start_line"], "{a}");
+    }
+    let first = a["citations"][0]["text"].as_str().unwrap();
+    assert!(first.contains("balloons"), "{a}");
     // A question that names no document is answered from a search, as before.
     let a = env.ask_extractive("When can I visit?");
     assert!(a.get("whole").is_none(), "{a}");

@@ -48,6 +48,12 @@ fn parse_list(inside: &str) -> Option<Vec<usize>> {
 /// the sources numbered from 1, renumbered as the whole list numbers them. Ranges are written
 /// out as lists; other bracketed text is left as it is.
 pub fn renumber(answer: &str, offset: usize) -> String {
+    map_markers(answer, &|n| n + offset)
+}
+
+/// `answer` with every marker's numbers mapped by `f` (ranges written out as lists); other
+/// bracketed text is left as it is.
+pub fn map_markers(answer: &str, f: &dyn Fn(usize) -> usize) -> String {
     let mut out = String::with_capacity(answer.len());
     let mut rest = answer;
     while let Some(open) = rest.find('[') {
@@ -59,7 +65,7 @@ pub fn renumber(answer: &str, offset: usize) -> String {
         };
         match parse_list(&after[..close]) {
             Some(numbers) => {
-                let list: Vec<String> = numbers.iter().map(|n| (n + offset).to_string()).collect();
+                let list: Vec<String> = numbers.iter().map(|&n| f(n).to_string()).collect();
                 out.push_str(&format!("[{}]", list.join(", ")));
             }
             None => out.push_str(&rest[open..open + close + 2]),

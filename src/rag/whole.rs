@@ -8,6 +8,7 @@
 use super::questions::{Asked, Found};
 use super::*;
 use crate::types::{Citation, Hit, WholeDocument};
+use generate::EXTRACTIVE_SENTENCES;
 
 /// Most documents a request may pin.
 pub const MAX_PINNED: usize = 8;
@@ -25,6 +26,24 @@ const OUTLINE_SENTENCE_CHARS: usize = 280;
 /// Shortest title (in characters) that names a document inside a question.
 const TITLE_MIN_CHARS: usize = 12;
 
+/// The documents a question is about as a whole, and how they were chosen.
+pub(super) struct Chosen {
+    /// Document ids, in order.
+    docs: Vec<i64>,
+    /// `pinned` or `named`.
+    how: &'static str,
+    /// The words by which the question named the document (left out when its own words are
+    /// matched against the document's sentences).
+    name: Option<String>,
+}
+
+impl Chosen {
+    /// True when the question is to be answered from a search.
+    pub(super) fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+}
+
 impl Rag {
     /// The documents a question is about as a whole: the pinned ones (each must be one the
     /// caller may read: others are answered as missing), or the one document the question
@@ -34,7 +53,7 @@ impl Rag {
         question: &str,
         asked: &Asked,
         pin: &[i64],
-    ) -> Result<(Vec<i64>, &'static str)> {
+    ) -> Result<Chosen> {
         let index = self.open_index()?;
         if !pin.is_empty() {
             if pin.len() > MAX_PINNED {
@@ -57,14 +76,18 @@ impl Rag {
                     ids.push(id);
                 }
             }
-            return Ok((ids, "pinned"));
+            return Ok(Chosen {
+                docs: ids,
+                how: "pinned",
+                name: None,
+            });
         }
-        Ok((
-            named_document(&index, question, &asked.visible, &asked.filter)
-                .into_iter()
-                .collect(),
-            "named",
-        ))
+        let named = named_document(&index, question, &asked.visible, &asked.filter);
+        Ok(Chosen {
+            docs: named.iter().map(|(id, _)| *id).collect(),
+            how: "named",
+            name: named.map(|(_, name)| name),
+        })
     }
 
     /// Answers from whole documents (see the module's notes), reporting the sources, then
@@ -73,14 +96,18 @@ impl Rag {
     pub(super) fn ask_whole(
         &self,
         question: &str,
-        docs: (Vec<i64>, &'static str),
+        chosen: Chosen,
         asked: &Asked,
         models: &[generate::answer::Model<'_>],
         extractive: bool,
         on_event: &mut dyn FnMut(AskEvent<'_>) -> bool,
         started: Instant,
     ) -> Result<Answer> {
-        let (docs, chosen) = docs;
+        let Chosen {
+            docs,
+            how: chosen,
+            name,
+        } = chosen;
         let t0 = Instant::now();
         let index = self.open_index()?;
         let mut hits: Vec<Hit> = Vec::new();
@@ -120,16 +147,30 @@ impl Rag {
             crate::messages::for_question(question, hits.iter().map(|h| h.text.as_str()));
         let words = || messages;
         let (mut out, how) = if models.is_empty() || extractive {
-            let mut routed = generate::answer::Routed::written(
-                outline(&hits).unwrap_or_else(|| words().no_direct_answer.to_string()),
-                AnswerMode::Extractive,
-            );
+            // A question that asks something of the document ("what does the Staff Handbook
+            // say about parking?") is answered by the document's own sentences that match its
+            // words, the document's name left out; one that asks for the document itself
+            // ("summarize X") matches nothing else, and gets the outline.
+            let asked_words = match &name {
+                Some(n) => without(question, n),
+                None => question.to_string(),
+            };
+            let extracted = generate::extract(&asked_words, &retrieved.hits, EXTRACTIVE_SENTENCES)
+                .map(|text| in_document_numbers(&text, &retrieved.hits, &hits));
+            let (text, how) = match extracted {
+                Some(text) => (text, "extracted"),
+                None => (
+                    outline(&hits).unwrap_or_else(|| words().no_direct_answer.to_string()),
+                    "outline",
+                ),
+            };
+            let mut routed = generate::answer::Routed::written(text, AnswerMode::Extractive);
             routed.note = Some(if extractive {
                 Note::ExtractiveRequested
             } else {
                 self.llm_note.clone().unwrap_or(Note::ExtractiveRequested)
             });
-            (routed, "outline")
+            (routed, how)
         } else if !go_on {
             (generate::answer::Routed::cancelled(true), "read")
         } else if parts.len() <= 1 {
@@ -332,7 +373,8 @@ fn add_stats(sum: &mut crate::types::GenerationStats, one: Option<&crate::types:
     }
 }
 
-/// The one document `question` names, among those the caller may read and the filter keeps:
+/// The one document `question` names, with the words that name it (lower case), among those
+/// the caller may read and the filter keeps:
 /// by its file name (`visiting-hours.md`, or the name without its extension when that has a
 /// `-`, `_` or `.` in it), or by its whole title when that is at least [`TITLE_MIN_CHARS`]
 /// characters. `None` when it names none, or more than one.
@@ -341,9 +383,9 @@ fn named_document(
     question: &str,
     visible: &crate::types::Visible,
     filter: &crate::types::Filter,
-) -> Option<i64> {
+) -> Option<(i64, String)> {
     let q = question.to_lowercase();
-    let mut found: Option<i64> = None;
+    let mut found: Option<(i64, String)> = None;
     for (id, a) in index.all_doc_attrs() {
         if !visible.reads(&a.collection) || filter.rejects(id, a).is_some() {
             continue;
@@ -359,14 +401,44 @@ fn named_document(
             stem.chars().count() >= 6 && stem.contains(['-', '_', '.']) && q.contains(stem);
         let title = a.title.trim().to_lowercase();
         let by_title = title.chars().count() >= TITLE_MIN_CHARS && q.contains(&title);
-        if by_name || by_stem || by_title {
-            if found.is_some_and(|f| f != id) {
-                return None;
-            }
-            found = Some(id);
+        let name = if by_name {
+            name.clone()
+        } else if by_stem {
+            stem.to_string()
+        } else if by_title {
+            title
+        } else {
+            continue;
+        };
+        if found.as_ref().is_some_and(|(f, _)| *f != id) {
+            return None;
         }
+        found = Some((id, name));
     }
     found
+}
+
+/// `question` without `name` (any case), as the words it asks beside naming the document.
+fn without(question: &str, name: &str) -> String {
+    let lower = question.to_lowercase();
+    match lower.find(name) {
+        // Lower-casing can change byte lengths: cut only where both agree.
+        Some(at) if lower.len() == question.len() => {
+            format!("{}{}", &question[..at], &question[at + name.len()..])
+        }
+        _ => question.to_string(),
+    }
+}
+
+/// An extracted answer whose markers number `searched` (the document's best chunks for the
+/// question) renumbered as `all` (the document's chunks in order) numbers the same chunks.
+fn in_document_numbers(text: &str, searched: &[Hit], all: &[Hit]) -> String {
+    generate::map_markers(text, &|n| {
+        searched
+            .get(n - 1)
+            .and_then(|h| all.iter().position(|a| a.chunk_id == h.chunk_id))
+            .map_or(n, |i| i + 1)
+    })
 }
 
 /// Consecutive ranges of `hits` whose passages fit `budget` tokens each (a passage larger than
