@@ -187,7 +187,8 @@ fn a_server_watching_a_folder_answers_from_a_file_just_dropped_in() {
     let server = start_server_with(
         env.cmd()
             .args(["serve", "--addr", "127.0.0.1:0", "--watch"])
-            .arg(&dir),
+            .arg(&dir)
+            .args(["--watch-collection", "visitors"]),
     );
     let documents = || -> Value {
         let (_, ready) = http(&server.addr, "GET", "/readyz", "");
@@ -219,4 +220,9 @@ fn a_server_watching_a_folder_answers_from_a_file_just_dropped_in() {
     let last = &runs["runs"][0];
     assert_eq!(last["origin"], "watch", "{runs}");
     assert_eq!(last["report"]["added"], 1, "{runs}");
+    // Into the collection named for the watched folder.
+    assert_eq!(last["collection"], "visitors", "{runs}");
+    let body = serde_json::json!({"question": "What is the guest Wi-Fi called?", "extractive": true, "collections": "default"});
+    let (_, answer) = http(&server.addr, "POST", "/v1/ask", &body.to_string());
+    assert!(!answer.contains("HospitalGuest"), "{answer}");
 }

@@ -221,6 +221,9 @@ pub(crate) enum Command {
         /// `rag ingest --watch` does; the server answers from each new commit.
         #[arg(long, value_name = "DIR")]
         watch: Vec<PathBuf>,
+        /// The collection the watched folders' documents go into (default: default).
+        #[arg(long, value_name = "NAME", requires = "watch")]
+        watch_collection: Option<String>,
     },
     /// Print the chat messages (system, user with sources) a model would get for a question,
     /// as JSON, to send the same prompt to another server.

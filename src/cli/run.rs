@@ -215,8 +215,12 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             kiosk,
             slots,
             watch,
+            watch_collection,
             ..
         } => {
+            if let Some(c) = &watch_collection {
+                rag::types::check_collection(c).map_err(anyhow::Error::msg)?;
+            }
             config.serve.kiosk |= kiosk;
             if let Some(n) = slots {
                 config.llm.slots = n;
@@ -240,7 +244,10 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
                 let rag = std::sync::Arc::clone(server.rag());
                 std::thread::spawn(move || {
                     let stop = std::sync::atomic::AtomicBool::new(false);
-                    let options = rag::WatchOptions::default();
+                    let options = rag::WatchOptions {
+                        collection: watch_collection,
+                        ..Default::default()
+                    };
                     if let Err(e) = rag.watch(&watch, &options, &stop, &mut log_watch) {
                         tracing::error!("cannot watch the folders: {e}");
                         eprintln!("rag: cannot watch the folders: {e}");
