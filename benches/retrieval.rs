@@ -523,7 +523,7 @@ fn filtered(
                 Some(&allowed),
             );
         });
-        let how = if kept.len() <= rag::store::EXACT_SEARCH_MAX_CHUNKS {
+        let how = if rag::store::exact_is_cheaper(kept.len(), all.len()) {
             "exact scan"
         } else {
             "filtered graph walk"

@@ -23,7 +23,9 @@ use crate::error::{Error, Result, UserError};
 use crate::types::{Chunk, Document};
 
 pub use manifest::Manifest;
-pub use reader::{folder_id, Index, EXACT_SEARCH_MAX_CHUNKS};
+pub use reader::{
+    exact_is_cheaper, folder_id, Index, EXACT_SEARCH_FACTOR, EXACT_SEARCH_MAX_CHUNKS,
+};
 pub use sqlite::StoredDoc;
 pub use writer::Writer;
 

@@ -12,9 +12,20 @@ use super::{
 use crate::error::{Error, InternalError, Result, UserError};
 use crate::types::{DocAttrs, Filter, Hit, Scored, Visible};
 
-/// Allowed documents with at most this many chunks in all are searched exactly (every vector
-/// compared) instead of through the graph, whose filtered search can miss when few points pass.
+/// Allowed documents with at most this many chunks in all are always compared exactly (every
+/// vector) instead of searched through the graph, whose filtered walk slows down and can miss
+/// when few points pass.
 pub const EXACT_SEARCH_MAX_CHUNKS: usize = 4096;
+
+/// Beyond [`EXACT_SEARCH_MAX_CHUNKS`], `k` allowed chunks of a graph of `n` points are compared
+/// exactly while `k² ≤ EXACT_SEARCH_FACTOR × n`: an exact scan costs about `k` comparisons, a
+/// filtered walk grows like `n / k` (measured: docs/benchmarks.md, "Filtered search").
+pub const EXACT_SEARCH_FACTOR: usize = 8_000;
+
+/// True when `k` allowed chunks of a graph of `n` points are better compared exactly.
+pub fn exact_is_cheaper(k: usize, n: usize) -> bool {
+    k <= EXACT_SEARCH_MAX_CHUNKS || k.saturating_mul(k) <= EXACT_SEARCH_FACTOR.saturating_mul(n)
+}
 
 /// A read-only snapshot of an index: search BM25 and vectors, fetch chunks.
 pub struct Index {
@@ -28,8 +39,8 @@ pub struct Index {
     docs: HashMap<i64, i64>,
     /// What filters select on, by document id.
     attrs: HashMap<i64, DocAttrs>,
-    /// Chunks by document id.
-    doc_chunks: HashMap<i64, usize>,
+    /// Chunk ids by document id.
+    doc_chunk_ids: HashMap<i64, Vec<i64>>,
     pub(super) embedder: Option<EmbedderInfo>,
     stats: Stats,
     folder: Option<(u64, u64)>,
@@ -121,14 +132,14 @@ impl Index {
         let stats = db.stats()?;
         let docs = db.chunk_documents()?;
         let attrs = db.doc_attrs()?;
-        let mut doc_chunks: HashMap<i64, usize> = HashMap::new();
-        for doc in docs.values() {
-            *doc_chunks.entry(*doc).or_default() += 1;
+        let mut doc_chunk_ids: HashMap<i64, Vec<i64>> = HashMap::new();
+        for (chunk, doc) in &docs {
+            doc_chunk_ids.entry(*doc).or_default().push(*chunk);
         }
         Ok(Index {
             docs,
             attrs,
-            doc_chunks,
+            doc_chunk_ids,
             dir: dir.to_path_buf(),
             bm25: bm25::Reader::open(&dir.join(BM25_DIR))?,
             db: Mutex::new(db),
@@ -187,7 +198,7 @@ impl Index {
         for (id, a) in &self.attrs {
             let e = out.entry(a.collection.clone()).or_default();
             e.0 += 1;
-            e.1 += self.doc_chunks.get(id).copied().unwrap_or(0);
+            e.1 += self.doc_chunk_ids.get(id).map_or(0, Vec::len);
         }
         out
     }
@@ -248,21 +259,14 @@ impl Index {
         allowed: Option<&HashSet<i64>>,
     ) -> Result<Vec<Scored>> {
         let mut found = match (allowed, &self.vectors) {
-            (Some(allowed), _) if self.chunks_of(allowed) <= EXACT_SEARCH_MAX_CHUNKS => {
-                let ids: Vec<i64> = allowed.iter().copied().collect();
-                let mut scored: Vec<Scored> = self
-                    .db()?
-                    .vectors_of_documents(&ids)?
-                    .into_iter()
-                    .map(|(id, v)| Scored {
-                        id,
-                        doc: 0,
-                        score: vectors::cosine(query, &v),
-                    })
-                    .collect();
-                scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
-                scored.truncate(limit);
-                scored
+            (Some(allowed), Some(g)) if exact_is_cheaper(self.chunks_of(allowed), g.points()) => {
+                let ids = allowed
+                    .iter()
+                    .filter_map(|d| self.doc_chunk_ids.get(d))
+                    .flatten()
+                    .map(|&c| c as usize)
+                    .filter(|c| !self.dead.contains(c));
+                g.exact(query, limit, ids)
             }
             (Some(allowed), Some(g)) => {
                 let keep = |id: &usize| {
@@ -284,7 +288,7 @@ impl Index {
     /// Chunks in the given documents.
     fn chunks_of(&self, docs: &HashSet<i64>) -> usize {
         docs.iter()
-            .map(|d| self.doc_chunks.get(d).copied().unwrap_or(0))
+            .map(|d| self.doc_chunk_ids.get(d).map_or(0, Vec::len))
             .sum()
     }
 

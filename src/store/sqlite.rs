@@ -532,23 +532,6 @@ impl Db {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The stored vectors of the given documents' chunks, by chunk id.
-    pub fn vectors_of_documents(&self, docs: &[i64]) -> Result<Vec<(i64, Vec<f32>)>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, embedding FROM chunks WHERE doc_id = ?1 AND embedding IS NOT NULL",
-        )?;
-        let mut out = Vec::new();
-        for doc in docs {
-            for row in stmt.query_map([doc], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-            })? {
-                let (id, blob) = row?;
-                out.push((id, vector_from_bytes(&blob)));
-            }
-        }
-        Ok(out)
-    }
-
     /// A document's chunk ids in order.
     pub fn document_chunk_ids(&self, doc: i64) -> Result<Vec<i64>> {
         let mut stmt = self

@@ -1,12 +1,13 @@
 //! The HNSW graph over chunk vectors (hnsw_rs, cosine distance), dumped to and loaded from
 //! `vectors/<basename>.hnsw.{graph,data}`. Point ids are SQLite chunk ids.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use hnsw_rs::api::AnnT;
 use hnsw_rs::hnswio::HnswIo;
-use hnsw_rs::prelude::{Distance, Hnsw};
+use hnsw_rs::prelude::{Distance, Hnsw, Point};
 
 use crate::error::{Error, InternalError, Result};
 use crate::types::Scored;
@@ -139,20 +140,65 @@ pub struct Graph {
     io: HnswIo,
     #[borrows(mut io)]
     #[not_covariant]
-    hnsw: Hnsw<'this, f32, DistCosine>,
+    loaded: Loaded<'this>,
+}
+
+/// A loaded graph, and every point of it by chunk id (for exact scans over a few of them).
+struct Loaded<'b> {
+    hnsw: Hnsw<'b, f32, DistCosine>,
+    points: HashMap<usize, Arc<Point<'b, f32>>>,
 }
 
 impl Graph {
     /// Loads `basename` from `dir`.
     pub fn load(dir: &Path, basename: &str) -> Result<Graph> {
         Graph::try_new(HnswIo::new(dir, basename), |io| {
-            io.load_hnsw::<f32, DistCosine>().map_err(|e| {
+            let hnsw = io.load_hnsw::<f32, DistCosine>().map_err(|e| {
                 Error::Internal(InternalError::Corrupt(format!(
                     "vector graph {basename} in {}: {e}",
                     dir.display()
                 )))
-            })
+            })?;
+            let points = hnsw
+                .get_point_indexation()
+                .into_iter()
+                .map(|p| (p.get_origin_id(), p))
+                .collect();
+            Ok(Loaded { hnsw, points })
         })
+    }
+
+    /// Points in the graph, tombstones included.
+    pub fn points(&self) -> usize {
+        self.with_loaded(|l| l.points.len())
+    }
+
+    /// The `limit` chunks among `ids` nearest to `query`, compared exactly (every one), with
+    /// their cosine similarity, best first; ids the graph does not hold are left out.
+    pub fn exact(
+        &self,
+        query: &[f32],
+        limit: usize,
+        ids: impl Iterator<Item = usize>,
+    ) -> Vec<Scored> {
+        let mut scored: Vec<Scored> = self.with_loaded(|l| {
+            ids.filter_map(|id| l.points.get(&id))
+                .map(|p| Scored {
+                    id: p.get_origin_id() as i64,
+                    doc: 0,
+                    score: cosine(query, p.get_v()),
+                })
+                .collect()
+        });
+        let k = limit.min(scored.len());
+        if k == 0 {
+            return Vec::new();
+        }
+        let best_first = |a: &Scored, b: &Scored| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id));
+        scored.select_nth_unstable_by(k - 1, best_first);
+        scored.truncate(k);
+        scored.sort_by(best_first);
+        scored
     }
 
     /// Chunks nearest to `query` with their cosine similarity, best first, leaving out `dead`
@@ -166,7 +212,7 @@ impl Graph {
     ) -> Vec<Scored> {
         if dead.is_empty() {
             let ef = ef.max(limit);
-            return scored(self.with_hnsw(|hnsw| hnsw.search(query, limit, ef)));
+            return scored(self.with_loaded(|l| l.hnsw.search(query, limit, ef)));
         }
         self.search_where(query, limit, ef, &|id: &usize| !dead.contains(id))
     }
@@ -181,13 +227,16 @@ impl Graph {
     ) -> Vec<Scored> {
         let ef = ef.max(limit);
         let keep = |id: &usize| keep(id);
-        scored(self.with_hnsw(|hnsw| hnsw.search_filter(query, limit, ef, Some(&keep))))
+        scored(self.with_loaded(|l| l.hnsw.search_filter(query, limit, ef, Some(&keep))))
     }
 
     /// Every point's chunk id, tombstones included.
     pub fn ids(&self) -> Vec<i64> {
-        self.with_hnsw(|hnsw| {
-            hnsw.get_point_indexation()
+        // From the graph itself, not the map by id: a point held twice shows twice, which
+        // `rag status --verify` reports.
+        self.with_loaded(|l| {
+            l.hnsw
+                .get_point_indexation()
                 .into_iter()
                 .map(|p| p.get_origin_id() as i64)
                 .collect()
