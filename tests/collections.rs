@@ -1,10 +1,7 @@
 //! Collections, scoped tokens, filters, whole-document questions and the retrieval trace
 //! (issue 22), through the real binary and the real server on loopback.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -29,25 +26,19 @@ fn split_corpus(env: &Env) -> (PathBuf, PathBuf) {
 
 fn ingest_split(env: &Env) -> (PathBuf, PathBuf) {
     let (hr, eng) = split_corpus(env);
-    let r = env.ok_json(&[
-        "ingest",
-        "--json",
-        "--collection",
-        "hr",
-        "--meta",
-        "team=people",
-        hr.to_str().unwrap(),
-    ]);
+    let r = ingest_into(env, "hr", &hr, &["--meta", "team=people"]);
     assert_eq!(r["added"], 2, "{r}");
-    let r = env.ok_json(&[
-        "ingest",
-        "--json",
-        "--collection",
-        "eng",
-        eng.to_str().unwrap(),
-    ]);
+    let r = ingest_into(env, "eng", &eng, &[]);
     assert_eq!(r["added"], 2, "{r}");
     (hr, eng)
+}
+
+/// `rag ingest --json --collection COLLECTION EXTRA... PATH`, which must succeed.
+fn ingest_into(env: &Env, collection: &str, path: &Path, extra: &[&str]) -> Value {
+    let mut args = vec!["ingest", "--json", "--collection", collection];
+    args.extend_from_slice(extra);
+    args.push(path.to_str().unwrap());
+    env.ok_json(&args)
 }
 
 /// `rag ARGS` fails and says `says` on stderr.
@@ -121,25 +112,13 @@ fn collections_keep_questions_apart_and_move_rm_and_count_per_collection() {
 
     // Ingesting the same folder into another collection moves its documents (an update, not
     // a copy); unchanged, it is a no-op.
-    let r = env.ok_json(&[
-        "ingest",
-        "--json",
-        "--collection",
-        "people",
-        hr.to_str().unwrap(),
-    ]);
+    let r = ingest_into(&env, "people", &hr, &[]);
     assert_eq!(
         (r["updated"].as_u64(), r["added"].as_u64()),
         (Some(2), Some(0)),
         "{r}"
     );
-    let r = env.ok_json(&[
-        "ingest",
-        "--json",
-        "--collection",
-        "people",
-        hr.to_str().unwrap(),
-    ]);
+    let r = ingest_into(&env, "people", &hr, &[]);
     assert_eq!(r["unchanged"], 2, "{r}");
     let status = env.status();
     assert!(status["collections"].get("hr").is_none(), "{status}");
@@ -448,7 +427,7 @@ fn whole_document_questions_read_the_document_in_order_or_outline_it() {
     assert!(a.get("whole").is_none(), "{a}");
 }
 
-/// One HTTP request with headers; returns the status and the body.
+/// One HTTP request with a bearer token (when given) and a content type.
 fn request(
     addr: &str,
     method: &str,
@@ -457,45 +436,12 @@ fn request(
     body: &[u8],
     content_type: &str,
 ) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    s.write_all(body).unwrap();
-    let mut reader = BufReader::new(s);
-    let mut head = String::new();
-    let mut length = None;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse::<usize>().ok();
-            }
-        }
-        head.push_str(&line);
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("Content-Type", content_type)];
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a.as_str()));
     }
-    let mut bytes = Vec::new();
-    match length {
-        Some(n) => {
-            bytes.resize(n, 0);
-            reader.read_exact(&mut bytes).unwrap();
-        }
-        None => {
-            reader.read_to_end(&mut bytes).unwrap();
-        }
-    }
-    (
-        head[9..12].parse().unwrap(),
-        String::from_utf8_lossy(&bytes).into_owned(),
-    )
+    crate::e2e::http_with(addr, method, path, &headers, body)
 }
 
 fn json_call(

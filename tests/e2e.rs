@@ -503,17 +503,39 @@ pub(crate) fn start_server_with(cmd: &mut Command) -> Server {
     panic!("server did not start");
 }
 
-/// One HTTP/1.1 request; reads the body by its Content-Length (some servers, chromedriver
-/// among them, keep the connection open), else to the end.
+/// One HTTP/1.1 request with a JSON body; reads the body by its Content-Length (some servers,
+/// chromedriver among them, keep the connection open), else to the end.
 pub(crate) fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    http_with(
+        addr,
+        method,
+        path,
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
+}
+
+/// [`http`] with these headers (besides Host, Content-Length and Connection) and any body.
+pub(crate) fn http_with(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )
     .unwrap();
+    s.write_all(body).unwrap();
     let mut reader = BufReader::new(s);
     let mut head = String::new();
     let mut length: Option<usize> = None;
