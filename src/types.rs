@@ -959,7 +959,9 @@ pub struct TraceCandidate {
     /// What became of it: `read` (a passage of the prompt; `passage` says which),
     /// `merged` (read inside a neighbour's passage), `below_top_k`, `unselected`
     /// (`retrieval.read_*`), `duplicate`, `over_budget` (did not fit the token budget),
-    /// `refused` (the question was refused), or `retrieved` (a search: in the top hits).
+    /// `refused` (the question was refused), or `retrieved` (a search: in the top hits);
+    /// for a whole-document answer `read` (with its source number) or `unread` (past the
+    /// parts read).
     pub outcome: String,
     /// The passage number it was read as, when read.
     pub passage: Option<usize>,

@@ -373,8 +373,20 @@ fn whole_document_questions_read_the_document_in_order_or_outline_it() {
     let id = guide["id"].as_i64().unwrap().to_string();
     // Named by its file name: every chunk of it is a source, in order; no model, so the
     // answer is its outline, each section's first sentence cited.
-    let a = env.ask_extractive("Summarize visiting-hours.md");
+    let a = env.ok_json(&[
+        "ask",
+        "--json",
+        "--extractive",
+        "--trace",
+        "Summarize visiting-hours.md",
+    ]);
     assert_eq!(a["whole"]["how"], "outline", "{a}");
+    // The trace says every chunk was read, as its source number.
+    for c in a["trace"]["candidates"].as_array().unwrap() {
+        let n = c["passage"].as_u64().unwrap() as usize;
+        assert_eq!(c["outcome"], "read", "{c}");
+        assert_eq!(a["sources"][n - 1]["heading"], c["heading"], "{c}");
+    }
     assert_eq!(a["whole"]["chosen"], "named");
     assert_eq!(a["whole"]["chunks"].as_u64(), Some(chunks));
     let sources = a["sources"].as_array().unwrap();

@@ -385,9 +385,8 @@ impl Rag {
         // A question about whole documents (pinned, or named by the question) reads them.
         let whole = self.whole_documents(question, &asked, &options.pin)?;
         if !whole.is_empty() {
-            let mut answer = self.ask_whole(
-                question, whole, &asked, &models, extractive, on_event, started,
-            )?;
+            let mut answer =
+                self.ask_whole(question, whole, &asked, &models, extractive, on_event)?;
             drop(ticket);
             answer.shed = shed;
             return Ok(answer);

@@ -92,7 +92,6 @@ impl Rag {
 
     /// Answers from whole documents (see the module's notes), reporting the sources, then
     /// `Progress` before each part and before combining, then the answer's pieces.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn ask_whole(
         &self,
         question: &str,
@@ -101,7 +100,6 @@ impl Rag {
         models: &[generate::answer::Model<'_>],
         extractive: bool,
         on_event: &mut dyn FnMut(AskEvent<'_>) -> bool,
-        started: Instant,
     ) -> Result<Answer> {
         let Chosen {
             docs,
@@ -207,6 +205,17 @@ impl Rag {
             }
             let mut routed = match (go_on, partials.len()) {
                 (false, _) => generate::answer::Routed::cancelled(true),
+                // No part answered: the last part's words (the documents do not say) stand.
+                (true, 0) => {
+                    let r = last.unwrap_or_else(|| {
+                        generate::answer::Routed::written(
+                            words().no_direct_answer.to_string(),
+                            AnswerMode::Generated,
+                        )
+                    });
+                    on_event(AskEvent::Piece(&r.text));
+                    r
+                }
                 // One part answered: its answer is the answer.
                 (true, 1) => {
                     let mut r = last.unwrap_or_else(|| {
@@ -243,6 +252,18 @@ impl Rag {
                 parts: parts.len() + unread_parts,
             });
         }
+        let mut trace = retrieved.trace;
+        if let Some(t) = trace.as_mut() {
+            // Every chunk of the documents is a source: read as its number, unless past the
+            // parts read.
+            for c in &mut t.candidates {
+                if let Some(at) = hits.iter().position(|h| h.chunk_id == c.chunk_id) {
+                    let read_it = at < read;
+                    c.outcome = if read_it { "read" } else { "unread" }.into();
+                    c.passage = read_it.then_some(at + 1);
+                }
+            }
+        }
         let found = Found {
             packing: crate::types::Packing {
                 budget_tokens: budget,
@@ -253,7 +274,7 @@ impl Rag {
             evidence: retrieved.evidence,
             refused: false,
             degraded: retrieved.degraded,
-            trace: retrieved.trace,
+            trace,
         };
         let timings = Timings {
             retrieve: retrieve_ms,
@@ -262,7 +283,6 @@ impl Rag {
             draft: None,
             check: out.check_ms,
         };
-        let _ = started;
         let mut answer = self.assemble(&found, numbered, out, &words, timings);
         answer.whole = Some(WholeDocument {
             documents: docs,
