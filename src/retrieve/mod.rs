@@ -192,14 +192,18 @@ pub fn search_after(
     };
     let mut parts = vec![(query, 1.0)];
     parts.extend(earlier.map(|e| (e, EARLIER_WEIGHT)));
-    let c = candidates_weighted(
-        index,
-        &parts,
-        vector.as_deref().map_err(Clone::clone),
-        config,
-        config.candidates,
-        allowed.as_ref(),
-    )?;
+    // Both retrievers' candidates among `among` documents (all when `None`).
+    let search = |among: Option<&HashSet<i64>>| {
+        candidates_weighted(
+            index,
+            &parts,
+            vector.as_deref().map_err(Clone::clone),
+            config,
+            config.candidates,
+            among,
+        )
+    };
+    let c = search(allowed.as_ref())?;
     let fused = fuse(&c, Mode::Hybrid, config);
     let hits = hits(index, &fused, top_k)?;
     let range = embedder.map_or((0.0, 1.0), Embedder::similarity_range);
@@ -238,15 +242,13 @@ pub fn search_after(
             // What the filter took away: the same search over what the caller may read.
             Some(kept) if !scope.filter.is_empty() => {
                 let visible = index.allowed(scope.visible, &Filter::default());
-                let all = candidates_weighted(
+                removed(
                     index,
-                    &parts,
-                    vector.as_deref().map_err(Clone::clone),
+                    &search(visible.as_ref())?,
                     config,
-                    config.candidates,
-                    visible.as_ref(),
-                )?;
-                removed(index, &all, config, kept, scope.filter)
+                    kept,
+                    scope.filter,
+                )
             }
             _ => Vec::new(),
         };
