@@ -299,6 +299,7 @@ pub(crate) fn route(
             stop_reason: g.stop_reason,
         });
         let cancelled = g.stop_reason == super::StopReason::Cancelled;
+        let stats = g.stats();
         best = Some(Routed {
             text: g.text,
             mode: AnswerMode::Generated,
@@ -312,12 +313,7 @@ pub(crate) fn route(
                 answered_by: name.clone(),
                 reason: reason(&names, i, passed, g.stop_reason),
             }),
-            stats: Some(crate::types::GenerationStats {
-                prompt_tokens: g.prompt_tokens,
-                prefix_tokens_reused: g.prefix_tokens_reused,
-                generated_tokens: g.generated_tokens,
-                thinking_tokens: g.thinking_tokens,
-            }),
+            stats: Some(stats),
             first_token: g.ttft_ms,
             check_ms: 0.0,
         });

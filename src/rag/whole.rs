@@ -343,12 +343,7 @@ impl Rag {
             on_piece,
         ) {
             Ok((g, name)) => {
-                routed.stats = Some(crate::types::GenerationStats {
-                    prompt_tokens: g.prompt_tokens,
-                    prefix_tokens_reused: g.prefix_tokens_reused,
-                    generated_tokens: g.generated_tokens,
-                    thinking_tokens: g.thinking_tokens,
-                });
+                routed.stats = Some(g.stats());
                 routed.text = g.text;
                 routed.model = Some(name);
                 routed.stop_reason = Some(g.stop_reason);

@@ -142,6 +142,18 @@ pub struct Generation {
     pub ttft_ms: Option<f64>,
 }
 
+impl Generation {
+    /// Its token counts, as answers report them.
+    pub fn stats(&self) -> crate::types::GenerationStats {
+        crate::types::GenerationStats {
+            prompt_tokens: self.prompt_tokens,
+            prefix_tokens_reused: self.prefix_tokens_reused,
+            generated_tokens: self.generated_tokens,
+            thinking_tokens: self.thinking_tokens,
+        }
+    }
+}
+
 /// One speed measurement of a model ([`Llm::bench`]): a prompt of random tokens decoded in
 /// batches, then a fixed number of tokens generated through the answer path (sampling, piece
 /// decoding), end-of-sequence ignored.
