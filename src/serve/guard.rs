@@ -44,11 +44,9 @@ impl Access {
         if self.authorized && self.grant.reads_all() {
             return Ok(());
         }
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("{what} covers every collection; this token reads only some"),
-        ))
+        Err(ApiError::forbidden(format!(
+            "{what} covers every collection; this token reads only some"
+        )))
     }
 }
 
@@ -161,9 +159,7 @@ pub(super) fn check_site(
     if let Some(host) = host {
         let name = host_name(host);
         if !is_allowed_host(config, &name) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
+            return Err(ApiError::forbidden(
                 format!("host {name:?} is not this server's: without tokens it answers only localhost, 127.0.0.1 and [::1]; add the name to serve.allowed_hosts, or set serve.tokens"),
             ));
         }
@@ -185,9 +181,7 @@ pub(super) fn check_site(
         authority.is_empty() || host.is_none_or(|h| !authority.eq_ignore_ascii_case(h.trim()))
     });
     if cross_site || foreign_origin {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
+        return Err(ApiError::forbidden(
             "cross-origin request refused: a server without tokens takes requests that change or cost anything only from its own pages; list the origin in serve.cors_origins, or set serve.tokens",
         ));
     }

@@ -43,11 +43,9 @@ pub struct Removed {
 
 fn kiosk_refuses(s: &Server, what: &str) -> Result<(), ApiError> {
     if s.config.kiosk {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("{what} is turned off on a kiosk; run `rag ingest` or `rag rm` on the machine instead"),
-        ));
+        return Err(ApiError::forbidden(format!(
+            "{what} is turned off on a kiosk; run `rag ingest` or `rag rm` on the machine instead"
+        )));
     }
     Ok(())
 }
@@ -86,7 +84,7 @@ pub async fn upload(
 ) -> Result<Response, ApiError> {
     kiosk_refuses(&s, "document upload")?;
     if !access.grant.upload {
-        return Err(forbidden("this token may not upload documents"));
+        return Err(ApiError::forbidden("this token may not upload documents"));
     }
     let mut collection = query.collection;
     let mut meta = std::collections::BTreeMap::new();
@@ -355,7 +353,9 @@ pub async fn reingest_document(
 ) -> Result<Json<Reingested>, ApiError> {
     kiosk_refuses(&s, "re-ingesting")?;
     if !access.grant.upload {
-        return Err(forbidden("this token may not re-ingest documents"));
+        return Err(ApiError::forbidden(
+            "this token may not re-ingest documents",
+        ));
     }
     let (id, docs, at) = document_by_id(&s, &access, id).await?;
     let doc = &docs[at];
@@ -461,7 +461,7 @@ pub async fn list_documents(
 ) -> Result<Json<DocumentList>, ApiError> {
     if let Some(c) = &query.collection {
         if !access.grant.visible.reads(c) {
-            return Err(forbidden(&format!(
+            return Err(ApiError::forbidden(format!(
                 "this token may not read collection {c:?}"
             )));
         }
@@ -484,10 +484,6 @@ pub struct CollectionQuery {
     collection: Option<String>,
 }
 
-fn forbidden(message: &str) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "forbidden", message.to_string())
-}
-
 /// The collection an upload goes into: the one named (which the caller must read), else the
 /// caller's only collection, else `default`. Its metadata is checked too.
 fn upload_collection(
@@ -508,7 +504,7 @@ fn upload_collection(
     };
     crate::types::check_collection(&collection).map_err(ApiError::bad_request)?;
     if !access.grant.visible.reads(&collection) {
-        return Err(forbidden(&format!(
+        return Err(ApiError::forbidden(format!(
             "this token may not upload into collection {collection:?}"
         )));
     }
@@ -531,7 +527,7 @@ pub async fn delete_document(
 ) -> Result<Json<Removed>, ApiError> {
     kiosk_refuses(&s, "document deletion")?;
     if !access.grant.delete {
-        return Err(forbidden("this token may not delete documents"));
+        return Err(ApiError::forbidden("this token may not delete documents"));
     }
     let (id, docs, at) = document_by_id(&s, &access, id).await?;
     let doc = &docs[at];
@@ -543,9 +539,7 @@ pub async fn delete_document(
         .as_deref()
         .is_some_and(|u| FsPath::new(&file).parent() == Some(u));
     if !in_uploads && !s.config.delete_ingested {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
+        return Err(ApiError::forbidden(
             format!("document {id} was ingested on the server, not uploaded: remove it with `rag rm` there, or set serve.delete_ingested = true to allow it over HTTP"),
         ));
     }
