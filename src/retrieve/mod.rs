@@ -334,12 +334,7 @@ fn removed(
     fuse(all, Mode::Hybrid, config)
         .into_iter()
         .filter_map(|f| {
-            let doc = all
-                .bm25
-                .iter()
-                .chain(&all.dense)
-                .find(|s| s.id == f.id)?
-                .doc;
+            let doc = index.document_of(f.id)?;
             if kept.contains(&doc) {
                 return None;
             }

@@ -278,8 +278,8 @@ impl Index {
                 };
                 g.search_where(query, limit, ef, &keep)
             }
-            (None, Some(g)) => g.search(query, limit, ef, &self.dead),
-            (_, None) => Vec::new(),
+            (None, _) => return Ok(self.search_vectors(query, limit, ef)),
+            (Some(_), None) => Vec::new(),
         };
         self.set_docs(&mut found);
         Ok(found)
