@@ -184,14 +184,7 @@ pub fn new_token() -> Result<String> {
 /// the rest of the file as it is: its comments, order and other tokens.
 pub fn add_to_config(path: &Path, entry: &ScopedToken) -> Result<()> {
     let bad = |m: String| Error::User(UserError::Config(m));
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
-    };
-    let mut doc: toml_edit::DocumentMut = text
-        .parse()
-        .map_err(|e| bad(format!("{} is not valid TOML: {e}", path.display())))?;
+    let mut doc = read_config(path, true)?;
     let serve = doc
         .entry("serve")
         .or_insert_with(|| {
@@ -230,6 +223,26 @@ pub fn add_to_config(path: &Path, entry: &ScopedToken) -> Result<()> {
             }
         },
     }
+    write_config(path, &doc)
+}
+
+/// The TOML file at `path` for editing (empty when it is missing and `missing_ok`).
+fn read_config(path: &Path, missing_ok: bool) -> Result<toml_edit::DocumentMut> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if missing_ok && e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
+    };
+    text.parse().map_err(|e| {
+        Error::User(UserError::Config(format!(
+            "{} is not valid TOML: {e}",
+            path.display()
+        )))
+    })
+}
+
+/// Writes `doc` to `path` whole or not at all (a temporary file renamed over it).
+fn write_config(path: &Path, doc: &toml_edit::DocumentMut) -> Result<()> {
     let tmp = path.with_extension("toml.tmp");
     std::fs::write(&tmp, doc.to_string())
         .and_then(|_| std::fs::rename(&tmp, path))
@@ -241,11 +254,7 @@ pub fn add_to_config(path: &Path, entry: &ScopedToken) -> Result<()> {
 /// file. Returns how many were removed; none is an error that lists the names there are.
 pub fn remove_from_config(path: &Path, name: &str) -> Result<usize> {
     let bad = |m: String| Error::User(UserError::Config(m));
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-    let mut doc: toml_edit::DocumentMut = text
-        .parse()
-        .map_err(|e| bad(format!("{} is not valid TOML: {e}", path.display())))?;
+    let mut doc = read_config(path, false)?;
     let named =
         |t: &dyn toml_edit::TableLike| t.get("name").and_then(|v| v.as_str()).map(str::to_string);
     let mut names = Vec::new();
@@ -289,10 +298,7 @@ pub fn remove_from_config(path: &Path, name: &str) -> Result<usize> {
             }
         )));
     }
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, doc.to_string())
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
+    write_config(path, &doc)?;
     Ok(removed)
 }
 
