@@ -794,8 +794,10 @@ pub struct WholeDocument {
 pub struct DocAttrs {
     /// Its collection.
     pub collection: String,
-    /// Its title.
-    pub title: String,
+    /// Its title, trimmed and in lower case (for matching it in questions).
+    pub title_lower: String,
+    /// The name of the file it was read from, in lower case (for matching it in questions).
+    pub file_name_lower: String,
     /// Its path as indexed.
     pub path: String,
     /// Its format's name.

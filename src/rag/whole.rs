@@ -405,23 +405,19 @@ fn named_document(
         if !visible.reads(&a.collection) || filter.rejects(id, a).is_some() {
             continue;
         }
-        let file = crate::types::split_record_path(&a.path).0;
-        let name = Path::new(file)
-            .file_name()
-            .map(|n| n.to_string_lossy().to_lowercase())
-            .unwrap_or_default();
+        // Lower-cased once, when the index was opened.
+        let (name, title) = (&a.file_name_lower, &a.title_lower);
         let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
-        let by_name = name.contains('.') && q.contains(&name);
+        let by_name = name.contains('.') && q.contains(name.as_str());
         let by_stem =
             stem.chars().count() >= 6 && stem.contains(['-', '_', '.']) && q.contains(stem);
-        let title = a.title.trim().to_lowercase();
-        let by_title = title.chars().count() >= TITLE_MIN_CHARS && q.contains(&title);
+        let by_title = title.chars().count() >= TITLE_MIN_CHARS && q.contains(title.as_str());
         let name = if by_name {
             name.clone()
         } else if by_stem {
             stem.to_string()
         } else if by_title {
-            title
+            title.clone()
         } else {
             continue;
         };

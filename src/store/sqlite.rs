@@ -516,16 +516,23 @@ impl Db {
             "SELECT id, collection, path, format, language, ingested_at, meta, title FROM documents",
         )?;
         let rows = stmt.query_map([], |r| {
+            let path: String = r.get(2)?;
+            let file = crate::types::split_record_path(&path).0;
+            let file_name_lower = Path::new(file)
+                .file_name()
+                .map(|n| n.to_string_lossy().to_lowercase())
+                .unwrap_or_default();
             Ok((
                 r.get::<_, i64>(0)?,
                 crate::types::DocAttrs {
                     collection: r.get(1)?,
-                    path: r.get(2)?,
+                    title_lower: r.get::<_, String>(7)?.trim().to_lowercase(),
+                    file_name_lower,
+                    path,
                     format: r.get(3)?,
                     language: r.get(4)?,
                     ingested_at: r.get(5)?,
                     meta: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
-                    title: r.get(7)?,
                 },
             ))
         })?;
