@@ -797,3 +797,71 @@ fn kiosk_visitors_read_only_the_kiosks_collections() {
     let body = json!({"question": PARKING, "collections": "hr"});
     assert_eq!(json_call(&server, "POST", "/v1/ask", None, body).0, 403);
 }
+
+#[test]
+fn collections_filters_and_whole_documents_work_in_german_arabic_and_chinese() {
+    let env = Env::new();
+    let root = crate::e2e::root().join("corpora");
+    let docs = env.path("docs/intl");
+    std::fs::create_dir_all(&docs).unwrap();
+    for f in [
+        "besucherinformation-de.md",
+        "visitor-information-ar.md",
+        "visitor-information-zh.md",
+    ] {
+        std::fs::copy(root.join(f), docs.join(f)).unwrap();
+    }
+    ingest_into(&env, "besucher", &docs, &[]);
+    split_corpus(&env);
+    env.ok_json(&["ingest", "--json", env.path("docs/eng").to_str().unwrap()]);
+    // Each language's document is found by its language filter, within its collection.
+    for (code, file, question) in [
+        (
+            "de",
+            "besucherinformation-de.md",
+            "Wann sind die Besuchszeiten?",
+        ),
+        ("ar", "visitor-information-ar.md", "ما هي مواعيد الزيارة؟"),
+        ("zh", "visitor-information-zh.md", "探视时间是什么时候？"),
+    ] {
+        let a = env.ok_json(&[
+            "ask",
+            "--json",
+            "--extractive",
+            "--trace",
+            "--collection",
+            "besucher",
+            "--language",
+            code,
+            question,
+        ]);
+        assert_eq!(source_files(&a), vec![file.to_string()], "{a}");
+        assert_eq!(a["trace"]["allowed_documents"], 1, "{a}");
+        // The other languages' documents go by language, the rest by collection.
+        for r in a["trace"]["removed"].as_array().unwrap() {
+            let by = if r["path"].as_str().unwrap().contains("/intl/") {
+                "language"
+            } else {
+                "collections"
+            };
+            assert_eq!(r["by"], by, "{r}");
+        }
+    }
+    // A question in each language that names its document reads that document whole.
+    for (file, question) in [
+        (
+            "besucherinformation-de.md",
+            "Fasse besucherinformation-de.md zusammen.",
+        ),
+        ("visitor-information-ar.md", "لخّص visitor-information-ar.md"),
+        (
+            "visitor-information-zh.md",
+            "总结一下 visitor-information-zh.md",
+        ),
+    ] {
+        let a = env.ask_extractive(question);
+        assert_eq!(a["whole"]["chosen"], "named", "{a}");
+        assert_eq!(source_files(&a), vec![file.to_string()], "{a}");
+        assert!(!a["citations"].as_array().unwrap().is_empty(), "{a}");
+    }
+}
