@@ -143,6 +143,12 @@ fn collections_keep_questions_apart_and_move_rm_and_count_per_collection() {
         "not a valid name",
     );
 
+    fails_saying(
+        &env,
+        &["ingest", "--meta", "bad key=x", hr.to_str().unwrap()],
+        "metadata key \"bad key\" is not valid",
+    );
+
     // Golden questions against the index itself, within a collection: the parking question
     // cannot be answered from `people`, the visiting one can.
     let golden = env.path("golden.jsonl");
@@ -420,6 +426,12 @@ fn whole_document_questions_read_the_document_in_order_or_outline_it() {
         &["ask", "--extractive", "--pin", "99999", "Summarize it"],
         "no document with id 99999",
     );
+    let mut too_many = vec!["ask", "--extractive"];
+    for _ in 0..9 {
+        too_many.extend(["--pin", id.as_str()]);
+    }
+    too_many.push("Summarize them");
+    fails_saying(&env, &too_many, "9 documents pinned; pin at most 8");
     // A question that asks something of a named document: its own matching sentences, cited
     // with the document's numbering.
     let a = env
