@@ -126,7 +126,7 @@ fn main() -> anyhow::Result<()> {
         let t = Instant::now();
         let n = rag.reindex(false, &mut |_| {})?.embedded;
         let secs = t.elapsed().as_secs_f64();
-        let status = rag.status(true)?;
+        let status = rag.status(true, std::time::Duration::ZERO)?;
         anyhow::ensure!(
             status.agree,
             "stores disagree after reindex: {:?}",

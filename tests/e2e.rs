@@ -100,8 +100,10 @@ impl Env {
         let out = self.run(args);
         assert!(
             out.status.success(),
-            "rag {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+            "rag {args:?} failed ({}): {}\nstdout: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
         );
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(

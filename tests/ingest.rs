@@ -470,6 +470,114 @@ fn a_second_writer_is_refused_while_one_holds_the_index() {
 }
 
 #[test]
+fn status_during_a_commit_waits_for_it_and_a_real_disagreement_says_how_to_repair() {
+    let env = Env::new();
+    let docs = env.path("docs");
+    write(&docs, "a.md", "# Cafe\n\nThe cafe opens at eight.\n");
+    env.ok_json(&["ingest", "--json", docs.to_str().unwrap()]);
+    write(&docs, "b.md", "# Shop\n\nThe shop sells newspapers.\n");
+    // A writer held between its SQLite commit and BM25's: SQLite is a generation ahead.
+    let mut writer = env
+        .cmd()
+        .args(["ingest", docs.to_str().unwrap()])
+        .env("RAG_STALL_AT", "after-sqlite:4000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(writer.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("RAG_STALL_AT=after-sqlite") {
+        line.clear();
+        assert!(
+            std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0,
+            "the writer ended without stalling"
+        );
+    }
+    // Not waiting: a commit under way, reported as such, and not a failure.
+    let now = env.run(&["status", "--json", "--wait", "0"]);
+    assert!(now.status.success(), "{}", stderr(&now));
+    let now: Value = serde_json::from_slice(&now.stdout).unwrap();
+    assert_eq!(
+        (&now["agree"], &now["committing"]),
+        (&Value::Bool(false), &Value::Bool(true)),
+        "{now}"
+    );
+    assert!(
+        now["problems"][0].as_str().unwrap().contains("bm25"),
+        "{now}"
+    );
+    let text = env.run(&["status", "--wait", "0"]);
+    assert!(text.status.success(), "{}", stderr(&text));
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("another writer is committing"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
+    // Waiting (the default): the commit finishes and the stores agree on both documents.
+    let after = env.status();
+    assert_eq!(
+        (&after["agree"], &after["committing"], &after["documents"]),
+        (&Value::Bool(true), &Value::Bool(false), &Value::from(2)),
+        "{after}"
+    );
+    assert!(writer.wait().unwrap().success());
+
+    // A real disagreement at one generation: another index's BM25 of the same generation
+    // (two commits), holding one document more.
+    let other = Env::new();
+    let three = other.path("three");
+    write(&three, "a.md", "# Cafe\n\nThe cafe opens at eight.\n");
+    other.ok_json(&["ingest", "--json", three.to_str().unwrap()]);
+    write(&three, "b.md", "# Shop\n\nThe shop sells newspapers.\n");
+    write(
+        &three,
+        "c.md",
+        "# Bank\n\nThe bank machine is by the lifts.\n",
+    );
+    other.ok_json(&["ingest", "--json", three.to_str().unwrap()]);
+    let mine = env.status();
+    let theirs = other.status();
+    assert_eq!(mine["generation"], theirs["generation"], "{mine} {theirs}");
+    std::fs::remove_dir_all(env.path("index/bm25")).unwrap();
+    copy_dir(&other.path("index/bm25"), &env.path("index/bm25"));
+    let broken = env.run(&["status", "--json"]);
+    assert_eq!(broken.status.code(), Some(1), "{}", stderr(&broken));
+    let report: Value = serde_json::from_slice(&broken.stdout).unwrap();
+    assert_eq!(
+        (&report["agree"], &report["committing"]),
+        (&Value::Bool(false), &Value::Bool(false)),
+        "{report}"
+    );
+    let says = stderr(&broken);
+    assert!(
+        says.contains("disagree") && says.contains("manifest.json"),
+        "{says}"
+    );
+    // Following the advice repairs it.
+    std::fs::remove_dir_all(env.path("index/bm25")).unwrap();
+    std::fs::remove_file(env.path("index/manifest.json")).unwrap();
+    let repaired = env.ok_json(&["status", "--json", "--verify"]);
+    assert_eq!(repaired["agree"], true, "{repaired}");
+    assert_eq!(repaired["bm25_chunks"], mine["bm25_chunks"], "{repaired}");
+    let a = env.ask_extractive("What does the shop sell?");
+    assert!(a["answer"].as_str().unwrap().contains("newspapers"), "{a}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
 fn a_running_server_serves_each_new_generation_without_a_restart() {
     let env = Env::new();
     env.ingest_corpora();

@@ -234,7 +234,8 @@ pub(crate) enum Command {
         #[arg(long, value_name = "N")]
         top_k: Option<usize>,
     },
-    /// Show what the index holds and whether its three stores agree (exit 1 if not).
+    /// Show what the index holds and whether its three stores agree (exit 1 if not; a commit
+    /// another writer is making is not a disagreement).
     Status {
         /// Print as JSON.
         #[arg(long)]
@@ -242,6 +243,9 @@ pub(crate) enum Command {
         /// Also check every document in every store (slower).
         #[arg(long)]
         verify: bool,
+        /// Seconds to wait for a commit in progress to finish before reporting it as such.
+        #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+        wait: f64,
         /// Only this collection's documents.
         #[arg(long, value_name = "NAME")]
         collection: Option<String>,

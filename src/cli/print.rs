@@ -63,7 +63,16 @@ pub(crate) fn print_status(out: &mut impl Write, s: &rag::Status) -> std::io::Re
             }
         )?;
     } else {
-        writeln!(out, "  stores DISAGREE:")?;
+        if s.committing {
+            writeln!(
+                out,
+                "  another writer is committing generation {}; BM25 and the graph catch up \
+                 when it finishes:",
+                s.stats.generation
+            )?;
+        } else {
+            writeln!(out, "  stores DISAGREE:")?;
+        }
         for p in &s.problems {
             writeln!(out, "    {p}")?;
         }

@@ -280,10 +280,14 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
         Command::Status {
             json,
             verify,
+            wait,
             collection,
         } => {
+            let wait = std::time::Duration::try_from_secs_f64(wait).map_err(|_| {
+                anyhow::anyhow!("--wait {wait}: give the seconds to wait as 0 or more")
+            })?;
             let rag = Rag::open(config)?;
-            let mut status = rag.status(verify)?;
+            let mut status = rag.status(verify, wait)?;
             let mut docs = rag.documents()?;
             if let Some(c) = &collection {
                 if !status.collections.contains_key(c) {
@@ -309,9 +313,16 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             } else {
                 print_status(&mut out, &status)?;
             }
-            Ok(if status.agree {
+            Ok(if status.agree || status.committing {
                 ExitCode::SUCCESS
             } else {
+                eprintln!(
+                    "rag: the stores of {dir} disagree ({}); `rag status --verify` names the \
+                     documents. SQLite holds everything: remove {dir}/bm25 and \
+                     {dir}/manifest.json, and the next `rag status` rebuilds both from it",
+                    status.problems.join("; "),
+                    dir = status.index.display(),
+                );
                 ExitCode::from(1)
             })
         }

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::embed::Embedder;
@@ -13,7 +13,9 @@ use crate::ingest::pipeline::{load_and_chunk, Loaded};
 use crate::ingest::{self, Chunker, Skip};
 use crate::messages::Note;
 use crate::retrieve;
-use crate::store::{DocWrite, EmbedderInfo, Index, Manifest, Stats, Status, StoredDoc, Writer};
+use crate::store::{
+    DocWrite, EmbedderInfo, Index, Lag, Manifest, Stats, Status, StoredDoc, Writer,
+};
 use crate::types::{Answer, AnswerMode, Chunk, Document, Timings};
 
 mod documents;
@@ -206,11 +208,14 @@ impl Rag {
     }
 
     /// Re-opens the index to see the latest commit. Not an error when there is no index yet.
-    pub fn reload(&self) -> Result<()> {
+    /// Says whether the derived stores lagged behind SQLite (repaired, or a writer is
+    /// committing).
+    pub fn reload(&self) -> Result<Lag> {
         let info = self.embedder_info().ok();
-        if let Some(info) = &info {
-            Writer::repair_lagging(&self.config.index, info)?;
-        }
+        let lag = match &info {
+            Some(info) => Writer::repair_lagging(&self.config.index, info)?,
+            None => Lag::None,
+        };
         let opened = match Index::open(&self.config.index, info.as_ref()) {
             Ok(i) => Some(Arc::new(i)),
             Err(Error::User(UserError::NoIndex(_))) => None,
@@ -219,7 +224,7 @@ impl Rag {
         *self.index.write().map_err(|_| {
             Error::Internal(InternalError::Corrupt("index handle poisoned".into()))
         })? = opened;
-        Ok(())
+        Ok(lag)
     }
 
     /// The open index (the snapshot of its last commit).
@@ -258,8 +263,34 @@ impl Rag {
     }
 
     /// Counts, sizes and agreement of the stores; with `verify`, a per-document check.
-    pub fn status(&self, verify: bool) -> Result<Status> {
-        self.open_index()?.status(verify)
+    ///
+    /// A writer between its SQLite commit and its manifest swap leaves BM25 and the graph a
+    /// generation behind for that moment, and a commit that lands while the index is being
+    /// read mixes two generations: neither is a disagreement. So a disagreement is looked at
+    /// again on a re-opened index, up to `wait` while a writer holds the lock (then reported
+    /// as `committing`), and three times otherwise.
+    pub fn status(&self, verify: bool, wait: Duration) -> Result<Status> {
+        let deadline = Instant::now() + wait;
+        // Disagreeing looks with no writer committing.
+        let mut quiet = 0;
+        loop {
+            let mut status = self.open_index()?.status(verify)?;
+            if status.agree {
+                return Ok(status);
+            }
+            if self.reload()? == Lag::Committing {
+                if Instant::now() >= deadline {
+                    status.committing = true;
+                    return Ok(status);
+                }
+            } else {
+                quiet += 1;
+                if quiet == 3 {
+                    return Ok(status);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Re-opens the index when a writer has committed since it was opened. Cheap when

@@ -27,7 +27,7 @@ pub use reader::{
     exact_is_cheaper, folder_id, Index, EXACT_SEARCH_FACTOR, EXACT_SEARCH_MAX_CHUNKS,
 };
 pub use sqlite::StoredDoc;
-pub use writer::Writer;
+pub use writer::{Lag, Writer};
 
 const SQLITE_FILE: &str = "rag.sqlite3";
 const BM25_DIR: &str = "bm25";
@@ -118,6 +118,9 @@ pub struct Status {
     pub agree: bool,
     /// What disagrees, in words (empty when `agree`).
     pub problems: Vec<String>,
+    /// The stores disagree only because another writer is in the middle of a commit (it
+    /// holds the lock, and BM25 and the graph catch up when it finishes): not damage.
+    pub committing: bool,
     /// Whether the per-document check ran (`--verify`).
     pub verified: bool,
     /// Documents and chunks in each collection, by name.

@@ -73,6 +73,7 @@ impl Index {
             },
             agree: problems.is_empty(),
             problems,
+            committing: false,
             verified: verify,
             collections: self
                 .collection_counts()

@@ -10,6 +10,17 @@ use super::{
 };
 use crate::error::{Error, InternalError, Result, UserError};
 
+/// What [`Writer::repair_lagging`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lag {
+    /// BM25 and the graph reflect SQLite's generation (or there is no index yet).
+    None,
+    /// A crash had left them behind; they are brought up now.
+    Repaired,
+    /// They are behind while another writer holds the lock: a commit is under way.
+    Committing,
+}
+
 /// The only writer of an index folder; holds the lock until dropped.
 pub struct Writer {
     dir: PathBuf,
@@ -50,24 +61,27 @@ impl Writer {
 
     /// Brings the derived stores up to SQLite's generation when a crash left them behind, by
     /// taking the writer lock for a moment; a no-op when they agree, when there is no index
-    /// yet, or while another writer (which repairs them itself) holds the lock.
-    pub fn repair_lagging(dir: &Path, embedder: &EmbedderInfo) -> Result<()> {
+    /// yet, or while another writer (which repairs them itself) holds the lock. Says which.
+    pub fn repair_lagging(dir: &Path, embedder: &EmbedderInfo) -> Result<Lag> {
         if !dir.join(SQLITE_FILE).is_file() {
-            return Ok(());
+            return Ok(Lag::None);
         }
         let generation = sqlite::Db::open(&dir.join(SQLITE_FILE))?.generation()?;
         let manifest = Manifest::read(dir)?;
         let bm25_generation = bm25::generation(&dir.join(BM25_DIR))?;
         let lagging = manifest.as_ref().map(|m| m.generation) != Some(generation)
             || bm25_generation != Some(generation);
-        if lagging {
-            match Writer::open(dir, embedder, 1.0) {
-                Ok(w) => drop(w),
-                Err(Error::User(UserError::Locked(_))) => {}
-                Err(e) => return Err(e),
-            }
+        if !lagging {
+            return Ok(Lag::None);
         }
-        Ok(())
+        match Writer::open(dir, embedder, 1.0) {
+            Ok(w) => {
+                drop(w);
+                Ok(Lag::Repaired)
+            }
+            Err(Error::User(UserError::Locked(_))) => Ok(Lag::Committing),
+            Err(e) => Err(e),
+        }
     }
 
     /// Path -> content hash of every stored document.
@@ -296,12 +310,22 @@ impl Writer {
     }
 }
 
-/// Test hook for the crash harness: with `RAG_CRASH_AT=<point>` the process aborts there, as a
-/// power cut would. Never set in normal use.
+/// Test hooks at the commit steps: with `RAG_CRASH_AT=<point>` the process aborts there, as a
+/// power cut would (the crash harness); `RAG_STALL_AT=<point>:<ms>` pauses there. Never set in
+/// normal use.
 pub(super) fn crash_point(point: &str) {
     if std::env::var_os("RAG_CRASH_AT").is_some_and(|v| v == point) {
         eprintln!("rag: RAG_CRASH_AT={point}: aborting");
         std::process::abort();
+    }
+    // `RAG_STALL_AT=POINT:MS` holds the writer (lock and all) there for MS milliseconds, so
+    // that tests can look at the index in the middle of a commit.
+    if let Some(ms) = std::env::var("RAG_STALL_AT").ok().and_then(|v| {
+        let (at, ms) = v.split_once(':')?;
+        (at == point).then(|| ms.parse::<u64>().ok()).flatten()
+    }) {
+        eprintln!("rag: RAG_STALL_AT={point}: stalling {ms} ms");
+        std::thread::sleep(std::time::Duration::from_millis(ms));
     }
 }
 
