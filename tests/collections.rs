@@ -539,9 +539,10 @@ fn scoped_tokens_never_show_another_collections_documents_on_any_endpoint() {
     let reader = add_token(&env, &["--collections", "hr", "--name", "hr-reader"]);
     let writer = add_token(&env, &["--collections", "hr", "--write"]);
     let admin = add_token(&env, &["--collections", "*", "--write"]);
+    let both = add_token(&env, &["--collections", "hr,eng", "--upload"]);
     // Only hashes are kept.
     let config = std::fs::read_to_string(env.path("rag.toml")).unwrap();
-    for t in [&reader, &writer, &admin] {
+    for t in [&reader, &writer, &admin, &both] {
         assert!(!config.contains(t.as_str()), "a token in clear: {config}");
     }
     assert!(config.contains("name = \"hr-reader\""), "{config}");
@@ -712,6 +713,10 @@ fn scoped_tokens_never_show_another_collections_documents_on_any_endpoint() {
         "{up}"
     );
     assert_eq!(up["total_documents"], 3, "counted within hr: {up}");
+    // A token of two collections names the one it uploads into.
+    let (status, body) = upload(&server, &both, "", &[], note);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("name the one to upload into"), "{body}");
     // The same content uploaded into eng by the admin is new there, not a duplicate of hr's.
     let (status, body) = upload(&server, &admin, "?collection=eng", &[], note);
     assert_eq!(status, 201, "{body}");
@@ -735,7 +740,7 @@ fn scoped_tokens_never_show_another_collections_documents_on_any_endpoint() {
 
     // Listing shows names and rights, never a token; removing one revokes it.
     let listed = env.ok_json(&["token", "list", "--json"]);
-    assert_eq!(listed.as_array().unwrap().len(), 3, "{listed}");
+    assert_eq!(listed.as_array().unwrap().len(), 4, "{listed}");
     assert_eq!(listed[0]["name"], "hr-reader");
     assert_eq!(listed[0]["collections"], json!(["hr"]));
     assert!(!listed.to_string().contains(reader.as_str()));
@@ -746,7 +751,7 @@ fn scoped_tokens_never_show_another_collections_documents_on_any_endpoint() {
             .as_array()
             .unwrap()
             .len(),
-        2
+        3
     );
     let server = start_server(&env);
     let body = json!({"question": PARKING});

@@ -425,6 +425,25 @@ fn settle() {
     std::thread::sleep(std::time::Duration::from_millis(400));
 }
 
+/// Waits (up to 30 s: a loaded machine may run the monitor late) until `/readyz` says the
+/// server sheds questions, or that it does not.
+fn until_shedding(server: &Server, on: bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, ready) = http(&server.addr, "GET", "/readyz", "");
+        let ready: Value = serde_json::from_str(&ready).unwrap();
+        if ready["shedding"].is_string() == on {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "shedding never turned {}: {ready}",
+            if on { "on" } else { "off" }
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn a_hot_device_hands_questions_to_the_remote_model_and_recovers_with_hysteresis() {
     let remote = FakeServer::start(Behaviour::Answer);
@@ -438,7 +457,7 @@ fn a_hot_device_hands_questions_to_the_remote_model_and_recovers_with_hysteresis
     assert_eq!(a["routing"]["attempts"][0]["model"], "tiny-qwen35.gguf");
 
     set_temperature(&thermal, 80);
-    settle();
+    until_shedding(&server, true);
     let a = ask_http(&server);
     assert_eq!(a["shed"]["action"], "remote", "{a}");
     let reason = a["shed"]["reason"].as_str().unwrap();
@@ -457,7 +476,7 @@ fn a_hot_device_hands_questions_to_the_remote_model_and_recovers_with_hysteresis
     settle();
     assert_eq!(ask_http(&server)["shed"]["action"], "remote");
     set_temperature(&thermal, 60);
-    settle();
+    until_shedding(&server, false);
     let a = ask_http(&server);
     assert!(a.get("shed").is_none(), "{a}");
     assert_eq!(a["routing"]["attempts"][0]["model"], "tiny-qwen35.gguf");
