@@ -736,16 +736,27 @@ fn scoped_tokens_never_show_another_collections_documents_on_any_endpoint() {
     );
     let (_, body) = json_call(&server, "GET", "/v1/documents", Some(&admin), Value::Null);
     assert!(body.contains("parking-and-transport"), "{body}");
-    drop(server);
 
-    // Listing shows names and rights, never a token; removing one revokes it.
+    // Listing shows names and rights, never a token; removing one revokes it in the running
+    // server, and a token added now works there.
     let listed = env.ok_json(&["token", "list", "--json"]);
     assert_eq!(listed.as_array().unwrap().len(), 4, "{listed}");
     assert_eq!(listed[0]["name"], "hr-reader");
     assert_eq!(listed[0]["collections"], json!(["hr"]));
     assert!(!listed.to_string().contains(reader.as_str()));
+    let search = |token: &str| {
+        json_call(
+            &server,
+            "POST",
+            "/v1/search",
+            Some(token),
+            json!({"question": PARKING}),
+        )
+        .0
+    };
     let out = env.run(&["token", "remove", "hr-reader"]);
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("within a second"), "{}", stderr(&out));
     assert_eq!(
         env.ok_json(&["token", "list", "--json"])
             .as_array()
@@ -753,16 +764,41 @@ fn scoped_tokens_never_show_another_collections_documents_on_any_endpoint() {
             .len(),
         3
     );
-    let server = start_server(&env);
-    let body = json!({"question": PARKING});
-    assert_eq!(
-        json_call(&server, "POST", "/v1/search", Some(&reader), body.clone()).0,
-        401
+    let late = add_token(&env, &["--collections", "eng", "--name", "late"]);
+    until(|| search(&reader) == 401 && search(&late) == 200);
+    assert_eq!(search(&writer), 200);
+    // A settings file broken by hand leaves the tokens as they were.
+    let config = std::fs::read_to_string(env.path("rag.toml")).unwrap();
+    std::fs::write(env.path("rag.toml"), format!("{config}\n[serve\n")).unwrap();
+    until(|| {
+        server
+            .log
+            .lock()
+            .unwrap()
+            .contains("serve.tokens not read again, the tokens stay as they were")
+    });
+    assert_eq!((search(&late), search(&reader)), (200, 401));
+    // Every token taken out of the file: every caller refused, not an open server.
+    let kept = config.split("[[serve.tokens]]").next().unwrap().to_string();
+    std::fs::write(env.path("rag.toml"), kept).unwrap();
+    until(|| search(&writer) == 401 && search(&admin) == 401 && search(&late) == 401);
+    let (status, _) = json_call(
+        &server,
+        "POST",
+        "/v1/search",
+        None,
+        json!({"question": PARKING}),
     );
-    assert_eq!(
-        json_call(&server, "POST", "/v1/search", Some(&writer), body).0,
-        200
-    );
+    assert_eq!(status, 401);
+}
+
+/// Waits (up to 10 s) until `done` holds.
+fn until(mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "not reached in 10 s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 /// The id of the parking page (collection eng).

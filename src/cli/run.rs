@@ -674,7 +674,7 @@ fn token(config: &Config, file: Option<&Path>, action: TokenAction) -> anyhow::R
         TokenAction::Remove { name } => {
             let n = rag::config::tokens::remove_from_config(&path, &name)?;
             eprintln!(
-                "rag: removed {n} token{} named {name:?} from {}; restart the server for it to take effect",
+                "rag: removed {n} token{} named {name:?} from {}; a running server refuses it within a second",
                 if n == 1 { "" } else { "s" },
                 path.display()
             );
@@ -704,7 +704,7 @@ fn token(config: &Config, file: Option<&Path>, action: TokenAction) -> anyhow::R
                 .map_err(anyhow::Error::msg)?;
             rag::config::tokens::add_to_config(&path, &entry)?;
             eprintln!(
-                "rag: added a token for {} to {} (upload: {}, delete: {}); it is shown only now, keep it safe:",
+                "rag: added a token for {} to {} (upload: {}, delete: {}); a running server that takes tokens takes it within a second (one started without tokens needs a restart). It is shown only now, keep it safe:",
                 entry.collections.join(", "),
                 path.display(),
                 entry.upload,

@@ -658,6 +658,10 @@ pub struct Config {
     /// Where each path setting came from, for `rag doctor`.
     #[serde(skip)]
     pub origins: Vec<Origin>,
+    /// Where `serve.tokens` came from: the settings file a running server re-reads them from
+    /// (`None` when there is no file, or when `RAG_TOKENS` set them).
+    #[serde(skip)]
+    pub tokens_file: Option<PathBuf>,
 }
 
 /// Where a path setting came from.
@@ -683,6 +687,7 @@ impl Default for Config {
             serve: ServeConfig::default(),
             home: None,
             origins: Vec::new(),
+            tokens_file: None,
         }
     }
 }
@@ -807,7 +812,9 @@ impl Config {
         if let Some(v) = env("RAG_ADDR") {
             config.serve.addr = v;
         }
+        config.tokens_file = explicit.clone();
         if let Some(v) = env("RAG_TOKENS") {
+            config.tokens_file = None;
             config.serve.tokens = v
                 .split(',')
                 .map(str::trim)

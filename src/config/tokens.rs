@@ -226,6 +226,16 @@ pub fn add_to_config(path: &Path, entry: &ScopedToken) -> Result<()> {
     write_config(path, &doc)
 }
 
+/// The `serve.tokens` the settings file at `path` holds now, each checked as at start.
+pub fn read_tokens(path: &Path) -> Result<Vec<TokenEntry>> {
+    let (config, _) = super::Config::from_file(path)?;
+    for t in &config.serve.tokens {
+        t.check()
+            .map_err(|e| Error::User(UserError::Config(format!("{}: {e}", path.display()))))?;
+    }
+    Ok(config.serve.tokens)
+}
+
 /// The TOML file at `path` for editing (empty when it is missing and `missing_ok`).
 fn read_config(path: &Path, missing_ok: bool) -> Result<toml_edit::DocumentMut> {
     let text = match std::fs::read_to_string(path) {
@@ -249,9 +259,9 @@ fn write_config(path: &Path, doc: &toml_edit::DocumentMut) -> Result<()> {
         .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
 }
 
-/// Removes the `serve.tokens` entries named `name` from the TOML file at `path` (their
-/// tokens stop working when the server next loads its settings), keeping the rest of the
-/// file. Returns how many were removed; none is an error that lists the names there are.
+/// Removes the `serve.tokens` entries named `name` from the TOML file at `path` (a running
+/// server stops taking their tokens within a second), keeping the rest of the file. Returns
+/// how many were removed; none is an error that lists the names there are.
 pub fn remove_from_config(path: &Path, name: &str) -> Result<usize> {
     let bad = |m: String| Error::User(UserError::Config(m));
     let mut doc = read_config(path, false)?;
@@ -377,25 +387,22 @@ mod tests {
         add_to_config(&path, &entry("b")).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("# my settings"), "{text}");
-        #[derive(Deserialize)]
-        struct File {
-            serve: Serve,
-        }
-        #[derive(Deserialize)]
-        struct Serve {
-            tokens: Vec<TokenEntry>,
-        }
-        let f: File = toml::from_str(&text).unwrap();
-        assert_eq!(f.serve.tokens.len(), 2);
-        assert_eq!(f.serve.tokens[1], TokenEntry::Scoped(entry("b")));
+        let tokens = read_tokens(&path).unwrap();
+        assert_eq!(tokens.len(), 2);
+        assert_eq!(tokens[1], TokenEntry::Scoped(entry("b")));
         // Removing by name leaves the rest.
         assert_eq!(remove_from_config(&path, "b").unwrap(), 1);
-        let f: File = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(
-            f.serve.tokens,
+            read_tokens(&path).unwrap(),
             vec![TokenEntry::Plain("plain-token-0123456789".into())]
         );
         let err = remove_from_config(&path, "b").unwrap_err().to_string();
         assert!(err.contains("no token named \"b\""), "{err}");
+        // An entry that is not a token's hash: the file's tokens are refused, with its name.
+        let mut bad = entry("c");
+        bad.sha256 = "abc".into();
+        add_to_config(&path, &bad).unwrap();
+        let err = read_tokens(&path).unwrap_err().to_string();
+        assert!(err.contains("rag.toml"), "{err}");
     }
 }

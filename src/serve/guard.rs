@@ -1,9 +1,72 @@
 //! The layers every request passes: who may call what (tokens, the kiosk's open paths), same-site
 //! checks for browsers, security headers, the time limit, and the request metrics.
 
+use std::sync::{Mutex, RwLock};
+use std::time::SystemTime;
+
 use super::*;
-use crate::config::Grant;
+use crate::config::{Config, Grant, TokenEntry};
 use crate::types::Visible;
+
+/// The tokens the server takes: `serve.tokens` as the settings file holds them now, so that
+/// `rag token add` and `rag token remove` act on a running server. Whether the server asks for
+/// a token at all is settled when it starts: emptying the list refuses every token rather than
+/// opening the server.
+pub(super) struct LiveTokens {
+    /// The settings file to follow (`None`: the tokens came from `RAG_TOKENS`, or no file).
+    file: Option<PathBuf>,
+    list: RwLock<Arc<Vec<TokenEntry>>>,
+    /// The file as it was when `list` was read; `None` before the first look.
+    seen: Mutex<Option<FileStamp>>,
+}
+
+/// What tells a replaced or rewritten file: modified time, size, inode.
+type FileStamp = (Option<SystemTime>, u64, u64);
+
+fn file_stamp(path: &Path) -> Option<FileStamp> {
+    let m = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&m);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some((m.modified().ok(), m.len(), inode))
+}
+
+impl LiveTokens {
+    pub(super) fn new(config: &Config) -> LiveTokens {
+        LiveTokens {
+            file: config.tokens_file.clone(),
+            list: RwLock::new(Arc::new(config.serve.tokens.clone())),
+            seen: Mutex::new(None),
+        }
+    }
+
+    /// The tokens taken now.
+    pub(super) fn current(&self) -> Arc<Vec<TokenEntry>> {
+        Arc::clone(&self.list.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Re-reads the tokens when the settings file changed since the last look: `Some(count)`
+    /// when it did. A file that cannot be read or checked leaves the tokens as they were
+    /// (and is not read again until it changes).
+    pub(super) fn refresh(&self) -> crate::error::Result<Option<usize>> {
+        let Some(file) = &self.file else {
+            return Ok(None);
+        };
+        let stamp = file_stamp(file);
+        {
+            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            if seen.is_some() && *seen == stamp {
+                return Ok(None);
+            }
+            *seen = stamp;
+        }
+        let tokens = crate::config::tokens::read_tokens(file)?;
+        let count = tokens.len();
+        *self.list.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(tokens);
+        Ok(Some(count))
+    }
+}
 
 /// Paths anyone may read, token or not: the kiosk page and its files, the operator page's
 /// files (which hold no data: what they show comes from the guarded API), health, readiness
@@ -57,7 +120,7 @@ pub(super) async fn authorize(State(s): State<AppState>, mut req: Request, next:
     let grant = if s.config.tokens.is_empty() {
         Some(Grant::everything("none"))
     } else {
-        bearer(req.headers()).and_then(|g| crate::config::tokens::find(&s.config.tokens, g))
+        bearer(req.headers()).and_then(|g| crate::config::tokens::find(&s.tokens.current(), g))
     };
     let authorized = grant.is_some();
     let mut grant = grant.unwrap_or(Grant {

@@ -48,6 +48,9 @@ pub async fn run(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
         if state.config.kiosk { " (kiosk)" } else { "" }
     );
     tokio::spawn(follow_commits(Arc::clone(state.rag())));
+    if !state.config.tokens.is_empty() {
+        tokio::spawn(follow_tokens(Arc::clone(&state)));
+    }
     if state.config.shed.enabled {
         tokio::spawn(watch_device(Arc::clone(&state)));
     }
@@ -199,6 +202,25 @@ pub(super) async fn follow_commits(rag: Arc<Rag>) {
             Ok(Ok(false)) => {}
             Ok(Err(e)) => tracing::warn!("cannot re-open the index: {e}"),
             Err(e) => tracing::warn!("index refresh task failed: {e}"),
+        }
+    }
+}
+
+/// Takes the tokens the settings file holds now, after each change to it (`rag token add`,
+/// `rag token remove`), so that revoking a token needs no restart.
+async fn follow_tokens(state: AppState) {
+    let mut tick = tokio::time::interval(REFRESH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let s = Arc::clone(&state);
+        match tokio::task::spawn_blocking(move || s.tokens.refresh()).await {
+            Ok(Ok(Some(n))) => tracing::info!("serve.tokens read again: {n} tokens"),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!("serve.tokens not read again, the tokens stay as they were: {e}")
+            }
+            Err(e) => tracing::warn!("token refresh task failed: {e}"),
         }
     }
 }

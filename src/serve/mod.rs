@@ -61,6 +61,8 @@ pub struct Server {
     /// Folders whose files are named relative to them when paths are hidden: the working
     /// directory, then the index folder (both canonical).
     path_roots: Vec<PathBuf>,
+    /// The bearer tokens taken now (`serve.tokens`, followed in the settings file).
+    tokens: LiveTokens,
 }
 
 /// Shared state of the server.
@@ -75,7 +77,9 @@ impl Server {
             .filter_map(canonical)
             .collect();
         let shed = Watcher::new(&config.shed);
+        let tokens = LiveTokens::new(rag.config());
         Arc::new(Server {
+            tokens,
             rag: Arc::new(rag),
             shed,
             config,
