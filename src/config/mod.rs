@@ -506,7 +506,8 @@ pub struct ServeConfig {
     /// Bearer tokens accepted on the API (`Authorization: Bearer TOKEN`): tokens in clear
     /// (every collection, upload and delete; also `RAG_TOKENS`, comma-separated), or entries
     /// `rag token add` writes: `{ name, sha256, collections, upload, delete }`. Empty: no
-    /// authentication, allowed on a loopback address only.
+    /// authentication, allowed on a loopback address only. A server started with tokens
+    /// re-reads them from the file after each change to it.
     pub tokens: Vec<TokenEntry>,
     /// Collections a kiosk's visitors (who show no token) may read; empty: every collection.
     pub kiosk_collections: Vec<String>,
