@@ -16,8 +16,9 @@ pub(super) struct LiveTokens {
     /// The settings file to follow (`None`: the tokens came from `RAG_TOKENS`, or no file).
     file: Option<PathBuf>,
     list: RwLock<Arc<Vec<TokenEntry>>>,
-    /// The file as it was when `list` was read; `None` before the first look.
-    seen: Mutex<Option<FileStamp>>,
+    /// The file as it was at the last look (`Some(None)`: it was missing); `None` before the
+    /// first look.
+    seen: Mutex<Option<Option<FileStamp>>>,
 }
 
 /// What tells a replaced or rewritten file: modified time, size, inode.
@@ -53,10 +54,10 @@ impl LiveTokens {
         let Some(file) = &self.file else {
             return Ok(None);
         };
-        let stamp = file_stamp(file);
+        let stamp = Some(file_stamp(file));
         {
             let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-            if seen.is_some() && *seen == stamp {
+            if *seen == stamp {
                 return Ok(None);
             }
             *seen = stamp;
@@ -303,4 +304,47 @@ pub(super) async fn observe(State(s): State<AppState>, req: Request, next: Next)
     s.metrics.request(&route, &method, status, seconds);
     tracing::info!(%method, %route, status, ms = seconds * 1e3, "request");
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_follow_the_file_and_a_missing_or_broken_one_keeps_them_with_one_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rag.toml");
+        let write = |tokens: &[&str]| {
+            let list: Vec<String> = tokens.iter().map(|t| format!("{t:?}")).collect();
+            std::fs::write(&file, format!("[serve]\ntokens = [{}]\n", list.join(", "))).unwrap();
+        };
+        write(&["first-token-0123456789"]);
+        let mut config = Config::default();
+        config.serve.tokens = vec![TokenEntry::Plain("first-token-0123456789".into())];
+        config.tokens_file = Some(file.clone());
+        let live = LiveTokens::new(&config);
+        let takes = |t: &str| crate::config::tokens::find(&live.current(), t).is_some();
+        // The first look reads the file; then nothing until it changes.
+        assert_eq!(live.refresh().unwrap(), Some(1));
+        assert_eq!(live.refresh().unwrap(), None);
+        write(&["second-token-0123456789", "third-token-0123456789"]);
+        assert_eq!(live.refresh().unwrap(), Some(2));
+        assert!(!takes("first-token-0123456789"));
+        assert!(takes("third-token-0123456789"));
+        // Missing, then broken: the tokens stay, and each state is reported once.
+        std::fs::remove_file(&file).unwrap();
+        assert!(live.refresh().is_err());
+        assert_eq!(live.refresh().unwrap(), None);
+        std::fs::write(&file, "[serve\n").unwrap();
+        assert!(live.refresh().is_err());
+        assert_eq!(live.refresh().unwrap(), None);
+        assert!(takes("second-token-0123456789"));
+        // Emptied: no token is taken.
+        write(&[]);
+        assert_eq!(live.refresh().unwrap(), Some(0));
+        assert!(!takes("second-token-0123456789"));
+        // Tokens from the environment are not followed.
+        config.tokens_file = None;
+        assert_eq!(LiveTokens::new(&config).refresh().unwrap(), None);
+    }
 }
