@@ -713,6 +713,26 @@ fn scoped_tokens_never_show_another_collections_documents_on_any_endpoint() {
         "{up}"
     );
     assert_eq!(up["total_documents"], 3, "counted within hr: {up}");
+    // Uploads are named from the index folder, and a relative prefix finds them so (the
+    // server's working folder is the checkout, the index lies elsewhere).
+    let shown = doc["path"].as_str().unwrap();
+    assert!(shown.starts_with("uploads/"), "{up}");
+    let (status, body) = json_call(
+        &server,
+        "POST",
+        "/v1/search",
+        Some(&writer),
+        json!({"question": "When does the canteen serve breakfast?", "filter": {"path_prefix": "uploads/"}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let found: Value = serde_json::from_str(&body).unwrap();
+    let paths: Vec<&str> = found["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, [shown], "{found}");
     // A token of two collections names the one it uploads into.
     let (status, body) = upload(&server, &both, "", &[], note);
     assert_eq!(status, 400, "{body}");
