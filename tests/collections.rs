@@ -451,6 +451,78 @@ fn whole_document_questions_read_the_document_in_order_or_outline_it() {
     assert!(a.get("whole").is_none(), "{a}");
 }
 
+#[test]
+fn an_outline_of_a_document_longer_than_every_part_cites_its_last_section() {
+    // A small context: a generated answer would need more parts than it may read, but the
+    // outline reads every chunk at once.
+    let env = crate::e2e::Env::with_llm_settings("max_tokens = 24\ncontext = 512\n");
+    let docs = env.path("manual");
+    std::fs::create_dir_all(&docs).unwrap();
+    let mut text = String::from("# Plant operating manual\n\n");
+    for i in 1..=32 {
+        text.push_str(&format!(
+            "## Procedure {i}\n\nProcedure {i} opens valve V{i} before pump P{i} starts.\n\n"
+        ));
+        for j in 0..12 {
+            text.push_str(&format!(
+                "Step {j} of procedure {i}: the operator checks gauge G{i}-{j} and logs pressure reading number {j} for line {i}. "
+            ));
+        }
+        text.push_str("\n\n");
+    }
+    std::fs::write(docs.join("plant-manual.md"), text).unwrap();
+    env.ok_json(&["ingest", "--json", docs.to_str().unwrap()]);
+    let a = env.ok_json(&[
+        "ask",
+        "--json",
+        "--extractive",
+        "--trace",
+        "Summarize plant-manual.md",
+    ]);
+    assert_eq!(a["whole"]["how"], "outline", "{a}");
+    let chunks = a["whole"]["chunks"].as_u64().unwrap();
+    assert!(
+        chunks > 24,
+        "the test needs more chunks than parts may be read: {chunks}"
+    );
+    assert_eq!(
+        (&a["whole"]["parts"], &a["whole"]["unread_parts"]),
+        (&json!(1), &json!(0)),
+        "{}",
+        a["whole"]
+    );
+    assert!(
+        a.get("note")
+            .is_none_or(|n| !n.to_string().contains("part")),
+        "{a}"
+    );
+    for c in a["trace"]["candidates"].as_array().unwrap() {
+        assert_eq!(c["outcome"], "read", "{c}");
+    }
+    // The last procedure is in the outline, cited with its own source, far past what 24
+    // parts of this context would hold.
+    let last = a["citations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["text"]
+                .as_str()
+                .unwrap()
+                .contains("Procedure 32 opens valve V32")
+        })
+        .unwrap_or_else(|| panic!("{a}"));
+    assert!(last["n"].as_u64().unwrap() > 24, "{last}");
+    assert!(
+        a["answer"]
+            .as_str()
+            .unwrap()
+            .contains("Procedure 32 opens valve V32"),
+        "{a}"
+    );
+    crate::e2e::assert_citations_point_at_their_text(&a);
+}
+
 /// One HTTP request with a bearer token (when given) and a content type.
 fn request(
     addr: &str,

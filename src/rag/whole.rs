@@ -138,13 +138,22 @@ impl Rag {
         let t1 = Instant::now();
         let count = |t: &str| self.count_tokens(t);
         let budget = self.whole_budget(models, asked, question);
-        let parts = parts(&hits, budget, &count);
-        let unread_parts = parts.len().saturating_sub(MAX_PARTS);
-        let parts = &parts[..parts.len().min(MAX_PARTS)];
+        let generating = !(models.is_empty() || extractive);
+        let (parts, unread_parts) = if generating {
+            let mut parts = parts(&hits, budget, &count);
+            let unread = parts.len().saturating_sub(MAX_PARTS);
+            parts.truncate(MAX_PARTS);
+            (parts, unread)
+        } else {
+            // Extraction and the outline read every chunk at once: there is no prompt to fit,
+            // so nothing is counted and nothing is left unread.
+            (std::iter::once(0..hits.len()).collect(), 0)
+        };
+        let parts = parts.as_slice();
         let messages =
             crate::messages::for_question(question, hits.iter().map(|h| h.text.as_str()));
         let words = || messages;
-        let (mut out, how) = if models.is_empty() || extractive {
+        let (mut out, how) = if !generating {
             // A question that asks something of the document ("what does the Staff Handbook
             // say about parking?") is answered by the document's own sentences that match its
             // words, the document's name left out; one that asks for the document itself
