@@ -780,7 +780,8 @@ pub struct WholeDocument {
     /// what the question asks besides naming it) or `outline` (when nothing else matches, as
     /// for "summarize X": each section's heading and first sentence).
     pub how: String,
-    /// Parts read (1 when the whole text fitted one prompt).
+    /// Parts read (1 when the whole text fitted one prompt, and for an answer without a
+    /// model, which reads every chunk at once).
     pub parts: usize,
     /// Chunks in the documents; every one is a numbered source.
     pub chunks: usize,

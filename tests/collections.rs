@@ -67,6 +67,16 @@ fn source_files(a: &Value) -> Vec<String> {
     files
 }
 
+/// The paths of a search's hits, best first.
+fn hit_paths(r: &Value) -> Vec<&str> {
+    r["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["path"].as_str().unwrap())
+        .collect()
+}
+
 const PARKING: &str = "Where can visitors park their car?";
 
 #[test]
@@ -335,12 +345,7 @@ fn filters_apply_inside_retrieval_and_the_trace_says_what_removed_what() {
     let (status, body) = search(json!({"meta": {"team": "estates"}, "format": "jsonl"}));
     assert_eq!(status, 200, "{body}");
     let r: Value = serde_json::from_str(&body).unwrap();
-    let hits: Vec<&str> = r["hits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["path"].as_str().unwrap())
-        .collect();
+    let hits = hit_paths(&r);
     assert!(
         !hits.is_empty() && hits.iter().all(|p| p.contains("notes.jsonl#")),
         "{r}"
@@ -798,13 +803,7 @@ fn scoped_tokens_never_show_another_collections_documents_on_any_endpoint() {
     );
     assert_eq!(status, 200, "{body}");
     let found: Value = serde_json::from_str(&body).unwrap();
-    let paths: Vec<&str> = found["hits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["path"].as_str().unwrap())
-        .collect();
-    assert_eq!(paths, [shown], "{found}");
+    assert_eq!(hit_paths(&found), [shown], "{found}");
     // A token of two collections names the one it uploads into.
     let (status, body) = upload(&server, &both, "", &[], note);
     assert_eq!(status, 400, "{body}");
