@@ -494,6 +494,14 @@ fn status_during_a_commit_waits_for_it_and_a_real_disagreement_says_how_to_repai
             "the writer ended without stalling"
         );
     }
+    // A wait that is not a number of seconds is refused, naming it.
+    let bad = env.run(&["status", "--wait=-1"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("--wait -1: give the seconds to wait as 0 or more"),
+        "{}",
+        stderr(&bad)
+    );
     // Not waiting: a commit under way, reported as such, and not a failure.
     let now = env.run(&["status", "--json", "--wait", "0"]);
     assert!(now.status.success(), "{}", stderr(&now));
