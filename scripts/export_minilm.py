@@ -253,8 +253,6 @@ def main():
     (tmp / "model.json").write_text(json.dumps(
         {"id": "sentence-transformers/all-MiniLM-L6-v2", "dimensions": HIDDEN, "max_tokens": 256,
          "pooling": "mean", "normalized": True, "languages": "English only",
-         # Evidence-score threshold for refusing, calibrated on tests/golden (docs/retrieval.md).
-         "refuse_below": 0.36,
          # Chunk size measured best for this model on SciFact (docs/retrieval.md).
          "chunk_tokens": 192}, indent=2) + "\n")
     shutil.rmtree(out, ignore_errors=True)

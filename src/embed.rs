@@ -43,22 +43,9 @@ struct ModelInfo {
     /// The languages the model was trained for, in words (for `rag doctor`).
     #[serde(default)]
     languages: Option<String>,
-    /// The refusal threshold calibrated for this model's similarity scale (its evidence scores
-    /// on the golden questions, docs/retrieval.md).
-    #[serde(default)]
-    refuse_below: Option<f32>,
-    /// The span of cosine similarities this model gives between a question and its closest
-    /// passage, from unrelated to matching, which the evidence score rescales to 0-1 (E5's
-    /// cosines sit in a narrow band high up). Default 0 to 1: no rescaling.
-    #[serde(default = "full_range")]
-    similarity_range: (f32, f32),
     /// The chunk size measured best for this model (docs/retrieval.md).
     #[serde(default)]
     chunk_tokens: Option<usize>,
-}
-
-fn full_range() -> (f32, f32) {
-    (0.0, 1.0)
 }
 
 fn default_max_tokens() -> usize {
@@ -219,16 +206,6 @@ impl Embedder {
         self.info.chunk_tokens
     }
 
-    /// The span of cosines the evidence score rescales to 0-1 (see `model.json`).
-    pub fn similarity_range(&self) -> (f32, f32) {
-        self.info.similarity_range
-    }
-
-    /// The refusal threshold calibrated for this model, when its `model.json` has one.
-    pub fn refuse_below(&self) -> Option<f32> {
-        self.info.refuse_below
-    }
-
     /// Tokens the model reads, including its two special tokens.
     pub fn max_tokens(&self) -> usize {
         self.info.max_tokens
@@ -267,7 +244,9 @@ impl Embedder {
     }
 
     /// fastembed alone on `texts` (with the passage prefix), in batches of `batch`, without the
-    /// truncation check: the reference the ingest benchmark compares the whole pipeline against.
+    /// truncation check (a longer text is cut to what the model reads): the reference the
+    /// ingest benchmark compares the whole pipeline against, and the sentences an answer picks
+    /// by meaning.
     pub fn embed_raw(&self, texts: &[String], batch: usize) -> Result<Vec<Vec<f32>>> {
         self.model_embed(&with_prefix(&self.info.passage_prefix, texts), batch)
     }

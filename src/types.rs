@@ -381,6 +381,25 @@ pub struct Evidence {
     pub coverage: f32,
     /// Below this the answer is refused (`retrieval.refuse_below`).
     pub threshold: f32,
+    /// Share of the question's content words found in the best passages, each weighed by its
+    /// rarity in the index (inverse document frequency over chunks): words every passage
+    /// shares count for almost nothing.
+    #[serde(default)]
+    pub rare_coverage: f32,
+    /// The same share in the best passage alone.
+    #[serde(default)]
+    pub best_coverage: f32,
+    /// The rarity (0-1, of the rarest possible) of the rarest question word none of the best
+    /// passages holds; 0 when every word is found.
+    #[serde(default)]
+    pub missing: f32,
+    /// The nearest chunk's cosine minus the mean of the next ones' (absent when BM25 alone ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub margin: Option<f32>,
+    /// True when the question is in another language than its best passage: its words are
+    /// not compared, only meaning.
+    #[serde(default)]
+    pub cross_lingual: bool,
 }
 
 /// One model's try at the answer.

@@ -437,10 +437,15 @@ fn whole_document_questions_read_the_document_in_order_or_outline_it() {
     }
     too_many.push("Summarize them");
     fails_saying(&env, &too_many, "9 documents pinned; pin at most 8");
-    // A question that asks something of a named document: its own matching sentences, cited
-    // with the document's numbering.
+    // A question that names a document by its title but asks something in it is answered
+    // from a search (issue 33: "Where is the Emergency Department?" is no summary request).
     let a = env
         .ask_extractive("Are balloons allowed according to the Visiting Hours and Visitor Rules?");
+    assert!(a.get("whole").is_none(), "{a}");
+    assert!(a["answer"].as_str().unwrap().contains("balloons"), "{a}");
+    // Named by its file name, it is read whole: its own matching sentences, cited with the
+    // document's numbering.
+    let a = env.ask_extractive("Are balloons allowed according to visiting-hours.md?");
     assert_eq!(a["whole"]["how"], "extracted", "{a}");
     assert_eq!(a["whole"]["chosen"], "named");
     assert!(a["answer"].as_str().unwrap().contains("balloons"), "{a}");

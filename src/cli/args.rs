@@ -79,6 +79,21 @@ pub(crate) enum Command {
         /// for more; default every collection).
         #[arg(long, value_name = "NAME", conflicts_with = "dataset")]
         collection: Vec<String>,
+        /// Ask every question of the dataset's answers.jsonl as `POST /v1/ask` does without a
+        /// model, and report answers with the gold span, wrong answers and refusals.
+        #[arg(long, requires = "dataset", conflicts_with = "questions")]
+        answers: bool,
+        /// With --answers: leave these documents (ids, one per line) out of the index; their
+        /// questions must be refused.
+        #[arg(long, value_name = "FILE", requires = "answers")]
+        unanswerable_from: Option<PathBuf>,
+        /// With --answers: ask the questions of this queries.jsonl (same ids, e.g. another
+        /// language of a parallel set) instead of the dataset's own.
+        #[arg(long, value_name = "FILE", requires = "answers")]
+        queries: Option<PathBuf>,
+        /// With --answers: ask only N questions, spread evenly over the set.
+        #[arg(long, value_name = "N", requires = "answers")]
+        limit: Option<usize>,
     },
     /// Remove documents from the index, by id or path (a folder removes all below it), or a
     /// whole collection.

@@ -125,6 +125,55 @@ pub(crate) fn print_reindex(out: &mut impl Write, r: &rag::ReindexReport) -> std
     Ok(())
 }
 
+/// The held-out answer report: what visitors read, then refusal at other thresholds.
+pub(crate) fn print_answers(
+    out: &mut impl Write,
+    r: &rag::eval::AnswerReport,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{}{}: {} answerable and {} unanswerable questions asked ({} skipped); {} documents, {} left out",
+        r.dataset,
+        r.queries
+            .as_deref()
+            .map(|q| format!(" asked with {q}"))
+            .unwrap_or_default(),
+        r.answerable,
+        r.unanswerable,
+        r.skipped,
+        r.documents,
+        r.removed_documents
+    )?;
+    writeln!(
+        out,
+        "answerable:   {:.3} gold span, {:.3} wrong, {:.3} refused",
+        r.answered_gold, r.answered_wrongly, r.refused_answerable
+    )?;
+    if let (Some(refused), Some(answered)) = (r.unanswerable_refused, r.unanswerable_answered) {
+        writeln!(
+            out,
+            "unanswerable: {refused:.3} refused, {answered:.3} answered anyway"
+        )?;
+    }
+    writeln!(
+        out,
+        "threshold {:.2}; {:.0} ms a question",
+        r.threshold, r.mean_ask_ms
+    )?;
+    writeln!(
+        out,
+        "threshold  unanswerable refused  answerable refused  precision"
+    )?;
+    for p in &r.curve {
+        writeln!(
+            out,
+            "{:>9.2}  {:>20.3}  {:>18.3}  {:>9.3}",
+            p.threshold, p.unanswerable_refused, p.answerable_refused, p.precision
+        )?;
+    }
+    Ok(())
+}
+
 pub(crate) fn print_eval(out: &mut impl Write, r: &rag::eval::EvalReport) -> std::io::Result<()> {
     writeln!(
         out,

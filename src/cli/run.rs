@@ -10,8 +10,8 @@ use rag::{AskOptions, Config, IngestOptions, Overrides, Rag};
 
 use super::args::{Cli, Command, Draft, SnapshotAction, TokenAction};
 use super::print::{
-    emit, print_answer, print_bench, print_doctor, print_draft, print_eval, print_reindex,
-    print_status, progress_bar, short_path, show_progress,
+    emit, print_answer, print_answers, print_bench, print_doctor, print_draft, print_eval,
+    print_reindex, print_status, progress_bar, short_path, show_progress,
 };
 
 /// Parses the command line and runs the command.
@@ -70,7 +70,29 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             eval_index,
             json,
             collection,
+            answers,
+            unanswerable_from,
+            queries,
+            limit,
         } => {
+            if let (true, Some(dataset)) = (answers, &dataset) {
+                let options = rag::eval::AnswerOptions {
+                    unanswerable_from,
+                    queries,
+                    limit,
+                };
+                let index = eval_index.unwrap_or_else(|| {
+                    rag::eval::answers_index(&config, dataset, options.unanswerable_from.as_deref())
+                });
+                let bar = progress_bar();
+                let report =
+                    rag::eval::run_answers(&config, dataset, &options, &index, &mut |e| {
+                        show_progress(&bar, e)
+                    })?;
+                bar.finish_and_clear();
+                emit(json, &report, print_answers)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let Some(dataset) = dataset else {
                 // The golden questions against the index itself, within the collections named.
                 let questions = questions.context("--questions is needed without --dataset")?;

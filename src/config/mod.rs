@@ -446,8 +446,8 @@ pub struct RetrievalConfig {
     /// HNSW search breadth (chosen from a measured recall curve, docs/retrieval.md).
     pub ef_search: usize,
     /// Evidence score below which the answer is "not found in the documents" and no model
-    /// runs; 0 never refuses. Unset: the embedder's own calibration (its `model.json`, measured
-    /// on the golden questions, docs/retrieval.md), else [`DEFAULT_REFUSE_BELOW`].
+    /// runs; 0 never refuses. Unset: [`DEFAULT_REFUSE_BELOW`], the operating point every
+    /// embedder's fitted evidence model is set to (docs/retrieval.md, "Refusal").
     pub refuse_below: Option<f32>,
     /// Retrieved chunks the prompt always reads (the best first).
     pub read_min: usize,
@@ -465,8 +465,9 @@ pub const KIOSK_EXAMPLES: usize = 6;
 /// Longest example question, in characters.
 pub const KIOSK_EXAMPLE_CHARS: usize = 200;
 
-/// The refusal threshold when neither the config nor the embedder sets one.
-pub const DEFAULT_REFUSE_BELOW: f32 = 0.4;
+/// The refusal threshold unless the config sets one: the operating point of the fitted
+/// evidence models.
+pub const DEFAULT_REFUSE_BELOW: f32 = 0.5;
 
 impl RetrievalConfig {
     /// The refusal threshold in force.

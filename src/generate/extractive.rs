@@ -124,6 +124,73 @@ pub fn extract_after(
     Some(parts.join(" "))
 }
 
+/// Sources read for sentences when they are picked by meaning (each sentence is embedded).
+const SOURCES_READ_BY_MEANING: usize = 3;
+
+/// Most sentences embedded for one answer picked by meaning.
+const MEANING_SENTENCES: usize = 64;
+
+/// How close to the best sentence's cosine a second sentence must be to be quoted beside it.
+const MEANING_SECOND: f32 = 0.015;
+
+/// What each step down the sources' ranking costs a sentence's cosine: retrieval's order
+/// (both retrievers, the document's other chunks) knows more than one sentence's vector, and a
+/// multilingual embedder ranks sentences in the question's own language a little higher
+/// whatever they say.
+const MEANING_RANK_COST: f32 = 0.02;
+
+/// Picks the sentences of the first sources closest in meaning to the question, for a question
+/// in another language than its sources (their words cannot match): `question` is the
+/// question's query vector, `embed` embeds sentences as passages. The best sentence, and a
+/// second one as close as [`MEANING_SECOND`], quoted with their source numbers in document
+/// order. `None` when there is no sentence or the embedder fails.
+pub fn extract_by_meaning(
+    question: &[f32],
+    hits: &[Hit],
+    embed: super::EmbedFn<'_>,
+    max_sentences: usize,
+) -> Option<String> {
+    let mut all: Vec<(usize, usize, String)> = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, hit) in hits.iter().take(SOURCES_READ_BY_MEANING).enumerate() {
+        for (position, sentence) in sentences(&hit.text).into_iter().enumerate() {
+            if all.len() < MEANING_SENTENCES && seen.insert(sentence.to_lowercase()) {
+                all.push((i + 1, position, sentence));
+            }
+        }
+    }
+    if all.is_empty() {
+        return None;
+    }
+    let texts: Vec<String> = all.iter().map(|s| s.2.clone()).collect();
+    let vectors = embed(&texts)
+        .inspect_err(|e| tracing::warn!(error = %e, "sentences could not be embedded"))
+        .ok()?;
+    let mut scored: Vec<(usize, f32)> = vectors
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let rank_cost = MEANING_RANK_COST * (all[i].0 - 1) as f32;
+            (i, crate::embed::cosine(question, v) - rank_cost)
+        })
+        .collect();
+    // Best first; an earlier source, then an earlier sentence, wins a tie.
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let best = scored.first()?.1;
+    let mut chosen: Vec<usize> = scored
+        .iter()
+        .take(max_sentences.clamp(1, 2))
+        .filter(|(_, c)| *c >= best - MEANING_SECOND)
+        .map(|(i, _)| *i)
+        .collect();
+    chosen.sort_by_key(|&i| (all[i].0, all[i].1));
+    let parts: Vec<String> = chosen
+        .iter()
+        .map(|&i| format!("{} [{}]", all[i].2, all[i].0))
+        .collect();
+    Some(parts.join(" "))
+}
+
 /// The analysed terms of `text` whose words are not among `stops` (lower-case words).
 fn content_terms(
     analyzer: &mut tantivy::tokenizer::TextAnalyzer,
@@ -161,7 +228,7 @@ const COVERED: f64 = 0.25;
 /// [`EXTRACTIVE_MAX_CHARS`]), the one covering most of what is still uncovered, so that a
 /// question with several parts (where, when, how much) gets a sentence for each part the
 /// sources answer. A sentence that adds no part is kept only when it is nearly as complete as
-/// the first.
+/// the first and from the same passage.
 fn choose(
     candidates: &[Candidate],
     weights: &[(&String, f64)],
@@ -183,6 +250,7 @@ fn choose(
     let mut chosen: Vec<usize> = Vec::new();
     let mut chars = 0;
     let mut first = 0.0;
+    let mut first_source = 0;
     while chosen.len() < max {
         let best = candidates
             .iter()
@@ -197,17 +265,22 @@ fn choose(
                 let (new, old) = score(c, &covered);
                 (i, new, old, new + COVERED * old + 0.05 / c.source as f64)
             })
-            .filter(|&(_, new, old, _)| {
+            .filter(|&(i, new, old, _)| {
                 if chosen.is_empty() {
                     new > 0.0
                 } else {
-                    new >= NEW_PART || new + old >= AS_GOOD * first
+                    // A sentence that adds no part restates the first: only its own
+                    // passage's sentences may ("vending machines in the Emergency Department
+                    // waiting room" restates nothing of "where is the Emergency Department?").
+                    new >= NEW_PART
+                        || (new + old >= AS_GOOD * first && candidates[i].source == first_source)
                 }
             })
             .max_by(|a, b| a.3.total_cmp(&b.3).then(b.0.cmp(&a.0)));
         let Some((i, new, _, _)) = best else { break };
         if chosen.is_empty() {
             first = new;
+            first_source = candidates[i].source;
         }
         chars += candidates[i].text.chars().count() + 4;
         for &t in &candidates[i].terms {
@@ -297,6 +370,53 @@ mod tests {
         );
         // Alone, the question finds nothing to quote.
         assert_eq!(extract(question, &hits, 1), None);
+    }
+
+    #[test]
+    fn across_languages_sentences_are_picked_by_meaning_and_cited() {
+        let hits = [
+            hit("The cafe is on floor 2. The pharmacy opens at nine."),
+            hit("Parking costs 2.50 an hour."),
+        ];
+        // A toy embedder: the pharmacy sentence points where the question does.
+        let embed = |texts: &[String]| -> crate::error::Result<Vec<Vec<f32>>> {
+            Ok(texts
+                .iter()
+                .map(|t| {
+                    if t.contains("pharmacy") {
+                        vec![1.0, 0.1]
+                    } else {
+                        vec![0.1, 1.0]
+                    }
+                })
+                .collect())
+        };
+        let answer = extract_by_meaning(&[1.0, 0.0], &hits, &embed, 4).unwrap();
+        assert_eq!(answer, "The pharmacy opens at nine. [1]");
+        // A sentence of a later source must be clearly closer to win over the first's.
+        let hits = [hit("Opening hours are 9 to 5."), hit("The pharmacy opens.")];
+        let close = |texts: &[String]| -> crate::error::Result<Vec<Vec<f32>>> {
+            Ok(texts
+                .iter()
+                .map(|t| {
+                    if t.contains("pharmacy") {
+                        vec![1.0, 0.0]
+                    } else {
+                        vec![0.999, 0.045]
+                    }
+                })
+                .collect())
+        };
+        let answer = extract_by_meaning(&[1.0, 0.0], &hits, &close, 1).unwrap();
+        assert_eq!(answer, "Opening hours are 9 to 5. [1]");
+        // An embedder that fails gives no answer (the words then decide).
+        let broken = |_: &[String]| -> crate::error::Result<Vec<Vec<f32>>> {
+            Err(crate::error::Error::Internal(
+                crate::error::InternalError::Embed("down".into()),
+            ))
+        };
+        assert_eq!(extract_by_meaning(&[1.0, 0.0], &hits, &broken, 4), None);
+        assert_eq!(extract_by_meaning(&[1.0, 0.0], &[], &embed, 4), None);
     }
 
     #[test]

@@ -81,11 +81,6 @@ impl Rag {
         // A snapshot activation cut between its two renames (filesystems without an atomic
         // exchange) left the index beside its place: put it back.
         crate::store::snapshot::recover(&config.index);
-        // The evidence score's scale depends on the embedder: unless the config sets a
-        // threshold, the embedder's own calibration holds.
-        if config.retrieval.refuse_below.is_none() {
-            config.retrieval.refuse_below = embedder.as_ref().and_then(Embedder::refuse_below);
-        }
         // So does the chunk size: each model has its measured one.
         if config.chunking.max_tokens.is_none() {
             config.chunking.max_tokens = embedder.as_ref().and_then(Embedder::chunk_tokens);

@@ -435,14 +435,7 @@ impl Rag {
         // While the model reads the prompt, the sources' own sentences come first.
         let mut draft_ms = None;
         let draft = generating
-            .then(|| {
-                generate::extract_after(
-                    searched,
-                    asked.earlier.as_deref(),
-                    &found.hits,
-                    EXTRACTIVE_SENTENCES,
-                )
-            })
+            .then(|| self.extract(searched, asked.earlier.as_deref(), &found))
             .flatten();
         let go_on = match draft {
             Some(text) => {
@@ -543,6 +536,43 @@ impl Rag {
         })
     }
 
+    /// The sources' own sentences that answer `question` (after `earlier`, for a follow-up):
+    /// picked by its words; by meaning, with an embedder, when it is in another language than
+    /// its best source (their words cannot match) or when no sentence shares a word with it.
+    fn extract(&self, question: &str, earlier: Option<&str>, found: &Found) -> Option<String> {
+        let hits = &found.hits;
+        let across = found.evidence.cross_lingual;
+        let by_words = || generate::extract_after(question, earlier, hits, EXTRACTIVE_SENTENCES);
+        if !across {
+            if let Some(text) = by_words() {
+                return Some(text);
+            }
+        }
+        let by_meaning = self.embedder.as_ref().and_then(|e| {
+            let asked = match earlier {
+                Some(before) => format!("{before}\n{question}"),
+                None => question.to_string(),
+            };
+            let vector = e.embed_one(&asked).ok()?;
+            let embed = |texts: &[String]| e.embed_raw(texts, texts.len().max(1));
+            // Across languages the best source's document holds the answer: a multilingual
+            // embedder would otherwise prefer sentences in the question's own language.
+            let read: Vec<crate::types::Hit> = hits
+                .iter()
+                .filter(|h| !across || hits.first().is_some_and(|b| b.doc_id == h.doc_id))
+                .cloned()
+                .collect();
+            let text = generate::extract_by_meaning(&vector, &read, &embed, EXTRACTIVE_SENTENCES)?;
+            // Numbered as the sources are.
+            Some(generate::map_markers(&text, &|n| {
+                read.get(n - 1)
+                    .and_then(|h| hits.iter().position(|x| x.chunk_id == h.chunk_id))
+                    .map_or(n, |i| i + 1)
+            }))
+        });
+        by_meaning.or_else(|| if across { by_words() } else { None })
+    }
+
     /// The answer when no model writes one: the refusal, or sentences extracted from the
     /// sources, with the note that says why.
     fn without_model(
@@ -566,9 +596,9 @@ impl Rag {
         let (text, mode) = if found.refused {
             (words().not_found.to_string(), AnswerMode::Refused)
         } else {
-            let text =
-                generate::extract_after(question, earlier, &found.hits, EXTRACTIVE_SENTENCES)
-                    .unwrap_or_else(|| words().no_direct_answer.to_string());
+            let text = self
+                .extract(question, earlier, found)
+                .unwrap_or_else(|| words().no_direct_answer.to_string());
             (text, AnswerMode::Extractive)
         };
         generate::answer::Routed {

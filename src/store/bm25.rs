@@ -271,6 +271,34 @@ impl Reader {
         Ok(out)
     }
 
+    /// The question's content terms as the neutral fields index them (its language's stop
+    /// words left out, as a search leaves them out), each with the number of chunks whose body
+    /// holds it, and the number of chunks: what the evidence score weighs a term's rarity by.
+    pub fn term_counts(&self, question: &str) -> Result<(u64, Vec<(String, u64)>)> {
+        let lang: Option<Lang> = if self.languages.is_empty() {
+            None
+        } else {
+            analysis::detect_among(question, &self.languages)
+        };
+        let mut stemmer = lang
+            .and_then(|l| l.stemmer)
+            .map(|(language, _)| analysis::stemmed(language));
+        let searcher = self.reader.searcher();
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for term in analysis::terms(&mut analysis::neutral(), question) {
+            let stop = stemmer
+                .as_mut()
+                .is_some_and(|a| analysis::terms(a, &term).is_empty());
+            if stop || !seen.insert(term.clone()) {
+                continue;
+            }
+            let n = searcher.doc_freq(&Term::from_field_text(self.fields.body, &term))?;
+            out.push((term, n));
+        }
+        Ok((searcher.num_docs(), out))
+    }
+
     /// Chunk ids matching `query`, best first. Query syntax is not interpreted: a question
     /// with quotes or colons is searched as words. The question's language is told among the
     /// indexed languages; its stop words are left out of the neutral fields and its stemmed

@@ -232,6 +232,12 @@ impl Index {
         Ok(found)
     }
 
+    /// The question's content terms with the number of chunks holding each, and the number
+    /// of chunks (see [`bm25::Reader::term_counts`]).
+    pub fn term_counts(&self, question: &str) -> Result<(u64, Vec<(String, u64)>)> {
+        self.bm25.term_counts(question)
+    }
+
     fn set_docs(&self, found: &mut [Scored]) {
         for s in found {
             s.doc = self.docs.get(&s.id).copied().unwrap_or(-s.id);

@@ -10,9 +10,14 @@
 //! trec_eval: nDCG@10 with linear gain (queries without a judged-relevant document skipped),
 //! Recall@20 and MRR@10.
 
+mod answers;
 mod datasets;
 mod metrics;
 mod reading;
+
+pub use answers::{
+    answers_index, run_answers, AnswerOptions, AnswerReport, AnsweredQuestion, CurvePoint, Outcome,
+};
 
 pub use datasets::*;
 use datasets::{beir_id, load_beir, Judged};

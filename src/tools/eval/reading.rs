@@ -66,7 +66,7 @@ pub(super) struct Gold {
 }
 
 /// Text as spans are compared: NFC, lower case, whitespace runs as one space.
-fn folded(text: &str) -> String {
+pub(super) fn folded(text: &str) -> String {
     let nfc: String = text.nfc().collect();
     nfc.to_lowercase()
         .split_whitespace()
@@ -158,7 +158,7 @@ fn passage_text(hit: &Hit) -> String {
 }
 
 /// True when a folded passage (or document) holds one of `answers`.
-fn holds(folded_text: &str, answers: &[String]) -> bool {
+pub(super) fn holds(folded_text: &str, answers: &[String]) -> bool {
     answers.iter().any(|a| folded_text.contains(a.as_str()))
 }
 

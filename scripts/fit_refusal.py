@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Fit the evidence models that decide refusal, from `rag eval --answers --json` reports.
+
+    scripts/fit_refusal.py --target 0.92 report1.json report2.json ...
+
+Each report's `per_question` holds every question's evidence signals and whether its document was
+left out of the index (unanswerable). Three logistic models are fitted (plain Newton steps with a
+little L2, numpy only): questions in the language of their best passage (cosine, margin,
+rarity-weighted coverage in the best three passages and in the best one, rarity of the rarest
+missing word), questions in another language (cosine, margin), and BM25 alone (the three word
+signals). Each model's bias is then shifted so that refusing below 0.5 refuses `--target` of the
+unanswerable questions it scores. Prints the constants for src/retrieve/evidence.rs and, per
+report, what that operating point does.
+"""
+import argparse
+import json
+import sys
+
+import numpy as np
+
+SAME = ["similarity", "margin", "rare_coverage", "best_coverage", "missing"]
+CROSS = ["similarity", "margin"]
+LEXICAL = ["rare_coverage", "best_coverage", "missing"]
+
+
+def signals(ev, names):
+    return [float(ev.get(n) or 0.0) for n in names]
+
+
+def fit(x, y, l2=1e-3, steps=50):
+    """Logistic regression by Newton's method; returns (bias, weights)."""
+    x1 = np.hstack([np.ones((len(x), 1)), x])
+    w = np.zeros(x1.shape[1])
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-x1 @ w))
+        grad = x1.T @ (p - y) + l2 * np.r_[0, w[1:]]
+        h = (x1.T * (p * (1 - p))) @ x1 + l2 * np.diag(np.r_[0, np.ones(len(w) - 1)])
+        step = np.linalg.solve(h, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w[0], w[1:]
+
+
+def shifted_bias(bias, weights, x, y, target):
+    """The bias that puts 0.5 where `target` of the unanswerable (y == 0) are refused."""
+    z = x @ weights + bias
+    unanswerable = np.sort(z[y == 0])
+    if len(unanswerable) == 0:
+        return bias
+    # Refused when z + shift < 0: the target quantile of the unanswerable z goes to 0.
+    k = min(len(unanswerable) - 1, int(np.ceil(target * len(unanswerable))) - 1)
+    cut = (unanswerable[k] + unanswerable[min(k + 1, len(unanswerable) - 1)]) / 2
+    return bias - cut
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("reports", nargs="+")
+    ap.add_argument("--target", type=float, default=0.92, help="unanswerable share to refuse")
+    ap.add_argument("--lexical-target", type=float, default=0.8,
+                    help="the same for BM25 alone, a degraded mode whose words separate less")
+    args = ap.parse_args()
+    rows = {"same": [], "cross": [], "lexical": []}
+    for path in args.reports:
+        with open(path, encoding="utf-8") as f:
+            report = json.load(f)
+        for q in report["per_question"]:
+            ev = q["evidence"]
+            y = 0.0 if q["unanswerable"] else 1.0
+            if ev.get("similarity") is None:
+                rows["lexical"].append((signals(ev, LEXICAL), y))
+            elif ev.get("cross_lingual"):
+                # Words cannot match across languages: BM25 alone has nothing to judge there.
+                rows["cross"].append((signals(ev, CROSS), y))
+            else:
+                rows["same"].append((signals(ev, SAME), y))
+                rows["lexical"].append((signals(ev, LEXICAL), y))
+    models = {}
+    for name, data in rows.items():
+        if not data:
+            print(f"# {name}: no questions", file=sys.stderr)
+            continue
+        x = np.array([r[0] for r in data])
+        y = np.array([r[1] for r in data])
+        bias, weights = fit(x, y)
+        target = args.lexical_target if name == "lexical" else args.target
+        bias = shifted_bias(bias, weights, x, y, target)
+        z = x @ weights + bias
+        refused_u = float(np.mean(z[y == 0] < 0)) if (y == 0).any() else float("nan")
+        refused_a = float(np.mean(z[y == 1] < 0)) if (y == 1).any() else float("nan")
+        models[name] = (bias, weights)
+        print(f"// {name}: {len(data)} questions ({int((y == 0).sum())} unanswerable); "
+              f"refuses {refused_u:.3f} of the unanswerable, {refused_a:.3f} of the answerable")
+        ws = ", ".join(f"{w:.3f}" for w in weights)
+        print(f"{name}: Logistic {{ bias: {bias:.3f}, weights: &[{ws}] }}")
+    print(json.dumps({k: {"bias": float(b), "weights": [float(w) for w in ws]}
+                      for k, (b, ws) in models.items()}))
+
+
+if __name__ == "__main__":
+    main()
