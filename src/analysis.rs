@@ -194,13 +194,49 @@ pub fn question_language<'a>(
     if candidates.is_empty() {
         return detect(question);
     }
-    let guess = whatlang::detect(question).filter(|i| i.confidence() >= MIN_CONFIDENCE);
+    // A short question in the sources' script says too little for whatlang's own guess
+    // ("Wifi password?" reads as French): it is told among the sources' languages. In another
+    // script the script itself tells.
+    let guess = whatlang::detect(question)
+        .filter(|i| i.confidence() >= MIN_CONFIDENCE)
+        .filter(|i| {
+            question.split_whitespace().count() >= SHORT_QUESTION_WORDS
+                || !candidates
+                    .iter()
+                    .any(|c| whatlang_script(*c) == Some(i.script()))
+        });
     if let Some(guess) = guess.map(|i| i.lang()) {
         if !candidates.contains(&guess) {
             candidates.push(guess);
         }
     }
     detect_among(question, &candidates)
+}
+
+/// Questions of fewer words are told among their sources' languages only (see
+/// [`question_language`]).
+const SHORT_QUESTION_WORDS: usize = 4;
+
+/// The script a language is written in, as whatlang tells it (from a sample word).
+fn whatlang_script(lang: whatlang::Lang) -> Option<whatlang::Script> {
+    let sample = match lang {
+        whatlang::Lang::Ara | whatlang::Lang::Pes | whatlang::Lang::Urd => "مرحبا",
+        whatlang::Lang::Cmn => "你好",
+        whatlang::Lang::Jpn => "こんにちは",
+        whatlang::Lang::Kor => "안녕하세요",
+        whatlang::Lang::Rus
+        | whatlang::Lang::Ukr
+        | whatlang::Lang::Bel
+        | whatlang::Lang::Bul
+        | whatlang::Lang::Srp
+        | whatlang::Lang::Mkd => "привет",
+        whatlang::Lang::Ell => "γεια",
+        whatlang::Lang::Heb | whatlang::Lang::Yid => "שלום",
+        whatlang::Lang::Hin | whatlang::Lang::Mar | whatlang::Lang::Nep => "नमस्ते",
+        whatlang::Lang::Tha => "สวัสดี",
+        _ => "hello",
+    };
+    whatlang::detect_script(sample)
 }
 
 fn lang(lang: whatlang::Lang) -> Lang {
@@ -485,6 +521,37 @@ fn tokenize(text: &str, emit: Emit, fold_teh_marbuta: bool) -> Vec<Token> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn short_questions_take_their_sources_language() {
+        let english = ["Free Wi-Fi is available throughout the hospital. Connect to the network named RGH-Guest and accept the terms on the welcome page."];
+        for q in [
+            "Wifi password?",
+            "Parking fees?",
+            "Pharmacy hours?",
+            "Cafe open?",
+        ] {
+            assert_eq!(
+                super::question_language(q, english).map(|l| l.code()),
+                Some("en"),
+                "{q}"
+            );
+        }
+        // Another script tells its language however short the question.
+        assert_eq!(
+            super::question_language("WLAN-Passwort?", english).map(|l| l.code()),
+            Some("en"),
+            "a short question in the sources' script is read as theirs"
+        );
+        assert_eq!(
+            super::question_language("停车费？", english).map(|l| l.code()),
+            Some("zh")
+        );
+        assert_eq!(
+            super::question_language("كلمة سر الواي فاي؟", english).map(|l| l.code()),
+            Some("ar")
+        );
+    }
+
     use super::*;
 
     fn neutral_terms(text: &str) -> Vec<String> {

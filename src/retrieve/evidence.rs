@@ -196,20 +196,25 @@ pub fn evidence(
     } else {
         found.len() as f32 / words.len() as f32
     };
-    // Rarity-weighted coverage, over the words as the index holds them.
-    let (chunks, counts) = index.term_counts(question)?;
-    let mut neutral = crate::analysis::neutral();
+    // Rarity-weighted coverage, over the words as the index holds them (stemmed in the
+    // question's language when it has a stemmer).
+    let counts = index.term_counts(question)?;
+    let chunks = counts.chunks;
+    let mut as_indexed = match counts.lang {
+        Some(_) => crate::analysis::for_language(counts.lang),
+        None => crate::analysis::neutral(),
+    };
     let held: Vec<HashSet<String>> = passages
         .iter()
         .map(|h| {
-            crate::analysis::terms(&mut neutral, &passage_text(h))
+            crate::analysis::terms(&mut as_indexed, &passage_text(h))
                 .into_iter()
                 .collect()
         })
         .collect();
     let most = rarity(chunks, 0).max(f32::EPSILON);
     let (mut total, mut in_all, mut in_best, mut missing) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-    for (term, holding) in &counts {
+    for (term, holding) in &counts.terms {
         let r = rarity(chunks, *holding);
         total += r;
         if held.first().is_some_and(|h| h.contains(term)) {
@@ -288,7 +293,11 @@ mod tests {
         };
         let threshold = crate::config::DEFAULT_REFUSE_BELOW;
         for (c, close, far) in [
-            (&E5_SMALL, signals(0.88, 0.08, 0.8), signals(0.79, 0.01, 0.2)),
+            (
+                &E5_SMALL,
+                signals(0.88, 0.08, 0.8),
+                signals(0.79, 0.01, 0.2),
+            ),
             (&MINILM, signals(0.6, 0.3, 0.8), signals(0.26, 0.08, 0.2)),
         ] {
             assert!(close.score(c) > threshold, "{}", c.name);

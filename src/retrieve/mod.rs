@@ -152,10 +152,11 @@ pub fn hits(index: &Index, fused: &[Fused], top_k: usize) -> Result<Vec<Hit>> {
 /// How much a follow-up's earlier question weighs in its search, against the follow-up's 1.
 pub const EARLIER_WEIGHT: f32 = 0.3;
 
-/// The share of a question's own words that must be in the passages found with the question
-/// before it for the question to count as its follow-up; under it, the question is a new topic
-/// and is searched alone. Set between the golden follow-ups (0.4 to 1.0 with MiniLM) and an
-/// unrelated question after one (0.33): docs/retrieval.md, "Follow-up questions".
+/// The share of a question's own words, weighed by their rarity, that must be in the passages
+/// found with the question before it for the question to count as its follow-up; under it,
+/// the question is a new topic and is searched alone. Weighed by rarity, "hospital" in "is
+/// there a hairdresser in the hospital?" after a parking question counts for almost nothing:
+/// docs/retrieval.md, "Follow-up questions".
 pub const FOLLOW_UP_MIN_COVERAGE: f32 = 0.4;
 
 /// Hybrid search over an index. Never fails for want of an embedder: BM25 then answers alone.
@@ -213,7 +214,7 @@ pub fn search_after(
         // found ("what is the capital of Mongolia?" after a question about wheelchairs). It is
         // searched alone, and may be refused alone.
         Some(_)
-            if evidence(index, query, &c, &hits, threshold, calibration)?.coverage
+            if evidence(index, query, &c, &hits, threshold, calibration)?.rare_coverage
                 < FOLLOW_UP_MIN_COVERAGE =>
         {
             let mut alone = search_after(index, embedder, query, None, config, top_k, scope)?;

@@ -218,8 +218,36 @@ pub struct Reader {
     /// whatlang's languages whose stemmed fields hold terms: a question's language is told
     /// among them.
     languages: Vec<whatlang::Lang>,
+    /// Live chunks in each stemmed language, in the order of [`STEMMED`] (0 when unused).
+    language_chunks: Vec<u64>,
     reader: IndexReader,
     fields: Fields,
+}
+
+/// The live chunks that hold text in `field`.
+fn chunks_with(searcher: &tantivy::Searcher, field: Field) -> Result<u64> {
+    let mut n = 0;
+    for segment in searcher.segment_readers() {
+        let norms = segment.get_fieldnorms_reader(field)?;
+        let alive: Box<dyn Iterator<Item = u32>> = match segment.alive_bitset() {
+            Some(bits) => Box::new(bits.iter_alive()),
+            None => Box::new(0..segment.max_doc()),
+        };
+        n += alive.filter(|&doc| norms.fieldnorm(doc) > 0).count() as u64;
+    }
+    Ok(n)
+}
+
+/// A question's content terms as the index holds them, with the chunks holding each.
+#[derive(Debug, Clone, Default)]
+pub struct TermCounts {
+    /// The question's language, when it has a stemmed field: the terms are stemmed and
+    /// counted among that language's chunks; otherwise neutral words among all chunks.
+    pub lang: Option<Lang>,
+    /// The chunks counted among.
+    pub chunks: u64,
+    /// Each term and the number of those chunks holding it.
+    pub terms: Vec<(String, u64)>,
 }
 
 impl Reader {
@@ -231,17 +259,24 @@ impl Reader {
             .try_into()?;
         let searcher = reader.searcher();
         let mut languages = Vec::new();
-        for ((_, code), field) in STEMMED.iter().zip(&fields.stemmed) {
+        let mut language_chunks = vec![0; fields.stemmed.len()];
+        for (((_, code), field), count) in STEMMED
+            .iter()
+            .zip(&fields.stemmed)
+            .zip(&mut language_chunks)
+        {
             let mut used = false;
             for segment in searcher.segment_readers() {
                 used |= segment.inverted_index(*field)?.terms().num_terms() > 0;
             }
             if let (true, Some(lang)) = (used, analysis::whatlang_of(code)) {
                 languages.push(lang);
+                *count = chunks_with(&searcher, *field)?;
             }
         }
         Ok(Reader {
             languages,
+            language_chunks,
             reader,
             fields,
         })
@@ -271,32 +306,58 @@ impl Reader {
         Ok(out)
     }
 
-    /// The question's content terms as the neutral fields index them (its language's stop
-    /// words left out, as a search leaves them out), each with the number of chunks whose body
-    /// holds it, and the number of chunks: what the evidence score weighs a term's rarity by.
-    pub fn term_counts(&self, question: &str) -> Result<(u64, Vec<(String, u64)>)> {
+    /// The question's content terms as the index holds them, each with the number of chunks
+    /// holding it: stemmed and among its language's chunks when the question's language has a
+    /// stemmer (a German question's words are rare or common among German chunks, however few
+    /// of them the index has), else the neutral words (its language's stop words left out, as
+    /// a search leaves them out) among all chunks. What the evidence score weighs a term's
+    /// rarity by.
+    pub fn term_counts(&self, question: &str) -> Result<TermCounts> {
         let lang: Option<Lang> = if self.languages.is_empty() {
             None
         } else {
             analysis::detect_among(question, &self.languages)
         };
-        let mut stemmer = lang
+        let searcher = self.reader.searcher();
+        let stemmed = lang.and_then(|l| {
+            let (language, code) = l.stemmer?;
+            let at = STEMMED.iter().position(|(_, c)| *c == code)?;
+            let chunks = *self.language_chunks.get(at)?;
+            (chunks > 0).then(|| (language, self.fields.stemmed[at], chunks))
+        });
+        let mut seen = std::collections::HashSet::new();
+        let mut terms = Vec::new();
+        if let Some((language, field, chunks)) = stemmed {
+            for term in analysis::terms(&mut analysis::stemmed(language), question) {
+                if seen.insert(term.clone()) {
+                    let n = searcher.doc_freq(&Term::from_field_text(field, &term))?;
+                    terms.push((term, n));
+                }
+            }
+            return Ok(TermCounts {
+                lang,
+                chunks,
+                terms,
+            });
+        }
+        let mut stop_words = lang
             .and_then(|l| l.stemmer)
             .map(|(language, _)| analysis::stemmed(language));
-        let searcher = self.reader.searcher();
-        let mut seen = std::collections::HashSet::new();
-        let mut out = Vec::new();
         for term in analysis::terms(&mut analysis::neutral(), question) {
-            let stop = stemmer
+            let stop = stop_words
                 .as_mut()
                 .is_some_and(|a| analysis::terms(a, &term).is_empty());
             if stop || !seen.insert(term.clone()) {
                 continue;
             }
             let n = searcher.doc_freq(&Term::from_field_text(self.fields.body, &term))?;
-            out.push((term, n));
+            terms.push((term, n));
         }
-        Ok((searcher.num_docs(), out))
+        Ok(TermCounts {
+            lang: None,
+            chunks: searcher.num_docs(),
+            terms,
+        })
     }
 
     /// Chunk ids matching `query`, best first. Query syntax is not interpreted: a question

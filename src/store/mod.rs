@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result, UserError};
 use crate::types::{Chunk, Document};
 
+pub use bm25::TermCounts;
 pub use manifest::Manifest;
 pub use reader::{
     exact_is_cheaper, folder_id, Index, EXACT_SEARCH_FACTOR, EXACT_SEARCH_MAX_CHUNKS,

@@ -232,9 +232,9 @@ impl Index {
         Ok(found)
     }
 
-    /// The question's content terms with the number of chunks holding each, and the number
-    /// of chunks (see [`bm25::Reader::term_counts`]).
-    pub fn term_counts(&self, question: &str) -> Result<(u64, Vec<(String, u64)>)> {
+    /// The question's content terms with the number of chunks holding each (see
+    /// [`bm25::Reader::term_counts`]).
+    pub fn term_counts(&self, question: &str) -> Result<super::TermCounts> {
         self.bm25.term_counts(question)
     }
 
