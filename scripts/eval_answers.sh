@@ -7,6 +7,7 @@
 #
 #   bash scripts/eval_answers.sh [tune|heldout|all] [OUT]
 #
+# LIMIT=N asks N questions of each set (spread evenly by id) instead of all.
 # tune: XQuAD (en, de, zh, ar, and English documents asked in de, zh, ar) with the articles of
 # seed 1 left out: what scripts/fit_refusal.py fits on. heldout: XQuAD with the articles of seed
 # 2 left out (and es, ru, hi questions of English documents), and the five dev sets with seed 2.
@@ -40,6 +41,7 @@ for row in "${rows[@]}"; do
   python3 scripts/unanswerable.py "$shared/$dataset" --seed "$seed" >"$set_file"
   args=(eval --dataset "$shared/$dataset" --answers --unanswerable-from "$set_file" --json)
   [ "$queries" = - ] || args+=(--queries "$shared/$queries")
+  [ -z "${LIMIT:-}" ] || args+=(--limit "$LIMIT")
   "$rag" "${args[@]}" >"$out/$name.json"
   python3 - "$out/$name.json" "$name" <<'PY'
 import json, sys

@@ -292,15 +292,32 @@ fn choose(
     chosen
 }
 
-/// Sentences of a chunk. Headings are left out; hard-wrapped lines of a paragraph are joined;
-/// list items and table rows stand alone (they rarely end in a full stop).
+/// Most words of a line that stands alone as a title (see [`is_title_line`]).
+const TITLE_WORDS: usize = 8;
+
+/// True when a paragraph of one plain line reads as a title, not a sentence: a few words, no
+/// sentence-ending punctuation and no digit (a PDF's or a text file's headings, which have no
+/// `#`). "Open 08:00 to 20:00" keeps its digits and stays quotable.
+fn is_title_line(line: &str) -> bool {
+    let enders = ['.', '!', '?', ':', ';', '。', '！', '？', '؟', '।', '…'];
+    line.split_whitespace().count() <= TITLE_WORDS
+        && !line.trim_end().ends_with(enders)
+        && !line.chars().any(|c| c.is_numeric())
+}
+
+/// Sentences of a chunk. Headings are left out (markdown's, and a paragraph of one short line
+/// that reads as a title); hard-wrapped lines of a paragraph are joined; list items and table
+/// rows stand alone (they rarely end in a full stop).
 fn sentences(text: &str) -> Vec<String> {
-    let mut units: Vec<String> = Vec::new();
+    // Each unit with the number of plain lines it was joined from (0 for a list item).
+    let mut units: Vec<(String, usize)> = Vec::new();
     let mut paragraph = String::new();
-    let flush = |paragraph: &mut String, units: &mut Vec<String>| {
+    let mut lines = 0;
+    let flush = |paragraph: &mut String, lines: &mut usize, units: &mut Vec<(String, usize)>| {
         if !paragraph.is_empty() {
-            units.push(std::mem::take(paragraph));
+            units.push((std::mem::take(paragraph), *lines));
         }
+        *lines = 0;
     };
     for line in text.lines() {
         let t = line.trim();
@@ -311,9 +328,9 @@ fn sentences(text: &str) -> Vec<String> {
             digits > 0 && (t[digits..].starts_with(". ") || t[digits..].starts_with(") "));
         let is_item = t.starts_with(['-', '*', '+', '>', '|']) || numbered;
         if t.is_empty() || t.starts_with('#') || t.starts_with("```") {
-            flush(&mut paragraph, &mut units);
+            flush(&mut paragraph, &mut lines, &mut units);
         } else if is_item {
-            flush(&mut paragraph, &mut units);
+            flush(&mut paragraph, &mut lines, &mut units);
             let item = if numbered {
                 t[digits + 2..].trim()
             } else {
@@ -327,11 +344,15 @@ fn sentences(text: &str) -> Vec<String> {
                 paragraph.push(' ');
             }
             paragraph.push_str(t);
+            lines += 1;
         }
     }
-    flush(&mut paragraph, &mut units);
+    flush(&mut paragraph, &mut lines, &mut units);
     let mut out = Vec::new();
-    for unit in units {
+    for (unit, lines) in units {
+        if lines == 1 && is_title_line(&unit) {
+            continue;
+        }
         for s in unit.split_sentence_bounds() {
             let s = s.trim();
             if s.chars().filter(|c| c.is_alphanumeric()).count() >= 3 {
@@ -417,6 +438,24 @@ mod tests {
         };
         assert_eq!(extract_by_meaning(&[1.0, 0.0], &hits, &broken, 4), None);
         assert_eq!(extract_by_meaning(&[1.0, 0.0], &[], &embed, 4), None);
+    }
+
+    #[test]
+    fn a_title_without_a_hash_is_not_quoted() {
+        let pdf = "Blood Tests and Samples\n\nThe blood test centre is in the outpatient hall.\n\nResults\n\nResults go to your doctor.\n\nOpen 07:30 to 16:00\n";
+        assert_eq!(
+            sentences(pdf),
+            vec![
+                "The blood test centre is in the outpatient hall.",
+                "Results go to your doctor.",
+                "Open 07:30 to 16:00",
+            ]
+        );
+        // A list item without a full stop stays quotable.
+        assert_eq!(
+            sentences("- Free parking for blue badges"),
+            vec!["Free parking for blue badges"]
+        );
     }
 
     #[test]

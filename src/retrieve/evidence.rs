@@ -58,16 +58,16 @@ pub struct Calibration {
 pub const E5_SMALL: Calibration = Calibration {
     name: "multilingual-e5-small",
     same_language: Logistic {
-        bias: -23.122,
-        weights: &[22.120, 109.552, -1.410, 10.020, -0.025],
+        bias: -22.894,
+        weights: &[23.668, 105.864, -2.214, 10.576, -1.404],
     },
     cross_lingual: Logistic {
         bias: -28.519,
         weights: &[33.601, 71.662],
     },
     lexical: Logistic {
-        bias: -2.478,
-        weights: &[-2.987, 15.761, -0.037],
+        bias: -1.295,
+        weights: &[-4.573, 16.845, -1.121],
     },
 };
 
@@ -77,16 +77,16 @@ pub const E5_SMALL: Calibration = Calibration {
 pub const MINILM: Calibration = Calibration {
     name: "all-MiniLM-L6-v2",
     same_language: Logistic {
-        bias: -4.765,
-        weights: &[23.127, 10.049, -4.631, 15.855, -6.946],
+        bias: -6.469,
+        weights: &[24.784, 6.462, -1.419, 14.011, -6.484],
     },
     cross_lingual: Logistic {
         bias: -7.763,
         weights: &[23.687, 11.971],
     },
     lexical: Logistic {
-        bias: -1.866,
-        weights: &[-2.305, 19.929, -2.463],
+        bias: -1.190,
+        weights: &[-1.503, 20.231, -3.848],
     },
 };
 
