@@ -268,6 +268,24 @@ pub fn for_text(text: &str) -> TextAnalyzer {
     for_language(detect(text))
 }
 
+/// The analysed terms of `text`, in order, leaving out those whose word (lower case) is among
+/// `stops`: a question's function words ("where", "can") name nothing it asks for.
+pub fn content_terms(analyzer: &mut TextAnalyzer, text: &str, stops: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stream = analyzer.token_stream(text);
+    while stream.advance() {
+        let token = stream.token();
+        let raw = text
+            .get(token.offset_from..token.offset_to)
+            .unwrap_or_default()
+            .to_lowercase();
+        if !stops.contains(&raw.as_str()) {
+            out.push(token.text.clone());
+        }
+    }
+    out
+}
+
 /// The analysed terms of `text`, in order.
 pub fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     let mut stream = analyzer.token_stream(text);

@@ -393,7 +393,8 @@ pub struct Evidence {
     /// passages holds; 0 when every word is found.
     #[serde(default)]
     pub missing: f32,
-    /// The nearest chunk's cosine minus the mean of the next ones' (absent when BM25 alone ran).
+    /// The nearest chunk's cosine minus the mean of the next ones' (absent when BM25 alone ran,
+    /// or when a single chunk was searched: the words then decide).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub margin: Option<f32>,
     /// True when the question is in another language than its best passage: its words are

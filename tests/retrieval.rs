@@ -45,19 +45,25 @@ fn eval_on_golden_questions_reports_three_modes_and_reuses_its_index() {
     assert_eq!(refusal["unanswerable"].as_u64(), Some(unanswerable as u64));
     assert_eq!(refusal["answerable"].as_u64(), Some(n as u64));
     assert_eq!(refusal["scores"].as_array().unwrap().len(), lines.len());
-    // The threshold is the embedder's calibrated one (its model.json), as no config sets it.
-    let model: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("models/all-MiniLM-L6-v2/model.json")).unwrap(),
-    )
-    .unwrap();
-    let calibrated = model["refuse_below"].as_f64().unwrap();
-    assert!(
-        (refusal["threshold"].as_f64().unwrap() - calibrated).abs() < 1e-6,
-        "{refusal}"
-    );
-    // The calibrated default refuses half the unanswerable ones and no answerable one.
-    assert_eq!(refusal["precision"].as_f64(), Some(1.0), "{refusal}");
+    // The threshold is the fitted evidence models' operating point, as no config sets it.
+    assert_eq!(refusal["threshold"].as_f64(), Some(0.5), "{refusal}");
+    // Fitted on XQuAD, MiniLM refuses the questions far off the corpus's subject and more than
+    // half of all unanswerable ones; two paraphrased answerable questions share no word with
+    // their passage ("sprained ankle" against "sprains") and are refused with them
+    // (docs/retrieval.md, "Refusal").
     assert!(refusal["recall"].as_f64().unwrap() >= 0.5, "{refusal}");
+    assert!(refusal["precision"].as_f64().unwrap() >= 0.75, "{refusal}");
+    let scores = refusal["scores"].as_array().unwrap();
+    for far in [
+        "What will the weather be like tomorrow?",
+        "Who won the football match last night?",
+        "How do I renew my passport?",
+    ] {
+        let score = scores.iter().find(|s| s[0] == far).unwrap()[1]
+            .as_f64()
+            .unwrap();
+        assert!(score < 0.5, "{far}: {score}");
+    }
     for mode in ["bm25", "dense", "hybrid"] {
         let m = &first["modes"][mode];
         assert_eq!(m["queries"].as_u64(), Some(n as u64), "{mode}");
@@ -379,12 +385,15 @@ fn german_chinese_and_arabic_questions_find_their_pages() {
     let refusal = &report["refusal"];
     // A German question about an English-only page is the one answerable question the
     // evidence score cannot vouch for: its words cannot match and its similarity is low.
+    // Of the three unanswerable ones, the Arabic passport question is refused; the German
+    // and Chinese ones are not: each has one page in its language, whose cosine stands out
+    // from the English pages' (docs/retrieval.md, "What is left").
     assert_eq!(
         refusal["wrongly_refused"],
         serde_json::json!(["Wo ist der Gebetsraum?"]),
         "{refusal}"
     );
-    assert!(refusal["recall"].as_f64().unwrap() >= 0.6, "{refusal}");
+    assert!(refusal["recall"].as_f64().unwrap() >= 0.3, "{refusal}");
 
     env.ok_json(&["ingest", "--json", &corpus_arg]);
     let de = env.ask_extractive("Wo können Besucher parken und was kostet es?");

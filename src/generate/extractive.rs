@@ -171,7 +171,7 @@ pub fn extract_by_meaning(
         .enumerate()
         .map(|(i, v)| {
             let rank_cost = MEANING_RANK_COST * (all[i].0 - 1) as f32;
-            (i, crate::embed::cosine(question, v) - rank_cost)
+            (i, super::support::cosine(question, v) - rank_cost)
         })
         .collect();
     // Best first; an earlier source, then an earlier sentence, wins a tie.
@@ -197,19 +197,9 @@ fn content_terms(
     text: &str,
     stops: &[&str],
 ) -> HashSet<String> {
-    let mut out = HashSet::new();
-    let mut stream = analyzer.token_stream(text);
-    while stream.advance() {
-        let token = stream.token();
-        let raw = text
-            .get(token.offset_from..token.offset_to)
-            .unwrap_or_default()
-            .to_lowercase();
-        if !stops.contains(&raw.as_str()) {
-            out.insert(token.text.clone());
-        }
-    }
-    out
+    crate::analysis::content_terms(analyzer, text, stops)
+        .into_iter()
+        .collect()
 }
 
 /// Share of the question a sentence must add, in terms no chosen sentence has, to be chosen

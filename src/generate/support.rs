@@ -120,7 +120,8 @@ fn best_sentence(words: &[String], sentences: &[(String, HashSet<String>)]) -> O
     best.map(|(_, t)| t.to_string())
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
+/// Cosine of two L2-normalised vectors: their dot product.
+pub(super) fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 

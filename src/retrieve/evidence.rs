@@ -15,6 +15,10 @@ pub(super) const COVERAGE_PASSAGES: usize = 3;
 /// Chunks after the nearest one whose cosines the margin is measured against.
 const MARGIN_CHUNKS: usize = 9;
 
+/// Fewest chunks after the nearest one for a margin: the nearest chunk of an index (or a
+/// filter) of one chunk has nothing to stand out from, and its words alone decide.
+const MARGIN_MIN_CHUNKS: usize = 1;
+
 /// A fitted logistic model: `1 / (1 + e^-(bias + Σ weight·signal))`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Logistic {
@@ -58,16 +62,16 @@ pub struct Calibration {
 pub const E5_SMALL: Calibration = Calibration {
     name: "multilingual-e5-small",
     same_language: Logistic {
-        bias: -22.894,
-        weights: &[23.668, 105.864, -2.214, 10.576, -1.404],
+        bias: -18.514,
+        weights: &[19.085, 90.418, -3.073, 9.862, -1.106],
     },
     cross_lingual: Logistic {
-        bias: -28.519,
-        weights: &[33.601, 71.662],
+        bias: -26.582,
+        weights: &[31.366, 71.221],
     },
     lexical: Logistic {
-        bias: -1.295,
-        weights: &[-4.573, 16.845, -1.121],
+        bias: -1.354,
+        weights: &[-5.105, 15.629, -0.653],
     },
 };
 
@@ -77,16 +81,16 @@ pub const E5_SMALL: Calibration = Calibration {
 pub const MINILM: Calibration = Calibration {
     name: "all-MiniLM-L6-v2",
     same_language: Logistic {
-        bias: -6.469,
-        weights: &[24.784, 6.462, -1.419, 14.011, -6.484],
+        bias: -12.069,
+        weights: &[28.827, 7.047, 1.328, 12.198, -2.921],
     },
     cross_lingual: Logistic {
         bias: -7.763,
         weights: &[23.687, 11.971],
     },
     lexical: Logistic {
-        bias: -1.190,
-        weights: &[-1.503, 20.231, -3.848],
+        bias: -2.607,
+        weights: &[0.575, 15.559, -2.057],
     },
 };
 
@@ -141,10 +145,10 @@ impl Signals {
         [self.rare_coverage, self.best_coverage, self.missing]
     }
 
-    /// The probability that the documents answer the question, by the model that fits
-    /// what ran.
+    /// The probability that the documents answer the question, by the model that fits what
+    /// ran: words alone without a cosine, or without a margin (a single chunk to search).
     pub fn score(&self, calibration: &Calibration) -> f32 {
-        match (self.similarity, self.cross_lingual) {
+        match (self.similarity.zip(self.margin), self.cross_lingual) {
             (None, _) => calibration.lexical.probability(&self.lexical()),
             (Some(_), true) => calibration.cross_lingual.probability(&self.cross_lingual()),
             (Some(_), false) => calibration.same_language.probability(&self.same_language()),
@@ -228,7 +232,7 @@ pub fn evidence(
     }
     let share = |x: f32| if total > 0.0 { x / total } else { 0.0 };
     let similarity = c.dense.first().map(|s| s.score);
-    let margin = similarity.map(|best| {
+    let margin = similarity.and_then(|best| {
         let next: Vec<f32> = c
             .dense
             .iter()
@@ -236,11 +240,8 @@ pub fn evidence(
             .take(MARGIN_CHUNKS)
             .map(|s| s.score)
             .collect();
-        if next.is_empty() {
-            0.0
-        } else {
-            best - next.iter().sum::<f32>() / next.len() as f32
-        }
+        (next.len() >= MARGIN_MIN_CHUNKS)
+            .then(|| best - next.iter().sum::<f32>() / next.len() as f32)
     });
     let signals = Signals {
         similarity,
@@ -309,6 +310,12 @@ mod tests {
                 ..close
             };
             assert_eq!(lexical.score(c), c.lexical.probability(&close.lexical()));
+            // Nor in an index too small for a margin.
+            let tiny = Signals {
+                margin: None,
+                ..close
+            };
+            assert_eq!(tiny.score(c), c.lexical.probability(&close.lexical()));
             // Across languages the words are not read.
             let across = Signals {
                 cross_lingual: true,

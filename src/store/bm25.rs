@@ -309,9 +309,9 @@ impl Reader {
     /// The question's content terms as the index holds them, each with the number of chunks
     /// holding it: stemmed and among its language's chunks when the question's language has a
     /// stemmer (a German question's words are rare or common among German chunks, however few
-    /// of them the index has), else the neutral words (its language's stop words left out, as
-    /// a search leaves them out) among all chunks. What the evidence score weighs a term's
-    /// rarity by.
+    /// of them the index has), else the neutral words among all chunks; the language's stop
+    /// words (the stemmer's and the fuller `stop-words` list) left out. What the evidence score
+    /// weighs a term's rarity by.
     pub fn term_counts(&self, question: &str) -> Result<TermCounts> {
         let lang: Option<Lang> = if self.languages.is_empty() {
             None
@@ -325,10 +325,19 @@ impl Reader {
             let chunks = *self.language_chunks.get(at)?;
             (chunks > 0).then(|| (language, self.fields.stemmed[at], chunks))
         });
+        // The question's own function words ("where", "can", "wie") name nothing it asks for;
+        // in a small index they would count as its rarest words.
+        let stops = lang
+            .map(|l| l.code())
+            .and_then(stop_words::lookup)
+            .unwrap_or_default();
+        let content = |analyzer: &mut tantivy::tokenizer::TextAnalyzer| {
+            analysis::content_terms(analyzer, question, stops)
+        };
         let mut seen = std::collections::HashSet::new();
         let mut terms = Vec::new();
         if let Some((language, field, chunks)) = stemmed {
-            for term in analysis::terms(&mut analysis::stemmed(language), question) {
+            for term in content(&mut analysis::stemmed(language)) {
                 if seen.insert(term.clone()) {
                     let n = searcher.doc_freq(&Term::from_field_text(field, &term))?;
                     terms.push((term, n));
@@ -343,7 +352,7 @@ impl Reader {
         let mut stop_words = lang
             .and_then(|l| l.stemmer)
             .map(|(language, _)| analysis::stemmed(language));
-        for term in analysis::terms(&mut analysis::neutral(), question) {
+        for term in content(&mut analysis::neutral()) {
             let stop = stop_words
                 .as_mut()
                 .is_some_and(|a| analysis::terms(a, &term).is_empty());
