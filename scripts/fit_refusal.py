@@ -42,16 +42,23 @@ def fit(x, y, l2=1e-3, steps=50):
     return w[0], w[1:]
 
 
-def shifted_bias(bias, weights, x, y, target):
-    """The bias that puts 0.5 where `target` of the unanswerable (y == 0) are refused."""
+def cut_for(z_unanswerable, target):
+    """The z below which `target` of these unanswerable questions fall."""
+    u = np.sort(z_unanswerable)
+    k = min(len(u) - 1, int(np.ceil(target * len(u))) - 1)
+    return (u[k] + u[min(k + 1, len(u) - 1)]) / 2
+
+
+def shifted_bias(bias, weights, x, y, sets, target):
+    """The bias that puts 0.5 where `target` of the unanswerable (y == 0) are refused in every
+    report with at least 20 of them (in all, for smaller ones)."""
     z = x @ weights + bias
-    unanswerable = np.sort(z[y == 0])
-    if len(unanswerable) == 0:
+    if not (y == 0).any():
         return bias
-    # Refused when z + shift < 0: the target quantile of the unanswerable z goes to 0.
-    k = min(len(unanswerable) - 1, int(np.ceil(target * len(unanswerable))) - 1)
-    cut = (unanswerable[k] + unanswerable[min(k + 1, len(unanswerable) - 1)]) / 2
-    return bias - cut
+    # Refused when z + shift < 0: the highest of the per-set cuts goes to 0.
+    cuts = [cut_for(z[(y == 0) & (sets == s)], target)
+            for s in np.unique(sets) if ((y == 0) & (sets == s)).sum() >= 20]
+    return bias - max(cuts or [cut_for(z[y == 0], target)])
 
 
 def main():
@@ -69,13 +76,13 @@ def main():
             ev = q["evidence"]
             y = 0.0 if q["unanswerable"] else 1.0
             if ev.get("similarity") is None:
-                rows["lexical"].append((signals(ev, LEXICAL), y))
+                rows["lexical"].append((signals(ev, LEXICAL), y, path))
             elif ev.get("cross_lingual"):
                 # Words cannot match across languages: BM25 alone has nothing to judge there.
-                rows["cross"].append((signals(ev, CROSS), y))
+                rows["cross"].append((signals(ev, CROSS), y, path))
             else:
-                rows["same"].append((signals(ev, SAME), y))
-                rows["lexical"].append((signals(ev, LEXICAL), y))
+                rows["same"].append((signals(ev, SAME), y, path))
+                rows["lexical"].append((signals(ev, LEXICAL), y, path))
     models = {}
     for name, data in rows.items():
         if not data:
@@ -83,9 +90,10 @@ def main():
             continue
         x = np.array([r[0] for r in data])
         y = np.array([r[1] for r in data])
+        sets = np.array([r[2] for r in data])
         bias, weights = fit(x, y)
         target = args.lexical_target if name == "lexical" else args.target
-        bias = shifted_bias(bias, weights, x, y, target)
+        bias = shifted_bias(bias, weights, x, y, sets, target)
         z = x @ weights + bias
         refused_u = float(np.mean(z[y == 0] < 0)) if (y == 0).any() else float("nan")
         refused_a = float(np.mean(z[y == 1] < 0)) if (y == 1).any() else float("nan")
