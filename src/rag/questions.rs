@@ -565,7 +565,8 @@ impl Rag {
             let text = generate::extract_by_meaning(&vector, &read, &embed, EXTRACTIVE_SENTENCES)?;
             // Numbered as the sources are.
             Some(generate::map_markers(&text, &|n| {
-                read.get(n - 1)
+                n.checked_sub(1)
+                    .and_then(|i| read.get(i))
                     .and_then(|h| hits.iter().position(|x| x.chunk_id == h.chunk_id))
                     .map_or(n, |i| i + 1)
             }))

@@ -439,6 +439,24 @@ mod tests {
     }
 
     #[test]
+    fn queries_files_are_read_by_id_and_bad_lines_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queries.jsonl");
+        std::fs::write(
+            &path,
+            "{\"_id\": \"q1\", \"text\": \"Wie viele?\"}\n\n{\"_id\": \"q2\", \"text\": \"Wo?\"}\n",
+        )
+        .unwrap();
+        let q = load_queries(&path).unwrap();
+        assert_eq!(q["q2"], "Wo?");
+        std::fs::write(&path, "{\"_id\": \"q1\"}\n").unwrap();
+        let err = load_queries(&path).unwrap_err().to_string();
+        assert!(err.contains("line 1") && err.contains("_id"), "{err}");
+        let err = load_queries(&dir.path().join("missing.jsonl")).unwrap_err();
+        assert!(err.to_string().contains("missing.jsonl"), "{err}");
+    }
+
+    #[test]
     fn the_curve_counts_refusals_on_each_side() {
         let q = |score: f32, unanswerable: bool| AnsweredQuestion {
             id: String::new(),
