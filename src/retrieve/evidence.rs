@@ -1,7 +1,8 @@
 //! How strongly the documents match a question: the evidence score that decides refusal.
 //!
-//! The score is a probability that the documents answer the question, from a logistic model
-//! fitted on held-out answerable and unanswerable questions (docs/retrieval.md, "Refusal:
+//! The score (0 to 1) is a logistic model's verdict that the documents answer the question,
+//! fitted on answerable and unanswerable questions and shifted so that 0.5 is the chosen
+//! operating point (docs/retrieval.md, "Refusal:
 //! when the documents do not say"; `scripts/fit_refusal.py` fits it from `rag eval --answers
 //! --json`). Its signals: the nearest chunk's cosine and its margin over the next ones, and
 //! how much of the question's rare words the best passages hold. A question in another

@@ -224,7 +224,8 @@ pub struct Reader {
     fields: Fields,
 }
 
-/// The live chunks that hold text in `field`.
+/// The live chunks that hold text in `field`: one pass over its field norms, when a reader
+/// opens, for each language the index holds.
 fn chunks_with(searcher: &tantivy::Searcher, field: Field) -> Result<u64> {
     let mut n = 0;
     for segment in searcher.segment_readers() {
