@@ -201,9 +201,7 @@ pub fn question_language<'a>(
         .filter(|i| i.confidence() >= MIN_CONFIDENCE)
         .filter(|i| {
             question.split_whitespace().count() >= SHORT_QUESTION_WORDS
-                || !candidates
-                    .iter()
-                    .any(|c| whatlang_script(*c) == Some(i.script()))
+                || !i.script().langs().iter().any(|l| candidates.contains(l))
         });
     if let Some(guess) = guess.map(|i| i.lang()) {
         if !candidates.contains(&guess) {
@@ -216,28 +214,6 @@ pub fn question_language<'a>(
 /// Questions of fewer words are told among their sources' languages only (see
 /// [`question_language`]).
 const SHORT_QUESTION_WORDS: usize = 4;
-
-/// The script a language is written in, as whatlang tells it (from a sample word).
-fn whatlang_script(lang: whatlang::Lang) -> Option<whatlang::Script> {
-    let sample = match lang {
-        whatlang::Lang::Ara | whatlang::Lang::Pes | whatlang::Lang::Urd => "مرحبا",
-        whatlang::Lang::Cmn => "你好",
-        whatlang::Lang::Jpn => "こんにちは",
-        whatlang::Lang::Kor => "안녕하세요",
-        whatlang::Lang::Rus
-        | whatlang::Lang::Ukr
-        | whatlang::Lang::Bel
-        | whatlang::Lang::Bul
-        | whatlang::Lang::Srp
-        | whatlang::Lang::Mkd => "привет",
-        whatlang::Lang::Ell => "γεια",
-        whatlang::Lang::Heb | whatlang::Lang::Yid => "שלום",
-        whatlang::Lang::Hin | whatlang::Lang::Mar | whatlang::Lang::Nep => "नमस्ते",
-        whatlang::Lang::Tha => "สวัสดี",
-        _ => "hello",
-    };
-    whatlang::detect_script(sample)
-}
 
 fn lang(lang: whatlang::Lang) -> Lang {
     let stemmer = STEMMED
