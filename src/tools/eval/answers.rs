@@ -142,29 +142,11 @@ pub(super) fn load_removed(path: &Path) -> Result<HashSet<String>> {
 
 /// Reads question texts by id from a BEIR `queries.jsonl`.
 fn load_queries(path: &Path) -> Result<HashMap<String, String>> {
-    #[derive(Deserialize)]
-    struct Query {
-        #[serde(rename = "_id")]
-        id: String,
-        text: String,
-    }
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-    let mut out = HashMap::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let q: Query = serde_json::from_str(line).map_err(|e| {
-            Error::User(UserError::BadRequest(format!(
-                "{} line {}: {e}; each line must be {{\"_id\", \"text\"}}",
-                path.display(),
-                i + 1
-            )))
-        })?;
-        out.insert(q.id, q.text);
-    }
-    Ok(out)
+    Ok(super::datasets::parse_queries(&text, path)?
+        .into_iter()
+        .collect())
 }
 
 /// Writes `corpus` less the `removed` records into `out` (a folder of its own, ingested as the

@@ -85,6 +85,32 @@ pub fn load_questions(path: &Path) -> Result<Vec<GoldenQuestion>> {
     Ok(out)
 }
 
+/// The queries of a BEIR `queries.jsonl` read from `path` (named in errors): id and text, in
+/// file order.
+pub(super) fn parse_queries(text: &str, path: &Path) -> Result<Vec<(String, String)>> {
+    #[derive(Deserialize)]
+    struct Query {
+        #[serde(rename = "_id")]
+        id: String,
+        text: String,
+    }
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let q: Query = serde_json::from_str(line).map_err(|e| {
+            Error::User(UserError::BadRequest(format!(
+                "{} line {}: {e}; each line must be {{\"_id\", \"text\"}}",
+                path.display(),
+                i + 1
+            )))
+        })?;
+        out.push((q.id, q.text));
+    }
+    Ok(out)
+}
+
 /// A BEIR query with its judgements (document id -> relevance).
 #[derive(Debug)]
 pub(super) struct Judged {
@@ -133,25 +159,10 @@ pub(super) fn load_beir(dir: &Path) -> Result<Vec<Judged>> {
             .or_default()
             .insert(cols[1].to_string(), score);
     }
-    #[derive(Deserialize)]
-    struct Query {
-        #[serde(rename = "_id")]
-        id: String,
-        text: String,
-    }
     let mut out = Vec::new();
-    for (i, line) in read("queries.jsonl")?.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let q: Query = serde_json::from_str(line)
-            .map_err(|e| bad_dataset(dir, format!("queries.jsonl line {}: {e}", i + 1)))?;
-        if let Some(rels) = qrels.remove(&q.id) {
-            out.push(Judged {
-                id: q.id,
-                text: q.text,
-                rels,
-            });
+    for (id, text) in parse_queries(&read("queries.jsonl")?, &dir.join("queries.jsonl"))? {
+        if let Some(rels) = qrels.remove(&id) {
+            out.push(Judged { id, text, rels });
         }
     }
     if out.is_empty() {
