@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
@@ -218,14 +219,14 @@ pub struct Reader {
     /// whatlang's languages whose stemmed fields hold terms: a question's language is told
     /// among them.
     languages: Vec<whatlang::Lang>,
-    /// Live chunks in each stemmed language, in the order of [`STEMMED`] (0 when unused).
-    language_chunks: Vec<u64>,
+    /// Live chunks in each stemmed language, in the order of [`STEMMED`]: counted when a
+    /// question in that language first needs them, not when the reader opens.
+    language_chunks: Vec<OnceLock<u64>>,
     reader: IndexReader,
     fields: Fields,
 }
 
-/// The live chunks that hold text in `field`: one pass over its field norms, when a reader
-/// opens, for each language the index holds.
+/// The live chunks that hold text in `field`: one pass over its field norms.
 fn chunks_with(searcher: &tantivy::Searcher, field: Field) -> Result<u64> {
     let mut n = 0;
     for segment in searcher.segment_readers() {
@@ -260,24 +261,18 @@ impl Reader {
             .try_into()?;
         let searcher = reader.searcher();
         let mut languages = Vec::new();
-        let mut language_chunks = vec![0; fields.stemmed.len()];
-        for (((_, code), field), count) in STEMMED
-            .iter()
-            .zip(&fields.stemmed)
-            .zip(&mut language_chunks)
-        {
+        for ((_, code), field) in STEMMED.iter().zip(&fields.stemmed) {
             let mut used = false;
             for segment in searcher.segment_readers() {
                 used |= segment.inverted_index(*field)?.terms().num_terms() > 0;
             }
             if let (true, Some(lang)) = (used, analysis::whatlang_of(code)) {
                 languages.push(lang);
-                *count = chunks_with(&searcher, *field)?;
             }
         }
         Ok(Reader {
             languages,
-            language_chunks,
+            language_chunks: fields.stemmed.iter().map(|_| OnceLock::new()).collect(),
             reader,
             fields,
         })
@@ -307,6 +302,16 @@ impl Reader {
         Ok(out)
     }
 
+    /// Live chunks of the stemmed language at `at` (of [`STEMMED`]), counted once per reader.
+    fn chunks_in(&self, at: usize, searcher: &tantivy::Searcher) -> Result<u64> {
+        let count = &self.language_chunks[at];
+        if let Some(n) = count.get() {
+            return Ok(*n);
+        }
+        let n = chunks_with(searcher, self.fields.stemmed[at])?;
+        Ok(*count.get_or_init(|| n))
+    }
+
     /// The question's content terms as the index holds them, each with the number of chunks
     /// holding it: stemmed and among its language's chunks when the question's language has a
     /// stemmer (a German question's words are rare or common among German chunks, however few
@@ -320,12 +325,15 @@ impl Reader {
             analysis::detect_among(question, &self.languages)
         };
         let searcher = self.reader.searcher();
-        let stemmed = lang.and_then(|l| {
-            let (language, code) = l.stemmer?;
-            let at = STEMMED.iter().position(|(_, c)| *c == code)?;
-            let chunks = *self.language_chunks.get(at)?;
-            (chunks > 0).then(|| (language, self.fields.stemmed[at], chunks))
-        });
+        let stemmed = match lang.and_then(|l| l.stemmer).and_then(|(language, code)| {
+            Some((language, STEMMED.iter().position(|(_, c)| *c == code)?))
+        }) {
+            Some((language, at)) => {
+                let chunks = self.chunks_in(at, &searcher)?;
+                (chunks > 0).then(|| (language, self.fields.stemmed[at], chunks))
+            }
+            None => None,
+        };
         // The question's own function words ("where", "can", "wie") name nothing it asks for;
         // in a small index they would count as its rarest words.
         let stops = lang
