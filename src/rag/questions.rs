@@ -140,6 +140,8 @@ pub(super) struct Found {
     pub(super) degraded: Option<String>,
     /// Why these hits, when asked for.
     pub(super) trace: Option<crate::types::Trace>,
+    /// The query vector retrieval searched, when the question could be embedded.
+    pub(super) query_vector: Option<Vec<f32>>,
 }
 
 /// What [`Rag::ask_events`] reports while it answers.
@@ -533,6 +535,7 @@ impl Rag {
             refused,
             degraded: retrieved.degraded,
             trace,
+            query_vector: retrieved.query_vector,
         })
     }
 
@@ -548,12 +551,9 @@ impl Rag {
                 return Some(text);
             }
         }
-        let by_meaning = self.embedder.as_ref().and_then(|e| {
-            let asked = match earlier {
-                Some(before) => format!("{before}\n{question}"),
-                None => question.to_string(),
-            };
-            let vector = e.embed_one(&asked).ok()?;
+        // The question's vector is the one retrieval searched; only the sentences are embedded.
+        let meaning = self.embedder.as_ref().zip(found.query_vector.as_ref());
+        let by_meaning = meaning.and_then(|(e, vector)| {
             let embed = |texts: &[String]| e.embed_raw(texts, texts.len().max(1));
             // Across languages the best source's document holds the answer: a multilingual
             // embedder would otherwise prefer sentences in the question's own language.
@@ -562,7 +562,7 @@ impl Rag {
                 .filter(|h| !across || hits.first().is_some_and(|b| b.doc_id == h.doc_id))
                 .cloned()
                 .collect();
-            let text = generate::extract_by_meaning(&vector, &read, &embed, EXTRACTIVE_SENTENCES)?;
+            let text = generate::extract_by_meaning(vector, &read, &embed, EXTRACTIVE_SENTENCES)?;
             // Numbered as the sources are.
             Some(generate::map_markers(&text, &|n| {
                 n.checked_sub(1)

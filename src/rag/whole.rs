@@ -289,6 +289,7 @@ impl Rag {
             refused: false,
             degraded: retrieved.degraded,
             trace,
+            query_vector: retrieved.query_vector,
         };
         let timings = Timings {
             retrieve: retrieve_ms,

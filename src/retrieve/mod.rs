@@ -102,6 +102,9 @@ pub struct Retrieved {
     /// Why these hits, when asked for ([`Scope::trace`]); the hits' outcomes say `retrieved`
     /// or `below_top_k` until packing tells more.
     pub trace: Option<Trace>,
+    /// The query vector searched (the follow-up with what it follows, as one text), when the
+    /// question could be embedded: an answer picked by meaning reuses it.
+    pub query_vector: Option<Vec<f32>>,
 }
 
 /// Where a search looks, and whether it explains itself.
@@ -271,6 +274,7 @@ pub fn search_after(
         hits,
         degraded: c.degraded,
         trace,
+        query_vector: vector.ok(),
     })
 }
 
