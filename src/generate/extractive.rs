@@ -383,6 +383,25 @@ mod tests {
         assert_eq!(extract(question, &hits, 1), None);
     }
 
+    /// Embeds a sentence naming the pharmacy as `pharmacy`, any other as `other`.
+    fn toy_embedder(
+        pharmacy: Vec<f32>,
+        other: Vec<f32>,
+    ) -> impl Fn(&[String]) -> crate::error::Result<Vec<Vec<f32>>> {
+        move |texts: &[String]| {
+            Ok(texts
+                .iter()
+                .map(|t| {
+                    if t.contains("pharmacy") {
+                        pharmacy.clone()
+                    } else {
+                        other.clone()
+                    }
+                })
+                .collect())
+        }
+    }
+
     #[test]
     fn across_languages_sentences_are_picked_by_meaning_and_cited() {
         let hits = [
@@ -390,34 +409,12 @@ mod tests {
             hit("Parking costs 2.50 an hour."),
         ];
         // A toy embedder: the pharmacy sentence points where the question does.
-        let embed = |texts: &[String]| -> crate::error::Result<Vec<Vec<f32>>> {
-            Ok(texts
-                .iter()
-                .map(|t| {
-                    if t.contains("pharmacy") {
-                        vec![1.0, 0.1]
-                    } else {
-                        vec![0.1, 1.0]
-                    }
-                })
-                .collect())
-        };
+        let embed = toy_embedder(vec![1.0, 0.1], vec![0.1, 1.0]);
         let answer = extract_by_meaning(&[1.0, 0.0], &hits, &embed, 4).unwrap();
         assert_eq!(answer, "The pharmacy opens at nine. [1]");
         // A sentence of a later source must be clearly closer to win over the first's.
         let hits = [hit("Opening hours are 9 to 5."), hit("The pharmacy opens.")];
-        let close = |texts: &[String]| -> crate::error::Result<Vec<Vec<f32>>> {
-            Ok(texts
-                .iter()
-                .map(|t| {
-                    if t.contains("pharmacy") {
-                        vec![1.0, 0.0]
-                    } else {
-                        vec![0.999, 0.045]
-                    }
-                })
-                .collect())
-        };
+        let close = toy_embedder(vec![1.0, 0.0], vec![0.999, 0.045]);
         let answer = extract_by_meaning(&[1.0, 0.0], &hits, &close, 1).unwrap();
         assert_eq!(answer, "Opening hours are 9 to 5. [1]");
         // An embedder that fails gives no answer (the words then decide).
