@@ -7,7 +7,8 @@
 #
 #   bash scripts/eval_answers.sh [tune|heldout|all] [OUT]
 #
-# LIMIT=N asks N questions of each set (spread evenly by id) instead of all.
+# LIMIT=N asks N questions of each set (spread evenly by id) instead of all; ONLY=REGEX runs
+# the rows whose name matches (e.g. ONLY='^xquad-(de|zh)$').
 # tune: XQuAD (en, de, zh, ar, and English documents asked in de, zh, ar) with the articles of
 # seed 1 left out: what scripts/fit_refusal.py fits on. heldout: XQuAD with the articles of seed
 # 2 left out (and es, ru, hi questions of English documents), and the five dev sets with seed 2.
@@ -37,6 +38,7 @@ fi
 printf '%-20s %8s %8s %8s %12s %12s %8s\n' set gold wrong refused unans-refused unans-answered ms
 for row in "${rows[@]}"; do
   IFS='|' read -r name dataset queries seed <<<"$row"
+  [ -z "${ONLY:-}" ] || [[ "$name" =~ $ONLY ]] || continue
   set_file="$out/sets/$(echo "$dataset" | tr / -)-seed$seed.txt"
   python3 scripts/unanswerable.py "$shared/$dataset" --seed "$seed" >"$set_file"
   args=(eval --dataset "$shared/$dataset" --answers --unanswerable-from "$set_file" --json)

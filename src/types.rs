@@ -401,6 +401,14 @@ pub struct Evidence {
     /// not compared, only meaning.
     #[serde(default)]
     pub cross_lingual: bool,
+    /// Across languages: the cosine of the question and the closest sentence of its best
+    /// passage's document (the sentence an answer would quote); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentence_similarity: Option<f32>,
+    /// Across languages: that sentence's cosine minus the mean of the document's other
+    /// sentences' (how far the one sentence stands out); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentence_margin: Option<f32>,
 }
 
 /// One model's try at the answer.

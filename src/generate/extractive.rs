@@ -3,9 +3,9 @@
 
 use std::collections::HashSet;
 
-use unicode_segmentation::UnicodeSegmentation;
-
-use crate::analysis::{for_language, question_language, terms};
+use crate::analysis::{
+    for_language, meaning_candidates, question_language, quotable_sentences, terms,
+};
 use crate::types::Hit;
 
 /// Sources looked at for sentences.
@@ -56,7 +56,11 @@ pub fn extract_after(
         &told,
         hits.iter().take(SOURCES_READ).map(|h| h.text.as_str()),
     );
-    let mut analyzer = for_language(lang);
+    // Languages without a stemmer are read in words (dictionary words of unspaced scripts).
+    let mut analyzer = match lang.and_then(|l| l.stemmer) {
+        Some(_) => for_language(lang),
+        None => crate::analysis::reading(),
+    };
     // The question's own function words ("where", "how", "can", "哪里") name no part of the
     // answer: stemmed analysis keeps many of them, so they are left out by the language's list.
     let stops = lang
@@ -74,7 +78,7 @@ pub fn extract_after(
     let mut all: Vec<(usize, usize, String, HashSet<String>)> = Vec::new();
     let mut seen = HashSet::new();
     for (i, hit) in hits.iter().take(SOURCES_READ).enumerate() {
-        for (position, sentence) in sentences(&hit.text).into_iter().enumerate() {
+        for (position, sentence) in quotable_sentences(&hit.text).into_iter().enumerate() {
             if seen.insert(sentence.to_lowercase()) {
                 let have = terms(&mut analyzer, &sentence).into_iter().collect();
                 all.push((i + 1, position, sentence, have));
@@ -117,18 +121,57 @@ pub fn extract_after(
     if chosen.is_empty() {
         return None;
     }
-    let parts: Vec<String> = chosen
+    let picked: Vec<(usize, usize, &str)> = chosen
         .iter()
-        .map(|&i| format!("{} [{}]", candidates[i].text, candidates[i].source))
+        .map(|&i| {
+            let c = &candidates[i];
+            (c.source, c.position, c.text.as_str())
+        })
         .collect();
-    Some(parts.join(" "))
+    let read: Vec<(usize, usize, &str)> = all
+        .iter()
+        .map(|(source, position, text, _)| (*source, *position, text.as_str()))
+        .collect();
+    Some(quote(&with_antecedents(&picked, &read)))
 }
 
-/// Sources read for sentences when they are picked by meaning (each sentence is embedded).
-const SOURCES_READ_BY_MEANING: usize = 3;
+/// `picked` (source number, place in it, sentence; in the answer's order) with the sentence
+/// before each one that opens by pointing back at it ("He is also the oldest quarterback ..."
+/// names no one alone), when `read` has that sentence and it is not quoted already. The first
+/// sentence's is always added; later ones' while the answer stays within
+/// [`EXTRACTIVE_MAX_CHARS`].
+fn with_antecedents<'a>(
+    picked: &[(usize, usize, &'a str)],
+    read: &[(usize, usize, &'a str)],
+) -> Vec<(usize, usize, &'a str)> {
+    let mut chars: usize = picked.iter().map(|p| p.2.chars().count() + 4).sum();
+    let mut out: Vec<(usize, usize, &'a str)> = Vec::new();
+    for (k, &(source, position, text)) in picked.iter().enumerate() {
+        let before = position.checked_sub(1).and_then(|p| {
+            read.iter()
+                .find(|r| r.0 == source && r.1 == p)
+                .filter(|r| !picked.contains(r) && !out.contains(r))
+        });
+        if let Some(&b) = before.filter(|_| crate::analysis::opens_with_reference(text)) {
+            let extra = b.2.chars().count() + 4;
+            if k == 0 || chars + extra <= EXTRACTIVE_MAX_CHARS {
+                chars += extra;
+                out.push(b);
+            }
+        }
+        out.push((source, position, text));
+    }
+    out
+}
 
-/// Most sentences embedded for one answer picked by meaning.
-const MEANING_SENTENCES: usize = 64;
+/// The sentences joined, each with its source's marker.
+fn quote(sentences: &[(usize, usize, &str)]) -> String {
+    sentences
+        .iter()
+        .map(|(source, _, text)| format!("{text} [{source}]"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
 /// How close to the best sentence's cosine a second sentence must be to be quoted beside it.
 const MEANING_SECOND: f32 = 0.015;
@@ -150,15 +193,7 @@ pub fn extract_by_meaning(
     embed: super::EmbedFn<'_>,
     max_sentences: usize,
 ) -> Option<String> {
-    let mut all: Vec<(usize, usize, String)> = Vec::new();
-    let mut seen = HashSet::new();
-    for (i, hit) in hits.iter().take(SOURCES_READ_BY_MEANING).enumerate() {
-        for (position, sentence) in sentences(&hit.text).into_iter().enumerate() {
-            if all.len() < MEANING_SENTENCES && seen.insert(sentence.to_lowercase()) {
-                all.push((i + 1, position, sentence));
-            }
-        }
-    }
+    let all = meaning_candidates(hits.iter().map(|h| h.text.as_str()));
     if all.is_empty() {
         return None;
     }
@@ -184,11 +219,13 @@ pub fn extract_by_meaning(
         .map(|(i, _)| *i)
         .collect();
     chosen.sort_by_key(|&i| (all[i].0, all[i].1));
-    let parts: Vec<String> = chosen
+    let picked: Vec<(usize, usize, &str)> = chosen
         .iter()
-        .map(|&i| format!("{} [{}]", all[i].2, all[i].0))
+        .map(|&i| (all[i].0, all[i].1, all[i].2.as_str()))
         .collect();
-    Some(parts.join(" "))
+    let read: Vec<(usize, usize, &str)> =
+        all.iter().map(|(s, p, t)| (*s, *p, t.as_str())).collect();
+    Some(quote(&with_antecedents(&picked, &read)))
 }
 
 /// The analysed terms of `text` whose words are not among `stops` (lower-case words).
@@ -262,8 +299,11 @@ fn choose(
                     // A sentence that adds no part restates the first: only its own
                     // passage's sentences may ("vending machines in the Emergency Department
                     // waiting room" restates nothing of "where is the Emergency Department?").
-                    new >= NEW_PART
-                        || (new + old >= AS_GOOD * first && candidates[i].source == first_source)
+                    let c = &candidates[i];
+                    // Another passage's sentence must hold two of the question's words: one
+                    // shared word ("popular", "cost") is how unrelated passages match.
+                    (new >= NEW_PART && (c.source == first_source || c.terms.len() >= 2))
+                        || (new + old >= AS_GOOD * first && c.source == first_source)
                 }
             })
             .max_by(|a, b| a.3.total_cmp(&b.3).then(b.0.cmp(&a.0)));
@@ -280,77 +320,6 @@ fn choose(
     }
     chosen.sort_by_key(|&i| (candidates[i].source, candidates[i].position));
     chosen
-}
-
-/// Most words of a line that stands alone as a title (see [`is_title_line`]).
-const TITLE_WORDS: usize = 8;
-
-/// True when a paragraph of one plain line reads as a title, not a sentence: a few words, no
-/// sentence-ending punctuation and no digit (a PDF's or a text file's headings, which have no
-/// `#`). "Open 08:00 to 20:00" keeps its digits and stays quotable.
-fn is_title_line(line: &str) -> bool {
-    let enders = ['.', '!', '?', ':', ';', '。', '！', '？', '؟', '।', '…'];
-    line.split_whitespace().count() <= TITLE_WORDS
-        && !line.trim_end().ends_with(enders)
-        && !line.chars().any(|c| c.is_numeric())
-}
-
-/// Sentences of a chunk. Headings are left out (markdown's, and a paragraph of one short line
-/// that reads as a title); hard-wrapped lines of a paragraph are joined; list items and table
-/// rows stand alone (they rarely end in a full stop).
-fn sentences(text: &str) -> Vec<String> {
-    // Each unit with the number of plain lines it was joined from (0 for a list item).
-    let mut units: Vec<(String, usize)> = Vec::new();
-    let mut paragraph = String::new();
-    let mut lines = 0;
-    let flush = |paragraph: &mut String, lines: &mut usize, units: &mut Vec<(String, usize)>| {
-        if !paragraph.is_empty() {
-            units.push((std::mem::take(paragraph), *lines));
-        }
-        *lines = 0;
-    };
-    for line in text.lines() {
-        let t = line.trim();
-        // A numbered item starts "12. " or "12) "; a wrapped line may start with a number
-        // ("22:00. The room ...") and is not one.
-        let digits = t.chars().take_while(char::is_ascii_digit).count();
-        let numbered =
-            digits > 0 && (t[digits..].starts_with(". ") || t[digits..].starts_with(") "));
-        let is_item = t.starts_with(['-', '*', '+', '>', '|']) || numbered;
-        if t.is_empty() || t.starts_with('#') || t.starts_with("```") {
-            flush(&mut paragraph, &mut lines, &mut units);
-        } else if is_item {
-            flush(&mut paragraph, &mut lines, &mut units);
-            let item = if numbered {
-                t[digits + 2..].trim()
-            } else {
-                t.trim_start_matches(['-', '*', '+', '>', '|']).trim()
-            };
-            if !item.chars().all(|c| "|-: ".contains(c)) {
-                paragraph.push_str(item);
-            }
-        } else {
-            if !paragraph.is_empty() {
-                paragraph.push(' ');
-            }
-            paragraph.push_str(t);
-            lines += 1;
-        }
-    }
-    flush(&mut paragraph, &mut lines, &mut units);
-    let mut out = Vec::new();
-    for (unit, lines) in units {
-        if lines == 1 && is_title_line(&unit) {
-            continue;
-        }
-        for s in unit.split_sentence_bounds() {
-            let s = s.trim();
-            if s.chars().filter(|c| c.is_alphanumeric()).count() >= 3 {
-                out.push(s.to_string());
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -431,7 +400,7 @@ mod tests {
     fn a_title_without_a_hash_is_not_quoted() {
         let pdf = "Blood Tests and Samples\n\nThe blood test centre is in the outpatient hall.\n\nResults\n\nResults go to your doctor.\n\nOpen 07:30 to 16:00\n";
         assert_eq!(
-            sentences(pdf),
+            quotable_sentences(pdf),
             vec![
                 "The blood test centre is in the outpatient hall.",
                 "Results go to your doctor.",
@@ -440,8 +409,56 @@ mod tests {
         );
         // A list item without a full stop stays quotable.
         assert_eq!(
-            sentences("- Free parking for blue badges"),
+            quotable_sentences("- Free parking for blue badges"),
             vec!["Free parking for blue badges"]
+        );
+    }
+
+    #[test]
+    fn a_sentence_that_points_back_is_quoted_with_the_one_before() {
+        let hits = [hit("Peyton Manning led the Broncos. \
+             He is also the oldest quarterback ever to play in a Super Bowl, at age 39. \
+             The game was held in Santa Clara.")];
+        let answer = extract(
+            "Who is the oldest quarterback to play in a Super Bowl?",
+            &hits,
+            1,
+        );
+        assert_eq!(
+            answer.as_deref(),
+            Some(
+                "Peyton Manning led the Broncos. [1] He is also the oldest quarterback ever to \
+                 play in a Super Bowl, at age 39. [1]"
+            )
+        );
+        // A sentence that names its subject stands alone.
+        let hits = [hit("The game was held in Santa Clara. \
+             Peyton Manning is the oldest quarterback to play in a Super Bowl.")];
+        let answer = extract("Who is the oldest quarterback?", &hits, 1);
+        assert_eq!(
+            answer.as_deref(),
+            Some("Peyton Manning is the oldest quarterback to play in a Super Bowl. [1]")
+        );
+    }
+
+    #[test]
+    fn another_passage_sharing_one_word_adds_nothing() {
+        let hits = [
+            hit("The pharmacy is open from 8 am to 6 pm on weekdays."),
+            hit("The Greens were most popular in the inner suburbs on weekends."),
+            hit("Prescriptions at the pharmacy cost 9.90 each."),
+        ];
+        let answer = extract(
+            "When is the pharmacy open on weekends, and what do prescriptions cost?",
+            &hits,
+            4,
+        );
+        assert_eq!(
+            answer.as_deref(),
+            Some(
+                "The pharmacy is open from 8 am to 6 pm on weekdays. [1] Prescriptions at the \
+                 pharmacy cost 9.90 each. [3]"
+            )
         );
     }
 
@@ -504,8 +521,9 @@ mod tests {
 
     #[test]
     fn wrapped_lines_are_joined_and_headings_skipped() {
-        let got =
-            sentences("# Title\n\nThe cafe is\nopen late. It sells tea.\n- Item one\n- Item two\n");
+        let got = quotable_sentences(
+            "# Title\n\nThe cafe is\nopen late. It sells tea.\n- Item one\n- Item two\n",
+        );
         assert_eq!(
             got,
             vec![
@@ -519,8 +537,9 @@ mod tests {
 
     #[test]
     fn a_wrapped_line_starting_with_a_number_is_not_a_list_item() {
-        let got =
-            sentences("Open from 07:00 to\n22:00. Washing is beside it.\n1. First step\n2) Second");
+        let got = quotable_sentences(
+            "Open from 07:00 to\n22:00. Washing is beside it.\n1. First step\n2) Second",
+        );
         assert_eq!(
             got,
             vec![
@@ -535,11 +554,11 @@ mod tests {
     #[test]
     fn chinese_and_arabic_sentences_end_at_their_own_punctuation() {
         assert_eq!(
-            sentences("访客请在 B 停车场停车。全天收费 6.00！可以吗？"),
+            quotable_sentences("访客请在 B 停车场停车。全天收费 6.00！可以吗？"),
             vec!["访客请在 B 停车场停车。", "全天收费 6.00！", "可以吗？"]
         );
         assert_eq!(
-            sentences("أين الموقف؟ الموقف خلف المدخل."),
+            quotable_sentences("أين الموقف؟ الموقف خلف المدخل."),
             vec!["أين الموقف؟", "الموقف خلف المدخل."]
         );
     }

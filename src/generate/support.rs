@@ -6,8 +6,6 @@
 
 use std::collections::HashSet;
 
-use unicode_segmentation::UnicodeSegmentation;
-
 use super::citations::parse_markers;
 use crate::analysis;
 use crate::error::Result;
@@ -27,7 +25,7 @@ pub type EmbedFn<'a> = &'a dyn Fn(&[String]) -> Result<Vec<Vec<f32>>>;
 /// stand alone belong to the sentence before them.
 pub fn sentences(answer: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for piece in answer.split_sentence_bounds() {
+    for piece in crate::analysis::sentence_pieces(answer) {
         let (lead, rest) = leading_markers(piece);
         if let Some(prev) = out.last_mut() {
             if !lead.is_empty() {
@@ -97,8 +95,8 @@ fn passage_sentences(text: &str) -> Vec<String> {
     for para in text.split("\n\n") {
         let joined = para.lines().map(str::trim).collect::<Vec<_>>().join(" ");
         out.extend(
-            joined
-                .split_sentence_bounds()
+            crate::analysis::sentence_pieces(&joined)
+                .into_iter()
                 .map(str::trim)
                 .filter(|s| s.chars().any(char::is_alphanumeric))
                 .map(String::from),

@@ -142,6 +142,8 @@ pub(super) struct Found {
     pub(super) trace: Option<crate::types::Trace>,
     /// The query vector retrieval searched, when the question could be embedded.
     pub(super) query_vector: Option<Vec<f32>>,
+    /// The sentences retrieval embedded to judge the evidence, with their vectors.
+    pub(super) sentence_vectors: Vec<(String, Vec<f32>)>,
 }
 
 /// What [`Rag::ask_events`] reports while it answers.
@@ -536,6 +538,7 @@ impl Rag {
             degraded: retrieved.degraded,
             trace,
             query_vector: retrieved.query_vector,
+            sentence_vectors: retrieved.sentence_vectors,
         })
     }
 
@@ -554,7 +557,37 @@ impl Rag {
         // The question's vector is the one retrieval searched; only the sentences are embedded.
         let meaning = self.embedder.as_ref().zip(found.query_vector.as_ref());
         let by_meaning = meaning.and_then(|(e, vector)| {
-            let embed = |texts: &[String]| e.embed_raw(texts, texts.len().max(1));
+            // Sentences the evidence already embedded are not embedded again.
+            let embed = |texts: &[String]| -> crate::Result<Vec<Vec<f32>>> {
+                let known = |t: &String| {
+                    found
+                        .sentence_vectors
+                        .iter()
+                        .find(|(s, _)| s == t)
+                        .map(|(_, v)| v.clone())
+                };
+                let missing: Vec<String> = texts
+                    .iter()
+                    .filter(|t| known(t).is_none())
+                    .cloned()
+                    .collect();
+                let mut fresh = if missing.is_empty() {
+                    Vec::new()
+                } else {
+                    e.embed_raw(&missing, missing.len())?
+                }
+                .into_iter();
+                texts
+                    .iter()
+                    .map(|t| {
+                        known(t).or_else(|| fresh.next()).ok_or_else(|| {
+                            crate::Error::Internal(crate::error::InternalError::Embed(
+                                "the embedder returned fewer vectors than sentences".into(),
+                            ))
+                        })
+                    })
+                    .collect()
+            };
             // Across languages the best source's document holds the answer: a multilingual
             // embedder would otherwise prefer sentences in the question's own language.
             let read: Vec<crate::types::Hit> = hits

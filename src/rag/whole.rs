@@ -290,6 +290,7 @@ impl Rag {
             degraded: retrieved.degraded,
             trace,
             query_vector: retrieved.query_vector,
+            sentence_vectors: retrieved.sentence_vectors,
         };
         let timings = Timings {
             retrieve: retrieve_ms,

@@ -52,7 +52,8 @@ pub struct Calibration {
     pub name: &'static str,
     /// Question and best passage in one language: meaning and words.
     pub same_language: Logistic,
-    /// Question and best passage in different languages: meaning alone.
+    /// Question and best passage in different languages: meaning alone (the nearest chunk, its
+    /// margin, the closest sentence of its document).
     pub cross_lingual: Logistic,
     /// BM25 alone ran (no embedder, or the question could not be embedded): words alone.
     pub lexical: Logistic,
@@ -67,8 +68,8 @@ pub const E5_SMALL: Calibration = Calibration {
         weights: &[19.085, 90.418, -3.073, 9.862, -1.106],
     },
     cross_lingual: Logistic {
-        bias: -26.575,
-        weights: &[31.366, 71.221],
+        bias: -32.343,
+        weights: &[-1.029, 65.922, 39.305],
     },
     lexical: Logistic {
         bias: -1.722,
@@ -78,7 +79,7 @@ pub const E5_SMALL: Calibration = Calibration {
 
 /// Fitted for all-MiniLM-L6-v2 (English only) on XQuAD's English tuning split. Its
 /// cross-language model rests on the few questions whatlang told apart from their passages
-/// there (14): MiniLM does not read other languages.
+/// there (14): MiniLM does not read other languages, and its sentence cosine is not weighed.
 pub const MINILM: Calibration = Calibration {
     name: "all-MiniLM-L6-v2",
     same_language: Logistic {
@@ -87,7 +88,7 @@ pub const MINILM: Calibration = Calibration {
     },
     cross_lingual: Logistic {
         bias: -7.763,
-        weights: &[23.687, 11.971],
+        weights: &[23.687, 11.971, 0.0],
     },
     lexical: Logistic {
         bias: -2.607,
@@ -122,9 +123,27 @@ pub struct Signals {
     pub missing: f32,
     /// The question's language differs from the best passage's.
     pub cross_lingual: bool,
+    /// Across languages, the closest sentence's cosine.
+    pub sentence_similarity: Option<f32>,
+    /// Across languages, how far it stands out from the document's other sentences.
+    pub sentence_margin: Option<f32>,
 }
 
 impl Signals {
+    /// The signals an evidence value was scored from.
+    pub fn of(e: &Evidence) -> Signals {
+        Signals {
+            similarity: e.similarity,
+            margin: e.margin,
+            rare_coverage: e.rare_coverage,
+            best_coverage: e.best_coverage,
+            missing: e.missing,
+            cross_lingual: e.cross_lingual,
+            sentence_similarity: e.sentence_similarity,
+            sentence_margin: e.sentence_margin,
+        }
+    }
+
     /// Signals of [`Calibration::same_language`].
     pub fn same_language(&self) -> [f32; 5] {
         [
@@ -136,9 +155,15 @@ impl Signals {
         ]
     }
 
-    /// Signals of [`Calibration::cross_lingual`].
-    pub fn cross_lingual(&self) -> [f32; 2] {
-        [self.similarity.unwrap_or(0.0), self.margin.unwrap_or(0.0)]
+    /// Signals of [`Calibration::cross_lingual`]. Where the sentences could not be embedded,
+    /// the nearest chunk's cosine stands in for the closest sentence's.
+    pub fn cross_lingual(&self) -> [f32; 3] {
+        let similarity = self.similarity.unwrap_or(0.0);
+        [
+            similarity,
+            self.margin.unwrap_or(0.0),
+            self.sentence_similarity.unwrap_or(similarity),
+        ]
     }
 
     /// Signals of [`Calibration::lexical`].
@@ -251,6 +276,8 @@ pub fn evidence(
         best_coverage: share(in_best),
         missing,
         cross_lingual,
+        sentence_similarity: None,
+        sentence_margin: None,
     };
     Ok(Evidence {
         score: if hits.is_empty() {
@@ -266,6 +293,8 @@ pub fn evidence(
         missing: signals.missing,
         margin,
         cross_lingual,
+        sentence_similarity: None,
+        sentence_margin: None,
     })
 }
 
@@ -292,6 +321,8 @@ mod tests {
             best_coverage: coverage,
             missing: 1.0 - coverage,
             cross_lingual: false,
+            sentence_similarity: None,
+            sentence_margin: None,
         };
         let threshold = crate::config::DEFAULT_REFUSE_BELOW;
         for (c, close, far) in [

@@ -105,6 +105,9 @@ pub struct Retrieved {
     /// The query vector searched (the follow-up with what it follows, as one text), when the
     /// question could be embedded: an answer picked by meaning reuses it.
     pub query_vector: Option<Vec<f32>>,
+    /// Sentences embedded (as passages) to judge the evidence across languages, with their
+    /// vectors: an answer picked by meaning reuses them.
+    pub sentence_vectors: Vec<(String, Vec<f32>)>,
 }
 
 /// Where a search looks, and whether it explains itself.
@@ -243,6 +246,12 @@ pub fn search_after(
             None,
         ),
     };
+    let (evidence, sentence_vectors) = match (embedder, vector.as_deref()) {
+        (Some(embedder), Ok(v)) if evidence.cross_lingual => {
+            across_languages(evidence, embedder, v, &hits, calibration)
+        }
+        _ => (evidence, Vec::new()),
+    };
     let trace = if scope.trace {
         let removed = match &allowed {
             // What the filter took away: the same search over what the caller may read.
@@ -275,7 +284,52 @@ pub fn search_after(
         degraded: c.degraded,
         trace,
         query_vector: vector.ok(),
+        sentence_vectors,
     })
+}
+
+/// The evidence of a question in another language than its best passage, with the closest
+/// sentence of that passage's document: each of its sentences an answer could quote
+/// ([`crate::analysis::meaning_candidates`] of the document's first hits) is embedded and
+/// compared with the question's vector. Its words cannot match the question's, and a
+/// passage's cosine is dampened by the other sentences it holds. Returns the sentences'
+/// vectors for the answer; the evidence unchanged when they cannot be embedded.
+fn across_languages(
+    mut evidence: Evidence,
+    embedder: &Embedder,
+    vector: &[f32],
+    hits: &[Hit],
+    calibration: &Calibration,
+) -> (Evidence, Vec<(String, Vec<f32>)>) {
+    let best_doc = hits.first().map(|h| h.doc_id);
+    let texts = hits
+        .iter()
+        .filter(|h| Some(h.doc_id) == best_doc)
+        .map(|h| h.text.as_str());
+    let sentences: Vec<String> = crate::analysis::meaning_candidates(texts)
+        .into_iter()
+        .map(|(_, _, s)| s)
+        .collect();
+    if sentences.is_empty() {
+        return (evidence, Vec::new());
+    }
+    let vectors = match embedder.embed_raw(&sentences, sentences.len()) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "sentences could not be embedded for the evidence");
+            return (evidence, Vec::new());
+        }
+    };
+    let mut cosines: Vec<f32> = vectors
+        .iter()
+        .map(|s| crate::embed::cosine(vector, s))
+        .collect();
+    cosines.sort_by(|a, b| b.total_cmp(a));
+    evidence.sentence_similarity = cosines.first().copied();
+    evidence.sentence_margin = (cosines.len() > 1)
+        .then(|| cosines[0] - cosines[1..].iter().sum::<f32>() / (cosines.len() - 1) as f32);
+    evidence.score = Signals::of(&evidence).score(calibration);
+    (evidence, sentences.into_iter().zip(vectors).collect())
 }
 
 /// The trace of a search: every fused candidate with its ranks and scores in each list.

@@ -52,6 +52,11 @@ pub struct AnsweredQuestion {
     pub answer: String,
     /// Retrieval's evidence, with its signals (what `scripts/fit_refusal.py` fits on).
     pub evidence: crate::types::Evidence,
+    /// The number of the first source (`[n]`) whose text holds a gold span; absent when none
+    /// does. A wrong answer with a source holding the span quoted the wrong sentence; one
+    /// without was given the wrong passages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gold_source: Option<usize>,
 }
 
 /// One point of the refusal curve: refusing below `threshold`.
@@ -291,6 +296,7 @@ pub fn run_answers(
                     outcome: Outcome::Refused,
                     answer: String::new(),
                     evidence: Default::default(),
+                    gold_source: None,
                 });
                 continue;
             }
@@ -303,6 +309,11 @@ pub fn run_answers(
         } else {
             Outcome::Wrong
         };
+        let gold_source = answer
+            .sources
+            .iter()
+            .find(|s| reading::holds(&folded(&s.text), &g.answers))
+            .map(|s| s.n);
         per_question.push(AnsweredQuestion {
             id: id.to_string(),
             question: question.to_string(),
@@ -310,6 +321,7 @@ pub fn run_answers(
             outcome,
             answer: answer.answer,
             evidence: answer.evidence,
+            gold_source,
         });
     }
     let ask_seconds = started.elapsed().as_secs_f64();
@@ -450,6 +462,7 @@ mod tests {
                 score,
                 ..Default::default()
             },
+            gold_source: None,
         };
         let c = curve(&[q(0.9, false), q(0.3, false), q(0.2, true), q(0.6, true)]);
         let at = |t: f32| c.iter().find(|p| (p.threshold - t).abs() < 1e-6).unwrap();
