@@ -25,6 +25,8 @@ enum Behaviour {
     /// Answers a follow-up's rewrite request (`retrieval.follow_up = "llm"`) with this text,
     /// and every other request as `Answer`.
     Rewrite(&'static str),
+    /// Streams one piece, then says nothing more and keeps the connection open.
+    Silent,
 }
 
 /// A request the fake server received: its headers (lower-cased names) and JSON body.
@@ -111,6 +113,7 @@ fn serve(stream: TcpStream, behaviour: Behaviour, log: &Mutex<Vec<Received>>) {
         }
         Behaviour::Answer | Behaviour::Rewrite(_) => pieces.len(),
         Behaviour::DieAfter(n) => n,
+        Behaviour::Silent => 1,
     };
     let _ = write!(
         out,
@@ -125,6 +128,11 @@ fn serve(stream: TcpStream, behaviour: Behaviour, log: &Mutex<Vec<Received>>) {
     for p in pieces.iter().take(send) {
         let _ = out.write_all(chunk(serde_json::json!({"content": p}), Value::Null).as_bytes());
         let _ = out.flush();
+    }
+    if let Behaviour::Silent = behaviour {
+        // Holds the connection open, silent, for longer than any test waits.
+        std::thread::sleep(std::time::Duration::from_secs(300));
+        return;
     }
     if send < pieces.len() {
         // Lost mid-answer: the connection drops with no finish and no [DONE].
@@ -800,4 +808,55 @@ fn pinned_id(env: &Env) -> String {
         .find(|f| f["path"].as_str().unwrap().ends_with("visiting-hours.md"))
         .unwrap()["id"]
         .to_string()
+}
+
+#[test]
+fn sigterm_ends_the_server_while_a_remote_model_is_silent() {
+    // Issue 34: a remote server that stops talking mid-answer held `rag serve` after "stopped"
+    // until its idle timeout (120 s), and SIGTERM did not end the process.
+    let fake = FakeServer::start(Behaviour::Silent);
+    let env = env_with_remote("\"remote:big\"", std::slice::from_ref(&fake.url), "");
+    env.append_config("[serve]\nshutdown_grace_seconds = 1\n");
+    let mut server = start_server(&env);
+    let addr = server.addr.clone();
+    let asking = std::thread::spawn(move || {
+        http(
+            &addr,
+            "POST",
+            "/v1/ask",
+            &serde_json::json!({ "question": QUESTION }).to_string(),
+        )
+    });
+    // Wait until the remote server has the question, then ask `rag serve` to stop.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while fake.received().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the question never reached the model"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = server.child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    // 1 s of grace, 2 s for cut answers, 1 s for blocking work: well within 20 s.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rag serve still runs 20 s after SIGTERM: {}",
+            server.log.lock().unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+    // The visitor was answered (the cut answer, or the sources) or the connection closed;
+    // either way nothing hangs.
+    let _ = asking.join();
 }

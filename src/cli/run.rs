@@ -9,6 +9,10 @@ use clap::Parser;
 use rag::{AskOptions, Config, IngestOptions, Overrides, Rag};
 
 use super::args::{Cli, Command, Draft, SnapshotAction, TokenAction};
+
+/// How long `rag serve` waits, once it has stopped, for answers still running on blocking
+/// threads before it exits without them (docs/reliability.md, "Shutdown").
+const STRAGGLERS: std::time::Duration = std::time::Duration::from_secs(1);
 use super::print::{
     emit, print_answer, print_answers, print_bench, print_doctor, print_draft, print_eval,
     print_reindex, print_status, progress_bar, short_path, show_progress,
@@ -276,10 +280,14 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
                     }
                 });
             }
-            tokio::runtime::Builder::new_multi_thread()
+            let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
-                .build()?
-                .block_on(rag::serve::run(server, addr))?;
+                .build()?;
+            let served = runtime.block_on(rag::serve::run(server, addr));
+            // Answers cut at the end of the grace period may still sit in a blocking read (a
+            // remote server that went silent): they are not waited for.
+            runtime.shutdown_timeout(STRAGGLERS);
+            served?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Prompt { question, top_k } => {

@@ -538,7 +538,7 @@ pub struct ServeConfig {
     /// Log questions and document text (off: logs carry neither).
     pub log_text: bool,
     /// On SIGTERM or ctrl-c, seconds in-flight requests get to finish before their answers
-    /// are cut short.
+    /// are cut short (the process then exits within 3 s more).
     pub shutdown_grace_seconds: u64,
     /// Show documents' absolute paths on the server in API responses (off: a path relative to
     /// the server's working directory, else the file name). Never on a kiosk.
@@ -624,7 +624,7 @@ impl Default for ServeConfig {
             max_body_bytes: 64 * 1024,
             max_upload_bytes: 64 * 1024 * 1024,
             log_text: false,
-            shutdown_grace_seconds: 10,
+            shutdown_grace_seconds: 7,
             show_paths: false,
             allowed_hosts: Vec::new(),
             header_timeout_seconds: 10,

@@ -25,6 +25,97 @@ use crate::types::{BackendState, PoolState};
 /// Longest back-off of a failed server.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
+/// Longest line of a server's event stream: one event of one token is a few hundred bytes,
+/// and a line without end would otherwise grow without bound.
+const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// Event-stream bytes allowed for each token asked for (`max_tokens` plus the thinking budget),
+/// above [`STREAM_BASE_BYTES`]: llama-server and vLLM send 200 to 700 bytes per token.
+const STREAM_BYTES_PER_TOKEN: usize = 4 * 1024;
+
+/// Event-stream bytes allowed whatever was asked (usage, timings, the final events).
+const STREAM_BASE_BYTES: usize = 256 * 1024;
+
+/// Pieces (streamed deltas) a server may send beyond the tokens asked for before it counts as
+/// ignoring `max_tokens`.
+const PIECE_SLACK: usize = 32;
+
+/// Answer characters allowed per token asked for: a token is rarely more than a few.
+const CHARS_PER_TOKEN: usize = 16;
+
+/// Slowest rate, in tokens per second, at which a streaming server is still waited for: the
+/// whole answer's deadline is the first-token timeout plus the tokens asked for at this rate.
+const MIN_TOKENS_PER_S: f64 = 2.0;
+
+/// How much one answer may take from a server: see docs/reliability.md, "Remote models".
+#[derive(Debug, Clone, Copy)]
+struct StreamLimits {
+    /// Bytes of event stream.
+    bytes: usize,
+    /// Streamed pieces (answer and thinking).
+    pieces: usize,
+    /// Characters of answer text.
+    chars: usize,
+    /// When the answer must be complete.
+    deadline: Instant,
+}
+
+impl StreamLimits {
+    fn new(request: &Request, first_token_timeout_s: f64, started: Instant) -> StreamLimits {
+        let tokens = request.max_tokens as usize + request.thinking_budget as usize;
+        StreamLimits {
+            bytes: STREAM_BASE_BYTES + tokens * STREAM_BYTES_PER_TOKEN,
+            pieces: tokens + PIECE_SLACK,
+            chars: (request.max_tokens as usize).max(1) * CHARS_PER_TOKEN,
+            deadline: started
+                + Duration::from_secs_f64(first_token_timeout_s + tokens as f64 / MIN_TOKENS_PER_S),
+        }
+    }
+}
+
+/// Reads the next line of an event stream into `line` (without its end), reading at most
+/// `MAX_LINE_BYTES` and `budget` bytes, and not past `deadline` (checked between reads; each
+/// read waits at most the idle timeout). `Ok(false)` at the end of the stream; an error says
+/// which bound was crossed or what broke.
+fn next_line(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    budget: &mut usize,
+    deadline: Instant,
+) -> std::result::Result<bool, String> {
+    line.clear();
+    loop {
+        if Instant::now() > deadline {
+            return Err("the answer took longer than its deadline".into());
+        }
+        let available = reader.fill_buf().map_err(|e| e.to_string())?;
+        if available.is_empty() {
+            return Ok(!line.is_empty());
+        }
+        let (take, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        if take > *budget {
+            return Err("the server sent more than the answer asked for could take".into());
+        }
+        if line.len() + take > MAX_LINE_BYTES + 1 {
+            return Err(format!(
+                "a line of the event stream is longer than {MAX_LINE_BYTES} bytes"
+            ));
+        }
+        line.extend_from_slice(&available[..take]);
+        reader.consume(take);
+        *budget -= take;
+        if done {
+            while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                line.pop();
+            }
+            return Ok(true);
+        }
+    }
+}
+
 /// One server of a pool.
 #[derive(Debug)]
 struct Backend {
@@ -359,7 +450,13 @@ impl RemoteModel {
             .map_err(|e| Failure::Server(e.to_string()))?;
         let status = response.status().as_u16();
         if status != 200 {
-            let text = response.into_body().read_to_string().unwrap_or_default();
+            // An error body is read for its first words only.
+            let text = response
+                .into_body()
+                .with_config()
+                .limit(MAX_LINE_BYTES as u64)
+                .read_to_string()
+                .unwrap_or_default();
             let why = format!(
                 "HTTP {status}: {}",
                 text.trim().chars().take(300).collect::<String>()
@@ -376,7 +473,10 @@ impl RemoteModel {
                 Failure::Refused(why)
             });
         }
-        let reader = BufReader::new(response.into_body().into_reader());
+        let mut reader = BufReader::new(response.into_body().into_reader());
+        let limits = StreamLimits::new(request, self.config.first_token_timeout_s, started);
+        let mut budget = limits.bytes;
+        let mut raw = Vec::new();
         let mut filter = ThinkFilter::new(false);
         let mut guard = LoopGuard::new(request.loop_ngram, request.loop_repeats);
         let mut text = String::new();
@@ -387,14 +487,18 @@ impl RemoteModel {
         let mut usage = None;
         let mut stop = None;
         let mut lost = None;
-        for line in reader.lines() {
-            let line = match line {
-                Ok(l) => l,
+        let mut over = None;
+        let mut chars = 0usize;
+        loop {
+            match next_line(&mut reader, &mut raw, &mut budget, limits.deadline) {
+                Ok(true) => {}
+                Ok(false) => break,
                 Err(e) => {
-                    lost = Some(e.to_string());
+                    lost = Some(e);
                     break;
                 }
-            };
+            }
+            let line = String::from_utf8_lossy(&raw);
             let Some(data) = line.strip_prefix("data:").map(str::trim) else {
                 continue;
             };
@@ -419,11 +523,21 @@ impl RemoteModel {
                 thinking += 1;
                 ttft.get_or_insert_with(now);
             }
+            // A server that ignores max_tokens is cut where the answer would have ended.
+            if pieces + thinking >= limits.pieces || chars >= limits.chars {
+                over = Some(format!(
+                    "sent more than the {} tokens asked for",
+                    limits.pieces - PIECE_SLACK
+                ));
+                stop = Some(StopReason::MaxTokens);
+                break;
+            }
             if let Some(piece) = delta["content"].as_str().filter(|p| !p.is_empty()) {
                 ttft.get_or_insert_with(now);
                 first_at.get_or_insert_with(Instant::now);
                 pieces += 1;
                 let visible = filter.push(piece);
+                chars += visible.chars().count();
                 text.push_str(&visible);
                 if !visible.is_empty() && !on_piece(&visible) {
                     stop = Some(StopReason::Cancelled);
@@ -441,6 +555,9 @@ impl RemoteModel {
                 Some(_) => stop = stop.or(Some(StopReason::Eos)),
                 None => {}
             }
+        }
+        if let Some(why) = &over {
+            tracing::warn!(model = %self.name, server = %b.url, "{why}; the answer was cut there");
         }
         let rest = filter.finish();
         if !rest.is_empty() && stop != Some(StopReason::Cancelled) {
@@ -537,6 +654,85 @@ mod tests {
             loop_ngram: 8,
             loop_repeats: 4,
         }
+    }
+
+    /// A hostile chat server on loopback: answers one request with an event stream whose
+    /// lines `line(i)` gives, until the client hangs up (or 64 MiB, so the test ends).
+    fn hostile_server(line: fn(usize) -> Vec<u8>) -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let Ok((mut socket, _)) = listener.accept() else {
+                return;
+            };
+            socket
+                .set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
+            let mut request = [0u8; 65536];
+            let _ = socket.read(&mut request);
+            let head =
+                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+            if socket.write_all(head.as_bytes()).is_err() {
+                return;
+            }
+            let mut sent = 0;
+            for i in 0.. {
+                let l = line(i);
+                sent += l.len();
+                if sent > 64 << 20 || socket.write_all(&l).is_err() {
+                    return;
+                }
+            }
+        });
+        url
+    }
+
+    #[test]
+    fn a_server_that_streams_without_end_is_cut_at_the_tokens_asked_for() {
+        let url = hostile_server(|i| {
+            format!("data: {{\"choices\":[{{\"delta\":{{\"content\":\"word{i} \"}}}}]}}\n\n")
+                .into_bytes()
+        });
+        let p = pool(&[&url]);
+        let mut streamed = 0;
+        let g = p
+            .generate(&request(vec!["a source".into()], 40), &mut |piece| {
+                streamed += piece.len();
+                true
+            })
+            .unwrap();
+        assert_eq!(g.stop_reason, StopReason::MaxTokens);
+        // 100 tokens asked for: cut after at most 100 + slack pieces.
+        assert!(
+            g.generated_tokens <= 100 + PIECE_SLACK,
+            "{}",
+            g.generated_tokens
+        );
+        assert!(g.text.starts_with("word0 word1"), "{}", g.text);
+        assert!(streamed < 100 * CHARS_PER_TOKEN, "{streamed}");
+    }
+
+    #[test]
+    fn a_line_without_end_or_a_flood_without_answer_text_fails_the_server() {
+        // One line that never ends.
+        let url = hostile_server(|i| {
+            if i == 0 {
+                b"data: {\"choices\":[{\"delta\":{\"content\":\"".to_vec()
+            } else {
+                vec![b'a'; 4096]
+            }
+        });
+        let p = pool(&[&url]);
+        assert!(p.generate(&request(vec![], 40), &mut |_| true).is_err());
+        let why = p.backends()[0].last_error.clone().unwrap_or_default();
+        assert!(why.contains("longer than 65536 bytes"), "{why}");
+        // Endless events that carry no answer text: the byte budget ends them.
+        let url = hostile_server(|_| b": keep-alive and nothing else, again and again\n".to_vec());
+        let p = pool(&[&url]);
+        assert!(p.generate(&request(vec![], 40), &mut |_| true).is_err());
+        let why = p.backends()[0].last_error.clone().unwrap_or_default();
+        assert!(why.contains("more than the answer asked for"), "{why}");
     }
 
     #[test]

@@ -3,6 +3,11 @@
 
 use super::*;
 
+/// How long answers cut at the end of the grace period get to end their streams before the
+/// server stops waiting for them: with the default 7 s grace and the 1 s `rag serve` waits for
+/// blocking work after it, SIGTERM ends the process within 10 s.
+const CUT_WAIT: Duration = Duration::from_secs(2);
+
 /// Checks that the server may listen on `addr`: loopback, or a token is configured (and a
 /// kiosk is loopback only).
 pub fn check_bind(config: &ServeConfig, addr: SocketAddr) -> Result<(), Error> {
@@ -99,7 +104,7 @@ pub async fn run(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
         tokio::time::sleep(grace).await;
         // Past the grace period: stop the answers still running; their streams end.
         state.stopping.store(true, Ordering::Relaxed);
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        tokio::time::sleep(CUT_WAIT).await;
     };
     tokio::select! {
         _ = drained => {}
