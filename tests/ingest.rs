@@ -960,3 +960,46 @@ fn a_beir_jsonl_corpus_is_one_document_per_record() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(env.status()["documents"], 0);
 }
+
+#[test]
+fn links_inside_a_folder_ingest_each_file_once_and_edits_keep_the_stores_agreeing() {
+    // Issue 34: with `sub/link.md` pointing at `a.md`, the file was ingested twice, and after
+    // an edit of `a.md` `rag status` found the vector graph and SQLite disagreeing. A link out
+    // of the folder made `/etc/passwd`-like files searchable.
+    let env = Env::new();
+    let outside = env.path("elsewhere");
+    write(
+        &outside,
+        "secret.md",
+        "# Salaries\n\nThe zebrafish keeper earns 9999 a month.\n",
+    );
+    let docs = env.path("docs");
+    write(
+        &docs,
+        "a.md",
+        "# Parking\n\nVisitors park in car park B behind the clinic.\n",
+    );
+    std::fs::create_dir_all(docs.join("sub")).unwrap();
+    std::os::unix::fs::symlink(docs.join("a.md"), docs.join("sub/link.md")).unwrap();
+    std::os::unix::fs::symlink(outside.join("secret.md"), docs.join("secret.md")).unwrap();
+    let docs_arg = docs.to_str().unwrap();
+    let out = env.run(&["ingest", "--json", docs_arg]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["added"], 1, "{report}");
+    let skipped = report["skipped"].to_string();
+    assert!(
+        skipped.contains("outside the folder: not followed"),
+        "{report}"
+    );
+    write(
+        &docs,
+        "a.md",
+        "# Parking\n\nVisitors park in car park C since May.\n",
+    );
+    env.run(&["ingest", "--json", docs_arg]);
+    let status = status_any(&env, true);
+    assert_eq!(status["agree"], true, "{status}");
+    assert_eq!(status["documents"], 1, "{status}");
+    let answer = env.ask_extractive("How much does the zebrafish keeper earn?");
+    assert!(!answer.to_string().contains("9999"), "{answer}");
+}

@@ -29,9 +29,15 @@ impl std::fmt::Display for Skip {
 /// A path that does not exist is an error before anything is read. Inside folders, hidden
 /// entries are passed over, files with a known extension are taken (PNG, JPEG and TIFF images
 /// too, for OCR), and files with another extension are sniffed: text, HTML, PDF and DOCX are
-/// taken, anything else (archives, binaries) is passed over silently. A file named explicitly is always taken, so that a
-/// file that is not a document is reported. An entry that cannot be walked (a symlink loop,
-/// a folder we may not read) becomes a [`Skip`].
+/// taken, anything else (archives, binaries) is passed over silently. A file named explicitly is
+/// always taken, so that a file that is not a document is reported. An entry that cannot be
+/// walked (a folder we may not read) becomes a [`Skip`].
+///
+/// Symlinks inside a folder are not followed out of it: a link to a file elsewhere (another
+/// collection's folder, `/etc/passwd`) or to a folder elsewhere is a [`Skip`] that says so, and
+/// nothing behind it is read; a link to a file inside the folder adds nothing, since the file
+/// itself is walked. Each real file is taken once, whatever paths lead to it
+/// (docs/reliability.md, "Symlinks").
 pub fn collect_files(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Skip>)> {
     for input in inputs {
         if std::fs::symlink_metadata(input).is_err() {
@@ -44,8 +50,8 @@ pub fn collect_files(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Skip>)> {
     let mut skips = Vec::new();
     for input in inputs {
         if input.is_dir() {
+            let root = std::fs::canonicalize(input).unwrap_or_else(|_| input.clone());
             let walker = walkdir::WalkDir::new(input)
-                .follow_links(true)
                 .sort_by_file_name()
                 .into_iter()
                 .filter_entry(|e| {
@@ -53,6 +59,11 @@ pub fn collect_files(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Skip>)> {
                 });
             for entry in walker {
                 match entry {
+                    Ok(e) if e.depth() > 0 && e.path_is_symlink() => {
+                        if let Some(skip) = outside_link(e.path(), &root) {
+                            skips.push(skip);
+                        }
+                    }
                     Ok(e) if e.file_type().is_file() && looks_like_document(e.path()) => {
                         files.push(e.into_path())
                     }
@@ -70,9 +81,29 @@ pub fn collect_files(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Skip>)> {
             files.push(input.clone());
         }
     }
+    // One path per real file: the first, in sorted order, of those that lead to it.
     files.sort();
     files.dedup();
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
     Ok((files, skips))
+}
+
+/// The [`Skip`] for a symlink found inside the folder `root` (canonical) that leads out of it;
+/// `None` for one that leads to something inside (walked on its own).
+fn outside_link(link: &Path, root: &Path) -> Option<Skip> {
+    let reason = match std::fs::canonicalize(link) {
+        Ok(target) if target.starts_with(root) => return None,
+        Ok(target) => format!(
+            "a symlink to {}, outside the folder: not followed; ingest that path itself if it belongs here",
+            target.display()
+        ),
+        Err(e) => io_reason(&e),
+    };
+    Some(Skip {
+        path: link.to_path_buf(),
+        reason,
+    })
 }
 
 /// Known extension, or an unknown one whose first bytes look like a document. Unreadable
@@ -218,6 +249,44 @@ mod tests {
         let txt = dir.path().join("parking_rules.txt");
         std::fs::write(&txt, "Park here.\n").unwrap();
         assert_eq!(title(&txt), "parking rules");
+    }
+
+    #[test]
+    fn symlinks_lead_to_each_real_file_once_and_never_out_of_the_folder() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.md"), "hr only").unwrap();
+        std::fs::create_dir(outside.path().join("etc")).unwrap();
+        std::fs::write(outside.path().join("etc/passwd"), "root:x:0:0").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join("sub")).unwrap();
+        std::fs::write(root.join("a.md"), "a").unwrap();
+        let link = |target: &Path, at: &str| std::os::unix::fs::symlink(target, root.join(at));
+        link(&root.join("a.md"), "sub/link.md").unwrap();
+        link(&root.join("sub"), "again").unwrap();
+        link(&outside.path().join("secret.md"), "secret.md").unwrap();
+        link(&outside.path().join("etc"), "etc").unwrap();
+        link(&root.join("gone.md"), "dangling.md").unwrap();
+        let (files, skips) = collect_files(&[root.to_path_buf()]).unwrap();
+        assert_eq!(files, vec![root.join("a.md")]);
+        let skipped: Vec<&Path> = skips.iter().map(|s| s.path.as_path()).collect();
+        assert_eq!(
+            skipped,
+            [
+                root.join("dangling.md"),
+                root.join("etc"),
+                root.join("secret.md")
+            ]
+        );
+        assert!(
+            skips[1].reason.contains("outside the folder: not followed"),
+            "{}",
+            skips[1]
+        );
+        assert!(skips[0].reason.contains("dangling"), "{}", skips[0]);
+        // A file named twice, or by a link and by itself, is taken once.
+        let (files, _) = collect_files(&[root.join("a.md"), root.join("sub/link.md")]).unwrap();
+        assert_eq!(files, vec![root.join("a.md")]);
     }
 
     #[test]
