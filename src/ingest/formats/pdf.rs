@@ -80,7 +80,14 @@ pub(super) fn pdf_with_ocr(pdf: PdfPages) -> Result<(String, Vec<usize>, Vec<usi
     if !pdf.scans.is_empty() {
         match super::ocr::languages(pdf.lang.as_deref()) {
             Ok(languages) => {
-                for (n, images) in pdf.scans {
+                if pdf.scans.len() > super::ocr::MAX_OCR_PAGES {
+                    tracing::warn!(
+                        "a PDF has {} scanned pages; only the first {} are read by OCR",
+                        pdf.scans.len(),
+                        super::ocr::MAX_OCR_PAGES
+                    );
+                }
+                for (n, images) in pdf.scans.into_iter().take(super::ocr::MAX_OCR_PAGES) {
                     let mut read = String::new();
                     for image in images {
                         match super::ocr::read(&image, &languages) {
