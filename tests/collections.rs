@@ -1014,3 +1014,57 @@ fn collections_filters_and_whole_documents_work_in_german_arabic_and_chinese() {
         assert!(!a["citations"].as_array().unwrap().is_empty(), "{a}");
     }
 }
+
+#[test]
+fn a_scoped_search_scores_words_by_its_own_collections_alone() {
+    // Issue 34: BM25 statistics were index-wide, so a `pub` caller could tell whether a word
+    // occurs in `hr` documents from the score of its own probe document.
+    let env = Env::new();
+    let hr = env.path("hr");
+    std::fs::create_dir_all(&hr).unwrap();
+    for i in 0..6 {
+        std::fs::write(
+            hr.join(format!("review-{i}.md")),
+            format!("# Review {i}\n\nThe quokka project budget was cut in review {i}.\n"),
+        )
+        .unwrap();
+    }
+    ingest_into(&env, "hr", &hr, &[]);
+    let public = env.path("pub");
+    std::fs::create_dir_all(&public).unwrap();
+    std::fs::write(
+        public.join("probe.md"),
+        "# Probe\n\nquokka wombat\n\nThe canteen opens at eight every morning.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        public.join("canteen.md"),
+        "# Canteen\n\nThe canteen serves soup and bread at noon on weekdays.\n",
+    )
+    .unwrap();
+    ingest_into(&env, "pub", &public, &[]);
+    let probe_score = |word: &str, scoped: bool| {
+        let mut args = vec!["ask", "--json", "--extractive", "--trace"];
+        if scoped {
+            args.extend(["--collection", "pub"]);
+        }
+        args.push(word);
+        let a = env.ok_json(&args);
+        a["trace"]["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["path"].as_str().unwrap().ends_with("probe.md"))
+            .and_then(|c| c["bm25_score"].as_f64())
+            .unwrap_or_else(|| panic!("the probe was not found for {word}: {a}"))
+    };
+    // "quokka" is in every hr document, "wombat" in none: within pub both occur once, in the
+    // same chunk, so they score the same.
+    let (quokka, wombat) = (probe_score("quokka", true), probe_score("wombat", true));
+    assert!(
+        (quokka - wombat).abs() < 1e-4,
+        "quokka {quokka}, wombat {wombat}"
+    );
+    // Unscoped, the whole index counts: quokka is common there.
+    assert!(probe_score("quokka", false) < probe_score("wombat", false) - 0.1);
+}

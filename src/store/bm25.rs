@@ -13,12 +13,13 @@ use std::sync::OnceLock;
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery, TermSetQuery,
+    Bm25StatisticsProvider, BooleanQuery, BoostQuery, ConstScoreQuery, EnableScoring, Occur, Query,
+    TermQuery, TermSetQuery,
 };
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
 };
-use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
+use tantivy::{doc, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Term, TERMINATED};
 
 use super::sqlite::{Bm25Row, Change, Db};
 use crate::analysis::{self, Lang, Unspaced, NEUTRAL, STEMMED, WORDS};
@@ -460,26 +461,30 @@ impl Reader {
             }
         }
         let words = BooleanQuery::new(clauses);
-        let q: Box<dyn Query> = match allowed {
-            // Only the allowed documents' chunks, inside the search (scored as before: the
-            // document condition adds nothing to the score).
+        let searcher = self.reader.searcher();
+        let collector = TopDocs::with_limit(limit).order_by_score();
+        let top = match allowed {
+            // Only the allowed documents' chunks, inside the search, scored with the
+            // statistics of those chunks alone: a word's weight must not tell whether it
+            // occurs in documents the caller may not read.
             Some(docs) => {
-                let terms = docs.iter().map(|d| Term::from_field_i64(f.doc_id, *d));
-                Box::new(BooleanQuery::new(vec![
+                let among =
+                    TermSetQuery::new(docs.iter().map(|d| Term::from_field_i64(f.doc_id, *d)));
+                let scoped = Scoped::new(&searcher, &among)?;
+                if scoped.docs == 0 {
+                    return Ok(Vec::new());
+                }
+                let q = BooleanQuery::new(vec![
                     (Occur::Must, Box::new(words) as Box<dyn Query>),
                     (
                         Occur::Must,
-                        Box::new(ConstScoreQuery::new(
-                            Box::new(TermSetQuery::new(terms)),
-                            0.0,
-                        )),
+                        Box::new(ConstScoreQuery::new(Box::new(among), 0.0)),
                     ),
-                ]))
+                ]);
+                searcher.search_with_statistics_provider(&q, &collector, &scoped)?
             }
-            None => Box::new(words),
+            None => searcher.search(&words, &collector)?,
         };
-        let searcher = self.reader.searcher();
-        let top = searcher.search(&*q, &TopDocs::with_limit(limit).order_by_score())?;
         let mut ids = Vec::with_capacity(top.len());
         // Chunk ids come from the fast field: no stored document is decompressed.
         let mut columns = HashMap::new();
@@ -498,5 +503,80 @@ impl Reader {
             }
         }
         Ok(ids)
+    }
+}
+
+/// BM25 statistics over the chunks of some documents only (a scoped caller's): how many there
+/// are, how many hold a term, how long their fields are. tantivy's own are index-wide, and a
+/// word's score then said whether it occurs in other collections (issue 34: 3.084 against
+/// 4.614 for the same probe document).
+struct Scoped<'a> {
+    searcher: &'a tantivy::Searcher,
+    /// Per segment: which documents are allowed (indexed by tantivy's doc id), and which those
+    /// are, alive ones only.
+    allowed: Vec<(Vec<bool>, Vec<u32>)>,
+    /// Allowed chunks in all.
+    docs: u64,
+}
+
+impl<'a> Scoped<'a> {
+    /// The statistics of the chunks `among` matches.
+    fn new(searcher: &'a tantivy::Searcher, among: &dyn Query) -> tantivy::Result<Scoped<'a>> {
+        let weight = among.weight(EnableScoring::disabled_from_searcher(searcher))?;
+        let mut allowed = Vec::new();
+        let mut docs = 0u64;
+        for segment in searcher.segment_readers() {
+            let mut member = vec![false; segment.max_doc() as usize];
+            let mut list = Vec::new();
+            let mut scorer = weight.scorer(segment, 1.0)?;
+            let mut d = scorer.doc();
+            while d != TERMINATED {
+                if segment.alive_bitset().is_none_or(|a| a.is_alive(d)) {
+                    member[d as usize] = true;
+                    list.push(d);
+                }
+                d = scorer.advance();
+            }
+            docs += list.len() as u64;
+            allowed.push((member, list));
+        }
+        Ok(Scoped {
+            searcher,
+            allowed,
+            docs,
+        })
+    }
+}
+
+impl Bm25StatisticsProvider for Scoped<'_> {
+    fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
+        let mut total = 0u64;
+        for (segment, (_, list)) in self.searcher.segment_readers().iter().zip(&self.allowed) {
+            let norms = segment.get_fieldnorms_reader(field)?;
+            total += list
+                .iter()
+                .map(|&d| u64::from(norms.fieldnorm(d)))
+                .sum::<u64>();
+        }
+        Ok(total)
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        Ok(self.docs)
+    }
+
+    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        let mut n = 0u64;
+        for (segment, (member, _)) in self.searcher.segment_readers().iter().zip(&self.allowed) {
+            let index = segment.inverted_index(term.field())?;
+            if let Some(mut postings) = index.read_postings(term, IndexRecordOption::Basic)? {
+                let mut d = postings.doc();
+                while d != TERMINATED {
+                    n += u64::from(member.get(d as usize).copied().unwrap_or(false));
+                    d = postings.advance();
+                }
+            }
+        }
+        Ok(n)
     }
 }
