@@ -243,6 +243,10 @@ fn content_terms(
 /// for another part of the question.
 const NEW_PART: f64 = 0.1;
 
+/// Share of the question one word must carry for another passage's sentence holding only it
+/// to be chosen for a part of the question.
+const ONE_WORD_PART: f64 = 0.25;
+
 /// How complete, against the first sentence, a sentence that adds nothing new must be to be
 /// kept beside it (a second sentence saying the same thing).
 const AS_GOOD: f64 = 0.9;
@@ -300,9 +304,11 @@ fn choose(
                     // passage's sentences may ("vending machines in the Emergency Department
                     // waiting room" restates nothing of "where is the Emergency Department?").
                     let c = &candidates[i];
-                    // Another passage's sentence must hold two of the question's words: one
-                    // shared word ("popular", "cost") is how unrelated passages match.
-                    (new >= NEW_PART && (c.source == first_source || c.terms.len() >= 2))
+                    // Another passage's sentence must hold two of the question's words, or one
+                    // that weighs as much as a part: one common shared word ("popular",
+                    // "cost") is how unrelated passages match.
+                    (new >= NEW_PART
+                        && (c.source == first_source || c.terms.len() >= 2 || new >= ONE_WORD_PART))
                         || (new + old >= AS_GOOD * first && c.source == first_source)
                 }
             })
