@@ -733,13 +733,17 @@ fn scoped_tokens_never_show_another_collections_documents_on_any_endpoint() {
         assert_eq!(status, 200);
         secret(&body);
         let runs: Value = serde_json::from_str(&body).unwrap();
+        assert!(!runs["runs"].as_array().unwrap().is_empty(), "{runs}");
         assert!(
             runs["runs"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .all(|r| r["collection"] == "hr"),
-            "{runs}"
+                .all(|r| r["collection"] == "hr"
+                    && r["report"]["added"].is_number()
+                    && r["report"].get("documents").is_none()
+                    && r["report"].get("chunks").is_none()),
+            "the runs into hr, without the whole index's totals: {runs}"
         );
         // Pinning a document of eng: as if there were none.
         let (status, body) = json_call(

@@ -436,6 +436,13 @@ pub async fn ingest_runs(
     });
     // Skipped files are "path: reason": the path as responses show paths.
     for run in &mut runs {
+        // The index's totals after a run count every collection: not for a scoped token.
+        if !access.grant.reads_all() {
+            if let Some(report) = run.report.as_object_mut() {
+                report.remove("documents");
+                report.remove("chunks");
+            }
+        }
         if let Some(skipped) = run.report.get_mut("skipped").and_then(|v| v.as_array_mut()) {
             for entry in skipped.iter_mut() {
                 if let Some((path, reason)) = entry.as_str().and_then(|t| t.split_once(": ")) {
