@@ -1029,7 +1029,11 @@ fn a_scoped_search_scores_words_by_its_own_collections_alone() {
     for i in 0..6 {
         std::fs::write(
             hr.join(format!("review-{i}.md")),
-            format!("# Review {i}\n\nThe quokka project budget was cut in review {i}.\n"),
+            format!(
+                "# Review {i}\n\nThe quokka project budget was cut in review {i}, and the team \
+                 was asked to explain every expense of the last quarter to the finance board \
+                 before the end of the month.\n"
+            ),
         )
         .unwrap();
     }
@@ -1071,4 +1075,22 @@ fn a_scoped_search_scores_words_by_its_own_collections_alone() {
     );
     // Unscoped, the whole index counts: quokka is common there.
     assert!(probe_score("quokka", false) < probe_score("wombat", false) - 0.1);
+    // The refusal's evidence weighs words by their rarity among the caller's chunks too: a
+    // word found beside one found nowhere covers as much whatever hr holds.
+    let coverage = |question: &str| {
+        let a = env.ok_json(&[
+            "ask",
+            "--json",
+            "--extractive",
+            "--collection",
+            "pub",
+            question,
+        ]);
+        a["evidence"]["rare_coverage"].as_f64().unwrap()
+    };
+    let (quokka, wombat) = (coverage("quokka platypus"), coverage("wombat platypus"));
+    assert!(
+        quokka > 0.0 && (quokka - wombat).abs() < 1e-4,
+        "quokka {quokka}, wombat {wombat}"
+    );
 }

@@ -190,7 +190,8 @@ fn rarity(chunks: u64, holding: u64) -> f32 {
 }
 
 /// Retrieval's evidence for `question`: see the module's description. `threshold` is the
-/// refusal threshold in force.
+/// refusal threshold in force; `allowed`, the documents the search could read (words' rarity
+/// is counted among their chunks).
 pub fn evidence(
     index: &Index,
     question: &str,
@@ -198,6 +199,7 @@ pub fn evidence(
     hits: &[Hit],
     threshold: f32,
     calibration: &Calibration,
+    allowed: Option<&HashSet<i64>>,
 ) -> Result<Evidence> {
     let passages: Vec<&Hit> = hits.iter().take(COVERAGE_PASSAGES).collect();
     // The question's language (told among its passages' languages) decides how it and the
@@ -228,7 +230,7 @@ pub fn evidence(
     };
     // Rarity-weighted coverage, over the words as the index holds them (stemmed in the
     // question's language when it has a stemmer).
-    let counts = index.term_counts(question)?;
+    let counts = index.term_counts(question, allowed)?;
     let chunks = counts.chunks;
     let mut as_indexed = match counts.lang {
         Some(_) => crate::analysis::for_language(counts.lang),

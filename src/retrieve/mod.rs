@@ -220,7 +220,16 @@ pub fn search_after(
         // found ("what is the capital of Mongolia?" after a question about wheelchairs). It is
         // searched alone, and may be refused alone.
         Some(_)
-            if evidence(index, query, &c, &hits, threshold, calibration)?.rare_coverage
+            if evidence(
+                index,
+                query,
+                &c,
+                &hits,
+                threshold,
+                calibration,
+                allowed.as_ref(),
+            )?
+            .rare_coverage
                 < FOLLOW_UP_MIN_COVERAGE =>
         {
             let mut alone = search_after(index, embedder, query, None, config, top_k, scope)?;
@@ -238,11 +247,20 @@ pub fn search_after(
                 &hits,
                 threshold,
                 calibration,
+                allowed.as_ref(),
             )?,
             Some("with_earlier"),
         ),
         None => (
-            evidence(index, query, &c, &hits, threshold, calibration)?,
+            evidence(
+                index,
+                query,
+                &c,
+                &hits,
+                threshold,
+                calibration,
+                allowed.as_ref(),
+            )?,
             None,
         ),
     };

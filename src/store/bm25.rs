@@ -319,18 +319,44 @@ impl Reader {
     /// of them the index has), else the neutral words among all chunks; the language's stop
     /// words (the stemmer's and the fuller `stop-words` list) left out. What the evidence score
     /// weighs a term's rarity by.
-    pub fn term_counts(&self, question: &str) -> Result<TermCounts> {
+    ///
+    /// With `allowed` (the documents a scoped caller may read), only those documents' chunks
+    /// are counted: a word's rarity must not tell whether other collections hold it.
+    pub fn term_counts(
+        &self,
+        question: &str,
+        allowed: Option<&std::collections::HashSet<i64>>,
+    ) -> Result<TermCounts> {
         let lang: Option<Lang> = if self.languages.is_empty() {
             None
         } else {
             analysis::detect_among(question, &self.languages)
         };
         let searcher = self.reader.searcher();
+        let scoped = match allowed {
+            Some(docs) => {
+                let among = TermSetQuery::new(
+                    docs.iter()
+                        .map(|d| Term::from_field_i64(self.fields.doc_id, *d)),
+                );
+                Some(Scoped::new(&searcher, &among)?)
+            }
+            None => None,
+        };
+        let doc_freq = |term: &Term| -> Result<u64> {
+            Ok(match &scoped {
+                Some(s) => s.doc_freq(term)?,
+                None => searcher.doc_freq(term)?,
+            })
+        };
         let stemmed = match lang.and_then(|l| l.stemmer).and_then(|(language, code)| {
             Some((language, STEMMED.iter().position(|(_, c)| *c == code)?))
         }) {
             Some((language, at)) => {
-                let chunks = self.chunks_in(at, &searcher)?;
+                let chunks = match &scoped {
+                    Some(s) => s.holding(self.fields.stemmed[at])?,
+                    None => self.chunks_in(at, &searcher)?,
+                };
                 (chunks > 0).then(|| (language, self.fields.stemmed[at], chunks))
             }
             None => None,
@@ -349,7 +375,7 @@ impl Reader {
         if let Some((language, field, chunks)) = stemmed {
             for term in content(&mut analysis::stemmed(language)) {
                 if seen.insert(term.clone()) {
-                    let n = searcher.doc_freq(&Term::from_field_text(field, &term))?;
+                    let n = doc_freq(&Term::from_field_text(field, &term))?;
                     terms.push((term, n));
                 }
             }
@@ -369,12 +395,12 @@ impl Reader {
             if stop || !seen.insert(term.clone()) {
                 continue;
             }
-            let n = searcher.doc_freq(&Term::from_field_text(self.fields.body, &term))?;
+            let n = doc_freq(&Term::from_field_text(self.fields.body, &term))?;
             terms.push((term, n));
         }
         Ok(TermCounts {
             lang: None,
-            chunks: searcher.num_docs(),
+            chunks: scoped.as_ref().map_or(searcher.num_docs(), |s| s.docs),
             terms,
         })
     }
@@ -545,6 +571,18 @@ impl<'a> Scoped<'a> {
             allowed,
             docs,
         })
+    }
+}
+
+impl Scoped<'_> {
+    /// The allowed chunks that hold text in `field`.
+    fn holding(&self, field: Field) -> tantivy::Result<u64> {
+        let mut n = 0u64;
+        for (segment, (_, list)) in self.searcher.segment_readers().iter().zip(&self.allowed) {
+            let norms = segment.get_fieldnorms_reader(field)?;
+            n += list.iter().filter(|&&d| norms.fieldnorm(d) > 0).count() as u64;
+        }
+        Ok(n)
     }
 }
 

@@ -232,10 +232,14 @@ impl Index {
         Ok(found)
     }
 
-    /// The question's content terms with the number of chunks holding each (see
-    /// [`bm25::Reader::term_counts`]).
-    pub fn term_counts(&self, question: &str) -> Result<super::TermCounts> {
-        self.bm25.term_counts(question)
+    /// The question's content terms with the number of chunks holding each, among the
+    /// `allowed` documents' when given (see [`bm25::Reader::term_counts`]).
+    pub fn term_counts(
+        &self,
+        question: &str,
+        allowed: Option<&HashSet<i64>>,
+    ) -> Result<super::TermCounts> {
+        self.bm25.term_counts(question, allowed)
     }
 
     fn set_docs(&self, found: &mut [Scored]) {
