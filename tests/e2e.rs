@@ -460,6 +460,18 @@ pub(crate) struct Server {
     pub(crate) log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
+impl Server {
+    /// Sends the server SIGTERM, as systemd or `docker stop` would.
+    pub(crate) fn sigterm(&self) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -836,12 +836,7 @@ fn sigterm_ends_the_server_while_a_remote_model_is_silent() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let pid = server.child.id().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    server.sigterm();
     // 1 s of grace, 2 s for cut answers, 1 s for blocking work: well within 20 s.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let exit = loop {

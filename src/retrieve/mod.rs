@@ -215,23 +215,22 @@ pub fn search_after(
     let hits = hits(index, &fused, top_k)?;
     let calibration = Calibration::for_embedder(embedder.map(Embedder::id));
     let threshold = config.refuse_below();
+    let judge = |question: &str| {
+        evidence(
+            index,
+            question,
+            &c,
+            &hits,
+            threshold,
+            calibration,
+            allowed.as_ref(),
+        )
+    };
     let (evidence, follow_up) = match earlier {
         // A new topic, not a follow-up: too few of its own words are in what the conversation
         // found ("what is the capital of Mongolia?" after a question about wheelchairs). It is
         // searched alone, and may be refused alone.
-        Some(_)
-            if evidence(
-                index,
-                query,
-                &c,
-                &hits,
-                threshold,
-                calibration,
-                allowed.as_ref(),
-            )?
-            .rare_coverage
-                < FOLLOW_UP_MIN_COVERAGE =>
-        {
+        Some(_) if judge(query)?.rare_coverage < FOLLOW_UP_MIN_COVERAGE => {
             let mut alone = search_after(index, embedder, query, None, config, top_k, scope)?;
             if let Some(t) = alone.trace.as_mut() {
                 t.follow_up = Some("new_topic".into());
@@ -239,30 +238,8 @@ pub fn search_after(
             return Ok(alone);
         }
         // The follow-up read with what it follows.
-        Some(e) => (
-            evidence(
-                index,
-                &format!("{e}\n{query}"),
-                &c,
-                &hits,
-                threshold,
-                calibration,
-                allowed.as_ref(),
-            )?,
-            Some("with_earlier"),
-        ),
-        None => (
-            evidence(
-                index,
-                query,
-                &c,
-                &hits,
-                threshold,
-                calibration,
-                allowed.as_ref(),
-            )?,
-            None,
-        ),
+        Some(e) => (judge(&format!("{e}\n{query}"))?, Some("with_earlier")),
+        None => (judge(query)?, None),
     };
     let (evidence, sentence_vectors) = match (embedder, vector.as_deref()) {
         (Some(embedder), Ok(v)) if evidence.cross_lingual => {
