@@ -1001,5 +1001,6 @@ fn links_inside_a_folder_ingest_each_file_once_and_edits_keep_the_stores_agreein
     assert_eq!(status["agree"], true, "{status}");
     assert_eq!(status["documents"], 1, "{status}");
     let answer = env.ask_extractive("How much does the zebrafish keeper earn?");
-    assert!(!answer.to_string().contains("9999"), "{answer}");
+    // Timings are floats ("0.0872199999…"), so look for the sentence, not the bare number.
+    assert!(!answer.to_string().contains("earns 9999"), "{answer}");
 }
