@@ -1004,3 +1004,50 @@ fn links_inside_a_folder_ingest_each_file_once_and_edits_keep_the_stores_agreein
     // Timings are floats ("0.0872199999…"), so look for the sentence, not the bare number.
     assert!(!answer.to_string().contains("earns 9999"), "{answer}");
 }
+
+#[test]
+fn uploads_sent_together_wait_their_turn_instead_of_finding_the_index_locked() {
+    // Issue 34: while one upload was being read (a 6 s OCR), a second one got 503 `locked`.
+    // Each commit here holds the writer for a second and a half.
+    let env = Env::new();
+    let server =
+        crate::e2e::start_server_with(env.cmd().env("RAG_STALL_AT", "after-sqlite:1500").args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+        ]));
+    let boundary = "rag-turn-boundary";
+    let uploads: Vec<_> = ["lifts", "lockers", "library"]
+        .into_iter()
+        .map(|what| {
+            let addr = server.addr.clone();
+            let body = format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{what}.md\"\r\nContent-Type: text/markdown\r\n\r\n# {what}\n\nThe {what} are on the ground floor.\n\r\n--{boundary}--\r\n"
+            );
+            std::thread::spawn(move || {
+                crate::e2e::http_with(
+                    &addr,
+                    "POST",
+                    "/v1/documents",
+                    &[(
+                        "Content-Type",
+                        &format!("multipart/form-data; boundary={boundary}"),
+                    )],
+                    body.as_bytes(),
+                )
+            })
+        })
+        .collect();
+    for upload in uploads {
+        let (status, body) = upload.join().unwrap();
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, list) = http(&server.addr, "GET", "/v1/documents", "");
+    assert_eq!(status, 200, "{list}");
+    let list: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(
+        list["documents"].as_array().map(Vec::len),
+        Some(3),
+        "{list}"
+    );
+}

@@ -155,11 +155,7 @@ impl Rag {
         };
         let (files, mut skipped) = ingest::collect_files(paths)?;
         let cfg = &self.config.ingest;
-        let mut writer = Writer::open(
-            &self.config.index,
-            &self.embedder_info()?,
-            cfg.compact_tombstones,
-        )?;
+        let mut writer = self.writer()?;
         let mut known = writer.hashes()?;
         if options.rechunk {
             // No stored hash matches: every document is cut again, as an update.
@@ -273,11 +269,7 @@ impl Rag {
     /// `check`, for the operator page: `result` is what the check found (recall, the bar,
     /// passed, the missed questions).
     pub fn record_check(&self, result: &serde_json::Value) -> Result<()> {
-        let writer = Writer::open(
-            &self.config.index,
-            &self.embedder_info()?,
-            self.config.ingest.compact_tombstones,
-        )?;
+        let writer = self.writer()?;
         writer.record_run("check", None, &result.to_string())
     }
 
@@ -394,11 +386,7 @@ impl Rag {
         &self,
         choose: impl FnOnce(&[StoredDoc]) -> Result<Vec<StoredDoc>>,
     ) -> Result<Vec<StoredDoc>> {
-        let mut writer = Writer::open(
-            &self.config.index,
-            &self.embedder_info()?,
-            self.config.ingest.compact_tombstones,
-        )?;
+        let mut writer = self.writer()?;
         let chosen = choose(&writer.documents()?)?;
         let ids: Vec<i64> = chosen.iter().map(|d| d.id).collect();
         writer.commit(&[], &ids)?;
@@ -419,6 +407,7 @@ impl Rag {
     ) -> Result<ReindexReport> {
         let started = Instant::now();
         let chunking = self.chunking();
+        let turn = self.turn_to_write();
         let done = Writer::reindex(
             &self.config.index,
             &self.embedder_info()?,
@@ -428,6 +417,7 @@ impl Rag {
             &|d: &StoredDoc| Path::new(d.source_file()).is_file(),
             &mut |texts| self.embedder()?.embed(texts),
         )?;
+        drop(turn);
         self.reload()?;
         let mut report = ReindexReport {
             embedded: done.embedded,
@@ -450,12 +440,7 @@ impl Rag {
             let ingested = self.ingest(&files, &options, progress)?;
             report.recut = ingested.added + ingested.updated;
             report.embedded += ingested.chunks_written;
-            Writer::open(
-                &self.config.index,
-                &self.embedder_info()?,
-                self.config.ingest.compact_tombstones,
-            )?
-            .set_chunking(&chunking)?;
+            self.writer()?.set_chunking(&chunking)?;
         }
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
@@ -46,6 +46,28 @@ pub struct Rag {
     llm_note: Option<crate::messages::Note>,
     /// The device plan in force.
     plan: crate::profile::Plan,
+    /// Taken before the store's writer lock, so that this process's writes (uploads, a
+    /// watched folder, re-ingests) wait their turn instead of finding the index locked.
+    write_turn: Mutex<()>,
+}
+
+/// The store's writer, held with this process's turn to write (released after the writer).
+pub(crate) struct WriteTurn<'a> {
+    writer: Writer,
+    _turn: std::sync::MutexGuard<'a, ()>,
+}
+
+impl std::ops::Deref for WriteTurn<'_> {
+    type Target = Writer;
+    fn deref(&self) -> &Writer {
+        &self.writer
+    }
+}
+
+impl std::ops::DerefMut for WriteTurn<'_> {
+    fn deref_mut(&mut self) -> &mut Writer {
+        &mut self.writer
+    }
 }
 
 impl Rag {
@@ -96,7 +118,31 @@ impl Rag {
             remote: Vec::new(),
             routing: Vec::new(),
             llm_note: Some(crate::messages::Note::ExtractiveRequested),
+            write_turn: Mutex::new(()),
         }
+    }
+
+    /// This process's turn to write: waits while another of its writes runs. (Another process
+    /// holding the index still makes the store's writer refuse with `Locked`.)
+    fn turn_to_write(&self) -> std::sync::MutexGuard<'_, ()> {
+        // A write that panicked left nothing half done (the store commits atomically).
+        self.write_turn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The store's writer, once this process's other writes are done.
+    pub(crate) fn writer(&self) -> Result<WriteTurn<'_>> {
+        let turn = self.turn_to_write();
+        let writer = Writer::open(
+            &self.config.index,
+            &self.embedder_info()?,
+            self.config.ingest.compact_tombstones,
+        )?;
+        Ok(WriteTurn {
+            writer,
+            _turn: turn,
+        })
     }
 
     /// The embedder, for commands that cannot do without it.
