@@ -288,7 +288,13 @@ pub(crate) fn route(
         };
         let t = Instant::now();
         let used = g.sources_used.min(hits.len());
-        let sentences = check(&g.text, &hits[..used]);
+        // An answer its reader stopped is read by no one: its sentences are not embedded and
+        // checked (a client that leaves a long remote answer leaves no work behind).
+        let sentences = if g.stop_reason == super::StopReason::Cancelled {
+            Vec::new()
+        } else {
+            check(&g.text, &hits[..used])
+        };
         check_ms += t.elapsed().as_secs_f64() * 1e3;
         let failures = super::gate(question, &g.text, g.stop_reason, &sentences);
         let passed = failures.is_empty();

@@ -15,7 +15,8 @@ mod support;
 pub use budget::{as_read, Budget};
 pub use citations::{citation, cite, map_markers, parse_markers, renumber};
 pub use extractive::{
-    extract, extract_after, extract_by_meaning, EXTRACTIVE_MAX_CHARS, EXTRACTIVE_SENTENCES,
+    extract, extract_after, extract_by_meaning, extract_weighing_meaning, EXTRACTIVE_MAX_CHARS,
+    EXTRACTIVE_SENTENCES,
 };
 pub use gate::{gate, language_of};
 pub use llm::{BenchRun, Generation, Llm, Request, StopReason};

@@ -548,17 +548,9 @@ impl Rag {
     fn extract(&self, question: &str, earlier: Option<&str>, found: &Found) -> Option<String> {
         let hits = &found.hits;
         let across = found.evidence.cross_lingual;
-        let by_words = || generate::extract_after(question, earlier, hits, EXTRACTIVE_SENTENCES);
-        if !across {
-            if let Some(text) = by_words() {
-                return Some(text);
-            }
-        }
-        // The question's vector is the one retrieval searched; only the sentences are embedded.
-        let meaning = self.embedder.as_ref().zip(found.query_vector.as_ref());
-        let by_meaning = meaning.and_then(|(e, vector)| {
-            // Sentences the evidence already embedded are not embedded again.
-            let embed = |texts: &[String]| -> crate::Result<Vec<Vec<f32>>> {
+        // Sentences the evidence already embedded are not embedded again.
+        let embed_with =
+            |e: &crate::embed::Embedder, texts: &[String]| -> crate::Result<Vec<Vec<f32>>> {
                 let known = |t: &String| {
                     found
                         .sentence_vectors
@@ -588,6 +580,28 @@ impl Rag {
                     })
                     .collect()
             };
+        // The question's vector is the one retrieval searched; only the sentences are embedded.
+        let meaning = self.embedder.as_ref().zip(found.query_vector.as_ref());
+        let by_words = || match meaning {
+            Some((e, vector)) => {
+                let embed = |texts: &[String]| embed_with(e, texts);
+                generate::extract_weighing_meaning(
+                    question,
+                    earlier,
+                    hits,
+                    EXTRACTIVE_SENTENCES,
+                    Some((vector, &embed)),
+                )
+            }
+            None => generate::extract_after(question, earlier, hits, EXTRACTIVE_SENTENCES),
+        };
+        if !across {
+            if let Some(text) = by_words() {
+                return Some(text);
+            }
+        }
+        let by_meaning = meaning.and_then(|(e, vector)| {
+            let embed = |texts: &[String]| embed_with(e, texts);
             // Across languages the best source's document holds the answer: a multilingual
             // embedder would otherwise prefer sentences in the question's own language.
             let read: Vec<crate::types::Hit> = hits
