@@ -12,6 +12,7 @@ pub mod embed;
 pub mod error;
 pub mod generate;
 pub mod ingest;
+pub mod limits;
 pub mod messages;
 pub mod profile;
 mod rag;

@@ -176,19 +176,7 @@ pub const DEFAULT_COLLECTION: &str = "default";
 /// Checks a collection name: 1 to 64 letters (any script), digits, `-`, `_` or `.`, so that
 /// it is safe in paths, URLs and logs.
 pub fn check_collection(name: &str) -> std::result::Result<&str, String> {
-    let ok = !name.is_empty()
-        && name.chars().count() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && !name.starts_with('.');
-    if ok {
-        Ok(name)
-    } else {
-        Err(format!(
-            "collection {name:?} is not a valid name: use 1 to 64 letters, digits, '-', '_' or '.' (not first)"
-        ))
-    }
+    crate::limits::collection(name)
 }
 
 impl Document {
@@ -847,6 +835,16 @@ impl Filter {
 
     /// Checks the filter's values, so that a typo fails instead of silently matching nothing.
     pub fn check(&self) -> std::result::Result<(), String> {
+        crate::limits::filter_sizes(
+            &[
+                ("collections", self.collections.len()),
+                ("format", self.format.len()),
+                ("language", self.language.len()),
+            ],
+            self.documents.len(),
+            self.path_prefix.as_deref(),
+            &self.meta,
+        )?;
         for c in &self.collections {
             check_collection(c)?;
         }

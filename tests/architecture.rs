@@ -7,8 +7,9 @@ use std::path::Path;
 
 use crate::e2e::root;
 
-/// The ground floor: plain types, settings, errors, text analysis and the message catalog.
-const GROUND: &[&str] = &["error", "types", "config", "analysis", "messages"];
+/// The ground floor: plain types, input limits, settings, errors, text analysis and the message
+/// catalog.
+const GROUND: &[&str] = &["error", "limits", "types", "config", "analysis", "messages"];
 
 /// What each module may name, besides itself (`crate::X` in the library, `rag::X` in the
 /// binary). Items re-exported at the crate root (`crate::Rag`, `rag::Mode`) are the face and
@@ -20,8 +21,8 @@ fn allowed(module: &str) -> Option<Vec<&'static str>> {
         v
     };
     Some(match module {
-        "error" => vec![],
-        "types" => vec!["error"],
+        "error" | "limits" => vec![],
+        "types" => vec!["error", "limits"],
         "analysis" => vec!["error"],
         "messages" => vec!["analysis"],
         "config" => with(&[]),

@@ -368,6 +368,34 @@ async fn search_returns_fused_hits_and_checks_its_input() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(e["error"]["message"].as_str().unwrap().contains("top_k"));
+    // Issue 34: filters past the limits of src/limits.rs are refused with the limit named,
+    // on /v1/search and /v1/ask alike.
+    let ids: Vec<i64> = (0..2000).collect();
+    let hostile = [
+        (json!({"documents": ids}), "at most 1024"),
+        (json!({"collections": vec!["a"; 65]}), "at most 64"),
+        (
+            json!({"path_prefix": "/".repeat(5000)}),
+            "path_prefix is 5000 bytes",
+        ),
+        (json!({"path_prefix": "/srv\u{0}x"}), "NUL"),
+        (json!({"meta": {"bad key": "v"}}), "metadata key"),
+    ];
+    for (filter, says) in hostile {
+        for path in ["/v1/search", "/v1/ask"] {
+            let (status, e) = send_json(
+                &app,
+                post_json(
+                    path,
+                    json!({"question": "Where is parking?", "filter": filter}),
+                ),
+            )
+            .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {filter}: {e}");
+            let message = e["error"]["message"].as_str().unwrap();
+            assert!(message.contains(says), "{path}: {message}");
+        }
+    }
     let (status, _) = send_json(
         &app,
         Request::post("/v1/search")

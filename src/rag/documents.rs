@@ -33,37 +33,9 @@ pub struct IngestOptions {
     pub meta: std::collections::BTreeMap<String, String>,
 }
 
-/// Most metadata fields on one document, and longest key and value in characters.
-pub const META_LIMITS: (usize, usize, usize) = (32, 64, 1024);
-
-/// Checks user metadata: at most 32 fields, keys of 1 to 64 letters, digits, `-`, `_` or `.`,
-/// values of at most 1024 characters.
+/// Checks user metadata as [`crate::limits::meta`] does.
 pub fn check_meta(meta: &std::collections::BTreeMap<String, String>) -> Result<()> {
-    let (fields, key_chars, value_chars) = META_LIMITS;
-    let bad = |m: String| Err(Error::User(UserError::BadRequest(m)));
-    if meta.len() > fields {
-        return bad(format!(
-            "{} metadata fields given; at most {fields} are kept per document",
-            meta.len()
-        ));
-    }
-    for (k, v) in meta {
-        let key_ok = !k.is_empty()
-            && k.chars().count() <= key_chars
-            && k.chars()
-                .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if !key_ok {
-            return bad(format!(
-                "metadata key {k:?} is not valid: use 1 to {key_chars} letters, digits, '-', '_' or '.'"
-            ));
-        }
-        if v.chars().count() > value_chars {
-            return bad(format!(
-                "metadata value of {k:?} is longer than {value_chars} characters"
-            ));
-        }
-    }
-    Ok(())
+    crate::limits::meta(meta).map_err(|e| Error::User(UserError::BadRequest(e)))
 }
 
 /// One ingest run as the index remembers it.

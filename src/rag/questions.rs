@@ -7,7 +7,7 @@ use super::*;
 pub const MAX_ANSWER_TOKENS: u32 = 8192;
 
 /// Longest question accepted, in characters.
-pub const MAX_QUESTION_CHARS: usize = 4000;
+pub const MAX_QUESTION_CHARS: usize = crate::limits::QUESTION_CHARS;
 
 use generate::EXTRACTIVE_SENTENCES;
 
@@ -19,7 +19,7 @@ const REFUSAL_SOURCES: usize = 3;
 pub const NOT_FOUND: &str = "Not found in the documents.";
 
 /// Most turns of conversation history a question may carry.
-pub const MAX_HISTORY_TURNS: usize = 50;
+pub const MAX_HISTORY_TURNS: usize = crate::limits::HISTORY_TURNS;
 
 /// How to answer.
 #[derive(Debug, Clone, Default)]
@@ -74,12 +74,8 @@ impl AskOptions {
                 "max_tokens = {max_tokens} must be 1 to {MAX_ANSWER_TOKENS}"
             ))));
         }
-        if self.history.len() > MAX_HISTORY_TURNS {
-            return Err(Error::User(UserError::BadRequest(format!(
-                "history has {} turns; send at most the last {MAX_HISTORY_TURNS}",
-                self.history.len()
-            ))));
-        }
+        crate::limits::history_turns(self.history.len())
+            .map_err(|e| Error::User(UserError::BadRequest(e)))?;
         let earlier = match self.history.last() {
             Some(turn) => Some(validate_question(&turn.question)?.to_string()),
             None => None,
@@ -747,18 +743,7 @@ pub(crate) fn check_scope(
 }
 
 fn validate_question(question: &str) -> Result<&str> {
-    let q = question.trim();
-    if q.is_empty() {
-        return Err(Error::User(UserError::BadRequest(
-            "the question is empty".into(),
-        )));
-    }
-    if q.chars().count() > MAX_QUESTION_CHARS {
-        return Err(Error::User(UserError::BadRequest(format!(
-            "the question is longer than {MAX_QUESTION_CHARS} characters"
-        ))));
-    }
-    Ok(q)
+    crate::limits::question(question).map_err(|e| Error::User(UserError::BadRequest(e)))
 }
 
 /// Tells each traced candidate in the top hits what packing did with it: read as passage n,

@@ -36,7 +36,7 @@ const MANIFEST: &str = "snapshot.json";
 const SIGNATURE: &str = "snapshot.sig";
 const PREFIX: &str = "index/";
 /// Largest `snapshot.json` or `snapshot.sig` read before anything is trusted.
-const MAX_HEAD: u64 = 16 << 20;
+const MAX_HEAD: u64 = crate::limits::SNAPSHOT_HEAD_BYTES;
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// One file of the index in a snapshot.

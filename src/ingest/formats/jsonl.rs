@@ -68,6 +68,10 @@ pub(super) fn jsonl(identity: &str, bytes: &[u8]) -> Result<Parsed, String> {
                 continue;
             }
         };
+        if let Err(why) = crate::limits::record_id(&id) {
+            parsed.bad_records.push((place, why));
+            continue;
+        }
         if !seen.insert(id.clone()) {
             parsed.bad_records.push((
                 place,
@@ -87,6 +91,15 @@ pub(super) fn jsonl(identity: &str, bytes: &[u8]) -> Result<Parsed, String> {
             ));
             continue;
         }
+        // The record's own fields are held to the limits `--meta` is: a record with a field
+        // too many or too long is reported, not stored half.
+        let meta = record_meta(record.extra);
+        if let Err(why) = crate::limits::meta(&meta) {
+            parsed
+                .bad_records
+                .push((place, format!("{why}; trim its extra fields")));
+            continue;
+        }
         let title = collapse_ws(&record.title);
         parsed.docs.push(Document {
             path: crate::types::record_path(identity, &id),
@@ -97,7 +110,7 @@ pub(super) fn jsonl(identity: &str, bytes: &[u8]) -> Result<Parsed, String> {
             ocr_pages: Vec::new(),
             pages: Vec::new(),
             collection: crate::types::DEFAULT_COLLECTION.to_string(),
-            meta: record_meta(record.extra),
+            meta,
         });
     }
     if parsed.docs.is_empty() && !parsed.bad_records.is_empty() {

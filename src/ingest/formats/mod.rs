@@ -418,6 +418,38 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn jsonl_records_beyond_the_metadata_and_id_limits_are_named_not_stored() {
+        let many: String = (0..40).map(|i| format!(", \"f{i}\": {i}")).collect();
+        let long_value = "x".repeat(crate::limits::META_VALUE_CHARS + 1);
+        let long_id = "i".repeat(crate::limits::RECORD_ID_CHARS + 1);
+        let corpus = format!(
+            "{{\"_id\": \"a\", \"text\": \"Kept.\", \"team\": \"hr\"}}\n\
+             {{\"_id\": \"b\", \"text\": \"Too many fields.\"{many}}}\n\
+             {{\"_id\": \"c\", \"text\": \"Too long.\", \"note\": \"{long_value}\"}}\n\
+             {{\"_id\": \"d\", \"text\": \"Bad key.\", \"a b\": \"v\"}}\n\
+             {{\"_id\": \"{long_id}\", \"text\": \"Long id.\"}}\n\
+             {{\"_id\": \"line\\nbreak\", \"text\": \"Control.\"}}\n"
+        );
+        let p = parse("/m.jsonl", "m", Format::Jsonl, corpus.as_bytes()).unwrap();
+        assert_eq!(p.docs.len(), 1, "{:?}", p.bad_records);
+        assert_eq!(p.docs[0].meta.get("team").map(String::as_str), Some("hr"));
+        let why: Vec<&str> = p.bad_records.iter().map(|(_, w)| w.as_str()).collect();
+        assert_eq!(why.len(), 5, "{why:?}");
+        assert!(
+            why[0].contains("40 metadata fields given; at most 32"),
+            "{why:?}"
+        );
+        assert!(why[1].contains("longer than 1024 characters"), "{why:?}");
+        assert!(
+            why[2].contains("metadata key \"a b\" is not valid"),
+            "{why:?}"
+        );
+        assert!(why[3].contains("\"_id\" is longer than 256"), "{why:?}");
+        assert!(why[4].contains("control character"), "{why:?}");
+        assert_eq!(p.bad_records[1].0, "/m.jsonl:3");
+    }
+
+    #[test]
     fn unknown_files_are_sniffed_by_content() {
         assert_eq!(sniff(b"just some notes\nabout things"), Ok(Format::Text));
         assert_eq!(sniff(b"  <!DOCTYPE html><html><body>x"), Ok(Format::Html));
