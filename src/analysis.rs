@@ -265,11 +265,24 @@ pub fn content_terms(analyzer: &mut TextAnalyzer, text: &str, stops: &[&str]) ->
             .get(token.offset_from..token.offset_to)
             .unwrap_or_default()
             .to_lowercase();
-        if !stops.contains(&raw.as_str()) {
+        if !is_stop(&raw, stops) {
             out.push(token.text.clone());
         }
     }
     out
+}
+
+/// Conjunctions written joined to the word after them: Arabic "و" and "ف" ("وكم": "and how
+/// much"), Hebrew "ו".
+const JOINED_CONJUNCTIONS: &[char] = &['و', 'ف', 'ו'];
+
+/// True when `word` (lower case) is among `stops`, or is a joined conjunction and one of them
+/// (a follow-up's "وكم التكلفة؟" asks about "التكلفة" alone, as "and how much is it?" does).
+fn is_stop(word: &str, stops: &[&str]) -> bool {
+    stops.contains(&word)
+        || word
+            .strip_prefix(JOINED_CONJUNCTIONS)
+            .is_some_and(|rest| !rest.is_empty() && stops.contains(&rest))
 }
 
 /// Short words that end in a full stop without ending a sentence, before a capitalised word
@@ -824,6 +837,18 @@ fn tokenize(text: &str, emit: Emit, fold_teh_marbuta: bool) -> Vec<Token> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_joined_conjunction_before_a_function_word_is_a_function_word() {
+        let stops = stop_words::lookup("ar").unwrap_or_default();
+        assert!(stops.contains(&"كم"));
+        let mut arabic = for_text("أين يركن الزوار سياراتهم؟ تكلفة ساعتين 2.50 واليوم الكامل");
+        let alone = content_terms(&mut arabic, "كم التكلفة؟", stops);
+        assert_eq!(content_terms(&mut arabic, "وكم التكلفة؟", stops), alone);
+        assert_eq!(alone.len(), 1, "{alone:?}");
+        // A word that only starts with the letter keeps it ("وقت": time).
+        assert_eq!(content_terms(&mut arabic, "وقت", stops).len(), 1);
+    }
 
     #[test]
     fn ordinals_initials_and_abbreviations_end_no_sentence() {

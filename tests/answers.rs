@@ -82,6 +82,31 @@ fn visitors_get_refusals_for_what_the_documents_do_not_say_and_answers_across_la
     }));
     assert_eq!(a["mode"], "refused", "{a}");
 
+    // "Hospital" alone carries no evidence in German either.
+    let a = plain("Gibt es einen Friseur im Krankenhaus?");
+    assert_eq!(a["mode"], "refused", "{a}");
+
+    // Both parts of a two-part question are answered, from the pharmacy page only.
+    let a = plain("What are the pharmacy opening hours and how much does a prescription cost?");
+    assert_eq!(a["mode"], "extractive", "{a}");
+    let text = a["answer"].as_str().unwrap();
+    assert!(text.contains("09:00") && text.contains("9.90"), "{text}");
+    assert!(cited(&a).iter().all(|f| f == "pharmacy.md"), "{a}");
+
+    // Chinese and Arabic follow-ups are read with the question before them, as English ones.
+    let a = ask(json!({
+        "question": "费用是多少？",
+        "history": [{"question": "访客在哪里停车？", "answer": "访客请在 B 停车场停车 [1]。"}],
+    }));
+    assert_eq!(a["mode"], "extractive", "{a}");
+    assert!(a["answer"].as_str().unwrap().contains("2.50"), "{a}");
+    let a = ask(json!({
+        "question": "وكم التكلفة؟",
+        "history": [{"question": "أين يركن الزوار سياراتهم؟", "answer": "في الموقف B [1]."}],
+    }));
+    assert_eq!(a["mode"], "extractive", "{a}");
+    assert!(a["answer"].as_str().unwrap().contains("2.50"), "{a}");
+
     // Chinese asked of the Chinese page: its own sentence.
     let a = plain("药房几点开门？");
     assert_eq!(a["mode"], "extractive", "{a}");
