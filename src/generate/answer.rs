@@ -337,8 +337,53 @@ pub(crate) fn route(
 }
 
 #[cfg(test)]
-mod rewrite_tests {
-    use super::usable_rewrite;
+mod tests {
+    use super::{route, usable_rewrite, Asking, Hit, LlmConfig, Model, Settings};
+
+    #[test]
+    fn an_answer_its_reader_stopped_is_not_checked() {
+        // Issue 34: after the client left, the server went on embedding every sentence of the
+        // remote model's answer for the support check.
+        let url = crate::generate::remote::tests::hostile_server(|i| {
+            format!("data: {{\"choices\":[{{\"delta\":{{\"content\":\"word{i}. \"}}}}]}}\n\n")
+                .into_bytes()
+        });
+        let pool = crate::generate::remote::tests::pool(&[&url]);
+        let models = [Model::Remote(&pool)];
+        let checked = std::cell::Cell::new(0);
+        let check = |_: &str, _: &[Hit]| {
+            checked.set(checked.get() + 1);
+            Vec::new()
+        };
+        let hits = [Hit::for_test("The pharmacy opens at nine.")];
+        let mut pieces = 0;
+        let routed = route(
+            &models,
+            &LlmConfig::default(),
+            Asking {
+                question: "When does the pharmacy open?",
+                conversation: "",
+            },
+            &hits,
+            Settings {
+                sampling: crate::config::Sampling::default(),
+                thinking: crate::config::Thinking::Off,
+                max_tokens: 64,
+            },
+            &check,
+            &mut |_| {
+                pieces += 1;
+                pieces < 3
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            routed.stop_reason,
+            Some(super::super::StopReason::Cancelled)
+        );
+        assert_eq!(checked.get(), 0, "a stopped answer was checked");
+        assert!(routed.sentences.is_empty());
+    }
 
     #[test]
     fn a_rewrite_is_one_short_question_or_nothing() {

@@ -622,11 +622,12 @@ fn fewer_sources(used: usize, sizes: Option<(u64, u64)>) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::{Sampling, Thinking};
 
-    fn pool(urls: &[&str]) -> RemoteModel {
+    /// A pool of these servers, model "m".
+    pub(crate) fn pool(urls: &[&str]) -> RemoteModel {
         let config = RemoteConfig {
             urls: urls.iter().map(|u| u.to_string()).collect(),
             model: "m".into(),
@@ -658,7 +659,7 @@ mod tests {
 
     /// A hostile chat server on loopback: answers one request with an event stream whose
     /// lines `line(i)` gives, until the client hangs up (or 64 MiB, so the test ends).
-    fn hostile_server(line: fn(usize) -> Vec<u8>) -> String {
+    pub(crate) fn hostile_server(line: fn(usize) -> Vec<u8>) -> String {
         use std::io::{Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/v1", listener.local_addr().unwrap());
