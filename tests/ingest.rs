@@ -1003,6 +1003,21 @@ fn links_inside_a_folder_ingest_each_file_once_and_edits_keep_the_stores_agreein
     let answer = env.ask_extractive("How much does the zebrafish keeper earn?");
     // Timings are floats ("0.0872199999…"), so look for the sentence, not the bare number.
     assert!(!answer.to_string().contains("earns 9999"), "{answer}");
+    // Deleting the links prunes nothing (they brought nothing); deleting the file prunes it.
+    std::fs::remove_file(docs.join("sub/link.md")).unwrap();
+    std::fs::remove_file(docs.join("secret.md")).unwrap();
+    let pruned = env.ok_json(&["ingest", "--json", "--prune", docs_arg]);
+    assert_eq!(
+        (pruned["removed"].as_u64(), pruned["unchanged"].as_u64()),
+        (Some(0), Some(1)),
+        "{pruned}"
+    );
+    std::fs::remove_file(docs.join("a.md")).unwrap();
+    let pruned = env.ok_json(&["ingest", "--json", "--prune", docs_arg]);
+    assert_eq!(pruned["removed"].as_u64(), Some(1), "{pruned}");
+    let status = status_any(&env, true);
+    assert_eq!(status["agree"], true, "{status}");
+    assert_eq!(status["documents"], 0, "{status}");
 }
 
 #[test]
