@@ -222,6 +222,9 @@ fn meaning_bonus(
     else {
         return Vec::new();
     };
+    if vectors.len() != texts.len() {
+        return Vec::new();
+    }
     let cosines: Vec<f64> = vectors
         .iter()
         .map(|v| f64::from(super::support::cosine(question, v)))
