@@ -204,7 +204,7 @@ fn meaning_bonus(
     (question, embed): Meaning<'_>,
 ) -> Vec<f64> {
     let words = |c: &Candidate| {
-        c.terms.iter().map(|&t| weights[t].1).sum::<f64>() / total + 0.05 / c.source as f64
+        c.terms.iter().map(|&t| weights[t].1).sum::<f64>() / total + earlier_source(c)
     };
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     order.sort_by(|&a, &b| {
@@ -327,6 +327,12 @@ const AS_GOOD: f64 = 0.9;
 /// What a term already covered by a chosen sentence counts for in choosing the next one.
 const COVERED: f64 = 0.25;
 
+/// What a sentence's source rank adds to its score: a little for an earlier source, so that it
+/// wins a tie (by words alone, and in the ranking whose best are weighed by meaning).
+fn earlier_source(c: &Candidate) -> f64 {
+    0.05 / c.source as f64
+}
+
 /// The sentences of an answer, in document order: first the one covering most of the question
 /// (weighted terms; an earlier source wins a tie), then, while there is room (`max` sentences,
 /// [`EXTRACTIVE_MAX_CHARS`]), the one covering most of what is still uncovered, so that a
@@ -376,7 +382,7 @@ fn choose(
                     i,
                     new,
                     old,
-                    new + COVERED * old + 0.05 / c.source as f64 + meaning,
+                    new + COVERED * old + earlier_source(c) + meaning,
                 )
             })
             .filter(|&(i, new, old, _)| {
