@@ -6,21 +6,17 @@
 //! thin shells over [`Rag`].
 #![deny(missing_docs)]
 
-pub mod analysis;
-pub mod config;
+pub use rag_core::{analysis, config, error, limits, messages, types};
+
 pub mod embed;
-pub mod error;
 pub mod generate;
 pub mod ingest;
-pub mod limits;
-pub mod messages;
 pub mod profile;
 mod rag;
 pub mod retrieve;
 pub mod serve;
 pub mod store;
 pub mod tools;
-pub mod types;
 
 pub use config::{Config, IngestConfig, Overrides};
 pub use error::{Error, InternalError, Result, UserError};

@@ -564,10 +564,10 @@ pub struct Answer {
     pub whole: Option<WholeDocument>,
 }
 
-#[cfg(test)]
 impl Hit {
     /// A hit for unit tests: chunk 1 of `/a.md` titled "A", lines 1-1.
-    pub(crate) fn for_test(text: &str) -> Hit {
+    #[doc(hidden)]
+    pub fn for_test(text: &str) -> Hit {
         Hit {
             chunk_id: 1,
             doc_id: 1,

@@ -55,13 +55,10 @@ impl Home {
             .ok()
             .and_then(|e| std::fs::canonicalize(e).ok());
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-        Home::locate_from(
-            env,
-            exe.as_deref(),
-            Path::new(env!("CARGO_MANIFEST_DIR")),
-            &cwd,
-            &|p| p.exists(),
-        )
+        // The checkout this build was made in: the workspace root, two folders above this crate.
+        let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let checkout = crate_dir.ancestors().nth(2).unwrap_or(crate_dir);
+        Home::locate_from(env, exe.as_deref(), checkout, &cwd, &|p| p.exists())
     }
 
     /// [`Home::locate`] with every input given, for tests.
