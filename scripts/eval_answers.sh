@@ -11,7 +11,7 @@
 # the rows whose name matches (e.g. ONLY='^xquad-(de|zh)$').
 # tune: XQuAD (en, de, zh, ar, and English documents asked in de, zh, ar) and the five dev sets
 # with the articles of seed 1 left out: what scripts/fit_refusal.py fits on (the models in
-# src/retrieve/evidence.rs were fitted on the XQuAD rows alone; see docs/retrieval.md). heldout: XQuAD with the articles of seed
+# crates/query/src/retrieve/evidence.rs were fitted on the XQuAD rows alone; see docs/retrieval.md). heldout: XQuAD with the articles of seed
 # 2 left out (and es, ru, hi questions of English documents), and the five dev sets with seed 2.
 # Indexes are kept under index/eval/ and reused; the first run ingests every set (about 20
 # minutes on 2 cores).

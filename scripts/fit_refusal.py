@@ -9,7 +9,7 @@ little L2, numpy only): questions in the language of their best passage (cosine,
 rarity-weighted coverage in the best three passages and in the best one, rarity of the rarest
 missing word), questions in another language (cosine, margin, the closest sentence's cosine),
 and BM25 alone (the three word signals). Each model's bias is then shifted so that refusing below 0.5 refuses `--target` of the
-unanswerable questions it scores. Prints the constants for src/retrieve/evidence.rs and, per
+unanswerable questions it scores. Prints the constants for crates/query/src/retrieve/evidence.rs and, per
 report, what that operating point does.
 """
 import argparse
@@ -25,7 +25,7 @@ LEXICAL = ["rare_coverage", "best_coverage", "missing"]
 
 def signals(ev, names):
     # A question whose sentences could not be embedded is judged by its chunk's cosine there
-    # (as src/retrieve/evidence.rs does).
+    # (as crates/query/src/retrieve/evidence.rs does).
     ev = dict(ev)
     if ev.get("sentence_similarity") is None:
         ev["sentence_similarity"] = ev.get("similarity")

@@ -7,15 +7,12 @@
 #![deny(missing_docs)]
 
 pub use rag_core::{analysis, config, error, limits, messages, types};
+pub use rag_index::{ingest, store};
+pub use rag_models::{embed, profile};
+pub use rag_query::{generate, retrieve};
 
-pub mod embed;
-pub mod generate;
-pub mod ingest;
-pub mod profile;
 mod rag;
-pub mod retrieve;
 pub mod serve;
-pub mod store;
 pub mod tools;
 
 pub use config::{Config, IngestConfig, Overrides};

@@ -368,7 +368,7 @@ async fn search_returns_fused_hits_and_checks_its_input() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(e["error"]["message"].as_str().unwrap().contains("top_k"));
-    // Issue 34: filters past the limits of src/limits.rs are refused with the limit named,
+    // Issue 34: filters past the limits of crates/core/src/limits.rs are refused with the limit named,
     // on /v1/search and /v1/ask alike.
     let ids: Vec<i64> = (0..2000).collect();
     let hostile = [

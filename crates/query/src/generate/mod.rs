@@ -1,7 +1,7 @@
 //! Hits -> prompt within a token budget -> answer with checked citations. The only module that
 //! touches llama.cpp; it never opens the store.
 
-pub(crate) mod answer;
+pub mod answer;
 mod budget;
 mod citations;
 mod extractive;

@@ -428,8 +428,8 @@ mod tests {
     #[test]
     fn a_follow_up_is_read_with_the_question_before_it() {
         let hits = [
-            hit(include_str!("../../corpora/pharmacy.md")),
-            hit(include_str!("../../corpora/parking-and-transport.md")),
+            hit(include_str!("../../../../corpora/pharmacy.md")),
+            hit(include_str!("../../../../corpora/parking-and-transport.md")),
         ];
         let question = "How much is it?";
         let after = extract_after(
@@ -625,8 +625,8 @@ mod tests {
     #[test]
     fn each_part_of_a_question_gets_its_sentence_in_document_order() {
         let hits = [
-            hit(include_str!("../../corpora/parking-and-transport.md")),
-            hit(include_str!("../../corpora/visiting-hours.md")),
+            hit(include_str!("../../../../corpora/parking-and-transport.md")),
+            hit(include_str!("../../../../corpora/visiting-hours.md")),
         ];
         let answer = extract(
             "Where can visitors park and how much does it cost?",
@@ -643,7 +643,9 @@ mod tests {
         assert!(!answer.contains("Norovirus"), "{answer}");
         let answer = extract(
             "Wann sind Besuche auf der Intensivstation möglich und sind Blumen erlaubt?",
-            &[hit(include_str!("../../corpora/besucherinformation-de.md"))],
+            &[hit(include_str!(
+                "../../../../corpora/besucherinformation-de.md"
+            ))],
             EXTRACTIVE_SENTENCES,
         )
         .unwrap();

@@ -11,37 +11,53 @@ use crate::types::{AnswerMode, Hit, SentenceSupport};
 
 /// A question's generation settings, defaults applied.
 #[derive(Clone)]
-pub(crate) struct Settings {
-    pub(crate) sampling: crate::config::Sampling,
-    pub(crate) thinking: crate::config::Thinking,
-    pub(crate) max_tokens: u32,
+pub struct Settings {
+    /// How tokens are drawn.
+    pub sampling: crate::config::Sampling,
+    /// Whether the model may think before it answers.
+    pub thinking: crate::config::Thinking,
+    /// The most tokens the answer may take.
+    pub max_tokens: u32,
 }
 
 /// The question a model answers: as asked, and the conversation before it as the prompt
 /// carries it ([`super::conversation_part`]; empty for a question on its own).
-pub(crate) struct Asking<'a> {
-    pub(crate) question: &'a str,
-    pub(crate) conversation: &'a str,
+pub struct Asking<'a> {
+    /// The question as asked.
+    pub question: &'a str,
+    /// The conversation before it, as the prompt carries it.
+    pub conversation: &'a str,
 }
 
 /// What the answer stage produced, before it is put together with retrieval's part.
-pub(crate) struct Routed {
-    pub(crate) text: String,
-    pub(crate) mode: AnswerMode,
-    pub(crate) used: usize,
-    pub(crate) model: Option<String>,
-    pub(crate) note: Option<Note>,
-    pub(crate) stop_reason: Option<super::StopReason>,
-    pub(crate) sentences: Vec<crate::types::SentenceSupport>,
-    pub(crate) routing: Option<crate::types::Routing>,
-    pub(crate) stats: Option<crate::types::GenerationStats>,
-    pub(crate) first_token: Option<f64>,
-    pub(crate) check_ms: f64,
+pub struct Routed {
+    /// The answer's text.
+    pub text: String,
+    /// How it was written.
+    pub mode: AnswerMode,
+    /// How many sources the model read.
+    pub used: usize,
+    /// The model that wrote it (its file or server name).
+    pub model: Option<String>,
+    /// What the reader is told beside it.
+    pub note: Option<Note>,
+    /// Why generation stopped.
+    pub stop_reason: Option<super::StopReason>,
+    /// Each sentence's support in the sources.
+    pub sentences: Vec<crate::types::SentenceSupport>,
+    /// Which models were asked, and why each answer stood or fell.
+    pub routing: Option<crate::types::Routing>,
+    /// The generation's token counts and speed.
+    pub stats: Option<crate::types::GenerationStats>,
+    /// Milliseconds to the first token.
+    pub first_token: Option<f64>,
+    /// Milliseconds the support check took.
+    pub check_ms: f64,
 }
 
 impl Routed {
     /// `text`, written without a model: nothing else known yet.
-    pub(crate) fn written(text: String, mode: AnswerMode) -> Routed {
+    pub fn written(text: String, mode: AnswerMode) -> Routed {
         Routed {
             text,
             mode,
@@ -58,7 +74,7 @@ impl Routed {
     }
 
     /// The reader left before the answer began.
-    pub(crate) fn cancelled(generated: bool) -> Routed {
+    pub fn cancelled(generated: bool) -> Routed {
         let mode = if generated {
             AnswerMode::Generated
         } else {
@@ -73,7 +89,7 @@ impl Routed {
 }
 
 /// The numbered source blocks of a prompt, `[1]` first.
-pub(crate) fn source_blocks(hits: &[crate::types::Hit]) -> Vec<String> {
+pub fn source_blocks(hits: &[crate::types::Hit]) -> Vec<String> {
     hits.iter()
         .enumerate()
         .map(|(i, h)| super::source_block(i + 1, h))
@@ -82,7 +98,7 @@ pub(crate) fn source_blocks(hits: &[crate::types::Hit]) -> Vec<String> {
 
 /// One model of the routing list: loaded here, or served by a pool of chat servers.
 #[derive(Clone, Copy)]
-pub(crate) enum Model<'a> {
+pub enum Model<'a> {
     /// Model number `n` of the local models.
     Local(&'a Llm, usize),
     /// A remote model.
@@ -91,7 +107,7 @@ pub(crate) enum Model<'a> {
 
 impl Model<'_> {
     /// The name answers report.
-    pub(crate) fn name(&self) -> String {
+    pub fn name(&self) -> String {
         match self {
             Model::Local(llm, n) => llm.names().get(*n).cloned().unwrap_or_default(),
             Model::Remote(r) => r.name(),
@@ -116,7 +132,7 @@ const REWRITE_TOKENS: u32 = 64;
 /// `question` rewritten by `model` as a standalone question, given `conversation` (as
 /// [`super::conversation_part`] renders it); `None` when the model fails or writes something
 /// that is not one short question ([`usable_rewrite`]). Greedy, thinking off.
-pub(crate) fn standalone(
+pub fn standalone(
     model: &Model<'_>,
     cfg: &LlmConfig,
     question: &str,
@@ -154,7 +170,7 @@ pub(crate) fn standalone(
 /// A model's rewrite of `question` as a search question: its first non-empty line, without
 /// quotes or a `Q:` label; `None` when that is empty, has no letter or digit, or runs past
 /// three times the question's length plus 200 characters (not a rewrite but an answer).
-pub(crate) fn usable_rewrite(text: &str, question: &str) -> Option<String> {
+pub fn usable_rewrite(text: &str, question: &str) -> Option<String> {
     let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
     let line = ["Q:", "Question:"]
         .iter()
@@ -171,7 +187,7 @@ pub(crate) fn usable_rewrite(text: &str, question: &str) -> Option<String> {
 /// The partial answers of a whole-document question combined into one by the first model of
 /// the routing order that answers (`partials` cite the document's passages by their global
 /// numbers, and the combined answer keeps them). The text streams through `on_piece`.
-pub(crate) fn combine(
+pub fn combine(
     models: &[Model<'_>],
     cfg: &LlmConfig,
     question: &str,
@@ -231,7 +247,7 @@ fn reason(names: &[String], i: usize, passed: bool, stop: super::StopReason) -> 
 /// Asks the models in routing order until an answer passes the sanity gate; the last answer
 /// stands when none passes. A model that cannot answer (a remote pool with no server up) is
 /// passed over while another follows it or an earlier answer exists.
-pub(crate) fn route(
+pub fn route(
     models: &[Model<'_>],
     cfg: &LlmConfig,
     asking: Asking<'_>,

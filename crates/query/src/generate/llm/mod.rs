@@ -462,7 +462,7 @@ mod tests {
     #[test]
     fn a_document_cannot_forge_a_chat_turn_and_the_rules_say_sources_are_data() {
         let path =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-qwen35.gguf");
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tiny-qwen35.gguf");
         let config = LlmConfig {
             allow_test_model: true,
             ..LlmConfig::default()

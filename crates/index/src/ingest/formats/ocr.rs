@@ -247,7 +247,7 @@ mod tests {
     fn tesseract_past_its_deadline_is_stopped() {
         let png = std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/scan-de.png"
+            "/../../tests/fixtures/scan-de.png"
         ))
         .unwrap();
         let err = read_within(&png, "deu", std::time::Duration::ZERO).unwrap_err();
@@ -265,7 +265,7 @@ mod tests {
     fn the_scanned_fixture_reads_as_german_text() {
         let png = std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/scan-de.png"
+            "/../../tests/fixtures/scan-de.png"
         ))
         .unwrap();
         let text = read(&png, &languages(Some("de")).unwrap()).unwrap();
