@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
   files=()
-  for f in src/serve/mod.rs crates/server/src/lib.rs crates/query/src/retrieve/mod.rs; do
+  for f in crates/server/src/lib.rs crates/query/src/retrieve/mod.rs; do
     [ -f "$f" ] && files+=("$f")
   done
 fi

@@ -1,8 +1,8 @@
-//! The arrows between the root crate's modules (docs/design.md, "Map"): each module of `src/`
-//! may name only the modules listed for it, so the tools never reach the shells and the shells
-//! (the CLI and the server) go through the library's face. The floors below the facade are
-//! crates of their own (`crates/`), whose arrows the compiler enforces: a crate can name only
-//! the crates it depends on.
+//! The arrows the compiler cannot see (docs/design.md, "Map"). The floors are crates
+//! (`crates/`), and a crate can name only the crates it depends on. But the facade (`rag`)
+//! re-exports every stage's modules, so this test reads what the facade's own modules, the
+//! server and the binary name: the tools never reach the shells, and the shells (the CLI and
+//! the server) reach only the library's face and the ground floor.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -19,7 +19,7 @@ const BELOW: &[&str] = &[
 /// The ground floor, which every module may name.
 const GROUND: &[&str] = &["error", "limits", "types", "config", "analysis", "messages"];
 
-/// What each module of `src/` may name, besides itself (`crate::X` in the library, `rag::X` in
+/// What each module of the facade, the server and the binary may name, besides itself (`crate::X` in the library, `rag::X` in
 /// the binary). Items re-exported at the crate root (`crate::Rag`, `rag::Mode`) are the face and
 /// always allowed.
 fn allowed(module: &str) -> Option<Vec<&'static str>> {
@@ -95,34 +95,46 @@ fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 
 #[test]
 fn every_module_names_only_the_modules_below_it() {
-    let src = root().join("src");
-    let mut files = Vec::new();
-    sources(&src, &mut files);
+    // (folder, how its files name the library, the module a whole crate counts as)
+    let checked: [(&str, &str, Option<&str>); 3] = [
+        // The facade's modules, `rag` and `tools`.
+        ("crates/facade/src", "crate::", None),
+        // The server reaches the library through its face, `rag::`.
+        ("crates/server/src", "rag::", Some("serve")),
+        // The binary: main.rs and cli/.
+        ("src", "rag::", None),
+    ];
     let mut wrong = Vec::new();
-    for file in &files {
-        let relative = file.strip_prefix(&src).unwrap();
-        let first = relative.components().next().unwrap().as_os_str();
-        let module = Path::new(first)
-            .file_stem()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        if module == "lib" {
-            continue;
-        }
-        let allowed = allowed(&module).unwrap_or_else(|| {
-            panic!("src/{module}: add it to the map in tests/architecture.rs and docs/design.md")
-        });
-        let text = std::fs::read_to_string(file).unwrap();
-        // The binary (main.rs and cli/) reaches the library as `rag::`.
-        let prefix = if module == "main" || module == "cli" {
-            "rag::"
-        } else {
-            "crate::"
-        };
-        for name in named(&text, prefix) {
-            if name != module && !allowed.contains(&name.as_str()) {
-                wrong.push(format!("{}: {module} -> {name}", relative.display()));
+    for (folder, prefix, whole) in checked {
+        let src = root().join(folder);
+        let mut files = Vec::new();
+        sources(&src, &mut files);
+        assert!(!files.is_empty(), "no sources under {folder}");
+        for file in &files {
+            let relative = file.strip_prefix(&src).unwrap();
+            let first = relative.components().next().unwrap().as_os_str();
+            let module = match whole {
+                Some(m) => m.to_string(),
+                None => Path::new(first)
+                    .file_stem()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+            };
+            if module == "lib" {
+                continue;
+            }
+            let allowed = allowed(&module).unwrap_or_else(|| {
+                panic!("{folder}/{module}: add it to the map in tests/architecture.rs and docs/design.md")
+            });
+            let text = std::fs::read_to_string(file).unwrap();
+            for name in named(&text, prefix) {
+                if name != module && !allowed.contains(&name.as_str()) {
+                    wrong.push(format!(
+                        "{folder}/{}: {module} -> {name}",
+                        relative.display()
+                    ));
+                }
             }
         }
     }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use rag::serve::{app, AppState, Server};
 use rag::Rag;
+use rag_server::{app, AppState, Server};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 

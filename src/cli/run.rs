@@ -258,14 +258,14 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
                 .parse()
                 .context("serve.addr is not a socket address")?;
             // Refuse a bad address before minutes of model loading.
-            rag::serve::check_bind(&config.serve, addr)?;
+            rag_server::check_bind(&config.serve, addr)?;
             let rag = Rag::open(config)?.with_llm()?;
             if let Some(name) = rag.model_name() {
                 eprintln!("rag: answering with {name}");
             } else {
                 eprintln!("rag: no GGUF model configured; answers are extractive");
             }
-            let server = rag::serve::Server::new(rag);
+            let server = rag_server::Server::new(rag);
             if !watch.is_empty() {
                 let rag = std::sync::Arc::clone(server.rag());
                 std::thread::spawn(move || {
@@ -283,7 +283,7 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            let served = runtime.block_on(rag::serve::run(server, addr));
+            let served = runtime.block_on(rag_server::run(server, addr));
             // Answers cut at the end of the grace period may still sit in a blocking read (a
             // remote server that went silent): they are not waited for.
             runtime.shutdown_timeout(STRAGGLERS);

@@ -109,7 +109,8 @@ impl Home {
                 }
             }
         }
-        if exists(&built_in.join("Cargo.toml")) && exists(&built_in.join("src/lib.rs")) {
+        if exists(&built_in.join("Cargo.toml")) && exists(&built_in.join("crates/core/Cargo.toml"))
+        {
             return Home {
                 kind: HomeKind::Checkout,
                 assets: built_in.to_path_buf(),
@@ -176,7 +177,7 @@ mod tests {
         )
     }
 
-    const CHECKOUT: &[&str] = &["/src/rag/Cargo.toml", "/src/rag/src/lib.rs"];
+    const CHECKOUT: &[&str] = &["/src/rag/Cargo.toml", "/src/rag/crates/core/Cargo.toml"];
 
     #[test]
     fn rag_home_wins_and_is_taken_from_the_working_directory_when_relative() {

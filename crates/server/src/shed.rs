@@ -9,9 +9,9 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::config::ShedConfig;
-use crate::types::{Answer, Shedding};
-use crate::Rag;
+use rag::config::ShedConfig;
+use rag::types::{Answer, Shedding};
+use rag::Rag;
 
 /// Temperature when no passive trip point says otherwise (°C), as the design suggests.
 const DEFAULT_MAX_TEMP_C: f64 = 45.0;

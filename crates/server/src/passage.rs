@@ -5,14 +5,14 @@
 use pulldown_cmark::{html, Event, Options, Parser, Tag, TagEnd};
 
 /// Sets each citation's `html` from its text.
-pub fn render(citations: &mut [crate::types::Citation]) {
+pub fn render(citations: &mut [rag::types::Citation]) {
     for c in citations {
         c.html = Some(passage_html(&c.place.format, &c.text));
     }
 }
 
 /// [`render`] for an answer's citations and sources.
-pub fn render_answer(answer: &mut crate::types::Answer) {
+pub fn render_answer(answer: &mut rag::types::Answer) {
     render(&mut answer.citations);
     render(&mut answer.sources);
 }

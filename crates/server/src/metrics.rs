@@ -10,7 +10,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::types::Answer;
+use rag::types::Answer;
 
 /// Labels of a request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -284,7 +284,7 @@ impl Metrics {
         running: usize,
         documents: usize,
         chunks: usize,
-        remote: &[crate::types::PoolState],
+        remote: &[rag::types::PoolState],
     ) -> String {
         let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         for pool in remote {

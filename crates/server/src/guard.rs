@@ -5,8 +5,8 @@ use std::sync::{Mutex, RwLock};
 use std::time::SystemTime;
 
 use super::*;
-use crate::config::{Config, Grant, TokenEntry};
-use crate::types::Visible;
+use rag::config::{Config, Grant, TokenEntry};
+use rag::types::Visible;
 
 /// The tokens the server takes: `serve.tokens` as the settings file holds them now, so that
 /// `rag token add` and `rag token remove` act on a running server. Whether the server asks for
@@ -50,7 +50,7 @@ impl LiveTokens {
     /// Re-reads the tokens when the settings file changed since the last look: `Some(count)`
     /// when it did. A file that cannot be read or checked leaves the tokens as they were
     /// (and is not read again until it changes).
-    pub(super) fn refresh(&self) -> crate::error::Result<Option<usize>> {
+    pub(super) fn refresh(&self) -> rag::error::Result<Option<usize>> {
         let Some(file) = &self.file else {
             return Ok(None);
         };
@@ -62,7 +62,7 @@ impl LiveTokens {
             }
             *seen = stamp;
         }
-        let tokens = crate::config::tokens::read_tokens(file)?;
+        let tokens = rag::config::tokens::read_tokens(file)?;
         let count = tokens.len();
         *self.list.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(tokens);
         Ok(Some(count))
@@ -121,7 +121,7 @@ pub(super) async fn authorize(State(s): State<AppState>, mut req: Request, next:
     let grant = if s.config.tokens.is_empty() {
         Some(Grant::everything("none"))
     } else {
-        bearer(req.headers()).and_then(|g| crate::config::tokens::find(&s.tokens.current(), g))
+        bearer(req.headers()).and_then(|g| rag::config::tokens::find(&s.tokens.current(), g))
     };
     let authorized = grant.is_some();
     let mut grant = grant.unwrap_or(Grant {
@@ -323,7 +323,7 @@ mod tests {
         config.serve.tokens = vec![TokenEntry::Plain("first-token-0123456789".into())];
         config.tokens_file = Some(file.clone());
         let live = LiveTokens::new(&config);
-        let takes = |t: &str| crate::config::tokens::find(&live.current(), t).is_some();
+        let takes = |t: &str| rag::config::tokens::find(&live.current(), t).is_some();
         // The first look reads the file; then nothing until it changes.
         assert_eq!(live.refresh().unwrap(), Some(1));
         assert_eq!(live.refresh().unwrap(), None);

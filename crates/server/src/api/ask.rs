@@ -43,14 +43,14 @@ pub struct AskRequest {
     #[serde(
         default,
         alias = "collection",
-        deserialize_with = "crate::types::one_or_many"
+        deserialize_with = "rag::types::one_or_many"
     )]
     #[schema(value_type = Vec<String>)]
     pub collections: Vec<String>,
     /// Metadata filters, applied inside retrieval: path_prefix, format, language, documents,
     /// ingested_after, ingested_before, meta.
     #[serde(default)]
-    pub filter: crate::types::Filter,
+    pub filter: rag::types::Filter,
     /// Return the retrieval trace: every candidate's ranks and scores, what the filter
     /// removed, what packing kept or cut, the evidence's parts.
     #[serde(default)]
@@ -77,14 +77,14 @@ pub struct SearchRequest {
     #[serde(
         default,
         alias = "collection",
-        deserialize_with = "crate::types::one_or_many"
+        deserialize_with = "rag::types::one_or_many"
     )]
     #[schema(value_type = Vec<String>)]
     pub collections: Vec<String>,
     /// Metadata filters, applied inside retrieval: path_prefix, format, language, documents,
     /// ingested_after, ingested_before, meta.
     #[serde(default)]
-    pub filter: crate::types::Filter,
+    pub filter: rag::types::Filter,
     /// Return the retrieval trace: every candidate's ranks and scores, what the filter
     /// removed, what packing kept or cut, the evidence's parts.
     #[serde(default)]
@@ -103,14 +103,14 @@ pub struct SearchResponse {
     pub degraded: Option<String>,
     /// Why these hits (`"trace": true`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub trace: Option<crate::types::Trace>,
+    pub trace: Option<rag::types::Trace>,
 }
 
 /// A request's filter with its `collections` folded in.
 pub(super) fn request_filter(
     collections: &[String],
-    filter: &crate::types::Filter,
-) -> crate::types::Filter {
+    filter: &rag::types::Filter,
+) -> rag::types::Filter {
     let mut f = filter.clone();
     for c in collections {
         if !f.collections.contains(c) {
@@ -169,7 +169,7 @@ pub async fn ask(
     }
     let mut answer = answer(&s, req.question, options).await?;
     if req.html {
-        crate::serve::passage::render_answer(&mut answer);
+        crate::passage::render_answer(&mut answer);
     }
     Ok(Json(answer).into_response())
 }
@@ -226,7 +226,7 @@ pub async fn search(
         let earlier = req.history.last().map(|t| t.question.as_str());
         let mut filter = request_filter(&req.collections, &req.filter);
         server.stored_prefix(&mut filter);
-        let scope = crate::Scope {
+        let scope = rag::Scope {
             visible: &access.grant.visible,
             filter: &filter,
             trace: req.trace,
@@ -243,7 +243,7 @@ pub async fn search(
     Ok(Json(SearchResponse {
         hits: r.hits,
         evidence: r.evidence,
-        degraded: r.degraded.map(|_| crate::BM25_ONLY.to_string()),
+        degraded: r.degraded.map(|_| rag::BM25_ONLY.to_string()),
         trace: r.trace,
     }))
 }

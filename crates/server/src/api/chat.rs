@@ -54,13 +54,13 @@ pub struct ChatRequest {
     #[serde(
         default,
         alias = "collection",
-        deserialize_with = "crate::types::one_or_many"
+        deserialize_with = "rag::types::one_or_many"
     )]
     #[schema(value_type = Vec<String>)]
     pub collections: Vec<String>,
     /// Metadata filters, as for `/v1/ask` (an extension).
     #[serde(default)]
-    pub filter: crate::types::Filter,
+    pub filter: rag::types::Filter,
 }
 
 /// A chat completion (OpenAI shape) with the answer's citations and sources added.
@@ -261,7 +261,7 @@ pub async fn chat_completions(
         }
     }
     history.retain(|t| !t.question.trim().is_empty());
-    let keep = history.len().saturating_sub(crate::MAX_HISTORY_TURNS);
+    let keep = history.len().saturating_sub(rag::MAX_HISTORY_TURNS);
     history.drain(..keep);
     let mut filter = super::ask::request_filter(&req.collections, &req.filter);
     s.stored_prefix(&mut filter);

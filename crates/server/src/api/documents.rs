@@ -119,7 +119,7 @@ pub async fn upload(
                 }
                 continue;
             };
-            let Some(format) = crate::Format::from_file_name(&name) else {
+            let Some(format) = rag::Format::from_file_name(&name) else {
                 return Err(ApiError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "unsupported_media_type",
@@ -145,7 +145,7 @@ pub async fn upload(
             }
             file.flush().await.map_err(cannot_write)?;
             if let Some(last) = saved.last_mut() {
-                last.hashes = crate::content_hashes(format, &bytes);
+                last.hashes = rag::content_hashes(format, &bytes);
             }
         }
         Ok(())
@@ -173,7 +173,7 @@ pub async fn upload(
     let visible = access.grant.visible.clone();
     let before = tokio::task::spawn_blocking(move || match rag.documents() {
         Ok(docs) => Ok(docs),
-        Err(crate::Error::User(UserError::NoIndex(_))) => Ok(Vec::new()),
+        Err(rag::Error::User(UserError::NoIndex(_))) => Ok(Vec::new()),
         Err(e) => Err(e),
     })
     .await??;
@@ -214,7 +214,7 @@ pub async fn upload(
                 .into_iter()
                 .filter(|d| visible.reads(&d.collection))
                 .collect();
-            Ok::<_, crate::Error>((report, docs))
+            Ok::<_, rag::Error>((report, docs))
         })
         .await?;
         match ingested {
@@ -295,7 +295,7 @@ struct Saved {
     name: String,
     /// Where it was written.
     path: PathBuf,
-    /// Its content hashes ([`crate::content_hashes`]).
+    /// Its content hashes ([`rag::content_hashes`]).
     hashes: Vec<String>,
     /// Its content is already indexed (or came earlier in the same request).
     duplicate: bool,
@@ -374,7 +374,7 @@ pub async fn reingest_document(
     let source = doc.source_file().to_string();
     // It stays in its collection, with its metadata.
     let (collection, meta) = (doc.collection.clone(), doc.meta.clone());
-    let (report, documents) = tokio::task::spawn_blocking(move || -> crate::Result<_> {
+    let (report, documents) = tokio::task::spawn_blocking(move || -> rag::Result<_> {
         let options = IngestOptions {
             rechunk: true,
             origin: "reingest",
@@ -409,7 +409,7 @@ pub async fn reingest_document(
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RunList {
     /// Newest first (at most 20).
-    pub runs: Vec<crate::IngestRun>,
+    pub runs: Vec<rag::IngestRun>,
 }
 
 /// The last ingest runs, newest first (`rag ingest`, uploads, watched folders): what each
@@ -498,18 +498,18 @@ fn upload_collection(
     named: Option<String>,
     meta: &std::collections::BTreeMap<String, String>,
 ) -> Result<String, ApiError> {
-    crate::check_meta(meta)?;
+    rag::check_meta(meta)?;
     let collection = match (named, &access.grant.visible) {
         (Some(c), _) => c,
-        (None, crate::types::Visible::Only(only)) if only.len() == 1 => only[0].clone(),
-        (None, crate::types::Visible::Only(_)) => {
+        (None, rag::types::Visible::Only(only)) if only.len() == 1 => only[0].clone(),
+        (None, rag::types::Visible::Only(_)) => {
             return Err(ApiError::bad_request(
                 "this token reads several collections: name the one to upload into (?collection=NAME or a form field collection)",
             ))
         }
-        (None, crate::types::Visible::All) => crate::types::DEFAULT_COLLECTION.to_string(),
+        (None, rag::types::Visible::All) => rag::types::DEFAULT_COLLECTION.to_string(),
     };
-    crate::types::check_collection(&collection).map_err(ApiError::bad_request)?;
+    rag::types::check_collection(&collection).map_err(ApiError::bad_request)?;
     if !access.grant.visible.reads(&collection) {
         return Err(ApiError::forbidden(format!(
             "this token may not upload into collection {collection:?}"

@@ -13,6 +13,11 @@
 //! response has `nosniff` and `frame-ancestors 'none'`. Uploads are written under the index
 //! folder with generated names. Logs carry method, route, status and time, never a question or
 //! document text unless `serve.log_text` is on.
+//!
+//! The `rag-server` crate: it names the library only through its face (`rag::Rag`, `rag::types`,
+//! ...), never a stage's insides.
+
+#![deny(missing_docs)]
 
 mod api;
 mod metrics;
@@ -36,9 +41,9 @@ pub use api::{AskRequest, ChatRequest, SearchRequest};
 pub use metrics::Metrics;
 pub use shed::{Readings, Watcher};
 
-use crate::config::ServeConfig;
-use crate::error::{Error, UserError};
-use crate::Rag;
+use rag::config::ServeConfig;
+use rag::error::{Error, UserError};
+use rag::Rag;
 
 mod errors;
 mod guard;
@@ -96,15 +101,15 @@ impl Server {
     }
 
     /// A stored document as responses show it ([`Server::public_path`]).
-    pub fn public_doc(&self, doc: &crate::StoredDoc) -> crate::StoredDoc {
-        crate::StoredDoc {
+    pub fn public_doc(&self, doc: &rag::StoredDoc) -> rag::StoredDoc {
+        rag::StoredDoc {
             path: self.public_path(&doc.path),
             ..doc.clone()
         }
     }
 
     /// Citations as responses show them ([`Server::public_path`]).
-    pub fn public_citations(&self, citations: &mut [crate::types::Citation]) {
+    pub fn public_citations(&self, citations: &mut [rag::types::Citation]) {
         for c in citations {
             c.place.path = self.public_path(&c.place.path);
         }
@@ -112,7 +117,7 @@ impl Server {
 
     /// An answer as responses show it: paths of its sources and citations made public, and
     /// no server path in its note.
-    pub fn public_answer(&self, answer: &mut crate::types::Answer) {
+    pub fn public_answer(&self, answer: &mut rag::types::Answer) {
         self.public_citations(&mut answer.citations);
         self.public_citations(&mut answer.sources);
         if let Some(t) = answer.trace.as_mut() {
@@ -124,7 +129,7 @@ impl Server {
     }
 
     /// A retrieval trace as responses show it: its paths made public.
-    pub fn public_trace(&self, trace: &mut crate::types::Trace) {
+    pub fn public_trace(&self, trace: &mut rag::types::Trace) {
         for c in &mut trace.candidates {
             c.path = self.public_path(&c.path);
         }
@@ -138,7 +143,7 @@ impl Server {
 
     /// A filter's `path_prefix` as the index stores paths: a relative prefix (as responses
     /// show paths) is taken from the folder responses name it from ([`prefix_root`]).
-    pub fn stored_prefix(&self, filter: &mut crate::types::Filter) {
+    pub fn stored_prefix(&self, filter: &mut rag::types::Filter) {
         if let Some(p) = filter.path_prefix.as_mut() {
             if let Some(root) = prefix_root(p, &self.path_roots) {
                 *p = root.join(p.as_str()).to_string_lossy().into_owned();
@@ -153,7 +158,7 @@ impl Server {
         if self.shows_paths() {
             return path.to_string();
         }
-        let (file, record) = crate::types::split_record_path(path);
+        let (file, record) = rag::types::split_record_path(path);
         // A kiosk names a document by its file name alone: no folder of the server shows.
         let mut shown = if self.config.kiosk {
             Path::new(file)
@@ -359,19 +364,19 @@ mod tests {
 
     #[test]
     fn secrets_compare_equal_only_when_equal() {
-        assert!(crate::config::tokens::same_secret(
+        assert!(rag::config::tokens::same_secret(
             "abcdefghijklmnop",
             "abcdefghijklmnop"
         ));
-        assert!(!crate::config::tokens::same_secret(
+        assert!(!rag::config::tokens::same_secret(
             "abcdefghijklmnop",
             "abcdefghijklmnoq"
         ));
-        assert!(!crate::config::tokens::same_secret(
+        assert!(!rag::config::tokens::same_secret(
             "abcdefghijklmnop",
             "abcdefghijklmno"
         ));
-        assert!(!crate::config::tokens::same_secret("", "a"));
+        assert!(!rag::config::tokens::same_secret("", "a"));
     }
 
     #[test]
@@ -454,7 +459,7 @@ mod tests {
                 "unprocessable",
             ),
             (
-                Error::Internal(crate::error::InternalError::Generate("x".into())),
+                Error::Internal(rag::error::InternalError::Generate("x".into())),
                 500,
                 "internal",
             ),

@@ -37,7 +37,7 @@ pub struct ReadinessDetails {
     /// Questions each local model answers at once.
     pub slots: usize,
     /// Each remote model's servers: health, questions in flight, errors, tokens/s.
-    pub remote: Vec<crate::types::PoolState>,
+    pub remote: Vec<rag::types::PoolState>,
     /// Why questions are shed now (absent: they are not).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shedding: Option<String>,
@@ -117,8 +117,8 @@ pub async fn openapi() -> Response {
 /// others), no inline script.
 pub async fn kiosk_page(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let words = match &s.config.kiosk_lang {
-        Some(lang) => crate::messages::for_code(lang),
-        None => crate::messages::from_accept_language(
+        Some(lang) => rag::messages::for_code(lang),
+        None => rag::messages::from_accept_language(
             headers
                 .get(header::ACCEPT_LANGUAGE)
                 .and_then(|v| v.to_str().ok())
@@ -259,7 +259,7 @@ pub async fn readyz(
         .map_err(|e| {
             tracing::info!(error = %e, "not ready");
             let message = match e {
-                crate::Error::User(UserError::NoIndex(_)) => {
+                rag::Error::User(UserError::NoIndex(_)) => {
                     "not ready: no index yet (run `rag ingest` on the server)"
                 }
                 _ => "not ready: the index cannot be read (the server log says why)",

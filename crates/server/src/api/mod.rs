@@ -34,17 +34,17 @@ use tokio_stream::StreamExt;
 use utoipa::OpenApi;
 
 use super::{Access, ApiError, AppState, ErrorBody, ErrorDetail, Server};
-use crate::config::{Quality, SamplingOverride, Thinking};
-use crate::error::UserError;
-use crate::types::{Answer, AnswerMode, Citation, Evidence, Hit, StopReason, Turn};
-use crate::StoredDoc;
-use crate::{AskEvent, AskOptions, IngestOptions};
+use rag::config::{Quality, SamplingOverride, Thinking};
+use rag::error::UserError;
+use rag::types::{Answer, AnswerMode, Citation, Evidence, Hit, StopReason, Turn};
+use rag::StoredDoc;
+use rag::{AskEvent, AskOptions, IngestOptions};
 
 /// Events buffered between an answer and a slow client.
 const STREAM_BUFFER: usize = 256;
 
 /// Folder under the index where uploads are kept (shipped in index snapshots).
-pub const UPLOADS: &str = crate::UPLOADS_DIR;
+pub const UPLOADS: &str = rag::UPLOADS_DIR;
 
 /// Sets a flag when dropped: the handler's future is gone (client left or time limit), so
 /// the answer it started should stop.
@@ -168,7 +168,7 @@ async fn stream_answer(
                     let mut sources = sources.to_vec();
                     server.public_citations(&mut sources);
                     if st.html {
-                        crate::serve::passage::render(&mut sources);
+                        crate::passage::render(&mut sources);
                     }
                     shape(&mut st, Step::Retrieved(&sources, evidence, refused))
                 }
@@ -176,7 +176,7 @@ async fn stream_answer(
                     let mut citations = citations.to_vec();
                     server.public_citations(&mut citations);
                     if st.html {
-                        crate::serve::passage::render(&mut citations);
+                        crate::passage::render(&mut citations);
                     }
                     shape(&mut st, Step::Draft(text, &citations))
                 }
@@ -191,7 +191,7 @@ async fn stream_answer(
                 server.shed.observe(&answer, server.rag());
                 server.public_answer(&mut answer);
                 if st.html {
-                    crate::serve::passage::render_answer(&mut answer);
+                    crate::passage::render_answer(&mut answer);
                 }
                 let mut events = shape(&mut st, Step::Done(&answer));
                 events.extend(trailer);

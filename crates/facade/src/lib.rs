@@ -2,8 +2,13 @@
 //!
 //! Documents go in through [`Rag::ingest`] (stages: [`ingest`] -> [`store`]); questions come out
 //! of [`Rag::ask`] ([`retrieve`] -> [`generate`]) answered with citations that map back to the
-//! document and lines they came from. The CLI (`src/main.rs`) and the HTTP server ([`serve`]) are
-//! thin shells over [`Rag`].
+//! document and lines they came from. The CLI (`src/main.rs`) and the HTTP server (the
+//! `rag-server` crate) are thin shells over [`Rag`].
+//!
+//! This crate is `rag-facade` in the workspace and `rag` in code: it re-exports every stage's
+//! modules from the crates below it (`rag::types`, `rag::store`, ...), so the shells, the
+//! tests and the benches name one library.
+
 #![deny(missing_docs)]
 
 pub use rag_core::{analysis, config, error, limits, messages, types};
@@ -12,7 +17,6 @@ pub use rag_models::{embed, profile};
 pub use rag_query::{generate, retrieve};
 
 mod rag;
-pub mod serve;
 pub mod tools;
 
 pub use config::{Config, IngestConfig, Overrides};
