@@ -368,6 +368,36 @@ async fn search_returns_fused_hits_and_checks_its_input() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(e["error"]["message"].as_str().unwrap().contains("top_k"));
+    // Issue 35: search and ask resolve a request in one place, with one history policy: at
+    // most 50 turns on both (search used to read the last turn of any number).
+    let turns: Vec<_> = (0..51)
+        .map(|i| json!({"question": format!("question {i}?"), "answer": "a"}))
+        .collect();
+    for path in ["/v1/search", "/v1/ask"] {
+        let (status, e) = send_json(
+            &app,
+            post_json(path, json!({"question": "And parking?", "history": turns})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {e}");
+        assert!(
+            e["error"]["message"].as_str().unwrap().contains("50"),
+            "{path}: {e}"
+        );
+    }
+    let (status, r) = send_json(
+        &app,
+        post_json(
+            "/v1/search",
+            json!({"question": "And the cost?", "history": [{"question": "Where should visitors park?", "answer": ""}], "top_k": 3}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert!(r["hits"][0]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("parking-and-transport.md"));
     // Issue 34: filters past the limits of crates/core/src/limits.rs are refused with the limit named,
     // on /v1/search and /v1/ask alike.
     let ids: Vec<i64> = (0..2000).collect();

@@ -62,7 +62,8 @@ impl AskOptions {
     }
 
     /// The question's settings: these options over `config`'s defaults, checked. The one
-    /// place a request's top_k, sampling, thinking and answer length are resolved.
+    /// place a request's top_k, history, scope, sampling, thinking and answer length are
+    /// resolved, for asking ([`Rag::ask`]) and searching ([`Rag::search_with`]) alike.
     fn resolve(&self, config: &Config) -> Result<Asked> {
         let top_k =
             crate::config::check_top_k("top_k", self.top_k.unwrap_or(config.retrieval.top_k))
@@ -177,37 +178,31 @@ pub enum AskEvent<'a> {
 }
 
 impl Rag {
-    /// Hybrid retrieval only. With no embedder, BM25 alone (`degraded` says why).
+    /// Hybrid retrieval only, of everything, untraced. With no embedder, BM25 alone
+    /// (`degraded` says why).
     pub fn search(&self, question: &str, top_k: Option<usize>) -> Result<retrieve::Retrieved> {
-        let question = validate_question(question)?;
-        let top_k =
-            crate::config::check_top_k("top_k", top_k.unwrap_or(self.config.retrieval.top_k))
-                .map_err(|e| Error::User(UserError::BadRequest(e)))?;
-        self.retrieve(question, top_k)
+        self.search_with(
+            question,
+            &AskOptions {
+                top_k,
+                ..AskOptions::default()
+            },
+        )
     }
 
-    /// Hybrid retrieval for a follow-up (`earlier` is the question before it), within
-    /// `scope`: the collections the caller may read and the filter it asked for, traced when
-    /// asked.
-    pub fn search_after(
-        &self,
-        question: &str,
-        earlier: Option<&str>,
-        top_k: Option<usize>,
-        scope: retrieve::Scope<'_>,
-    ) -> Result<retrieve::Retrieved> {
+    /// Hybrid retrieval only, with a question's options resolved as [`Rag::ask`] resolves
+    /// them ([`AskOptions::resolve`]: top_k, the history's last question for a follow-up, the
+    /// collections the caller may read, the filter, the trace). Generation options are checked
+    /// too, and otherwise unused.
+    pub fn search_with(&self, question: &str, options: &AskOptions) -> Result<retrieve::Retrieved> {
         let question = validate_question(question)?;
-        let earlier = earlier.map(validate_question).transpose()?;
-        let top_k =
-            crate::config::check_top_k("top_k", top_k.unwrap_or(self.config.retrieval.top_k))
-                .map_err(|e| Error::User(UserError::BadRequest(e)))?;
-        check_scope(scope.visible, scope.filter)?;
-        self.retrieve_after(question, earlier, top_k, scope)
-    }
-
-    /// Hybrid retrieval over the open index, for a checked question and top_k.
-    fn retrieve(&self, question: &str, top_k: usize) -> Result<retrieve::Retrieved> {
-        self.retrieve_after(question, None, top_k, retrieve::EVERYTHING)
+        let asked = options.resolve(&self.config)?;
+        self.retrieve_after(
+            question,
+            asked.earlier.as_deref(),
+            asked.top_k,
+            asked.scope(),
+        )
     }
 
     pub(super) fn retrieve_after(
@@ -284,7 +279,7 @@ impl Rag {
             ..AskOptions::default()
         }
         .resolve(&self.config)?;
-        let retrieved = self.retrieve(question, asked.top_k)?;
+        let retrieved = self.retrieve_after(question, None, asked.top_k, asked.scope())?;
         let (hits, _) = self.pack(question, retrieved.hits, &asked);
         let blocks = generate::answer::source_blocks(&hits);
         Ok((

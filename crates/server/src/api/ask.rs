@@ -223,15 +223,17 @@ pub async fn search(
     let rag = Arc::clone(s.rag());
     let server = Arc::clone(&s);
     let mut r = tokio::task::spawn_blocking(move || {
-        let earlier = req.history.last().map(|t| t.question.as_str());
         let mut filter = request_filter(&req.collections, &req.filter);
         server.stored_prefix(&mut filter);
-        let scope = rag::Scope {
-            visible: &access.grant.visible,
-            filter: &filter,
+        let options = AskOptions {
+            top_k: req.top_k,
+            history: req.history,
+            visible: access.grant.visible.clone(),
+            filter,
             trace: req.trace,
+            ..AskOptions::default()
         };
-        rag.search_after(&req.question, earlier, req.top_k, scope)
+        rag.search_with(&req.question, &options)
     })
     .await??;
     for hit in &mut r.hits {

@@ -549,12 +549,11 @@ fn evaluate(
     let refusal_report = if golden.iter().any(|g| g.unanswerable) {
         let mut evidence = Vec::new();
         for g in golden {
-            let scope = crate::Scope {
-                visible: &crate::types::Visible::All,
-                filter: &within,
-                trace: false,
+            let options = crate::AskOptions {
+                filter: within.clone(),
+                ..crate::AskOptions::default()
             };
-            let r = rag.search_after(&g.question, None, None, scope)?;
+            let r = rag.search_with(&g.question, &options)?;
             evidence.push((g.question.clone(), r.evidence.score, g.unanswerable));
         }
         Some(refusal(evidence, config.refuse_below()))
