@@ -1,6 +1,6 @@
-//! Query -> hits. BM25 and vector candidates are fused (weighted reciprocal rank fusion by
-//! default, or a blend of min-max normalised scores); fusion is a pure function over ranked
-//! lists. When the query cannot be embedded, BM25 alone answers and the result says so.
+//! Query -> hits. BM25 and vector candidates are fused (`retrieval.fusion`: a blend of min-max
+//! normalised scores by default, or weighted reciprocal rank fusion); fusion is a pure function
+//! over ranked lists. When the query cannot be embedded, BM25 alone answers and the result says so.
 
 use std::collections::{HashMap, HashSet};
 

@@ -207,7 +207,8 @@ fn sse_ask(st: &mut StreamState, step: Step<'_>) -> Vec<Event> {
     }
 }
 
-/// Hybrid retrieval only (BM25 + vectors, reciprocal-rank fusion); never waits for the model.
+/// Hybrid retrieval only (BM25 + vectors, fused as `retrieval.fusion` says: a blend of
+/// normalised scores by default); never waits for the model.
 #[utoipa::path(post, path = "/v1/search", request_body = SearchRequest, responses(
     (status = 200, description = "The fused hits", body = SearchResponse),
     (status = 400, description = "Bad query", body = ErrorBody),
