@@ -19,6 +19,7 @@ use crate::store::{
 use crate::types::{Answer, AnswerMode, Chunk, Document, Timings};
 
 mod documents;
+mod options;
 mod questions;
 mod snapshots;
 mod watch;
@@ -27,6 +28,7 @@ mod whole;
 pub use watch::{WatchEvent, WatchOptions};
 
 pub use documents::*;
+pub use options::*;
 pub use questions::*;
 pub use whole::{MAX_PARTS, MAX_PINNED};
 

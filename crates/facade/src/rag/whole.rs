@@ -5,7 +5,8 @@
 //! whole list), and the partial answers are combined into one. Without a model the answer is
 //! the documents' outline: each section's heading and first sentence, cited.
 
-use super::questions::{Asked, Found};
+use super::options::Asked;
+use super::questions::Found;
 use super::*;
 use crate::types::{Citation, Hit, WholeDocument};
 use generate::EXTRACTIVE_SENTENCES;
