@@ -21,8 +21,8 @@ parts=${PARTS:-1 2 3 4}
 say() { printf 'bench_serve: %s\n' "$*" >&2; }
 
 cargo build --release -q
-cargo bench --bench serve --no-run -q 2>/dev/null
-loadgen=$(ls -t target/release/deps/serve-* | grep -v '\.d$' | head -1)
+cargo build --release -q -p xtask
+loadgen=target/release/xtask
 rag=target/release/rag
 
 cat > "$out/rag.toml" <<TOML

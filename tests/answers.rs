@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::e2e::{http, start_server, Env};
+use crate::support::{http, start_server, Env};
 
 /// The file names of an answer's citations.
 fn cited(answer: &Value) -> Vec<String> {
@@ -49,7 +49,7 @@ fn visitors_get_refusals_for_what_the_documents_do_not_say_and_answers_across_la
         a["note"].as_str().unwrap().contains("kein Sprachmodell"),
         "{a}"
     );
-    crate::e2e::assert_citations_point_at_their_text(&a);
+    crate::support::assert_citations_point_at_their_text(&a);
 
     // A title inside a question is no request for the document's outline; the sentence
     // quoted is about the department, not another page's sentence that names it.

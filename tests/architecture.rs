@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::e2e::root;
+use crate::support::root;
 
 /// The floors below the facade, re-exported by the root crate from their crates (`rag-core`,
 /// `rag-models`, `rag-index`, `rag-query`).

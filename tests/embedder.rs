@@ -9,7 +9,7 @@ use rag::config::EmbedderConfig;
 use rag::embed::{cosine, Embedder};
 use serde_json::Value;
 
-use crate::e2e::root;
+use crate::support::root;
 
 const E5: &str = "models/multilingual-e5-small";
 

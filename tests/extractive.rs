@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::e2e::{http, root, start_server, Env};
+use crate::support::{http, root, start_server, Env};
 
 #[test]
 fn multi_part_questions_get_a_sentence_for_each_part() {

@@ -9,7 +9,7 @@ use rag::config::{Sampling, SamplingOverride, Thinking};
 use rag::{AnswerMode, AskOptions, Rag};
 use serde_json::Value;
 
-use crate::e2e::{root, stderr, tiny_gguf, Env};
+use crate::support::{root, stderr, tiny_gguf, Env};
 
 const QUESTION: &str = "Which buses go to the hospital?";
 
@@ -385,7 +385,7 @@ fn doctor_reports_the_profile_and_catches_a_bad_checksum() {
     assert!(report["plan"]["reason"].as_str().unwrap().contains("GiB"));
     let checks = report["checks"].as_array().unwrap();
     assert!(
-        crate::e2e::doctor_passed(&report, "ONNX Runtime library"),
+        crate::support::doctor_passed(&report, "ONNX Runtime library"),
         "{report}"
     );
     assert!(checks.iter().any(|c| c["what"]
@@ -594,18 +594,16 @@ fn a_full_queue_answers_busy_at_once_and_the_engine_recovers() {
         // One question is being answered and one holds the queue's place: the next is refused.
         let err = rag.ask(QUESTION, &AskOptions::default()).unwrap_err();
         // With shedding on, the same question is answered from the sources instead, at once.
-        let shedding = AskOptions {
-            shedding: Some(rag::types::Shedding {
-                order: vec![
-                    rag::types::ShedAction::Remote,
-                    rag::types::ShedAction::FewerChunks,
-                    rag::types::ShedAction::Extractive,
-                ],
-                overloaded: None,
-            }),
-            ..AskOptions::default()
+        let shedding = rag::types::Shedding {
+            order: vec![
+                rag::types::ShedAction::Remote,
+                rag::types::ShedAction::FewerChunks,
+                rag::types::ShedAction::Extractive,
+            ],
+            overloaded: None,
         };
-        let shed = rag.ask(QUESTION, &shedding).unwrap();
+        let asked = rag::Question::resolve(QUESTION, &AskOptions::default(), rag.config()).unwrap();
+        let shed = rag.answer(asked, Some(&shedding), &mut |_| true).unwrap();
         go_on.send(()).unwrap();
         go_on2.send(()).unwrap();
         assert!(matches!(err, rag::Error::Busy(_)), "{err}");

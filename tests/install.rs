@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::e2e::root;
+use crate::support::root;
 
 /// `bin` with nothing of the caller's environment but `PATH`, `HOME` and `extra`, started in
 /// `cwd`.
@@ -115,7 +115,7 @@ fn an_installed_binary_started_anywhere_finds_its_files_and_keeps_data_in_the_us
     let (ort, _) = path_of(&report, "embedder.onnxruntime");
     assert_eq!(ort, lib.join("runtime/onnxruntime/libonnxruntime.so"));
     assert!(
-        crate::e2e::doctor_passed(&report, "ONNX Runtime library"),
+        crate::support::doctor_passed(&report, "ONNX Runtime library"),
         "{report}"
     );
 }
@@ -171,7 +171,7 @@ fn a_socket_activated_kiosk_serves_its_given_socket_from_a_namespace_without_net
         activate.exists(),
         "systemd-socket-activate is missing: run `bash scripts/setup.sh`"
     );
-    let env = crate::e2e::Env::new();
+    let env = crate::support::Env::new();
     env.ingest_corpora();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -209,7 +209,7 @@ fn a_socket_activated_kiosk_serves_its_given_socket_from_a_namespace_without_net
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let (status, page) = crate::e2e::http(&listen, "GET", "/", "");
+    let (status, page) = crate::support::http(&listen, "GET", "/", "");
     assert_eq!(status, 200, "{}", std::fs::read_to_string(&log).unwrap());
     assert!(page.contains("<html"), "{page}");
     let said = std::fs::read_to_string(&log).unwrap();
@@ -218,7 +218,7 @@ fn a_socket_activated_kiosk_serves_its_given_socket_from_a_namespace_without_net
         "it serves the socket it was given: {said}"
     );
     let body = serde_json::json!({"question": "Where can visitors park?", "extractive": true});
-    let (status, answer) = crate::e2e::http(&listen, "POST", "/v1/ask", &body.to_string());
+    let (status, answer) = crate::support::http(&listen, "POST", "/v1/ask", &body.to_string());
     assert_eq!(status, 200, "{answer}");
     assert!(answer.contains("parking-and-transport"), "{answer}");
     // The server's own namespace has nothing but loopback (and that is down).

@@ -1,21 +1,27 @@
 //! End-to-end tests: the real `rag` binary and server over the bundled corpus.
 mod answers;
 mod architecture;
+mod capacity;
 mod collections;
 mod conversation;
+mod crashes;
 mod e2e;
 mod embedder;
 mod extractive;
 mod generation;
 mod ingest;
 mod install;
+mod kiosk;
 mod ocr;
 mod pull;
 mod qwen_tokenizer;
 mod remote;
 mod retrieval;
+mod scopes;
 mod security;
 mod serve;
 mod service;
+mod shedding;
 mod snapshot;
+mod support;
 mod watch;

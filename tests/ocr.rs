@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::e2e::{root, stderr, Env};
+use crate::support::{root, stderr, Env};
 
 #[test]
 fn scanned_pages_and_images_are_read_by_ocr_and_marked() {
@@ -34,7 +34,7 @@ fn scanned_pages_and_images_are_read_by_ocr_and_marked() {
     assert!(a["answer"].as_str().unwrap().contains("4,80"), "{a}");
     assert_eq!(a["citations"][0]["ocr"], true, "{a}");
     // Both documents, as search finds them (the answer packs their equal text once).
-    let rag = crate::e2e::open_library(&env.path("index"));
+    let rag = crate::support::open_library(&env.path("index"));
     let hits = rag.search(question, Some(20)).unwrap().hits;
     let found: Vec<Value> = hits
         .iter()

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use crate::e2e::{stderr, tiny_gguf, Env};
+use crate::support::{stderr, tiny_gguf, Env};
 
 const REPO: &str = "test/Qwen3.5-0.8B-GGUF";
 const FILE: &str = "Qwen3.5-0.8B-Q4_K_M.gguf";

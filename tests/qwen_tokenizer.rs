@@ -9,7 +9,7 @@ use rag::config::LlmConfig;
 use rag::generate::Llm;
 use serde_json::Value;
 
-use crate::e2e::root;
+use crate::support::root;
 
 fn fixture(name: &str) -> std::path::PathBuf {
     let p = root().join("tests/fixtures").join(name);

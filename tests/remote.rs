@@ -1,7 +1,7 @@
-//! Remote models and shedding (issue 19) against OpenAI-compatible chat servers on loopback: a
-//! small fake server written here streams what llama-server and vLLM stream (SSE chunks, a usage
-//! chunk, `[DONE]`) and can answer 503, die mid-answer, or not listen at all. Shedding reads a
-//! fake thermal zone.
+//! Remote models (issue 19) against OpenAI-compatible chat servers on loopback: a small fake
+//! server written here streams what llama-server and vLLM stream (SSE chunks, a usage chunk,
+//! `[DONE]`) and can answer 503, die mid-answer, or not listen at all (shedding, which hands
+//! questions to it: `shedding.rs`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use crate::e2e::{http, start_server, start_server_with, stderr, tiny_gguf, Env, Server};
+use crate::support::{ask_http, http, start_server, stderr, tiny_gguf, Env, Server};
 
-const QUESTION: &str = "Which buses go to the hospital?";
+pub(crate) const QUESTION: &str = "Which buses go to the hospital?";
 
 /// What a fake server does with each request.
 #[derive(Clone, Copy)]
-enum Behaviour {
+pub(crate) enum Behaviour {
     /// Streams the first sentence of source [1], cited.
     Answer,
     /// Answers with this HTTP status.
@@ -36,13 +36,13 @@ struct Received {
     body: Value,
 }
 
-struct FakeServer {
-    url: String,
+pub(crate) struct FakeServer {
+    pub(crate) url: String,
     received: Arc<Mutex<Vec<Received>>>,
 }
 
 impl FakeServer {
-    fn start(behaviour: Behaviour) -> FakeServer {
+    pub(crate) fn start(behaviour: Behaviour) -> FakeServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/v1", listener.local_addr().unwrap());
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -187,7 +187,7 @@ fn env_with_remote(models: &str, urls: &[String], extra: &str) -> Env {
 }
 
 /// An Env whose routing order is the tiny local GGUF, then remote model `big` on `url`.
-fn env_local_then_remote(url: &str) -> Env {
+pub(crate) fn env_local_then_remote(url: &str) -> Env {
     let local = format!("{:?}", tiny_gguf().to_str().unwrap());
     env_with_remote(&format!("{local}, \"remote:big\""), &[url.to_string()], "")
 }
@@ -227,7 +227,7 @@ fn a_remote_model_answers_the_same_messages_with_its_citations_checked() {
     assert_eq!(a["generation"]["prompt_tokens"], 321);
     assert!(a["answer"].as_str().unwrap().ends_with("[1]."), "{a}");
     assert_eq!(a["citations"][0]["n"], 1);
-    crate::e2e::assert_citations_point_at_their_text(&a);
+    crate::support::assert_citations_point_at_their_text(&a);
 
     let received = server.received();
     assert_eq!(received.len(), 1);
@@ -268,7 +268,7 @@ fn a_pool_passes_over_dead_and_failing_servers_and_reports_them() {
     );
     let server = start_server(&env);
     for _ in 0..2 {
-        let a = ask_http(&server);
+        let a = ask_http(&server, QUESTION);
         assert_eq!(a["mode"], "generated", "{a}");
         assert_eq!(a["model"], "big (fake-qwen)");
     }
@@ -394,147 +394,11 @@ fn remote_settings_and_outages_are_clear_errors() {
     assert!(!answer.contains(port), "{answer}");
 }
 
-/// A thermal zone at `celsius` with a passive trip point at 70 °C, in `dir`.
-fn set_temperature(dir: &std::path::Path, celsius: u32) {
-    let zone = dir.join("thermal_zone0");
-    std::fs::create_dir_all(&zone).unwrap();
-    std::fs::write(zone.join("trip_point_0_type"), "passive\n").unwrap();
-    std::fs::write(zone.join("trip_point_0_temp"), "70000\n").unwrap();
-    std::fs::write(zone.join("temp"), format!("{}\n", celsius * 1000)).unwrap();
-}
-
-/// `rag serve` with the test models allowed and shedding reading `thermal` every 50 ms.
-fn serve_watching(env: &Env, thermal: &std::path::Path, order: &str) -> Server {
-    env.append_config(&format!(
-        "[serve.shed]\nthermal_dir = {:?}\ncpu_dir = {:?}\ncheck_every_s = 0.05\norder = [{order}]\n",
-        thermal,
-        thermal.join("no-cpufreq"),
-    ));
-    start_server_with(env.cmd().env("RAG_ALLOW_TEST_MODEL", "1").args([
-        "serve",
-        "--addr",
-        "127.0.0.1:0",
-    ]))
-}
-
-fn ask_http(server: &Server) -> Value {
-    let (status, body) = http(
-        &server.addr,
-        "POST",
-        "/v1/ask",
-        &serde_json::json!({ "question": QUESTION }).to_string(),
-    );
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_str(&body).unwrap()
-}
-
-/// Waits for the watcher to look again (it looks every 50 ms).
-fn settle() {
-    std::thread::sleep(std::time::Duration::from_millis(400));
-}
-
-/// Waits (up to 30 s: a loaded machine may run the monitor late) until `/readyz` says the
-/// server sheds questions, or that it does not.
-fn until_shedding(server: &Server, on: bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let (_, ready) = http(&server.addr, "GET", "/readyz", "");
-        let ready: Value = serde_json::from_str(&ready).unwrap();
-        if ready["shedding"].is_string() == on {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "shedding never turned {}: {ready}",
-            if on { "on" } else { "off" }
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
-#[test]
-fn a_hot_device_hands_questions_to_the_remote_model_and_recovers_with_hysteresis() {
-    let remote = FakeServer::start(Behaviour::Answer);
-    let env = env_local_then_remote(&remote.url);
-    let thermal = env.path("thermal");
-    set_temperature(&thermal, 40);
-    let server = serve_watching(&env, &thermal, "\"remote\", \"extractive\"");
-    settle();
-    let a = ask_http(&server);
-    assert!(a.get("shed").is_none(), "{a}");
-    assert_eq!(a["routing"]["attempts"][0]["model"], "tiny-qwen35.gguf");
-
-    set_temperature(&thermal, 80);
-    until_shedding(&server, true);
-    let a = ask_http(&server);
-    assert_eq!(a["shed"]["action"], "remote", "{a}");
-    let reason = a["shed"]["reason"].as_str().unwrap();
-    assert!(
-        reason.contains("80 °C") && reason.contains("70 °C"),
-        "{reason}"
-    );
-    let attempts = a["routing"]["attempts"].as_array().unwrap();
-    assert_eq!(attempts.len(), 1, "{a}");
-    assert_eq!(attempts[0]["model"], "big (fake-qwen)");
-    let (_, ready) = http(&server.addr, "GET", "/readyz", "");
-    assert!(ready.contains("\"shedding\""), "{ready}");
-
-    // Under the limit but within its 3 °C margin: still shed.
-    set_temperature(&thermal, 68);
-    settle();
-    assert_eq!(ask_http(&server)["shed"]["action"], "remote");
-    set_temperature(&thermal, 60);
-    until_shedding(&server, false);
-    let a = ask_http(&server);
-    assert!(a.get("shed").is_none(), "{a}");
-    assert_eq!(a["routing"]["attempts"][0]["model"], "tiny-qwen35.gguf");
-    let (_, metrics) = http(&server.addr, "GET", "/metrics", "");
-    assert!(
-        metrics.contains("rag_shed_answers_total{action=\"remote\"} 2"),
-        "{metrics}"
-    );
-    assert!(metrics.contains("rag_shedding 0"), "{metrics}");
-}
-
-#[test]
-fn without_a_remote_model_a_hot_device_reads_fewer_chunks_or_answers_from_the_sources() {
-    let local = format!("{:?}", tiny_gguf().to_str().unwrap());
-    let thermal_dir = tempfile::tempdir().unwrap();
-    let thermal = thermal_dir.path();
-    set_temperature(thermal, 90);
-    for (order, action) in [
-        (
-            "\"remote\", \"fewer_chunks\", \"extractive\"",
-            "fewer_chunks",
-        ),
-        ("\"extractive\"", "extractive"),
-    ] {
-        let env = Env::new();
-        env.append_config(&format!("models = [{local}]\n"));
-        env.ingest_corpora();
-        let server = serve_watching(&env, thermal, order);
-        settle();
-        let a = ask_http(&server);
-        assert_eq!(a["shed"]["action"], action, "{a}");
-        match action {
-            "fewer_chunks" => {
-                assert_eq!(a["mode"], "generated");
-                let read = a["packing"]["passages"].as_array().unwrap().len();
-                assert!((1..=3).contains(&read), "{a}");
-            }
-            _ => {
-                assert_eq!(a["mode"], "extractive");
-                assert!(a.get("routing").is_none(), "{a}");
-            }
-        }
-    }
-}
-
 /// llama.cpp's own llama-server on loopback serving the tiny test GGUF (`scripts/test.sh`
 /// builds it with `scripts/build_llama_tools.sh`).
 struct LlamaServer {
     child: std::process::Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Drop for LlamaServer {
@@ -546,7 +410,7 @@ impl Drop for LlamaServer {
 
 impl LlamaServer {
     fn start() -> LlamaServer {
-        let bin = crate::e2e::root().join("target/llama-tools/bin/llama-server");
+        let bin = crate::support::root().join("target/llama-tools/bin/llama-server");
         assert!(
             bin.is_file(),
             "{} is missing: run `bash scripts/build_llama_tools.sh` (scripts/test.sh does)",
@@ -606,7 +470,7 @@ fn real_llama_servers_answer_through_a_pool_that_survives_losing_one() {
         "context = 4096\n",
     );
     let server = start_server(&env);
-    let a = ask_http(&server);
+    let a = ask_http(&server, QUESTION);
     // Random weights write noise, but it comes back as an answer, checked like any other.
     assert_eq!(a["mode"], "generated", "{a}");
     assert_eq!(a["model"], "big (fake-qwen)");
@@ -622,7 +486,7 @@ fn real_llama_servers_answer_through_a_pool_that_survives_losing_one() {
     assert!(a["sentences"].is_array());
     drop(first);
     for _ in 0..3 {
-        let a = ask_http(&server);
+        let a = ask_http(&server, QUESTION);
         assert_eq!(a["mode"], "generated", "{a}");
     }
     let (_, body) = http(&server.addr, "GET", "/readyz", "");
@@ -783,7 +647,7 @@ fn a_document_too_long_for_one_prompt_is_answered_part_by_part_then_combined() {
         done["generation"]["prompt_tokens"].as_u64(),
         Some(321 * (parts + 1))
     );
-    crate::e2e::assert_citations_point_at_their_text(done);
+    crate::support::assert_citations_point_at_their_text(done);
     drop(server);
 
     // With the default context the page fits: one request holding every chunk, in order.

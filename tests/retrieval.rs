@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::e2e::{copy_corpora, root, stderr, Env};
+use crate::support::{copy_corpora, root, stderr, Env};
 
 fn golden() -> String {
     root()

@@ -16,9 +16,9 @@ use rag::Rag;
 use rag_server::{app, AppState, Server};
 use serde_json::{json, Value};
 
-use crate::e2e::{root, start_server, Env};
 use crate::generation::{config, shared_index};
 use crate::serve::{post_json, send, send_json, writable_server};
+use crate::support::{root, start_server, Env};
 
 const TOKEN: &str = "test-token-0123456789abcdef";
 
@@ -487,7 +487,7 @@ fn slow_silent_and_surplus_connections_are_closed() {
         );
     }
     // Their places are free again.
-    let (status, _) = crate::e2e::http(&server.addr, "GET", "/healthz", "");
+    let (status, _) = crate::support::http(&server.addr, "GET", "/healthz", "");
     assert_eq!(status, 200);
 }
 

@@ -1,9 +1,8 @@
 //! The HTTP API through `serve::app` without a socket (`tower::ServiceExt::oneshot`): every
-//! endpoint, its errors, authentication, limits, CORS, kiosk mode, capacity and cancellation.
+//! endpoint, its errors, authentication, limits, CORS and kiosk mode (capacity: `capacity.rs`).
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
@@ -13,14 +12,14 @@ use rag_server::{app, AppState, Server};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use crate::e2e::tiny_gguf;
 use crate::generation::{config, shared_index};
+use crate::support::tiny_gguf;
 
-const QUESTION: &str = "Which buses go to the hospital?";
+pub(crate) const QUESTION: &str = "Which buses go to the hospital?";
 const TOKEN: &str = "test-token-0123456789abcdef";
 
 /// A server over the shared index with the tiny model, `edit`ed first.
-fn server(edit: impl FnOnce(&mut rag::Config)) -> AppState {
+pub(crate) fn server(edit: impl FnOnce(&mut rag::Config)) -> AppState {
     let mut c = config(&shared_index(), vec![tiny_gguf()]);
     c.llm.max_tokens = 16;
     edit(&mut c);
@@ -368,21 +367,30 @@ async fn search_returns_fused_hits_and_checks_its_input() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(e["error"]["message"].as_str().unwrap().contains("top_k"));
-    // Issue 35: search and ask resolve a request in one place, with one history policy: at
-    // most 50 turns on both (search used to read the last turn of any number).
-    let turns: Vec<_> = (0..51)
+    // Issue 35: ask, search and chat resolve a request in one place, with one history policy:
+    // the last 50 turns are read, older ones dropped (ask and search refused more than 50
+    // before, while chat dropped them).
+    let mut turns: Vec<_> = (0..60)
         .map(|i| json!({"question": format!("question {i}?"), "answer": "a"}))
         .collect();
+    turns.push(json!({"question": "Where should visitors park?", "answer": ""}));
     for path in ["/v1/search", "/v1/ask"] {
-        let (status, e) = send_json(
+        let (status, r) = send_json(
             &app,
-            post_json(path, json!({"question": "And parking?", "history": turns})),
+            post_json(path, json!({"question": "And the cost?", "history": turns})),
         )
         .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {e}");
+        assert_eq!(status, StatusCode::OK, "{path}: {r}");
+        let first = if path == "/v1/search" {
+            &r["hits"][0]["path"]
+        } else {
+            &r["sources"][0]["path"]
+        };
         assert!(
-            e["error"]["message"].as_str().unwrap().contains("50"),
-            "{path}: {e}"
+            first
+                .as_str()
+                .is_some_and(|p| p.ends_with("parking-and-transport.md")),
+            "{path}: the follow-up was not read with the last turn: {r}"
         );
     }
     let (status, r) = send_json(
@@ -706,119 +714,4 @@ async fn a_kiosk_serves_its_page_and_refuses_upload_and_deletion() {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(!dir.path().join("index/uploads").exists());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn by_default_a_full_model_sheds_questions_to_the_sources_at_once() {
-    let state = server(|c| {
-        c.llm.slots = 1;
-        c.llm.queue = 1;
-    });
-    let app = app(Arc::clone(&state));
-    let llm = state.rag().llm().unwrap();
-    let held = (llm.reserve().unwrap(), llm.reserve().unwrap());
-    let (status, a) = send_json(&app, post_json("/v1/ask", json!({"question": QUESTION}))).await;
-    assert_eq!(status, StatusCode::OK, "{a}");
-    assert_eq!(a["mode"], "extractive");
-    assert_eq!(a["shed"]["action"], "extractive");
-    assert!(
-        a["shed"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("queue is full"),
-        "{a}"
-    );
-    drop(held);
-    let (status, a) = send_json(&app, post_json("/v1/ask", json!({"question": QUESTION}))).await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(a.get("shed").is_none(), "{a}");
-    let (_, _, metrics) = send(&app, get("/metrics")).await;
-    assert!(
-        metrics.contains("rag_shed_answers_total{action=\"extractive\"} 1"),
-        "{metrics}"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_shedding_off_a_full_model_answers_503_with_retry_after_while_search_goes_on() {
-    let state = server(|c| {
-        c.llm.slots = 1;
-        c.llm.queue = 1;
-        c.serve.shed.enabled = false;
-    });
-    let app = app(Arc::clone(&state));
-    let llm = state.rag().llm().unwrap();
-    // Two questions hold the slot and the one queue place.
-    let held = (llm.reserve().unwrap(), llm.reserve().unwrap());
-    for stream in [false, true] {
-        let (status, headers, body) = send(
-            &app,
-            post_json("/v1/ask", json!({"question": QUESTION, "stream": stream})),
-        )
-        .await;
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-        assert_eq!(headers[header::RETRY_AFTER], "2");
-        assert!(body.contains("\"busy\""), "{body}");
-    }
-    let (status, _, _) = send(
-        &app,
-        post_json(
-            "/v1/chat/completions",
-            json!({"messages": [{"role": "user", "content": QUESTION}]}),
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    // Retrieval and extractive answers do not need the model.
-    let (status, _) = send_json(&app, post_json("/v1/search", json!({"question": QUESTION}))).await;
-    assert_eq!(status, StatusCode::OK);
-    let (status, a) = send_json(
-        &app,
-        post_json("/v1/ask", json!({"question": QUESTION, "extractive": true})),
-    )
-    .await;
-    assert_eq!(
-        (status, a["mode"].as_str()),
-        (StatusCode::OK, Some("extractive"))
-    );
-    drop(held);
-    let (status, _) = send_json(&app, post_json("/v1/ask", json!({"question": QUESTION}))).await;
-    assert_eq!(status, StatusCode::OK);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_that_leaves_cancels_its_generation() {
-    let state = server(|c| {
-        c.llm.max_tokens = 1500;
-        c.llm.loop_repeats = 0;
-    });
-    let app = app(Arc::clone(&state));
-    let r = app
-        .clone()
-        .oneshot(post_json(
-            "/v1/ask",
-            json!({"question": QUESTION, "stream": true}),
-        ))
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let mut body = r.into_body().into_data_stream();
-    use tokio_stream::StreamExt;
-    let first = body.next().await.unwrap().unwrap();
-    assert!(String::from_utf8_lossy(&first).starts_with("event: retrieval"));
-    drop(body);
-    // The answer ends as cancelled (counted by the metrics) instead of running to its end.
-    let mut text = String::new();
-    for _ in 0..200 {
-        let (_, _, t) = send(&app, get("/metrics")).await;
-        text = t;
-        if text.contains(r#"stop_reason="cancelled""#) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(
-        text.contains(r#"rag_answers_total{mode="generated",stop_reason="cancelled"} 1"#),
-        "{text}"
-    );
 }

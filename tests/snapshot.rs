@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::e2e::{copy_corpora, http, start_server, stderr, Env};
+use crate::support::{copy_corpora, http, start_server, stderr, Env};
 
 /// An index over a few files of the bundled corpus (`names`), in its own Env.
 fn env_with(names: &[&str]) -> Env {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::e2e::{http, start_server_with, Env};
+use crate::support::{http, start_server_with, Env};
 
 /// A running `rag ingest --watch`, its stderr collected.
 struct Watching {

@@ -18,32 +18,58 @@ use super::print::{
     print_reindex, print_status, progress_bar, short_path, show_progress,
 };
 
+/// Every flag that sets a configuration key, as overrides: [`Config::load`] applies them
+/// with the file and the environment, then validates the whole.
+fn overrides(cli: &Cli) -> anyhow::Result<Overrides> {
+    let mut o = Overrides {
+        index: cli.index.clone(),
+        ..Overrides::default()
+    };
+    match &cli.command {
+        Command::Ask { model, .. } => o.model = model.clone(),
+        Command::Serve {
+            model,
+            addr,
+            kiosk,
+            slots,
+            ..
+        } => {
+            o.model = model.clone();
+            o.addr = addr.clone();
+            o.kiosk = *kiosk;
+            o.slots = *slots;
+        }
+        Command::Ingest { max_file_size, .. } => o.max_file_bytes = *max_file_size,
+        Command::Pull {
+            profile: Some(p), ..
+        } => {
+            o.profile = Some(
+                serde_json::from_value(serde_json::Value::String(p.clone())).map_err(|_| {
+                    anyhow::anyhow!("--profile {p:?}: use auto, tiny, small or medium")
+                })?,
+            );
+        }
+        _ => {}
+    }
+    Ok(o)
+}
+
 /// Parses the command line and runs the command.
 pub(crate) fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
-    let (model, addr) = match &cli.command {
-        Command::Ask { model, .. } => (model.clone(), None),
-        Command::Serve { model, addr, .. } => (model.clone(), addr.clone()),
-        _ => (None, None),
-    };
-    let overrides = Overrides {
-        index: cli.index.clone(),
-        model,
-        addr,
-    };
-    let mut config = Config::load(cli.config.as_deref(), &overrides)?;
+    let config = Config::load(cli.config.as_deref(), &overrides(&cli)?)?;
     match cli.command {
         Command::Ingest {
             paths,
             prune,
             no_embed,
-            max_file_size,
             json,
             check,
             min_recall,
             watch,
             collection,
             meta,
+            ..
         } => {
             let stamp = IngestOptions {
                 prune,
@@ -52,9 +78,6 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
                 meta: meta.into_iter().collect(),
                 ..Default::default()
             };
-            if let Some(max) = max_file_size {
-                config.ingest.max_file_bytes = max.max(1);
-            }
             if !(0.0..=1.0).contains(&min_recall) {
                 anyhow::bail!("--min-recall {min_recall} must be a share between 0 and 1");
             }
@@ -170,7 +193,6 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
                 thinking,
                 max_tokens: None,
                 quality: quality.map(|q| q.parse()).transpose()?.unwrap_or_default(),
-                shedding: None,
                 history: after
                     .into_iter()
                     .map(|question| rag::Turn {
@@ -178,13 +200,13 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
                         answer: String::new(),
                     })
                     .collect(),
-                visible: rag::types::Visible::All,
                 filter: filter.filter(),
                 pin,
                 trace,
+                ..AskOptions::default()
             };
             // Bad options fail before the models load.
-            options.check(&config)?;
+            let asked = rag::Question::resolve(&question, &options, &config)?;
             let mut rag = Rag::open(config)?;
             if !extractive {
                 rag = rag.with_llm()?;
@@ -194,7 +216,7 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
                 Draft::Never => false,
                 Draft::Auto => !json && std::io::stderr().is_terminal(),
             };
-            let answer = rag.ask_events(&question, &options, &mut |event| {
+            let answer = rag.answer(asked, None, &mut |event| {
                 if let (true, rag::AskEvent::Draft { text, .. }) = (draft, event) {
                     print_draft(&question, text);
                 }
@@ -238,19 +260,12 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve {
-            kiosk,
-            slots,
             watch,
             watch_collection,
             ..
         } => {
             if let Some(c) = &watch_collection {
                 rag::types::check_collection(c).map_err(anyhow::Error::msg)?;
-            }
-            config.serve.kiosk |= kiosk;
-            if let Some(n) = slots {
-                config.llm.slots = n;
-                config.validate()?;
             }
             let addr = config
                 .serve
@@ -301,7 +316,7 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Snapshot { action } => snapshot(config, action),
-        Command::Token { action } => token(&config, cli.config.as_deref(), action),
+        Command::Token { action } => token(&config, action),
         Command::Pull {
             model,
             profile,
@@ -522,18 +537,15 @@ fn signature_words(s: rag::snapshot::Signature) -> &'static str {
 
 /// `rag pull`.
 fn pull(
-    mut config: Config,
+    config: Config,
     model: Option<String>,
     profile: Option<String>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let spec = match (model, profile) {
         (Some(m), _) => m,
-        (None, Some(p)) => {
-            config.llm.profile = serde_json::from_value(serde_json::Value::String(p.clone()))
-                .map_err(|_| {
-                    anyhow::anyhow!("--profile {p:?}: use auto, tiny, small or medium")
-                })?;
+        (None, Some(_)) => {
+            // The flag is in `config.llm.profile` already (`overrides`).
             let (spec, why) = rag::pull::profile_default(&config.llm);
             eprintln!("rag pull: {spec} ({why})");
             spec
@@ -646,10 +658,10 @@ fn watch_folders(
 
 /// `rag token add|list|remove`: a new token is printed once and its hash and scopes go into
 /// the config file.
-fn token(config: &Config, file: Option<&Path>, action: TokenAction) -> anyhow::Result<ExitCode> {
-    let path = file
-        .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("RAG_CONFIG").map(PathBuf::from))
+fn token(config: &Config, action: TokenAction) -> anyhow::Result<ExitCode> {
+    let path = config
+        .file
+        .clone()
         .unwrap_or_else(|| PathBuf::from("rag.toml"));
     match action {
         TokenAction::List { json } => {

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 /// Longest question, in characters (a page of text: more is a document, not a question).
 pub const QUESTION_CHARS: usize = 4000;
 
-/// Most turns of conversation history one question may carry (the prompt reads the last few).
+/// Turns of conversation history a question is read with: the last ones, older ones dropped
+/// (the prompt reads the last few of them).
 pub const HISTORY_TURNS: usize = 50;
 
 /// Most metadata fields on one document.
@@ -52,16 +53,6 @@ pub fn question(text: &str) -> Result<&str, String> {
         ));
     }
     Ok(q)
-}
-
-/// Checks the number of history turns.
-pub fn history_turns(turns: usize) -> Result<(), String> {
-    if turns > HISTORY_TURNS {
-        return Err(format!(
-            "history has {turns} turns; send at most the last {HISTORY_TURNS}"
-        ));
-    }
-    Ok(())
 }
 
 /// True for a name made of 1 to `max` letters, digits, `-`, `_` or `.`.
@@ -273,9 +264,5 @@ mod tests {
             let ok = chars <= RECORD_ID_CHARS && !s.chars().any(char::is_control);
             assert_eq!(record_id(&s).is_ok(), ok, "{s:?}");
         }
-        assert!(history_turns(HISTORY_TURNS).is_ok());
-        assert!(history_turns(HISTORY_TURNS + 1)
-            .unwrap_err()
-            .contains("at most the last 50"));
     }
 }

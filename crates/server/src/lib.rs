@@ -141,14 +141,10 @@ impl Server {
         }
     }
 
-    /// A filter's `path_prefix` as the index stores paths: a relative prefix (as responses
-    /// show paths) is taken from the folder responses name it from ([`prefix_root`]).
-    pub fn stored_prefix(&self, filter: &mut rag::types::Filter) {
-        if let Some(p) = filter.path_prefix.as_mut() {
-            if let Some(root) = prefix_root(p, &self.path_roots) {
-                *p = root.join(p.as_str()).to_string_lossy().into_owned();
-            }
-        }
+    /// Folders whose files responses name relative to them (the working directory, then the
+    /// index folder): a request's relative path prefix is read from them.
+    pub fn path_roots(&self) -> &[PathBuf] {
+        &self.path_roots
     }
 
     /// A document's path as responses show it: as stored when paths are shown, else relative
@@ -196,22 +192,6 @@ fn canonical(path: &Path) -> Option<PathBuf> {
         _ => Path::new("."),
     };
     Some(canonical(parent)?.join(name))
-}
-
-/// The root a relative `prefix` is taken from, as responses name paths ([`relative_name`]):
-/// the first of `roots` holding it, else the first holding its folder (`uploads/rep` under the
-/// index folder), else the first root. `None` for an absolute prefix.
-fn prefix_root<'a>(prefix: &str, roots: &'a [PathBuf]) -> Option<&'a PathBuf> {
-    let prefix = Path::new(prefix);
-    if !prefix.is_relative() {
-        return None;
-    }
-    let folder = prefix.parent().filter(|f| !f.as_os_str().is_empty());
-    roots
-        .iter()
-        .find(|r| r.join(prefix).exists())
-        .or_else(|| folder.and_then(|f| roots.iter().find(|r| r.join(f).is_dir())))
-        .or(roots.first())
 }
 
 /// `path` relative to the first of `roots` it lies under, else its file name.
@@ -311,24 +291,17 @@ mod tests {
     }
 
     #[test]
-    fn a_relative_prefix_is_taken_from_the_root_that_names_its_files() {
+    fn a_path_shown_is_a_prefix_that_finds_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let (app, index) = (dir.path().join("app"), dir.path().join("index"));
         std::fs::create_dir_all(app.join("corpora/policies")).unwrap();
         std::fs::create_dir_all(index.join("uploads")).unwrap();
         let roots = [app.clone(), index.clone()];
-        let root = |p: &str| prefix_root(p, &roots).cloned();
-        assert_eq!(root("corpora/"), Some(app.clone()));
-        assert_eq!(root("corpora/pol"), Some(app.clone()));
-        assert_eq!(root("uploads"), Some(index.clone()));
-        assert_eq!(root("uploads/rep"), Some(index.clone()));
-        assert_eq!(root("nowhere/x"), Some(app.clone()));
-        assert_eq!(root("/srv/abs"), None);
         // As responses name an upload, so the filter finds it.
         let upload = index.join("uploads/report.md");
         let shown = relative_name(&upload, &roots);
         assert_eq!(shown, "uploads/report.md");
-        let stored = root(&shown).unwrap().join(&shown);
+        let stored = rag::prefix_root(&shown, &roots).unwrap().join(&shown);
         assert_eq!(stored, upload);
     }
 

@@ -53,6 +53,10 @@ pub struct Config {
     /// (`None` when there is no file, or when `RAG_TOKENS` set them).
     #[serde(skip)]
     pub tokens_file: Option<PathBuf>,
+    /// The settings file read (`--config`, else `$RAG_CONFIG`, else `./rag.toml` when it
+    /// exists), whatever set the tokens.
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
 }
 
 /// Where a path setting came from.
@@ -79,6 +83,7 @@ impl Default for Config {
             home: None,
             origins: Vec::new(),
             tokens_file: None,
+            file: None,
         }
     }
 }
@@ -92,7 +97,62 @@ pub struct Overrides {
     pub model: Option<PathBuf>,
     /// `--addr`.
     pub addr: Option<String>,
+    /// `rag ingest --max-file-size`: `ingest.max_file_bytes`.
+    pub max_file_bytes: Option<u64>,
+    /// `rag serve --kiosk`: `serve.kiosk` on.
+    pub kiosk: bool,
+    /// `rag serve --slots`: `llm.slots`.
+    pub slots: Option<usize>,
+    /// `rag pull --profile`: `llm.profile`.
+    pub profile: Option<Profile>,
 }
+
+/// A path placed below the home unless a flag, the environment or the file sets it; where
+/// each came from is reported (`rag doctor`, [`Origin`]).
+struct Placed {
+    /// The key, as the file writes it.
+    key: &'static str,
+    /// Environment variables that set it, first wins.
+    env: &'static [&'static str],
+    /// Whether a flag set it.
+    flag: fn(&Overrides) -> bool,
+    /// Its value in the configuration.
+    slot: fn(&mut Config) -> &mut PathBuf,
+    /// Its default below the home.
+    default: fn(&Home) -> PathBuf,
+}
+
+/// Every placed path, in the order `rag doctor` reports them.
+const PLACED: [Placed; 4] = [
+    Placed {
+        key: "index",
+        env: &["RAG_INDEX"],
+        flag: |o| o.index.is_some(),
+        slot: |c| &mut c.index,
+        default: Home::index,
+    },
+    Placed {
+        key: "embedder.dir",
+        env: &["RAG_EMBEDDER"],
+        flag: |_| false,
+        slot: |c| &mut c.embedder.dir,
+        default: Home::embedder,
+    },
+    Placed {
+        key: "embedder.onnxruntime",
+        env: &["RAG_ONNXRUNTIME", "ORT_DYLIB_PATH"],
+        flag: |_| false,
+        slot: |c| &mut c.embedder.onnxruntime,
+        default: Home::onnxruntime,
+    },
+    Placed {
+        key: "llm.models_dir",
+        env: &[],
+        flag: |_| false,
+        slot: |c| &mut c.llm.models_dir,
+        default: Home::models,
+    },
+];
 
 impl Config {
     /// Builds the configuration from file, environment and flags, then validates it.
@@ -142,51 +202,19 @@ impl Config {
             .as_deref()
             .map(|p| p.display().to_string())
             .unwrap_or_default();
-        let why = |key: &str, env_name: &str, flag: bool| -> Option<String> {
-            if flag {
-                Some(format!("the --{key} flag"))
-            } else if !env_name.is_empty() && env(env_name).is_some() {
-                Some(format!("{env_name} is set"))
-            } else if from_file(key) {
-                Some(format!("set in {file_name}"))
-            } else {
-                None
-            }
-        };
-        let placed = [
-            (
-                "index",
-                why("index", "RAG_INDEX", overrides.index.is_some()),
-            ),
-            ("embedder.dir", why("embedder.dir", "RAG_EMBEDDER", false)),
-            (
-                "embedder.onnxruntime",
-                why("embedder.onnxruntime", "RAG_ONNXRUNTIME", false)
-                    .or_else(|| env("ORT_DYLIB_PATH").map(|_| "ORT_DYLIB_PATH is set".to_string())),
-            ),
-            ("llm.models_dir", why("llm.models_dir", "", false)),
-        ];
         let mut origins = Vec::new();
-        for (key, given) in placed {
-            let slot = match key {
-                "index" => &mut config.index,
-                "embedder.dir" => &mut config.embedder.dir,
-                "embedder.onnxruntime" => &mut config.embedder.onnxruntime,
-                _ => &mut config.llm.models_dir,
+        for placed in &PLACED {
+            let why = if (placed.flag)(overrides) {
+                format!("the --{} flag", placed.key)
+            } else if let Some(name) = placed.env.iter().find(|n| env(n).is_some()) {
+                format!("{name} is set")
+            } else if from_file(placed.key) {
+                format!("set in {file_name}")
+            } else {
+                *(placed.slot)(&mut config) = (placed.default)(&home);
+                format!("default below the home: {}", home.why)
             };
-            let why = match given {
-                Some(why) => why,
-                None => {
-                    *slot = match key {
-                        "index" => home.index(),
-                        "embedder.dir" => home.embedder(),
-                        "embedder.onnxruntime" => home.onnxruntime(),
-                        _ => home.models(),
-                    };
-                    format!("default below the home: {}", home.why)
-                }
-            };
-            origins.push((key, why));
+            origins.push((placed, why));
         }
         if let Some(v) = env("RAG_INDEX") {
             config.index = v.into();
@@ -204,6 +232,7 @@ impl Config {
             config.serve.addr = v;
         }
         config.tokens_file = explicit.clone();
+        config.file = explicit.clone();
         if let Some(v) = env("RAG_TOKENS") {
             config.tokens_file = None;
             config.serve.tokens = v
@@ -225,16 +254,21 @@ impl Config {
         if let Some(v) = &overrides.addr {
             config.serve.addr = v.clone();
         }
+        if let Some(v) = overrides.max_file_bytes {
+            config.ingest.max_file_bytes = v.max(1);
+        }
+        config.serve.kiosk |= overrides.kiosk;
+        if let Some(v) = overrides.slots {
+            config.llm.slots = v;
+        }
+        if let Some(v) = overrides.profile {
+            config.llm.profile = v;
+        }
         config.origins = origins
             .into_iter()
-            .map(|(key, why)| Origin {
-                key: key.to_string(),
-                path: match key {
-                    "index" => config.index.clone(),
-                    "embedder.dir" => config.embedder.dir.clone(),
-                    "embedder.onnxruntime" => config.embedder.onnxruntime.clone(),
-                    _ => config.llm.models_dir.clone(),
-                },
+            .map(|(placed, why)| Origin {
+                key: placed.key.to_string(),
+                path: (placed.slot)(&mut config).clone(),
                 why,
             })
             .collect();
@@ -313,6 +347,28 @@ mod tests {
         };
         let c = Config::load_with_env(Some(&file), &flags, env).unwrap();
         assert_eq!(c.index, PathBuf::from("from-flag"));
+        assert_eq!(c.file.as_deref(), Some(file.as_path()));
+        let why = &c.origins.iter().find(|o| o.key == "index").unwrap().why;
+        assert_eq!(why, "the --index flag");
+        // Every command's flags are overrides, applied before the one validation.
+        let flags = Overrides {
+            max_file_bytes: Some(0),
+            kiosk: true,
+            slots: Some(3),
+            profile: Some(Profile::Tiny),
+            ..Overrides::default()
+        };
+        let c = Config::load_with_env(Some(&file), &flags, no_env).unwrap();
+        assert_eq!(c.ingest.max_file_bytes, 1, "0 bytes is read as the least");
+        assert!(c.serve.kiosk);
+        assert_eq!(c.llm.slots, 3);
+        assert_eq!(c.llm.profile, Profile::Tiny);
+        let bad = Overrides {
+            slots: Some(0),
+            ..Overrides::default()
+        };
+        let err = Config::load_with_env(Some(&file), &bad, no_env).unwrap_err();
+        assert!(err.to_string().contains("slots"), "{err}");
     }
 
     #[test]
@@ -404,5 +460,112 @@ mod tests {
                 Config::load_with_env(Some(&file), &Overrides::default(), no_env).unwrap_err();
             assert!(err.to_string().contains(named), "{setting}: {err}");
         }
+    }
+}
+
+#[cfg(test)]
+mod readme {
+    use super::*;
+
+    fn readme() -> String {
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap()
+    }
+
+    /// The README's TOML blocks that show defaults: the Configuration section's, and each
+    /// other one marked "defaults shown".
+    fn default_blocks(readme: &str) -> Vec<toml::Table> {
+        let config = readme.find("## Configuration").unwrap();
+        let mut blocks = Vec::new();
+        let mut at = 0;
+        while let Some(open) = readme[at..].find("```toml\n") {
+            let start = at + open + "```toml\n".len();
+            let end = start + readme[start..].find("```").unwrap();
+            let block = &readme[start..end];
+            let first_after_config = start > config && blocks.is_empty();
+            if first_after_config
+                || block
+                    .lines()
+                    .next()
+                    .is_some_and(|l| l.contains("defaults shown"))
+            {
+                blocks.push(block.parse::<toml::Table>().unwrap());
+            }
+            at = end + 3;
+        }
+        blocks
+    }
+
+    /// Every leaf key of `table` with its value, as `section.key`.
+    fn leaves(prefix: &str, table: &toml::Table, out: &mut Vec<(String, toml::Value)>) {
+        for (k, v) in table {
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                toml::Value::Table(t) if !t.is_empty() => leaves(&key, t, out),
+                _ => out.push((key, v.clone())),
+            }
+        }
+    }
+
+    #[test]
+    fn the_readme_shows_every_key_with_its_default() {
+        let readme = readme();
+        let blocks = default_blocks(&readme);
+        assert!(
+            blocks.len() >= 2,
+            "the Configuration block and [serve.shed]"
+        );
+        let defaults = toml::Table::try_from(Config::default()).unwrap();
+        let (mut shown, mut all) = (Vec::new(), Vec::new());
+        for block in &blocks {
+            // Each is a configuration rag accepts (unknown keys are errors).
+            let parsed: Config = toml::from_str(&toml::to_string(block).unwrap()).unwrap();
+            parsed.validate().unwrap();
+            leaves("", block, &mut shown);
+        }
+        leaves("", &defaults, &mut all);
+        // Paths are shown relative to the home, where the built-in default is a bare name.
+        let placed: Vec<&str> = PLACED.iter().map(|p| p.key).collect();
+        let mut wrong = Vec::new();
+        for (key, value) in &shown {
+            if placed.contains(&key.as_str()) {
+                continue;
+            }
+            let default = all.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+            // Floats are kept as f32: 0.7 reads back as 0.699999988.
+            let same = match (default, value) {
+                (Some(toml::Value::Float(a)), toml::Value::Float(b)) => (a - b).abs() < 1e-6,
+                (Some(toml::Value::Float(a)), toml::Value::Integer(b)) => {
+                    (a - *b as f64).abs() < 1e-6
+                }
+                (d, v) => d == Some(v),
+            };
+            if !same {
+                wrong.push(format!("{key} = {value} (default {default:?})"));
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "README's values are not the defaults: {wrong:#?}"
+        );
+        // Every key is shown, commented out (an unset default), or has its own table example.
+        let missing: Vec<&String> = all
+            .iter()
+            .map(|(k, _)| k)
+            .filter(|key| {
+                let leaf = key.rsplit('.').next().unwrap_or(key);
+                !shown.iter().any(|(k, _)| k == *key)
+                    && !readme.contains(&format!("# {leaf} ="))
+                    && !readme.contains(&format!("[{key}"))
+            })
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "README's configuration lacks {missing:#?}"
+        );
     }
 }

@@ -88,18 +88,12 @@ impl Rag {
     }
 
     /// Hybrid retrieval only, with a question's options resolved as [`Rag::ask`] resolves
-    /// them ([`AskOptions::resolve`]: top_k, the history's last question for a follow-up, the
+    /// them ([`Question::resolve`]: top_k, the history's last question for a follow-up, the
     /// collections the caller may read, the filter, the trace). Generation options are checked
     /// too, and otherwise unused.
     pub fn search_with(&self, question: &str, options: &AskOptions) -> Result<retrieve::Retrieved> {
-        let question = validate_question(question)?;
-        let asked = options.resolve(&self.config)?;
-        self.retrieve_after(
-            question,
-            asked.earlier.as_deref(),
-            asked.top_k,
-            asked.scope(),
-        )
+        let q = Question::resolve(question, options, &self.config)?;
+        self.retrieve_after(&q.text, q.earlier.as_deref(), q.top_k, q.scope())
     }
 
     pub(super) fn retrieve_after(
@@ -126,7 +120,7 @@ impl Rag {
         &self,
         question: &str,
         hits: Vec<crate::types::Hit>,
-        asked: &Asked,
+        asked: &Question,
     ) -> (Vec<crate::types::Hit>, crate::types::Packing) {
         let count = |t: &str| self.count_tokens(t);
         let asked_text = format!("{}{question}", asked.conversation);
@@ -148,7 +142,7 @@ impl Rag {
         hits: &[crate::types::Hit],
         selections: &[generate::pack::Selection],
     ) -> Result<Vec<(Vec<crate::types::Hit>, crate::types::Packing)>> {
-        let asked = AskOptions::default().resolve(&self.config)?;
+        let asked = Question::resolve(question, &AskOptions::default(), &self.config)?;
         let counted = std::cell::RefCell::new(std::collections::HashMap::<String, usize>::new());
         let count = |t: &str| {
             if let Some(&n) = counted.borrow().get(t) {
@@ -170,12 +164,15 @@ impl Rag {
     /// The chat messages a model would get for `question` (system prompt, then the question
     /// with its packed sources), for comparing with other servers on the same prompts.
     pub fn prompt(&self, question: &str, top_k: Option<usize>) -> Result<(String, String)> {
-        let question = validate_question(question)?;
-        let asked = AskOptions {
-            top_k,
-            ..AskOptions::default()
-        }
-        .resolve(&self.config)?;
+        let asked = Question::resolve(
+            question,
+            &AskOptions {
+                top_k,
+                ..AskOptions::default()
+            },
+            &self.config,
+        )?;
+        let question = asked.text.as_str();
         let retrieved = self.retrieve_after(question, None, asked.top_k, asked.scope())?;
         let (hits, _) = self.pack(question, retrieved.hits, &asked);
         let blocks = generate::answer::source_blocks(&hits);
@@ -236,21 +233,34 @@ impl Rag {
         options: &AskOptions,
         on_event: &mut dyn FnMut(AskEvent<'_>) -> bool,
     ) -> Result<Answer> {
+        let question = Question::resolve(question, options, &self.config)?;
+        self.answer(question, None, on_event)
+    }
+
+    /// Answers a resolved question ([`Rag::ask_events`]), admitted under the server's load:
+    /// with `shedding` (`serve.shed`), an overloaded device or a full model queue sheds the
+    /// question as `shedding.order` says instead of refusing it.
+    pub fn answer(
+        &self,
+        mut asked: Question,
+        shedding: Option<&crate::types::Shedding>,
+        on_event: &mut dyn FnMut(AskEvent<'_>) -> bool,
+    ) -> Result<Answer> {
         let started = Instant::now();
-        let question = validate_question(question)?;
-        let mut asked = options.resolve(&self.config)?;
+        let text = std::mem::take(&mut asked.text);
+        let question = text.as_str();
         let mut models = self.models();
-        let skipped = match options.quality {
+        let skipped = match asked.quality {
             crate::config::Quality::High if models.len() > 1 => Some(models.remove(0).name()),
             _ => None,
         };
-        let mut extractive = options.extractive || models.is_empty();
+        let mut extractive = asked.extractive || models.is_empty();
         let mut shed = None;
         // Only a question the local machine would answer is shed for its load.
         let local = models
             .iter()
             .any(|m| matches!(m, generate::answer::Model::Local(..)));
-        if let Some(s) = &options.shedding {
+        if let Some(s) = shedding {
             if let (Some(reason), false, true) = (&s.overloaded, extractive, local) {
                 shed = shed_question(s, reason, false, &mut models, &mut asked, &mut extractive);
             }
@@ -262,7 +272,7 @@ impl Rag {
                 Ok(t) => Some(t),
                 Err(Error::Busy(why)) => {
                     let reason = "the local model's queue is full";
-                    shed = options.shedding.as_ref().and_then(|s| {
+                    shed = shedding.and_then(|s| {
                         shed_question(s, reason, true, &mut models, &mut asked, &mut extractive)
                     });
                     if shed.is_none() {
@@ -275,7 +285,7 @@ impl Rag {
             _ => None,
         };
         // A question about whole documents (pinned, or named by the question) reads them.
-        let whole = self.whole_documents(question, &asked, &options.pin)?;
+        let whole = self.whole_documents(question, &asked)?;
         if !whole.is_empty() {
             let mut answer =
                 self.ask_whole(question, whole, &asked, &models, extractive, on_event)?;
@@ -289,7 +299,7 @@ impl Rag {
         let standalone = match models.first() {
             Some(model)
                 if self.config.retrieval.follow_up == crate::config::FollowUp::Llm
-                    && !options.history.is_empty()
+                    && asked.earlier.is_some()
                     && !extractive =>
             {
                 generate::answer::standalone(model, &self.config.llm, question, &asked.conversation)
@@ -369,7 +379,7 @@ impl Rag {
             self.without_model(
                 searched,
                 asked.earlier.as_deref(),
-                options.extractive,
+                asked.extractive,
                 &found,
                 &|| *words,
             )
@@ -398,7 +408,7 @@ impl Rag {
 
     /// Retrieval and packing for one question: the hits the answer may cite, and whether the
     /// documents are too far from the question to answer it (then the closest few, unpacked).
-    fn find(&self, question: &str, asked: &Asked) -> Result<Found> {
+    fn find(&self, question: &str, asked: &Question) -> Result<Found> {
         let retrieved = self.retrieve_after(
             question,
             asked.earlier.as_deref(),
@@ -678,7 +688,7 @@ fn shed_question(
     reason: &str,
     queue_full: bool,
     models: &mut Vec<generate::answer::Model<'_>>,
-    asked: &mut Asked,
+    asked: &mut Question,
     extractive: &mut bool,
 ) -> Option<crate::types::Shed> {
     use crate::types::ShedAction;

@@ -5,7 +5,7 @@
 //! whole list), and the partial answers are combined into one. Without a model the answer is
 //! the documents' outline: each section's heading and first sentence, cited.
 
-use super::options::Asked;
+use super::options::Question;
 use super::questions::Found;
 use super::*;
 use crate::types::{Citation, Hit, WholeDocument};
@@ -49,20 +49,10 @@ impl Rag {
     /// The documents a question is about as a whole: the pinned ones (each must be one the
     /// caller may read: others are answered as missing), or the one document the question
     /// names. Empty for a question to answer from a search.
-    pub(super) fn whole_documents(
-        &self,
-        question: &str,
-        asked: &Asked,
-        pin: &[i64],
-    ) -> Result<Chosen> {
+    pub(super) fn whole_documents(&self, question: &str, asked: &Question) -> Result<Chosen> {
         let index = self.open_index()?;
+        let pin = &asked.pin;
         if !pin.is_empty() {
-            if pin.len() > MAX_PINNED {
-                return Err(Error::User(UserError::BadRequest(format!(
-                    "{} documents pinned; pin at most {MAX_PINNED}",
-                    pin.len()
-                ))));
-            }
             let mut ids: Vec<i64> = Vec::new();
             for &id in pin {
                 let readable = index
@@ -102,7 +92,7 @@ impl Rag {
         &self,
         question: &str,
         chosen: Chosen,
-        asked: &Asked,
+        asked: &Question,
         models: &[generate::answer::Model<'_>],
         extractive: bool,
         on_event: &mut dyn FnMut(AskEvent<'_>) -> bool,
@@ -316,7 +306,7 @@ impl Rag {
     fn route_part(
         &self,
         models: &[generate::answer::Model<'_>],
-        asked: &Asked,
+        asked: &Question,
         question: &str,
         hits: &[Hit],
         on_event: &mut dyn FnMut(AskEvent<'_>) -> bool,
@@ -341,7 +331,7 @@ impl Rag {
     fn combine(
         &self,
         models: &[generate::answer::Model<'_>],
-        asked: &Asked,
+        asked: &Question,
         question: &str,
         partials: &[String],
         last: Option<generate::answer::Routed>,
@@ -380,7 +370,7 @@ impl Rag {
     fn whole_budget(
         &self,
         models: &[generate::answer::Model<'_>],
-        asked: &Asked,
+        asked: &Question,
         question: &str,
     ) -> usize {
         let count = |t: &str| self.count_tokens(t);

@@ -10,7 +10,7 @@ use crate::messages::Note;
 use crate::types::{AnswerMode, Hit, SentenceSupport};
 
 /// A question's generation settings, defaults applied.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// How tokens are drawn.
     pub sampling: crate::config::Sampling,

@@ -106,26 +106,26 @@ pub struct SearchResponse {
     pub trace: Option<rag::types::Trace>,
 }
 
-/// A request's filter with its `collections` folded in.
-pub(super) fn request_filter(
+/// What every question request shares, as [`AskOptions`]: the caller's scope, the
+/// collections and filter, and the folders a relative path prefix is read from (as responses
+/// name paths). [`rag::Question::resolve`] folds and checks them.
+pub(super) fn scoped_options(
+    s: &Server,
+    access: &Access,
     collections: &[String],
     filter: &rag::types::Filter,
-) -> rag::types::Filter {
-    let mut f = filter.clone();
-    for c in collections {
-        if !f.collections.contains(c) {
-            f.collections.push(c.clone());
-        }
+) -> AskOptions {
+    AskOptions {
+        visible: access.grant.visible.clone(),
+        collections: collections.to_vec(),
+        filter: filter.clone(),
+        path_roots: s.path_roots().to_vec(),
+        ..AskOptions::default()
     }
-    f
 }
 
 fn ask_options(s: &Server, req: &AskRequest, access: &Access) -> AskOptions {
-    let mut filter = request_filter(&req.collections, &req.filter);
-    s.stored_prefix(&mut filter);
     AskOptions {
-        visible: access.grant.visible.clone(),
-        filter,
         trace: req.trace,
         pin: req.pin.clone(),
         extractive: req.extractive,
@@ -134,8 +134,8 @@ fn ask_options(s: &Server, req: &AskRequest, access: &Access) -> AskOptions {
         thinking: req.thinking,
         max_tokens: req.max_tokens,
         quality: req.quality,
-        shedding: None,
         history: req.history.clone(),
+        ..scoped_options(s, access, &req.collections, &req.filter)
     }
 }
 
@@ -158,8 +158,7 @@ pub async fn ask(
 ) -> Result<Response, ApiError> {
     let req = body(req)?;
     log_question(&s, "/v1/ask", &req.question);
-    let mut options = ask_options(&s, &req, &access);
-    options.shedding = s.shed.shedding();
+    let options = ask_options(&s, &req, &access);
     if req.stream {
         let state = StreamState {
             html: req.html,
@@ -224,15 +223,11 @@ pub async fn search(
     let rag = Arc::clone(s.rag());
     let server = Arc::clone(&s);
     let mut r = tokio::task::spawn_blocking(move || {
-        let mut filter = request_filter(&req.collections, &req.filter);
-        server.stored_prefix(&mut filter);
         let options = AskOptions {
             top_k: req.top_k,
             history: req.history,
-            visible: access.grant.visible.clone(),
-            filter,
             trace: req.trace,
-            ..AskOptions::default()
+            ..scoped_options(&server, &access, &req.collections, &req.filter)
         };
         rag.search_with(&req.question, &options)
     })

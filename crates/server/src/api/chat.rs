@@ -261,18 +261,11 @@ pub async fn chat_completions(
         }
     }
     history.retain(|t| !t.question.trim().is_empty());
-    let keep = history.len().saturating_sub(rag::MAX_HISTORY_TURNS);
-    history.drain(..keep);
-    let mut filter = super::ask::request_filter(&req.collections, &req.filter);
-    s.stored_prefix(&mut filter);
     let options = AskOptions {
-        visible: access.grant.visible.clone(),
-        filter,
         sampling,
         max_tokens: req.max_completion_tokens.or(req.max_tokens),
-        shedding: s.shed.shedding(),
         history,
-        ..AskOptions::default()
+        ..super::ask::scoped_options(&s, &access, &req.collections, &req.filter)
     };
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
     if req.stream {

@@ -38,7 +38,7 @@ use rag::config::{Quality, SamplingOverride, Thinking};
 use rag::error::UserError;
 use rag::types::{Answer, AnswerMode, Citation, Evidence, Hit, StopReason, Turn};
 use rag::StoredDoc;
-use rag::{AskEvent, AskOptions, IngestOptions};
+use rag::{AskEvent, AskOptions, IngestOptions, Question};
 
 /// Events buffered between an answer and a slow client.
 const STREAM_BUFFER: usize = 256;
@@ -77,11 +77,13 @@ fn log_question(s: &Server, route: &str, question: &str) {
 /// Answers on a blocking thread and counts the answer. When this future is dropped (the
 /// client left, or the time limit passed) or the server is stopping, the answer stops.
 async fn answer(s: &AppState, question: String, options: AskOptions) -> Result<Answer, ApiError> {
+    let question = Question::resolve(&question, &options, s.rag().config())?;
     let cancelled = Arc::new(AtomicBool::new(false));
     let _guard = CancelOnDrop(Arc::clone(&cancelled));
     let server = Arc::clone(s);
     let answer = tokio::task::spawn_blocking(move || {
-        server.rag().ask_events(&question, &options, &mut |_| {
+        let shedding = server.shed.shedding();
+        server.rag().answer(question, shedding.as_ref(), &mut |_| {
             !cancelled.load(Ordering::Relaxed) && !server.stopping()
         })
     })
@@ -146,45 +148,51 @@ async fn stream_answer(
     state: StreamState,
     trailer: Option<Event>,
 ) -> Result<Response, ApiError> {
+    let question = Question::resolve(&question, &options, s.rag().config())?;
     let (tx, mut rx) = mpsc::channel::<Out>(STREAM_BUFFER);
     let server = Arc::clone(&s);
     tokio::task::spawn_blocking(move || {
+        let shedding = server.shed.shedding();
         let mut st = state;
         let send_all = |events: Vec<Event>| {
             events
                 .into_iter()
                 .all(|e| tx.blocking_send(Out::Event(e)).is_ok())
         };
-        let result = server.rag().ask_events(&question, &options, &mut |event| {
-            if server.stopping() {
-                return false;
-            }
-            let events = match event {
-                AskEvent::Retrieved {
-                    sources,
-                    evidence,
-                    refused,
-                } => {
-                    let mut sources = sources.to_vec();
-                    server.public_citations(&mut sources);
-                    if st.html {
-                        crate::passage::render(&mut sources);
-                    }
-                    shape(&mut st, Step::Retrieved(&sources, evidence, refused))
+        let result = server
+            .rag()
+            .answer(question, shedding.as_ref(), &mut |event| {
+                if server.stopping() {
+                    return false;
                 }
-                AskEvent::Draft { text, citations } => {
-                    let mut citations = citations.to_vec();
-                    server.public_citations(&mut citations);
-                    if st.html {
-                        crate::passage::render(&mut citations);
+                let events = match event {
+                    AskEvent::Retrieved {
+                        sources,
+                        evidence,
+                        refused,
+                    } => {
+                        let mut sources = sources.to_vec();
+                        server.public_citations(&mut sources);
+                        if st.html {
+                            crate::passage::render(&mut sources);
+                        }
+                        shape(&mut st, Step::Retrieved(&sources, evidence, refused))
                     }
-                    shape(&mut st, Step::Draft(text, &citations))
-                }
-                AskEvent::Piece(p) => shape(&mut st, Step::Piece(p)),
-                AskEvent::Progress { part, parts } => shape(&mut st, Step::Progress(part, parts)),
-            };
-            send_all(events)
-        });
+                    AskEvent::Draft { text, citations } => {
+                        let mut citations = citations.to_vec();
+                        server.public_citations(&mut citations);
+                        if st.html {
+                            crate::passage::render(&mut citations);
+                        }
+                        shape(&mut st, Step::Draft(text, &citations))
+                    }
+                    AskEvent::Piece(p) => shape(&mut st, Step::Piece(p)),
+                    AskEvent::Progress { part, parts } => {
+                        shape(&mut st, Step::Progress(part, parts))
+                    }
+                };
+                send_all(events)
+            });
         match result {
             Ok(mut answer) => {
                 server.metrics.answer(&answer);

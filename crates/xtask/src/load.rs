@@ -1,14 +1,13 @@
 //! A load generator for an HTTP server on loopback (rag's or llama.cpp's), driven by
 //! `scripts/bench_serve.sh`. Each client is a thread with one keep-alive connection.
 //!
-//! Modes:
-//! - `load ADDR PATH BODY CLIENTS SECONDS`: clients repeat one POST for SECONDS, waiting as
-//!   long as a `Retry-After` header asks; prints requests/s, p50/p99 latency and the count of
-//!   each status as JSON.
-//! - `chat ADDR BODIES CLIENTS PER_CLIENT`: each client sends PER_CLIENT non-streaming chat
-//!   completions, taking request bodies (one JSON per line of the file BODIES) in turn; prints
-//!   the wall time, completion and prompt tokens summed from `usage`, and aggregate generated
-//!   tokens/s as JSON.
+//! - `cargo xtask load ADDR PATH BODY CLIENTS SECONDS`: clients repeat one POST for SECONDS,
+//!   waiting as long as a `Retry-After` header asks; prints requests/s, p50/p99 latency and the
+//!   count of each status as JSON.
+//! - `cargo xtask chat ADDR BODIES CLIENTS PER_CLIENT`: each client sends PER_CLIENT
+//!   non-streaming chat completions, taking request bodies (one JSON per line of the file
+//!   BODIES) in turn; prints the wall time, completion and prompt tokens summed from `usage`,
+//!   and aggregate generated tokens/s as JSON.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -122,7 +121,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn load(addr: &str, path: &str, body: &str, clients: usize, seconds: f64) {
+pub fn load(addr: &str, path: &str, body: &str, clients: usize, seconds: f64) {
     let stop = Instant::now() + Duration::from_secs_f64(seconds);
     let latencies = Mutex::new(Vec::new());
     let statuses = Mutex::new(std::collections::BTreeMap::<String, usize>::new());
@@ -167,7 +166,7 @@ fn load(addr: &str, path: &str, body: &str, clients: usize, seconds: f64) {
     println!("{out}");
 }
 
-fn chat(addr: &str, bodies: &[String], clients: usize, per_client: usize) {
+pub fn chat(addr: &str, bodies: &[String], clients: usize, per_client: usize) {
     let next = AtomicUsize::new(0);
     let totals = Mutex::new((0u64, 0u64, 0usize, 0usize));
     let started = Instant::now();
@@ -215,51 +214,4 @@ fn chat(addr: &str, bodies: &[String], clients: usize, per_client: usize) {
         "generated_tokens_per_second": completion as f64 / wall,
     });
     println!("{out}");
-}
-
-fn main() {
-    // `cargo bench` passes `--bench`; the script passes the mode and its arguments.
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
-    let usage = "usage: serve load ADDR PATH BODY CLIENTS SECONDS | serve chat ADDR BODIES CLIENTS PER_CLIENT";
-    let num = |s: &str| -> f64 {
-        s.parse().unwrap_or_else(|_| {
-            eprintln!("{usage}");
-            std::process::exit(2)
-        })
-    };
-    match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        ["load", addr, path, body, clients, seconds] => {
-            load(addr, path, body, num(clients) as usize, num(seconds))
-        }
-        ["chat", addr, file, clients, per_client] => {
-            let bodies: Vec<String> = std::fs::read_to_string(file)
-                .unwrap_or_else(|e| {
-                    eprintln!("{file}: {e}");
-                    std::process::exit(2)
-                })
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(String::from)
-                .collect();
-            chat(
-                addr,
-                &bodies,
-                num(clients) as usize,
-                num(per_client) as usize,
-            )
-        }
-        [] => eprintln!("{usage}\n(run through scripts/bench_serve.sh)"),
-        _ => {
-            eprintln!("{usage}");
-            std::process::exit(2)
-        }
-    }
 }
