@@ -105,6 +105,12 @@ pub struct Evidence {
     /// sentences' (how far the one sentence stands out); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sentence_margin: Option<f32>,
+    /// How near the index's chunks lie to other documents' (the mean cosine of a chunk and
+    /// its nearest chunk of another document): the question's cosine is read against it, so
+    /// a corpus of neighbouring topics needs a nearer chunk. Absent without vectors or with a
+    /// single document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub neighbour_similarity: Option<f32>,
 }
 
 /// One model's try at the answer.

@@ -27,6 +27,12 @@ pub fn exact_is_cheaper(k: usize, n: usize) -> bool {
     k <= EXACT_SEARCH_MAX_CHUNKS || k.saturating_mul(k) <= EXACT_SEARCH_FACTOR.saturating_mul(n)
 }
 
+/// Chunks sampled for [`Index::neighbour_similarity`].
+pub const NEIGHBOUR_SAMPLE: usize = 256;
+
+/// The graph search's breadth for each sampled chunk's nearest neighbour.
+const NEIGHBOUR_EF: usize = 64;
+
 /// A read-only snapshot of an index: search BM25 and vectors, fetch chunks.
 pub struct Index {
     pub(super) dir: PathBuf,
@@ -44,6 +50,8 @@ pub struct Index {
     pub(super) embedder: Option<EmbedderInfo>,
     stats: Stats,
     folder: Option<(u64, u64)>,
+    /// [`Index::neighbour_similarity`], measured on first use.
+    neighbour: std::sync::OnceLock<Option<f32>>,
 }
 
 /// Device and inode of `dir`, when it exists.
@@ -149,6 +157,7 @@ impl Index {
             embedder: built,
             stats,
             folder: None,
+            neighbour: std::sync::OnceLock::new(),
         })
     }
 
@@ -332,8 +341,151 @@ impl Index {
         self.db()?.runs()
     }
 
+    /// How near the index's chunks lie to other documents': the mean cosine of a chunk and
+    /// its nearest chunk of another document, over up to [`NEIGHBOUR_SAMPLE`] chunks spread
+    /// evenly by id. A corpus of neighbouring topics (one encyclopedia's articles on one
+    /// country) scores higher than one of scattered topics, and a question's cosine is read
+    /// against it: the refusal's evidence (docs/retrieval.md, "A cut per index"). `None`
+    /// without vectors or with a single document. Measured once per opened snapshot, on first
+    /// use (graph searches only; about 256 of them).
+    pub fn neighbour_similarity(&self) -> Option<f32> {
+        *self.neighbour.get_or_init(|| self.measure_neighbours())
+    }
+
+    fn measure_neighbours(&self) -> Option<f32> {
+        let started = std::time::Instant::now();
+        let graph = self.vectors.as_ref()?;
+        let mut live: Vec<i64> = self
+            .docs
+            .keys()
+            .copied()
+            .filter(|id| !self.dead.contains(&(*id as usize)))
+            .collect();
+        live.sort_unstable();
+        let step = live.len().div_ceil(NEIGHBOUR_SAMPLE).max(1);
+        let mut sum = 0.0f64;
+        let mut n = 0usize;
+        for &id in live.iter().step_by(step) {
+            let Some(doc) = self.docs.get(&id).copied() else {
+                continue;
+            };
+            let Some(vector) = graph.vector(id as usize) else {
+                continue;
+            };
+            let keep = |c: &usize| {
+                !self.dead.contains(c) && self.docs.get(&(*c as i64)).is_some_and(|d| *d != doc)
+            };
+            if let Some(best) = graph.search_where(&vector, 1, NEIGHBOUR_EF, &keep).first() {
+                sum += f64::from(best.score);
+                n += 1;
+            }
+        }
+        let mean = (n > 0).then(|| (sum / n as f64) as f32);
+        tracing::debug!(
+            sampled = n,
+            ?mean,
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "neighbour similarity measured"
+        );
+        mean
+    }
+
     /// Every stored vector with its chunk id (for exact search in benchmarks).
     pub fn all_vectors(&self) -> Result<Vec<(i64, Vec<f32>)>> {
         self.db()?.all_vectors()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{DocWrite, Writer};
+    use crate::types::{Chunk, Document, Format};
+
+    fn doc(name: &str, vectors: Vec<Vec<f32>>) -> DocWrite {
+        let chunks = (0..vectors.len())
+            .map(|ord| Chunk {
+                ord,
+                text: format!("{name} part {ord}"),
+                context: name.to_string(),
+                heading_path: Vec::new(),
+                start_line: ord + 1,
+                end_line: ord + 1,
+                pages: None,
+                tokens: 3,
+                ocr: false,
+            })
+            .collect();
+        DocWrite {
+            doc: Document {
+                path: format!("/docs/{name}.md"),
+                title: name.to_string(),
+                text: name.to_string(),
+                hash: name.to_string(),
+                format: Format::Markdown,
+                pages: Vec::new(),
+                ocr_pages: Vec::new(),
+                collection: crate::types::DEFAULT_COLLECTION.to_string(),
+                meta: Default::default(),
+            },
+            chunks,
+            vectors,
+        }
+    }
+
+    fn unit(v: [f32; 3]) -> Vec<f32> {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter().map(|x| x / n).collect()
+    }
+
+    fn index_of(docs: &[DocWrite]) -> (tempfile::TempDir, Index) {
+        let dir = tempfile::tempdir().unwrap();
+        let info = EmbedderInfo {
+            id: "test".into(),
+            dims: 3,
+        };
+        Writer::open(dir.path(), &info, 1.0)
+            .unwrap()
+            .commit(docs, &[])
+            .unwrap();
+        let index = Index::open(dir.path(), Some(&info)).unwrap();
+        (dir, index)
+    }
+
+    #[test]
+    fn neighbours_are_measured_across_documents_only() {
+        // Two chunks of one document lie close together; each one's nearest chunk of another
+        // document is what counts.
+        let a1 = unit([1.0, 0.0, 0.0]);
+        let a2 = unit([1.0, 0.05, 0.0]);
+        let b = unit([1.0, 1.0, 0.0]);
+        let (_dir, index) = index_of(&[
+            doc("a", vec![a1.clone(), a2.clone()]),
+            doc("b", vec![b.clone()]),
+        ]);
+        let cos = vectors::cosine;
+        let expected = (cos(&a1, &b) + cos(&a2, &b) + cos(&b, &a1).max(cos(&b, &a2))) / 3.0;
+        let measured = index.neighbour_similarity().unwrap();
+        assert!(
+            (measured - expected).abs() < 1e-4,
+            "{measured} vs {expected}"
+        );
+        assert!(
+            measured < 0.8,
+            "the same document's chunk was counted: {measured}"
+        );
+        // Topics further apart read lower.
+        let (_dir, far) = index_of(&[
+            doc("a", vec![a1, a2]),
+            doc("c", vec![unit([0.0, 0.0, 1.0])]),
+        ]);
+        assert!(far.neighbour_similarity().unwrap() < measured);
+    }
+
+    #[test]
+    fn one_document_has_no_neighbours() {
+        let (_dir, index) =
+            index_of(&[doc("a", vec![unit([1.0, 0.0, 0.0]), unit([0.0, 1.0, 0.0])])]);
+        assert_eq!(index.neighbour_similarity(), None);
     }
 }

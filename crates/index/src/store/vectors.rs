@@ -168,6 +168,11 @@ impl Graph {
         })
     }
 
+    /// The stored vector of a chunk, when the graph holds it.
+    pub fn vector(&self, id: usize) -> Option<Vec<f32>> {
+        self.with_loaded(|l| l.points.get(&id).map(|p| p.get_v().to_vec()))
+    }
+
     /// Points in the graph, tombstones included.
     pub fn points(&self) -> usize {
         self.with_loaded(|l| l.points.len())
