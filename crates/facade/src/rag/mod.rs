@@ -20,6 +20,7 @@ use crate::types::{Answer, AnswerMode, Chunk, Document, Timings};
 
 mod documents;
 mod options;
+mod pipeline;
 mod questions;
 mod snapshots;
 mod watch;

@@ -12,7 +12,7 @@ pub const MAX_QUESTION_CHARS: usize = crate::limits::QUESTION_CHARS;
 use generate::EXTRACTIVE_SENTENCES;
 
 /// Closest sources listed with a refusal.
-const REFUSAL_SOURCES: usize = 3;
+pub(super) const REFUSAL_SOURCES: usize = 3;
 
 /// The refusal answer in English; a refusal speaks the question's language
 /// ([`crate::messages`]).
@@ -40,7 +40,8 @@ pub(super) struct Found {
     pub(super) sentence_vectors: Vec<(String, Vec<f32>)>,
 }
 
-/// What [`Rag::ask_events`] reports while it answers.
+/// What [`Rag::ask_events`] reports while it answers: the one event type every API shapes
+/// (the server's `/v1/ask` events and OpenAI chunks come from these).
 #[derive(Debug)]
 pub enum AskEvent<'a> {
     /// Retrieval is done: the sources the answer may cite, numbered from 1, and whether the
@@ -72,6 +73,8 @@ pub enum AskEvent<'a> {
         /// Parts in all.
         parts: usize,
     },
+    /// The answer is complete: the same value [`Rag::answer`] returns, last of all events.
+    Done(&'a crate::types::Answer),
 }
 
 impl Rag {
@@ -116,7 +119,7 @@ impl Rag {
 
     /// `hits` packed into the sources' share of the token budget for `settings`, reading the
     /// configured selection of them.
-    fn pack(
+    pub(super) fn pack(
         &self,
         question: &str,
         hits: Vec<crate::types::Hit>,
@@ -219,7 +222,10 @@ impl Rag {
     ) -> Result<Answer> {
         self.ask_events(question, options, &mut |event| match event {
             AskEvent::Piece(p) => on_piece(p),
-            AskEvent::Retrieved { .. } | AskEvent::Draft { .. } | AskEvent::Progress { .. } => true,
+            AskEvent::Retrieved { .. }
+            | AskEvent::Draft { .. }
+            | AskEvent::Progress { .. }
+            | AskEvent::Done(_) => true,
         })
     }
 
@@ -237,213 +243,15 @@ impl Rag {
         self.answer(question, None, on_event)
     }
 
-    /// Answers a resolved question ([`Rag::ask_events`]), admitted under the server's load:
-    /// with `shedding` (`serve.shed`), an overloaded device or a full model queue sheds the
-    /// question as `shedding.order` says instead of refusing it.
-    pub fn answer(
-        &self,
-        mut asked: Question,
-        shedding: Option<&crate::types::Shedding>,
-        on_event: &mut dyn FnMut(AskEvent<'_>) -> bool,
-    ) -> Result<Answer> {
-        let started = Instant::now();
-        let text = std::mem::take(&mut asked.text);
-        let question = text.as_str();
-        let mut models = self.models();
-        let skipped = match asked.quality {
-            crate::config::Quality::High if models.len() > 1 => Some(models.remove(0).name()),
-            _ => None,
-        };
-        let mut extractive = asked.extractive || models.is_empty();
-        let mut shed = None;
-        // Only a question the local machine would answer is shed for its load.
-        let local = models
-            .iter()
-            .any(|m| matches!(m, generate::answer::Model::Local(..)));
-        if let Some(s) = shedding {
-            if let (Some(reason), false, true) = (&s.overloaded, extractive, local) {
-                shed = shed_question(s, reason, false, &mut models, &mut asked, &mut extractive);
-            }
-        }
-        // A place in the local queue, when a local model answers first; a full queue sheds
-        // the question when shedding is on.
-        let mut ticket = match models.first() {
-            Some(generate::answer::Model::Local(llm, _)) if !extractive => match llm.reserve() {
-                Ok(t) => Some(t),
-                Err(Error::Busy(why)) => {
-                    let reason = "the local model's queue is full";
-                    shed = shedding.and_then(|s| {
-                        shed_question(s, reason, true, &mut models, &mut asked, &mut extractive)
-                    });
-                    if shed.is_none() {
-                        return Err(Error::Busy(why));
-                    }
-                    None
-                }
-                Err(e) => return Err(e),
-            },
-            _ => None,
-        };
-        // A question about whole documents (pinned, or named by the question) reads them.
-        let whole = self.whole_documents(question, &asked)?;
-        if !whole.is_empty() {
-            let mut answer =
-                self.ask_whole(question, whole, &asked, &models, extractive, on_event)?;
-            drop(ticket);
-            answer.shed = shed;
-            return Ok(answer);
-        }
-        let t0 = Instant::now();
-        // A follow-up the first model rewrites as a standalone question is searched as that
-        // alone; otherwise with the question before it (`retrieval.follow_up`).
-        let standalone = match models.first() {
-            Some(model)
-                if self.config.retrieval.follow_up == crate::config::FollowUp::Llm
-                    && asked.earlier.is_some()
-                    && !extractive =>
-            {
-                generate::answer::standalone(model, &self.config.llm, question, &asked.conversation)
-                    .filter(|s| validate_question(s).is_ok())
-            }
-            _ => None,
-        };
-        if standalone.is_some() {
-            asked.earlier = None;
-        }
-        let searched = standalone.as_deref().unwrap_or(question);
-        let found = self.find(searched, &asked)?;
-        let retrieve_ms = t0.elapsed().as_secs_f64() * 1e3;
-        let numbered: Vec<crate::types::Citation> = found
-            .hits
-            .iter()
-            .enumerate()
-            .map(|(i, h)| generate::citation(i + 1, h))
-            .collect();
-        // Refusals, notes and fallbacks are said in the question's language, told (from the
-        // sources' languages) only when one of them is needed: a generated answer has none.
-        let words = std::cell::LazyCell::new(|| {
-            crate::messages::for_question(question, found.hits.iter().map(|h| h.text.as_str()))
-        });
-        let go_on = on_event(AskEvent::Retrieved {
-            sources: &numbered,
-            evidence: &found.evidence,
-            refused: found.refused,
-        });
-        if found.refused {
-            ticket = None;
-        }
-        let t1 = Instant::now();
-        let generating = !models.is_empty() && !extractive && !found.refused && go_on;
-        // While the model reads the prompt, the sources' own sentences come first.
-        let mut draft_ms = None;
-        let draft = generating
-            .then(|| self.extract(searched, asked.earlier.as_deref(), &found))
-            .flatten();
-        let go_on = match draft {
-            Some(text) => {
-                let citations = generate::cite(&text, &found.hits);
-                draft_ms = Some(started.elapsed().as_secs_f64() * 1e3);
-                on_event(AskEvent::Draft {
-                    text: &text,
-                    citations: &citations,
-                })
-            }
-            None => go_on,
-        };
-        let mut out = if !go_on && !found.refused {
-            generate::answer::Routed::cancelled(!models.is_empty() && !extractive)
-        } else if generating {
-            let on_piece = &mut |p: &str| on_event(AskEvent::Piece(p));
-            let check =
-                |text: &str, sources: &[crate::types::Hit]| self.check_citations(text, sources);
-            let mut routed = generate::answer::route(
-                &models,
-                &self.config.llm,
-                generate::answer::Asking {
-                    question,
-                    conversation: &asked.conversation,
-                },
-                &found.hits,
-                asked.settings,
-                &check,
-                on_piece,
-            )?;
-            if let (Some(skipped), Some(r)) = (&skipped, routed.routing.as_mut()) {
-                r.reason = format!(
-                    "quality \"high\" asked for, {skipped} skipped; {}",
-                    r.reason
-                );
-            }
-            routed
-        } else {
-            self.without_model(
-                searched,
-                asked.earlier.as_deref(),
-                asked.extractive,
-                &found,
-                &|| *words,
-            )
-        };
-        drop(ticket);
-        let generate_ms = t1.elapsed().as_secs_f64() * 1e3 - out.check_ms;
-        let used = out.used.min(found.hits.len());
-        if out.mode == AnswerMode::Extractive {
-            let t = Instant::now();
-            out.sentences = self.check_citations(&out.text, &found.hits[..used]);
-            out.check_ms = t.elapsed().as_secs_f64() * 1e3;
-        }
-        let timings = Timings {
-            retrieve: retrieve_ms,
-            generate: generate_ms,
-            first_token: out.first_token,
-            draft: draft_ms,
-            check: out.check_ms,
-        };
-        let numbered = numbered[..used].to_vec();
-        let mut answer = self.assemble(&found, numbered, out, &|| *words, timings);
-        answer.shed = shed;
-        answer.standalone = standalone;
-        Ok(answer)
-    }
-
-    /// Retrieval and packing for one question: the hits the answer may cite, and whether the
-    /// documents are too far from the question to answer it (then the closest few, unpacked).
-    fn find(&self, question: &str, asked: &Question) -> Result<Found> {
-        let retrieved = self.retrieve_after(
-            question,
-            asked.earlier.as_deref(),
-            asked.top_k,
-            asked.scope(),
-        )?;
-        let evidence = retrieved.evidence;
-        let refused = evidence.score < evidence.threshold || retrieved.hits.is_empty();
-        let (hits, packing) = if refused {
-            let mut hits = retrieved.hits;
-            hits.truncate(REFUSAL_SOURCES);
-            (hits, Default::default())
-        } else {
-            self.pack(question, retrieved.hits, asked)
-        };
-        let mut trace = retrieved.trace;
-        if let Some(t) = trace.as_mut() {
-            trace_packing(t, if refused { None } else { Some(&packing) });
-        }
-        Ok(Found {
-            hits,
-            packing,
-            evidence,
-            refused,
-            degraded: retrieved.degraded,
-            trace,
-            query_vector: retrieved.query_vector,
-            sentence_vectors: retrieved.sentence_vectors,
-        })
-    }
-
     /// The sources' own sentences that answer `question` (after `earlier`, for a follow-up):
     /// picked by its words; by meaning, with an embedder, when it is in another language than
     /// its best source (their words cannot match) or when no sentence shares a word with it.
-    fn extract(&self, question: &str, earlier: Option<&str>, found: &Found) -> Option<String> {
+    pub(super) fn extract(
+        &self,
+        question: &str,
+        earlier: Option<&str>,
+        found: &Found,
+    ) -> Option<String> {
         let hits = &found.hits;
         let across = found.evidence.cross_lingual;
         // Sentences the evidence already embedded are not embedded again.
@@ -521,7 +329,7 @@ impl Rag {
 
     /// The answer when no model writes one: the refusal, or sentences extracted from the
     /// sources, with the note that says why.
-    fn without_model(
+    pub(super) fn without_model(
         &self,
         question: &str,
         earlier: Option<&str>,
@@ -646,65 +454,4 @@ pub(crate) fn check_scope(
 
 pub(super) fn validate_question(question: &str) -> Result<&str> {
     crate::limits::question(question).map_err(|e| Error::User(UserError::BadRequest(e)))
-}
-
-/// Tells each traced candidate in the top hits what packing did with it: read as passage n,
-/// merged into one, or dropped and why; all `refused` when the question was (`packing` none).
-fn trace_packing(trace: &mut crate::types::Trace, packing: Option<&crate::types::Packing>) {
-    for c in trace
-        .candidates
-        .iter_mut()
-        .filter(|c| c.outcome == "retrieved")
-    {
-        let Some(packing) = packing else {
-            c.outcome = "refused".into();
-            continue;
-        };
-        if let Some(p) = packing
-            .passages
-            .iter()
-            .find(|p| p.chunk_ids.contains(&c.chunk_id))
-        {
-            c.passage = Some(p.n);
-            c.outcome = if p.chunk_ids.len() > 1 && p.chunk_ids.first() != Some(&c.chunk_id) {
-                "merged".into()
-            } else {
-                "read".into()
-            };
-        } else if let Some((_, why)) = packing.dropped.iter().find(|(id, _)| *id == c.chunk_id) {
-            c.outcome = (*why).into();
-        }
-    }
-}
-
-/// Chunks a prompt reads when a question is shed to fewer chunks.
-const SHED_READ_CHUNKS: usize = 3;
-
-/// Applies the first of `shedding`'s actions that fits this question: remote models when the
-/// routing order has any, fewer chunks (unless the local queue refused it: that still needs the
-/// local model), else extractive. `None` when none fits.
-fn shed_question(
-    shedding: &crate::types::Shedding,
-    reason: &str,
-    queue_full: bool,
-    models: &mut Vec<generate::answer::Model<'_>>,
-    asked: &mut Question,
-    extractive: &mut bool,
-) -> Option<crate::types::Shed> {
-    use crate::types::ShedAction;
-    let remote = |m: &generate::answer::Model<'_>| matches!(m, generate::answer::Model::Remote(_));
-    let action = shedding.order.iter().copied().find(|a| match a {
-        ShedAction::Remote => models.iter().any(remote),
-        ShedAction::FewerChunks => !queue_full,
-        ShedAction::Extractive => true,
-    })?;
-    match action {
-        ShedAction::Remote => models.retain(remote),
-        ShedAction::FewerChunks => asked.read_max = SHED_READ_CHUNKS,
-        ShedAction::Extractive => *extractive = true,
-    }
-    Some(crate::types::Shed {
-        action,
-        reason: reason.to_string(),
-    })
 }

@@ -19,7 +19,7 @@ pub use extractive::{
     EXTRACTIVE_SENTENCES,
 };
 pub use gate::{gate, language_of};
-pub use llm::{BenchRun, Generation, Llm, Request, StopReason};
+pub use llm::{BenchRun, Generation, Llm, Request, StopReason, Ticket};
 pub use prompt::{
     conversation_part, partials_part, source_block, user_message, COMBINE_PROMPT, SYSTEM_PROMPT,
 };

@@ -174,25 +174,33 @@ pub async fn ask(
 }
 
 /// `/v1/ask`'s events.
-fn sse_ask(st: &mut StreamState, step: Step<'_>) -> Vec<Event> {
-    match step {
-        Step::Retrieved(sources, evidence, refused) => vec![sse_json(
+fn sse_ask(st: &mut StreamState, event: Result<AskEvent<'_>, &ApiError>) -> Vec<Event> {
+    let event = match event {
+        Ok(event) => event,
+        Err(e) => return vec![sse_json("error", &e.body())],
+    };
+    match event {
+        AskEvent::Retrieved {
+            sources,
+            evidence,
+            refused,
+        } => vec![sse_json(
             "retrieval",
             &json!({"sources": sources, "evidence": evidence, "refused": refused}),
         )],
-        Step::Draft(text, citations) => vec![sse_json(
+        AskEvent::Draft { text, citations } => vec![sse_json(
             "draft",
             &json!({"text": text, "citations": citations}),
         )],
-        Step::Piece(p) => {
+        AskEvent::Piece(p) => {
             st.streamed = true;
             vec![sse_json("token", &json!({ "text": p }))]
         }
-        Step::Progress(part, parts) => vec![sse_json(
+        AskEvent::Progress { part, parts } => vec![sse_json(
             "progress",
             &json!({"part": part.min(parts), "parts": parts, "combining": part > parts}),
         )],
-        Step::Done(a) => {
+        AskEvent::Done(a) => {
             let mut out = Vec::new();
             if !st.streamed && !a.answer.is_empty() {
                 // An extractive answer or a refusal is not generated token by token.
@@ -202,7 +210,6 @@ fn sse_ask(st: &mut StreamState, step: Step<'_>) -> Vec<Event> {
             out.push(sse_json("done", a));
             out
         }
-        Step::Failed(e) => vec![sse_json("error", &e.body())],
     }
 }
 

@@ -140,7 +140,7 @@ fn now() -> u64 {
 }
 
 /// `/v1/chat/completions`' stream events (`chat.completion.chunk`).
-fn sse_chat(st: &mut StreamState, step: Step<'_>) -> Vec<Event> {
+fn sse_chat(st: &mut StreamState, event: Result<AskEvent<'_>, &ApiError>) -> Vec<Event> {
     let chunk = |st: &StreamState, delta: Value, finish: Option<&str>, extra: Option<Value>| {
         let mut v = json!({
             "id": st.id, "object": "chat.completion.chunk", "created": st.created,
@@ -155,7 +155,7 @@ fn sse_chat(st: &mut StreamState, step: Step<'_>) -> Vec<Event> {
         Event::default().data(v.to_string())
     };
     let mut out = Vec::new();
-    if !st.started && !matches!(step, Step::Failed(_)) {
+    if !st.started && event.is_ok() {
         st.started = true;
         out.push(chunk(
             st,
@@ -164,27 +164,27 @@ fn sse_chat(st: &mut StreamState, step: Step<'_>) -> Vec<Event> {
             None,
         ));
     }
-    match step {
-        Step::Retrieved(..) => {}
+    match event {
+        Ok(AskEvent::Retrieved { .. }) => {}
         // Not content either: clients that know the extension show how far reading got.
-        Step::Progress(part, parts) => out.push(chunk(
+        Ok(AskEvent::Progress { part, parts }) => out.push(chunk(
             st,
             json!({}),
             None,
             Some(json!({"progress": {"part": part.min(parts), "parts": parts, "combining": part > parts}})),
         )),
         // Not content: OpenAI clients show only `delta.content`, which the model's answer fills.
-        Step::Draft(text, citations) => out.push(chunk(
+        Ok(AskEvent::Draft { text, citations }) => out.push(chunk(
             st,
             json!({}),
             None,
             Some(json!({"draft": {"text": text, "citations": citations}})),
         )),
-        Step::Piece(p) => {
+        Ok(AskEvent::Piece(p)) => {
             st.streamed = true;
             out.push(chunk(st, json!({ "content": p }), None, None));
         }
-        Step::Done(a) => {
+        Ok(AskEvent::Done(a)) => {
             if !st.streamed && !a.answer.is_empty() {
                 out.push(chunk(st, json!({ "content": a.answer }), None, None));
             }
@@ -201,7 +201,7 @@ fn sse_chat(st: &mut StreamState, step: Step<'_>) -> Vec<Event> {
                 })),
             ));
         }
-        Step::Failed(e) => out.push(Event::default().data(json!(e.body()).to_string())),
+        Err(e) => out.push(Event::default().data(json!(e.body()).to_string())),
     }
     out
 }

@@ -108,20 +108,9 @@ fn sse_json(name: &str, value: &impl Serialize) -> Event {
         .unwrap_or_else(|_| Event::default().event(name).data("{}"))
 }
 
-/// How one API shapes the events of an answer.
-type Shape = fn(&mut StreamState, Step<'_>) -> Vec<Event>;
-
-/// A step of an answer, for [`Shape`].
-enum Step<'a> {
-    Retrieved(&'a [Citation], &'a Evidence, bool),
-    /// The draft's text and citations.
-    Draft(&'a str, &'a [Citation]),
-    Piece(&'a str),
-    /// Reading part `.0` of `.1` of a whole-document answer (`.1 + 1`: combining).
-    Progress(usize, usize),
-    Done(&'a Answer),
-    Failed(&'a ApiError),
-}
+/// How one API shapes the library's events of an answer ([`AskEvent`], with paths already made
+/// public), or the error that ended it.
+type Shape = fn(&mut StreamState, Result<AskEvent<'_>, &ApiError>) -> Vec<Event>;
 
 /// What a shape remembers across steps.
 #[derive(Default)]
@@ -165,6 +154,7 @@ async fn stream_answer(
                 if server.stopping() {
                     return false;
                 }
+                // What a response shows: public paths, and HTML when asked for.
                 let events = match event {
                     AskEvent::Retrieved {
                         sources,
@@ -176,7 +166,12 @@ async fn stream_answer(
                         if st.html {
                             crate::passage::render(&mut sources);
                         }
-                        shape(&mut st, Step::Retrieved(&sources, evidence, refused))
+                        let event = AskEvent::Retrieved {
+                            sources: &sources,
+                            evidence,
+                            refused,
+                        };
+                        shape(&mut st, Ok(event))
                     }
                     AskEvent::Draft { text, citations } => {
                         let mut citations = citations.to_vec();
@@ -184,32 +179,38 @@ async fn stream_answer(
                         if st.html {
                             crate::passage::render(&mut citations);
                         }
-                        shape(&mut st, Step::Draft(text, &citations))
+                        let event = AskEvent::Draft {
+                            text,
+                            citations: &citations,
+                        };
+                        shape(&mut st, Ok(event))
                     }
-                    AskEvent::Piece(p) => shape(&mut st, Step::Piece(p)),
-                    AskEvent::Progress { part, parts } => {
-                        shape(&mut st, Step::Progress(part, parts))
+                    AskEvent::Done(answer) => {
+                        let mut answer = answer.clone();
+                        server.public_answer(&mut answer);
+                        if st.html {
+                            crate::passage::render_answer(&mut answer);
+                        }
+                        let mut events = shape(&mut st, Ok(AskEvent::Done(&answer)));
+                        events.extend(trailer.clone());
+                        events
+                    }
+                    event @ (AskEvent::Piece(_) | AskEvent::Progress { .. }) => {
+                        shape(&mut st, Ok(event))
                     }
                 };
                 send_all(events)
             });
         match result {
-            Ok(mut answer) => {
+            Ok(answer) => {
                 server.metrics.answer(&answer);
                 server.shed.observe(&answer, server.rag());
-                server.public_answer(&mut answer);
-                if st.html {
-                    crate::passage::render_answer(&mut answer);
-                }
-                let mut events = shape(&mut st, Step::Done(&answer));
-                events.extend(trailer);
-                send_all(events);
             }
             Err(e) if !st.started && !st.streamed => {
                 let _ = tx.blocking_send(Out::Fail(e.into()));
             }
             Err(e) => {
-                send_all(shape(&mut st, Step::Failed(&e.into())));
+                send_all(shape(&mut st, Err(&e.into())));
             }
         }
     });
