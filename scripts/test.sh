@@ -15,8 +15,9 @@ step "set-up" bash scripts/setup.sh
 step "llama-server" env TARGETS=llama-server bash scripts/build_llama_tools.sh
 step "fmt" cargo fmt --all --check
 step "clippy (builds every crate)" cargo clippy --release --workspace --all-targets -- -D warnings
-# The fast tier first (unit tests beside the code in every crate), then the end-to-end tier.
-step "unit tests (build and run)" cargo test --release --workspace --lib
+# The fast tier first (unit tests beside the code in every crate, and the xtask's), then the
+# end-to-end tier (the rag binary's own tests run with it).
+step "unit tests (build and run)" cargo test --release --workspace --exclude rag --lib --bins
 step "end-to-end tests (build and run)" cargo test --release --bins --test e2e
 # The Debian package installed and used in a clean debootstrapped Debian root (about 5 minutes;
 # needs root for debootstrap and chroot).

@@ -5,15 +5,19 @@
 //!   loopback for `scripts/bench_serve.sh` ([`load`]).
 //! - `build-times [FILE...]`: how long a one-line change takes to build, for each file
 //!   ([`build`]; docs/benchmarks.md, "Build times").
+//! - `eval-variants [DATASET]`: the retrieval variants of docs/retrieval.md, each a config file
+//!   `rag eval` runs ([`variants`]).
 
 mod build;
 mod load;
+mod variants;
 
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask load ADDR PATH BODY CLIENTS SECONDS
        cargo xtask chat ADDR BODIES CLIENTS PER_CLIENT
-       cargo xtask build-times [FILE...]";
+       cargo xtask build-times [FILE...]
+       cargo xtask eval-variants [DATASET]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -66,6 +70,8 @@ fn run(args: &[&str]) -> Result<(), String> {
             Ok(())
         }
         ["build-times", files @ ..] => build::times(files),
+        ["eval-variants"] => variants::run(None),
+        ["eval-variants", dataset] => variants::run(Some(dataset)),
         _ => Err(USAGE.to_string()),
     }
 }
