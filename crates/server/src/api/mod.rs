@@ -151,7 +151,8 @@ async fn stream_answer(
         let result = server
             .rag()
             .answer(question, shedding.as_ref(), &mut |event| {
-                if server.stopping() {
+                // A stopping server ends the answer, but still sends what was answered.
+                if server.stopping() && !matches!(event, AskEvent::Done(_)) {
                     return false;
                 }
                 // What a response shows: public paths, and HTML when asked for.
