@@ -6,7 +6,6 @@
 //! first so that only the change is timed.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// The files timed when none is named: the server's router and retrieval's entry point.
@@ -33,15 +32,7 @@ impl Drop for Restore<'_> {
 }
 
 fn cargo_build() -> Result<(), String> {
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--quiet"])
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("cargo build failed ({status})"))
-    }
+    crate::cargo(&["build", "--quiet"])
 }
 
 /// Times a one-line change in each of `files` (default [`DEFAULT_FILES`]); prints one line per

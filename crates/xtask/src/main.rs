@@ -12,7 +12,7 @@ mod build;
 mod load;
 mod variants;
 
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 
 const USAGE: &str = "usage: cargo xtask load ADDR PATH BODY CLIENTS SECONDS
        cargo xtask chat ADDR BODIES CLIENTS PER_CLIENT
@@ -73,5 +73,19 @@ fn run(args: &[&str]) -> Result<(), String> {
         ["eval-variants"] => variants::run(None),
         ["eval-variants", dataset] => variants::run(Some(dataset)),
         _ => Err(USAGE.to_string()),
+    }
+}
+
+/// Runs cargo (the one running this task, when cargo started it) with `args`; an error says
+/// which command failed.
+fn cargo(args: &[&str]) -> Result<(), String> {
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo {} failed ({status})", args.join(" ")))
     }
 }

@@ -219,13 +219,7 @@ pub fn run(dataset: Option<&str>) -> Result<(), String> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "dataset".into());
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "--quiet", "--bin", "rag"])
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err("cargo build --release failed".into());
-    }
+    crate::cargo(&["build", "--release", "--quiet", "--bin", "rag"])?;
     let rag = PathBuf::from("target/release/rag");
     let dir = std::env::temp_dir().join(format!("rag-variants-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;

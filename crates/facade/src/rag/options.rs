@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
-use questions::{check_scope, MAX_ANSWER_TOKENS, MAX_HISTORY_TURNS};
+use questions::{check_scope, validate_question, MAX_ANSWER_TOKENS, MAX_HISTORY_TURNS};
 
 /// How to answer, as a caller asks: every field optional over the configuration.
 #[derive(Debug, Clone, Default)]
@@ -80,7 +80,7 @@ impl Question {
     /// loading models.
     pub fn resolve(text: &str, options: &AskOptions, config: &Config) -> Result<Question> {
         let bad = |e: String| Error::User(UserError::BadRequest(e));
-        let text = crate::limits::question(text).map_err(bad)?.to_string();
+        let text = validate_question(text)?.to_string();
         let top_k =
             crate::config::check_top_k("top_k", options.top_k.unwrap_or(config.retrieval.top_k))
                 .map_err(bad)?;
@@ -95,11 +95,7 @@ impl Question {
         // OpenAI client resends the whole conversation; the body limit bounds a request).
         let history = &options.history[options.history.len().saturating_sub(MAX_HISTORY_TURNS)..];
         let earlier = match history.last() {
-            Some(turn) => Some(
-                crate::limits::question(&turn.question)
-                    .map_err(bad)?
-                    .to_string(),
-            ),
+            Some(turn) => Some(validate_question(&turn.question)?.to_string()),
             None => None,
         };
         let mut filter = options.filter.clone();

@@ -51,9 +51,9 @@ impl Rag {
     /// names. Empty for a question to answer from a search.
     pub(super) fn whole_documents(&self, question: &str, asked: &Question) -> Result<Chosen> {
         let index = self.open_index()?;
+        // Pins come without repeats (`Question::resolve`).
         let pin = &asked.pin;
         if !pin.is_empty() {
-            let mut ids: Vec<i64> = Vec::new();
             for &id in pin {
                 let readable = index
                     .doc_attrs(id)
@@ -63,12 +63,9 @@ impl Rag {
                         "no document with id {id} to pin; GET /v1/documents lists them"
                     ))));
                 }
-                if !ids.contains(&id) {
-                    ids.push(id);
-                }
             }
             return Ok(Chosen {
-                docs: ids,
+                docs: pin.clone(),
                 how: "pinned",
                 name: None,
             });
