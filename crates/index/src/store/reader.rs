@@ -50,7 +50,7 @@ pub struct Index {
     pub(super) embedder: Option<EmbedderInfo>,
     stats: Stats,
     folder: Option<(u64, u64)>,
-    /// [`Index::neighbour_similarity`], measured on first use.
+    /// [`Index::neighbour_similarity`], as recorded at commit or measured on first use.
     neighbour: std::sync::OnceLock<Option<f32>>,
 }
 
@@ -138,6 +138,10 @@ impl Index {
             .map(|id| id as usize)
             .collect();
         let stats = db.stats()?;
+        let neighbour = std::sync::OnceLock::new();
+        if let Some(recorded) = db.neighbour_similarity(manifest.generation)? {
+            let _ = neighbour.set(recorded);
+        }
         let docs = db.chunk_documents()?;
         let attrs = db.doc_attrs()?;
         let mut doc_chunk_ids: HashMap<i64, Vec<i64>> = HashMap::new();
@@ -157,7 +161,7 @@ impl Index {
             embedder: built,
             stats,
             folder: None,
-            neighbour: std::sync::OnceLock::new(),
+            neighbour,
         })
     }
 
@@ -347,12 +351,14 @@ impl Index {
     /// country) scores higher than one of scattered topics, and a question's cosine is read
     /// against it: the refusal's evidence (docs/retrieval.md, "A cut per index"). `None`
     /// without vectors or with a single document. Measured once per opened snapshot, on first
-    /// use (graph searches only; about 256 of them).
+    /// commit, by the writer, and stored with its generation; a snapshot without it (a crash
+    /// in between, an index from an older version) measures it on first use (graph searches
+    /// only; about 256 of them).
     pub fn neighbour_similarity(&self) -> Option<f32> {
         *self.neighbour.get_or_init(|| self.measure_neighbours())
     }
 
-    fn measure_neighbours(&self) -> Option<f32> {
+    pub(super) fn measure_neighbours(&self) -> Option<f32> {
         let started = std::time::Instant::now();
         let graph = self.vectors.as_ref()?;
         let mut live: Vec<i64> = self
@@ -480,6 +486,39 @@ mod tests {
             doc("c", vec![unit([0.0, 0.0, 1.0])]),
         ]);
         assert!(far.neighbour_similarity().unwrap() < measured);
+    }
+
+    #[test]
+    fn neighbours_are_recorded_at_commit_for_their_generation() {
+        let a = unit([1.0, 0.0, 0.0]);
+        let b = unit([1.0, 1.0, 0.0]);
+        let (dir, index) = index_of(&[doc("a", vec![a.clone()]), doc("b", vec![b.clone()])]);
+        let generation = index.generation();
+        let recorded = index
+            .db()
+            .unwrap()
+            .neighbour_similarity(generation)
+            .unwrap();
+        let measured = index.measure_neighbours();
+        assert!(measured.is_some());
+        assert_eq!(recorded, Some(measured));
+        // A reader takes the recorded value rather than measuring: change it and reopen.
+        index
+            .db()
+            .unwrap()
+            .set_neighbour_similarity(generation, Some(0.25))
+            .unwrap();
+        let info = index.embedder.clone().unwrap();
+        let reopened = Index::open(dir.path(), Some(&info)).unwrap();
+        assert_eq!(reopened.neighbour_similarity(), Some(0.25));
+        // A value recorded for another generation is not read: the reader measures.
+        index
+            .db()
+            .unwrap()
+            .set_neighbour_similarity(generation + 1, Some(0.25))
+            .unwrap();
+        let stale = Index::open(dir.path(), Some(&info)).unwrap();
+        assert_eq!(stale.neighbour_similarity(), measured);
     }
 
     #[test]

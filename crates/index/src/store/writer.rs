@@ -5,7 +5,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use super::{
-    bm25, manifest, mismatch, sqlite, vectors, DocWrite, EmbedFn, EmbedderInfo, Manifest,
+    bm25, manifest, mismatch, sqlite, vectors, DocWrite, EmbedFn, EmbedderInfo, Index, Manifest,
     Reindexed, Stats, StoredDoc, BM25_DIR, LOCK_FILE, SQLITE_FILE, VECTORS_DIR,
 };
 use crate::error::{Error, InternalError, Result, UserError};
@@ -306,7 +306,20 @@ impl Writer {
         crash_point("after-manifest");
         vectors::remove_except(&dir, manifest.vectors.as_deref());
         self.db.purge_tombstones(manifest.base_generation)?;
+        self.record_neighbours(generation);
         Ok(())
+    }
+
+    /// Measures the committed snapshot's [`Index::neighbour_similarity`] and records it in
+    /// SQLite for `generation`, so that no question pays for it. A failure only costs that:
+    /// a reader that finds no value for its generation measures it itself.
+    fn record_neighbours(&self, generation: u64) {
+        let measured = Index::open(&self.dir, Some(&self.embedder))
+            .map(|index| index.measure_neighbours())
+            .and_then(|value| self.db.set_neighbour_similarity(generation, value));
+        if let Err(e) = measured {
+            tracing::warn!(error = %e, "cannot record the index's neighbour similarity");
+        }
     }
 }
 

@@ -253,6 +253,34 @@ impl Db {
         }
     }
 
+    /// The neighbour similarity recorded for `generation` (`Some(None)`: recorded as having
+    /// none), or `None` when none was recorded for it.
+    pub fn neighbour_similarity(&self, generation: u64) -> Result<Option<Option<f32>>> {
+        let Some(value) = self.meta("neighbour_similarity")? else {
+            return Ok(None);
+        };
+        let Some((at, mean)) = value.split_once(' ') else {
+            return Ok(None);
+        };
+        if at.parse::<u64>().ok() != Some(generation) {
+            return Ok(None);
+        }
+        Ok(match mean {
+            "none" => Some(None),
+            m => m.parse::<f32>().ok().filter(|m| m.is_finite()).map(Some),
+        })
+    }
+
+    /// Records the neighbour similarity measured on `generation`'s snapshot.
+    pub fn set_neighbour_similarity(&self, generation: u64, mean: Option<f32>) -> Result<()> {
+        let mean = mean.map_or_else(|| "none".to_string(), |m| m.to_string());
+        self.conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('neighbour_similarity', ?1)",
+            [format!("{generation} {mean}")],
+        )?;
+        Ok(())
+    }
+
     /// The chunking the documents were cut with (see `Writer::chunking`).
     pub fn chunking(&self) -> Result<Option<String>> {
         self.meta("chunking")
