@@ -92,14 +92,16 @@ fn main() -> anyhow::Result<()> {
     let texts: Vec<String> = db
         .prepare("SELECT context, text FROM chunks ORDER BY id")?
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-        .map(|r| r.map(|(c, t)| rag::ingest::embedding_text(&c, &t)))
+        .map(|r| r.map(|(c, t)| rag_index::ingest::embedding_text(&c, &t)))
         .collect::<Result<_, _>>()?;
     drop(db);
-    let embedder = rag::embed::Embedder::load(&config(&index).embedder)?;
+    let embedder = rag_models::embed::Embedder::load(&config(&index).embedder)?;
     let t = Instant::now();
     let mut embedded = 0;
     for batch in texts.chunks(256) {
-        embedded += embedder.embed_raw(batch, rag::embed::EMBED_BATCH)?.len();
+        embedded += embedder
+            .embed_raw(batch, rag_models::embed::EMBED_BATCH)?
+            .len();
     }
     let raw_s = t.elapsed().as_secs_f64();
     anyhow::ensure!(embedded == texts.len());

@@ -26,10 +26,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rag::retrieve::{self, Mode};
-use rag::store::{DocWrite, EmbedderInfo, Index, Writer};
 use rag::types::Chunk;
 use rag::{Document, Format, Rag};
+use rag_index::store::{DocWrite, EmbedderInfo, Index, Writer};
+use rag_query::retrieve::{self, Mode};
 
 mod common;
 use common::{config, root};
@@ -547,7 +547,7 @@ fn filtered(
                 Some(&allowed),
             );
         });
-        let how = if rag::store::exact_is_cheaper(kept.len(), all.len()) {
+        let how = if rag_index::store::exact_is_cheaper(kept.len(), all.len()) {
             "exact scan"
         } else {
             "filtered graph walk"

@@ -387,7 +387,7 @@ fn embedder_reproduces_published_similarities() {
     let mut config = rag::Config::default();
     config.embedder.dir = root().join("models/all-MiniLM-L6-v2");
     config.embedder.onnxruntime = root().join("runtime/onnxruntime/libonnxruntime.so");
-    let e = rag::embed::Embedder::load(&config.embedder).unwrap();
+    let e = rag_models::embed::Embedder::load(&config.embedder).unwrap();
     let v = e
         .embed(&[
             "A man is eating food.".to_string(),
@@ -395,8 +395,8 @@ fn embedder_reproduces_published_similarities() {
             "The girl is carrying a baby.".to_string(),
         ])
         .unwrap();
-    let near = rag::embed::cosine(&v[0], &v[1]);
-    let far = rag::embed::cosine(&v[0], &v[2]);
+    let near = rag_models::embed::cosine(&v[0], &v[1]);
+    let far = rag_models::embed::cosine(&v[0], &v[2]);
     // Published sentence-transformers figures, to 2 decimals.
     assert!(
         (near - 0.7553).abs() < 0.005,

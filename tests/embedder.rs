@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use rag::config::EmbedderConfig;
-use rag::embed::{cosine, Embedder};
+use rag_models::embed::{cosine, Embedder};
 use serde_json::Value;
 
 use crate::support::root;

@@ -42,7 +42,7 @@ fn multi_part_questions_get_a_sentence_for_each_part() {
         whole += usize::from(here == wanted.len());
         // Within the length cap.
         assert!(
-            answer.chars().count() <= rag::generate::EXTRACTIVE_MAX_CHARS + 40,
+            answer.chars().count() <= rag_query::generate::EXTRACTIVE_MAX_CHARS + 40,
             "{answer}"
         );
     }

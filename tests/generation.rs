@@ -89,11 +89,17 @@ fn a_reader_that_stops_cancels_the_generation_and_the_model_serves_the_next() {
         })
         .unwrap();
     assert_eq!(seen, 1);
-    assert_eq!(a.stop_reason, Some(rag::generate::StopReason::Cancelled));
+    assert_eq!(
+        a.stop_reason,
+        Some(rag_query::generate::StopReason::Cancelled)
+    );
     assert!(a.routing.unwrap().reason.contains("stopped"));
     // The worker noticed, stopped, and takes the next question.
     let b = rag.ask(QUESTION, &AskOptions::default()).unwrap();
-    assert_ne!(b.stop_reason, Some(rag::generate::StopReason::Cancelled));
+    assert_ne!(
+        b.stop_reason,
+        Some(rag_query::generate::StopReason::Cancelled)
+    );
 }
 
 #[test]
@@ -106,7 +112,7 @@ fn the_loop_guard_stops_greedy_repetition() {
     let a = rag.ask(QUESTION, &options).unwrap();
     assert_eq!(
         a.stop_reason,
-        Some(rag::generate::StopReason::Loop),
+        Some(rag_query::generate::StopReason::Loop),
         "{}",
         a.answer
     );
@@ -122,7 +128,7 @@ fn the_loop_guard_stops_greedy_repetition() {
         c.llm.loop_repeats = 0;
     });
     let b = rag.ask(QUESTION, &options).unwrap();
-    assert_ne!(b.stop_reason, Some(rag::generate::StopReason::Loop));
+    assert_ne!(b.stop_reason, Some(rag_query::generate::StopReason::Loop));
 }
 
 #[test]
@@ -179,9 +185,9 @@ fn the_saved_system_prompt_state_gives_the_same_answer_as_decoding_it() {
     assert_eq!(first.answer, fresh.answer);
 }
 
-fn request(question: &str, sources: &[&str]) -> rag::generate::Request {
-    rag::generate::Request {
-        system: rag::generate::SYSTEM_PROMPT.to_string(),
+fn request(question: &str, sources: &[&str]) -> rag_query::generate::Request {
+    rag_query::generate::Request {
+        system: rag_query::generate::SYSTEM_PROMPT.to_string(),
         question: question.into(),
         conversation: String::new(),
         sources: sources
@@ -203,10 +209,10 @@ fn request(question: &str, sources: &[&str]) -> rag::generate::Request {
 fn engine(
     cached_sources: usize,
     reuse_prefix: bool,
-) -> impl Fn(rag::generate::Request) -> rag::generate::Generation {
+) -> impl Fn(rag_query::generate::Request) -> rag_query::generate::Generation {
     let mut c = config(&shared_index(), vec![tiny_gguf()]).llm;
     c.cached_sources = cached_sources;
-    let llm = rag::generate::Llm::load(&[tiny_gguf()], &c).unwrap();
+    let llm = rag_query::generate::Llm::load(&[tiny_gguf()], &c).unwrap();
     move |mut r| {
         r.reuse_prefix = reuse_prefix;
         llm.generate(0, r, |_| true).unwrap()

@@ -192,7 +192,7 @@ fn no_chunk_is_cut_by_the_embedder_even_with_long_headers() {
     assert!(rows.len() > 40, "{} chunks", rows.len());
     let mut with_header = 0;
     for (context, text) in &rows {
-        let embedded = rag::ingest::embedding_text(context, text);
+        let embedded = rag_index::ingest::embedding_text(context, text);
         let n = tokenizer.encode(embedded.as_str(), true).unwrap().len();
         assert!(
             n <= 256,

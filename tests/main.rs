@@ -1,6 +1,5 @@
 //! End-to-end tests: the real `rag` binary and server over the bundled corpus.
 mod answers;
-mod architecture;
 mod capacity;
 mod collections;
 mod conversation;

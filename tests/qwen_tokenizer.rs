@@ -6,7 +6,7 @@
 //! `scripts/qwen_tokens.py`).
 
 use rag::config::LlmConfig;
-use rag::generate::Llm;
+use rag_query::generate::Llm;
 use serde_json::Value;
 
 use crate::support::root;

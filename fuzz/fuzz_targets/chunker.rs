@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use rag::ingest::{embedding_text, Chunker};
+use rag_index::ingest::{embedding_text, Chunker};
 use rag::{Document, Format};
 use tokenizers::Tokenizer;
 
@@ -16,7 +16,7 @@ fn tokenizer() -> &'static Tokenizer {
     TOKENIZER.get_or_init(|| {
         let dir = std::env::var("RAG_FUZZ_TOKENIZER_DIR")
             .unwrap_or_else(|_| "../models/all-MiniLM-L6-v2".into());
-        rag::embed::load_tokenizer(std::path::Path::new(&dir))
+        rag_models::embed::load_tokenizer(std::path::Path::new(&dir))
             .expect("tokenizer (run scripts/setup.sh, or set RAG_FUZZ_TOKENIZER_DIR)")
     })
 }
@@ -47,8 +47,8 @@ fuzz_target!(|data: &[u8]| {
         assert!(c.start_line >= 1 && c.start_line <= c.end_line && c.end_line <= lines.len());
         let span = lines[c.start_line - 1..c.end_line].join("\n");
         assert!(span.contains(c.text.trim()), "chunk not within its lines");
-        let n = rag::embed::count_tokens(tokenizer(), &embedding_text(&c.context, &c.text))
+        let n = rag_models::embed::count_tokens(tokenizer(), &embedding_text(&c.context, &c.text))
             .expect("tokenizing valid UTF-8 never fails");
-        assert!(n + 2 <= rag::embed::MAX_INPUT_TOKENS, "{n} tokens with header");
+        assert!(n + 2 <= rag_models::embed::MAX_INPUT_TOKENS, "{n} tokens with header");
     }
 });

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rag::ingest::formats;
+use rag_index::ingest::formats;
 use rag::Format;
 
 fuzz_target!(|data: &[u8]| {

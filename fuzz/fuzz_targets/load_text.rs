@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rag::ingest::formats;
+use rag_index::ingest::formats;
 
 fuzz_target!(|data: &[u8]| {
     rag_fuzz_common::quiet_panics();

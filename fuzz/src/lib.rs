@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::sync::{Mutex, Once};
 
-use rag::ingest::Parsed;
+use rag_index::ingest::Parsed;
 
 /// Lets the loaders contain panics of third-party parsers as they do in production (libFuzzer's
 /// hook would abort first), and prints each contained panic's location once, so that runs

@@ -222,7 +222,12 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
                 }
                 true
             })?;
-            emit(json, &answer, print_answer)?;
+            if json {
+                // The answer's JSON is the API's (`POST /v1/ask`), one shape for both.
+                emit(true, &rag_api::Answer::from(&answer), |_, _| Ok(()))?;
+            } else {
+                emit(false, &answer, print_answer)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor { json } => {

@@ -1,20 +1,22 @@
 //! `rag`: offline question answering over local documents.
 //!
-//! Documents go in through [`Rag::ingest`] (stages: [`ingest`] -> [`store`]); questions come out
-//! of [`Rag::ask`] ([`retrieve`] -> [`generate`]) answered with citations that map back to the
-//! document and lines they came from. The CLI (`src/main.rs`) and the HTTP server (the
-//! `rag-server` crate) are thin shells over [`Rag`].
+//! Documents go in through [`Rag::ingest`] (stages: ingest -> store, the `rag-index` crate);
+//! questions come out of [`Rag::ask`] (retrieve -> generate, `rag-query`) answered with
+//! citations that map back to the document and lines they came from. The CLI (`src/main.rs`)
+//! and the HTTP server (the `rag-server` crate) are thin shells over [`Rag`].
 //!
-//! This crate is `rag-facade` in the workspace and `rag` in code: it re-exports every stage's
-//! modules from the crates below it (`rag::types`, `rag::store`, ...), so the shells, the
-//! tests and the benches name one library.
+//! This crate is `rag-facade` in the workspace and `rag` in code. It re-exports the ground
+//! floor (`rag::types`, `rag::config`, ...) and the face: [`Rag`], its options and reports, the
+//! tools. The stages themselves are not re-exported: a shell that depends on this crate alone
+//! cannot name them, so the compiler holds the shells to the face (docs/design.md, "Map").
+//! Tests, benches and fuzz targets that drive a stage directly depend on its crate.
 
 #![deny(missing_docs)]
 
 pub use rag_core::{analysis, config, error, limits, messages, types};
-pub use rag_index::{ingest, store};
-pub use rag_models::{embed, profile};
-pub use rag_query::{generate, retrieve};
+use rag_index::{ingest, store};
+use rag_models::{embed, profile};
+use rag_query::{generate, retrieve};
 
 mod rag;
 pub mod tools;

@@ -101,10 +101,10 @@ impl Server {
     }
 
     /// A stored document as responses show it ([`Server::public_path`]).
-    pub fn public_doc(&self, doc: &rag::StoredDoc) -> rag::StoredDoc {
-        rag::StoredDoc {
+    pub fn public_doc(&self, doc: &rag::StoredDoc) -> rag_api::StoredDoc {
+        rag_api::StoredDoc {
             path: self.public_path(&doc.path),
-            ..doc.clone()
+            ..doc.into()
         }
     }
 

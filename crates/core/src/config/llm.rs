@@ -58,7 +58,7 @@ impl Sampling {
 }
 
 /// Sampling settings for one request; unset fields keep the configured value.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct SamplingOverride {
     /// Temperature.
@@ -93,7 +93,7 @@ impl SamplingOverride {
 }
 
 /// Whether the model may think before answering. Thinking text never reaches the answer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Thinking {
     /// No thinking (the default for small models).
@@ -117,7 +117,7 @@ impl std::str::FromStr for Thinking {
 }
 
 /// Which models a question may start with.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Quality {
     /// The routing order: the first (small) model first.

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 
 /// How an answer was produced.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum AnswerMode {
     /// Written by the language model from the sources.
@@ -19,7 +19,7 @@ pub enum AnswerMode {
 }
 
 /// Why generation stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
     /// The model ended its turn.
@@ -35,7 +35,7 @@ pub enum StopReason {
 }
 
 /// How one cited source supports one sentence.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CitationCheck {
     /// The source number, `[n]`.
     pub n: usize,
@@ -53,7 +53,7 @@ pub struct CitationCheck {
 }
 
 /// One sentence of the answer and whether its citations support it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SentenceSupport {
     /// The sentence, markers included.
     pub text: String,
@@ -66,7 +66,7 @@ pub struct SentenceSupport {
 }
 
 /// How strongly retrieval found the question's subject in the documents.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Evidence {
     /// The score compared with the threshold.
     pub score: f32,
@@ -114,7 +114,7 @@ pub struct Evidence {
 }
 
 /// One model's try at the answer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Attempt {
     /// The model (file name).
     pub model: String,
@@ -127,7 +127,7 @@ pub struct Attempt {
 }
 
 /// Which model answered and why.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Routing {
     /// Every model tried, in order.
     pub attempts: Vec<Attempt>,
@@ -138,7 +138,7 @@ pub struct Routing {
 }
 
 /// Token counts of a generation.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct GenerationStats {
     /// Prompt tokens.
     pub prompt_tokens: usize,
@@ -151,7 +151,7 @@ pub struct GenerationStats {
 }
 
 /// One numbered source cited by the answer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Citation {
     /// The number used in the answer, `[n]`.
     pub n: usize,
@@ -170,7 +170,7 @@ pub struct Citation {
 }
 
 /// Wall-clock time spent per stage, in milliseconds.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Timings {
     /// Hybrid retrieval, including query embedding.
     pub retrieve: f64,
@@ -189,7 +189,7 @@ pub struct Timings {
 }
 
 /// One passage given to the model: neighbouring chunks merged.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PackedPassage {
     /// Its number in the prompt, `[n]`.
     pub n: usize,
@@ -200,7 +200,7 @@ pub struct PackedPassage {
 }
 
 /// What packing did with the retrieved chunks.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Packing {
     /// Tokens available to sources: the model's context minus the answer budget, the
     /// instructions and the question.
@@ -228,7 +228,7 @@ pub struct Packing {
 }
 
 /// An answer with its checked citations.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Answer {
     /// The answer text, with `[n]` markers.
     pub answer: String,
@@ -279,7 +279,7 @@ pub struct Answer {
 }
 
 /// How one server is doing, for `/readyz` and `/metrics`.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct BackendState {
     /// The server's base URL.
     pub url: String,
@@ -304,7 +304,7 @@ pub struct BackendState {
 }
 
 /// A remote model's pool, for `/readyz` and `/metrics`.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct PoolState {
     /// The remote model's name (`[llm.remote.NAME]`).
     pub model: String,
@@ -314,7 +314,7 @@ pub struct PoolState {
 
 /// What an overloaded or throttled device does with a question instead of answering it the
 /// usual way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ShedAction {
     /// Hand it to the remote models of the routing order.
@@ -335,7 +335,7 @@ pub struct Shedding {
 }
 
 /// How one question was shed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Shed {
     /// What was done instead.
     pub action: ShedAction,

@@ -85,7 +85,7 @@ pub fn embedding_text(context: &str, text: &str) -> String {
 }
 
 /// The formats `rag ingest` reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// Markdown.
@@ -233,7 +233,7 @@ pub struct Chunk {
 }
 
 /// Where a chunk lies: its document and its place inside it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Place {
     /// Document path (`path#id` for a JSONL record).
     pub path: String,
@@ -280,7 +280,7 @@ impl Place {
 }
 
 /// A retrieved chunk with where it came from and how it ranked.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Hit {
     /// Chunk id in the store.
     pub chunk_id: i64,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 
 /// One earlier exchange of a conversation, sent with a follow-up question.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Turn {
     /// What was asked.
     pub question: String,
@@ -18,31 +18,26 @@ pub struct Turn {
 
 /// Which documents a question may draw on, applied inside retrieval (before the top hits are
 /// cut): every field that is set must hold. An empty filter keeps everything.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Filter {
     /// Collections to search (one name or a list); empty: every collection the caller may read.
     #[serde(deserialize_with = "one_or_many", alias = "collection")]
-    #[schema(value_type = Vec<String>)]
     pub collections: Vec<String>,
     /// Documents whose path (as indexed: absolute, or `file#id` for a JSONL record) starts with
     /// this.
     pub path_prefix: Option<String>,
     /// Formats (`pdf`, `markdown`, `html`, `text`, `docx`, `image`, `jsonl`), one or a list.
     #[serde(deserialize_with = "one_or_many")]
-    #[schema(value_type = Vec<String>)]
     pub format: Vec<String>,
     /// Document languages (ISO 639-1 codes as `GET /v1/documents` shows them), one or a list.
     #[serde(deserialize_with = "one_or_many")]
-    #[schema(value_type = Vec<String>)]
     pub language: Vec<String>,
     /// Document ids.
     pub documents: Vec<i64>,
     /// Ingested at or after: Unix seconds, a date (`2026-11-01`, midnight UTC) or RFC 3339.
-    #[schema(value_type = Option<String>)]
     pub ingested_after: Option<Instant>,
     /// Ingested before: as `ingested_after`.
-    #[schema(value_type = Option<String>)]
     pub ingested_before: Option<Instant>,
     /// User metadata that must match exactly (`{"team": "finance"}`).
     pub meta: std::collections::BTreeMap<String, String>,
@@ -113,7 +108,7 @@ pub fn one_or_many<'de, D: serde::Deserializer<'de>>(
 }
 
 /// How a whole-document question was answered.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct WholeDocument {
     /// The documents read (ids).
     pub documents: Vec<i64>,

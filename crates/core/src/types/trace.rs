@@ -7,7 +7,7 @@ use super::*;
 
 /// Why retrieval used what it used, for an operator (`"trace": true`, `rag ask --trace`).
 /// Only documents the caller may read appear in it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Trace {
     /// The filter as applied (collections the caller named, and the rest).
     pub filter: Filter,
@@ -31,7 +31,7 @@ pub struct Trace {
 }
 
 /// One fused candidate in a [`Trace`].
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TraceCandidate {
     /// Chunk id.
     pub chunk_id: i64,
@@ -67,7 +67,7 @@ pub struct TraceCandidate {
 }
 
 /// A candidate the filter removed, in a [`Trace`].
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TraceRemoved {
     /// Chunk id.
     pub chunk_id: i64,

@@ -39,7 +39,7 @@ pub fn check_meta(meta: &std::collections::BTreeMap<String, String>) -> Result<(
 }
 
 /// One ingest run as the index remembers it.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct IngestRun {
     /// When it ended (Unix seconds).
     pub at: i64,
@@ -48,7 +48,6 @@ pub struct IngestRun {
     /// The collection it ingested into (absent for a golden-question check).
     pub collection: Option<String>,
     /// Its report: added, updated, unchanged, removed, skipped (`"path: reason"`), and so on.
-    #[schema(value_type = Object)]
     pub report: serde_json::Value,
 }
 

@@ -20,21 +20,21 @@ pub struct AskRequest {
     pub extractive: bool,
     /// Sampling for this question; unset fields keep the configured values.
     #[serde(default)]
-    pub sampling: Option<SamplingOverride>,
+    pub sampling: Option<wire::SamplingOverride>,
     /// `"off"` or `"bounded"` (default: `llm.thinking`).
     #[serde(default)]
-    pub thinking: Option<Thinking>,
+    pub thinking: Option<wire::Thinking>,
     /// Most answer tokens (default `llm.max_tokens`).
     #[serde(default)]
     pub max_tokens: Option<u32>,
     /// `"high"` goes straight to the larger models (the first of the routing order is skipped
     /// when another follows it); default `"normal"`.
     #[serde(default)]
-    pub quality: Quality,
+    pub quality: wire::Quality,
     /// The conversation so far, oldest first (`[{"question": "…", "answer": "…"}]`): the
     /// question is read as a follow-up of the last one (at most 50 turns).
     #[serde(default)]
-    pub history: Vec<Turn>,
+    pub history: Vec<wire::Turn>,
     /// Sources and citations also carry their text as safe HTML (`html`: markdown rendered,
     /// a document's own HTML shown as text, no links or images), for pages that show passages.
     #[serde(default)]
@@ -50,7 +50,7 @@ pub struct AskRequest {
     /// Metadata filters, applied inside retrieval: path_prefix, format, language, documents,
     /// ingested_after, ingested_before, meta.
     #[serde(default)]
-    pub filter: rag::types::Filter,
+    pub filter: wire::Filter,
     /// Return the retrieval trace: every candidate's ranks and scores, what the filter
     /// removed, what packing kept or cut, the evidence's parts.
     #[serde(default)]
@@ -72,7 +72,7 @@ pub struct SearchRequest {
     pub top_k: Option<usize>,
     /// The conversation so far, oldest first, as for `/v1/ask`.
     #[serde(default)]
-    pub history: Vec<Turn>,
+    pub history: Vec<wire::Turn>,
     /// Collections to search (a name or a list; default: every collection the token reads).
     #[serde(
         default,
@@ -84,7 +84,7 @@ pub struct SearchRequest {
     /// Metadata filters, applied inside retrieval: path_prefix, format, language, documents,
     /// ingested_after, ingested_before, meta.
     #[serde(default)]
-    pub filter: rag::types::Filter,
+    pub filter: wire::Filter,
     /// Return the retrieval trace: every candidate's ranks and scores, what the filter
     /// removed, what packing kept or cut, the evidence's parts.
     #[serde(default)]
@@ -95,15 +95,15 @@ pub struct SearchRequest {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SearchResponse {
     /// Fused hits, best first.
-    pub hits: Vec<Hit>,
+    pub hits: Vec<wire::Hit>,
     /// How strongly the documents match.
-    pub evidence: Evidence,
+    pub evidence: wire::Evidence,
     /// `"bm25_only"` when the vector side could not run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub degraded: Option<String>,
     /// Why these hits (`"trace": true`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub trace: Option<rag::types::Trace>,
+    pub trace: Option<wire::Trace>,
 }
 
 /// What every question request shares, as [`AskOptions`]: the caller's scope, the
@@ -113,12 +113,12 @@ pub(super) fn scoped_options(
     s: &Server,
     access: &Access,
     collections: &[String],
-    filter: &rag::types::Filter,
+    filter: wire::Filter,
 ) -> AskOptions {
     AskOptions {
         visible: access.grant.visible.clone(),
         collections: collections.to_vec(),
-        filter: filter.clone(),
+        filter: filter.into(),
         path_roots: s.path_roots().to_vec(),
         ..AskOptions::default()
     }
@@ -130,12 +130,12 @@ fn ask_options(s: &Server, req: &AskRequest, access: &Access) -> AskOptions {
         pin: req.pin.clone(),
         extractive: req.extractive,
         top_k: req.top_k,
-        sampling: req.sampling.clone().unwrap_or_default(),
-        thinking: req.thinking,
+        sampling: req.sampling.clone().map(Into::into).unwrap_or_default(),
+        thinking: req.thinking.map(Into::into),
         max_tokens: req.max_tokens,
-        quality: req.quality,
-        history: req.history.clone(),
-        ..scoped_options(s, access, &req.collections, &req.filter)
+        quality: req.quality.into(),
+        history: turns(&req.history),
+        ..scoped_options(s, access, &req.collections, req.filter.clone())
     }
 }
 
@@ -147,7 +147,7 @@ fn ask_options(s: &Server, req: &AskRequest, access: &Access) -> AskOptions {
 /// `error` (`{"error": {...}}`). A whole-document answer too long for one prompt also sends
 /// `progress` (`{"part", "parts", "combining"}`) before each part and before combining them. Keep-alive comments are sent while the model works.
 #[utoipa::path(post, path = "/v1/ask", request_body = AskRequest, responses(
-    (status = 200, description = "The answer (JSON), or its event stream (text/event-stream)", body = Answer),
+    (status = 200, description = "The answer (JSON), or its event stream (text/event-stream)", body = wire::Answer),
     (status = 400, description = "Bad question or settings", body = ErrorBody),
     (status = 503, description = "The model is busy (Retry-After) or there is no index", body = ErrorBody)
 ))]
@@ -170,7 +170,7 @@ pub async fn ask(
     if req.html {
         crate::passage::render_answer(&mut answer);
     }
-    Ok(Json(answer).into_response())
+    Ok(Json(wire::Answer::from(&answer)).into_response())
 }
 
 /// `/v1/ask`'s events.
@@ -186,11 +186,11 @@ fn sse_ask(st: &mut StreamState, event: Result<AskEvent<'_>, &ApiError>) -> Vec<
             refused,
         } => vec![sse_json(
             "retrieval",
-            &json!({"sources": sources, "evidence": evidence, "refused": refused}),
+            &json!({"sources": wires::<_, wire::Citation>(sources), "evidence": wire::Evidence::from(evidence), "refused": refused}),
         )],
         AskEvent::Draft { text, citations } => vec![sse_json(
             "draft",
-            &json!({"text": text, "citations": citations}),
+            &json!({"text": text, "citations": wires::<_, wire::Citation>(citations)}),
         )],
         AskEvent::Piece(p) => {
             st.streamed = true;
@@ -206,8 +206,12 @@ fn sse_ask(st: &mut StreamState, event: Result<AskEvent<'_>, &ApiError>) -> Vec<
                 // An extractive answer or a refusal is not generated token by token.
                 out.push(sse_json("token", &json!({ "text": a.answer })));
             }
-            out.extend(a.citations.iter().map(|c| sse_json("citation", c)));
-            out.push(sse_json("done", a));
+            out.extend(
+                a.citations
+                    .iter()
+                    .map(|c| sse_json("citation", &wire::Citation::from(c))),
+            );
+            out.push(sse_json("done", &wire::Answer::from(a)));
             out
         }
     }
@@ -232,9 +236,9 @@ pub async fn search(
     let mut r = tokio::task::spawn_blocking(move || {
         let options = AskOptions {
             top_k: req.top_k,
-            history: req.history,
+            history: turns(&req.history),
             trace: req.trace,
-            ..scoped_options(&server, &access, &req.collections, &req.filter)
+            ..scoped_options(&server, &access, &req.collections, req.filter)
         };
         rag.search_with(&req.question, &options)
     })
@@ -246,9 +250,9 @@ pub async fn search(
         s.public_trace(t);
     }
     Ok(Json(SearchResponse {
-        hits: r.hits,
-        evidence: r.evidence,
+        hits: wires(&r.hits),
+        evidence: (&r.evidence).into(),
         degraded: r.degraded.map(|_| rag::BM25_ONLY.to_string()),
-        trace: r.trace,
+        trace: r.trace.as_ref().map(wire::Trace::from),
     }))
 }

@@ -60,7 +60,7 @@ pub struct ChatRequest {
     pub collections: Vec<String>,
     /// Metadata filters, as for `/v1/ask` (an extension).
     #[serde(default)]
-    pub filter: rag::types::Filter,
+    pub filter: wire::Filter,
 }
 
 /// A chat completion (OpenAI shape) with the answer's citations and sources added.
@@ -79,9 +79,9 @@ pub struct ChatCompletion {
     /// Token counts.
     pub usage: ChatUsage,
     /// The sources the answer cites, `[n]` mapped to document and place.
-    pub citations: Vec<Citation>,
+    pub citations: Vec<wire::Citation>,
     /// Every source given to the model, numbered.
-    pub sources: Vec<Citation>,
+    pub sources: Vec<wire::Citation>,
 }
 
 /// The answer as an assistant message.
@@ -178,7 +178,7 @@ fn sse_chat(st: &mut StreamState, event: Result<AskEvent<'_>, &ApiError>) -> Vec
             st,
             json!({}),
             None,
-            Some(json!({"draft": {"text": text, "citations": citations}})),
+            Some(json!({"draft": {"text": text, "citations": wires::<_, wire::Citation>(citations)}})),
         )),
         Ok(AskEvent::Piece(p)) => {
             st.streamed = true;
@@ -195,7 +195,8 @@ fn sse_chat(st: &mut StreamState, event: Result<AskEvent<'_>, &ApiError>) -> Vec
                 json!({}),
                 Some(finish_reason(a)),
                 Some(json!({
-                    "citations": a.citations, "sources": a.sources,
+                    "citations": wires::<_, wire::Citation>(&a.citations),
+                    "sources": wires::<_, wire::Citation>(&a.sources),
                     "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
                               "total_tokens": prompt + completion},
                 })),
@@ -265,7 +266,7 @@ pub async fn chat_completions(
         sampling,
         max_tokens: req.max_completion_tokens.or(req.max_tokens),
         history,
-        ..super::ask::scoped_options(&s, &access, &req.collections, &req.filter)
+        ..super::ask::scoped_options(&s, &access, &req.collections, req.filter.clone())
     };
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
     if req.stream {
@@ -311,8 +312,8 @@ pub async fn chat_completions(
             completion_tokens: completion,
             total_tokens: prompt + completion,
         },
-        citations: a.citations,
-        sources: a.sources,
+        citations: wires(&a.citations),
+        sources: wires(&a.sources),
     })
     .into_response())
 }

@@ -6,7 +6,7 @@ use super::*;
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DocumentList {
     /// Every indexed document.
-    pub documents: Vec<StoredDoc>,
+    pub documents: Vec<wire::StoredDoc>,
 }
 
 /// One uploaded file and what became of it.
@@ -16,7 +16,7 @@ pub struct Uploaded {
     pub filename: String,
     /// The documents it produced (a JSONL file gives several), or the documents already
     /// indexed with the same content.
-    pub documents: Vec<StoredDoc>,
+    pub documents: Vec<wire::StoredDoc>,
     /// True when the same content was already indexed: nothing new was stored.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub duplicate: bool,
@@ -38,7 +38,7 @@ pub struct UploadResponse {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Removed {
     /// The document removed.
-    pub removed: StoredDoc,
+    pub removed: wire::StoredDoc,
 }
 
 fn kiosk_refuses(s: &Server, what: &str) -> Result<(), ApiError> {
@@ -244,7 +244,7 @@ pub async fn upload(
         }
         let canonical = std::fs::canonicalize(&f.path).unwrap_or(f.path.clone());
         let key = canonical.to_string_lossy().into_owned();
-        let documents: Vec<StoredDoc> = docs
+        let documents: Vec<wire::StoredDoc> = docs
             .iter()
             .filter(|d| d.path == key || d.path.starts_with(&format!("{key}#")))
             .map(|d| s.public_doc(d))
@@ -332,7 +332,7 @@ async fn document_by_id(
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Reingested {
     /// The document afterwards (its new id when it was cut again).
-    pub documents: Vec<StoredDoc>,
+    pub documents: Vec<wire::StoredDoc>,
     /// The run's report: updated, skipped (the file is gone or unreadable) and so on.
     #[schema(value_type = Object)]
     pub report: serde_json::Value,
@@ -409,7 +409,7 @@ pub async fn reingest_document(
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RunList {
     /// Newest first (at most 20).
-    pub runs: Vec<rag::IngestRun>,
+    pub runs: Vec<wire::IngestRun>,
 }
 
 /// The last ingest runs, newest first (`rag ingest`, uploads, watched folders): what each
@@ -452,7 +452,7 @@ pub async fn ingest_runs(
             }
         }
     }
-    Ok(Json(RunList { runs }))
+    Ok(Json(RunList { runs: wires(&runs) }))
 }
 
 /// Every indexed document the caller may read (`?collection=NAME`: of that collection).

@@ -34,11 +34,12 @@ use tokio_stream::StreamExt;
 use utoipa::OpenApi;
 
 use super::{Access, ApiError, AppState, ErrorBody, ErrorDetail, Server};
-use rag::config::{Quality, SamplingOverride, Thinking};
+use rag::config::SamplingOverride;
 use rag::error::UserError;
-use rag::types::{Answer, AnswerMode, Citation, Evidence, Hit, StopReason, Turn};
+use rag::types::{Answer, AnswerMode, StopReason, Turn};
 use rag::StoredDoc;
 use rag::{AskEvent, AskOptions, IngestOptions, Question};
+use rag_api as wire;
 
 /// Events buffered between an answer and a slow client.
 const STREAM_BUFFER: usize = 256;
@@ -54,6 +55,16 @@ impl Drop for CancelOnDrop {
     fn drop(&mut self) {
         self.0.store(true, Ordering::Relaxed);
     }
+}
+
+/// The API's shapes of a list of domain values.
+fn wires<'a, T: 'a, U: From<&'a T>>(items: &'a [T]) -> Vec<U> {
+    items.iter().map(U::from).collect()
+}
+
+/// The conversation of a request, as the domain reads it.
+fn turns(history: &[wire::Turn]) -> Vec<Turn> {
+    history.iter().cloned().map(Turn::from).collect()
 }
 
 /// Parses a JSON body, mapping rejections (bad JSON, unknown field, too large) to errors.

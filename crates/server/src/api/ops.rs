@@ -37,7 +37,7 @@ pub struct ReadinessDetails {
     /// Questions each local model answers at once.
     pub slots: usize,
     /// Each remote model's servers: health, questions in flight, errors, tokens/s.
-    pub remote: Vec<rag::types::PoolState>,
+    pub remote: Vec<wire::PoolState>,
     /// Why questions are shed now (absent: they are not).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shedding: Option<String>,
@@ -285,7 +285,11 @@ pub async fn readyz(
         chunks,
         models: rag.model_names(),
         slots: rag.llm().map_or(0, |l| l.slots()),
-        remote: rag.remote_models().iter().map(|r| r.state()).collect(),
+        remote: rag
+            .remote_models()
+            .iter()
+            .map(|r| wire::PoolState::from(&r.state()))
+            .collect(),
         shedding: s.shed.shedding().and_then(|sh| sh.overloaded),
         embedder: rag.embedding_model().is_some(),
         kiosk: s.config.kiosk,

@@ -71,7 +71,7 @@ END;
 ";
 
 /// A document as the store records it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StoredDoc {
     /// Document id.
     pub id: i64,
