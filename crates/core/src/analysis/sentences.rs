@@ -71,12 +71,20 @@ pub fn sentence_pieces(text: &str) -> Vec<&str> {
             .split(|c: char| !c.is_alphanumeric())
             .find(|w| !w.is_empty())
             .filter(|_| text[end..].trim_start().starts_with(char::is_alphanumeric));
-        let keep_going = next.is_some_and(|next| {
-            piece.trim_end().ends_with('.') && {
-                let lang = *lang.get_or_insert_with(|| detect(text).map(|l| l.code()));
-                ends_without_ending(piece, next, lang)
-            }
-        });
+        // A full stop glued to the letter after it ("ق.م", "e.g") is inside a word: Unicode
+        // ends a sentence there before a letter of a script without case.
+        let glued = piece.ends_with('.')
+            && text[end..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() && !c.is_uppercase());
+        let keep_going = glued
+            || next.is_some_and(|next| {
+                piece.trim_end().ends_with('.') && {
+                    let lang = *lang.get_or_insert_with(|| detect(text).map(|l| l.code()));
+                    ends_without_ending(piece, next, lang)
+                }
+            });
         if !keep_going {
             out.push(&text[start..end]);
             start = end;
@@ -257,15 +265,35 @@ const REFERRING_WORDS: &[&str] = &[
     "그것은",
 ];
 
+/// Personal pronouns that, among a sentence's first [`PRONOUN_WINDOW`] words, stand for someone
+/// the sentence before named ("Mit 39 Jahren ist er zudem der älteste Quarterback": German puts
+/// the verb second, so the subject often follows an opening phrase). Words that are also
+/// something else are left out: Italian's article "il", Arabic's "هو" (the copula of "X هو Y").
+const PERSONAL_PRONOUNS: &[&str] = &[
+    "he", "she", "they", "er", "ihm", "elle", "ils", "elles", "egli", "ella", "él", "ellos", "hij",
+    "zij", "он", "она", "они",
+];
+
+/// Words of a sentence's opening read for [`PERSONAL_PRONOUNS`].
+const PRONOUN_WINDOW: usize = 5;
+
 /// Openings of sentences in scripts without spaces that point back the same way.
 const REFERRING_OPENINGS: &[&str] = &[
     "他", "她", "它", "这", "該", "该", "此", "其", "彼", "これ", "それ", "この", "その",
 ];
 
 /// True when `sentence` opens with a word that points back at the sentence before it
-/// ([`REFERRING_WORDS`]).
-pub fn opens_with_reference(sentence: &str) -> bool {
+/// ([`REFERRING_WORDS`]), or names someone by a personal pronoun early on
+/// ([`PERSONAL_PRONOUNS`]).
+pub fn points_back(sentence: &str) -> bool {
     let s = sentence.trim_start_matches(|c: char| !c.is_alphanumeric());
+    if s.split(|c: char| !c.is_alphanumeric() && !is_combining_mark(c))
+        .filter(|w| !w.is_empty())
+        .take(PRONOUN_WINDOW)
+        .any(|w| PERSONAL_PRONOUNS.contains(&w.to_lowercase().as_str()))
+    {
+        return true;
+    }
     if REFERRING_OPENINGS.iter().any(|o| s.starts_with(o)) {
         return true;
     }

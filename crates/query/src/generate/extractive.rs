@@ -171,7 +171,7 @@ fn with_antecedents<'a>(
                 .find(|r| r.0 == source && r.1 == p)
                 .filter(|r| !picked.contains(r) && !out.contains(r))
         });
-        if let Some(&b) = before.filter(|_| crate::analysis::opens_with_reference(text)) {
+        if let Some(&b) = before.filter(|_| crate::analysis::points_back(text)) {
             let extra = b.2.chars().count() + 4;
             if k == 0 || chars + extra <= EXTRACTIVE_MAX_CHARS {
                 chars += extra;
@@ -333,12 +333,37 @@ fn earlier_source(c: &Candidate) -> f64 {
     0.05 / c.source as f64
 }
 
+/// How far below the first sentence's score (words, meaning and source rank, as it was chosen)
+/// the runner-up may be and still be quoted beside it, when it is the first's neighbour in the
+/// same passage: two neighbours that nearly tie name the same people and places, and the answer
+/// is as often in the one as in the other.
+const CLOSE_NEIGHBOUR: f64 = 0.15;
+
+/// The runner-up for the first place (by `first_score`) when it lies next to `first` in the
+/// same passage and within [`CLOSE_NEIGHBOUR`] of it.
+fn close_neighbour(
+    candidates: &[Candidate],
+    first: usize,
+    first_score: impl Fn(usize) -> f64,
+) -> Option<usize> {
+    let top = first_score(first);
+    let runner = (0..candidates.len())
+        .filter(|&i| i != first && first_score(i).is_finite())
+        .max_by(|&a, &b| first_score(a).total_cmp(&first_score(b)).then(b.cmp(&a)))?;
+    let (f, r) = (&candidates[first], &candidates[runner]);
+    (r.source == f.source
+        && r.position.abs_diff(f.position) == 1
+        && top - first_score(runner) <= CLOSE_NEIGHBOUR)
+        .then_some(runner)
+}
+
 /// The sentences of an answer, in document order: first the one covering most of the question
 /// (weighted terms; an earlier source wins a tie), then, while there is room (`max` sentences,
 /// [`EXTRACTIVE_MAX_CHARS`]), the one covering most of what is still uncovered, so that a
 /// question with several parts (where, when, how much) gets a sentence for each part the
 /// sources answer. A sentence that adds no part is kept only when it is nearly as complete as
-/// the first and from the same passage.
+/// the first and from the same passage, or when it is the first's close neighbour
+/// ([`close_neighbour`]).
 fn choose(
     candidates: &[Candidate],
     weights: &[(&String, f64)],
@@ -349,7 +374,7 @@ fn choose(
     let score = |c: &Candidate, covered: &[bool]| -> (f64, f64) {
         let (mut new, mut old) = (0.0, 0.0);
         for &t in &c.terms {
-            if covered[t] {
+            if covered.get(t).copied().unwrap_or(false) {
                 old += weights[t].1;
             } else {
                 new += weights[t].1;
@@ -363,6 +388,21 @@ fn choose(
     let mut first = 0.0;
     let mut first_source = 0;
     while chosen.len() < max {
+        if let [f] = chosen[..] {
+            if let Some(r) = close_neighbour(candidates, f, |i| {
+                let (new, _) = score(&candidates[i], &[]);
+                new + earlier_source(&candidates[i]) + first_bonus.get(i).copied().unwrap_or(0.0)
+            })
+            .filter(|&r| chars + candidates[r].text.chars().count() + 4 <= EXTRACTIVE_MAX_CHARS)
+            {
+                chars += candidates[r].text.chars().count() + 4;
+                for &t in &candidates[r].terms {
+                    covered[t] = true;
+                }
+                chosen.push(r);
+                continue;
+            }
+        }
         let best = candidates
             .iter()
             .enumerate()
@@ -559,6 +599,26 @@ mod tests {
             quotable_sentences("- Free parking for blue badges"),
             vec!["Free parking for blue badges"]
         );
+    }
+
+    #[test]
+    fn a_neighbour_nearly_as_good_as_the_first_sentence_is_quoted_beside_it() {
+        // The first sentence holds every word of the question; the one after it, which names
+        // the player, misses one of seven: it is quoted too, though it adds no part.
+        let passage = "In the fourth quarter, several players dove for the fumbled ball for \
+             Denver but could not recover it. Ward recovered the fumbled ball for Denver in the \
+             fourth quarter. Players of both teams were on the field.";
+        let question = "Which player recovered the fumbled ball for Denver in the fourth quarter?";
+        let answer = extract(question, &[hit(passage)], 4).unwrap();
+        assert!(answer.contains("Ward recovered"), "{answer}");
+        assert!(answer.starts_with("In the fourth quarter"), "{answer}");
+        assert!(!answer.contains("both teams"), "{answer}");
+        // Not when it lies elsewhere in the passage.
+        let apart = "In the fourth quarter, several players dove for the fumbled ball for \
+             Denver but could not recover it. Players of both teams were on the field. Ward \
+             recovered the fumbled ball for Denver in the fourth quarter.";
+        let answer = extract(question, &[hit(apart)], 4).unwrap();
+        assert!(!answer.contains("Ward recovered"), "{answer}");
     }
 
     #[test]
