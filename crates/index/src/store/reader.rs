@@ -359,47 +359,56 @@ impl Index {
     }
 
     pub(super) fn measure_neighbours(&self) -> Option<f32> {
-        let started = std::time::Instant::now();
-        let graph = self.vectors.as_ref()?;
-        let mut live: Vec<i64> = self
-            .docs
-            .keys()
-            .copied()
-            .filter(|id| !self.dead.contains(&(*id as usize)))
-            .collect();
-        live.sort_unstable();
-        let step = live.len().div_ceil(NEIGHBOUR_SAMPLE).max(1);
-        let mut sum = 0.0f64;
-        let mut n = 0usize;
-        for &id in live.iter().step_by(step) {
-            let Some(doc) = self.docs.get(&id).copied() else {
-                continue;
-            };
-            let Some(vector) = graph.vector(id as usize) else {
-                continue;
-            };
-            let keep = |c: &usize| {
-                !self.dead.contains(c) && self.docs.get(&(*c as i64)).is_some_and(|d| *d != doc)
-            };
-            if let Some(best) = graph.search_where(&vector, 1, NEIGHBOUR_EF, &keep).first() {
-                sum += f64::from(best.score);
-                n += 1;
-            }
-        }
-        let mean = (n > 0).then(|| (sum / n as f64) as f32);
-        tracing::debug!(
-            sampled = n,
-            ?mean,
-            ms = started.elapsed().as_secs_f64() * 1e3,
-            "neighbour similarity measured"
-        );
-        mean
+        neighbour_similarity(self.vectors.as_ref()?, &self.docs, &self.dead)
     }
 
     /// Every stored vector with its chunk id (for exact search in benchmarks).
     pub fn all_vectors(&self) -> Result<Vec<(i64, Vec<f32>)>> {
         self.db()?.all_vectors()
     }
+}
+
+/// [`Index::neighbour_similarity`] of `graph`, whose live chunks belong to documents as `docs`
+/// says (chunk id -> document id) and whose `dead` points are deleted chunks: the mean cosine
+/// of a sampled chunk and its nearest chunk of another document. The reader and the writer
+/// (which records it at commit) both measure with it.
+pub(super) fn neighbour_similarity(
+    graph: &vectors::Graph,
+    docs: &HashMap<i64, i64>,
+    dead: &HashSet<usize>,
+) -> Option<f32> {
+    let started = std::time::Instant::now();
+    let mut live: Vec<i64> = docs
+        .keys()
+        .copied()
+        .filter(|id| !dead.contains(&(*id as usize)))
+        .collect();
+    live.sort_unstable();
+    let step = live.len().div_ceil(NEIGHBOUR_SAMPLE).max(1);
+    let mut sum = 0.0f64;
+    let mut n = 0usize;
+    for &id in live.iter().step_by(step) {
+        let Some(doc) = docs.get(&id).copied() else {
+            continue;
+        };
+        let Some(vector) = graph.vector(id as usize) else {
+            continue;
+        };
+        let keep =
+            |c: &usize| !dead.contains(c) && docs.get(&(*c as i64)).is_some_and(|d| *d != doc);
+        if let Some(best) = graph.search_where(&vector, 1, NEIGHBOUR_EF, &keep).first() {
+            sum += f64::from(best.score);
+            n += 1;
+        }
+    }
+    let mean = (n > 0).then(|| (sum / n as f64) as f32);
+    tracing::debug!(
+        sampled = n,
+        ?mean,
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "neighbour similarity measured"
+    );
+    mean
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use super::{
-    bm25, manifest, mismatch, sqlite, vectors, DocWrite, EmbedFn, EmbedderInfo, Index, Manifest,
+    bm25, manifest, mismatch, reader, sqlite, vectors, DocWrite, EmbedFn, EmbedderInfo, Manifest,
     Reindexed, Stats, StoredDoc, BM25_DIR, LOCK_FILE, SQLITE_FILE, VECTORS_DIR,
 };
 use crate::error::{Error, InternalError, Result, UserError};
@@ -306,18 +306,32 @@ impl Writer {
         crash_point("after-manifest");
         vectors::remove_except(&dir, manifest.vectors.as_deref());
         self.db.purge_tombstones(manifest.base_generation)?;
-        self.record_neighbours(generation);
+        self.record_neighbours(&manifest);
         Ok(())
     }
 
-    /// Measures the committed snapshot's [`Index::neighbour_similarity`] and records it in
-    /// SQLite for `generation`, so that no question pays for it. A failure only costs that:
-    /// a reader that finds no value for its generation measures it itself.
-    fn record_neighbours(&self, generation: u64) {
-        let measured = Index::open(&self.dir, Some(&self.embedder))
-            .map(|index| index.measure_neighbours())
-            .and_then(|value| self.db.set_neighbour_similarity(generation, value));
-        if let Err(e) = measured {
+    /// Measures the committed graph's neighbour similarity ([`super::Index::neighbour_similarity`])
+    /// and records it in SQLite for the manifest's generation, so that no question pays for
+    /// it. A failure only costs that: a reader that finds no value for its generation measures
+    /// it itself.
+    fn record_neighbours(&self, manifest: &Manifest) {
+        let measured = || -> Result<Option<f32>> {
+            let Some(name) = &manifest.vectors else {
+                return Ok(None);
+            };
+            let graph = vectors::Graph::load(&self.dir.join(VECTORS_DIR), name)?;
+            let docs = self.db.chunk_documents()?;
+            let dead = self
+                .db
+                .tombstones(manifest.base_generation, manifest.max_chunk_id)?
+                .into_iter()
+                .map(|id| id as usize)
+                .collect();
+            Ok(reader::neighbour_similarity(&graph, &docs, &dead))
+        };
+        let recorded =
+            measured().and_then(|mean| self.db.set_neighbour_similarity(manifest.generation, mean));
+        if let Err(e) = recorded {
             tracing::warn!(error = %e, "cannot record the index's neighbour similarity");
         }
     }
