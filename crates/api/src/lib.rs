@@ -18,8 +18,8 @@ pub use documents::*;
 pub use request::*;
 pub use search::*;
 
-/// Converts every item of a list.
-fn all<'a, T: 'a, U: From<&'a T>>(items: &'a [T]) -> Vec<U> {
+/// The wire shapes of a list of domain values (`rag_api::all::<_, Citation>(&answer.sources)`).
+pub fn all<'a, T: 'a, U: From<&'a T>>(items: &'a [T]) -> Vec<U> {
     items.iter().map(U::from).collect()
 }
 

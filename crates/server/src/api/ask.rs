@@ -186,11 +186,11 @@ fn sse_ask(st: &mut StreamState, event: Result<AskEvent<'_>, &ApiError>) -> Vec<
             refused,
         } => vec![sse_json(
             "retrieval",
-            &json!({"sources": wires::<_, wire::Citation>(sources), "evidence": wire::Evidence::from(evidence), "refused": refused}),
+            &json!({"sources": wire::all::<_, wire::Citation>(sources), "evidence": wire::Evidence::from(evidence), "refused": refused}),
         )],
         AskEvent::Draft { text, citations } => vec![sse_json(
             "draft",
-            &json!({"text": text, "citations": wires::<_, wire::Citation>(citations)}),
+            &json!({"text": text, "citations": wire::all::<_, wire::Citation>(citations)}),
         )],
         AskEvent::Piece(p) => {
             st.streamed = true;
@@ -250,7 +250,7 @@ pub async fn search(
         s.public_trace(t);
     }
     Ok(Json(SearchResponse {
-        hits: wires(&r.hits),
+        hits: wire::all(&r.hits),
         evidence: (&r.evidence).into(),
         degraded: r.degraded.map(|_| rag::BM25_ONLY.to_string()),
         trace: r.trace.as_ref().map(wire::Trace::from),

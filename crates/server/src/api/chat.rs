@@ -178,7 +178,7 @@ fn sse_chat(st: &mut StreamState, event: Result<AskEvent<'_>, &ApiError>) -> Vec
             st,
             json!({}),
             None,
-            Some(json!({"draft": {"text": text, "citations": wires::<_, wire::Citation>(citations)}})),
+            Some(json!({"draft": {"text": text, "citations": wire::all::<_, wire::Citation>(citations)}})),
         )),
         Ok(AskEvent::Piece(p)) => {
             st.streamed = true;
@@ -195,8 +195,8 @@ fn sse_chat(st: &mut StreamState, event: Result<AskEvent<'_>, &ApiError>) -> Vec
                 json!({}),
                 Some(finish_reason(a)),
                 Some(json!({
-                    "citations": wires::<_, wire::Citation>(&a.citations),
-                    "sources": wires::<_, wire::Citation>(&a.sources),
+                    "citations": wire::all::<_, wire::Citation>(&a.citations),
+                    "sources": wire::all::<_, wire::Citation>(&a.sources),
                     "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
                               "total_tokens": prompt + completion},
                 })),
@@ -312,8 +312,8 @@ pub async fn chat_completions(
             completion_tokens: completion,
             total_tokens: prompt + completion,
         },
-        citations: wires(&a.citations),
-        sources: wires(&a.sources),
+        citations: wire::all(&a.citations),
+        sources: wire::all(&a.sources),
     })
     .into_response())
 }

@@ -452,7 +452,9 @@ pub async fn ingest_runs(
             }
         }
     }
-    Ok(Json(RunList { runs: wires(&runs) }))
+    Ok(Json(RunList {
+        runs: wire::all(&runs),
+    }))
 }
 
 /// Every indexed document the caller may read (`?collection=NAME`: of that collection).

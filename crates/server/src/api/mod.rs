@@ -57,11 +57,6 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// The API's shapes of a list of domain values.
-fn wires<'a, T: 'a, U: From<&'a T>>(items: &'a [T]) -> Vec<U> {
-    items.iter().map(U::from).collect()
-}
-
 /// The conversation of a request, as the domain reads it.
 fn turns(history: &[wire::Turn]) -> Vec<Turn> {
     history.iter().cloned().map(Turn::from).collect()
