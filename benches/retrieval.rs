@@ -124,6 +124,7 @@ fn doc(path: String, title: String, text: String) -> Document {
         format: Format::Text,
         pages: Vec::new(),
         ocr_pages: Vec::new(),
+        encoding: None,
         collection: rag::types::DEFAULT_COLLECTION.to_string(),
         meta: Default::default(),
     }

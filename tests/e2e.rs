@@ -208,11 +208,11 @@ fn bad_inputs_are_named_and_leave_the_index_as_it_was() {
     let bad = env.path("bad");
     std::fs::create_dir_all(&bad).unwrap();
     std::fs::write(bad.join("image.txt"), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
-    std::fs::write(bad.join("latin1.md"), b"# Caf\xe9\n\nMen\xfa del d\xeda\n").unwrap();
+    std::fs::write(bad.join("zeros.md"), b"\0\0\0\x01data\0\0").unwrap();
     std::os::unix::fs::symlink(env.path("gone.md"), bad.join("dangling.md")).unwrap();
     for (file, reason) in [
         ("image.txt", "binary file"),
-        ("latin1.md", "not valid UTF-8 (line 1"),
+        ("zeros.md", "binary file (NUL byte at offset 0"),
         ("dangling.md", "no such file (a dangling symlink?)"),
     ] {
         let out = env.run(&["ingest", bad.join(file).to_str().unwrap()]);

@@ -50,6 +50,7 @@ fuzz_target!(|data: &[u8]| {
         format,
         pages: Vec::new(),
         ocr_pages: Vec::new(),
+        encoding: None,
         collection: rag::types::DEFAULT_COLLECTION.into(),
         meta: Default::default(),
     };

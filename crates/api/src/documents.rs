@@ -30,6 +30,9 @@ pub struct StoredDoc {
     pub collection: String,
     /// User metadata (`rag ingest --meta`, a JSONL record's extra fields, upload form fields).
     pub meta: std::collections::BTreeMap<String, String>,
+    /// The text encoding it was decoded from, for formats read as text ("UTF-8", "UTF-16LE",
+    /// "windows-1252", "Shift_JIS", ...); absent for PDF, office files and images.
+    pub encoding: Option<String>,
 }
 
 impl From<&rag::StoredDoc> for StoredDoc {
@@ -46,6 +49,7 @@ impl From<&rag::StoredDoc> for StoredDoc {
             ocr_chunks: d.ocr_chunks,
             collection: d.collection.clone(),
             meta: d.meta.clone(),
+            encoding: d.encoding.clone(),
         }
     }
 }

@@ -230,6 +230,7 @@ mod tests {
             ocr_chunks: 1,
             collection: "hr".into(),
             meta: [("team".to_string(), "hr".to_string())].into(),
+            encoding: Some("windows-1252".into()),
         };
         same(&doc, &crate::StoredDoc::from(&doc));
         let run = rag::IngestRun {

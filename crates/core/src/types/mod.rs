@@ -176,6 +176,9 @@ pub struct Document {
     /// User metadata: a JSONL record's extra fields, then `rag ingest --meta` and upload form
     /// fields over them.
     pub meta: std::collections::BTreeMap<String, String>,
+    /// The text encoding it was decoded from ("UTF-8", "UTF-16LE", "windows-1252", ...), for
+    /// formats read as text; `None` for PDF, DOCX, images and other containers.
+    pub encoding: Option<String>,
 }
 
 /// The collection documents go into when none is named.

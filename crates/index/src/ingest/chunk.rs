@@ -343,6 +343,7 @@ mod tests {
             format: crate::types::Format::Markdown,
             pages: Vec::new(),
             ocr_pages: Vec::new(),
+            encoding: None,
             collection: crate::types::DEFAULT_COLLECTION.to_string(),
             meta: Default::default(),
         }

@@ -200,7 +200,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn refuses_binary_bad_utf8_and_empty_with_reasons() {
+    fn refuses_binary_and_empty_with_reasons_and_decodes_latin1() {
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("a.txt");
         std::fs::write(&bin, b"abc\0def").unwrap();
@@ -210,11 +210,10 @@ mod tests {
         std::fs::write(&empty, b"  \n").unwrap();
         let msg = |p: &Path| load_file(p, MAX_FILE_BYTES).unwrap_err().to_string();
         assert!(msg(&bin).contains("binary file"), "{}", msg(&bin));
-        assert!(
-            msg(&latin).contains("not valid UTF-8 (line 2"),
-            "{}",
-            msg(&latin)
-        );
+        // Latin-1 is what a text editor opens: decoded, and the encoding recorded.
+        let doc = &load_file(&latin, MAX_FILE_BYTES).unwrap().docs[0];
+        assert_eq!(doc.text, "ok line\ncaf\u{e9}\n");
+        assert_eq!(doc.encoding.as_deref(), Some("windows-1252"));
         assert!(msg(&empty).contains("empty file"), "{}", msg(&empty));
         assert!(msg(&bin).contains("a.txt"));
     }

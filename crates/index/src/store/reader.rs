@@ -440,6 +440,7 @@ mod tests {
                 format: Format::Markdown,
                 pages: Vec::new(),
                 ocr_pages: Vec::new(),
+                encoding: None,
                 collection: crate::types::DEFAULT_COLLECTION.to_string(),
                 meta: Default::default(),
             },

@@ -39,7 +39,7 @@ fn record_meta(
 
 /// A BEIR-style corpus: each line `{"_id", "title", "text"}` is a document `FILE#ID`.
 pub(super) fn jsonl(identity: &str, bytes: &[u8]) -> Result<Parsed, String> {
-    let text = utf8_text(bytes)?;
+    let text = super::text::decode(bytes)?.text;
     let mut parsed = Parsed::default();
     let mut seen = std::collections::HashSet::new();
     for (i, line) in text.lines().enumerate() {
@@ -108,6 +108,7 @@ pub(super) fn jsonl(identity: &str, bytes: &[u8]) -> Result<Parsed, String> {
             hash: record_hash(line),
             format: Format::Jsonl,
             ocr_pages: Vec::new(),
+            encoding: None,
             pages: Vec::new(),
             collection: crate::types::DEFAULT_COLLECTION.to_string(),
             meta,

@@ -18,6 +18,7 @@ mod html;
 mod jsonl;
 pub mod ocr;
 mod pdf;
+pub mod text;
 
 use docx::*;
 use guard::*;
@@ -51,20 +52,8 @@ pub fn sniff(head: &[u8]) -> Result<Format, String> {
             other => Err(format!("not a document format rag reads ({other})")),
         };
     }
-    if head.contains(&0) {
-        return Err("binary file (contains NUL bytes); only text, markdown, HTML, PDF and DOCX are ingested".into());
-    }
-    let text = match std::str::from_utf8(head) {
-        Ok(t) => t,
-        // A multi-byte character cut by the sniff window is still text.
-        Err(e) if e.error_len().is_none() => std::str::from_utf8(&head[..e.valid_up_to()])
-            .map_err(|_| "not valid UTF-8 text".to_string())?,
-        Err(_) => {
-            return Err(
-                "not valid UTF-8 text; convert it first, e.g. `iconv -f latin1 -t utf-8`".into(),
-            )
-        }
-    };
+    let decoded = text::looks_like_text(head)?;
+    let text = decoded.text.as_str();
     let start = text
         .trim_start()
         .get(..14)
@@ -114,6 +103,7 @@ pub fn parse(identity: &str, stem: &str, format: Format, bytes: &[u8]) -> Result
                 format,
                 pages,
                 ocr_pages: Vec::new(),
+                encoding: None,
                 collection: crate::types::DEFAULT_COLLECTION.to_string(),
                 meta: Default::default(),
             }],
@@ -122,18 +112,22 @@ pub fn parse(identity: &str, stem: &str, format: Format, bytes: &[u8]) -> Result
     };
     let parsed = match format {
         Format::Markdown | Format::Text => {
-            let text = utf8_text(bytes)?;
+            let decoded = text::decode(bytes)?;
             let title = if format == Format::Markdown {
-                first_h1(&text)
+                first_h1(&decoded.text)
             } else {
                 None
             };
-            one(title, text, Vec::new())
+            let mut parsed = one(title, decoded.text, Vec::new());
+            parsed.docs[0].encoding = Some(decoded.encoding.to_string());
+            parsed
         }
         Format::Html => {
-            let html = String::from_utf8_lossy(bytes);
-            let (title, text) = contained("HTML", || html_to_markdown(&html))??;
-            one(title.or_else(|| first_h1(&text)), text, Vec::new())
+            let decoded = text::decode_hinted(bytes, text::html_declared(bytes))?;
+            let (title, text) = contained("HTML", || html_to_markdown(&decoded.text))??;
+            let mut parsed = one(title.or_else(|| first_h1(&text)), text, Vec::new());
+            parsed.docs[0].encoding = Some(decoded.encoding.to_string());
+            parsed
         }
         Format::Pdf => {
             let owned = bytes.to_vec();
@@ -165,22 +159,6 @@ pub fn parse(identity: &str, stem: &str, format: Format, bytes: &[u8]) -> Result
         });
     }
     Ok(parsed)
-}
-
-fn utf8_text(bytes: &[u8]) -> Result<String, String> {
-    if let Some(pos) = bytes.iter().position(|&b| b == 0) {
-        return Err(format!(
-            "binary file (NUL byte at offset {pos}); only UTF-8 text is ingested"
-        ));
-    }
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let at = e.valid_up_to();
-        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-        format!(
-            "not valid UTF-8 (line {line}, byte {at}); convert it first, e.g. `iconv -f latin1 -t utf-8`"
-        )
-    })?;
-    Ok(text.strip_prefix('\u{feff}').unwrap_or(text).to_string())
 }
 
 /// The first level-1 ATX heading outside code fences.

@@ -10,7 +10,7 @@ use crate::error::{Error, InternalError, Result};
 use crate::types::{Hit, Place};
 
 /// Schema version; an index written by another version is refused with a clear message.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Ingest runs the index remembers.
 pub const RUNS_KEPT: usize = 20;
@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS documents (
     ingested_at INTEGER NOT NULL,
     collection TEXT NOT NULL DEFAULT 'default',
     language TEXT,
-    meta TEXT NOT NULL DEFAULT '{}'
+    meta TEXT NOT NULL DEFAULT '{}',
+    encoding TEXT
 );
 CREATE INDEX IF NOT EXISTS documents_by_collection ON documents(collection);
 CREATE TABLE IF NOT EXISTS chunks (
@@ -96,6 +97,8 @@ pub struct StoredDoc {
     pub collection: String,
     /// User metadata (`rag ingest --meta`, a JSONL record's extra fields, upload form fields).
     pub meta: std::collections::BTreeMap<String, String>,
+    /// The text encoding it was decoded from (formats read as text), e.g. "windows-1252".
+    pub encoding: Option<String>,
 }
 
 impl StoredDoc {
@@ -158,8 +161,8 @@ impl Db {
             })?;
         match version {
             Some(v) if v == SCHEMA_VERSION.to_string() => {}
-            // Versions 2 and 3 are brought up in place (whoever opens them first).
-            Some(v) if v == "2" || v == "3" => migrate(&conn)?,
+            // Versions 2 to 4 are brought up in place (whoever opens them first).
+            Some(v) if v == "2" || v == "3" || v == "4" => migrate(&conn)?,
             Some(v) => {
                 return Err(Error::Internal(InternalError::Corrupt(format!(
                     "{} has schema version {v}, this rag reads version {SCHEMA_VERSION}",
@@ -388,8 +391,8 @@ impl Db {
                 removed_docs.push(id);
             }
             tx.execute(
-                "INSERT INTO documents (path, title, hash, format, bytes, ingested_at, collection, language, meta)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO documents (path, title, hash, format, bytes, ingested_at, collection, language, meta, encoding)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     d.doc.path,
                     d.doc.title,
@@ -400,6 +403,7 @@ impl Db {
                     d.doc.collection,
                     d.chunks.first().and_then(|c| language_of(&c.text)),
                     d.doc.meta_json(),
+                    d.doc.encoding,
                 ],
             )?;
             let doc_id = tx.last_insert_rowid();
@@ -673,9 +677,10 @@ impl Db {
     }
 }
 
-/// Brings a version 2 or 3 index up to [`SCHEMA_VERSION`] in one `BEGIN IMMEDIATE`
+/// Brings a version 2, 3 or 4 index up to [`SCHEMA_VERSION`] in one `BEGIN IMMEDIATE`
 /// transaction: version 2 lacked the chunks' OCR mark and the runs log; version 3 lacked
-/// collections, stored languages and user metadata. Every existing document goes to the
+/// collections, stored languages and user metadata; version 4 lacked the documents' text
+/// encoding (unknown for documents ingested before). Every existing document goes to the
 /// `default` collection with no metadata; its language is detected once, here.
 fn migrate(conn: &Connection) -> Result<()> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
@@ -711,10 +716,11 @@ fn migrate(conn: &Connection) -> Result<()> {
             for (id, text) in texts {
                 set.execute(params![id, text.as_deref().and_then(language_of)])?;
             }
-            conn.execute_batch(&format!(
-                "UPDATE meta SET value = '{SCHEMA_VERSION}' WHERE key = 'schema';"
-            ))?;
         }
+        conn.execute_batch("ALTER TABLE documents ADD COLUMN encoding TEXT;")?;
+        conn.execute_batch(&format!(
+            "UPDATE meta SET value = '{SCHEMA_VERSION}' WHERE key = 'schema';"
+        ))?;
         Ok(())
     })();
     match migrated {
@@ -740,7 +746,8 @@ const FIRST_TEXT: &str =
 
 const DOC_SELECT: &str = "SELECT d.id, d.path, d.title, d.hash, d.format,
     (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id), d.ingested_at, d.language,
-    (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id AND c.ocr = 1), d.collection, d.meta
+    (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id AND c.ocr = 1), d.collection, d.meta,
+    d.encoding
     FROM documents d";
 
 fn stored_doc(r: &rusqlite::Row) -> rusqlite::Result<StoredDoc> {
@@ -756,6 +763,7 @@ fn stored_doc(r: &rusqlite::Row) -> rusqlite::Result<StoredDoc> {
         ocr_chunks: r.get::<_, i64>(8)? as usize,
         collection: r.get(9)?,
         meta: serde_json::from_str(&r.get::<_, String>(10)?).unwrap_or_default(),
+        encoding: r.get(11)?,
     })
 }
 

@@ -28,12 +28,20 @@ fn an_index_from_another_schema_version_is_refused_with_what_to_do() {
 }
 
 #[test]
-fn version_2_and_3_indexes_are_brought_up_in_place() {
-    for from in ["2", "3"] {
+fn version_2_3_and_4_indexes_are_brought_up_in_place() {
+    for from in ["2", "3", "4"] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rag.sqlite3");
         let old = Connection::open(&path).unwrap();
-        let mut schema = SCHEMA
+        let mut schema = SCHEMA.replace(",\n    encoding TEXT", "");
+        assert!(!schema.contains("encoding"), "{schema}");
+        if from == "4" {
+            schema.push_str(RUNS_TABLE);
+        }
+        let mut schema = if from == "4" {
+            schema
+        } else {
+            schema
             .replace(
                 ",\n    collection TEXT NOT NULL DEFAULT 'default',\n    language TEXT,\n    meta TEXT NOT NULL DEFAULT '{}'",
                 "",
@@ -41,14 +49,15 @@ fn version_2_and_3_indexes_are_brought_up_in_place() {
             .replace(
                 "CREATE INDEX IF NOT EXISTS documents_by_collection ON documents(collection);",
                 "",
-            );
+            )
+        };
         if from == "2" {
             schema = schema.replace("    ocr INTEGER NOT NULL DEFAULT 0,\n", "");
-        } else {
+        } else if from == "3" {
             // Version 3 had the runs log, without its collection.
             schema.push_str(&RUNS_TABLE.replace(",\n    collection TEXT\n", "\n"));
         }
-        assert!(!schema.contains("collection"), "{schema}");
+        assert_eq!(schema.contains("collection"), from == "4", "{schema}");
         old.execute_batch(&schema).unwrap();
         old.execute_batch(&format!(
             "INSERT INTO meta VALUES ('schema', '{from}');
@@ -58,17 +67,16 @@ fn version_2_and_3_indexes_are_brought_up_in_place() {
         .unwrap();
         drop(old);
         let db = Db::open(&path).unwrap();
-        assert_eq!(db.meta("schema").unwrap().as_deref(), Some("4"));
+        assert_eq!(db.meta("schema").unwrap().as_deref(), Some("5"));
         let hits = db.hits(&[1]).unwrap();
         assert!(!hits[0].place.ocr);
         let docs = db.documents().unwrap();
         assert_eq!(docs[0].collection, "default");
-        assert_eq!(
-            docs[0].language.as_deref(),
-            Some("de"),
-            "detected once, stored"
-        );
+        // Detected once, stored (version 4 had stored it already).
+        let detected = if from == "4" { None } else { Some("de") };
+        assert_eq!(docs[0].language.as_deref(), detected);
         assert!(docs[0].meta.is_empty());
+        assert_eq!(docs[0].encoding, None, "unknown before version 5");
         drop(db);
         // Opened again: nothing more to do.
         let db = Db::open(&path).unwrap();
