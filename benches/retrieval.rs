@@ -158,6 +158,7 @@ fn build(dir: &Path, rag: &Rag, source: &Source, target: usize) -> anyhow::Resul
                 .map(|(o, t)| chunk(o, t))
                 .collect(),
             vectors: chunks.iter().map(|(_, v)| v.clone()).collect(),
+            moved_from: None,
         });
         for (t, v) in chunks {
             real.push((title, t, v));
@@ -199,6 +200,7 @@ fn build(dir: &Path, rag: &Rag, source: &Source, target: usize) -> anyhow::Resul
                 .map(|(o, t)| chunk(o, t))
                 .collect(),
             vectors,
+            moved_from: None,
         });
         n += 1;
     }

@@ -134,13 +134,45 @@ fn collections_keep_questions_apart_and_move_rm_and_count_per_collection() {
     let status = env.status();
     assert!(status["collections"].get("hr").is_none(), "{status}");
     assert_eq!(status["collections"]["people"]["documents"], 2);
-    // The move dropped the metadata the first ingest gave (this one gave none).
-    assert!(status["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["collection"] == "people")
-        .all(|f| f["meta"] == json!({})));
+    // The move kept the metadata the first ingest gave (this one gave none), and the ids.
+    let people = |status: &Value| -> Vec<(Value, Value)> {
+        status["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["collection"] == "people")
+            .map(|f| (f["id"].clone(), f["meta"].clone()))
+            .collect()
+    };
+    let moved = people(&status);
+    assert_eq!(moved.len(), 2);
+    assert!(
+        moved.iter().all(|(_, m)| *m == json!({"team": "people"})),
+        "{moved:?}"
+    );
+    // A plain re-ingest (the nightly job) keeps collection, metadata and ids: nothing to do.
+    let r = env.ok_json(&["ingest", "--json", hr.to_str().unwrap()]);
+    assert_eq!(r["unchanged"], 2, "{r}");
+    assert_eq!(people(&env.status()), moved);
+    // New metadata replaces the old; the collection stays.
+    let r = env.ok_json(&[
+        "ingest",
+        "--json",
+        "--meta",
+        "team=hr",
+        hr.to_str().unwrap(),
+    ]);
+    assert_eq!(r["updated"], 2, "{r}");
+    let relabelled = people(&env.status());
+    assert!(
+        relabelled.iter().all(|(_, m)| *m == json!({"team": "hr"})),
+        "{relabelled:?}"
+    );
+    assert_eq!(
+        relabelled.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+        moved.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+        "an update keeps the ids"
+    );
 
     // Bad names fail before anything is written.
     fails_saying(

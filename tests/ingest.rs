@@ -116,44 +116,86 @@ fn bad_files_are_skipped_one_line_each_and_the_batch_goes_on() {
     write(&docs, "big.txt", &"large file line\n".repeat(2000));
     std::os::unix::fs::symlink(docs.join("loop-b"), docs.join("loop-a")).unwrap();
     std::os::unix::fs::symlink(docs.join("loop-a"), docs.join("loop-b")).unwrap();
+    let out = env.run(&["ingest", "--max-file-size", "10000", docs.to_str().unwrap()]);
+    // Skips are reported, not failures: exit 0 (cron, `set -e`).
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    // One line per file, each file once.
+    for (file, line) in [
+        ("good.md", "added     "),
+        ("NOTES", "added     "),
+        ("empty.txt", "skipped   "),
+        ("broken.pdf", "skipped   "),
+        ("broken.docx", "skipped   "),
+        ("big.txt", "skipped   "),
+        ("photo.bin", "skipped   "),
+        ("loop-a", "skipped   "),
+    ] {
+        let hits: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(&format!("/{file}")))
+            .collect();
+        assert_eq!(hits.len(), 1, "{file}: {text}");
+        assert!(hits[0].starts_with(line), "{file}: {}", hits[0]);
+    }
+    assert!(
+        text.contains("ingested 9 files in")
+            && text.contains(": 2 added, 0 updated, 0 unchanged, 7 skipped;"),
+        "{text}"
+    );
+    // The same in JSON, with a code for each reason; --strict makes skips an exit status.
+    write(
+        &docs,
+        "good.md",
+        "# Good\n\nThe garden is open in summer, 9 to 5.\n",
+    );
     let out = env.run(&[
         "ingest",
         "--json",
+        "--strict",
         "--max-file-size",
         "10000",
         docs.to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["added"], 2, "{report}");
-    let err = stderr(&out);
-    let lines: Vec<&str> = err
-        .lines()
-        .filter(|l| l.starts_with("rag: skipped"))
-        .collect();
-    for (file, reason) in [
-        ("empty.txt", "empty file (0 bytes)"),
-        ("broken.pdf", "corrupt or unreadable PDF"),
-        ("broken.docx", "corrupt or unreadable DOCX"),
-        ("big.txt", "over the limit of 10000 bytes (--max-file-size)"),
-        ("loop-a", "symlink loop"),
+    assert_eq!(report["updated"], 1, "{report}");
+    let counts = &report["file_counts"];
+    assert_eq!(
+        counts,
+        &serde_json::json!({"seen": 9, "added": 0, "updated": 1, "unchanged": 1, "skipped": 7, "removed": 0, "missing": 0}),
+        "{report}"
+    );
+    assert_eq!(report["files"].as_array().unwrap().len(), 9, "{report}");
+    let skips = report["skipped"].as_array().unwrap();
+    for (file, code, reason) in [
+        ("empty.txt", "empty", "empty file (0 bytes)"),
+        ("broken.pdf", "malformed", "corrupt or unreadable PDF"),
+        ("broken.docx", "malformed", "corrupt or unreadable DOCX"),
+        (
+            "big.txt",
+            "too_large",
+            "over the limit of 10000 bytes (--max-file-size)",
+        ),
+        (
+            "photo.bin",
+            "unsupported",
+            "not a document format rag reads (image/png)",
+        ),
+        ("loop-a", "symlink_loop", "symlink loop"),
     ] {
-        let hits: Vec<_> = lines.iter().filter(|l| l.contains(file)).collect();
-        assert_eq!(hits.len(), 1, "{file}: {err}");
-        assert!(hits[0].contains(reason), "{file}: {}", hits[0]);
+        let hits: Vec<&Value> = skips
+            .iter()
+            .filter(|s| s["path"].as_str().unwrap().ends_with(&format!("/{file}")))
+            .collect();
+        assert_eq!(hits.len(), 1, "{file}: {report}");
+        assert_eq!(hits[0]["reason_code"], code, "{file}: {}", hits[0]);
+        assert!(
+            hits[0]["message"].as_str().unwrap().contains(reason),
+            "{file}: {}",
+            hits[0]
+        );
     }
-    assert!(
-        !err.contains("photo.bin"),
-        "images in folders are passed over: {err}"
-    );
-    // Named explicitly, a file that is not a document is reported.
-    let out = env.run(&["ingest", docs.join("photo.bin").to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("not a document format rag reads (image/png)"),
-        "{}",
-        stderr(&out)
-    );
     let a = env.ask_extractive("When does the roof terrace close?");
     assert!(a["answer"].as_str().unwrap().contains("dusk"), "{a}");
 }
@@ -654,11 +696,11 @@ fn a_beir_jsonl_corpus_is_one_document_per_record() {
             "{\"title\": \"no id\"}\n",
         ),
     );
-    let out = env.run(&["ingest", "--json", corpus.to_str().unwrap()]);
+    let out = env.run(&["ingest", "--json", "--strict", corpus.to_str().unwrap()]);
     assert_eq!(
         out.status.code(),
-        Some(1),
-        "one bad record: {}",
+        Some(4),
+        "one bad record, --strict: {}",
         stderr(&out)
     );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -491,7 +491,7 @@ fn the_operator_page_lists_uploads_deletes_and_charts() {
     // A run that skips a file, for the ingest log.
     let bad = tempfile::tempdir().unwrap();
     std::fs::write(bad.path().join("zeros.txt"), b"\0\0\0\x01data\0\0").unwrap();
-    // (Every file skipped: the command says so and exits 1; the run is recorded all the same.)
+    // (Every file skipped: the command says so and exits 0; the run is recorded all the same.)
     env.run(&["ingest", bad.path().to_str().unwrap()]);
     // A document whose file then goes away.
     let gone = bad.path().join("gone.md");
@@ -571,10 +571,7 @@ fn the_operator_page_lists_uploads_deletes_and_charts() {
     assert_eq!(runs[0][0], "upload", "{runs}");
     assert_eq!(runs[2][0], "ingest", "{runs}");
     let skipped = runs[2][1].as_str().unwrap();
-    assert!(
-        skipped.starts_with("zeros.txt: binary file"),
-        "{skipped}"
-    );
+    assert!(skipped.starts_with("zeros.txt: binary file"), "{skipped}");
     assert!(!skipped.contains(bad.path().to_str().unwrap()), "{skipped}");
     // Re-ingest: the uploaded file is read and cut again.
     browser.js("Array.from(document.querySelectorAll('#documents tbody tr')).find(r => r.textContent.includes('Canteen')).querySelectorAll('button')[0].click()");

@@ -576,8 +576,8 @@ fn a_docx_bomb_is_skipped_with_bounded_memory_and_nothing_stored() {
     let mut ingest = env.cmd();
     ingest.args(["ingest", "--json", "--no-embed"]).arg(&docs);
     let (code, stdout, peak) = run_measuring_peak(&ingest);
-    // Exit 1: something was skipped (the bomb); the rest was ingested.
-    assert_eq!(code, Some(1), "{stdout}");
+    // Exit 0: the bomb is skipped and reported, the rest was ingested.
+    assert_eq!(code, Some(0), "{stdout}");
     eprintln!("bomb ingest peak RSS: {} MB", peak >> 20);
     assert!(peak < BOMB_PEAK_BOUND, "peak RSS {} MB", peak >> 20);
     let report: Value = serde_json::from_str(&stdout).unwrap();
@@ -586,6 +586,7 @@ fn a_docx_bomb_is_skipped_with_bounded_memory_and_nothing_stored() {
         text.contains("bomb.docx") && text.contains("decompression bomb"),
         "{text}"
     );
+    assert_eq!(report["skipped"][0]["reason_code"], "too_large", "{text}");
     let status = env.status();
     assert_eq!(status["documents"], 2, "all but the bomb: {status}");
 }

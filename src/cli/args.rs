@@ -51,13 +51,29 @@ pub(crate) enum Command {
         /// interrupted (an interrupted ingest leaves the index as its last commit).
         #[arg(long, conflicts_with = "check")]
         watch: bool,
-        /// The collection the documents go into (default: default). A document indexed in
-        /// another collection moves to this one.
+        /// The collection the documents go into. A document indexed in another collection
+        /// moves to this one. Without it, indexed documents stay where they are and new ones
+        /// go into `default`.
         #[arg(long, value_name = "NAME")]
         collection: Option<String>,
         /// Metadata for every document, KEY=VALUE (repeat for more); filters select on it.
+        /// Replaces an indexed document's metadata; without it, the metadata is kept.
         #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
         meta: Vec<(String, String)>,
+        /// Take hidden files and folders (names starting with a dot) inside folders too.
+        #[arg(long)]
+        hidden: bool,
+        /// Leave out paths matching this glob (gitignore syntax, e.g. 'drafts/' or '*.log';
+        /// repeat for more), besides what .gitignore, .ignore and .ragignore leave out.
+        #[arg(long, value_name = "GLOB")]
+        exclude: Vec<String>,
+        /// Exit with status 4 when any file or record was skipped (default: skips are
+        /// reported, and the exit status is 0).
+        #[arg(long)]
+        strict: bool,
+        /// Print the summary only, not a line per file.
+        #[arg(long, short = 'q', conflicts_with = "json")]
+        quiet: bool,
     },
     /// Measure retrieval (nDCG@10, Recall@20, MRR@10) in BM25, dense and hybrid modes, on a
     /// BEIR dataset folder or on a corpus folder with golden questions.

@@ -102,6 +102,59 @@ pub(crate) fn show_progress(bar: &indicatif::ProgressBar, event: IngestEvent) {
     }
 }
 
+/// One line for a file `rag ingest` saw: what became of it, the file, and why.
+pub(crate) fn print_file_outcome(
+    out: &mut impl Write,
+    f: &rag::FileOutcome,
+) -> std::io::Result<()> {
+    write!(out, "{:<9} {}", f.outcome.as_str(), f.path)?;
+    if let Some(message) = &f.message {
+        write!(out, ": {message}")?;
+    }
+    if let Some(code) = f.reason_code {
+        write!(out, " [{code}]")?;
+    }
+    writeln!(out)
+}
+
+/// The closing lines of `rag ingest`: files by outcome (they add up to the files seen), the
+/// documents when a file held several (JSONL), and the index afterwards.
+pub(crate) fn print_ingest_summary(
+    out: &mut impl Write,
+    r: &rag::IngestReport,
+) -> std::io::Result<()> {
+    let c = &r.file_counts;
+    write!(
+        out,
+        "ingested {} files in {:.1}s: {} added, {} updated, {} unchanged, {} skipped",
+        c.seen, r.seconds, c.added, c.updated, c.unchanged, c.skipped
+    )?;
+    if c.removed > 0 {
+        write!(out, "; {} removed", c.removed)?;
+    }
+    writeln!(
+        out,
+        "; index has {} documents, {} chunks",
+        r.documents, r.chunks
+    )?;
+    let documents = r.added + r.updated + r.unchanged;
+    if documents != c.added + c.updated + c.unchanged || r.removed != c.removed {
+        writeln!(
+            out,
+            "documents: {} added, {} updated, {} unchanged, {} removed",
+            r.added, r.updated, r.unchanged, r.removed
+        )?;
+    }
+    if c.missing > 0 {
+        writeln!(
+            out,
+            "{} files under these paths are gone from disk ({} indexed documents); `rag ingest --prune` removes them",
+            c.missing, r.missing
+        )?;
+    }
+    Ok(())
+}
+
 pub(crate) fn print_reindex(out: &mut impl Write, r: &rag::ReindexReport) -> std::io::Result<()> {
     writeln!(
         out,

@@ -15,7 +15,8 @@ use super::args::{Cli, Command, Draft, SnapshotAction, TokenAction};
 const STRAGGLERS: std::time::Duration = std::time::Duration::from_secs(1);
 use super::print::{
     emit, print_answer, print_answers, print_bench, print_doctor, print_draft, print_eval,
-    print_reindex, print_status, progress_bar, short_path, show_progress,
+    print_file_outcome, print_ingest_summary, print_reindex, print_status, progress_bar,
+    short_path, show_progress,
 };
 
 /// Every flag that sets a configuration key, as overrides: [`Config::load`] applies them
@@ -69,6 +70,10 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             watch,
             collection,
             meta,
+            hidden,
+            exclude,
+            strict,
+            quiet,
             ..
         } => {
             let stamp = IngestOptions {
@@ -76,6 +81,8 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
                 no_embed,
                 collection,
                 meta: meta.into_iter().collect(),
+                hidden,
+                exclude,
                 ..Default::default()
             };
             if !(0.0..=1.0).contains(&min_recall) {
@@ -89,7 +96,12 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
                 return watch_folders(config, &paths, &stamp, json);
             }
             let gate = check.map(|q| (q, min_recall));
-            ingest(config, &paths, &stamp, json, gate)
+            let shown = Shown {
+                json,
+                quiet,
+                strict,
+            };
+            ingest(config, &paths, &stamp, shown, gate)
         }
         Command::Eval {
             dataset,
@@ -379,44 +391,47 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
     }
 }
 
+/// How `rag ingest` shows its report, and what its exit status says.
+struct Shown {
+    json: bool,
+    quiet: bool,
+    strict: bool,
+}
+
+/// Exit status of `rag ingest --strict` when something was skipped.
+const EXIT_SKIPPED: u8 = 4;
+
 fn ingest(
     config: Config,
     paths: &[PathBuf],
     options: &IngestOptions,
-    json: bool,
+    shown: Shown,
     gate: Option<(PathBuf, f64)>,
 ) -> anyhow::Result<ExitCode> {
+    let json = shown.json;
     let rag = Rag::load(config)?;
     let bar = progress_bar();
     let report = rag.ingest(paths, options, &mut |event| show_progress(&bar, event))?;
     bar.finish_and_clear();
-    for skip in &report.skipped {
-        eprintln!("rag: skipped {skip}");
-    }
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
     } else {
-        writeln!(
-            out,
-            "ingested in {:.1}s: {} added, {} updated, {} unchanged, {} removed, {} skipped; index has {} documents, {} chunks",
-            report.seconds,
-            report.added,
-            report.updated,
-            report.unchanged,
-            report.removed,
-            report.skipped.len(),
-            report.documents,
-            report.chunks
-        )?;
-        if report.missing > 0 {
-            writeln!(
-                out,
-                "{} indexed documents under these paths are gone from disk; `rag ingest --prune` removes them",
-                report.missing
-            )?;
+        if !shown.quiet {
+            for f in &report.files {
+                print_file_outcome(&mut out, f)?;
+            }
         }
+        print_ingest_summary(&mut out, &report)?;
+    }
+    // Records inside files (JSONL lines) have no line of their own above.
+    for skip in report
+        .skipped
+        .iter()
+        .filter(|s| s.code.as_str() == "bad_record")
+    {
+        eprintln!("rag: skipped {skip}");
     }
     if let Some((questions, min_recall)) = gate {
         let check = rag::eval::check_in(&rag, &questions, options.collection.as_slice())?;
@@ -457,10 +472,10 @@ fn ingest(
             return Ok(ExitCode::from(3));
         }
     }
-    Ok(if report.skipped.is_empty() {
-        ExitCode::SUCCESS
+    Ok(if shown.strict && !report.skipped.is_empty() {
+        ExitCode::from(EXIT_SKIPPED)
     } else {
-        ExitCode::from(1)
+        ExitCode::SUCCESS
     })
 }
 
@@ -641,6 +656,8 @@ fn watch_folders(
         no_embed: stamp.no_embed,
         collection: stamp.collection.clone(),
         meta: stamp.meta.clone(),
+        hidden: stamp.hidden,
+        exclude: stamp.exclude.clone(),
         ..Default::default()
     };
     let stop = std::sync::atomic::AtomicBool::new(false);

@@ -250,6 +250,9 @@ impl From<&domain::GenerationStats> for GenerationStats {
 pub struct Citation {
     /// The number used in the answer, `[n]`.
     pub n: usize,
+    /// The id of the document the passage comes from: stable while the document is indexed,
+    /// through content updates and moves.
+    pub document_id: i64,
     /// Where the passage lies.
     #[serde(flatten)]
     pub place: Place,
@@ -268,6 +271,7 @@ impl From<&domain::Citation> for Citation {
     fn from(c: &domain::Citation) -> Self {
         Citation {
             n: c.n,
+            document_id: c.document_id,
             place: (&c.place).into(),
             text: c.text.clone(),
             supported: c.supported,

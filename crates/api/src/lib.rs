@@ -61,6 +61,7 @@ mod tests {
     fn citation(n: usize, full: bool) -> domain::Citation {
         domain::Citation {
             n,
+            document_id: 7,
             place: place(full),
             text: "Visitors park in P2.".into(),
             supported: full.then_some(true),

@@ -25,9 +25,9 @@ pub use config::{Config, IngestConfig, Overrides};
 pub use error::{Error, InternalError, Result, UserError};
 pub use ingest::formats::content_hashes;
 pub use rag::{
-    check_meta, prefix_root, AskEvent, AskOptions, IngestEvent, IngestOptions, IngestReport,
-    IngestRun, Question, Rag, ReindexReport, WatchEvent, WatchOptions, MAX_HISTORY_TURNS,
-    MAX_PARTS, MAX_PINNED, MAX_QUESTION_CHARS, NOT_FOUND,
+    check_meta, prefix_root, AskEvent, AskOptions, FileCounts, FileOutcome, IngestEvent,
+    IngestOptions, IngestReport, IngestRun, Outcome, Question, Rag, ReindexReport, WatchEvent,
+    WatchOptions, MAX_HISTORY_TURNS, MAX_PARTS, MAX_PINNED, MAX_QUESTION_CHARS, NOT_FOUND,
 };
 pub use retrieve::Scope;
 pub use store::snapshot;

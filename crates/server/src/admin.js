@@ -133,7 +133,8 @@
       const list = document.createElement("ul");
       for (const s of skipped) {
         const li = document.createElement("li");
-        li.textContent = s;
+        // "path: reason" in runs recorded before skips carried a code.
+        li.textContent = typeof s === "string" ? s : s.path + ": " + s.message;
         list.append(li);
       }
       if (skipped.length) td.append(list);

@@ -155,6 +155,10 @@ pub struct GenerationStats {
 pub struct Citation {
     /// The number used in the answer, `[n]`.
     pub n: usize,
+    /// The id of the document it comes from: stable while the document is indexed, through
+    /// content updates and moves (`rag ls`, `GET /v1/documents/{id}`).
+    #[serde(default)]
+    pub document_id: i64,
     /// Where the cited chunk lies.
     #[serde(flatten)]
     pub place: Place,

@@ -26,11 +26,18 @@ pub struct IngestOptions {
     pub rechunk: bool,
     /// Who asked, as the runs log says (`ingest` when empty; `upload`, `watch`).
     pub origin: &'static str,
-    /// The collection the documents go into (`None`: `default`). A document already indexed
-    /// in another collection moves to this one.
+    /// The collection the documents go into. A document already indexed in another
+    /// collection moves to this one. `None`: an indexed document stays in its collection, a
+    /// new one goes into `default`.
     pub collection: Option<String>,
     /// Metadata for every document read, over a JSONL record's own fields (`--meta k=v`).
+    /// Empty: a document already indexed keeps the metadata it has.
     pub meta: std::collections::BTreeMap<String, String>,
+    /// Take hidden files and folders (names starting with a dot) too (`--hidden`).
+    pub hidden: bool,
+    /// Globs (gitignore syntax) of paths to leave out, besides `.gitignore`, `.ignore` and
+    /// `.ragignore` (`--exclude`).
+    pub exclude: Vec<String>,
 }
 
 /// Checks user metadata as [`crate::limits::meta`] does.
@@ -64,6 +71,146 @@ pub struct ReindexReport {
     pub seconds: f64,
 }
 
+/// What became of a file an ingest saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Read for the first time.
+    Added,
+    /// Read again: its content, collection or metadata changed, or it moved (same id).
+    Updated,
+    /// Indexed already as it is.
+    Unchanged,
+    /// Not ingested (`reason_code` and `message` say why); what was indexed from it stays.
+    Skipped,
+    /// Gone from disk, and its documents removed (`--prune`).
+    Removed,
+    /// Gone from disk; its documents stay until `--prune`.
+    Missing,
+}
+
+impl Outcome {
+    /// The outcome as a word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Added => "added",
+            Outcome::Updated => "updated",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Skipped => "skipped",
+            Outcome::Removed => "removed",
+            Outcome::Missing => "missing",
+        }
+    }
+}
+
+/// One file an ingest saw, and what became of it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FileOutcome {
+    /// The file as it was found (as given, or below a folder given).
+    pub path: String,
+    /// What became of it.
+    pub outcome: Outcome,
+    /// For a skipped file: why, as a code (`empty`, `binary`, `unsupported`, `hidden`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason_code: Option<&'static str>,
+    /// Why it was skipped, where it moved from, or what its records did, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Files counted by outcome: `seen` is `added + updated + unchanged + skipped`; `removed` and
+/// `missing` are files that were not there to see.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FileCounts {
+    /// Files found on disk.
+    pub seen: usize,
+    /// Files read for the first time.
+    pub added: usize,
+    /// Files read again.
+    pub updated: usize,
+    /// Files indexed already as they are.
+    pub unchanged: usize,
+    /// Files not ingested.
+    pub skipped: usize,
+    /// Files gone whose documents were removed.
+    pub removed: usize,
+    /// Files gone whose documents stay.
+    pub missing: usize,
+}
+
+impl FileCounts {
+    fn of(files: &[FileOutcome]) -> FileCounts {
+        let mut c = FileCounts::default();
+        for f in files {
+            match f.outcome {
+                Outcome::Added => c.added += 1,
+                Outcome::Updated => c.updated += 1,
+                Outcome::Unchanged => c.unchanged += 1,
+                Outcome::Skipped => c.skipped += 1,
+                Outcome::Removed => c.removed += 1,
+                Outcome::Missing => c.missing += 1,
+            }
+        }
+        c.seen = c.added + c.updated + c.unchanged + c.skipped;
+        c
+    }
+}
+
+/// What the documents of the file being read came to, until its `FileDone`.
+#[derive(Default)]
+struct FileTally {
+    added: usize,
+    updated: usize,
+    unchanged: usize,
+    bad_records: usize,
+    skip: Option<Skip>,
+    moved_from: Option<String>,
+}
+
+impl FileTally {
+    fn outcome(self, path: &Path) -> FileOutcome {
+        let documents = self.added + self.updated + self.unchanged;
+        let (outcome, reason_code, mut message) = match self.skip {
+            Some(skip) => (
+                Outcome::Skipped,
+                Some(skip.code.as_str()),
+                Some(skip.reason),
+            ),
+            None if documents == 0 => (
+                Outcome::Skipped,
+                Some(ingest::SkipCode::BadRecord.as_str()),
+                Some(format!(
+                    "none of its {} records could be used",
+                    self.bad_records
+                )),
+            ),
+            None if self.updated == 0 && self.unchanged == 0 => (Outcome::Added, None, None),
+            None if self.added + self.updated > 0 => (Outcome::Updated, None, None),
+            None => (Outcome::Unchanged, None, None),
+        };
+        if let Some(from) = self.moved_from {
+            message = Some(format!("moved from {from}; its id is kept"));
+        } else if documents > 1 || (self.bad_records > 0 && documents > 0) {
+            message = Some(format!(
+                "{documents} documents: {} added, {} updated, {} unchanged{}",
+                self.added,
+                self.updated,
+                self.unchanged,
+                match self.bad_records {
+                    0 => String::new(),
+                    n => format!("; {n} records skipped"),
+                }
+            ));
+        }
+        FileOutcome {
+            path: path.display().to_string(),
+            outcome,
+            reason_code,
+            message,
+        }
+    }
+}
+
 /// What an ingest did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct IngestReport {
@@ -77,9 +224,12 @@ pub struct IngestReport {
     pub removed: usize,
     /// Indexed documents under the given paths whose file is gone, left in place (no `--prune`).
     pub missing: usize,
-    /// Files (or JSONL records) not ingested, with reasons.
-    #[serde(serialize_with = "skips_as_strings")]
+    /// Files (or JSONL records) not ingested: `{"path", "reason_code", "message"}` each.
     pub skipped: Vec<Skip>,
+    /// Every file seen (and every file gone), once, with what became of it.
+    pub files: Vec<FileOutcome>,
+    /// The files counted by outcome.
+    pub file_counts: FileCounts,
     /// Chunks written.
     pub chunks_written: usize,
     /// Bytes of text extracted from new and changed documents.
@@ -92,13 +242,6 @@ pub struct IngestReport {
     pub chunks: usize,
     /// Seconds taken.
     pub seconds: f64,
-}
-
-fn skips_as_strings<S: serde::Serializer>(
-    skips: &[Skip],
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    s.collect_seq(skips.iter().map(|k| k.to_string()))
 }
 
 impl Rag {
@@ -114,24 +257,40 @@ impl Rag {
     ) -> Result<IngestReport> {
         let started = Instant::now();
         let collection = match &options.collection {
-            Some(c) => crate::types::check_collection(c)
-                .map_err(|e| Error::User(UserError::BadRequest(e)))?
-                .to_string(),
-            None => crate::types::DEFAULT_COLLECTION.to_string(),
+            Some(c) => Some(
+                crate::types::check_collection(c)
+                    .map_err(|e| Error::User(UserError::BadRequest(e)))?
+                    .to_string(),
+            ),
+            None => None,
         };
         check_meta(&options.meta)?;
         let stamp = crate::ingest::pipeline::Stamp {
-            collection: collection.clone(),
+            collection: collection.clone().unwrap_or_default(),
             meta: options.meta.clone(),
         };
-        let (files, mut skipped) = ingest::collect_files(paths)?;
+        let walk = ingest::Walk {
+            hidden: options.hidden,
+            exclude: options.exclude.clone(),
+        };
+        let (files, mut skipped) = ingest::collect_files(paths, &walk)?;
+        let mut outcomes: Vec<FileOutcome> = skipped
+            .iter()
+            .map(|skip| FileOutcome {
+                path: skip.path.display().to_string(),
+                outcome: Outcome::Skipped,
+                reason_code: Some(skip.code.as_str()),
+                message: Some(skip.reason.clone()),
+            })
+            .collect();
         let cfg = &self.config.ingest;
         let mut writer = self.writer()?;
-        let mut known = writer.hashes()?;
+        let mut known = writer.known()?;
         if options.rechunk {
-            // No stored hash matches: every document is cut again, as an update.
-            known.values_mut().for_each(String::clear);
+            // No stored fingerprint matches: every document is cut again, as an update.
+            known.values_mut().for_each(|k| k.fingerprint.clear());
         }
+        let mut orphans = orphans(&known);
         let embedder = self.embedder()?;
         let chunker = Chunker::new(
             embedder.tokenizer().clone(),
@@ -143,6 +302,8 @@ impl Rag {
         // Paths seen on disk (ingested, unchanged, or present but unreadable): never pruned.
         let mut seen: HashSet<String> = HashSet::new();
         let mut kept_files: Vec<String> = Vec::new();
+        // Documents that moved to a new path (their old path is not gone).
+        let mut moved: HashSet<i64> = HashSet::new();
         progress(IngestEvent::Start(files.len()));
         let (tx, rx) = std::sync::mpsc::sync_channel::<Loaded>(64);
         let max_bytes = cfg.max_file_bytes;
@@ -160,20 +321,32 @@ impl Rag {
             scope.spawn(move || {
                 load_and_chunk(files, max_bytes, stamp, known, chunker, tx, workers)
             });
-            let mut pending: Vec<(Document, Vec<Chunk>)> = Vec::new();
+            let mut pending: Vec<Pending> = Vec::new();
             let mut pending_chunks = 0;
             let mut ready: Vec<DocWrite> = Vec::new();
+            let mut tally = FileTally::default();
             for item in rx {
                 match item {
                     Loaded::Doc(doc, chunks, existed) => {
                         seen.insert(doc.path.clone());
-                        if existed {
+                        let moved_from = if existed {
+                            None
+                        } else {
+                            orphans.get_mut(&doc.hash).and_then(Vec::pop)
+                        };
+                        if let Some((id, from)) = &moved_from {
+                            moved.insert(*id);
+                            tally.moved_from = Some(from.clone());
+                        }
+                        if existed || moved_from.is_some() {
                             report.updated += 1;
+                            tally.updated += 1;
                         } else {
                             report.added += 1;
+                            tally.added += 1;
                         }
                         pending_chunks += chunks.len();
-                        pending.push((*doc, chunks));
+                        pending.push((*doc, chunks, moved_from.map(|(id, _)| id)));
                         if pending_chunks >= cfg.embed_batch {
                             ready.extend(self.embed_docs(&mut pending, options.no_embed)?);
                             pending_chunks = 0;
@@ -182,12 +355,21 @@ impl Rag {
                     Loaded::Unchanged(path) => {
                         seen.insert(path);
                         report.unchanged += 1;
+                        tally.unchanged += 1;
                     }
                     Loaded::Skipped(skip, file) => {
                         kept_files.extend(file);
+                        tally.skip = Some(skip.clone());
                         skipped.push(skip);
                     }
-                    Loaded::FileDone(path) => progress(IngestEvent::File(path)),
+                    Loaded::BadRecord(skip) => {
+                        tally.bad_records += 1;
+                        skipped.push(skip);
+                    }
+                    Loaded::FileDone(path) => {
+                        outcomes.push(std::mem::take(&mut tally).outcome(&path));
+                        progress(IngestEvent::File(path));
+                    }
                     Loaded::Failed(e) => return Err(e),
                 }
                 if ready.len() >= cfg.commit_every {
@@ -195,12 +377,25 @@ impl Rag {
                 }
             }
             ready.extend(self.embed_docs(&mut pending, options.no_embed)?);
-            let gone = gone(&writer, paths, &seen, &kept_files)?;
-            let remove: Vec<i64> = if options.prune {
+            let gone = gone(&writer, paths, &seen, &kept_files, &moved)?;
+            let outcome = if options.prune {
                 report.removed = gone.len();
-                gone
+                Outcome::Removed
             } else {
                 report.missing = gone.len();
+                Outcome::Missing
+            };
+            let mut gone_files: Vec<&str> = gone.iter().map(StoredDoc::source_file).collect();
+            gone_files.dedup();
+            outcomes.extend(gone_files.into_iter().map(|f| FileOutcome {
+                path: f.to_string(),
+                outcome,
+                reason_code: None,
+                message: None,
+            }));
+            let remove: Vec<i64> = if options.prune {
+                gone.iter().map(|d| d.id).collect()
+            } else {
                 Vec::new()
             };
             commit_step(&mut writer, &mut ready, &remove, &mut report, progress)
@@ -216,6 +411,9 @@ impl Rag {
             Some(_) => {}
         }
         report.skipped = skipped;
+        outcomes.sort_by(|a, b| a.path.cmp(&b.path));
+        report.file_counts = FileCounts::of(&outcomes);
+        report.files = outcomes;
         report.documents = stats.documents;
         report.chunks = stats.chunks;
         report.seconds = started.elapsed().as_secs_f64();
@@ -227,7 +425,7 @@ impl Rag {
         };
         if let Err(e) = serde_json::to_string(&report)
             .map_err(|e| Error::Internal(InternalError::Corrupt(e.to_string())))
-            .and_then(|json| writer.record_run(origin, Some(&collection), &json))
+            .and_then(|json| writer.record_run(origin, collection.as_deref(), &json))
         {
             tracing::warn!(error = %e, "the ingest run was not recorded");
         }
@@ -245,14 +443,10 @@ impl Rag {
     }
 
     /// Embeds the chunks of the pending documents in one call (unless `no_embed`).
-    fn embed_docs(
-        &self,
-        pending: &mut Vec<(Document, Vec<Chunk>)>,
-        no_embed: bool,
-    ) -> Result<Vec<DocWrite>> {
+    fn embed_docs(&self, pending: &mut Vec<Pending>, no_embed: bool) -> Result<Vec<DocWrite>> {
         let texts: Vec<String> = pending
             .iter()
-            .flat_map(|(_, chunks)| chunks.iter())
+            .flat_map(|(_, chunks, _)| chunks.iter())
             .map(|c| ingest::embedding_text(&c.context, &c.text))
             .collect();
         let mut vectors = if no_embed || texts.is_empty() {
@@ -263,12 +457,13 @@ impl Rag {
         .into_iter();
         Ok(pending
             .drain(..)
-            .map(|(doc, chunks)| {
+            .map(|(doc, chunks, moved_from)| {
                 let vectors = vectors.by_ref().take(chunks.len()).collect();
                 DocWrite {
                     doc,
                     chunks,
                     vectors,
+                    moved_from,
                 }
             })
             .collect())
@@ -450,13 +645,43 @@ fn commit_step(
     Ok(())
 }
 
-/// Indexed documents under `paths` that this ingest did not see on disk.
+/// A document read, chunked and waiting for its vectors, with the id of the indexed document
+/// it moved from.
+type Pending = (Document, Vec<Chunk>, Option<i64>);
+
+/// Indexed documents whose source file is gone from disk, by content hash: a new file with
+/// one of these hashes is that document moved, and keeps its id. Each entry is
+/// `(id, old path)`.
+fn orphans(known: &HashMap<String, Known>) -> HashMap<String, Vec<(i64, String)>> {
+    let mut exists: HashMap<&str, bool> = HashMap::new();
+    let mut out: HashMap<String, Vec<(i64, String)>> = HashMap::new();
+    for (path, k) in known {
+        let file = crate::types::split_record_path(path).0;
+        let there = *exists
+            .entry(file)
+            .or_insert_with(|| Path::new(file).exists());
+        if !there {
+            out.entry(k.hash.clone())
+                .or_default()
+                .push((k.id, path.clone()));
+        }
+    }
+    // Popped from the end: the lowest id (the oldest document) first.
+    for list in out.values_mut() {
+        list.sort_by_key(|&(id, _)| std::cmp::Reverse(id));
+    }
+    out
+}
+
+/// Indexed documents under `paths` that this ingest did not see on disk (and did not find
+/// moved), in path order.
 fn gone(
     writer: &Writer,
     paths: &[PathBuf],
     seen: &HashSet<String>,
     kept_files: &[String],
-) -> Result<Vec<i64>> {
+    moved: &HashSet<i64>,
+) -> Result<Vec<StoredDoc>> {
     let roots: Vec<String> = paths
         .iter()
         .filter_map(|p| std::fs::canonicalize(p).ok())
@@ -468,7 +693,7 @@ fn gone(
         .filter(|d| !seen.contains(&d.path))
         .filter(|d| roots.iter().any(|r| covers(r, &d.path)))
         .filter(|d| !kept_files.iter().any(|f| covers(f, &d.path)))
-        .map(|d| d.id)
+        .filter(|d| !moved.contains(&d.id))
         .collect())
 }
 

@@ -1,6 +1,6 @@
 //! The facade that composes the stages; the CLI and the HTTP server call only this.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use crate::ingest::{self, Chunker, Skip};
 use crate::messages::Note;
 use crate::retrieve;
 use crate::store::{
-    DocWrite, EmbedderInfo, Index, Lag, Manifest, Stats, Status, StoredDoc, Writer,
+    DocWrite, EmbedderInfo, Index, Known, Lag, Manifest, Stats, Status, StoredDoc, Writer,
 };
 use crate::types::{Answer, AnswerMode, Chunk, Document, Timings};
 

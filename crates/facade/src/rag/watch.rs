@@ -33,6 +33,10 @@ pub struct WatchOptions {
     pub collection: Option<String>,
     /// Metadata for every document.
     pub meta: std::collections::BTreeMap<String, String>,
+    /// Take hidden files and folders too.
+    pub hidden: bool,
+    /// Globs of paths to leave out (`--exclude`).
+    pub exclude: Vec<String>,
 }
 
 impl Default for WatchOptions {
@@ -43,6 +47,8 @@ impl Default for WatchOptions {
             no_embed: false,
             collection: None,
             meta: Default::default(),
+            hidden: false,
+            exclude: Vec::new(),
         }
     }
 }
@@ -108,6 +114,8 @@ impl Rag {
             origin: "watch",
             collection: options.collection.clone(),
             meta: options.meta.clone(),
+            hidden: options.hidden,
+            exclude: options.exclude.clone(),
             ..Default::default()
         };
         let index = std::fs::canonicalize(&self.config.index).unwrap_or(self.config.index.clone());

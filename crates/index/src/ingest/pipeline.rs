@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use super::{Chunker, Skip};
 use crate::error::{Error, InternalError, UserError};
+use crate::store::Known;
 use crate::types::{Chunk, Document};
 
 /// What the loading thread hands to the embedding and writing side.
@@ -15,8 +16,11 @@ pub enum Loaded {
     Doc(Box<Document>, Vec<Chunk>, bool),
     /// A document whose content is indexed already (its path).
     Unchanged(String),
-    /// A skip, with the canonical file when the file exists (its documents are kept).
+    /// A whole file skipped, with the canonical file when the file exists (its documents
+    /// are kept).
     Skipped(Skip, Option<String>),
+    /// A record inside a file (a JSONL line) that could not be used; the file goes on.
+    BadRecord(Skip),
     /// Every document of this file was sent.
     FileDone(PathBuf),
     /// Loading stopped with this error.
@@ -27,21 +31,30 @@ pub enum Loaded {
 /// goes over a record's own fields.
 #[derive(Debug, Clone, Default)]
 pub struct Stamp {
-    /// The collection (empty: [`crate::types::DEFAULT_COLLECTION`]).
+    /// The collection (empty: an indexed document keeps its own, a new one goes into
+    /// [`crate::types::DEFAULT_COLLECTION`]).
     pub collection: String,
-    /// Metadata for every document.
+    /// Metadata for every document (empty: an indexed document keeps its own).
     pub meta: std::collections::BTreeMap<String, String>,
 }
 
 impl Stamp {
-    fn apply(&self, doc: &mut Document) {
-        doc.collection = if self.collection.is_empty() {
-            crate::types::DEFAULT_COLLECTION.to_string()
-        } else {
-            self.collection.clone()
+    /// Puts the collection and metadata on `doc`; `known` is the indexed document at its
+    /// path, whose collection and metadata a plain re-ingest keeps.
+    pub fn apply(&self, doc: &mut Document, known: Option<&Known>) {
+        doc.collection = match known {
+            _ if !self.collection.is_empty() => self.collection.clone(),
+            Some(k) => k.collection.clone(),
+            None => crate::types::DEFAULT_COLLECTION.to_string(),
         };
-        doc.meta
-            .extend(self.meta.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if !self.meta.is_empty() {
+            doc.meta
+                .extend(self.meta.iter().map(|(k, v)| (k.clone(), v.clone())));
+        } else if let Some(k) = known {
+            for (key, value) in &k.meta {
+                doc.meta.entry(key.clone()).or_insert_with(|| value.clone());
+            }
+        }
     }
 }
 
@@ -50,7 +63,7 @@ impl Stamp {
 fn chunk_all(
     docs: Vec<Document>,
     stamp: &Stamp,
-    known: &HashMap<String, String>,
+    known: &HashMap<String, Known>,
     chunker: &Chunker,
     tx: &std::sync::mpsc::SyncSender<Loaded>,
     workers: usize,
@@ -58,9 +71,9 @@ fn chunk_all(
     let workers = workers.min(docs.len());
     let queue = std::sync::Mutex::new(docs.into_iter());
     let one = |mut doc: Document| {
-        stamp.apply(&mut doc);
         let existed = known.get(&doc.path);
-        if existed == Some(&doc.fingerprint()) {
+        stamp.apply(&mut doc, existed);
+        if existed.is_some_and(|k| k.fingerprint == doc.fingerprint()) {
             Loaded::Unchanged(doc.path)
         } else {
             let existed = existed.is_some();
@@ -106,7 +119,7 @@ pub fn load_and_chunk(
     files: Vec<PathBuf>,
     max_bytes: u64,
     stamp: &Stamp,
-    known: &HashMap<String, String>,
+    known: &HashMap<String, Known>,
     chunker: &Chunker,
     tx: std::sync::mpsc::SyncSender<Loaded>,
     workers: usize,
@@ -118,9 +131,10 @@ pub fn load_and_chunk(
                 for (place, reason) in parsed.bad_records {
                     let skip = Skip {
                         path: place.into(),
+                        code: super::SkipCode::BadRecord,
                         reason,
                     };
-                    if !send(Loaded::Skipped(skip, None)) {
+                    if !send(Loaded::BadRecord(skip)) {
                         return;
                     }
                 }
@@ -132,7 +146,8 @@ pub fn load_and_chunk(
                 let file = std::fs::canonicalize(&path)
                     .ok()
                     .map(|p| p.to_string_lossy().into_owned());
-                if !send(Loaded::Skipped(Skip { path, reason }, file)) {
+                let code = super::SkipCode::of_reason(&reason);
+                if !send(Loaded::Skipped(Skip { path, code, reason }, file)) {
                     return;
                 }
             }

@@ -27,7 +27,7 @@ pub use manifest::Manifest;
 pub use reader::{
     exact_is_cheaper, folder_id, Index, EXACT_SEARCH_FACTOR, EXACT_SEARCH_MAX_CHUNKS,
 };
-pub use sqlite::StoredDoc;
+pub use sqlite::{Known, StoredDoc};
 pub use writer::{Lag, Writer};
 
 const SQLITE_FILE: &str = "rag.sqlite3";
@@ -65,6 +65,10 @@ pub struct DocWrite {
     pub chunks: Vec<Chunk>,
     /// One vector per chunk, or empty to leave the chunks without vectors.
     pub vectors: Vec<Vec<f32>>,
+    /// The id of an indexed document this one is (a file moved or renamed, found by its
+    /// content): when no document has this path yet, that one is updated in place and keeps
+    /// its id.
+    pub moved_from: Option<i64>,
 }
 
 /// Counts from SQLite.

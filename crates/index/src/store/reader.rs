@@ -446,6 +446,7 @@ mod tests {
             },
             chunks,
             vectors,
+            moved_from: None,
         }
     }
 

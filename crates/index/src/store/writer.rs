@@ -84,9 +84,9 @@ impl Writer {
         }
     }
 
-    /// Path -> content hash of every stored document.
-    pub fn hashes(&self) -> Result<HashMap<String, String>> {
-        self.db.hashes()
+    /// Every stored document as an ingest compares it, by path.
+    pub fn known(&self) -> Result<HashMap<String, sqlite::Known>> {
+        self.db.known()
     }
 
     /// Every stored document.

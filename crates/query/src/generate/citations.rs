@@ -80,6 +80,7 @@ pub fn map_markers(answer: &str, f: &dyn Fn(usize) -> usize) -> String {
 pub fn citation(n: usize, hit: &Hit) -> Citation {
     Citation {
         n,
+        document_id: hit.doc_id,
         place: hit.place.clone(),
         text: hit.text.clone(),
         supported: None,

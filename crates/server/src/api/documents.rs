@@ -434,7 +434,6 @@ pub async fn ingest_runs(
                 .as_deref()
                 .is_some_and(|c| access.grant.visible.reads(c))
     });
-    // Skipped files are "path: reason": the path as responses show paths.
     for run in &mut runs {
         // The index's totals after a run count every collection: not for a scoped token.
         if !access.grant.reads_all() {
@@ -443,18 +442,42 @@ pub async fn ingest_runs(
                 report.remove("chunks");
             }
         }
-        if let Some(skipped) = run.report.get_mut("skipped").and_then(|v| v.as_array_mut()) {
-            for entry in skipped.iter_mut() {
-                if let Some((path, reason)) = entry.as_str().and_then(|t| t.split_once(": ")) {
-                    *entry =
-                        serde_json::Value::String(format!("{}: {reason}", s.public_path(path)));
-                }
+        // Paths as responses show paths, in the skips and the per-file outcomes alike.
+        for list in ["skipped", "files"] {
+            let Some(entries) = run.report.get_mut(list).and_then(|v| v.as_array_mut()) else {
+                continue;
+            };
+            for entry in entries.iter_mut() {
+                public_entry(&s, entry);
             }
         }
     }
     Ok(Json(RunList {
         runs: wire::all(&runs),
     }))
+}
+
+/// A skip or a file outcome of a recorded run, with its path and message as responses show
+/// paths. Runs recorded before skips were structured hold `"path: reason"` strings.
+fn public_entry(s: &AppState, entry: &mut serde_json::Value) {
+    if let Some((path, reason)) = entry.as_str().and_then(|t| t.split_once(": ")) {
+        *entry = serde_json::Value::String(format!("{}: {reason}", s.public_path(path)));
+        return;
+    }
+    let Some(fields) = entry.as_object_mut() else {
+        return;
+    };
+    if let Some(path) = fields.get("path").and_then(|p| p.as_str()) {
+        let public = s.public_path(path);
+        fields.insert("path".into(), public.into());
+    }
+    if let Some(message) = fields.get("message").and_then(|m| m.as_str()) {
+        if s.shows_paths() {
+            return;
+        }
+        let public = super::super::without_paths(message);
+        fields.insert("message".into(), public.into());
+    }
 }
 
 /// Every indexed document the caller may read (`?collection=NAME`: of that collection).

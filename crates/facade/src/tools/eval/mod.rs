@@ -201,7 +201,7 @@ fn prepare_index(
             config.index.join("eval").display()
         ))));
     }
-    let (files, _) = crate::ingest::collect_files(&[corpus.to_path_buf()])?;
+    let (files, _) = crate::ingest::collect_files(&[corpus.to_path_buf()], &Default::default())?;
     let mut config = config.clone();
     config.index = index.to_path_buf();
     let rag = Rag::load(config.clone())?;

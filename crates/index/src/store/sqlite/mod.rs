@@ -108,6 +108,22 @@ impl StoredDoc {
     }
 }
 
+/// An indexed document as an ingest compares it with what it reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Known {
+    /// Its id (kept through updates and moves).
+    pub id: i64,
+    /// Content hash, collection and metadata (see [`crate::types::Document::fingerprint`]):
+    /// the document read is unchanged when its fingerprint is this. Empty forces an update.
+    pub fingerprint: String,
+    /// sha256 of its source bytes.
+    pub hash: String,
+    /// Its collection.
+    pub collection: String,
+    /// Its user metadata.
+    pub meta: std::collections::BTreeMap<String, String>,
+}
+
 /// An ingest run as stored: (Unix seconds, origin, report JSON, collection).
 pub type RunRow = (i64, String, String, Option<String>);
 
@@ -347,13 +363,26 @@ impl Db {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Path -> fingerprint (content hash, collection and metadata: see
-    /// [`crate::types::Document::fingerprint`]) of every document, for deciding what changed.
-    pub fn hashes(&self) -> Result<HashMap<String, String>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT path, hash || char(10) || collection || char(10) || meta FROM documents",
-        )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    /// Every document as an ingest compares it, by path.
+    pub fn known(&self) -> Result<HashMap<String, Known>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path, id, hash, collection, meta FROM documents")?;
+        let rows = stmt.query_map([], |r| {
+            let hash: String = r.get(2)?;
+            let collection: String = r.get(3)?;
+            let meta: String = r.get(4)?;
+            Ok((
+                r.get(0)?,
+                Known {
+                    id: r.get(1)?,
+                    fingerprint: format!("{hash}\n{collection}\n{meta}"),
+                    hash,
+                    collection,
+                    meta: serde_json::from_str(&meta).unwrap_or_default(),
+                },
+            ))
+        })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -379,34 +408,57 @@ impl Db {
             }
         }
         for d in docs {
-            let old: Option<i64> = tx
+            // An update keeps the document's id: the row at its path, else the row of the
+            // document it was moved from (same content, file gone).
+            let at_path: Option<i64> = tx
                 .query_row(
                     "SELECT id FROM documents WHERE path = ?1",
                     [&d.doc.path],
                     |r| r.get(0),
                 )
                 .optional()?;
-            if let Some(id) = old {
-                tx.execute("DELETE FROM documents WHERE id = ?1", [id])?;
-                removed_docs.push(id);
-            }
-            tx.execute(
-                "INSERT INTO documents (path, title, hash, format, bytes, ingested_at, collection, language, meta, encoding)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    d.doc.path,
-                    d.doc.title,
-                    d.doc.hash,
-                    d.doc.format.name(),
-                    d.doc.text.len() as i64,
-                    now,
-                    d.doc.collection,
-                    d.chunks.first().and_then(|c| language_of(&c.text)),
-                    d.doc.meta_json(),
-                    d.doc.encoding,
-                ],
-            )?;
-            let doc_id = tx.last_insert_rowid();
+            let moved = match (at_path, d.moved_from) {
+                (None, Some(id)) => tx
+                    .query_row("SELECT id FROM documents WHERE id = ?1", [id], |r| r.get(0))
+                    .optional()?,
+                _ => None,
+            };
+            let values = params![
+                d.doc.path,
+                d.doc.title,
+                d.doc.hash,
+                d.doc.format.name(),
+                d.doc.text.len() as i64,
+                now,
+                d.doc.collection,
+                d.chunks.first().and_then(|c| language_of(&c.text)),
+                d.doc.meta_json(),
+                d.doc.encoding,
+            ];
+            let doc_id = match at_path.or(moved) {
+                Some(id) => {
+                    // Its chunks go (the trigger tombstones their vectors); the row stays.
+                    tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [id])?;
+                    tx.prepare_cached(
+                        "UPDATE documents SET path = ?1, title = ?2, hash = ?3, format = ?4, bytes = ?5,
+                         ingested_at = ?6, collection = ?7, language = ?8, meta = ?9, encoding = ?10
+                         WHERE id = ?11",
+                    )?
+                    .execute(rusqlite::params_from_iter(
+                        values.iter().copied().chain(std::iter::once(&id as &dyn rusqlite::ToSql)),
+                    ))?;
+                    removed_docs.push(id);
+                    id
+                }
+                None => {
+                    tx.prepare_cached(
+                        "INSERT INTO documents (path, title, hash, format, bytes, ingested_at, collection, language, meta, encoding)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    )?
+                    .execute(values)?;
+                    tx.last_insert_rowid()
+                }
+            };
             added_docs.push(doc_id);
             let mut insert = tx.prepare_cached(
                 "INSERT INTO chunks (doc_id, ord, heading, context, start_line, end_line, page_start, page_end, tokens, text, embedding, ocr)
