@@ -16,20 +16,22 @@ pub fn record_path(file: &str, id: &str) -> String {
     format!("{file}#{id}")
 }
 
-/// A document path split into the file it was read from and, for a JSONL record, the record's
-/// id: the record id follows the `#` after a `.jsonl` file name, so a `#` in a folder or file
-/// name, or in the id, is read right.
+/// A document path split into the file it was read from and, for a document inside a file (a
+/// JSONL record, a mailbox's message, an e-mail's attachment), its place there: the place
+/// follows the `#` after a `.jsonl`, `.eml` or `.mbox` file name, so a `#` in a folder or file
+/// name, or in the place, is read right.
 pub fn split_record_path(path: &str) -> (&str, Option<&str>) {
-    const EXT: &str = ".jsonl#";
-    let at = path.char_indices().map(|(at, _)| at).find(|&at| {
-        path.get(at..at + EXT.len())
-            .is_some_and(|s| s.eq_ignore_ascii_case(EXT))
+    /// Files that hold several documents: JSONL records, mailbox messages, attachments.
+    const EXTS: [&str; 3] = [".jsonl#", ".eml#", ".mbox#"];
+    let at = path.char_indices().find_map(|(at, _)| {
+        EXTS.iter().find_map(|ext| {
+            path.get(at..at + ext.len())
+                .filter(|s| s.eq_ignore_ascii_case(ext))
+                .map(|_| at + ext.len() - 1)
+        })
     });
     match at {
-        Some(at) => {
-            let cut = at + EXT.len() - 1;
-            (&path[..cut], Some(&path[cut + 1..]))
-        }
+        Some(cut) => (&path[..cut], Some(&path[cut + 1..])),
         None => (path, None),
     }
 }
@@ -102,6 +104,18 @@ pub enum Format {
     Image,
     /// A BEIR-style JSONL corpus: one document per line (`_id`, `title`, `text`).
     Jsonl,
+    /// CSV or TSV: each row a record with its column headers.
+    Table,
+    /// A workbook (XLSX, XLSM, XLS, ODS): each sheet a section, each row a record.
+    Spreadsheet,
+    /// Slides (PPTX, ODP): each slide a page, with its title, text and notes.
+    Slides,
+    /// An OpenDocument text (ODT), as markdown.
+    Odt,
+    /// An EPUB book: each chapter a section.
+    Epub,
+    /// An e-mail (EML) or a mailbox (MBOX): each message a document, attachments their own.
+    Email,
 }
 
 impl Format {
@@ -115,22 +129,73 @@ impl Format {
             Format::Docx => "docx",
             Format::Image => "image",
             Format::Jsonl => "jsonl",
+            Format::Table => "table",
+            Format::Spreadsheet => "spreadsheet",
+            Format::Slides => "slides",
+            Format::Odt => "odt",
+            Format::Epub => "epub",
+            Format::Email => "email",
         }
     }
+
+    /// Every format `rag` reads.
+    pub const ALL: [Format; 13] = [
+        Format::Markdown,
+        Format::Text,
+        Format::Html,
+        Format::Pdf,
+        Format::Docx,
+        Format::Image,
+        Format::Jsonl,
+        Format::Table,
+        Format::Spreadsheet,
+        Format::Slides,
+        Format::Odt,
+        Format::Epub,
+        Format::Email,
+    ];
+
+    /// Every file extension `rag` reads, with the format it names.
+    pub const EXTENSIONS: [(&'static str, Format); 30] = [
+        ("md", Format::Markdown),
+        ("markdown", Format::Markdown),
+        ("mdown", Format::Markdown),
+        ("mkd", Format::Markdown),
+        ("txt", Format::Text),
+        ("text", Format::Text),
+        ("html", Format::Html),
+        ("htm", Format::Html),
+        ("xhtml", Format::Html),
+        ("pdf", Format::Pdf),
+        ("docx", Format::Docx),
+        ("odt", Format::Odt),
+        ("epub", Format::Epub),
+        ("csv", Format::Table),
+        ("tsv", Format::Table),
+        ("tab", Format::Table),
+        ("xlsx", Format::Spreadsheet),
+        ("xlsm", Format::Spreadsheet),
+        ("xls", Format::Spreadsheet),
+        ("ods", Format::Spreadsheet),
+        ("pptx", Format::Slides),
+        ("odp", Format::Slides),
+        ("eml", Format::Email),
+        ("mbox", Format::Email),
+        ("jsonl", Format::Jsonl),
+        ("png", Format::Image),
+        ("jpg", Format::Image),
+        ("jpeg", Format::Image),
+        ("tif", Format::Image),
+        ("tiff", Format::Image),
+    ];
 
     /// The format a file name's extension names, if `rag` reads it (case does not matter).
     pub fn from_file_name(name: &str) -> Option<Format> {
         let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
-        match ext.as_str() {
-            "md" | "markdown" | "mdown" | "mkd" => Some(Format::Markdown),
-            "txt" | "text" => Some(Format::Text),
-            "html" | "htm" | "xhtml" => Some(Format::Html),
-            "pdf" => Some(Format::Pdf),
-            "docx" => Some(Format::Docx),
-            "png" | "jpg" | "jpeg" | "tif" | "tiff" => Some(Format::Image),
-            "jsonl" => Some(Format::Jsonl),
-            _ => None,
-        }
+        Format::EXTENSIONS
+            .iter()
+            .find(|(e, _)| *e == ext)
+            .map(|&(_, f)| f)
     }
 
     /// The file extension `rag` gives a file of this format (uploads are stored under it).
@@ -144,12 +209,22 @@ impl Format {
             // Tesseract tells images apart by their content; the name only marks them as one.
             Format::Image => "png",
             Format::Jsonl => "jsonl",
+            Format::Table => "csv",
+            // calamine tells XLSX, XLS and ODS apart by their content.
+            Format::Spreadsheet => "xlsx",
+            Format::Slides => "pptx",
+            Format::Odt => "odt",
+            Format::Epub => "epub",
+            Format::Email => "eml",
         }
     }
 
     /// True when the loaded text is markdown (headings give the chunks their structure).
     pub fn is_markdown(self) -> bool {
-        matches!(self, Format::Markdown | Format::Html | Format::Docx)
+        !matches!(
+            self,
+            Format::Text | Format::Pdf | Format::Image | Format::Jsonl
+        )
     }
 }
 

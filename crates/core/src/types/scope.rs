@@ -172,18 +172,11 @@ impl Filter {
             check_collection(c)?;
         }
         for f in &self.format {
-            let known = [
-                Format::Markdown,
-                Format::Text,
-                Format::Html,
-                Format::Pdf,
-                Format::Docx,
-                Format::Image,
-                Format::Jsonl,
-            ];
-            if !known.iter().any(|k| k.name() == f) {
+            if !Format::ALL.iter().any(|k| k.name() == f) {
+                let names: Vec<&str> = Format::ALL.iter().map(|k| k.name()).collect();
                 return Err(format!(
-                    "filter format {f:?} is not one rag reads: use markdown, text, html, pdf, docx, image or jsonl"
+                    "filter format {f:?} is not one rag reads: use {}",
+                    names.join(", ")
                 ));
             }
         }

@@ -59,16 +59,53 @@ fn uploads_dir(s: &Server) -> PathBuf {
 fn remove_files(paths: &[PathBuf]) {
     for p in paths {
         let _ = std::fs::remove_file(p);
+        // Each upload has a folder of its own (see `upload_path`); it goes with its file.
+        if let Some(folder) = p.parent() {
+            let _ = std::fs::remove_dir(folder);
+        }
     }
+}
+
+/// Where an upload is stored: a folder of its own (a random name) under the uploads folder,
+/// holding the file under the name the client sent, made safe: its last path component,
+/// without control characters or `#`, at most 120 characters, its extension kept. So the
+/// document is titled and labelled by the name its author gave it, and two uploads of the
+/// same name never meet.
+fn upload_path(dir: &FsPath, sent: &str, format: rag::Format) -> PathBuf {
+    let base = sent.rsplit(['/', '\\']).next().unwrap_or_default();
+    let mut name: String = base
+        .chars()
+        .filter(|c| !c.is_control() && *c != '#')
+        .collect::<String>()
+        .trim()
+        .trim_start_matches('.')
+        .to_string();
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_string())
+        .filter(|e| rag::Format::from_file_name(&format!("x.{e}")) == Some(format))
+        .unwrap_or_else(|| format.extension().to_string());
+    let stem = name
+        .rsplit_once('.')
+        .map_or(name.clone(), |(s, _)| s.to_string());
+    let stem: String = stem.chars().take(120).collect();
+    name = if stem.trim().is_empty() {
+        format!("upload.{ext}")
+    } else {
+        format!("{}.{ext}", stem.trim())
+    };
+    dir.join(uuid::Uuid::new_v4().simple().to_string())
+        .join(name)
 }
 
 /// Uploads documents (multipart/form-data, one or more file parts) and ingests them like
 /// `rag ingest`, into a collection the token may read (it needs the upload right); text
-/// fields other than `collection` become every file's metadata. Each file is stored under the index folder with a generated name; the name
-/// the client sent only chooses the format by its extension and is reported back. A file
+/// fields other than `collection` become every file's metadata. Each file is stored under the
+/// index folder, in a folder of its own, under the name the client sent (made safe): the name
+/// chooses the format by its extension and titles the document when it has no title of its own. A file
 /// whose content is already indexed is not stored again: its entry names the documents that
 /// hold it, with `"duplicate": true`.
-#[utoipa::path(post, path = "/v1/documents", params(("collection" = Option<String>, Query, description = "The collection the files go into (else a `collection` form field, else the token's only collection, else `default`)")), request_body(content_type = "multipart/form-data", description = "One or more file parts (.txt .md .html .pdf .docx .jsonl, images); other text fields are metadata for every file"), responses(
+#[utoipa::path(post, path = "/v1/documents", params(("collection" = Option<String>, Query, description = "The collection the files go into (else a `collection` form field, else the token's only collection, else `default`)")), request_body(content_type = "multipart/form-data", description = "One or more file parts in any format rag ingests (text, markdown, HTML, PDF, DOCX, ODT, EPUB, CSV/TSV, XLSX/XLS/ODS, PPTX/ODP, EML/MBOX, JSONL, PNG/JPEG/TIFF images); other text fields are metadata for every file"), responses(
     (status = 201, description = "Ingested", body = UploadResponse),
     (status = 200, description = "Every file was already indexed", body = UploadResponse),
     (status = 403, description = "Kiosk mode, or the token may not upload into that collection", body = ErrorBody),
@@ -123,10 +160,20 @@ pub async fn upload(
                 return Err(ApiError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "unsupported_media_type",
-                    format!("{name:?}: not a supported document; send .txt, .md, .html, .pdf, .docx or .jsonl"),
+                    format!(
+                        "{name:?}: not a supported document; send one of {}",
+                        rag::Format::EXTENSIONS
+                            .map(|(e, _)| format!(".{e}"))
+                            .join(" ")
+                    ),
                 ));
             };
-            let path = dir.join(format!("{}.{}", uuid::Uuid::new_v4().simple(), format.extension()));
+            let path = upload_path(&dir, &name, format);
+            if let Some(folder) = path.parent() {
+                tokio::fs::create_dir_all(folder)
+                    .await
+                    .map_err(cannot_write)?;
+            }
             saved.push(Saved {
                 name,
                 path: path.clone(),
@@ -567,9 +614,11 @@ pub async fn delete_document(
     // elsewhere are the operator's.
     let uploads = std::fs::canonicalize(uploads_dir(&s)).ok();
     let file = doc.source_file().to_string();
-    let in_uploads = uploads
-        .as_deref()
-        .is_some_and(|u| FsPath::new(&file).parent() == Some(u));
+    // Directly in the uploads folder (before uploads kept their names) or in a folder of its own.
+    let in_uploads = uploads.as_deref().is_some_and(|u| {
+        let parent = FsPath::new(&file).parent();
+        parent == Some(u) || parent.and_then(FsPath::parent) == Some(u)
+    });
     if !in_uploads && !s.config.delete_ingested {
         return Err(ApiError::forbidden(
             format!("document {id} was ingested on the server, not uploaded: remove it with `rag rm` there, or set serve.delete_ingested = true to allow it over HTTP"),
@@ -602,4 +651,40 @@ fn parse_id(text: &str) -> Result<i64, ApiError> {
                 text.chars().take(40).collect::<String>()
             ))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uploads_keep_their_names_made_safe_in_folders_of_their_own() {
+        let dir = FsPath::new("/idx/uploads");
+        let stored = |sent: &str, format| {
+            let p = upload_path(dir, sent, format);
+            assert_eq!(p.parent().and_then(FsPath::parent), Some(dir), "{p:?}");
+            p.file_name().unwrap().to_string_lossy().into_owned()
+        };
+        use rag::Format;
+        assert_eq!(
+            stored("Travel rules 2026.xlsx", Format::Spreadsheet),
+            "Travel rules 2026.xlsx"
+        );
+        assert_eq!(stored("../../etc/passwd.md", Format::Markdown), "passwd.md");
+        assert_eq!(
+            stored("C:\\Users\\ann\\report.docx", Format::Docx),
+            "report.docx"
+        );
+        assert_eq!(stored("a#b.jsonl", Format::Jsonl), "ab.jsonl");
+        assert_eq!(stored("\u{0}\u{7}x.md", Format::Markdown), "x.md");
+        assert_eq!(stored(".hidden.md", Format::Markdown), "hidden.md");
+        assert_eq!(stored("...", Format::Markdown), "upload.md");
+        let long = format!("{}.pdf", "ä".repeat(500));
+        assert_eq!(stored(&long, Format::Pdf).chars().count(), 124);
+        // Two uploads of one name never meet.
+        assert_ne!(
+            upload_path(dir, "a.md", Format::Markdown),
+            upload_path(dir, "a.md", Format::Markdown)
+        );
+    }
 }

@@ -13,18 +13,26 @@ use super::limits::UnpackLimits;
 use crate::types::{Document, Format};
 
 mod docx;
+mod email;
+mod epub;
 mod guard;
 mod html;
 mod jsonl;
 pub mod ocr;
+mod office;
 mod pdf;
+mod table;
 pub mod text;
 
 use docx::*;
+use email::*;
+use epub::*;
 use guard::*;
 use html::*;
 use jsonl::*;
+use office::*;
 use pdf::*;
+use table::*;
 
 /// Bytes sniffed to guess the format of a file without a known extension.
 pub const SNIFF_BYTES: usize = 8192;
@@ -49,6 +57,13 @@ pub fn sniff(head: &[u8]) -> Result<Format, String> {
                 Ok(Format::Docx)
             }
             "text/html" => Ok(Format::Html),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            | "application/vnd.ms-excel"
+            | "application/vnd.oasis.opendocument.spreadsheet" => Ok(Format::Spreadsheet),
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+            | "application/vnd.oasis.opendocument.presentation" => Ok(Format::Slides),
+            "application/vnd.oasis.opendocument.text" => Ok(Format::Odt),
+            "application/epub+zip" => Ok(Format::Epub),
             other => Err(format!("not a document format rag reads ({other})")),
         };
     }
@@ -150,6 +165,38 @@ pub fn parse(identity: &str, stem: &str, format: Format, bytes: &[u8]) -> Result
             one(title.or_else(|| first_h1(&text)), text, Vec::new())
         }
         Format::Jsonl => jsonl(identity, bytes)?,
+        Format::Table => {
+            let (text, encoding) = contained("CSV", || csv_to_markdown(bytes))??;
+            let mut parsed = one(None, text, Vec::new());
+            parsed.docs[0].encoding = Some(encoding.to_string());
+            parsed
+        }
+        Format::Slides => {
+            UnpackLimits::default().check_zip("slides", bytes)?;
+            let (title, text, pages) = contained("slides", || slides_to_markdown(bytes))??;
+            one(title, text, pages)
+        }
+        Format::Odt => {
+            UnpackLimits::default().check_zip("ODT", bytes)?;
+            let (title, text) = contained("ODT", || odt_to_markdown(bytes))??;
+            one(title.or_else(|| first_h1(&text)), text, Vec::new())
+        }
+        Format::Epub => {
+            UnpackLimits::default().check_zip("EPUB", bytes)?;
+            let (title, text) = contained("EPUB", || epub_to_markdown(bytes))??;
+            one(title.or_else(|| first_h1(&text)), text, Vec::new())
+        }
+        Format::Email => contained("e-mail", || email(identity, stem, bytes))??,
+        Format::Spreadsheet => {
+            if bytes.starts_with(b"PK") {
+                UnpackLimits::default().check_zip("spreadsheet", bytes)?;
+            }
+            let owned = bytes.to_vec();
+            let text = within_deadline("spreadsheet", bytes.len(), move || {
+                spreadsheet_to_markdown(&owned)
+            })??;
+            one(None, text, Vec::new())
+        }
     };
     if parsed.docs.iter().all(|d| d.text.trim().is_empty()) && parsed.bad_records.is_empty() {
         return Err(match format {
