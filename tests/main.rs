@@ -23,4 +23,5 @@ mod service;
 mod shedding;
 mod snapshot;
 mod support;
+mod team;
 mod watch;

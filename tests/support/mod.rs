@@ -2,6 +2,7 @@
 //! own index and config ([`Env`]), a running server ([`Server`]) and plain HTTP over loopback.
 
 pub(crate) mod browser;
+pub(crate) mod team;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
