@@ -70,3 +70,46 @@ fn scanned_pages_and_images_are_read_by_ocr_and_marked() {
     let a = env.ask_extractive("When does the canteen menu change?");
     assert!(a["sources"][0].get("ocr").is_none(), "{a}");
 }
+
+#[test]
+fn an_unchanged_scan_is_not_read_again() {
+    // Issue 36: unchanged scans were read by OCR on every ingest. A file whose bytes,
+    // collection and metadata are as indexed is not parsed at all: with no Tesseract to be
+    // found, the second ingest still finds the scan unchanged instead of skipping it.
+    let env = Env::new();
+    let docs = tempfile::tempdir().unwrap();
+    let scan = docs.path().join("kantine.png");
+    std::fs::copy(root().join("tests/fixtures/scan-de.png"), &scan).unwrap();
+    let out = env.run(&["ingest", "--json", docs.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let no_tesseract = tempfile::tempdir().unwrap();
+    let again = env
+        .cmd()
+        .args([
+            "ingest",
+            "--json",
+            "--strict",
+            docs.path().to_str().unwrap(),
+        ])
+        .env("PATH", no_tesseract.path())
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let report: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(report["unchanged"], 1, "{report}");
+    // Changed, it is read again: and without Tesseract that is a skip that says so.
+    let mut bytes = std::fs::read(&scan).unwrap();
+    bytes.extend_from_slice(b"trailing bytes change the hash");
+    std::fs::write(&scan, bytes).unwrap();
+    let changed = env
+        .cmd()
+        .args(["ingest", "--json", docs.path().to_str().unwrap()])
+        .env("PATH", no_tesseract.path())
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&changed.stdout).unwrap();
+    assert_eq!(
+        report["skipped"][0]["reason_code"], "ocr_unavailable",
+        "{report}"
+    );
+}

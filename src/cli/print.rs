@@ -80,25 +80,172 @@ pub(crate) fn print_status(out: &mut impl Write, s: &rag::Status) -> std::io::Re
     Ok(())
 }
 
-pub(crate) fn progress_bar() -> indicatif::ProgressBar {
-    let bar =
-        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} files {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar
+/// Progress of an ingest on stderr: a bar in chunks (rate and time left) on a terminal, else a
+/// plain line every [`PROGRESS_EVERY`] (a service's journal, a CI log), so a long ingest is
+/// never silent.
+pub(crate) struct IngestProgress {
+    bar: Option<indicatif::ProgressBar>,
+    state: std::sync::Mutex<ProgressState>,
 }
 
-pub(crate) fn show_progress(bar: &indicatif::ProgressBar, event: IngestEvent) {
-    match event {
-        IngestEvent::Start(n) => bar.set_length(n as u64),
-        IngestEvent::File(p) => {
-            bar.set_message(short_path(&p));
-            bar.inc(1);
+/// How often a plain progress line is written when stderr is not a terminal.
+pub(crate) const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+#[derive(Default)]
+struct ProgressState {
+    files: usize,
+    bytes: u64,
+    files_done: usize,
+    bytes_done: u64,
+    cut: usize,
+    embedded: usize,
+    started: Option<std::time::Instant>,
+    last_line: Option<std::time::Instant>,
+}
+
+impl ProgressState {
+    /// Chunks the whole ingest will have cut, guessed from the bytes read so far.
+    fn chunks_expected(&self) -> usize {
+        if self.bytes_done == 0 || self.bytes_done >= self.bytes {
+            return self.cut;
         }
-        IngestEvent::Committing(n) => bar.set_message(format!("writing index ({n} documents)")),
+        let guess = self.cut as f64 * self.bytes as f64 / self.bytes_done as f64;
+        (guess as usize).max(self.cut)
+    }
+
+    fn line(&self) -> String {
+        let elapsed = self.started.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        let rate = if elapsed > 0.0 {
+            self.embedded as f64 / elapsed
+        } else {
+            0.0
+        };
+        let left = self.chunks_expected().saturating_sub(self.embedded);
+        let eta = if rate > 0.0 && left > 0 {
+            format!(", about {} left", duration_words(left as f64 / rate))
+        } else {
+            String::new()
+        };
+        format!(
+            "rag: ingesting: {}/{} files, {:.1}/{:.1} MB, {}/{} chunks embedded ({rate:.1} chunks/s){eta}",
+            self.files_done,
+            self.files,
+            self.bytes_done as f64 / 1e6,
+            self.bytes as f64 / 1e6,
+            self.embedded,
+            self.chunks_expected(),
+        )
+    }
+}
+
+fn duration_words(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3600, s / 60 % 60),
+    }
+}
+
+impl IngestProgress {
+    pub(crate) fn finish_and_clear(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+pub(crate) fn progress_bar() -> IngestProgress {
+    use std::io::IsTerminal;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{bar:30}] {pos}/{len} chunks ({per_sec}, {eta} left) {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar
+    });
+    IngestProgress {
+        bar,
+        state: std::sync::Mutex::new(ProgressState::default()),
+    }
+}
+
+pub(crate) fn show_progress(progress: &IngestProgress, event: IngestEvent) {
+    let Ok(mut state) = progress.state.lock() else {
+        return;
+    };
+    let now = std::time::Instant::now();
+    match &event {
+        IngestEvent::Start { files, bytes } => {
+            state.files = *files;
+            state.bytes = *bytes;
+            state.started = Some(now);
+        }
+        IngestEvent::File { bytes, .. } => {
+            state.files_done += 1;
+            state.bytes_done += bytes;
+        }
+        IngestEvent::Chunks { cut, embedded } => {
+            state.cut = *cut;
+            state.embedded = *embedded;
+        }
+        IngestEvent::Committing(_) => {}
+    }
+    match &progress.bar {
+        Some(bar) => {
+            bar.set_length(state.chunks_expected() as u64);
+            bar.set_position(state.embedded as u64);
+            match event {
+                IngestEvent::File { path, .. } => bar.set_message(short_path(&path)),
+                IngestEvent::Committing(n) => {
+                    bar.set_message(format!("writing index ({n} documents)"))
+                }
+                _ => {}
+            }
+        }
+        None => {
+            // The first line after PROGRESS_EVERY too: a short ingest says nothing.
+            let due = state
+                .last_line
+                .or(state.started)
+                .is_some_and(|t| now.duration_since(t) >= PROGRESS_EVERY);
+            if due {
+                state.last_line = Some(now);
+                eprintln!("{}", state.line());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::*;
+
+    #[test]
+    fn progress_lines_say_files_bytes_chunks_rate_and_time_left() {
+        let state = ProgressState {
+            files: 4,
+            bytes: 4_000_000,
+            files_done: 1,
+            bytes_done: 1_000_000,
+            cut: 100,
+            embedded: 50,
+            started: Some(std::time::Instant::now() - std::time::Duration::from_secs(10)),
+            last_line: None,
+        };
+        // 100 chunks from a quarter of the bytes: 400 expected, 350 left at 5 a second.
+        assert_eq!(state.chunks_expected(), 400);
+        let line = state.line();
+        assert!(
+            line.starts_with("rag: ingesting: 1/4 files, 1.0/4.0 MB, 50/400 chunks embedded (5.0 chunks/s), about 1 min 10 s left"),
+            "{line}"
+        );
+        assert_eq!(duration_words(7300.0), "2 h 1 min");
     }
 }
 

@@ -229,8 +229,14 @@ impl Embedder {
 
     /// Embeds stored texts (with the model's passage prefix) into L2-normalised vectors.
     /// Refuses any text the model would truncate.
+    ///
+    /// The texts are embedded shortest first, so that each batch of [`EMBED_BATCH`] holds texts
+    /// of about one length: the model pads a batch to its longest text and attends over the
+    /// padding, so a batch that mixes a 30-token chunk with a 380-token one computes the short
+    /// one at the long one's cost. The vectors come back in the order of `texts`.
     pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
         let texts = with_prefix(&self.info.passage_prefix, texts);
+        let mut lengths = Vec::with_capacity(texts.len());
         for text in &texts {
             let n = self.count_tokens(text)?;
             if n + 2 > self.info.max_tokens {
@@ -239,8 +245,12 @@ impl Embedder {
                     self.info.max_tokens
                 ))));
             }
+            lengths.push(n);
         }
-        self.run(&texts, EMBED_BATCH)
+        let order = shortest_first(&lengths);
+        let sorted: Vec<String> = order.iter().map(|&i| texts[i].clone()).collect();
+        let vectors = self.run(&sorted, EMBED_BATCH)?;
+        Ok(unsort(&order, vectors))
     }
 
     /// fastembed alone on `texts` (with the passage prefix), in batches of `batch`, without the
@@ -292,6 +302,24 @@ impl Embedder {
     }
 }
 
+/// Indexes of `lengths` from the shortest to the longest (ties in their order).
+fn shortest_first(lengths: &[usize]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    order.sort_by_key(|&i| lengths[i]);
+    order
+}
+
+/// Puts `values`, made in `order`, back in the original order.
+fn unsort<T: Default>(order: &[usize], values: Vec<T>) -> Vec<T> {
+    let mut out: Vec<T> = (0..values.len()).map(|_| T::default()).collect();
+    for (&i, v) in order.iter().zip(values) {
+        if let Some(slot) = out.get_mut(i) {
+            *slot = v;
+        }
+    }
+    out
+}
+
 /// `texts`, each with `prefix` in front.
 fn with_prefix(prefix: &str, texts: &[String]) -> Vec<String> {
     texts.iter().map(|t| format!("{prefix}{t}")).collect()
@@ -314,5 +342,21 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
         0.0
     } else {
         dot / (na * nb)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_are_embedded_shortest_first_and_come_back_in_their_order() {
+        let lengths = [30, 380, 5, 30, 200];
+        let order = shortest_first(&lengths);
+        assert_eq!(order, [2, 0, 3, 4, 1]);
+        // What the model returns for the sorted texts: their lengths, as stand-ins.
+        let made: Vec<usize> = order.iter().map(|&i| lengths[i]).collect();
+        assert_eq!(unsort(&order, made), lengths);
+        assert!(unsort::<usize>(&[], Vec::new()).is_empty());
     }
 }

@@ -3,13 +3,31 @@
 
 use super::*;
 
-/// Progress of a long ingest, for a progress bar.
+/// Progress of a long ingest, for a progress bar or progress lines.
 #[derive(Debug, Clone)]
 pub enum IngestEvent {
-    /// This many files will be read.
-    Start(usize),
+    /// This many files, of this many bytes in all, will be read.
+    Start {
+        /// Files to read.
+        files: usize,
+        /// Their sizes added up.
+        bytes: u64,
+    },
     /// One file is done (read, unchanged or skipped).
-    File(PathBuf),
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        bytes: u64,
+    },
+    /// Chunks of new and changed documents: cut so far, and embedded (or, with `--no-embed`,
+    /// made ready to store) so far. Sent after each document is cut and each embedding batch.
+    Chunks {
+        /// Chunks cut.
+        cut: usize,
+        /// Chunks embedded.
+        embedded: usize,
+    },
     /// Writing the stores: this many documents added or updated so far.
     Committing(usize),
 }
@@ -304,7 +322,16 @@ impl Rag {
         let mut kept_files: Vec<String> = Vec::new();
         // Documents that moved to a new path (their old path is not gone).
         let mut moved: HashSet<i64> = HashSet::new();
-        progress(IngestEvent::Start(files.len()));
+        let bytes = files
+            .iter()
+            .filter_map(|f| std::fs::metadata(f).ok())
+            .map(|m| m.len())
+            .sum();
+        progress(IngestEvent::Start {
+            files: files.len(),
+            bytes,
+        });
+        let (mut cut, mut embedded) = (0usize, 0usize);
         let (tx, rx) = std::sync::mpsc::sync_channel::<Loaded>(64);
         let max_bytes = cfg.max_file_bytes;
         std::thread::scope(|scope| -> Result<()> {
@@ -346,9 +373,19 @@ impl Rag {
                             tally.added += 1;
                         }
                         pending_chunks += chunks.len();
+                        cut += chunks.len();
+                        progress(IngestEvent::Chunks { cut, embedded });
                         pending.push((*doc, chunks, moved_from.map(|(id, _)| id)));
                         if pending_chunks >= cfg.embed_batch {
-                            ready.extend(self.embed_docs(&mut pending, options.no_embed)?);
+                            ready.extend(self.embed_docs(
+                                &mut pending,
+                                options.no_embed,
+                                cfg.embed_batch,
+                                &mut |n| {
+                                    embedded += n;
+                                    progress(IngestEvent::Chunks { cut, embedded });
+                                },
+                            )?);
                             pending_chunks = 0;
                         }
                     }
@@ -368,7 +405,8 @@ impl Rag {
                     }
                     Loaded::FileDone(path) => {
                         outcomes.push(std::mem::take(&mut tally).outcome(&path));
-                        progress(IngestEvent::File(path));
+                        let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+                        progress(IngestEvent::File { path, bytes });
                     }
                     Loaded::Failed(e) => return Err(e),
                 }
@@ -376,7 +414,15 @@ impl Rag {
                     commit_step(&mut writer, &mut ready, &[], &mut report, progress)?;
                 }
             }
-            ready.extend(self.embed_docs(&mut pending, options.no_embed)?);
+            ready.extend(self.embed_docs(
+                &mut pending,
+                options.no_embed,
+                cfg.embed_batch,
+                &mut |n| {
+                    embedded += n;
+                    progress(IngestEvent::Chunks { cut, embedded });
+                },
+            )?);
             let gone = gone(&writer, paths, &seen, &kept_files, &moved)?;
             let outcome = if options.prune {
                 report.removed = gone.len();
@@ -442,19 +488,30 @@ impl Rag {
         writer.record_run("check", None, &result.to_string())
     }
 
-    /// Embeds the chunks of the pending documents in one call (unless `no_embed`).
-    fn embed_docs(&self, pending: &mut Vec<Pending>, no_embed: bool) -> Result<Vec<DocWrite>> {
+    /// Embeds the chunks of the pending documents (unless `no_embed`), `batch` at a time,
+    /// telling `done` how many each time.
+    fn embed_docs(
+        &self,
+        pending: &mut Vec<Pending>,
+        no_embed: bool,
+        batch: usize,
+        done: &mut dyn FnMut(usize),
+    ) -> Result<Vec<DocWrite>> {
         let texts: Vec<String> = pending
             .iter()
             .flat_map(|(_, chunks, _)| chunks.iter())
             .map(|c| ingest::embedding_text(&c.context, &c.text))
             .collect();
-        let mut vectors = if no_embed || texts.is_empty() {
-            Vec::new()
+        let mut vectors = Vec::with_capacity(if no_embed { 0 } else { texts.len() });
+        if no_embed {
+            done(texts.len());
         } else {
-            self.embedder()?.embed(&texts)?
+            for slice in texts.chunks(batch.max(1)) {
+                vectors.extend(self.embedder()?.embed(slice)?);
+                done(slice.len());
+            }
         }
-        .into_iter();
+        let mut vectors = vectors.into_iter();
         Ok(pending
             .drain(..)
             .map(|(doc, chunks, moved_from)| {

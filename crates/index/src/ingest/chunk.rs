@@ -153,6 +153,30 @@ impl Chunker {
 /// counting the document's tokens that lie inside it (two binary searches); anything else is
 /// tokenized. Chunks are cut at word boundaries or coarser, where both counts agree, and every
 /// chunk is counted exactly once more before it is kept.
+/// Bytes of a document tokenized at once when sizing its chunks.
+const ENCODE_WINDOW: usize = 64 * 1024;
+
+/// Where the window of `text` that starts at `at` ends: after its last line end, else after
+/// its last space, else at the last character boundary within [`ENCODE_WINDOW`].
+fn window_end(text: &str, at: usize) -> usize {
+    let limit = (at + ENCODE_WINDOW).min(text.len());
+    if limit == text.len() {
+        return limit;
+    }
+    let window = &text.as_bytes()[at..limit];
+    if let Some(i) = window.iter().rposition(|&b| b == b'\n').filter(|&i| i > 0) {
+        return at + i + 1;
+    }
+    if let Some(i) = window.iter().rposition(|&b| b == b' ').filter(|&i| i > 0) {
+        return at + i + 1;
+    }
+    let mut end = limit;
+    while end > at + 1 && !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
+}
+
 struct DocSizer<'a> {
     tokenizer: &'a Tokenizer,
     text: &'a str,
@@ -161,11 +185,27 @@ struct DocSizer<'a> {
 }
 
 impl<'a> DocSizer<'a> {
+    /// Tokenizes `text` a window of at most [`ENCODE_WINDOW`] bytes at a time, each cut after
+    /// a line end (else after a space, else at a character boundary), keeping only the token
+    /// offsets: a tokenizer's encoding of a whole 27 MB file held gigabytes (every token's
+    /// string, alignments per byte), a window's is freed before the next. No token spans a
+    /// line end, so the counts are the whole text's; a window cut elsewhere can only add a
+    /// token at the cut (a word-start marker), which keeps chunks within the limit.
     fn new(tokenizer: &'a Tokenizer, text: &'a str) -> Result<DocSizer<'a>> {
-        let encoding = tokenizer
-            .encode(text, false)
-            .map_err(|e| Error::Internal(InternalError::Embed(format!("cannot tokenize: {e}"))))?;
-        let (starts, ends) = encoding.get_offsets().iter().copied().unzip();
+        let mut starts = Vec::new();
+        let mut ends = Vec::new();
+        let mut at = 0;
+        while at < text.len() {
+            let end = window_end(text, at);
+            let encoding = tokenizer.encode(&text[at..end], false).map_err(|e| {
+                Error::Internal(InternalError::Embed(format!("cannot tokenize: {e}")))
+            })?;
+            for &(s, e) in encoding.get_offsets() {
+                starts.push(at + s);
+                ends.push(at + e);
+            }
+            at = end;
+        }
         Ok(DocSizer {
             tokenizer,
             text,
@@ -346,6 +386,38 @@ mod tests {
             encoding: None,
             collection: crate::types::DEFAULT_COLLECTION.to_string(),
             meta: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_long_text_is_sized_window_by_window_with_the_whole_text_s_counts() {
+        // Over three windows of lines, and one line of 70 KB without a line end: every cut
+        // lands after a line end or a space, and the offsets are the whole encoding's.
+        let mut text = String::new();
+        for i in 0..9000 {
+            text.push_str(&format!("line {i} of the server log says ok\n"));
+        }
+        text.push_str(&"word ".repeat(14_000));
+        let tokenizer = word_tokenizer(&text);
+        let whole = tokenizer.encode(text.as_str(), false).unwrap();
+        let sizer = DocSizer::new(&tokenizer, &text).unwrap();
+        let (starts, ends): (Vec<usize>, Vec<usize>) = whole.get_offsets().iter().copied().unzip();
+        assert!(text.len() > 3 * ENCODE_WINDOW);
+        assert!(
+            sizer.starts == starts && sizer.ends == ends,
+            "offsets differ"
+        );
+        // A run without a line end or a space (80 KB of one letter) is cut at a character
+        // boundary: one token more at the cut, never fewer.
+        let run = "ü".repeat(40_000);
+        let tokenizer = word_tokenizer(&run);
+        let sizer = DocSizer::new(&tokenizer, &run).unwrap();
+        assert_eq!(sizer.size(&run), 2);
+        let mut at = 0;
+        while at < run.len() {
+            let end = window_end(&run, at);
+            assert!(end > at && run.is_char_boundary(end) && end - at <= ENCODE_WINDOW);
+            at = end;
         }
     }
 

@@ -43,6 +43,8 @@ pub enum SkipCode {
     Unsupported,
     /// Read, but no text came out (a PDF without a text layer that OCR could not read).
     NoText,
+    /// A scan, and Tesseract (OCR) is not installed.
+    OcrUnavailable,
     /// A document `rag` reads, but this one is corrupt or its parser failed or timed out.
     Malformed,
     /// A JSONL record that could not be used.
@@ -65,6 +67,7 @@ impl SkipCode {
             SkipCode::Binary => "binary",
             SkipCode::Unsupported => "unsupported",
             SkipCode::NoText => "no_text",
+            SkipCode::OcrUnavailable => "ocr_unavailable",
             SkipCode::Malformed => "malformed",
             SkipCode::BadRecord => "bad_record",
             SkipCode::Busy => "busy",
@@ -85,6 +88,8 @@ impl SkipCode {
             SkipCode::Unsupported
         } else if r.contains("over the limit of") {
             SkipCode::TooLarge
+        } else if r.contains("ocr needs tesseract") {
+            SkipCode::OcrUnavailable
         } else if r.starts_with("empty file") {
             SkipCode::Empty
         } else if r.starts_with("binary") {
@@ -392,15 +397,44 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-/// Reads one file and parses it by extension, or by content when the extension is unknown.
-/// Fails with [`Error::BadDocument`] naming the file and the reason.
-pub fn load_file(path: &Path, max_bytes: u64) -> Result<Parsed> {
-    let bad = |reason: String| {
-        Error::User(UserError::BadDocument {
-            path: path.to_path_buf(),
-            reason,
-        })
-    };
+/// A file read from disk, not yet parsed.
+pub struct RawFile {
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+    /// The format its name (or, without a known extension, its content) says.
+    pub format: Format,
+    /// Its canonical path: the document's identity in the index.
+    pub identity: String,
+    /// Its name without the extension: the title when the document has none of its own.
+    pub stem: String,
+}
+
+impl RawFile {
+    /// Parses the file as its format. Fails with [`Error::BadDocument`] naming `path` (the
+    /// file as it was found) and the reason.
+    pub fn parse(&self, path: &Path) -> Result<Parsed> {
+        formats::parse(&self.identity, &self.stem, self.format, &self.bytes)
+            .map_err(|reason| bad_document(path, reason))
+    }
+
+    /// True when the format holds one document per file (not a JSONL corpus or a mailbox),
+    /// so the file's hash is its document's.
+    pub fn is_single_document(&self) -> bool {
+        !matches!(self.format, Format::Jsonl | Format::Email)
+    }
+}
+
+fn bad_document(path: &Path, reason: String) -> Error {
+    Error::User(UserError::BadDocument {
+        path: path.to_path_buf(),
+        reason,
+    })
+}
+
+/// Reads one file (within `max_bytes`) and tells its format, by extension, or by content when
+/// the extension is unknown. Fails with [`Error::BadDocument`] naming the file and the reason.
+pub fn read_file(path: &Path, max_bytes: u64) -> Result<RawFile> {
+    let bad = |reason: String| bad_document(path, reason);
     let mut file = std::fs::File::open(path).map_err(|e| bad(io_reason(&e)))?;
     let meta = file.metadata().map_err(|e| bad(io_reason(&e)))?;
     if !meta.is_file() {
@@ -434,7 +468,18 @@ pub fn load_file(path: &Path, max_bytes: u64) -> Result<Parsed> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    formats::parse(&canonical.to_string_lossy(), &stem, format, &bytes).map_err(bad)
+    Ok(RawFile {
+        bytes,
+        format,
+        identity: canonical.to_string_lossy().into_owned(),
+        stem,
+    })
+}
+
+/// Reads one file and parses it by extension, or by content when the extension is unknown.
+/// Fails with [`Error::BadDocument`] naming the file and the reason.
+pub fn load_file(path: &Path, max_bytes: u64) -> Result<Parsed> {
+    read_file(path, max_bytes)?.parse(path)
 }
 
 #[cfg(test)]
@@ -666,6 +711,10 @@ mod tests {
             (
                 "PDF has no text layer, and OCR found no text",
                 SkipCode::NoText,
+            ),
+            (
+                "scanned page or image: OCR needs Tesseract; install tesseract-ocr",
+                SkipCode::OcrUnavailable,
             ),
             (
                 "corrupt or unreadable PDF (x); re-save it",

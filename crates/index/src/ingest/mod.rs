@@ -9,4 +9,6 @@ pub mod pipeline;
 
 pub use chunk::{embedding_text, Chunker};
 pub use formats::Parsed;
-pub use load::{collect_files, load_file, Skip, SkipCode, Walk, MAX_FILE_BYTES};
+pub use load::{
+    collect_files, load_file, read_file, RawFile, Skip, SkipCode, Walk, MAX_FILE_BYTES,
+};

@@ -39,6 +39,25 @@ pub struct Stamp {
 }
 
 impl Stamp {
+    /// The fingerprint ([`Document::fingerprint`]) a single-document file with content hash
+    /// `hash` would have once stamped, were it the indexed document `known`: a file whose
+    /// fingerprint this is is unchanged, and need not be parsed (a scan is not read by OCR
+    /// again, a PDF not parsed again).
+    pub fn fingerprint_unparsed(&self, hash: &str, known: &Known) -> String {
+        let collection = if self.collection.is_empty() {
+            &known.collection
+        } else {
+            &self.collection
+        };
+        let meta = if self.meta.is_empty() {
+            &known.meta
+        } else {
+            &self.meta
+        };
+        let meta = serde_json::to_string(meta).unwrap_or_else(|_| "{}".into());
+        format!("{hash}\n{collection}\n{meta}")
+    }
+
     /// Puts the collection and metadata on `doc`; `known` is the indexed document at its
     /// path, whose collection and metadata a plain re-ingest keeps.
     pub fn apply(&self, doc: &mut Document, known: Option<&Known>) {
@@ -126,8 +145,29 @@ pub fn load_and_chunk(
 ) {
     let send = |item: Loaded| tx.send(item).is_ok();
     for path in files {
-        match super::load_file(&path, max_bytes) {
-            Ok(parsed) => {
+        let loaded = super::read_file(&path, max_bytes).and_then(|raw| {
+            // An indexed file whose bytes, collection and metadata are as they were is not
+            // parsed again.
+            if raw.is_single_document() {
+                if let Some(k) = known.get(&raw.identity) {
+                    let hash = crate::ingest::formats::content_hashes(raw.format, &raw.bytes);
+                    if hash
+                        .first()
+                        .is_some_and(|h| stamp.fingerprint_unparsed(h, k) == k.fingerprint)
+                    {
+                        return Ok(Err(raw.identity));
+                    }
+                }
+            }
+            raw.parse(&path).map(Ok)
+        });
+        match loaded {
+            Ok(Err(unchanged)) => {
+                if !send(Loaded::Unchanged(unchanged)) {
+                    return;
+                }
+            }
+            Ok(Ok(parsed)) => {
                 for (place, reason) in parsed.bad_records {
                     let skip = Skip {
                         path: place.into(),
