@@ -570,7 +570,7 @@ async fn bodies_have_size_limits_and_cors_is_off_unless_configured() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn documents_are_uploaded_under_generated_names_listed_and_deleted() {
+async fn documents_are_uploaded_under_their_names_listed_and_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let index = dir.path().join("index");
     // Absolute paths shown, to check where files land (tests/security.rs: hidden by default).
@@ -591,10 +591,12 @@ async fn documents_are_uploaded_under_generated_names_listed_and_deleted() {
     assert_eq!(files[0]["filename"], "../../../etc/lost-property.md");
     let doc = &files[0]["documents"][0];
     let stored = doc["path"].as_str().unwrap();
-    // Stored under the index's uploads folder with a generated name, nothing from the client.
+    // Stored in a folder of its own under the index's uploads folder, under the name the
+    // client sent without its path.
     let uploads = std::fs::canonicalize(index.join("uploads")).unwrap();
-    assert_eq!(Path::new(stored).parent().unwrap(), uploads);
-    assert!(!stored.contains("lost-property"), "{stored}");
+    let folder = Path::new(stored).parent().unwrap();
+    assert_eq!(folder.parent().unwrap(), uploads);
+    assert_eq!(Path::new(stored).file_name().unwrap(), "lost-property.md");
     assert!(files[1]["skipped"].is_string(), "{up}");
     let on_disk: Vec<_> = std::fs::read_dir(&uploads).unwrap().collect();
     assert_eq!(on_disk.len(), 1, "the skipped upload is not kept");
@@ -628,8 +630,8 @@ async fn documents_are_uploaded_under_generated_names_listed_and_deleted() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(removed["removed"]["id"], id);
     assert!(
-        !Path::new(stored).exists(),
-        "the uploaded file goes with it"
+        !Path::new(stored).exists() && !folder.exists(),
+        "the uploaded file goes with it, and its folder"
     );
     let (status, list) = send_json(&app, get("/v1/documents")).await;
     assert_eq!(status, StatusCode::OK);
@@ -639,6 +641,35 @@ async fn documents_are_uploaded_under_generated_names_listed_and_deleted() {
     assert_eq!(e["error"]["code"], "not_found");
     let (status, _) = send_json(&app, del("abc")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // A file without a title of its own is titled by the name it was sent under; every format
+    // the CLI reads is taken (a CSV too).
+    let (status, up) = send_json(
+        &app,
+        multipart(&[
+            (
+                "Visitor notes.txt",
+                b"Visitors sign in at the front desk.\n",
+            ),
+            ("rates.csv", b"City,Rate\nBerlin,28\n"),
+        ]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{up}");
+    let notes = &up["files"][0]["documents"][0];
+    assert_eq!(notes["title"], "Visitor notes", "{up}");
+    assert!(
+        notes["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("/Visitor notes.txt"),
+        "{up}"
+    );
+    assert_eq!(up["files"][1]["documents"][0]["format"], "table", "{up}");
+    for d in [notes, &up["files"][1]["documents"][0]] {
+        let (status, _) = send_json(&app, del(&d["id"].to_string())).await;
+        assert_eq!(status, StatusCode::OK);
+    }
 
     // A JSONL upload is several documents; its file goes with the last of them.
     let corpus = b"{\"_id\": \"a\", \"title\": \"Cafe\", \"text\": \"The cafe opens at eight.\"}\n{\"_id\": \"b\", \"title\": \"Shop\", \"text\": \"The shop sells newspapers.\"}\n";
