@@ -11,7 +11,8 @@
 //! request a time limit; CORS is off unless origins are configured. Responses name documents by
 //! relative paths unless `serve.show_paths`, and errors never carry server paths. Every
 //! response has `nosniff` and `frame-ancestors 'none'`. Uploads are written under the index
-//! folder with generated names. Logs carry method, route, status and time, never a question or
+//! folder, each in a folder with a generated name, under the name the client sent (its last
+//! path component, made safe). Logs carry method, route, status and time, never a question or
 //! document text unless `serve.log_text` is on.
 //!
 //! The `rag-server` crate: it names the library only through its face (`rag::Rag`, `rag::types`,
