@@ -19,7 +19,7 @@ use crate::config::EmbedderConfig;
 use crate::error::{Error, InternalError, Result, UserError};
 
 /// Texts per ONNX Runtime run.
-pub const EMBED_BATCH: usize = 32;
+pub const EMBED_BATCH: usize = 16;
 
 /// Tokens a model reads, including its two special tokens, when `model.json` does not say.
 const DEFAULT_MAX_TOKENS: usize = 256;
