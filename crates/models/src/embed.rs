@@ -235,6 +235,16 @@ impl Embedder {
     /// padding, so a batch that mixes a 30-token chunk with a 380-token one computes the short
     /// one at the long one's cost. The vectors come back in the order of `texts`.
     pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        self.embed_counting(texts, &mut |_| {})
+    }
+
+    /// [`Embedder::embed`], telling `done` how many texts each batch of [`EMBED_BATCH`]
+    /// embedded, as it goes (an ingest's progress).
+    pub fn embed_counting(
+        &self,
+        texts: &[String],
+        done: &mut dyn FnMut(usize),
+    ) -> Result<Vec<Vec<f32>>> {
         let texts = with_prefix(&self.info.passage_prefix, texts);
         let mut lengths = Vec::with_capacity(texts.len());
         for text in &texts {
@@ -249,7 +259,11 @@ impl Embedder {
         }
         let order = shortest_first(&lengths);
         let sorted: Vec<String> = order.iter().map(|&i| texts[i].clone()).collect();
-        let vectors = self.run(&sorted, EMBED_BATCH)?;
+        let mut vectors = Vec::with_capacity(sorted.len());
+        for batch in sorted.chunks(EMBED_BATCH) {
+            vectors.extend(self.run(batch, EMBED_BATCH)?);
+            done(batch.len());
+        }
         Ok(unsort(&order, vectors))
     }
 

@@ -488,8 +488,9 @@ impl Rag {
         writer.record_run("check", None, &result.to_string())
     }
 
-    /// Embeds the chunks of the pending documents (unless `no_embed`), `batch` at a time,
-    /// telling `done` how many each time.
+    /// Embeds the chunks of the pending documents (unless `no_embed`), `batch` per call to the
+    /// embedder (which orders each call's texts by length), telling `done` how many as each
+    /// model batch finishes.
     fn embed_docs(
         &self,
         pending: &mut Vec<Pending>,
@@ -506,9 +507,9 @@ impl Rag {
         if no_embed {
             done(texts.len());
         } else {
+            let embedder = self.embedder()?;
             for slice in texts.chunks(batch.max(1)) {
-                vectors.extend(self.embedder()?.embed(slice)?);
-                done(slice.len());
+                vectors.extend(embedder.embed_counting(slice, done)?);
             }
         }
         let mut vectors = vectors.into_iter();
