@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-600}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(load_html load_pdf load_docx load_jsonl load_text load_table load_spreadsheet load_slides load_odt load_epub load_email chunker)
+[ ${#targets[@]} -gt 0 ] || targets=(load_html load_pdf load_docx load_jsonl load_text load_table load_spreadsheet load_slides load_odt load_epub load_email load_rtf chunker)
 
 seed() {  # seed <target> <files...>
   local target=$1; shift

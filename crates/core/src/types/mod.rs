@@ -116,6 +116,8 @@ pub enum Format {
     Epub,
     /// An e-mail (EML) or a mailbox (MBOX): each message a document, attachments their own.
     Email,
+    /// Rich Text Format, as its plain text.
+    Rtf,
 }
 
 impl Format {
@@ -135,11 +137,12 @@ impl Format {
             Format::Odt => "odt",
             Format::Epub => "epub",
             Format::Email => "email",
+            Format::Rtf => "rtf",
         }
     }
 
     /// Every format `rag` reads.
-    pub const ALL: [Format; 13] = [
+    pub const ALL: [Format; 14] = [
         Format::Markdown,
         Format::Text,
         Format::Html,
@@ -153,10 +156,11 @@ impl Format {
         Format::Odt,
         Format::Epub,
         Format::Email,
+        Format::Rtf,
     ];
 
     /// Every file extension `rag` reads, with the format it names.
-    pub const EXTENSIONS: [(&'static str, Format); 30] = [
+    pub const EXTENSIONS: [(&'static str, Format); 31] = [
         ("md", Format::Markdown),
         ("markdown", Format::Markdown),
         ("mdown", Format::Markdown),
@@ -179,6 +183,7 @@ impl Format {
         ("ods", Format::Spreadsheet),
         ("pptx", Format::Slides),
         ("odp", Format::Slides),
+        ("rtf", Format::Rtf),
         ("eml", Format::Email),
         ("mbox", Format::Email),
         ("jsonl", Format::Jsonl),
@@ -216,6 +221,7 @@ impl Format {
             Format::Odt => "odt",
             Format::Epub => "epub",
             Format::Email => "eml",
+            Format::Rtf => "rtf",
         }
     }
 

@@ -64,6 +64,7 @@ pub fn sniff(head: &[u8]) -> Result<Format, String> {
             | "application/vnd.oasis.opendocument.presentation" => Ok(Format::Slides),
             "application/vnd.oasis.opendocument.text" => Ok(Format::Odt),
             "application/epub+zip" => Ok(Format::Epub),
+            "text/rtf" | "application/rtf" => Ok(Format::Rtf),
             other => Err(format!("not a document format rag reads ({other})")),
         };
     }
@@ -187,6 +188,10 @@ pub fn parse(identity: &str, stem: &str, format: Format, bytes: &[u8]) -> Result
             one(title.or_else(|| first_h1(&text)), text, Vec::new())
         }
         Format::Email => contained("e-mail", || email(identity, stem, bytes))??,
+        Format::Rtf => {
+            let text = contained("RTF", || rtf_text(bytes))??;
+            one(None, text, Vec::new())
+        }
         Format::Spreadsheet => {
             if bytes.starts_with(b"PK") {
                 UnpackLimits::default().check_zip("spreadsheet", bytes)?;
@@ -206,6 +211,38 @@ pub fn parse(identity: &str, stem: &str, format: Format, bytes: &[u8]) -> Result
         });
     }
     Ok(parsed)
+}
+
+/// RTF -> its plain text (`rtf-parser`). RTF is 7-bit text with escapes; bytes beyond ASCII
+/// (from writers that do not escape them) are read as Windows-1252, RTF's usual code page.
+fn rtf_text(bytes: &[u8]) -> Result<String, String> {
+    let source = match std::str::from_utf8(bytes) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => {
+            encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(bytes)
+                .0
+        }
+    };
+    let doc = rtf_parser::RtfDocument::try_from(source.as_ref())
+        .map_err(|e| format!("corrupt or unreadable RTF ({e}); open and re-save it"))?;
+    let text = doc.get_text();
+    // Paragraph marks come back as line ends; runs of blank lines are one paragraph break.
+    let mut out = String::with_capacity(text.len());
+    let mut blank = 0;
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            blank += 1;
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if blank > 0 { "\n\n" } else { "\n" });
+        }
+        blank = 0;
+        out.push_str(line.trim_end());
+    }
+    out.push('\n');
+    Ok(out)
 }
 
 /// The first level-1 ATX heading outside code fences.
@@ -472,6 +509,20 @@ pub(crate) mod tests {
         assert!(why[3].contains("\"_id\" is longer than 256"), "{why:?}");
         assert!(why[4].contains("control character"), "{why:?}");
         assert_eq!(p.bad_records[1].0, "/m.jsonl:3");
+    }
+
+    #[test]
+    fn rtf_is_read_as_its_text() {
+        let rtf = br"{\rtf1\ansi\deff0{\fonttbl{\f0\fswiss Helvetica;}}\f0\pard Visitors park in \b car park B\b0 .\par
+Caf\'e9 opens at eight.\par}";
+        let p = parse("/n.rtf", "notes", Format::Rtf, rtf).unwrap();
+        let text = &p.docs[0].text;
+        assert!(text.contains("Visitors park in car park B."), "{text:?}");
+        assert!(text.contains("Café opens at eight."), "{text:?}");
+        assert!(!text.contains("Helvetica"), "{text:?}");
+        assert_eq!(p.docs[0].title, "notes");
+        let err = parse("/b.rtf", "b", Format::Rtf, b"{\\rtf1 unterminated").unwrap_err();
+        assert!(err.contains("RTF"), "{err}");
     }
 
     #[test]
