@@ -308,7 +308,9 @@ impl Rag {
             // No stored fingerprint matches: every document is cut again, as an update.
             known.values_mut().for_each(|k| k.fingerprint.clear());
         }
-        let mut orphans = orphans(&known);
+        // Found on the first new document only: a re-ingest with nothing new looks at no
+        // indexed file on disk.
+        let mut orphans: Option<HashMap<String, Vec<(i64, String)>>> = None;
         let embedder = self.embedder()?;
         let chunker = Chunker::new(
             embedder.tokenizer().clone(),
@@ -359,7 +361,10 @@ impl Rag {
                         let moved_from = if existed {
                             None
                         } else {
-                            orphans.get_mut(&doc.hash).and_then(Vec::pop)
+                            orphans
+                                .get_or_insert_with(|| find_orphans(known))
+                                .get_mut(&doc.hash)
+                                .and_then(Vec::pop)
                         };
                         if let Some((id, from)) = &moved_from {
                             moved.insert(*id);
@@ -710,7 +715,7 @@ type Pending = (Document, Vec<Chunk>, Option<i64>);
 /// Indexed documents whose source file is gone from disk, by content hash: a new file with
 /// one of these hashes is that document moved, and keeps its id. Each entry is
 /// `(id, old path)`.
-fn orphans(known: &HashMap<String, Known>) -> HashMap<String, Vec<(i64, String)>> {
+fn find_orphans(known: &HashMap<String, Known>) -> HashMap<String, Vec<(i64, String)>> {
     let mut exists: HashMap<&str, bool> = HashMap::new();
     let mut out: HashMap<String, Vec<(i64, String)>> = HashMap::new();
     for (path, k) in known {

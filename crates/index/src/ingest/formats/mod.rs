@@ -226,21 +226,9 @@ fn rtf_text(bytes: &[u8]) -> Result<String, String> {
     };
     let doc = rtf_parser::RtfDocument::try_from(source.as_ref())
         .map_err(|e| format!("corrupt or unreadable RTF ({e}); open and re-save it"))?;
-    let text = doc.get_text();
-    // Paragraph marks come back as line ends; runs of blank lines are one paragraph break.
-    let mut out = String::with_capacity(text.len());
-    let mut blank = 0;
-    for line in text.lines() {
-        if line.trim().is_empty() {
-            blank += 1;
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(if blank > 0 { "\n\n" } else { "\n" });
-        }
-        blank = 0;
-        out.push_str(line.trim_end());
-    }
+    // Paragraph marks come back as line ends; runs of blank lines become one paragraph break,
+    // as in a PDF page's text.
+    let mut out = tidy_page(&doc.get_text());
     out.push('\n');
     Ok(out)
 }
