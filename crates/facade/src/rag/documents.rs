@@ -313,7 +313,7 @@ impl Rag {
         let mut orphans: Option<HashMap<String, Vec<(i64, String)>>> = None;
         let embedder = self.embedder()?;
         let chunker = Chunker::new(
-            embedder.tokenizer().clone(),
+            embedder.tokens().clone(),
             self.config.chunking.max_tokens(),
             self.config.chunking.overlap,
             embedder.text_budget(),
@@ -503,18 +503,23 @@ impl Rag {
         batch: usize,
         done: &mut dyn FnMut(usize),
     ) -> Result<Vec<DocWrite>> {
-        let texts: Vec<String> = pending
+        // The texts are made one slice at a time: a big file's chunks would otherwise be held
+        // twice over (its chunks and their texts) for the whole embedding.
+        let chunks: Vec<&Chunk> = pending
             .iter()
             .flat_map(|(_, chunks, _)| chunks.iter())
-            .map(|c| ingest::embedding_text(&c.context, &c.text))
             .collect();
-        let mut vectors = Vec::with_capacity(if no_embed { 0 } else { texts.len() });
+        let mut vectors = Vec::with_capacity(if no_embed { 0 } else { chunks.len() });
         if no_embed {
-            done(texts.len());
+            done(chunks.len());
         } else {
             let embedder = self.embedder()?;
-            for slice in texts.chunks(batch.max(1)) {
-                vectors.extend(embedder.embed_counting(slice, done)?);
+            for slice in chunks.chunks(batch.max(1)) {
+                let texts: Vec<String> = slice
+                    .iter()
+                    .map(|c| ingest::embedding_text(&c.context, &c.text))
+                    .collect();
+                vectors.extend(embedder.embed_counting(&texts, done)?);
             }
         }
         let mut vectors = vectors.into_iter();

@@ -3,18 +3,15 @@
 //! and truncation off). Each chunk keeps its line range and heading path.
 
 use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
-use std::sync::Arc;
 use text_splitter::{ChunkConfig, ChunkSizer, MarkdownSplitter, TextSplitter};
 
-use tokenizers::Tokenizer;
-
-use crate::embed::count_tokens;
+use crate::embed::Tokens;
 use crate::error::{Error, InternalError, Result, UserError};
 use crate::types::{Chunk, Document};
 
 /// Splits documents into embedder-sized chunks.
 pub struct Chunker {
-    tokenizer: Arc<Tokenizer>,
+    tokenizer: Tokens,
     max_tokens: usize,
     overlap: usize,
     /// Tokens the embedder reads for one stored text (header, blank line and chunk), without
@@ -33,7 +30,7 @@ impl Chunker {
     /// embedder that reads `text_budget` tokens of a stored text. Refuses chunks that could not
     /// fit in that budget.
     pub fn new(
-        tokenizer: Arc<Tokenizer>,
+        tokenizer: Tokens,
         max_tokens: usize,
         overlap: usize,
         text_budget: usize,
@@ -90,7 +87,7 @@ impl Chunker {
             let tokens = if !exact && sizer.is_exact(offset, piece) {
                 sizer.size(piece)
             } else {
-                count_tokens(&self.tokenizer, piece)?
+                self.tokenizer.count(piece)?
             };
             if tokens > self.max_tokens {
                 if exact {
@@ -101,7 +98,8 @@ impl Chunker {
                 }
                 // The whole-document count disagreed with the piece's own (a cut inside a
                 // word): split this piece again, tokenizing every candidate.
-                let exact_config = ChunkConfig::new(self.max_tokens).with_sizer(&self.tokenizer);
+                let exact_config =
+                    ChunkConfig::new(self.max_tokens).with_sizer(Sizer(&self.tokenizer));
                 let parts: Vec<(usize, &str)> = TextSplitter::new(exact_config)
                     .chunk_indices(piece)
                     .collect();
@@ -119,7 +117,7 @@ impl Chunker {
                 .is_none_or(|(path, _, _)| *path != heading_path)
             {
                 let header = join_header(&doc.title, &heading_path);
-                let n = count_tokens(&self.tokenizer, &header)?;
+                let n = self.tokenizer.count(&header)?;
                 last_header = Some((heading_path.clone(), n, header));
             }
             let context = match &last_header {
@@ -177,11 +175,22 @@ fn window_end(text: &str, at: usize) -> usize {
     end
 }
 
+/// Sizes a piece by tokenizing it.
+struct Sizer<'a>(&'a Tokens);
+
+impl ChunkSizer for Sizer<'_> {
+    fn size(&self, chunk: &str) -> usize {
+        self.0.count(chunk).unwrap_or(usize::MAX)
+    }
+}
+
 struct DocSizer<'a> {
-    tokenizer: &'a Tokenizer,
+    tokenizer: &'a Tokens,
     text: &'a str,
-    starts: Vec<usize>,
-    ends: Vec<usize>,
+    /// Byte offsets of every token's start and end, as `u32` (8 bytes a token: a 100 MB text
+    /// has some 25 million tokens).
+    starts: Vec<u32>,
+    ends: Vec<u32>,
 }
 
 impl<'a> DocSizer<'a> {
@@ -191,18 +200,23 @@ impl<'a> DocSizer<'a> {
     /// string, alignments per byte), a window's is freed before the next. No token spans a
     /// line end, so the counts are the whole text's; a window cut elsewhere can only add a
     /// token at the cut (a word-start marker), which keeps chunks within the limit.
-    fn new(tokenizer: &'a Tokenizer, text: &'a str) -> Result<DocSizer<'a>> {
+    fn new(tokenizer: &'a Tokens, text: &'a str) -> Result<DocSizer<'a>> {
+        let narrow = |offset: usize| {
+            u32::try_from(offset).map_err(|_| {
+                Error::User(UserError::BadRequest(format!(
+                    "a document of {} MB of text is more than chunking handles (4 GiB); split the file",
+                    text.len() >> 20
+                )))
+            })
+        };
         let mut starts = Vec::new();
         let mut ends = Vec::new();
         let mut at = 0;
         while at < text.len() {
             let end = window_end(text, at);
-            let encoding = tokenizer.encode(&text[at..end], false).map_err(|e| {
-                Error::Internal(InternalError::Embed(format!("cannot tokenize: {e}")))
-            })?;
-            for &(s, e) in encoding.get_offsets() {
-                starts.push(at + s);
-                ends.push(at + e);
+            for (s, e) in tokenizer.offsets(&text[at..end])? {
+                starts.push(narrow(at + s)?);
+                ends.push(narrow(at + e)?);
             }
             at = end;
         }
@@ -236,11 +250,11 @@ impl ChunkSizer for DocSizer<'_> {
         let at = chunk.as_ptr() as usize;
         if at >= base && at + chunk.len() <= base + self.text.len() {
             let (start, end) = (at - base, at - base + chunk.len());
-            let first = self.starts.partition_point(|&s| s < start);
-            let last = self.ends.partition_point(|&e| e <= end);
+            let first = self.starts.partition_point(|&s| (s as usize) < start);
+            let last = self.ends.partition_point(|&e| e as usize <= end);
             last.saturating_sub(first)
         } else {
-            count_tokens(self.tokenizer, chunk).unwrap_or(usize::MAX)
+            self.tokenizer.count(chunk).unwrap_or(usize::MAX)
         }
     }
 }
@@ -263,18 +277,14 @@ impl Chunker {
     ) -> Result<String> {
         let header = join_header(title, headings);
         let budget = self.header_budget(chunk_tokens);
-        if count_tokens(&self.tokenizer, &header)? <= budget {
+        if self.tokenizer.count(&header)? <= budget {
             return Ok(header);
         }
         if budget == 0 {
             return Ok(String::new());
         }
-        // `encode`, not `encode_fast`: the cut needs the offsets.
-        let encoding = self
-            .tokenizer
-            .encode(header.as_str(), false)
-            .map_err(|e| Error::Internal(InternalError::Embed(format!("cannot tokenize: {e}"))))?;
-        let cut = encoding.get_offsets()[budget - 1].1;
+        let offsets = self.tokenizer.offsets(&header)?;
+        let cut = offsets.get(budget - 1).map_or(header.len(), |o| o.1);
         Ok(header[..cut].trim_end().to_string())
     }
 }
@@ -352,6 +362,7 @@ mod tests {
     use super::*;
     use tokenizers::models::wordlevel::WordLevel;
     use tokenizers::pre_tokenizers::whitespace::Whitespace;
+    use tokenizers::Tokenizer;
 
     /// A word-level tokenizer: one token per word or punctuation run, so sizes are predictable.
     fn word_tokenizer(text: &str) -> Tokenizer {
@@ -398,10 +409,15 @@ mod tests {
             text.push_str(&format!("line {i} of the server log says ok\n"));
         }
         text.push_str(&"word ".repeat(14_000));
-        let tokenizer = word_tokenizer(&text);
-        let whole = tokenizer.encode(text.as_str(), false).unwrap();
+        let plain = word_tokenizer(&text);
+        let whole = plain.encode(text.as_str(), false).unwrap();
+        let tokenizer = Tokens::new(plain).unwrap();
         let sizer = DocSizer::new(&tokenizer, &text).unwrap();
-        let (starts, ends): (Vec<usize>, Vec<usize>) = whole.get_offsets().iter().copied().unzip();
+        let (starts, ends): (Vec<u32>, Vec<u32>) = whole
+            .get_offsets()
+            .iter()
+            .map(|&(s, e)| (s as u32, e as u32))
+            .unzip();
         assert!(text.len() > 3 * ENCODE_WINDOW);
         assert!(
             sizer.starts == starts && sizer.ends == ends,
@@ -410,7 +426,7 @@ mod tests {
         // A run without a line end or a space (80 KB of one letter) is cut at a character
         // boundary: one token more at the cut, never fewer.
         let run = "ü".repeat(40_000);
-        let tokenizer = word_tokenizer(&run);
+        let tokenizer = Tokens::new(word_tokenizer(&run)).unwrap();
         let sizer = DocSizer::new(&tokenizer, &run).unwrap();
         assert_eq!(sizer.size(&run), 2);
         let mut at = 0;
@@ -428,7 +444,8 @@ mod tests {
             text.push_str(&format!("Parking rule number {i} says park well.\n"));
         }
         text.push_str("\n## Food\n\nThe cafe opens at eight.\n");
-        let chunker = Chunker::new(Arc::new(word_tokenizer(&text)), 40, 0, 254).unwrap();
+        let chunker =
+            Chunker::new(Tokens::new(word_tokenizer(&text)).unwrap(), 40, 0, 254).unwrap();
         let d = doc(&text);
         let chunks = chunker.chunk(&d).unwrap();
         assert!(chunks.len() > 3, "{}", chunks.len());
@@ -459,7 +476,7 @@ mod tests {
         let title = "word ".repeat(300);
         let mut text = format!("# {title}\n\n## Section two\n\n");
         text.push_str(&"Body sentence here. ".repeat(40));
-        let tokenizer = Arc::new(word_tokenizer(&text));
+        let tokenizer = Tokens::new(word_tokenizer(&text)).unwrap();
         let chunker = Chunker::new(tokenizer.clone(), 40, 0, 254).unwrap();
         let mut d = doc(&text);
         d.title = title.trim().to_string();
@@ -467,7 +484,9 @@ mod tests {
         assert!(chunks.len() > 3);
         for c in &chunks {
             assert!(!c.context.is_empty(), "{c:?}");
-            let n = count_tokens(&tokenizer, &embedding_text(&c.context, &c.text)).unwrap();
+            let n = tokenizer
+                .count(&embedding_text(&c.context, &c.text))
+                .unwrap();
             assert!(n <= 254, "{n} tokens");
         }
         // A short header is kept whole.

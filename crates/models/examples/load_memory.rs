@@ -1,0 +1,33 @@
+//! Prints resident memory after each step of loading the embedder (diagnostic).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use std::path::PathBuf;
+
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+fn main() {
+    let dir = PathBuf::from(std::env::args().nth(1).expect("model dir"));
+    let ort = PathBuf::from(std::env::args().nth(2).expect("onnxruntime path"));
+    println!("start {:.0} MB", rss_mb());
+    let config = rag_core::config::EmbedderConfig {
+        dir,
+        onnxruntime: ort,
+        ..Default::default()
+    };
+    let e = rag_models::embed::Embedder::load(&config).unwrap();
+    println!("embedder {:.0} MB", rss_mb());
+    let texts: Vec<String> = (0..64)
+        .map(|i| format!("passage number {i} ").repeat(40))
+        .collect();
+    e.embed(&texts).unwrap();
+    println!("after embed {:.0} MB", rss_mb());
+}
