@@ -282,7 +282,10 @@ fn onnx_runtime_alone(
             .collect();
         encoded.push(ids);
     }
-    let lengths: Vec<usize> = encoded.iter().map(|ids| ids.len().saturating_sub(2)).collect();
+    let lengths: Vec<usize> = encoded
+        .iter()
+        .map(|ids| ids.len().saturating_sub(2))
+        .collect();
     let order = rag_models::embed::shortest_first(&lengths);
     let environment = rag_models::embed::init_onnxruntime(&config.onnxruntime)?;
     let mut session = ort::session::Session::builder(&environment)?

@@ -158,6 +158,7 @@ fn build(dir: &Path, rag: &Rag, source: &Source, target: usize) -> anyhow::Resul
                 .map(|(o, t)| chunk(o, t))
                 .collect(),
             vectors: chunks.iter().map(|(_, v)| v.clone()).collect(),
+            text_bytes: 0,
             moved_from: None,
         });
         for (t, v) in chunks {
@@ -200,13 +201,14 @@ fn build(dir: &Path, rag: &Rag, source: &Source, target: usize) -> anyhow::Resul
                 .map(|(o, t)| chunk(o, t))
                 .collect(),
             vectors,
+            text_bytes: 0,
             moved_from: None,
         });
         n += 1;
     }
     let started = Instant::now();
     let mut writer = Writer::open(dir, &info, 1.0)?;
-    let stats = writer.commit(&writes, &[])?;
+    let stats = writer.commit(writes, &[])?;
     println!(
         "built {} chunks in {} documents in {:.1} s ({} real chunks, {} synthetic)",
         stats.chunks,

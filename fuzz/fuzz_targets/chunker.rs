@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use rag_index::ingest::{embedding_text, Chunker};
 use rag::{Document, Format};
-use tokenizers::Tokenizer;
+use rag_models::embed::Tokens;
 
 const MAX_TOKENS: usize = 64;
 
@@ -15,12 +15,12 @@ const MAX_TOKENS: usize = 64;
 /// passage prefix).
 const TEXT_BUDGET: usize = 254;
 
-fn tokenizer() -> &'static Tokenizer {
-    static TOKENIZER: OnceLock<Tokenizer> = OnceLock::new();
+fn tokenizer() -> &'static Tokens {
+    static TOKENIZER: OnceLock<Tokens> = OnceLock::new();
     TOKENIZER.get_or_init(|| {
         let dir = std::env::var("RAG_FUZZ_TOKENIZER_DIR")
             .unwrap_or_else(|_| "../models/all-MiniLM-L6-v2".into());
-        rag_models::embed::load_tokenizer(std::path::Path::new(&dir))
+        Tokens::load(std::path::Path::new(&dir))
             .expect("tokenizer (run scripts/setup.sh, or set RAG_FUZZ_TOKENIZER_DIR)")
     })
 }
@@ -29,7 +29,7 @@ fn chunker() -> &'static Chunker {
     static CHUNKER: OnceLock<Chunker> = OnceLock::new();
     CHUNKER.get_or_init(|| {
         Chunker::new(
-            std::sync::Arc::new(tokenizer().clone()),
+            tokenizer().clone(),
             MAX_TOKENS,
             8,
             TEXT_BUDGET,
@@ -62,7 +62,8 @@ fuzz_target!(|data: &[u8]| {
         assert!(c.start_line >= 1 && c.start_line <= c.end_line && c.end_line <= lines.len());
         let span = lines[c.start_line - 1..c.end_line].join("\n");
         assert!(span.contains(c.text.trim()), "chunk not within its lines");
-        let n = rag_models::embed::count_tokens(tokenizer(), &embedding_text(&c.context, &c.text))
+        let n = tokenizer()
+            .count(&embedding_text(&c.context, &c.text))
             .expect("tokenizing valid UTF-8 never fails");
         assert!(n <= TEXT_BUDGET, "{n} tokens with header");
     }

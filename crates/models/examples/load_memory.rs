@@ -1,4 +1,7 @@
-//! Prints resident memory after each step of loading the embedder (diagnostic).
+//! Resident memory after loading the embedder as `rag` does, and after one embedding call
+//! (diagnostic; docs/design.md, "Embedding").
+//!
+//! Usage: cargo run --release -p rag-models --example load_memory -- MODEL_DIR LIBONNXRUNTIME
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

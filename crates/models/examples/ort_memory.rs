@@ -1,4 +1,9 @@
-//! Resident memory of fastembed's session under ONNX Runtime settings (diagnostic).
+//! Resident memory and time of fastembed's session under ONNX Runtime settings: 48 texts of
+//! one length embedded in batches of one size, with the mimalloc allocator the `rag` binary
+//! uses (diagnostic; docs/design.md, "Embedding").
+//!
+//! Usage: cargo run --release -p rag-models --example ort_memory -- MODEL_DIR LIBONNXRUNTIME
+//!        [default|noarena|noprepack] [BATCH (16)] [WORDS (90; each about 3 tokens)]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -84,6 +84,20 @@ impl Tokens {
         Ok(Tokens(Source::Own(Arc::new(tokenizer))))
     }
 
+    /// The tokenizer of the model folder `dir` (its `tokenizer.json`) alone, without loading
+    /// the model.
+    pub fn load(dir: &Path) -> Result<Tokens> {
+        let bytes = read_model_file(dir, "tokenizer.json")?;
+        let tokenizer = Tokenizer::from_bytes(&bytes).map_err(|e| {
+            Error::User(UserError::ModelMissing {
+                what: "embedding tokenizer",
+                path: dir.join("tokenizer.json"),
+                reason: e.to_string(),
+            })
+        })?;
+        Tokens::new(tokenizer)
+    }
+
     /// Runs `f` on the tokenizer (under the embedder's lock when it is the embedder's).
     pub fn with<R>(&self, f: impl FnOnce(&Tokenizer) -> R) -> Result<R> {
         match &self.0 {

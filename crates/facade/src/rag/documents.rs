@@ -356,7 +356,7 @@ impl Rag {
             let mut tally = FileTally::default();
             for item in rx {
                 match item {
-                    Loaded::Doc(doc, chunks, existed) => {
+                    Loaded::Doc(doc, chunks, text_bytes, existed) => {
                         seen.insert(doc.path.clone());
                         let moved_from = if existed {
                             None
@@ -380,7 +380,12 @@ impl Rag {
                         pending_chunks += chunks.len();
                         cut += chunks.len();
                         progress(IngestEvent::Chunks { cut, embedded });
-                        pending.push((*doc, chunks, moved_from.map(|(id, _)| id)));
+                        pending.push(Pending {
+                            doc: *doc,
+                            chunks,
+                            text_bytes,
+                            moved_from: moved_from.map(|(id, _)| id),
+                        });
                         if pending_chunks >= cfg.embed_batch {
                             ready.extend(self.embed_docs(
                                 &mut pending,
@@ -505,10 +510,7 @@ impl Rag {
     ) -> Result<Vec<DocWrite>> {
         // The texts are made one slice at a time: a big file's chunks would otherwise be held
         // twice over (its chunks and their texts) for the whole embedding.
-        let chunks: Vec<&Chunk> = pending
-            .iter()
-            .flat_map(|(_, chunks, _)| chunks.iter())
-            .collect();
+        let chunks: Vec<&Chunk> = pending.iter().flat_map(|p| p.chunks.iter()).collect();
         let mut vectors = Vec::with_capacity(if no_embed { 0 } else { chunks.len() });
         if no_embed {
             done(chunks.len());
@@ -525,13 +527,14 @@ impl Rag {
         let mut vectors = vectors.into_iter();
         Ok(pending
             .drain(..)
-            .map(|(doc, chunks, moved_from)| {
-                let vectors = vectors.by_ref().take(chunks.len()).collect();
+            .map(|p| {
+                let vectors = vectors.by_ref().take(p.chunks.len()).collect();
                 DocWrite {
-                    doc,
-                    chunks,
+                    doc: p.doc,
+                    chunks: p.chunks,
+                    text_bytes: p.text_bytes,
                     vectors,
-                    moved_from,
+                    moved_from: p.moved_from,
                 }
             })
             .collect())
@@ -623,7 +626,7 @@ impl Rag {
         let mut writer = self.writer()?;
         let chosen = choose(&writer.documents()?)?;
         let ids: Vec<i64> = chosen.iter().map(|d| d.id).collect();
-        writer.commit(&[], &ids)?;
+        writer.commit(Vec::new(), &ids)?;
         drop(writer);
         self.reload()?;
         Ok(chosen)
@@ -705,17 +708,21 @@ fn commit_step(
     progress(IngestEvent::Committing(report.added + report.updated));
     for w in ready.iter() {
         report.chunks_written += w.chunks.len();
-        report.bytes_read += w.doc.text.len() as u64;
+        report.bytes_read += w.text_bytes as u64;
     }
-    writer.commit(ready, remove)?;
+    writer.commit(std::mem::take(ready), remove)?;
     report.commits += 1;
-    ready.clear();
     Ok(())
 }
 
-/// A document read, chunked and waiting for its vectors, with the id of the indexed document
-/// it moved from.
-type Pending = (Document, Vec<Chunk>, Option<i64>);
+/// A document read, chunked and waiting for its vectors.
+struct Pending {
+    doc: Document,
+    chunks: Vec<Chunk>,
+    text_bytes: usize,
+    /// The id of the indexed document it moved from.
+    moved_from: Option<i64>,
+}
 
 /// Indexed documents whose source file is gone from disk, by content hash: a new file with
 /// one of these hashes is that document moved, and keeps its id. Each entry is

@@ -17,7 +17,15 @@ pub struct Chunker {
     /// Tokens the embedder reads for one stored text (header, blank line and chunk), without
     /// its special tokens and prefix.
     text_budget: usize,
+    /// Bytes of a document cut at a time ([`SECTION_BYTES`]).
+    section: usize,
 }
+
+/// A document is cut one section of about this many bytes at a time, each ending at a blank
+/// line where it has one (else a line end, a space, a character boundary): chunking memory
+/// (the token offsets, the splitter's state) is then a section's, not the file's. A chunk
+/// never spans two sections; a section's last chunk may be shorter than the rest.
+pub const SECTION_BYTES: usize = 1 << 20;
 
 struct Heading {
     offset: usize,
@@ -46,25 +54,14 @@ impl Chunker {
             max_tokens,
             overlap,
             text_budget,
+            section: SECTION_BYTES,
         })
     }
 
-    /// Cuts `doc` into chunks. Every chunk has at most `max_tokens` tokens.
+    /// Cuts `doc` into chunks, a section of at most [`SECTION_BYTES`] at a time. Every chunk
+    /// has at most `max_tokens` tokens.
     pub fn chunk(&self, doc: &Document) -> Result<Vec<Chunk>> {
-        let markdown = doc.format.is_markdown();
-        let sizer = DocSizer::new(&self.tokenizer, &doc.text)?;
-        let config = ChunkConfig::new(self.max_tokens)
-            .with_sizer(&sizer)
-            .with_overlap(self.overlap)
-            .map_err(|e| Error::User(UserError::Config(format!("chunking: {e}"))))?;
-        let pieces: Vec<(usize, &str)> = if markdown {
-            MarkdownSplitter::new(config)
-                .chunk_indices(&doc.text)
-                .collect()
-        } else {
-            TextSplitter::new(config).chunk_indices(&doc.text).collect()
-        };
-        let headings = if markdown {
+        let headings = if doc.format.is_markdown() {
             headings(&doc.text)
         } else {
             Vec::new()
@@ -76,8 +73,40 @@ impl Chunker {
             .filter(|&(_, b)| b == b'\n')
             .map(|(i, _)| i)
             .collect();
-        let mut chunks = Vec::with_capacity(pieces.len());
-        let mut last_header: Option<(Vec<String>, usize, String)> = None;
+        let mut cut = Cut {
+            doc,
+            headings,
+            newlines,
+            chunks: Vec::new(),
+            last_header: None,
+        };
+        let mut at = 0;
+        while at < doc.text.len() {
+            let end = section_end(&doc.text, at, self.section);
+            self.chunk_section(&mut cut, at, end)?;
+            at = end;
+        }
+        Ok(cut.chunks)
+    }
+
+    /// Cuts the section `start..end` of the document into chunks.
+    fn chunk_section(&self, cut: &mut Cut<'_>, start: usize, end: usize) -> Result<()> {
+        let doc = cut.doc;
+        let section = &doc.text[start..end];
+        let sizer = DocSizer::new(&self.tokenizer, section)?;
+        let config = ChunkConfig::new(self.max_tokens)
+            .with_sizer(&sizer)
+            .with_overlap(self.overlap)
+            .map_err(|e| Error::User(UserError::Config(format!("chunking: {e}"))))?;
+        let pieces: Vec<(usize, &str)> = if doc.format.is_markdown() {
+            MarkdownSplitter::new(config)
+                .chunk_indices(section)
+                .collect()
+        } else {
+            TextSplitter::new(config).chunk_indices(section).collect()
+        };
+        let (chunks, last_header) = (&mut cut.chunks, &mut cut.last_header);
+        // Offsets in the queue are the section's.
         let mut queue: std::collections::VecDeque<(usize, &str, bool)> =
             pieces.into_iter().map(|(o, p)| (o, p, false)).collect();
         while let Some((offset, piece, exact)) = queue.pop_front() {
@@ -108,9 +137,10 @@ impl Chunker {
                 }
                 continue;
             }
-            let start_line = newlines.partition_point(|&n| n < offset) + 1;
+            let offset = start + offset;
+            let start_line = cut.newlines.partition_point(|&n| n < offset) + 1;
             let end_line = start_line + piece.matches('\n').count();
-            let heading_path = heading_path(&headings, offset);
+            let heading_path = heading_path(&cut.headings, offset);
             // Neighbouring chunks share their header: count it once.
             if last_header
                 .as_ref()
@@ -118,9 +148,9 @@ impl Chunker {
             {
                 let header = join_header(&doc.title, &heading_path);
                 let n = self.tokenizer.count(&header)?;
-                last_header = Some((heading_path.clone(), n, header));
+                *last_header = Some((heading_path.clone(), n, header));
             }
-            let context = match &last_header {
+            let context = match last_header {
                 Some((_, n, header)) if *n <= self.header_budget(tokens) => header.clone(),
                 _ => self.context_header(&doc.title, &heading_path, tokens)?,
             };
@@ -141,27 +171,53 @@ impl Chunker {
                         .is_some_and(|(a, b)| doc.ocr_pages.iter().any(|p| (a..=b).contains(p))),
             });
         }
-        Ok(chunks)
+        Ok(())
     }
 }
 
-/// Sizes pieces of one document in tokens from a single tokenization of the whole text:
-/// text-splitter sizes many candidate ranges per chunk, and tokenizing each of them again made
-/// chunking the slowest part of a BM25-only ingest. A piece of the document is measured by
-/// counting the document's tokens that lie inside it (two binary searches); anything else is
-/// tokenized. Chunks are cut at word boundaries or coarser, where both counts agree, and every
-/// chunk is counted exactly once more before it is kept.
-/// Bytes of a document tokenized at once when sizing its chunks.
+/// A document being cut, section by section.
+struct Cut<'d> {
+    doc: &'d Document,
+    headings: Vec<Heading>,
+    /// Byte offsets of the document's line ends.
+    newlines: Vec<usize>,
+    chunks: Vec<Chunk>,
+    /// The heading path of the last chunk, its header and the header's tokens.
+    last_header: Option<(Vec<String>, usize, String)>,
+}
+
+/// Bytes of a section tokenized at once when sizing its chunks.
 const ENCODE_WINDOW: usize = 64 * 1024;
 
 /// Where the window of `text` that starts at `at` ends: after its last line end, else after
 /// its last space, else at the last character boundary within [`ENCODE_WINDOW`].
 fn window_end(text: &str, at: usize) -> usize {
-    let limit = (at + ENCODE_WINDOW).min(text.len());
+    cut_before(text, at, ENCODE_WINDOW, b"\n")
+}
+
+/// Where the section of `text` that starts at `at` ends: after its last blank line in the
+/// second half of `size` bytes, else as [`window_end`] would cut it at that size.
+fn section_end(text: &str, at: usize, size: usize) -> usize {
+    cut_before(text, at, size, b"\n\n")
+}
+
+/// The end of the piece of `text` from `at` of at most `size` bytes (at least one character):
+/// after the last `first` in its second half, else after its last line end, else after its
+/// last space, else at its last character boundary; the end of `text` when it is that near.
+fn cut_before(text: &str, at: usize, size: usize, first: &[u8]) -> usize {
+    let limit = at.saturating_add(size.max(1)).min(text.len());
     if limit == text.len() {
         return limit;
     }
     let window = &text.as_bytes()[at..limit];
+    let half = window.len() / 2;
+    if let Some(i) = window[half..]
+        .windows(first.len())
+        .rposition(|w| w == first)
+        .map(|i| half + i + first.len())
+    {
+        return at + i;
+    }
     if let Some(i) = window.iter().rposition(|&b| b == b'\n').filter(|&i| i > 0) {
         return at + i + 1;
     }
@@ -171,6 +227,13 @@ fn window_end(text: &str, at: usize) -> usize {
     let mut end = limit;
     while end > at + 1 && !text.is_char_boundary(end) {
         end -= 1;
+    }
+    // A character longer than the window: take it whole.
+    if !text.is_char_boundary(end) || end == at {
+        end = at + 1;
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
     }
     end
 }
@@ -184,6 +247,12 @@ impl ChunkSizer for Sizer<'_> {
     }
 }
 
+/// Sizes pieces of one section in tokens from a single tokenization of the whole section:
+/// text-splitter sizes many candidate ranges per chunk, and tokenizing each of them again made
+/// chunking the slowest part of a BM25-only ingest. A piece of the section is measured by
+/// counting the section's tokens that lie inside it (two binary searches); anything else is
+/// tokenized. Chunks are cut at word boundaries or coarser, where both counts agree, and every
+/// chunk is counted exactly once more before it is kept.
 struct DocSizer<'a> {
     tokenizer: &'a Tokens,
     text: &'a str,
@@ -435,6 +504,81 @@ mod tests {
             assert!(end > at && run.is_char_boundary(end) && end - at <= ENCODE_WINDOW);
             at = end;
         }
+    }
+
+    #[test]
+    fn a_document_is_cut_section_by_section_at_blank_lines_with_its_own_lines_and_headings() {
+        let mut text = String::from("# Log\n\n");
+        for i in 0..60 {
+            text.push_str(&format!(
+                "Entry {i} reads fine today.\nIt has two lines.\n\n"
+            ));
+            if i == 30 {
+                text.push_str("## Later\n\n");
+            }
+        }
+        let tokens = Tokens::new(word_tokenizer(&text)).unwrap();
+        let mut chunker = Chunker::new(tokens, 30, 0, 254).unwrap();
+        let whole = chunker.chunk(&doc(&text)).unwrap();
+        chunker.section = 300;
+        let d = doc(&text);
+        let chunks = chunker.chunk(&d).unwrap();
+        assert!(
+            chunks.len() >= whole.len(),
+            "{} < {}",
+            chunks.len(),
+            whole.len()
+        );
+        // Sections end at blank lines: no chunk crosses one, every entry is kept whole once.
+        let mut sections = Vec::new();
+        let mut at = 0;
+        while at < text.len() {
+            let end = section_end(&text, at, 300);
+            assert!(end > at && end - at <= 300);
+            assert!(end == text.len() || text[..end].ends_with("\n\n"), "{end}");
+            sections.push((at, end));
+            at = end;
+        }
+        assert!(sections.len() > 5, "{}", sections.len());
+        let lines: Vec<&str> = text.lines().collect();
+        for (n, c) in chunks.iter().enumerate() {
+            assert_eq!(c.ord, n);
+            let span = lines[c.start_line - 1..c.end_line].join("\n");
+            assert!(
+                span.contains(c.text.trim()),
+                "{:?} at {}",
+                c.text,
+                c.start_line
+            );
+        }
+        for i in 0..60 {
+            let entry = format!("Entry {i} reads");
+            assert_eq!(
+                chunks.iter().filter(|c| c.text.contains(&entry)).count(),
+                1,
+                "{i}"
+            );
+        }
+        let later = chunks
+            .iter()
+            .find(|c| c.text.contains("Entry 40 "))
+            .unwrap();
+        assert_eq!(later.heading_path, vec!["Log", "Later"]);
+        let early = chunks.iter().find(|c| c.text.contains("Entry 3 ")).unwrap();
+        assert_eq!(early.heading_path, vec!["Log"]);
+    }
+
+    #[test]
+    fn a_piece_without_line_ends_or_spaces_is_cut_at_a_character_boundary() {
+        let text = "日本語".repeat(100);
+        let mut at = 0;
+        while at < text.len() {
+            let end = section_end(&text, at, 10);
+            assert!(end > at && text.is_char_boundary(end));
+            at = end;
+        }
+        // A window smaller than one character still takes that character whole.
+        assert_eq!(section_end(&text, 0, 1), 3);
     }
 
     #[test]

@@ -12,8 +12,9 @@ use crate::types::{Chunk, Document};
 
 /// What the loading thread hands to the embedding and writing side.
 pub enum Loaded {
-    /// A new or changed document, chunked; true when an earlier version is indexed.
-    Doc(Box<Document>, Vec<Chunk>, bool),
+    /// A new or changed document, chunked: its text is dropped once chunked (the chunks
+    /// hold it), the length of the text, and true when an earlier version is indexed.
+    Doc(Box<Document>, Vec<Chunk>, usize, bool),
     /// A document whose content is indexed already (its path).
     Unchanged(String),
     /// A whole file skipped, with the canonical file when the file exists (its documents
@@ -97,7 +98,10 @@ fn chunk_all(
         } else {
             let existed = existed.is_some();
             match chunker.chunk(&doc) {
-                Ok(chunks) => Loaded::Doc(Box::new(doc), chunks, existed),
+                Ok(chunks) => {
+                    let text_bytes = std::mem::take(&mut doc.text).len();
+                    Loaded::Doc(Box::new(doc), chunks, text_bytes, existed)
+                }
                 Err(e) => Loaded::Failed(e),
             }
         }

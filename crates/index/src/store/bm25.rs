@@ -162,27 +162,26 @@ impl Bm25 {
         Ok(self.index.writer_with_num_threads(1, WRITER_MEMORY)?)
     }
 
-    fn add(&self, writer: &IndexWriter, rows: Vec<Bm25Row>) -> Result<()> {
+    /// Adds one chunk's row.
+    fn add(&self, writer: &IndexWriter, r: Bm25Row) -> Result<()> {
         let f = &self.fields;
-        for r in rows {
-            // The chunk's own language; its title and headings count for it only when the
-            // body is too short to tell.
-            let lang = analysis::detect(&r.text)
-                .or_else(|| analysis::detect(&format!("{} {} {}", r.title, r.heading, r.text)));
-            let mut document = doc!(
-                f.chunk_id => r.chunk_id,
-                f.doc_id => r.doc_id,
-            );
-            let all = format!("{}\n{}\n{}", r.title, r.heading, r.text);
-            if let Some(field) = stemmed_field(f, lang) {
-                document.add_text(field, &all);
-            }
-            document.add_text(f.words, all);
-            document.add_text(f.title, r.title);
-            document.add_text(f.heading, r.heading);
-            document.add_text(f.body, r.text);
-            writer.add_document(document)?;
+        // The chunk's own language; its title and headings count for it only when the
+        // body is too short to tell.
+        let lang = analysis::detect(&r.text)
+            .or_else(|| analysis::detect(&format!("{} {} {}", r.title, r.heading, r.text)));
+        let mut document = doc!(
+            f.chunk_id => r.chunk_id,
+            f.doc_id => r.doc_id,
+        );
+        let all = format!("{}\n{}\n{}", r.title, r.heading, r.text);
+        if let Some(field) = stemmed_field(f, lang) {
+            document.add_text(field, &all);
         }
+        document.add_text(f.words, all);
+        document.add_text(f.title, r.title);
+        document.add_text(f.heading, r.heading);
+        document.add_text(f.body, r.text);
+        writer.add_document(document)?;
         Ok(())
     }
 
@@ -202,7 +201,7 @@ impl Bm25 {
         for id in &change.removed_docs {
             writer.delete_term(Term::from_field_i64(self.fields.doc_id, *id));
         }
-        self.add(&writer, db.bm25_rows(Some(&change.added_docs))?)?;
+        db.bm25_rows(Some(&change.added_docs), &mut |row| self.add(&writer, row))?;
         Self::commit(&mut writer, change.generation)
     }
 
@@ -210,7 +209,7 @@ impl Bm25 {
     pub fn rebuild(&self, db: &Db, generation: u64) -> Result<()> {
         let mut writer = self.writer()?;
         writer.delete_all_documents()?;
-        self.add(&writer, db.bm25_rows(None)?)?;
+        db.bm25_rows(None, &mut |row| self.add(&writer, row))?;
         Self::commit(&mut writer, generation)
     }
 }

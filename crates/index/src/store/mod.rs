@@ -63,6 +63,9 @@ pub struct DocWrite {
     pub doc: Document,
     /// Its chunks.
     pub chunks: Vec<Chunk>,
+    /// The length of its text in bytes (the document's text may be gone by now: the chunks
+    /// hold it).
+    pub text_bytes: usize,
     /// One vector per chunk, or empty to leave the chunks without vectors.
     pub vectors: Vec<Vec<f32>>,
     /// The id of an indexed document this one is (a file moved or renamed, found by its

@@ -445,6 +445,7 @@ mod tests {
                 meta: Default::default(),
             },
             chunks,
+            text_bytes: name.len(),
             vectors,
             moved_from: None,
         }
@@ -463,7 +464,7 @@ mod tests {
         };
         Writer::open(dir.path(), &info, 1.0)
             .unwrap()
-            .commit(docs, &[])
+            .commit(docs.to_vec(), &[])
             .unwrap();
         let index = Index::open(dir.path(), Some(&info)).unwrap();
         (dir, index)

@@ -9,6 +9,7 @@ use hnsw_rs::api::AnnT;
 use hnsw_rs::hnswio::HnswIo;
 use hnsw_rs::prelude::{Distance, Hnsw, Point};
 
+use super::sqlite::ChunkVector;
 use crate::error::{Error, InternalError, Result};
 use crate::types::Scored;
 
@@ -57,26 +58,28 @@ const MAX_CONNECTIONS: usize = 16;
 const EF_CONSTRUCTION: usize = 100;
 const MAX_LAYERS: usize = 16;
 
-/// Builds a graph over `(chunk id, vector)` pairs and writes it under `dir` as `basename`.
-pub fn build_and_dump(points: &[(i64, Vec<f32>)], dir: &Path, basename: &str) -> Result<()> {
+/// The vectors a graph is built from, handed over in batches: `feed` calls its argument with
+/// each batch of `(chunk id, vector)` pairs, so that they need not all be in memory twice (in
+/// the graph and in a list).
+pub type Feed<'f> = &'f mut dyn FnMut(&mut dyn FnMut(&[ChunkVector])) -> Result<()>;
+
+/// Builds a graph of about `points` vectors from what `feed` gives and writes it under `dir`
+/// as `basename`.
+pub fn build_and_dump(points: usize, feed: Feed<'_>, dir: &Path, basename: &str) -> Result<()> {
     let hnsw: Hnsw<f32, DistCosine> = Hnsw::new(
         MAX_CONNECTIONS,
-        points.len().max(1024),
+        points.max(1024),
         MAX_LAYERS,
         EF_CONSTRUCTION,
         DistCosine,
     );
-    insert(&hnsw, points);
+    feed(&mut |batch| insert(&hnsw, batch))?;
     dump(&hnsw, dir, basename)
 }
 
-/// Loads the graph `old` from `dir`, adds `points` and writes the result as `basename`.
-pub fn extend_and_dump(
-    dir: &Path,
-    old: &str,
-    points: &[(i64, Vec<f32>)],
-    basename: &str,
-) -> Result<()> {
+/// Loads the graph `old` from `dir`, adds what `feed` gives and writes the result as
+/// `basename`.
+pub fn extend_and_dump(dir: &Path, old: &str, feed: Feed<'_>, basename: &str) -> Result<()> {
     let mut io = HnswIo::new(dir, old);
     let hnsw = io.load_hnsw::<f32, DistCosine>().map_err(|e| {
         Error::Internal(InternalError::Corrupt(format!(
@@ -84,11 +87,11 @@ pub fn extend_and_dump(
             dir.display()
         )))
     })?;
-    insert(&hnsw, points);
+    feed(&mut |batch| insert(&hnsw, batch))?;
     dump(&hnsw, dir, basename)
 }
 
-fn insert(hnsw: &Hnsw<f32, DistCosine>, points: &[(i64, Vec<f32>)]) {
+fn insert(hnsw: &Hnsw<f32, DistCosine>, points: &[ChunkVector]) {
     let data: Vec<(&Vec<f32>, usize)> = points.iter().map(|(id, v)| (v, *id as usize)).collect();
     hnsw.parallel_insert(&data);
 }

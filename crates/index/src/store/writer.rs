@@ -10,6 +10,10 @@ use super::{
 };
 use crate::error::{Error, InternalError, Result, UserError};
 
+/// Vectors read from SQLite at a time when the graph is built or extended: a big ingest's
+/// vectors are not held twice (in a list and in the graph).
+const VECTOR_BATCH: usize = 4096;
+
 /// What [`Writer::repair_lagging`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lag {
@@ -107,11 +111,11 @@ impl Writer {
     /// Writes documents (replacing earlier versions at the same path) and removes the
     /// documents with ids in `remove`, then brings BM25 and the vector graph to the new
     /// generation. Nothing is written when both are empty.
-    pub fn commit(&mut self, docs: &[DocWrite], remove: &[i64]) -> Result<Stats> {
+    pub fn commit(&mut self, docs: Vec<DocWrite>, remove: &[i64]) -> Result<Stats> {
         if docs.is_empty() && remove.is_empty() {
             return self.db.stats();
         }
-        for d in docs {
+        for d in &docs {
             if !d.vectors.is_empty() && d.vectors.len() != d.chunks.len() {
                 return Err(Error::Internal(InternalError::Embed(format!(
                     "{}: {} vectors for {} chunks",
@@ -129,7 +133,9 @@ impl Writer {
                 ))));
             }
         }
-        let change = self.db.write(docs, remove)?;
+        let change = self.db.write(&docs, remove)?;
+        // What SQLite holds now is read back from it, a batch at a time, by the other stores.
+        drop(docs);
         crash_point("after-sqlite");
         bm25::Bm25::open(&self.dir.join(BM25_DIR))?.apply(&self.db, &change)?;
         crash_point("after-bm25");
@@ -265,28 +271,55 @@ impl Writer {
         let basename = format!("g{generation}");
         let manifest = match incremental {
             Some(m) => {
-                let new = self.db.vectors_after(m.max_chunk_id)?;
-                let (vectors, max_chunk_id) = match (new.last(), &m.vectors) {
-                    (Some(&(last, _)), Some(old_name)) => {
-                        vectors::extend_and_dump(&dir, old_name, &new, &basename)?;
-                        (Some(basename), last)
+                let (added, vectors, max_chunk_id) = match &m.vectors {
+                    Some(old_name) if self.db.vectors_count_after(m.max_chunk_id)? > 0 => {
+                        let mut got = (0, None);
+                        vectors::extend_and_dump(
+                            &dir,
+                            old_name,
+                            &mut |insert| {
+                                got = self.db.vectors_in_batches(
+                                    m.max_chunk_id,
+                                    VECTOR_BATCH,
+                                    &mut |batch| {
+                                        insert(batch);
+                                        Ok(())
+                                    },
+                                )?;
+                                Ok(())
+                            },
+                            &basename,
+                        )?;
+                        (got.0, Some(basename), got.1.unwrap_or(m.max_chunk_id))
                     }
-                    _ => (m.vectors.clone(), m.max_chunk_id),
+                    _ => (0, m.vectors.clone(), m.max_chunk_id),
                 };
                 Manifest {
                     generation,
                     vectors,
                     max_chunk_id,
-                    points: m.points + new.len(),
+                    points: m.points + added,
                     ..m.clone()
                 }
             }
             None => {
-                let all = self.db.vectors_after(0)?;
-                let written = if all.is_empty() {
+                let total = self.db.vectors_count_after(0)?;
+                let mut got = (0, None);
+                let written = if total == 0 {
                     None
                 } else {
-                    vectors::build_and_dump(&all, &dir, &basename)?;
+                    vectors::build_and_dump(
+                        total,
+                        &mut |insert| {
+                            got = self.db.vectors_in_batches(0, VECTOR_BATCH, &mut |batch| {
+                                insert(batch);
+                                Ok(())
+                            })?;
+                            Ok(())
+                        },
+                        &dir,
+                        &basename,
+                    )?;
                     Some(basename)
                 };
                 Manifest {
@@ -296,8 +329,8 @@ impl Writer {
                     embedder: self.embedder.id.clone(),
                     dims: self.embedder.dims,
                     base_generation: generation,
-                    max_chunk_id: all.last().map(|&(id, _)| id).unwrap_or(0),
-                    points: all.len(),
+                    max_chunk_id: got.1.unwrap_or(0),
+                    points: got.0,
                 }
             }
         };

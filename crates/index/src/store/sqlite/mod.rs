@@ -71,6 +71,9 @@ BEGIN
 END;
 ";
 
+/// A chunk's id and its vector.
+pub type ChunkVector = (i64, Vec<f32>);
+
 /// A document as the store records it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StoredDoc {
@@ -428,7 +431,7 @@ impl Db {
                 d.doc.title,
                 d.doc.hash,
                 d.doc.format.name(),
-                d.doc.text.len() as i64,
+                d.text_bytes as i64,
                 now,
                 d.doc.collection,
                 d.chunks.first().and_then(|c| language_of(&c.text)),
@@ -552,6 +555,48 @@ impl Db {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Hands `each` the stored vectors of chunks with ids above `after`, in id order, at most
+    /// `batch` at a time; returns how many there were and the last id.
+    pub fn vectors_in_batches(
+        &self,
+        after: i64,
+        batch: usize,
+        each: &mut dyn FnMut(&[ChunkVector]) -> Result<()>,
+    ) -> Result<(usize, Option<i64>)> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, embedding FROM chunks WHERE id > ?1 AND embedding IS NOT NULL
+             ORDER BY id LIMIT ?2",
+        )?;
+        let (mut count, mut last) = (0, None);
+        let mut from = after;
+        loop {
+            let rows: Vec<ChunkVector> = stmt
+                .query_map(params![from, batch.max(1) as i64], |r| {
+                    let id: i64 = r.get(0)?;
+                    let blob: Vec<u8> = r.get(1)?;
+                    Ok((id, vector_from_bytes(&blob)))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let Some(&(id, _)) = rows.last() else {
+                return Ok((count, last));
+            };
+            each(&rows)?;
+            count += rows.len();
+            last = Some(id);
+            from = id;
+        }
+    }
+
+    /// How many chunks with ids above `after` have a stored vector.
+    pub fn vectors_count_after(&self, after: i64) -> Result<usize> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM chunks WHERE id > ?1 AND embedding IS NOT NULL",
+            [after],
+            |r| r.get(0),
+        )?;
+        Ok(n as usize)
+    }
+
     /// Chunk ids the graph built at `base` (holding ids up to `max_id`) still has but SQLite
     /// no longer does.
     pub fn tombstones(&self, base: u64, max_id: i64) -> Result<Vec<i64>> {
@@ -637,8 +682,13 @@ impl Db {
         self.vectors_after(i64::MIN)
     }
 
-    /// BM25 rows for the given documents, or for all when `docs` is `None`.
-    pub fn bm25_rows(&self, docs: Option<&[i64]>) -> Result<Vec<Bm25Row>> {
+    /// Hands `each` the BM25 rows of the given documents, or of all when `docs` is `None`,
+    /// one at a time: a big document's chunk texts are never all in memory at once.
+    pub fn bm25_rows(
+        &self,
+        docs: Option<&[i64]>,
+        each: &mut dyn FnMut(Bm25Row) -> Result<()>,
+    ) -> Result<()> {
         let sql = "SELECT c.id, c.doc_id, d.title, c.heading, c.text FROM chunks c
                    JOIN documents d ON d.id = c.doc_id";
         let map = |r: &rusqlite::Row| {
@@ -653,20 +703,20 @@ impl Db {
         match docs {
             None => {
                 let mut stmt = self.conn.prepare(sql)?;
-                let rows = stmt.query_map([], map)?;
-                Ok(rows.collect::<rusqlite::Result<_>>()?)
+                for row in stmt.query_map([], map)? {
+                    each(row?)?;
+                }
             }
             Some(ids) => {
                 let mut stmt = self.conn.prepare(&format!("{sql} WHERE c.doc_id = ?1"))?;
-                let mut out = Vec::new();
                 for id in ids {
                     for row in stmt.query_map([id], map)? {
-                        out.push(row?);
+                        each(row?)?;
                     }
                 }
-                Ok(out)
             }
         }
+        Ok(())
     }
 
     pub fn hits(&self, ids: &[i64]) -> Result<Vec<Hit>> {
