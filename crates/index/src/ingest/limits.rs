@@ -37,6 +37,19 @@ impl Default for UnpackLimits {
     }
 }
 
+impl UnpackLimits {
+    /// For formats whose parser streams its one big part (DOCX: `word/document.xml` is read
+    /// as it unpacks, holding only the text): that part may be as big as the file size limit
+    /// allows text to be; the ratio and entry count still catch a bomb.
+    pub fn streamed() -> Self {
+        UnpackLimits {
+            entry_bytes: 512 << 20,
+            total_bytes: 640 << 20,
+            ..Self::default()
+        }
+    }
+}
+
 /// Counts what a part unpacks to, stopping one byte past `cap`.
 fn unpacked_len(reader: impl Read, cap: u64) -> Result<u64, std::io::Error> {
     std::io::copy(&mut reader.take(cap + 1), &mut std::io::sink())

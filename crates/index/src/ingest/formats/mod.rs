@@ -1,5 +1,5 @@
 //! Bytes -> [`Document`]s, one parser per format, each from a well-kept crate: html5ever (via
-//! htmd) for HTML, pdf-extract (lopdf) for PDF, docx-rs for DOCX, serde_json for JSONL corpora.
+//! htmd) for HTML, pdf-extract (lopdf) for PDF, quick-xml for DOCX and other office files, serde_json for JSONL corpora.
 //! Pure functions of their input, so the fuzz targets call them directly. A parser that panics
 //! on hostile input is contained here and reported as a reason, never as a crash of the batch.
 
@@ -161,7 +161,7 @@ pub fn parse(identity: &str, stem: &str, format: Format, bytes: &[u8]) -> Result
             parsed
         }
         Format::Docx => {
-            UnpackLimits::default().check_zip("DOCX", bytes)?;
+            UnpackLimits::streamed().check_zip("DOCX", bytes)?;
             let (title, text) = contained("DOCX", || docx_to_markdown(bytes))??;
             one(title.or_else(|| first_h1(&text)), text, Vec::new())
         }

@@ -40,6 +40,22 @@ impl<'a> Archive<'a> {
         Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
     }
 
+    /// Walks a part's XML as it unpacks ([`walk_xml_from`]); `None` when the archive has no
+    /// such part.
+    pub(super) fn walk(&mut self, name: &str, on: impl FnMut(Xml)) -> Result<Option<()>, String> {
+        let what = self.what;
+        let entry = match self.zip.by_name(name) {
+            Ok(entry) => entry,
+            Err(zip::result::ZipError::FileNotFound) => return Ok(None),
+            Err(e) => {
+                return Err(format!(
+                    "corrupt {what} part {name:?} ({e}); open and re-save it"
+                ))
+            }
+        };
+        walk_xml_from(what, std::io::BufReader::with_capacity(64 << 10, entry), on).map(Some)
+    }
+
     /// A part that must be there.
     pub(super) fn required(&mut self, name: &str) -> Result<String, String> {
         let what = self.what;
@@ -67,8 +83,19 @@ pub(super) enum Xml {
 }
 
 /// Walks `xml`, calling `on` for each event. Malformed XML ends the walk with a reason.
-pub(super) fn walk_xml(what: &str, xml: &str, mut on: impl FnMut(Xml)) -> Result<(), String> {
-    let mut reader = quick_xml::Reader::from_str(xml);
+pub(super) fn walk_xml(what: &str, xml: &str, on: impl FnMut(Xml)) -> Result<(), String> {
+    walk_xml_from(what, xml.as_bytes(), on)
+}
+
+/// Walks the XML `input` yields as it is read (a part streamed out of an archive is never
+/// held whole), calling `on` for each event. Malformed XML ends the walk with a reason.
+pub(super) fn walk_xml_from(
+    what: &str,
+    input: impl std::io::BufRead,
+    mut on: impl FnMut(Xml),
+) -> Result<(), String> {
+    let mut reader = quick_xml::Reader::from_reader(input);
+    let mut buf = Vec::new();
     let local = |name: &[u8]| {
         let name = String::from_utf8_lossy(name);
         match name.rsplit_once(':') {
@@ -89,7 +116,8 @@ pub(super) fn walk_xml(what: &str, xml: &str, mut on: impl FnMut(Xml)) -> Result
             .collect()
     };
     loop {
-        let event = reader.read_event().map_err(|e| {
+        buf.clear();
+        let event = reader.read_event_into(&mut buf).map_err(|e| {
             format!(
                 "corrupt {what} (XML error at byte {}: {e}); open and re-save it",
                 reader.buffer_position()
@@ -128,7 +156,7 @@ pub(super) fn walk_xml(what: &str, xml: &str, mut on: impl FnMut(Xml)) -> Result
 
 /// The attribute whose local name is `name`, preferring one without a namespace prefix;
 /// `prefixed:` in front of `name` asks for one with a prefix (`r:id`, whatever the prefix).
-fn attr<'x>(attrs: &'x [(String, String)], name: &str) -> Option<&'x str> {
+pub(super) fn attr<'x>(attrs: &'x [(String, String)], name: &str) -> Option<&'x str> {
     let (prefixed, name) = match name.strip_prefix("prefixed:") {
         Some(n) => (true, n),
         None => (false, name),
@@ -143,7 +171,7 @@ fn attr<'x>(attrs: &'x [(String, String)], name: &str) -> Option<&'x str> {
 }
 
 /// Relationship id -> target, from an OOXML `.rels` part.
-fn relationships(rels: &str) -> Result<HashMap<String, (String, String)>, String> {
+pub(super) fn relationships(rels: &str) -> Result<HashMap<String, (String, String)>, String> {
     let mut out = HashMap::new();
     walk_xml("PPTX", rels, |e| {
         if let Xml::Open(name, attrs) = e {
@@ -159,7 +187,7 @@ fn relationships(rels: &str) -> Result<HashMap<String, (String, String)>, String
 }
 
 /// Resolves a relationship target against the folder of the part that names it.
-fn resolve(folder: &str, target: &str) -> String {
+pub(super) fn resolve(folder: &str, target: &str) -> String {
     let mut parts: Vec<&str> = if target.starts_with('/') {
         Vec::new()
     } else {
