@@ -175,6 +175,13 @@ fn main() -> anyhow::Result<()> {
         "| **pipeline / ONNX Runtime alone** | **{:.3}** |",
         pipeline_cps / ort_cps
     )?;
+    writeln!(
+        out,
+        "| tokens/s: pipeline / ONNX Runtime alone ({:.0} tokens a chunk) | {:.0} / {:.0} |",
+        alone.tokens as f64 / texts.len() as f64,
+        alone.tokens as f64 / full_s,
+        alone.tokens as f64 / alone.secs
+    )?;
     let per_chunk = alone.useful_flops / texts.len() as f64 / 1e9;
     writeln!(
         out,
@@ -235,6 +242,8 @@ struct Alone {
     useful_flops: f64,
     /// FLOPs as run: every text at its batch's longest length.
     padded_flops: f64,
+    /// Tokens the model read, prefix and special tokens included, padding not.
+    tokens: usize,
 }
 
 /// The embedder's ONNX session run directly by `ort` on `texts` (with the passage prefix),
@@ -286,6 +295,7 @@ fn onnx_runtime_alone(
         .iter()
         .map(|ids| ids.len().saturating_sub(2))
         .collect();
+    let tokens = encoded.iter().map(Vec::len).sum();
     let order = rag_models::embed::shortest_first(&lengths);
     let environment = rag_models::embed::init_onnxruntime(&config.onnxruntime)?;
     let mut session = ort::session::Session::builder(&environment)?
@@ -333,6 +343,7 @@ fn onnx_runtime_alone(
         secs,
         useful_flops,
         padded_flops,
+        tokens,
     })
 }
 

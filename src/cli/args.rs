@@ -21,8 +21,9 @@ pub(crate) struct Cli {
 
 #[derive(Subcommand)]
 pub(crate) enum Command {
-    /// Add or update documents: markdown, text, HTML, PDF, DOCX, BEIR-style JSONL corpora
-    /// (folders are read recursively; files of unknown type are detected by content).
+    /// Add or update documents: markdown, text in any encoding, HTML, PDF, DOCX, ODT, EPUB, RTF,
+    /// CSV/TSV, spreadsheets, slides, e-mail, scans (OCR), BEIR-style JSONL corpora (folders
+    /// are walked as ripgrep walks them; files of unknown type are detected by content).
     Ingest {
         /// Files and folders.
         #[arg(required = true)]

@@ -65,7 +65,9 @@ impl UnpackLimits {
         unpacked: impl Read,
         total: &mut u64,
     ) -> Result<(), String> {
-        let size = unpacked_len(unpacked, self.entry_bytes).map_err(|e| {
+        // Reading stops as soon as either bound is passed: a bomb is not inflated to the end.
+        let by_ratio = RATIO_FLOOR.max(packed.saturating_mul(self.ratio));
+        let size = unpacked_len(unpacked, self.entry_bytes.min(by_ratio)).map_err(|e| {
             format!("corrupt compressed part {name:?} ({e}); open and re-save the file")
         })?;
         if size > self.entry_bytes {
@@ -74,10 +76,9 @@ impl UnpackLimits {
                 self.entry_bytes >> 20
             ));
         }
-        if size > RATIO_FLOOR && size > packed.saturating_mul(self.ratio) {
+        if size > by_ratio {
             return Err(format!(
-                "{name:?} unpacks {}:1 from {packed} bytes, beyond the {}:1 any real document needs (a decompression bomb?); not read",
-                size / packed.max(1),
+                "{name:?} unpacks more than {}:1 from {packed} bytes, beyond what any real document needs (a decompression bomb?); not read",
                 self.ratio
             ));
         }
@@ -195,21 +196,23 @@ pub(crate) mod tests {
             entries: 10,
             ratio: 100,
         };
-        // One entry past the per-entry cap (its directory may claim any size).
-        let big = make_bomb_zip(&[("word/document.xml", 9 << 20)]);
-        let e = limits.check_zip("DOCX", &big).unwrap_err();
-        assert!(
-            e.contains("more than 8 MB") && e.contains("document.xml"),
-            "{e}"
-        );
-        // Under the cap, but 1000:1.
-        let dense = make_bomb_zip(&[("word/document.xml", 4 << 20)]);
-        let e = limits.check_zip("DOCX", &dense).unwrap_err();
-        assert!(e.contains(":1") && e.contains("bomb"), "{e}");
         let loose = UnpackLimits {
             ratio: 10_000,
             ..limits
         };
+        // One entry past the per-entry cap (its directory may claim any size).
+        let big = make_bomb_zip(&[("word/document.xml", 9 << 20)]);
+        let e = loose.check_zip("DOCX", &big).unwrap_err();
+        assert!(
+            e.contains("more than 8 MB") && e.contains("document.xml"),
+            "{e}"
+        );
+        // Under the cap, but 1000:1; past the ratio first when both are passed.
+        let dense = make_bomb_zip(&[("word/document.xml", 4 << 20)]);
+        for bomb in [&dense, &big] {
+            let e = limits.check_zip("DOCX", bomb).unwrap_err();
+            assert!(e.contains("more than 100:1") && e.contains("bomb"), "{e}");
+        }
         assert_eq!(loose.check_zip("DOCX", &dense), Ok(()));
         // Each entry fine, together too much.
         let many = make_bomb_zip(&[("a.xml", 5 << 20), ("b.xml", 5 << 20), ("c.xml", 5 << 20)]);
