@@ -391,10 +391,8 @@ impl Rag {
                                 &mut pending,
                                 options.no_embed,
                                 cfg.embed_batch,
-                                &mut |n| {
-                                    embedded += n;
-                                    progress(IngestEvent::Chunks { cut, embedded });
-                                },
+                                (cut, &mut embedded),
+                                progress,
                             )?);
                             pending_chunks = 0;
                         }
@@ -428,10 +426,8 @@ impl Rag {
                 &mut pending,
                 options.no_embed,
                 cfg.embed_batch,
-                &mut |n| {
-                    embedded += n;
-                    progress(IngestEvent::Chunks { cut, embedded });
-                },
+                (cut, &mut embedded),
+                progress,
             )?);
             let gone = gone(&writer, paths, &seen, &kept_files, &moved)?;
             let outcome = if options.prune {
@@ -499,15 +495,23 @@ impl Rag {
     }
 
     /// Embeds the chunks of the pending documents (unless `no_embed`), `batch` per call to the
-    /// embedder (which orders each call's texts by length), telling `done` how many as each
-    /// model batch finishes.
+    /// embedder (which orders each call's texts by length), adding to the `embedded` count of
+    /// `(cut, embedded)` and telling `progress` as each model batch finishes.
     fn embed_docs(
         &self,
         pending: &mut Vec<Pending>,
         no_embed: bool,
         batch: usize,
-        done: &mut dyn FnMut(usize),
+        (cut, embedded): (usize, &mut usize),
+        progress: &mut dyn FnMut(IngestEvent),
     ) -> Result<Vec<DocWrite>> {
+        let done = &mut |n: usize| {
+            *embedded += n;
+            progress(IngestEvent::Chunks {
+                cut,
+                embedded: *embedded,
+            });
+        };
         // The texts are made one slice at a time: a big file's chunks would otherwise be held
         // twice over (its chunks and their texts) for the whole embedding.
         let chunks: Vec<&Chunk> = pending.iter().flat_map(|p| p.chunks.iter()).collect();

@@ -413,7 +413,13 @@ impl RawFile {
     /// Parses the file as its format. Fails with [`Error::BadDocument`] naming `path` (the
     /// file as it was found) and the reason.
     pub fn parse(&self, path: &Path) -> Result<Parsed> {
-        formats::parse(&self.identity, &self.stem, self.format, &self.bytes)
+        self.parse_hashed(path, None)
+    }
+
+    /// [`RawFile::parse`], given the file's sha256 when it was computed already (to compare
+    /// with the indexed one).
+    pub fn parse_hashed(&self, path: &Path, hash: Option<String>) -> Result<Parsed> {
+        formats::parse_hashed(&self.identity, &self.stem, self.format, &self.bytes, hash)
             .map_err(|reason| bad_document(path, reason))
     }
 

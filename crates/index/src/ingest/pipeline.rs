@@ -152,18 +152,22 @@ pub fn load_and_chunk(
         let loaded = super::read_file(&path, max_bytes).and_then(|raw| {
             // An indexed file whose bytes, collection and metadata are as they were is not
             // parsed again.
+            let mut hash = None;
             if raw.is_single_document() {
                 if let Some(k) = known.get(&raw.identity) {
-                    let hash = crate::ingest::formats::content_hashes(raw.format, &raw.bytes);
+                    hash = crate::ingest::formats::content_hashes(raw.format, &raw.bytes)
+                        .into_iter()
+                        .next();
                     if hash
-                        .first()
+                        .as_ref()
                         .is_some_and(|h| stamp.fingerprint_unparsed(h, k) == k.fingerprint)
                     {
                         return Ok(Err(raw.identity));
                     }
                 }
             }
-            raw.parse(&path).map(Ok)
+            // A changed file is not hashed twice.
+            raw.parse_hashed(&path, hash).map(Ok)
         });
         match loaded {
             Ok(Err(unchanged)) => {

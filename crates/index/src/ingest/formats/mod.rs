@@ -98,6 +98,17 @@ pub fn content_hashes(format: Format, bytes: &[u8]) -> Vec<String> {
 /// Parses `bytes` as `format`. `identity` is the document's path in the index and `stem` the
 /// fallback title. `Err` is the reason the whole file is skipped.
 pub fn parse(identity: &str, stem: &str, format: Format, bytes: &[u8]) -> Result<Parsed, String> {
+    parse_hashed(identity, stem, format, bytes, None)
+}
+
+/// [`parse`], given the file's sha256 (hex) when the caller has it already.
+pub fn parse_hashed(
+    identity: &str,
+    stem: &str,
+    format: Format,
+    bytes: &[u8],
+    hash: Option<String>,
+) -> Result<Parsed, String> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(if bytes.is_empty() {
             "empty file (0 bytes); nothing to ingest".into()
@@ -105,7 +116,7 @@ pub fn parse(identity: &str, stem: &str, format: Format, bytes: &[u8]) -> Result
             "empty file (only whitespace); nothing to ingest".into()
         });
     }
-    let hash = hex(&Sha256::digest(bytes));
+    let hash = hash.unwrap_or_else(|| hex(&Sha256::digest(bytes)));
     let one = |title: Option<String>, text: String, pages: Vec<usize>| {
         let title = title
             .filter(|t| !t.trim().is_empty())
