@@ -1,6 +1,6 @@
 //! DOCX to markdown: headings, paragraphs and tables from the main document part, read with
-//! `quick-xml` as the part unpacks: memory is the text's, not a tree of the XML (docx-rs's
-//! tree of a DOCX with 30 MiB of text held some 2 GB).
+//! `quick-xml` as the part unpacks: memory is the text's, not a tree of the whole XML as
+//! docx-rs built (docs/benchmarks.md, "Big files in bounded memory").
 
 use super::*;
 
