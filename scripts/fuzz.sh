@@ -32,6 +32,8 @@ done
 mkdir -p fuzz/logs
 for t in "${targets[@]}"; do
   echo "== $t: ${seconds}s"
+  # Targets without seed files of their format start from an empty corpus.
+  mkdir -p "fuzz/corpus/$t"
   (cd fuzz && RAG_FUZZ_TOKENIZER_DIR="$PWD/../models/all-MiniLM-L6-v2" \
     cargo +nightly fuzz run --release "$t" "corpus/$t" -- \
       -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -max_len=262144 \
