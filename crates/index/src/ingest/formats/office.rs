@@ -21,17 +21,26 @@ impl<'a> Archive<'a> {
         Ok(Archive { zip, what })
     }
 
+    /// A part's unpacking reader; `None` when the archive has no such part.
+    fn entry(
+        &mut self,
+        name: &str,
+    ) -> Result<Option<zip::read::ZipFile<'_, Cursor<&'a [u8]>>>, String> {
+        match self.zip.by_name(name) {
+            Ok(entry) => Ok(Some(entry)),
+            Err(zip::result::ZipError::FileNotFound) => Ok(None),
+            Err(e) => Err(format!(
+                "corrupt {} part {name:?} ({e}); open and re-save it",
+                self.what
+            )),
+        }
+    }
+
     /// A part as text; `None` when the archive has no such part.
     pub(super) fn text(&mut self, name: &str) -> Result<Option<String>, String> {
         let what = self.what;
-        let mut entry = match self.zip.by_name(name) {
-            Ok(entry) => entry,
-            Err(zip::result::ZipError::FileNotFound) => return Ok(None),
-            Err(e) => {
-                return Err(format!(
-                    "corrupt {what} part {name:?} ({e}); open and re-save it"
-                ))
-            }
+        let Some(mut entry) = self.entry(name)? else {
+            return Ok(None);
         };
         let mut bytes = Vec::new();
         entry
@@ -44,14 +53,8 @@ impl<'a> Archive<'a> {
     /// such part.
     pub(super) fn walk(&mut self, name: &str, on: impl FnMut(Xml)) -> Result<Option<()>, String> {
         let what = self.what;
-        let entry = match self.zip.by_name(name) {
-            Ok(entry) => entry,
-            Err(zip::result::ZipError::FileNotFound) => return Ok(None),
-            Err(e) => {
-                return Err(format!(
-                    "corrupt {what} part {name:?} ({e}); open and re-save it"
-                ))
-            }
+        let Some(entry) = self.entry(name)? else {
+            return Ok(None);
         };
         walk_xml_from(what, std::io::BufReader::with_capacity(64 << 10, entry), on).map(Some)
     }
