@@ -540,7 +540,26 @@ mod tests {
         assert_eq!(title(&md), "Visiting hours");
         let txt = dir.path().join("parking_rules.txt");
         std::fs::write(&txt, "Park here.\n").unwrap();
-        assert_eq!(title(&txt), "parking rules");
+        assert_eq!(title(&txt), "Parking rules");
+        // A plain text's short first line standing alone is its heading, in any script.
+        let headed = dir.path().join("chaplaincy.txt");
+        std::fs::write(
+            &headed,
+            "Chaplaincy and Spiritual Care\n\nThe team helps.\n",
+        )
+        .unwrap();
+        assert_eq!(title(&headed), "Chaplaincy and Spiritual Care");
+        let arabic = dir.path().join("zeiten.txt");
+        std::fs::write(
+            &arabic,
+            "\u{645}\u{648}\u{627}\u{639}\u{64a}\u{62f}\n\n\u{646}\u{635}.\n",
+        )
+        .unwrap();
+        assert_eq!(title(&arabic), "\u{645}\u{648}\u{627}\u{639}\u{64a}\u{62f}");
+        // A first line that is a sentence, or runs on, is not a heading.
+        let prose = dir.path().join("\u{e9}t\u{e9}_notes.txt");
+        std::fs::write(&prose, "Open daily.\n\nMore.\n").unwrap();
+        assert_eq!(title(&prose), "\u{c9}t\u{e9} notes");
     }
 
     #[test]

@@ -112,9 +112,7 @@ fn message(
         },
     };
     let (stem, hash) = file.unwrap_or_else(|| ("", hex(&Sha256::digest(bytes))));
-    let title = subject
-        .clone()
-        .unwrap_or_else(|| stem.replace(['_', '-'], " "));
+    let title = subject.clone().unwrap_or_else(|| super::humanize(stem));
     let mut head = String::new();
     for key in ["from", "date"] {
         if let Some(v) = meta.get(key) {

@@ -95,6 +95,37 @@ pub fn content_hashes(format: Format, bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// A file name made a title: `parking_rules` → "Parking rules" (separators as spaces, the
+/// first letter capitalised in any script that has capitals).
+pub fn humanize(stem: &str) -> String {
+    let spaced = stem
+        .replace(['_', '-', '.'], " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// A plain text's heading: its first line when that line is short (at most 80 characters),
+/// stands alone (a blank line or the end follows) and does not end like a sentence.
+fn text_heading(text: &str) -> Option<String> {
+    let mut lines = text
+        .trim_start_matches('\u{feff}')
+        .lines()
+        .skip_while(|l| l.trim().is_empty());
+    let first = lines.next()?.trim();
+    let alone = lines.next().is_none_or(|l| l.trim().is_empty());
+    let sentence_end = [
+        '.', ',', ':', ';', '\u{3002}', '\u{ff0c}', '\u{061b}', '\u{06d4}',
+    ];
+    let short = (1..=80).contains(&first.chars().count());
+    (alone && short && !first.ends_with(sentence_end)).then(|| first.to_string())
+}
+
 /// Parses `bytes` as `format`. `identity` is the document's path in the index and `stem` the
 /// fallback title. `Err` is the reason the whole file is skipped.
 pub fn parse(identity: &str, stem: &str, format: Format, bytes: &[u8]) -> Result<Parsed, String> {
@@ -120,7 +151,7 @@ pub fn parse_hashed(
     let one = |title: Option<String>, text: String, pages: Vec<usize>| {
         let title = title
             .filter(|t| !t.trim().is_empty())
-            .unwrap_or_else(|| stem.replace(['_', '-'], " "));
+            .unwrap_or_else(|| humanize(stem));
         Parsed {
             docs: vec![Document {
                 path: identity.to_string(),
@@ -143,7 +174,7 @@ pub fn parse_hashed(
             let title = if format == Format::Markdown {
                 first_h1(&decoded.text)
             } else {
-                None
+                text_heading(&decoded.text)
             };
             let mut parsed = one(title, decoded.text, Vec::new());
             parsed.docs[0].encoding = Some(decoded.encoding.to_string());
