@@ -192,6 +192,12 @@ pub(crate) enum Command {
         #[arg(long)]
         trace: bool,
     },
+    /// The question log the server keeps for its operator page (`serve.log_questions`;
+    /// a file beside the index folder, on this machine only).
+    Questions {
+        #[command(subcommand)]
+        action: QuestionsAction,
+    },
     /// Manage the server's bearer tokens.
     Token {
         #[command(subcommand)]
@@ -392,6 +398,20 @@ pub(crate) enum TokenAction {
     Remove {
         /// The name given to `rag token add --name`.
         name: String,
+    },
+}
+
+/// `rag questions ...`.
+#[derive(Subcommand)]
+pub(crate) enum QuestionsAction {
+    /// Delete logged questions and feedback: those older than --older-than days, or all.
+    Purge {
+        /// Delete what is older than this many days (default: serve.question_log_days).
+        #[arg(long, value_name = "DAYS", conflicts_with = "all")]
+        older_than: Option<u32>,
+        /// Delete everything logged.
+        #[arg(long)]
+        all: bool,
     },
 }
 

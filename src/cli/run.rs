@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 use rag::{AskOptions, Config, IngestOptions, Overrides, Rag};
 
-use super::args::{Cli, Command, Draft, SnapshotAction, TokenAction};
+use super::args::{Cli, Command, Draft, QuestionsAction, SnapshotAction, TokenAction};
 
 /// How long `rag serve` waits, once it has stopped, for answers still running on blocking
 /// threads before it exits without them (docs/reliability.md, "Shutdown").
@@ -334,6 +334,7 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
         }
         Command::Snapshot { action } => snapshot(config, action),
         Command::Token { action } => token(&config, action),
+        Command::Questions { action } => questions(&config, action),
         Command::Pull {
             model,
             profile,
@@ -680,6 +681,27 @@ fn watch_folders(
 
 /// `rag token add|list|remove`: a new token is printed once and its hash and scopes go into
 /// the config file.
+fn questions(config: &Config, action: QuestionsAction) -> anyhow::Result<ExitCode> {
+    let QuestionsAction::Purge { older_than, all } = action;
+    let path = rag::questions::log_path(&config.index);
+    if !path.exists() {
+        println!("no question log at {}: nothing to purge", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let log = rag::questions::QuestionLog::open(&config.index)?;
+    let deleted = if all {
+        log.purge_all()?
+    } else {
+        let days = older_than.unwrap_or(config.serve.question_log_days);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        log.purge_before(now - i64::from(days) * 86_400)?
+    };
+    println!("deleted {deleted} logged answers from {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
 fn token(config: &Config, action: TokenAction) -> anyhow::Result<ExitCode> {
     let path = config
         .file

@@ -411,6 +411,9 @@ impl From<&domain::Shed> for Shed {
 /// An answer with its checked citations.
 #[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct Answer {
+    /// The answer's id, to rate it with `POST /v1/feedback` (set by the server).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
     /// The answer text, with `[n]` markers.
     pub answer: String,
     /// How it was produced.
@@ -461,6 +464,7 @@ pub struct Answer {
 impl From<&domain::Answer> for Answer {
     fn from(a: &domain::Answer) -> Self {
         Answer {
+            id: String::new(),
             answer: a.answer.clone(),
             mode: a.mode.into(),
             citations: all(&a.citations),

@@ -30,6 +30,7 @@ pub use rag::{
     WatchOptions, MAX_HISTORY_TURNS, MAX_PARTS, MAX_PINNED, MAX_QUESTION_CHARS, NOT_FOUND,
 };
 pub use retrieve::Scope;
+pub use store::questions;
 pub use store::snapshot;
 pub use store::snapshot::UPLOADS_DIR;
 pub use store::{Status, StoredDoc};

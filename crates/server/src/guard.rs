@@ -88,7 +88,10 @@ pub(super) fn is_public(path: &str) -> bool {
 
 /// What a kiosk leaves open even when it has tokens: asking, for the kiosk page.
 pub(super) fn is_kiosk_question(path: &str) -> bool {
-    matches!(path, "/v1/ask" | "/v1/search" | "/v1/chat/completions")
+    matches!(
+        path,
+        "/v1/ask" | "/v1/search" | "/v1/chat/completions" | "/v1/feedback"
+    )
 }
 
 /// Whether the caller showed a valid token (or none is configured), and what it may do; set

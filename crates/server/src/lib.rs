@@ -22,6 +22,7 @@
 
 mod api;
 mod metrics;
+mod quality;
 mod shed;
 
 use std::net::SocketAddr;
@@ -69,6 +70,10 @@ pub struct Server {
     path_roots: Vec<PathBuf>,
     /// The bearer tokens taken now (`serve.tokens`, followed in the settings file).
     tokens: LiveTokens,
+    /// Answer ids, feedback and the question log (`serve.log_questions`).
+    quality: quality::Quality,
+    /// Answers per minute over the last hour, for the operator page's charts.
+    timeline: metrics::Timeline,
 }
 
 /// Shared state of the server.
@@ -84,7 +89,14 @@ impl Server {
             .collect();
         let shed = Watcher::new(&config.shed);
         let tokens = LiveTokens::new(rag.config());
+        let quality = quality::Quality::open(
+            &rag.config().index,
+            config.question_logging(),
+            config.question_log_days,
+        );
         Arc::new(Server {
+            quality,
+            timeline: metrics::Timeline::default(),
             tokens,
             rag: Arc::new(rag),
             shed,
@@ -235,6 +247,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/documents/{id}", delete(api::delete_document))
         .route("/v1/documents/{id}/reingest", post(api::reingest_document))
         .route("/v1/ingest/runs", get(api::ingest_runs))
+        .route("/v1/feedback", post(api::feedback))
+        .route("/v1/quality", get(api::quality))
+        .route("/v1/stats", get(api::stats))
         .fallback(api::not_found)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),

@@ -321,3 +321,158 @@ impl Metrics {
         out
     }
 }
+
+/// Seconds in one step of the [`Timeline`].
+pub const STEP_SECONDS: i64 = 10;
+
+/// Steps the [`Timeline`] keeps: one hour.
+const STEPS: usize = 360;
+
+/// One step of answers.
+#[derive(Debug, Clone, Copy, Default)]
+struct Step {
+    /// Start (Unix seconds, a multiple of [`STEP_SECONDS`]).
+    start: i64,
+    answers: u64,
+    seconds: f64,
+    tokens: u64,
+    generation_seconds: f64,
+}
+
+/// Answers in 10-second steps over the last hour, for the operator page's charts
+/// (`GET /v1/stats`): what happened in a window, not the last sample.
+#[derive(Default)]
+pub struct Timeline {
+    steps: std::sync::Mutex<std::collections::VecDeque<Step>>,
+}
+
+/// One point of a chart: a step of [`STEP_SECONDS`].
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct StatsPoint {
+    /// The step's start (Unix seconds).
+    pub at: i64,
+    /// Answers finished in the step.
+    pub answers: u64,
+    /// Their mean time from question to whole answer, in seconds (null: none).
+    pub mean_latency_s: Option<f64>,
+    /// Tokens generated per second of generation (null: no model ran).
+    pub tokens_per_second: Option<f64>,
+}
+
+/// `GET /v1/stats`: answers over a window.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Stats {
+    /// The window, in minutes.
+    pub minutes: u32,
+    /// Seconds per point.
+    pub step_seconds: i64,
+    /// One point per step, oldest first, empty steps included.
+    pub points: Vec<StatsPoint>,
+    /// Answers in the window.
+    pub answers: u64,
+    /// Answers per minute over the window.
+    pub answers_per_minute: f64,
+    /// Mean latency over the window, in seconds (null: no answers).
+    pub mean_latency_s: Option<f64>,
+    /// Tokens per second of generation over the window (null: no model ran).
+    pub tokens_per_second: Option<f64>,
+}
+
+impl Timeline {
+    /// Counts an answer finished at `at` (Unix seconds).
+    pub fn answer(&self, at: i64, answer: &Answer) {
+        let t = &answer.timings_ms;
+        let generated = answer
+            .generation
+            .as_ref()
+            .map(|g| (g.generated_tokens as u64, t.generate / 1e3));
+        self.add(at, (t.retrieve + t.generate + t.check) / 1e3, generated);
+    }
+
+    /// Counts an answer that took `seconds` and generated `generated` (tokens, seconds).
+    fn add(&self, at: i64, seconds: f64, generated: Option<(u64, f64)>) {
+        let start = at - at.rem_euclid(STEP_SECONDS);
+        let mut steps = self.steps.lock().unwrap_or_else(|e| e.into_inner());
+        if steps.back().is_none_or(|s| s.start != start) {
+            steps.push_back(Step {
+                start,
+                ..Step::default()
+            });
+            while steps.len() > STEPS {
+                steps.pop_front();
+            }
+        }
+        if let Some(step) = steps.back_mut() {
+            step.answers += 1;
+            step.seconds += seconds.max(0.0);
+            if let Some((tokens, gen_seconds)) = generated {
+                step.tokens += tokens;
+                step.generation_seconds += gen_seconds.max(0.0);
+            }
+        }
+    }
+
+    /// The last `minutes` (1 to 60) up to `now` (Unix seconds).
+    pub fn window(&self, now: i64, minutes: u32) -> Stats {
+        let minutes = minutes.clamp(1, 60);
+        let n = (i64::from(minutes) * 60 / STEP_SECONDS) as usize;
+        let last = now - now.rem_euclid(STEP_SECONDS);
+        let first = last - (n as i64 - 1) * STEP_SECONDS;
+        let steps = self.steps.lock().unwrap_or_else(|e| e.into_inner());
+        let mut total = Step::default();
+        let points = (0..n)
+            .map(|i| {
+                let at = first + i as i64 * STEP_SECONDS;
+                let s = steps.iter().find(|s| s.start == at).copied().unwrap_or_default();
+                total.answers += s.answers;
+                total.seconds += s.seconds;
+                total.tokens += s.tokens;
+                total.generation_seconds += s.generation_seconds;
+                StatsPoint {
+                    at,
+                    answers: s.answers,
+                    mean_latency_s: (s.answers > 0).then(|| s.seconds / s.answers as f64),
+                    tokens_per_second: (s.generation_seconds > 0.0)
+                        .then(|| s.tokens as f64 / s.generation_seconds),
+                }
+            })
+            .collect();
+        Stats {
+            minutes,
+            step_seconds: STEP_SECONDS,
+            points,
+            answers: total.answers,
+            answers_per_minute: total.answers as f64 / f64::from(minutes),
+            mean_latency_s: (total.answers > 0).then(|| total.seconds / total.answers as f64),
+            tokens_per_second: (total.generation_seconds > 0.0)
+                .then(|| total.tokens as f64 / total.generation_seconds),
+        }
+    }
+}
+
+#[cfg(test)]
+mod timeline_tests {
+    use super::*;
+
+    #[test]
+    fn a_window_counts_its_answers_and_says_nothing_when_idle() {
+        let t = Timeline::default();
+        let idle = t.window(1_000_000, 15);
+        assert_eq!(idle.points.len(), 90);
+        assert_eq!(idle.mean_latency_s, None);
+        assert_eq!(idle.answers_per_minute, 0.0);
+        for at in [999_400, 999_995, 999_999] {
+            t.add(at, 2.0, None);
+        }
+        let w = t.window(1_000_000, 1);
+        assert_eq!(w.answers, 2, "the one 10 minutes ago is outside a 1-minute window");
+        assert_eq!(w.answers_per_minute, 2.0);
+        assert_eq!(w.mean_latency_s, Some(2.0));
+        assert_eq!(w.tokens_per_second, None);
+        assert_eq!(t.window(1_000_000, 15).answers, 3);
+        t.add(1_000_001, 1.0, Some((50, 0.5)));
+        assert_eq!(t.window(1_000_005, 1).tokens_per_second, Some(100.0));
+        // Windows are 1 to 60 minutes.
+        assert_eq!(t.window(1_000_000, 500).minutes, 60);
+    }
+}

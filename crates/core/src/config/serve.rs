@@ -12,6 +12,27 @@ pub const KIOSK_EXAMPLES: usize = 6;
 /// Longest example question, in characters.
 pub const KIOSK_EXAMPLE_CHARS: usize = 200;
 
+/// Longest site title the kiosk page shows, in characters.
+pub const KIOSK_TITLE_CHARS: usize = 80;
+
+/// Longest hand-off text the kiosk shows with a refusal, in characters.
+pub const KIOSK_HANDOFF_CHARS: usize = 300;
+
+/// Most days logged questions may be kept.
+pub const MAX_QUESTION_LOG_DAYS: u32 = 3650;
+
+/// Which questions `rag serve` keeps in its question log (on this machine only, text only).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum QuestionLogging {
+    /// None; feedback is counted without any text.
+    Off,
+    /// Questions the documents did not answer, and answers marked unhelpful.
+    Refused,
+    /// Every question.
+    All,
+}
+
 /// The HTTP server.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -40,6 +61,20 @@ pub struct ServeConfig {
     /// (`en = ["Where can visitors park?"]`): at most [`KIOSK_EXAMPLES`] of at most
     /// [`KIOSK_EXAMPLE_CHARS`] characters each. A page in a language with none shows none.
     pub kiosk_examples: std::collections::BTreeMap<String, Vec<String>>,
+    /// The site's own title for the kiosk page, by page language (`en = "City Hospital:
+    /// ask us"`), at most [`KIOSK_TITLE_CHARS`] characters; a language without one gets the
+    /// catalog's title.
+    pub kiosk_title: std::collections::BTreeMap<String, String>,
+    /// Where a visitor turns when the documents do not answer, by page language (`en = "Ask
+    /// at the reception desk, ground floor."`), at most [`KIOSK_HANDOFF_CHARS`] characters; a
+    /// language without one gets the catalog's "Please ask a member of staff for help."
+    pub kiosk_handoff: std::collections::BTreeMap<String, String>,
+    /// Which questions are logged for the operator page's quality view: `"off"`, `"refused"`
+    /// (refused questions and answers marked unhelpful) or `"all"`. Unset: `"off"` on a kiosk
+    /// (whose visitors are then told when it is on), `"refused"` otherwise.
+    pub log_questions: Option<QuestionLogging>,
+    /// Days a logged question or feedback is kept (1 to [`MAX_QUESTION_LOG_DAYS`]).
+    pub question_log_days: u32,
     /// Origins allowed to call the API from a browser (CORS); empty turns CORS off.
     pub cors_origins: Vec<String>,
     /// Longest a request may take before it is answered with 504, in seconds (a streamed
@@ -133,6 +168,10 @@ impl Default for ServeConfig {
             kiosk_idle_seconds: 90,
             kiosk_lang: None,
             kiosk_examples: Default::default(),
+            kiosk_title: Default::default(),
+            kiosk_handoff: Default::default(),
+            log_questions: None,
+            question_log_days: 30,
             cors_origins: Vec::new(),
             request_timeout_seconds: 300,
             max_body_bytes: 64 * 1024,
@@ -151,6 +190,15 @@ impl Default for ServeConfig {
 }
 
 impl ServeConfig {
+    /// The question logging in force: the setting, else off on a kiosk and refusals elsewhere.
+    pub fn question_logging(&self) -> QuestionLogging {
+        self.log_questions.unwrap_or(if self.kiosk {
+            QuestionLogging::Off
+        } else {
+            QuestionLogging::Refused
+        })
+    }
+
     /// Checks `[serve]` and `[serve.shed]`; the error names the key and the allowed values.
     pub fn check(&self) -> std::result::Result<(), String> {
         let sv = self;
@@ -184,6 +232,31 @@ impl ServeConfig {
                     "serve.kiosk_examples.{lang} must hold at most {KIOSK_EXAMPLES} questions of 1 to {KIOSK_EXAMPLE_CHARS} characters"
                 ));
             }
+        }
+        for (key, map, most) in [
+            ("kiosk_title", &sv.kiosk_title, KIOSK_TITLE_CHARS),
+            ("kiosk_handoff", &sv.kiosk_handoff, KIOSK_HANDOFF_CHARS),
+        ] {
+            for (lang, text) in map {
+                if crate::messages::find(lang).is_none() {
+                    return Err(format!(
+                        "serve.{key} has {lang:?}, a language the page does not speak; use one of {}",
+                        known()
+                    ));
+                }
+                let n = text.trim().chars().count();
+                if n == 0 || n > most || text.chars().any(char::is_control) {
+                    return Err(format!(
+                        "serve.{key}.{lang} must be 1 to {most} characters on one line"
+                    ));
+                }
+            }
+        }
+        if !(1..=MAX_QUESTION_LOG_DAYS).contains(&sv.question_log_days) {
+            return Err(format!(
+                "serve.question_log_days = {} must be 1 to {MAX_QUESTION_LOG_DAYS}",
+                sv.question_log_days
+            ));
         }
         let sh = &sv.shed;
         let ratios_ok = [sh.min_freq_ratio, sh.min_speed_ratio]

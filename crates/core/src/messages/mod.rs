@@ -1,5 +1,5 @@
 //! The words `rag` itself says to people: the refusal answer and the kiosk page's labels and
-//! states, in 14 languages. An answer's refusal text follows the question's language; the
+//! states, in 15 languages. An answer's refusal text follows the question's language; the
 //! kiosk page follows `serve.kiosk_lang`, else the browser's languages. English is the fallback.
 
 use serde::Serialize;
@@ -31,8 +31,6 @@ pub struct Messages {
     pub closest: &'static str,
     /// The answer when the documents do not answer the question.
     pub not_found: &'static str,
-    /// The status line shown with a refusal.
-    pub not_found_status: &'static str,
     /// The status line of an extractive answer.
     pub quoted: &'static str,
     /// The status line while retrieving.
@@ -79,6 +77,36 @@ pub struct Messages {
     pub start_over: &'static str,
     /// A passage read by OCR from a scanned page or image.
     pub scanned: &'static str,
+    /// The button that empties the question box.
+    pub clear: &'static str,
+    /// Where a visitor turns when the documents do not answer (`serve.kiosk_handoff` replaces it).
+    pub handoff: &'static str,
+    /// The warning before the idle reset (`{n}`: seconds left).
+    pub idle_warning: &'static str,
+    /// The button that cancels the idle reset.
+    pub keep_going: &'static str,
+    /// The thumbs-up button on an answer.
+    pub helpful: &'static str,
+    /// The thumbs-down button on an answer.
+    pub not_helpful: &'static str,
+    /// The optional reason's placeholder after a thumbs-down.
+    pub feedback_reason: &'static str,
+    /// The button that sends the reason.
+    pub feedback_send: &'static str,
+    /// Said once feedback is recorded.
+    pub feedback_thanks: &'static str,
+    /// The high-contrast switch.
+    pub contrast: &'static str,
+    /// The language switcher's label.
+    pub language: &'static str,
+    /// The language's name in itself, as the switcher lists it.
+    pub autonym: &'static str,
+    /// The visitor's side of the conversation, for screen readers.
+    pub you: &'static str,
+    /// Why the quoted draft stands as the answer when the model failed.
+    pub model_failed: &'static str,
+    /// Shown when questions are logged (`{days}`: days kept).
+    pub logging_notice: &'static str,
 }
 
 /// Why an answer is extractive, refused or cut short: said in the question's language by
@@ -233,7 +261,7 @@ mod tests {
         }
         let codes: Vec<&str> = CATALOG.iter().map(|m| m.lang).collect();
         for code in [
-            "en", "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "tr", "ar", "zh", "ja", "ko",
+            "en", "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "uk", "tr", "ar", "zh", "ja", "ko",
         ] {
             assert!(codes.contains(&code), "{code}");
         }

@@ -10,6 +10,7 @@
 
 mod bm25;
 mod manifest;
+pub mod questions;
 mod reader;
 pub mod snapshot;
 mod sqlite;

@@ -159,18 +159,22 @@ pub async fn ask(
     let req = body(req)?;
     log_question(&s, "/v1/ask", &req.question);
     let options = ask_options(&s, &req, &access);
+    let id = crate::quality::new_id();
     if req.stream {
         let state = StreamState {
             html: req.html,
+            id,
             ..StreamState::default()
         };
         return stream_answer(s, req.question, options, sse_ask, state, None).await;
     }
-    let mut answer = answer(&s, req.question, options).await?;
+    let mut answer = answer(&s, req.question, options, &id).await?;
     if req.html {
         crate::passage::render_answer(&mut answer);
     }
-    Ok(Json(wire::Answer::from(&answer)).into_response())
+    let mut wire = wire::Answer::from(&answer);
+    wire.id = id;
+    Ok(Json(wire).into_response())
 }
 
 /// `/v1/ask`'s events.
@@ -211,7 +215,9 @@ fn sse_ask(st: &mut StreamState, event: Result<AskEvent<'_>, &ApiError>) -> Vec<
                     .iter()
                     .map(|c| sse_json("citation", &wire::Citation::from(c))),
             );
-            out.push(sse_json("done", &wire::Answer::from(a)));
+            let mut done = wire::Answer::from(a);
+            done.id = st.id.clone();
+            out.push(sse_json("done", &done));
             out
         }
     }

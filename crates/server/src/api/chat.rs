@@ -289,7 +289,7 @@ pub async fn chat_completions(
         )
         .await;
     }
-    let a = answer(&s, question, options).await?;
+    let a = answer(&s, question, options, &id).await?;
     let (prompt, completion) = a
         .generation
         .as_ref()

@@ -6,11 +6,13 @@
 mod ask;
 mod chat;
 mod documents;
+mod feedback;
 mod ops;
 
 pub use ask::*;
 pub use chat::*;
 pub use documents::*;
+pub use feedback::*;
 pub use ops::*;
 
 use std::convert::Infallible;
@@ -80,22 +82,39 @@ fn log_question(s: &Server, route: &str, question: &str) {
     }
 }
 
-/// Answers on a blocking thread and counts the answer. When this future is dropped (the
-/// client left, or the time limit passed) or the server is stopping, the answer stops.
-async fn answer(s: &AppState, question: String, options: AskOptions) -> Result<Answer, ApiError> {
-    let question = Question::resolve(&question, &options, s.rag().config())?;
+/// Counts a finished answer (metrics, the charts' timeline, the shedding watcher) and
+/// remembers it as `id` for feedback (logging it when `serve.log_questions` says so).
+fn finished(s: &Server, id: &str, question: &str, answer: &Answer) {
+    s.metrics.answer(answer);
+    s.timeline.answer(crate::quality::now(), answer);
+    s.shed.observe(answer, s.rag());
+    s.quality.record(id, question, answer);
+}
+
+/// Answers on a blocking thread and counts the answer as `id`. When this future is dropped
+/// (the client left, or the time limit passed) or the server is stopping, the answer stops.
+async fn answer(
+    s: &AppState,
+    question: String,
+    options: AskOptions,
+    id: &str,
+) -> Result<Answer, ApiError> {
+    let resolved = Question::resolve(&question, &options, s.rag().config())?;
     let cancelled = Arc::new(AtomicBool::new(false));
     let _guard = CancelOnDrop(Arc::clone(&cancelled));
     let server = Arc::clone(s);
+    let id = id.to_string();
     let answer = tokio::task::spawn_blocking(move || {
         let shedding = server.shed.shedding();
-        server.rag().answer(question, shedding.as_ref(), &mut |_| {
-            !cancelled.load(Ordering::Relaxed) && !server.stopping()
-        })
+        let answer = server
+            .rag()
+            .answer(resolved, shedding.as_ref(), &mut |_| {
+                !cancelled.load(Ordering::Relaxed) && !server.stopping()
+            })?;
+        finished(&server, &id, &question, &answer);
+        Ok::<_, rag::Error>(answer)
     })
     .await??;
-    s.metrics.answer(&answer);
-    s.shed.observe(&answer, s.rag());
     let mut answer = answer;
     s.public_answer(&mut answer);
     Ok(answer)
@@ -125,8 +144,9 @@ struct StreamState {
     html: bool,
     /// Answer text was streamed.
     streamed: bool,
-    /// OpenAI: the id and model of the completion, and whether the role was sent.
+    /// The answer's id (`/v1/ask`: `ans_...`; OpenAI: the completion's `chatcmpl-...`).
     id: String,
+    /// OpenAI: the model of the completion, and whether the role was sent.
     model: String,
     created: u64,
     started: bool,
@@ -143,7 +163,7 @@ async fn stream_answer(
     state: StreamState,
     trailer: Option<Event>,
 ) -> Result<Response, ApiError> {
-    let question = Question::resolve(&question, &options, s.rag().config())?;
+    let resolved = Question::resolve(&question, &options, s.rag().config())?;
     let (tx, mut rx) = mpsc::channel::<Out>(STREAM_BUFFER);
     let server = Arc::clone(&s);
     tokio::task::spawn_blocking(move || {
@@ -156,7 +176,7 @@ async fn stream_answer(
         };
         let result = server
             .rag()
-            .answer(question, shedding.as_ref(), &mut |event| {
+            .answer(resolved, shedding.as_ref(), &mut |event| {
                 // A stopping server ends the answer, but still sends what was answered.
                 if server.stopping() && !matches!(event, AskEvent::Done(_)) {
                     return false;
@@ -193,6 +213,8 @@ async fn stream_answer(
                         shape(&mut st, Ok(event))
                     }
                     AskEvent::Done(answer) => {
+                        // Counted and remembered before a client can rate it.
+                        finished(&server, &st.id, &question, answer);
                         let mut answer = answer.clone();
                         server.public_answer(&mut answer);
                         if st.html {
@@ -209,10 +231,7 @@ async fn stream_answer(
                 send_all(events)
             });
         match result {
-            Ok(answer) => {
-                server.metrics.answer(&answer);
-                server.shed.observe(&answer, server.rag());
-            }
+            Ok(_) => {}
             Err(e) if !st.started && !st.streamed => {
                 let _ = tx.blocking_send(Out::Fail(e.into()));
             }
