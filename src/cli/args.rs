@@ -404,6 +404,16 @@ pub(crate) enum TokenAction {
 /// `rag questions ...`.
 #[derive(Subcommand)]
 pub(crate) enum QuestionsAction {
+    /// What was asked: answers by mode, feedback, refused and most asked questions (grouped
+    /// by similarity) and the answers marked unhelpful.
+    Report {
+        /// The window, in hours back from now.
+        #[arg(long, default_value_t = 168, value_parser = clap::value_parser!(u32).range(1..=8760))]
+        hours: u32,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete logged questions and feedback: those older than --older-than days, or all.
     Purge {
         /// Delete what is older than this many days (default: serve.question_log_days).

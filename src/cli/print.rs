@@ -774,3 +774,52 @@ mod tests {
         assert!(lines.starts_with("(Quoted from the documents. "), "{lines}");
     }
 }
+
+/// `rag questions report`: what the question log says about the last `hours`.
+pub(crate) fn print_question_report(
+    out: &mut impl Write,
+    r: &rag::questions::Report,
+    hours: u32,
+) -> std::io::Result<()> {
+    let answers: u64 = r.answers.values().sum();
+    let modes: Vec<String> = r.answers.iter().map(|(m, n)| format!("{n} {m}")).collect();
+    writeln!(
+        out,
+        "last {hours} h: {answers} logged answers ({}); {} marked helpful, {} unhelpful",
+        if modes.is_empty() {
+            "none".into()
+        } else {
+            modes.join(", ")
+        },
+        r.helpful,
+        r.unhelpful
+    )?;
+    let groups = |out: &mut dyn Write, title: &str, groups: &[rag::questions::QuestionGroup]| {
+        writeln!(out, "\n{title}:")?;
+        if groups.is_empty() {
+            writeln!(out, "  none")?;
+        }
+        for g in groups {
+            writeln!(out, "  {:>4}x  {}", g.count, g.question)?;
+            for v in &g.variants {
+                writeln!(out, "         also: {v}")?;
+            }
+        }
+        Ok::<_, std::io::Error>(())
+    };
+    groups(out, "not found in the documents", &r.refused)?;
+    writeln!(out, "\nmarked unhelpful:")?;
+    if r.unhelpful_answers.is_empty() {
+        writeln!(out, "  none")?;
+    }
+    for a in &r.unhelpful_answers {
+        let question = a.question.as_deref().unwrap_or("(not logged)");
+        let reason = a
+            .reason
+            .as_deref()
+            .map(|r| format!(" (reason: {r})"))
+            .unwrap_or_default();
+        writeln!(out, "  {question}{reason}")?;
+    }
+    groups(out, "most asked", &r.top)
+}

@@ -682,23 +682,39 @@ fn watch_folders(
 /// `rag token add|list|remove`: a new token is printed once and its hash and scopes go into
 /// the config file.
 fn questions(config: &Config, action: QuestionsAction) -> anyhow::Result<ExitCode> {
-    let QuestionsAction::Purge { older_than, all } = action;
     let path = rag::questions::log_path(&config.index);
     if !path.exists() {
-        println!("no question log at {}: nothing to purge", path.display());
+        println!(
+            "no question log at {} yet (rag serve writes it; see serve.log_questions)",
+            path.display()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let log = rag::questions::QuestionLog::open(&config.index)?;
-    let deleted = if all {
-        log.purge_all()?
-    } else {
-        let days = older_than.unwrap_or(config.serve.question_log_days);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        log.purge_before(now - i64::from(days) * 86_400)?
-    };
-    println!("deleted {deleted} logged answers from {}", path.display());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    match action {
+        QuestionsAction::Purge { older_than, all } => {
+            let deleted = if all {
+                log.purge_all()?
+            } else {
+                let days = older_than.unwrap_or(config.serve.question_log_days);
+                log.purge_before(now - i64::from(days) * 86_400)?
+            };
+            println!("deleted {deleted} logged answers from {}", path.display());
+        }
+        QuestionsAction::Report { hours, json } => {
+            let report = log.report(now - i64::from(hours) * 3600)?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &report)?;
+                writeln!(out)?;
+            } else {
+                super::print::print_question_report(&mut out, &report, hours)?;
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,28 +1,53 @@
 "use strict";
 (() => {
-  const IDLE_SECONDS = Number(document.body.dataset.idleSeconds) || 90;
-  // The page's words, in its language (rag::messages, chosen by the server).
-  const T = JSON.parse(document.body.dataset.strings || "{}");
+  const data = document.body.dataset;
+  const IDLE_SECONDS = Number(data.idleSeconds) || 90;
+  // The warning before the idle reset: a third of the idle time, at most 20 seconds.
+  const WARN_SECONDS = Math.min(20, Math.max(1, Math.floor(IDLE_SECONDS / 3)));
+  // Every language the page speaks: its words (rag::messages), the site's title, hand-off
+  // text and example questions (serve.kiosk_title, kiosk_handoff, kiosk_examples).
+  const LANGUAGES = JSON.parse(data.languages || "[]");
+  const DEFAULT_LANG = data.lang || "en";
+  const LOGGING = data.logging || "off";
+  const LOG_DAYS = Number(data.logDays) || 30;
   const $ = (id) => document.getElementById(id);
   const form = $("form"), question = $("question"), askButton = $("ask"), status = $("status");
-  const answer = $("answer"), sources = $("sources"), list = $("source-list"), panel = $("passage");
-  let numbered = [];       // sources as numbered for this answer
+  const conversation = $("conversation"), turnList = $("turns"), panel = $("passage");
+  let L = LANGUAGES.find((l) => l.lang === DEFAULT_LANG) || LANGUAGES[0];
+  let T = L.strings;
+  let turns = [];          // the conversation shown, oldest first
   let controller = null;   // aborts the running answer
-  let idleTimer = null;
+  let opener = null;       // the button that opened a dialog, focused again when it closes
   // The conversation so far (oldest first), sent with each question so that a follow-up such
   // as "and on Sundays?" is read with the question before it; cleared by the idle reset.
   let history = [];
   const HISTORY_TURNS = 5;
-  // The sentences each source is quoted for, by source number (from the answer's checks).
-  let quotes = new Map();
-  // Text size steps (root font size, %), and the step in use; the idle reset restores it.
-  const SIZES = [80, 100, 120, 140, 160];
+  // Text size steps (root font size, % of the browser's 16px), and the step in use: every
+  // size in the style sheet is in rem or em, so all text and controls scale together.
+  const SIZES = [100, 125, 150, 175, 200];
   const DEFAULT_SIZE = 1;
   let size = DEFAULT_SIZE;
-  const EXAMPLES = JSON.parse(document.body.dataset.examples || "[]");
+  let idleTimer = null, countdown = null;
+
+  const reducedMotion = () => window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  const scrollTo = (node, block) => node.scrollIntoView({ block, behavior: reducedMotion() ? "auto" : "smooth" });
 
   // A catalog template with its {name} placeholders filled.
   const fill = (template, values) => template.replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
+
+  function element(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function button(className, text, onClick) {
+    const b = element("button", className, text);
+    b.type = "button";
+    b.addEventListener("click", onClick);
+    return b;
+  }
 
   // A source's name for visitors: its title (the server sends no folder on a kiosk).
   const titleOf = (s) => s.title || s.path;
@@ -85,49 +110,44 @@
     return first;
   }
 
-  function openPassage(n) {
-    const s = numbered.find((x) => x.n === n);
+  function openDialog(dialog, focus) {
+    opener = document.activeElement;
+    dialog.hidden = false;
+    focus.focus();
+  }
+
+  function closeDialogs() {
+    const open = !panel.hidden || !$("languages").hidden;
+    panel.hidden = true;
+    $("languages").hidden = true;
+    if (open && opener && document.contains(opener)) opener.focus();
+    opener = null;
+  }
+
+  // The number a visitor sees for source n of a turn: cited sources are numbered 1, 2, ... in
+  // the order the answer first cites them, whatever their number in the prompt.
+  const shown = (turn, n) => turn.shown.get(n) || n;
+
+  function openPassage(turn, n) {
+    const s = turn.numbered.find((x) => x.n === n);
     if (!s) return;
-    $("passage-title").textContent = "[" + n + "] " + titleOf(s);
+    $("passage-title").textContent = "[" + shown(turn, n) + "] " + titleOf(s);
     $("passage-where").textContent = where(s);
     const text = $("passage-text");
     // `html` is rendered by the server from the document: markdown as HTML, the document's
     // own HTML as text, no links, images or scripts.
     if (s.html) text.innerHTML = s.html; else text.textContent = s.text;
-    panel.hidden = false;
+    openDialog(panel, $("close"));
     let first = null;
-    for (const q of quotes.get(n) || []) {
+    for (const q of turn.quotes.get(n) || []) {
       const mark = highlight(text, q);
       if (mark && !first) first = mark;
     }
-    if (first) first.scrollIntoView({ block: "center" });
-    else panel.scrollTop = 0;
-    $("close").focus();
+    if (first) scrollTo(first, "center");
+    else text.scrollTop = 0;
   }
 
-  function closePassage() { panel.hidden = true; }
-
-  // The answer's text with each [n] (or [n, m], [n-m]) turned into buttons that open passage n.
-  function renderAnswer(text, unsupported) {
-    answer.textContent = "";
-    const re = /\[(\d+(?:\s*[-,]\s*\d+)*)\]/g;
-    let last = 0, m;
-    while ((m = re.exec(text)) !== null) {
-      answer.append(document.createTextNode(text.slice(last, m.index)));
-      for (const n of expand(m[1])) {
-        const b = document.createElement("button");
-        b.type = "button";
-        b.className = "cite";
-        b.dataset.n = String(n);
-        b.textContent = "[" + n + "]";
-        b.addEventListener("click", () => openPassage(n));
-        answer.append(b);
-      }
-      last = re.lastIndex;
-    }
-    answer.append(document.createTextNode(text.slice(last)));
-    if (unsupported) answer.classList.add("unsupported");
-  }
+  const MARKER = /\[(\d+(?:\s*[-,]\s*\d+)*)\]/g;
 
   function expand(spec) {
     const out = [];
@@ -140,113 +160,222 @@
     return out;
   }
 
-  function renderSources(items, title) {
-    list.textContent = "";
-    $("sources-title").textContent = title;
-    for (const s of items) {
-      const li = document.createElement("li");
-      li.value = s.n;
-      const b = document.createElement("button");
-      b.type = "button";
-      b.className = "source";
-      b.dataset.n = String(s.n);
+  // The source numbers `text` cites, in the order it first cites them.
+  function citedOrder(text) {
+    const order = [];
+    for (const m of text.matchAll(MARKER)) {
+      for (const n of expand(m[1])) if (!order.includes(n)) order.push(n);
+    }
+    return order;
+  }
+
+  function number(turn, order) {
+    turn.shown = new Map(order.map((n, i) => [n, i + 1]));
+  }
+
+  // The answer's text with each [n] (or [n, m], [n-m]) turned into buttons that open passage n.
+  function renderAnswer(turn, text, className) {
+    const node = turn.answer;
+    node.textContent = "";
+    node.className = "answer" + (className ? " " + className : "");
+    let last = 0;
+    for (const m of text.matchAll(MARKER)) {
+      node.append(document.createTextNode(text.slice(last, m.index)));
+      for (const n of expand(m[1])) {
+        const b = button("cite", "[" + shown(turn, n) + "]", () => openPassage(turn, n));
+        b.dataset.n = String(n);
+        node.append(b);
+      }
+      last = m.index + m[0].length;
+    }
+    node.append(document.createTextNode(text.slice(last)));
+  }
+
+  // The sources under a turn, headed by the catalog's words `title`.
+  function renderSources(turn, items, title) {
+    const box = turn.sources;
+    box.textContent = "";
+    if (!items.length) { box.hidden = true; return; }
+    const heading = element("h3", "", T[title]);
+    heading.dataset.t = title;
+    box.append(heading);
+    const list = element("ol");
+    const ordered = [...items].sort((a, b) => shown(turn, a.n) - shown(turn, b.n));
+    for (const s of ordered) {
+      const li = element("li");
+      li.value = shown(turn, s.n);
       const sec = section(s);
-      b.textContent = titleOf(s) + (sec ? " \u2014 " + sec : "");
-      b.addEventListener("click", () => openPassage(s.n));
+      const b = button("source", titleOf(s) + (sec ? " \u2014 " + sec : ""), () => openPassage(turn, s.n));
+      b.dataset.n = String(s.n);
+      b.dir = "auto";
       li.append(b);
       list.append(li);
     }
-    sources.hidden = items.length === 0;
+    box.append(list);
+    box.hidden = false;
   }
 
-  function showExamples() {
-    const list = $("example-list");
-    list.textContent = "";
-    for (const q of EXAMPLES) {
-      const b = document.createElement("button");
-      b.type = "button";
-      b.className = "example";
-      b.textContent = q;
-      b.addEventListener("click", () => { question.value = q; ask(q); });
-      list.append(b);
+  function say(text, problem) {
+    status.textContent = text;
+    status.className = problem ? "problem" : "";
+  }
+
+  async function sendFeedback(turn, helpful, reason) {
+    const body = { answer_id: turn.id, helpful };
+    if (reason) body.reason = reason;
+    try {
+      const r = await fetch("/v1/feedback", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      return r.ok;
+    } catch (e) {
+      return false;
     }
-    $("examples").hidden = EXAMPLES.length === 0;
   }
 
-  function setSize(step) {
-    size = Math.max(0, Math.min(SIZES.length - 1, step));
-    document.documentElement.style.fontSize = SIZES[size] + "%";
-    $("smaller").disabled = size === 0;
-    $("larger").disabled = size === SIZES.length - 1;
+  // Helpful / not helpful under an answer; with questions logged, a reason may follow.
+  function offerRating(turn) {
+    const box = turn.rate;
+    box.textContent = "";
+    if (!turn.id) return;
+    const thanks = element("span", "thanks");
+    thanks.setAttribute("role", "status");
+    const yes = button("helpful", T.helpful, () => rate(true));
+    const no = button("not-helpful", T.not_helpful, () => rate(false));
+    yes.dataset.t = "helpful";
+    no.dataset.t = "not_helpful";
+    yes.setAttribute("aria-pressed", "false");
+    no.setAttribute("aria-pressed", "false");
+    box.append(yes, no, thanks);
+    box.hidden = false;
+    async function rate(helpful) {
+      yes.setAttribute("aria-pressed", String(helpful));
+      no.setAttribute("aria-pressed", String(!helpful));
+      const ok = await sendFeedback(turn, helpful);
+      thanks.textContent = ok ? T.feedback_thanks : "";
+      if (ok) thanks.dataset.t = "feedback_thanks";
+      box.querySelector("textarea")?.remove();
+      box.querySelector(".send")?.remove();
+      if (ok && !helpful && LOGGING !== "off") {
+        const why = element("textarea");
+        why.rows = 1;
+        why.maxLength = 500;
+        why.placeholder = T.feedback_reason;
+        why.setAttribute("aria-label", T.feedback_reason);
+        why.dir = "auto";
+        const send = button("send", T.feedback_send, async () => {
+          const text = why.value.trim();
+          if (!text) return;
+          if (await sendFeedback(turn, false, text)) { why.remove(); send.remove(); }
+        });
+        box.insertBefore(why, thanks);
+        box.insertBefore(send, thanks);
+      }
+    }
   }
 
-  function reset() {
-    if (controller) controller.abort();
-    controller = null;
-    question.value = "";
-    answer.textContent = "";
-    answer.className = "";
-    status.textContent = "";
-    numbered = [];
-    history = [];
-    quotes = new Map();
-    $("start-over").hidden = true;
-    renderSources([], T.sources);
-    closePassage();
-    askButton.disabled = false;
-    setSize(DEFAULT_SIZE);
-    showExamples();
-    question.focus();
+  function newTurn(q) {
+    const li = element("li", "turn");
+    const asked = element("p", "asked");
+    asked.dir = "auto";
+    asked.append(element("span", "sr", T.you + ": "), document.createTextNode(q));
+    const answer = element("div", "answer");
+    answer.dir = "auto";
+    const handoff = element("p", "handoff");
+    handoff.hidden = true;
+    const reason = element("p", "reason");
+    reason.hidden = true;
+    const sources = element("section", "sources");
+    sources.hidden = true;
+    const rate = element("div", "rate");
+    rate.hidden = true;
+    li.append(asked, answer, handoff, reason, sources, rate);
+    turnList.append(li);
+    const turn = { li, answer, handoff, reason, sources, rate, question: q, numbered: [], quotes: new Map(), shown: new Map(), draft: null, id: null };
+    turns.push(turn);
+    $("examples").hidden = true;
+    $("start-over").hidden = false;
+    return turn;
   }
 
-  function touched() {
-    clearTimeout(idleTimer);
-    idleTimer = setTimeout(reset, IDLE_SECONDS * 1000);
+  // Says why a turn has no answer, or why it is the draft: `key` names the catalog's words.
+  function explain(turn, key) {
+    turn.reason.textContent = key ? T[key] : "";
+    turn.reason.dataset.t = key;
+    turn.reason.hidden = !key;
   }
 
-  function finish(a, q) {
-    numbered = a.sources;
-    quotes = new Map();
+  function finish(turn, a) {
+    turn.id = a.id || null;
+    turn.numbered = a.sources;
+    turn.quotes = new Map();
     for (const s of a.sentences || []) {
       for (const c of s.checks || []) {
         if (!c.quote) continue;
-        if (!quotes.has(c.n)) quotes.set(c.n, []);
-        if (!quotes.get(c.n).includes(c.quote)) quotes.get(c.n).push(c.quote);
+        if (!turn.quotes.has(c.n)) turn.quotes.set(c.n, []);
+        if (!turn.quotes.get(c.n).includes(c.quote)) turn.quotes.get(c.n).push(c.quote);
       }
     }
-    if (a.mode !== "refused") {
-      history.push({ question: q, answer: a.answer });
-      history = history.slice(-HISTORY_TURNS);
-      $("start-over").hidden = false;
-    }
+    explain(turn, "");
     if (a.mode === "refused") {
-      answer.className = "notfound";
-      // The refusal itself speaks the question's language (the server chose it).
-      answer.textContent = a.answer;
-      status.textContent = T.not_found_status;
-      renderSources(a.sources, T.closest);
-      return;
+      // The refusal itself speaks the question's language (the server chose it); then where to
+      // turn, then the closest passages.
+      number(turn, a.sources.map((s) => s.n));
+      turn.answer.className = "answer notfound";
+      turn.answer.textContent = a.answer;
+      turn.handoff.textContent = L.handoff;
+      turn.handoff.hidden = false;
+      renderSources(turn, a.sources, "closest");
+      say("");
+    } else {
+      const cited = a.citations.map((c) => c.n);
+      const order = citedOrder(a.answer).filter((n) => cited.includes(n));
+      for (const n of cited) if (!order.includes(n)) order.push(n);
+      number(turn, order);
+      renderAnswer(turn, a.answer, "");
+      renderSources(turn, a.sources.filter((s) => cited.includes(s.n)), "sources_cited");
+      say(a.mode === "extractive" ? T.quoted : "");
+      history.push({ question: turn.question, answer: a.answer });
+      history = history.slice(-HISTORY_TURNS);
     }
-    const unsupported = a.sentences && a.sentences.some((s) => !s.supported);
-    renderAnswer(a.answer, false);
-    answer.dataset.unsupported = unsupported ? "true" : "false";
-    const cited = a.citations.map((c) => c.n);
-    renderSources(a.sources.filter((s) => cited.includes(s.n)), T.sources_cited);
-    status.textContent = a.mode === "extractive" ? T.quoted : "";
+    offerRating(turn);
+    scrollTo(turn.li, "end");
   }
+
+  // The answer failed (`why`: the catalog's words for it): a draft already shown stays as the
+  // answer, with its sources.
+  function fail(turn, why) {
+    if (turn.draft) {
+      renderAnswer(turn, turn.draft.text, "draft");
+      renderSources(turn, turn.draft.citations, "sources_cited");
+      explain(turn, "model_failed");
+      history.push({ question: turn.question, answer: turn.draft.text });
+      history = history.slice(-HISTORY_TURNS);
+    } else {
+      turn.answer.textContent = "";
+      explain(turn, why);
+    }
+    say("");
+    scrollTo(turn.li, "end");
+  }
+
+  // Letters and digits of a text: how long an answer is, markers and spacing aside.
+  const weight = (text) => text.replace(MARKER, "").replace(/[^\p{L}\p{N}]/gu, "").length;
 
   async function ask(q) {
     if (controller) controller.abort();
     controller = new AbortController();
-    $("examples").hidden = true;
-    quotes = new Map();
-    answer.textContent = "";
-    answer.className = "";
-    renderSources([], T.sources);
-    closePassage();
-    status.textContent = T.searching;
+    closeDialogs();
+    const turn = newTurn(q);
+    question.value = "";
+    $("clear").hidden = true;
+    say(T.searching);
     askButton.disabled = true;
+    scrollTo(turn.li, "end");
     let text = "";
+    let ended = false;
     try {
       const response = await fetch("/v1/ask", {
         method: "POST",
@@ -256,9 +385,7 @@
       });
       if (!response.ok) {
         // The page's own words: the server's error text is English and for operators.
-        let message = T.failed + " (" + response.status + ").";
-        if (response.status === 503) message = T.busy;
-        status.textContent = message;
+        fail(turn, response.status === 503 || response.status === 429 ? "busy" : "failed");
         return;
       }
       const reader = response.body.getReader();
@@ -272,42 +399,159 @@
         while ((cut = buffer.indexOf("\n\n")) >= 0) {
           const block = buffer.slice(0, cut);
           buffer = buffer.slice(cut + 2);
-          let name = "message", data = "";
+          let name = "message", payloadText = "";
           for (const line of block.split("\n")) {
             if (line.startsWith("event:")) name = line.slice(6).trim();
-            else if (line.startsWith("data:")) data += (data ? "\n" : "") + line.slice(5).replace(/^ /, "");
+            else if (line.startsWith("data:")) payloadText += (payloadText ? "\n" : "") + line.slice(5).replace(/^ /, "");
           }
-          if (!data) continue;
-          const payload = JSON.parse(data);
+          if (!payloadText) continue;
+          const payload = JSON.parse(payloadText);
           if (name === "retrieval") {
-            numbered = payload.sources;
-            status.textContent = payload.refused ? "" : T.answering;
+            turn.numbered = payload.sources;
+            say(payload.refused ? "" : T.answering);
           } else if (name === "draft") {
-            // The sources' own sentences, shown as quoted until the model's words replace them.
+            // The sources' own sentences, shown as quoted until the model's answer is as long.
             if (!text) {
-              renderAnswer(payload.text, false);
-              answer.className = "draft";
-              status.textContent = T.quoted + " " + T.answering;
+              turn.draft = { text: payload.text, citations: payload.citations || [] };
+              number(turn, citedOrder(payload.text));
+              renderAnswer(turn, payload.text, "draft");
+              renderSources(turn, turn.draft.citations, "sources_cited");
+              say(T.quoted + " " + T.answering);
             }
           } else if (name === "token") {
-            if (!text) {
-              answer.className = "";
-              status.textContent = T.answering;
-            }
             text += payload.text;
-            answer.textContent = text;
+            if (!turn.draft || weight(text) >= weight(turn.draft.text)) {
+              turn.answer.className = "answer";
+              turn.answer.textContent = text;
+              if (turn.draft) turn.sources.hidden = true;
+              say(T.answering);
+            }
           } else if (name === "done") {
-            finish(payload, q);
+            ended = true;
+            finish(turn, payload);
           } else if (name === "error") {
-            status.textContent = T.failed + " (" + (payload.error.code || "error") + ").";
+            ended = true;
+            const code = (payload.error && payload.error.code) || "";
+            fail(turn, code === "busy" ? "busy" : "failed");
           }
         }
       }
+      if (!ended) fail(turn, "lost");
     } catch (e) {
-      if (e.name !== "AbortError") status.textContent = T.lost;
+      if (e.name !== "AbortError") fail(turn, "lost");
     } finally {
       askButton.disabled = false;
     }
+  }
+
+  function showExamples() {
+    const list = $("example-list");
+    list.textContent = "";
+    for (const q of L.examples || []) {
+      const b = button("example", q, () => ask(q));
+      b.dir = "auto";
+      list.append(b);
+    }
+    $("examples").hidden = !(L.examples || []).length || turns.length > 0;
+  }
+
+  // Puts the page's words in language L: labels, the title, the notice and the examples.
+  function relabel() {
+    document.documentElement.lang = L.lang;
+    document.documentElement.dir = L.rtl ? "rtl" : "ltr";
+    document.title = L.title;
+    $("title").textContent = L.title;
+    for (const node of document.querySelectorAll("[data-t]")) if (node.dataset.t) node.textContent = T[node.dataset.t];
+    for (const node of document.querySelectorAll(".handoff")) node.textContent = L.handoff;
+    for (const node of document.querySelectorAll("[data-t-label]")) {
+      node.setAttribute("aria-label", T[node.dataset.tLabel]);
+      node.title = T[node.dataset.tLabel];
+    }
+    for (const node of document.querySelectorAll("[data-t-placeholder]")) node.placeholder = T[node.dataset.tPlaceholder];
+    $("autonym").textContent = T.autonym;
+    const notice = $("notice");
+    notice.hidden = LOGGING === "off";
+    notice.textContent = fill(T.logging_notice, { days: LOG_DAYS });
+    for (const b of document.querySelectorAll("#language-list button")) {
+      b.setAttribute("aria-current", String(b.dataset.lang === L.lang));
+    }
+    showExamples();
+  }
+
+  function setLanguage(code) {
+    L = LANGUAGES.find((l) => l.lang === code) || L;
+    T = L.strings;
+    relabel();
+  }
+
+  function buildLanguages() {
+    const list = $("language-list");
+    for (const l of LANGUAGES) {
+      const b = button("", l.strings.autonym, () => { setLanguage(l.lang); closeDialogs(); });
+      b.lang = l.lang;
+      b.dir = l.rtl ? "rtl" : "ltr";
+      b.dataset.lang = l.lang;
+      list.append(b);
+    }
+  }
+
+  function setSize(step) {
+    size = Math.max(0, Math.min(SIZES.length - 1, step));
+    document.documentElement.style.fontSize = SIZES[size] + "%";
+    $("smaller").disabled = size === 0;
+    $("larger").disabled = size === SIZES.length - 1;
+  }
+
+  function setContrast(on) {
+    document.body.classList.toggle("contrast", on);
+    $("contrast").setAttribute("aria-pressed", String(on));
+  }
+
+  function reset() {
+    if (controller) controller.abort();
+    controller = null;
+    question.value = "";
+    $("clear").hidden = true;
+    turnList.textContent = "";
+    turns = [];
+    history = [];
+    say("");
+    $("start-over").hidden = true;
+    closeDialogs();
+    hideWarning();
+    askButton.disabled = false;
+    setSize(DEFAULT_SIZE);
+    setContrast(false);
+    setLanguage(DEFAULT_LANG);
+    question.focus();
+  }
+
+  // Whether a reset would change anything a visitor would miss.
+  const untouched = () => turns.length === 0 && !question.value && size === DEFAULT_SIZE && L.lang === DEFAULT_LANG &&
+    !document.body.classList.contains("contrast") && panel.hidden && $("languages").hidden;
+
+  function hideWarning() {
+    clearInterval(countdown);
+    countdown = null;
+    $("idle").hidden = true;
+  }
+
+  // After IDLE_SECONDS - WARN_SECONDS untouched, a warning counts down the rest; any touch
+  // cancels it. A page with nothing to lose resets without a warning.
+  function touched() {
+    clearTimeout(idleTimer);
+    hideWarning();
+    idleTimer = setTimeout(() => {
+      if (untouched()) { reset(); touched(); return; }
+      let left = WARN_SECONDS;
+      const tick = () => { $("idle-text").textContent = fill(T.idle_warning, { n: left }); };
+      tick();
+      $("idle").hidden = false;
+      countdown = setInterval(() => {
+        left -= 1;
+        if (left <= 0) { reset(); touched(); } else tick();
+      }, 1000);
+    }, (IDLE_SECONDS - WARN_SECONDS) * 1000);
   }
 
   form.addEventListener("submit", (e) => {
@@ -318,17 +562,27 @@
   question.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
   });
-  $("close").addEventListener("click", closePassage);
+  question.addEventListener("input", () => { $("clear").hidden = !question.value; });
+  $("clear").addEventListener("click", () => { question.value = ""; $("clear").hidden = true; question.focus(); });
+  $("close").addEventListener("click", closeDialogs);
+  $("languages-close").addEventListener("click", closeDialogs);
+  $("language").addEventListener("click", () => {
+    const current = document.querySelector('#language-list button[aria-current="true"]') || $("languages-close");
+    openDialog($("languages"), current);
+  });
   $("smaller").addEventListener("click", () => setSize(size - 1));
   $("larger").addEventListener("click", () => setSize(size + 1));
+  $("contrast").addEventListener("click", () => setContrast(!document.body.classList.contains("contrast")));
   $("start-over").addEventListener("click", reset);
-  document.addEventListener("keydown", (e) => { if (e.key === "Escape") closePassage(); });
+  $("keep-going").addEventListener("click", touched);
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape") closeDialogs(); });
   for (const ev of ["pointerdown", "keydown", "touchstart", "input"]) {
     document.addEventListener(ev, touched, { passive: true });
   }
-  window.ragKiosk = { reset, idleSeconds: IDLE_SECONDS };
+  window.ragKiosk = { reset, idleSeconds: IDLE_SECONDS, warnSeconds: WARN_SECONDS, setLanguage };
+  buildLanguages();
   setSize(DEFAULT_SIZE);
-  showExamples();
+  relabel();
   touched();
   question.focus();
 })();

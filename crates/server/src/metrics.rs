@@ -423,7 +423,11 @@ impl Timeline {
         let points = (0..n)
             .map(|i| {
                 let at = first + i as i64 * STEP_SECONDS;
-                let s = steps.iter().find(|s| s.start == at).copied().unwrap_or_default();
+                let s = steps
+                    .iter()
+                    .find(|s| s.start == at)
+                    .copied()
+                    .unwrap_or_default();
                 total.answers += s.answers;
                 total.seconds += s.seconds;
                 total.tokens += s.tokens;
@@ -465,7 +469,10 @@ mod timeline_tests {
             t.add(at, 2.0, None);
         }
         let w = t.window(1_000_000, 1);
-        assert_eq!(w.answers, 2, "the one 10 minutes ago is outside a 1-minute window");
+        assert_eq!(
+            w.answers, 2,
+            "the one 10 minutes ago is outside a 1-minute window"
+        );
         assert_eq!(w.answers_per_minute, 2.0);
         assert_eq!(w.mean_latency_s, Some(2.0));
         assert_eq!(w.tokens_per_second, None);

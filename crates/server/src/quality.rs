@@ -136,7 +136,10 @@ impl Quality {
         &self,
         f: impl FnOnce(&QuestionLog) -> rag::Result<T>,
     ) -> Result<T, FeedbackError> {
-        let log = self.log.as_ref().map_err(|e| FeedbackError::Log(e.clone()))?;
+        let log = self
+            .log
+            .as_ref()
+            .map_err(|e| FeedbackError::Log(e.clone()))?;
         let log = log
             .lock()
             .map_err(|_| FeedbackError::Log("the question log's lock is poisoned".into()))?;

@@ -261,7 +261,8 @@ mod tests {
         }
         let codes: Vec<&str> = CATALOG.iter().map(|m| m.lang).collect();
         for code in [
-            "en", "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "uk", "tr", "ar", "zh", "ja", "ko",
+            "en", "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "uk", "tr", "ar", "zh", "ja",
+            "ko",
         ] {
             assert!(codes.contains(&code), "{code}");
         }

@@ -389,9 +389,7 @@ mod tests {
             .unwrap();
         log.record(&asked("a6", 150, "游泳池在哪里", "refused"))
             .unwrap();
-        assert!(log
-            .feedback("a3", false, Some(&"x".repeat(900)))
-            .unwrap());
+        assert!(log.feedback("a3", false, Some(&"x".repeat(900))).unwrap());
         assert!(log.feedback("a1", true, None).unwrap());
         assert!(!log.feedback("nope", true, None).unwrap());
         let r = log.report(0).unwrap();
@@ -401,13 +399,19 @@ mod tests {
         assert_eq!(r.answers["refused"], 3);
         assert_eq!(r.unhelpful_answers.len(), 1);
         assert_eq!(
-            r.unhelpful_answers[0].reason.as_deref().map(|r| r.chars().count()),
+            r.unhelpful_answers[0]
+                .reason
+                .as_deref()
+                .map(|r| r.chars().count()),
             Some(MAX_REASON_CHARS)
         );
         // The three parking questions are one group; the Chinese one, typed twice, another.
         assert_eq!(r.top[0].count, 3, "{:?}", r.top);
         assert_eq!(r.refused.len(), 2, "{:?}", r.refused);
-        assert_eq!(r.refused[0].question, "游泳池在哪里", "the newest wording names the group");
+        assert_eq!(
+            r.refused[0].question, "游泳池在哪里",
+            "the newest wording names the group"
+        );
         assert_eq!(r.refused[0].count, 2);
         // A window leaves out what came before it; purging deletes it.
         assert_eq!(log.report(125).unwrap().answers.get("generated"), None);

@@ -7,6 +7,14 @@ use super::*;
 pub struct DocumentList {
     /// Every indexed document.
     pub documents: Vec<wire::StoredDoc>,
+    /// Ids of the documents uploaded over HTTP (the others came from `rag ingest`).
+    pub uploaded: Vec<i64>,
+    /// The caller may upload and re-ingest (not on a kiosk).
+    pub can_upload: bool,
+    /// The caller may delete uploaded documents (not on a kiosk).
+    pub can_delete: bool,
+    /// `serve.delete_ingested`: documents from `rag ingest` may be deleted over HTTP too.
+    pub delete_ingested: bool,
 }
 
 /// One uploaded file and what became of it.
@@ -547,13 +555,33 @@ pub async fn list_documents(
     }
     let rag = Arc::clone(s.rag());
     let documents = tokio::task::spawn_blocking(move || rag.documents()).await??;
-    let documents = documents
+    let shown: Vec<&StoredDoc> = documents
         .iter()
         .filter(|d| access.grant.visible.reads(&d.collection))
         .filter(|d| query.collection.as_ref().is_none_or(|c| *c == d.collection))
-        .map(|d| s.public_doc(d))
         .collect();
-    Ok(Json(DocumentList { documents }))
+    let uploads = std::fs::canonicalize(uploads_dir(&s)).ok();
+    let uploaded = shown
+        .iter()
+        .filter(|d| is_uploaded(uploads.as_deref(), d.source_file()))
+        .map(|d| d.id)
+        .collect();
+    Ok(Json(DocumentList {
+        documents: shown.iter().map(|d| s.public_doc(d)).collect(),
+        uploaded,
+        can_upload: access.grant.upload && !s.config.kiosk,
+        can_delete: access.grant.delete && !s.config.kiosk,
+        delete_ingested: s.config.delete_ingested,
+    }))
+}
+
+/// Whether `file` was uploaded over HTTP: directly in the uploads folder (before uploads kept
+/// their names) or in a folder of its own there.
+fn is_uploaded(uploads: Option<&FsPath>, file: &str) -> bool {
+    uploads.is_some_and(|u| {
+        let parent = FsPath::new(file).parent();
+        parent == Some(u) || parent.and_then(FsPath::parent) == Some(u)
+    })
 }
 
 /// `?collection=NAME`.
@@ -614,11 +642,7 @@ pub async fn delete_document(
     // elsewhere are the operator's.
     let uploads = std::fs::canonicalize(uploads_dir(&s)).ok();
     let file = doc.source_file().to_string();
-    // Directly in the uploads folder (before uploads kept their names) or in a folder of its own.
-    let in_uploads = uploads.as_deref().is_some_and(|u| {
-        let parent = FsPath::new(&file).parent();
-        parent == Some(u) || parent.and_then(FsPath::parent) == Some(u)
-    });
+    let in_uploads = is_uploaded(uploads.as_deref(), &file);
     if !in_uploads && !s.config.delete_ingested {
         return Err(ApiError::forbidden(
             format!("document {id} was ingested on the server, not uploaded: remove it with `rag rm` there, or set serve.delete_ingested = true to allow it over HTTP"),

@@ -70,7 +70,11 @@ pub async fn feedback(
             "answer_id must be the id of an answer: 1 to 64 letters, digits, '_' or '-'",
         ));
     }
-    let reason = req.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
+    let reason = req
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
     if let Some(r) = reason {
         if r.chars().count() > rag::questions::MAX_REASON_CHARS {
             return Err(ApiError::bad_request(format!(
@@ -119,11 +123,12 @@ pub struct QualityResponse {
 
 /// The quality view: answers by mode, feedback counts, refused questions and the most asked
 /// ones (grouped by similarity), and the answers marked unhelpful, over a window. Operators
-/// only: a token that reads only some collections is refused (403), as for `/metrics`.
+/// only: a token that reads only some collections is refused (403), as for `/metrics`, and a
+/// kiosk never serves it (`rag questions report` reads it on the machine).
 #[utoipa::path(get, path = "/v1/quality", params(QualityQuery), responses(
     (status = 200, description = "The quality view", body = QualityResponse),
     (status = 400, description = "Bad window", body = ErrorBody),
-    (status = 403, description = "The token reads only some collections", body = ErrorBody),
+    (status = 403, description = "The token reads only some collections, or a kiosk", body = ErrorBody),
     (status = 503, description = "The question log cannot be used", body = ErrorBody)
 ))]
 pub async fn quality(
@@ -132,8 +137,12 @@ pub async fn quality(
     query: Result<axum::extract::Query<QualityQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<QualityResponse>, ApiError> {
     access.need_all("/v1/quality")?;
-    let axum::extract::Query(query) =
-        query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    if s.config.kiosk {
+        return Err(ApiError::forbidden(
+            "the question log is not served on a kiosk; read it on the machine with `rag questions report`",
+        ));
+    }
+    let axum::extract::Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let hours = query.hours.unwrap_or(168);
     if !(1..=8760).contains(&hours) {
         return Err(ApiError::bad_request("hours must be 1 to 8760"));
@@ -172,8 +181,7 @@ pub async fn stats(
     query: Result<axum::extract::Query<StatsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Stats>, ApiError> {
     access.need_all("/v1/stats")?;
-    let axum::extract::Query(query) =
-        query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let axum::extract::Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let minutes = query.minutes.unwrap_or(15);
     if ![1, 15, 60].contains(&minutes) {
         return Err(ApiError::bad_request("minutes must be 1, 15 or 60"));

@@ -106,11 +106,9 @@ async fn answer(
     let id = id.to_string();
     let answer = tokio::task::spawn_blocking(move || {
         let shedding = server.shed.shedding();
-        let answer = server
-            .rag()
-            .answer(resolved, shedding.as_ref(), &mut |_| {
-                !cancelled.load(Ordering::Relaxed) && !server.stopping()
-            })?;
+        let answer = server.rag().answer(resolved, shedding.as_ref(), &mut |_| {
+            !cancelled.load(Ordering::Relaxed) && !server.stopping()
+        })?;
         finished(&server, &id, &question, &answer);
         Ok::<_, rag::Error>(answer)
     })

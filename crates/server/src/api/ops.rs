@@ -128,29 +128,52 @@ pub async fn kiosk_page(State(s): State<AppState>, headers: HeaderMap) -> Respon
                 .unwrap_or(""),
         ),
     };
-    let strings = serde_json::to_string(words).unwrap_or_default();
-    let examples = s
-        .config
-        .kiosk_examples
+    let cfg = &s.config;
+    // Every language of the catalog, with the site's own title, hand-off and examples in it:
+    // the page switches language without asking the server again.
+    let languages: Vec<Value> = rag::messages::CATALOG
+        .iter()
+        .map(|m| {
+            json!({
+                "lang": m.lang,
+                "rtl": m.rtl,
+                "strings": m,
+                "title": cfg.kiosk_title.get(m.lang).map_or(m.title, String::as_str),
+                "handoff": cfg.kiosk_handoff.get(m.lang).map_or(m.handoff, String::as_str),
+                "examples": cfg.kiosk_examples.get(m.lang).cloned().unwrap_or_default(),
+            })
+        })
+        .collect();
+    let languages = serde_json::to_string(&languages).unwrap_or_default();
+    let title = cfg
+        .kiosk_title
         .get(words.lang)
-        .map(|e| serde_json::to_string(e).unwrap_or_default())
-        .unwrap_or_else(|| "[]".to_string());
+        .map_or(words.title, String::as_str);
+    let logging = serde_json::to_value(cfg.question_logging())
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
     let page = KIOSK_PAGE
-        .replace("__IDLE_SECONDS__", &s.config.kiosk_idle_seconds.to_string())
+        .replace("__IDLE_SECONDS__", &cfg.kiosk_idle_seconds.to_string())
+        .replace("__LOGGING__", &logging)
+        .replace("__LOG_DAYS__", &cfg.question_log_days.to_string())
         .replace("__LANG__", words.lang)
         .replace("__DIR__", if words.rtl { "rtl" } else { "ltr" })
-        .replace("__TITLE__", &html_escape(words.title))
+        .replace("__TITLE__", &html_escape(title))
         .replace("__PLACEHOLDER__", &html_escape(words.placeholder))
         .replace("__QUESTION__", &html_escape(words.question_label))
         .replace("__ASK__", &html_escape(words.ask))
-        .replace("__SOURCES__", &html_escape(words.sources))
         .replace("__CLOSE__", &html_escape(words.close))
-        .replace("__EXAMPLES__", &html_escape(&examples))
+        .replace("__CLEAR__", &html_escape(words.clear))
         .replace("__SMALLER__", &html_escape(words.smaller))
         .replace("__LARGER__", &html_escape(words.larger))
+        .replace("__CONTRAST__", &html_escape(words.contrast))
+        .replace("__LANGUAGE__", &html_escape(words.language))
+        .replace("__AUTONYM__", &html_escape(words.autonym))
+        .replace("__KEEP_GOING__", &html_escape(words.keep_going))
         .replace("__START_OVER__", &html_escape(words.start_over))
         .replace("__EXAMPLES_TITLE__", &html_escape(words.examples))
-        .replace("__STRINGS__", &html_escape(&strings));
+        .replace("__LANGUAGES__", &html_escape(&languages));
     (
         [(header::CONTENT_SECURITY_POLICY, KIOSK_POLICY)],
         Html(page),
