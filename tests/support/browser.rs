@@ -120,8 +120,13 @@ impl Browser {
             .to_string()
     }
 
+    /// Clicks the element `css` selects, scrolled into the middle of its scroller at once
+    /// (the page may scroll smoothly, which would move it under the pointer).
     pub(crate) fn click(&self, css: &str) {
         let id = self.element(css);
+        self.js(&format!(
+            "document.querySelector({css:?}).scrollIntoView({{block: 'center', behavior: 'instant'}})"
+        ));
         self.call("POST", &format!("/element/{id}/click"), json!({}));
     }
 
@@ -156,4 +161,74 @@ impl Browser {
             .decode(data["value"].as_str().unwrap())
             .unwrap()
     }
+}
+
+impl Browser {
+    /// A Chrome DevTools command (`Emulation.setEmulatedMedia`, ...).
+    pub(crate) fn cdp(&self, cmd: &str, params: Value) -> Value {
+        self.call(
+            "POST",
+            "/goog/cdp/execute",
+            json!({"cmd": cmd, "params": params}),
+        )
+    }
+
+    /// Makes the page's viewport exactly `width` x `height` CSS pixels (a portrait kiosk
+    /// screen, say), screenshots included.
+    pub(crate) fn viewport(&self, width: u32, height: u32) {
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}),
+        );
+    }
+
+    /// Presses a key (WebDriver's code for it, e.g. `\u{E004}` for Tab).
+    pub(crate) fn press(&self, key: &str) {
+        self.call(
+            "POST",
+            "/actions",
+            json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+                {"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}
+            ]}]}),
+        );
+    }
+}
+
+/// A script for [`Browser::js`] that audits what a visitor can see and touch: `small` lists
+/// the controls under `min` CSS pixels either way, `high` the controls of `lower` (a CSS
+/// selector) whose top is in the upper half of the viewport, and `contrast` each visible text
+/// below WCAG AA (4.5:1, or 3:1 for large text) against the background behind it, with
+/// `worst` the lowest ratio seen.
+pub(crate) fn audit(min: u32, lower: &str) -> String {
+    format!(
+        r#"
+const rgb = (c) => {{ const m = /rgba?\(([^)]+)\)/.exec(c); if (!m) return null;
+  const p = m[1].split(',').map(Number); return {{ r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 }}; }};
+const lum = (c) => {{ const f = (v) => {{ v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }};
+  return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); }};
+const behind = (el) => {{ for (let e = el; e; e = e.parentElement) {{ const c = rgb(getComputedStyle(e).backgroundColor);
+  if (c && c.a > 0.5) return c; }} return {{ r: 255, g: 255, b: 255 }}; }};
+const shown = (el) => el.checkVisibility({{ checkOpacity: true, checkVisibilityCSS: true }}) && !el.closest('.sr');
+const controls = Array.from(document.querySelectorAll('button, textarea, input, select, a[href]')).filter(shown);
+const name = (el) => el.id || el.className || el.textContent.trim().slice(0, 30);
+const small = controls.map((el) => [name(el), el.getBoundingClientRect()])
+  .filter(([_, r]) => r.width < {min} || r.height < {min}).map(([n, r]) => n + ' ' + Math.round(r.width) + 'x' + Math.round(r.height));
+const half = window.innerHeight / 2;
+const high = Array.from(document.querySelectorAll({lower:?})).filter(shown)
+  .filter((el) => el.getBoundingClientRect().top < half).map(name);
+const contrast = []; let worst = 99;
+for (const el of document.querySelectorAll('body *')) {{
+  if (!shown(el) || el.disabled || el.closest('[disabled]')) continue;
+  const text = Array.from(el.childNodes).some((n) => n.nodeType === 3 && n.nodeValue.trim());
+  if (!text) continue;
+  const s = getComputedStyle(el); const fg = rgb(s.color); if (!fg) continue;
+  const a = lum(fg), b = lum(behind(el));
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  const px = parseFloat(s.fontSize); const large = px >= 24 || (px >= 18.66 && Number(s.fontWeight) >= 700);
+  worst = Math.min(worst, ratio);
+  if (ratio < (large ? 3 : 4.5)) contrast.push(name(el) + ' ' + ratio.toFixed(2));
+}}
+return {{ small, high, contrast, worst, controls: controls.length }};
+"#
+    )
 }

@@ -406,7 +406,7 @@
         let body = null;
         try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
         if (xhr.status === 401) { resolve(["The server did not accept the token.", true]); return; }
-        if (xhr.status !== 200 || !body || !body.files) {
+        if (xhr.status < 200 || xhr.status > 299 || !body || !body.files) {
           resolve([(body && body.error && body.error.message) || "Failed (" + xhr.status + ").", true]);
           return;
         }
