@@ -322,7 +322,7 @@ fn portrait(browser: &Browser, addr: &str) {
 }
 
 /// Audits the page: every control at least 60 px, the docked controls in the lower half,
-/// every visible text at WCAG AA contrast. Returns the worst contrast ratio.
+/// every visible text at WCAG AA contrast. Prints and returns the worst contrast ratio.
 fn accessible(browser: &Browser, what: &str) -> f64 {
     let a = browser.js(&audit(
         60,
@@ -332,6 +332,12 @@ fn accessible(browser: &Browser, what: &str) -> f64 {
     assert_eq!(a["high"], json!([]), "{what}: controls out of reach");
     assert_eq!(a["contrast"], json!([]), "{what}: low contrast");
     assert!(a["controls"].as_u64().unwrap() >= 6, "{what}: {a}");
+    eprintln!(
+        "{what}: {} controls, the smallest side {} px, worst text contrast {:.2}:1",
+        a["controls"],
+        a["smallest"],
+        a["worst"].as_f64().unwrap()
+    );
     a["worst"].as_f64().unwrap()
 }
 
@@ -977,6 +983,43 @@ fn the_operator_page_lists_uploads_deletes_and_charts() {
             .starts_with("Already indexed, unchanged"),
         "{uploads}"
     );
+    // Files dropped on the page are uploaded the same way (into the default collection here).
+    browser.js("document.getElementById('upload-collection').value = ''");
+    browser.js(
+        "const dt = new DataTransfer(); \
+         dt.items.add(new File(['# Dropped note\\n\\nThe lost and found desk is in the lobby.\\n'], 'dropped.md')); \
+         document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));",
+    );
+    browser.wait_for(
+        "return document.querySelector('#uploads li span')?.textContent === 'Ingested: Dropped note.'",
+        "the dropped file",
+    );
+    browser.wait_for(
+        "return document.querySelectorAll('#documents tbody tr').length === 26",
+        "the dropped document listed",
+    );
+    let (status, text) = http(&server.addr, "GET", "/v1/documents", "");
+    assert_eq!(status, 200);
+    let dropped = serde_json::from_str::<Value>(&text).unwrap()["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["title"] == "Dropped note")
+        .unwrap()["id"]
+        .clone();
+    let (status, text) = http(
+        &server.addr,
+        "DELETE",
+        &format!("/v1/documents/{dropped}"),
+        "",
+    );
+    assert_eq!(status, 200, "{text}");
+    browser.js("window.ragAdmin.refresh()");
+    browser.wait_for(
+        "return document.querySelectorAll('#documents tbody tr').length === 25",
+        "the list without the dropped document",
+    );
+
     // The page shows one collection at a time when asked: documents and runs.
     browser.js("const s = document.getElementById('collection'); s.value = 'catering'; s.dispatchEvent(new Event('change'))");
     browser.wait_for(
@@ -992,8 +1035,8 @@ fn the_operator_page_lists_uploads_deletes_and_charts() {
         "return document.querySelectorAll('#documents tbody tr').length === 25",
         "every collection again",
     );
-    // The ingest log: newest first, the upload, gone.md's run, then the run that skipped a
-    // file, with its reason and no server folder.
+    // The ingest log: newest first, the two uploads (dropped, then canteen.md), gone.md's run,
+    // then the run that skipped a file, with its reason and no server folder.
     let runs = browser.js(
         "return Array.from(document.querySelectorAll('#runs tbody tr')).map(r => [r.cells[1].textContent, r.cells[6].textContent])",
     );
@@ -1004,8 +1047,9 @@ fn the_operator_page_lists_uploads_deletes_and_charts() {
         "{gate}"
     );
     assert_eq!(runs[0][0], "upload", "{runs}");
-    assert_eq!(runs[2][0], "ingest", "{runs}");
-    let skipped = runs[2][1].as_str().unwrap();
+    assert_eq!(runs[1][0], "upload", "{runs}");
+    assert_eq!(runs[3][0], "ingest", "{runs}");
+    let skipped = runs[3][1].as_str().unwrap();
     assert!(skipped.starts_with("zeros.txt: binary file"), "{skipped}");
     assert!(!skipped.contains(bad.path().to_str().unwrap()), "{skipped}");
     // Re-ingest: the uploaded file is read and cut again; the row says so.
@@ -1095,7 +1139,10 @@ fn the_operator_page_lists_uploads_deletes_and_charts() {
         "return document.querySelector('#refused tbody tr .note').textContent === 'Still not found.'",
         "the question asked again",
     );
+    browser.viewport(1280, 1900);
+    browser.js("window.scrollTo(0, 0)");
     save(&browser, "admin.png");
+    browser.viewport(1280, 1000);
 
     // Search and sort.
     browser.type_into("#search", "blood");

@@ -682,7 +682,7 @@ fn watch_folders(
 /// `rag token add|list|remove`: a new token is printed once and its hash and scopes go into
 /// the config file.
 fn questions(config: &Config, action: QuestionsAction) -> anyhow::Result<ExitCode> {
-    let path = rag::questions::log_path(&config.index);
+    let path = config.question_log();
     if !path.exists() {
         println!(
             "no question log at {} yet (rag serve writes it; see serve.log_questions)",
@@ -690,7 +690,7 @@ fn questions(config: &Config, action: QuestionsAction) -> anyhow::Result<ExitCod
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let log = rag::questions::QuestionLog::open(&config.index)?;
+    let log = rag::questions::QuestionLog::open(&path)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);

@@ -198,7 +198,7 @@ impl Browser {
 /// the controls under `min` CSS pixels either way, `high` the controls of `lower` (a CSS
 /// selector) whose top is in the upper half of the viewport, and `contrast` each visible text
 /// below WCAG AA (4.5:1, or 3:1 for large text) against the background behind it, with
-/// `worst` the lowest ratio seen.
+/// `worst` the lowest ratio seen and `smallest` the smallest side of any control.
 pub(crate) fn audit(min: u32, lower: &str) -> String {
     format!(
         r#"
@@ -211,6 +211,7 @@ const behind = (el) => {{ for (let e = el; e; e = e.parentElement) {{ const c = 
 const shown = (el) => el.checkVisibility({{ checkOpacity: true, checkVisibilityCSS: true }}) && !el.closest('.sr');
 const controls = Array.from(document.querySelectorAll('button, textarea, input, select, a[href]')).filter(shown);
 const name = (el) => el.id || el.className || el.textContent.trim().slice(0, 30);
+const smallest = Math.min(...controls.map((el) => {{ const r = el.getBoundingClientRect(); return Math.min(r.width, r.height); }}));
 const small = controls.map((el) => [name(el), el.getBoundingClientRect()])
   .filter(([_, r]) => r.width < {min} || r.height < {min}).map(([n, r]) => n + ' ' + Math.round(r.width) + 'x' + Math.round(r.height));
 const half = window.innerHeight / 2;
@@ -228,7 +229,7 @@ for (const el of document.querySelectorAll('body *')) {{
   worst = Math.min(worst, ratio);
   if (ratio < (large ? 3 : 4.5)) contrast.push(name(el) + ' ' + ratio.toFixed(2));
 }}
-return {{ small, high, contrast, worst, controls: controls.length }};
+return {{ small, high, contrast, worst, smallest, controls: controls.length }};
 "#
     )
 }

@@ -233,7 +233,7 @@
     chart.append(svg("line", { class: "grid", x1: X0, y1: (Y0 + Y1) / 2, x2: X1, y2: (Y0 + Y1) / 2 }));
     chart.append(svg("line", { class: "axis", x1: X0, y1: Y0, x2: X1, y2: Y0 }));
     chart.append(svg("line", { class: "axis", x1: X0, y1: Y0, x2: X0, y2: Y1 }));
-    const label = (v) => (v >= 10 || Number.isInteger(v) ? String(Math.round(v)) : v.toFixed(1));
+    const label = (v) => (v >= 10 || Number.isInteger(v) ? String(Math.round(v)) : String(Number(v.toPrecision(2))));
     chart.append(svg("text", { class: "y-label", x: X0 - 4, y: Y1 + 4, "text-anchor": "end" }, label(top)));
     chart.append(svg("text", { class: "y-label", x: X0 - 4, y: (Y0 + Y1) / 2 + 4, "text-anchor": "end" }, label(top / 2)));
     chart.append(svg("text", { class: "y-label", x: X0 - 4, y: Y0 + 4, "text-anchor": "end" }, "0"));
@@ -287,7 +287,8 @@
     draw("chart-latency", bins, (b) => b.latency);
     draw("chart-tps", bins, (b) => b.tps);
     // The big numbers: the whole window, not the last step; a dash when nothing happened.
-    $("now-qpm").textContent = st.answers ? st.answers_per_minute.toFixed(1) + " /min (" + st.answers + " in " + minutes + " min)" : "\u2013";
+    const rate = st.answers_per_minute;
+    $("now-qpm").textContent = st.answers ? rate.toFixed(rate >= 10 ? 0 : rate >= 1 ? 1 : 2) + " /min (" + st.answers + " in " + minutes + " min)" : "\u2013";
     $("now-latency").textContent = or(st.mean_latency_s, 2, "s");
     $("now-tps").textContent = or(st.tokens_per_second, 1, "tokens/s");
     const metrics = await api("/metrics");
@@ -359,8 +360,9 @@
     const logging = { off: "Questions are not logged (serve.log_questions = \"off\"): feedback is counted, no text is kept.",
       refused: "Refused questions and answers marked unhelpful are logged (serve.log_questions = \"refused\").",
       all: "Every question is logged (serve.log_questions = \"all\")." }[q.logging] || "";
-    $("quality-summary").textContent = logging + " Kept " + q.days + " days. In this window: " + answers + " logged answers, " +
-      r.helpful + " marked helpful, " + r.unhelpful + " unhelpful.";
+    const plural = (n, one, many) => n + " " + (n === 1 ? one : many);
+    $("quality-summary").textContent = logging + " Kept " + plural(q.days, "day", "days") + ". In this window: " +
+      plural(answers, "logged answer", "logged answers") + ", " + r.helpful + " marked helpful, " + r.unhelpful + " unhelpful.";
     const refused = document.querySelector("#refused tbody");
     refused.textContent = "";
     for (const g of r.refused) {

@@ -90,7 +90,7 @@ impl Server {
         let shed = Watcher::new(&config.shed);
         let tokens = LiveTokens::new(rag.config());
         let quality = quality::Quality::open(
-            &rag.config().index,
+            &rag.config().question_log(),
             config.question_logging(),
             config.question_log_days,
         );

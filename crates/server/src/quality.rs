@@ -107,9 +107,9 @@ pub struct Quality {
 }
 
 impl Quality {
-    /// Opens the log beside `index` (a failure is kept and said when the log is needed).
-    pub fn open(index: &std::path::Path, logging: QuestionLogging, days: u32) -> Quality {
-        let log = QuestionLog::open(index).map(Mutex::new).map_err(|e| {
+    /// Opens the log at `path` (a failure is kept and said when the log is needed).
+    pub fn open(path: &std::path::Path, logging: QuestionLogging, days: u32) -> Quality {
+        let log = QuestionLog::open(path).map(Mutex::new).map_err(|e| {
             tracing::warn!(error = %e, "the question log could not be opened; feedback is refused");
             e.to_string()
         });

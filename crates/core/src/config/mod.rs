@@ -155,6 +155,24 @@ const PLACED: [Placed; 4] = [
 ];
 
 impl Config {
+    /// The question log's file: `serve.question_log`, else `NAME.questions.sqlite3` beside the
+    /// index folder `NAME` (never inside it: snapshots and their activation replace that).
+    pub fn question_log(&self) -> PathBuf {
+        if let Some(path) = &self.serve.question_log {
+            return path.clone();
+        }
+        let name = self
+            .index
+            .file_name()
+            .map_or_else(|| "index".into(), |n| n.to_string_lossy().into_owned());
+        let parent = self
+            .index
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        parent.join(format!("{name}.questions.sqlite3"))
+    }
+
     /// Builds the configuration from file, environment and flags, then validates it.
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config> {
         Self::load_with_env(file, overrides, |k| std::env::var(k).ok())
@@ -231,6 +249,9 @@ impl Config {
         if let Some(v) = env("RAG_ADDR") {
             config.serve.addr = v;
         }
+        if let Some(v) = env("RAG_QUESTION_LOG") {
+            config.serve.question_log = Some(v.into());
+        }
         config.tokens_file = explicit.clone();
         config.file = explicit.clone();
         if let Some(v) = env("RAG_TOKENS") {
@@ -301,7 +322,14 @@ impl Config {
         section(self.ingest.check())?;
         section(self.retrieval.check())?;
         section(self.llm.check())?;
-        section(self.serve.check())
+        section(self.serve.check())?;
+        if self.question_log().starts_with(&self.index) {
+            return section(Err(format!(
+                "serve.question_log = {} is inside the index folder, which a snapshot's activation replaces; put it beside the index",
+                self.question_log().display()
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -509,6 +537,25 @@ mod readme {
                 _ => out.push((key, v.clone())),
             }
         }
+    }
+
+    #[test]
+    fn the_question_log_sits_beside_the_index_never_inside() {
+        let mut c = Config {
+            index: PathBuf::from("/srv/rag/index"),
+            ..Config::default()
+        };
+        assert_eq!(
+            c.question_log(),
+            PathBuf::from("/srv/rag/index.questions.sqlite3")
+        );
+        c.index = PathBuf::from("index");
+        assert_eq!(c.question_log(), PathBuf::from("./index.questions.sqlite3"));
+        c.serve.question_log = Some(PathBuf::from("index/q.sqlite3"));
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("inside the index folder"), "{e}");
+        c.serve.question_log = Some(PathBuf::from("/var/lib/rag/q.sqlite3"));
+        assert!(c.validate().is_ok());
     }
 
     #[test]

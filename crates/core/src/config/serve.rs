@@ -75,6 +75,9 @@ pub struct ServeConfig {
     pub log_questions: Option<QuestionLogging>,
     /// Days a logged question or feedback is kept (1 to [`MAX_QUESTION_LOG_DAYS`]).
     pub question_log_days: u32,
+    /// The question log's file (also `RAG_QUESTION_LOG`); unset: `NAME.questions.sqlite3`
+    /// beside the index folder (see [`crate::config::Config::question_log`]).
+    pub question_log: Option<PathBuf>,
     /// Origins allowed to call the API from a browser (CORS); empty turns CORS off.
     pub cors_origins: Vec<String>,
     /// Longest a request may take before it is answered with 504, in seconds (a streamed
@@ -172,6 +175,7 @@ impl Default for ServeConfig {
             kiosk_handoff: Default::default(),
             log_questions: None,
             question_log_days: 30,
+            question_log: None,
             cors_origins: Vec::new(),
             request_timeout_seconds: 300,
             max_body_bytes: 64 * 1024,

@@ -1,7 +1,7 @@
 //! The question log: what visitors and clients asked, how it was answered and their feedback,
-//! for the operator page's quality view. Its own SQLite file beside the index folder
-//! (`NAME.questions.sqlite3`), so that index snapshots never carry it; text only (no client
-//! address, token or session), kept a set number of days.
+//! for the operator page's quality view. Its own SQLite file, beside the index folder by
+//! default (`NAME.questions.sqlite3`), so that index snapshots never carry it; text only (no
+//! client address, token or session), kept a set number of days.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -82,27 +82,14 @@ pub struct QuestionLog {
     path: PathBuf,
 }
 
-/// `PARENT/NAME.questions.sqlite3` for the index folder `PARENT/NAME`.
-pub fn log_path(index: &Path) -> PathBuf {
-    let name = index
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "index".into());
-    let parent = index
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    parent.join(format!("{name}.questions.sqlite3"))
-}
-
 fn cut(text: &str, most: usize) -> String {
     text.trim().chars().take(most).collect()
 }
 
 impl QuestionLog {
-    /// Opens (creating) the log of the index folder `index`.
-    pub fn open(index: &Path) -> Result<QuestionLog> {
-        let path = log_path(index);
+    /// Opens (creating) the log at `path` ([`crate::config::Config::question_log`]).
+    pub fn open(path: &Path) -> Result<QuestionLog> {
+        let path = path.to_path_buf();
         let conn = Connection::open(&path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
@@ -374,9 +361,9 @@ mod tests {
     #[test]
     fn the_log_lives_beside_the_index_and_reports_groups_feedback_and_refusals() {
         let dir = tempfile::tempdir().unwrap();
-        let index = dir.path().join("index");
-        let log = QuestionLog::open(&index).unwrap();
-        assert_eq!(log.path(), dir.path().join("index.questions.sqlite3"));
+        let file = dir.path().join("index.questions.sqlite3");
+        let log = QuestionLog::open(&file).unwrap();
+        assert_eq!(log.path(), file);
         log.record(&asked("a1", 100, "Where can I park?", "generated"))
             .unwrap();
         log.record(&asked("a2", 110, "where can i park", "generated"))
@@ -424,7 +411,7 @@ mod tests {
     #[test]
     fn a_second_record_keeps_the_feedback_and_fills_in_text() {
         let dir = tempfile::tempdir().unwrap();
-        let log = QuestionLog::open(&dir.path().join("ix")).unwrap();
+        let log = QuestionLog::open(&dir.path().join("ix.sqlite3")).unwrap();
         let bare = Asked {
             question: None,
             answer: None,

@@ -550,7 +550,7 @@ Caf\'e9 opens at eight.\par}";
         assert!(text.contains("Visitors park in car park B."), "{text:?}");
         assert!(text.contains("Café opens at eight."), "{text:?}");
         assert!(!text.contains("Helvetica"), "{text:?}");
-        assert_eq!(p.docs[0].title, "notes");
+        assert_eq!(p.docs[0].title, "Notes", "the file name, humanized");
         let err = parse("/b.rtf", "b", Format::Rtf, b"{\\rtf1 unterminated").unwrap_err();
         assert!(err.contains("RTF"), "{err}");
     }
