@@ -314,3 +314,51 @@ impl ServeConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(toml_text: &str) -> std::result::Result<(), String> {
+        let sv: ServeConfig = toml::from_str(toml_text).map_err(|e| e.to_string())?;
+        sv.check()
+    }
+
+    #[test]
+    fn site_words_and_the_question_log_are_checked() {
+        assert!(check(
+            "log_questions = \"all\"\nquestion_log_days = 7\n[kiosk_title]\nde = \"Stadtklinik\"\n[kiosk_handoff]\nar = \"اسأل في الاستقبال\"\n"
+        )
+        .is_ok());
+        let long = "x".repeat(KIOSK_TITLE_CHARS + 1);
+        for (bad, says) in [
+            (
+                "[kiosk_title]\nxx = \"T\"\n",
+                "a language the page does not speak",
+            ),
+            (
+                &format!("[kiosk_title]\nen = \"{long}\"\n") as &str,
+                "1 to 80 characters",
+            ),
+            ("[kiosk_handoff]\nen = \"two\\nlines\"\n", "on one line"),
+            ("[kiosk_handoff]\nen = \"  \"\n", "kiosk_handoff.en must be"),
+            (
+                "question_log_days = 0\n",
+                "question_log_days = 0 must be 1 to 3650",
+            ),
+            ("log_questions = \"everything\"\n", "unknown variant"),
+        ] {
+            let e = check(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        let kiosk = ServeConfig {
+            kiosk: true,
+            ..ServeConfig::default()
+        };
+        assert_eq!(kiosk.question_logging(), QuestionLogging::Off);
+        assert_eq!(
+            ServeConfig::default().question_logging(),
+            QuestionLogging::Refused
+        );
+    }
+}
