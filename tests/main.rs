@@ -11,6 +11,7 @@ mod generation;
 mod ingest;
 mod install;
 mod kiosk;
+mod mcp;
 mod ocr;
 mod pull;
 mod qwen_tokenizer;

@@ -192,6 +192,10 @@ pub(crate) enum Command {
         #[arg(long)]
         trace: bool,
     },
+    /// Serve the Model Context Protocol over stdin and stdout, for desktop agents: tools
+    /// search, ask, fetch_document, list_collections and list_documents, with this machine's
+    /// rights (README, "For agents: MCP").
+    Mcp,
     /// The question log the server keeps for its operator page (`serve.log_questions`;
     /// a file beside the index folder, on this machine only).
     Questions {

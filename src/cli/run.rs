@@ -322,6 +322,18 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             served?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Mcp => {
+            // Stdout carries the protocol: everything else goes to stderr.
+            let rag = Rag::open(config)?.with_llm()?;
+            let server = rag_server::Server::new(rag);
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let served = runtime.block_on(rag_server::serve_mcp_stdio(server));
+            runtime.shutdown_timeout(STRAGGLERS);
+            served.map_err(anyhow::Error::msg)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Prompt { question, top_k } => {
             let rag = Rag::open(config)?;
             let (system, user) = rag.prompt(&question, top_k)?;

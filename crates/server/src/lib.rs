@@ -39,7 +39,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 
-pub use api::{AskRequest, ChatRequest, SearchRequest};
+pub use api::{serve_mcp_stdio, AskRequest, ChatRequest, Mcp, SearchRequest};
 pub use metrics::Metrics;
 pub use shed::{Readings, Watcher};
 
@@ -250,6 +250,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/feedback", post(api::feedback))
         .route("/v1/quality", get(api::quality))
         .route("/v1/stats", get(api::stats))
+        .route_service("/mcp", api::mcp_service(Arc::clone(&state)))
         .fallback(api::not_found)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),

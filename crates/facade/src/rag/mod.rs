@@ -290,6 +290,21 @@ impl Rag {
         self.open_index()?.documents()
     }
 
+    /// Document `id` (`None` when there is none) and its chunks in order, with their places:
+    /// its text as indexed, for reading it whole or in part.
+    pub fn document_passages(
+        &self,
+        id: i64,
+    ) -> Result<(Option<StoredDoc>, Vec<crate::types::Hit>)> {
+        let index = self.open_index()?;
+        let doc = index.documents()?.into_iter().find(|d| d.id == id);
+        let hits = match &doc {
+            Some(_) => index.document_hits(id)?,
+            None => Vec::new(),
+        };
+        Ok((doc, hits))
+    }
+
     /// The last ingest runs (at most 20), newest first: when, who asked (`ingest`, `upload`,
     /// `watch`) and what it did, skipped files with their reasons included.
     pub fn runs(&self) -> Result<Vec<IngestRun>> {

@@ -7,12 +7,14 @@ mod ask;
 mod chat;
 mod documents;
 mod feedback;
+mod mcp;
 mod ops;
 
 pub use ask::*;
 pub use chat::*;
 pub use documents::*;
 pub use feedback::*;
+pub use mcp::Mcp;
 pub use ops::*;
 
 use std::convert::Infallible;
@@ -89,6 +91,39 @@ fn finished(s: &Server, id: &str, question: &str, answer: &Answer) {
     s.timeline.answer(crate::quality::now(), answer);
     s.shed.observe(answer, s.rag());
     s.quality.record(id, question, answer);
+}
+
+/// The MCP server over streamable HTTP, for `/mcp`: one [`Mcp`] per session, each call with its
+/// request's rights. Host names are checked by the server's own guard (`serve.allowed_hosts`).
+pub fn mcp_service(
+    state: AppState,
+) -> rmcp::transport::streamable_http_server::StreamableHttpService<
+    Mcp,
+    rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
+> {
+    use rmcp::transport::streamable_http_server::{
+        session::local::LocalSessionManager, StreamableHttpServerConfig, StreamableHttpService,
+    };
+    let config = StreamableHttpServerConfig::default().disable_allowed_hosts();
+    StreamableHttpService::new(
+        move || Ok(Mcp::http(Arc::clone(&state))),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    )
+}
+
+/// Serves MCP over stdin and stdout (`rag mcp`) until the client closes them.
+pub async fn serve_mcp_stdio(state: AppState) -> Result<(), String> {
+    use rmcp::ServiceExt;
+    let running = Mcp::stdio(state)
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| format!("MCP over stdio could not start: {e}"))?;
+    running
+        .waiting()
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("MCP over stdio stopped: {e}"))
 }
 
 /// Answers on a blocking thread and counts the answer as `id`. When this future is dropped
