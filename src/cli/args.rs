@@ -192,6 +192,30 @@ pub(crate) enum Command {
         #[arg(long)]
         trace: bool,
     },
+    /// Hybrid search (BM25 and vectors) without an answer: the passages a question finds, with
+    /// their scores and places.
+    Search {
+        /// The query, in any language.
+        question: String,
+        /// Passages to show (1 to 100; default retrieval.top_k).
+        #[arg(long, value_name = "N")]
+        top_k: Option<usize>,
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Print as JSON (the same shape as `POST /v1/search`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the indexed documents: id, title, collection, format, language, chunks and the
+    /// size of the file they were read from.
+    Ls {
+        /// Only this collection's documents.
+        #[arg(long, value_name = "NAME")]
+        collection: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve the Model Context Protocol over stdin and stdout, for desktop agents: tools
     /// search, ask, fetch_document, list_collections and list_documents, with this machine's
     /// rights (README, "For agents: MCP").

@@ -823,3 +823,67 @@ pub(crate) fn print_question_report(
     }
     groups(out, "most asked", &r.top)
 }
+
+/// `rag search`: each passage with its score, title, place and first words.
+pub(crate) fn print_hits(out: &mut impl Write, hits: &[rag::Hit]) -> std::io::Result<()> {
+    if hits.is_empty() {
+        return writeln!(out, "no passage found");
+    }
+    for (i, h) in hits.iter().enumerate() {
+        let place = match (h.place.page_start, h.place.page_end) {
+            (Some(a), Some(b)) if a != b => format!("pp. {a}-{b}"),
+            (Some(a), _) => format!("p. {a}"),
+            _ => format!("lines {}-{}", h.place.start_line, h.place.end_line),
+        };
+        let words: String = h.text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let snippet: String = words.chars().take(160).collect();
+        let more = if words.chars().count() > 160 {
+            "..."
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "{:>2}. {:.3}  {} (doc {}, {}, {place})\n    {snippet}{more}",
+            i + 1,
+            h.score,
+            h.place.title,
+            h.doc_id,
+            h.place.path
+        )?;
+    }
+    Ok(())
+}
+
+/// `rag ls`: one document per line.
+pub(crate) fn print_documents(
+    out: &mut impl Write,
+    rows: &[serde_json::Value],
+) -> std::io::Result<()> {
+    if rows.is_empty() {
+        return writeln!(out, "no documents");
+    }
+    writeln!(
+        out,
+        "{:>6}  {:<14} {:<9} {:<4} {:>6} {:>10}  title",
+        "id", "collection", "format", "lang", "chunks", "bytes"
+    )?;
+    for r in rows {
+        let text = |k: &str| r[k].as_str().unwrap_or("-").to_string();
+        let bytes = r["bytes"]
+            .as_u64()
+            .map_or_else(|| "gone".to_string(), |b| b.to_string());
+        writeln!(
+            out,
+            "{:>6}  {:<14} {:<9} {:<4} {:>6} {:>10}  {}",
+            r["id"].as_i64().unwrap_or_default(),
+            text("collection"),
+            text("format"),
+            text("language"),
+            r["chunks"].as_u64().unwrap_or_default(),
+            bytes,
+            text("title")
+        )?;
+    }
+    Ok(())
+}

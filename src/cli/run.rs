@@ -14,9 +14,9 @@ use super::args::{Cli, Command, Draft, QuestionsAction, SnapshotAction, TokenAct
 /// threads before it exits without them (docs/reliability.md, "Shutdown").
 const STRAGGLERS: std::time::Duration = std::time::Duration::from_secs(1);
 use super::print::{
-    emit, print_answer, print_answers, print_bench, print_doctor, print_draft, print_eval,
-    print_file_outcome, print_ingest_summary, print_reindex, print_status, progress_bar,
-    short_path, show_progress,
+    emit, print_answer, print_answers, print_bench, print_doctor, print_documents, print_draft,
+    print_eval, print_file_outcome, print_hits, print_ingest_summary, print_reindex, print_status,
+    progress_bar, short_path, show_progress,
 };
 
 /// Every flag that sets a configuration key, as overrides: [`Config::load`] applies them
@@ -240,7 +240,12 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             } else {
                 emit(false, &answer, print_answer)?;
             }
-            Ok(ExitCode::SUCCESS)
+            // A script can tell "not found" from an answer (README, "Exit codes").
+            Ok(if answer.mode == rag::AnswerMode::Refused {
+                ExitCode::from(NOT_FOUND_EXIT)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Doctor { json } => {
             let report = rag::doctor::run(&config);
@@ -320,6 +325,57 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             // remote server that went silent): they are not waited for.
             runtime.shutdown_timeout(STRAGGLERS);
             served?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Search {
+            question,
+            top_k,
+            filter,
+            json,
+        } => {
+            let options = AskOptions {
+                top_k,
+                filter: filter.filter(),
+                ..AskOptions::default()
+            };
+            rag::Question::resolve(&question, &options, &config)?;
+            let rag = Rag::open(config)?;
+            let found = rag.search_with(&question, &options)?;
+            if json {
+                let body = serde_json::json!({
+                    "hits": rag_api::all::<_, rag_api::Hit>(&found.hits),
+                    "evidence": rag_api::Evidence::from(&found.evidence),
+                });
+                emit(true, &body, |_, _| Ok(()))?;
+            } else {
+                print_hits(&mut std::io::stdout().lock(), &found.hits)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ls { collection, json } => {
+            let rag = Rag::open(config)?;
+            let docs: Vec<rag::StoredDoc> = rag
+                .documents()?
+                .into_iter()
+                .filter(|d| collection.as_ref().is_none_or(|c| *c == d.collection))
+                .collect();
+            let rows: Vec<serde_json::Value> = docs
+                .iter()
+                .map(|d| {
+                    let bytes = std::fs::metadata(d.source_file()).ok().map(|m| m.len());
+                    let mut v =
+                        serde_json::to_value(rag_api::StoredDoc::from(d)).unwrap_or_default();
+                    v["bytes"] = serde_json::json!(bytes);
+                    v
+                })
+                .collect();
+            if json {
+                emit(true, &serde_json::json!({ "documents": rows }), |_, _| {
+                    Ok(())
+                })?;
+            } else {
+                print_documents(&mut std::io::stdout().lock(), &rows)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Mcp => {
@@ -693,6 +749,9 @@ fn watch_folders(
 
 /// `rag token add|list|remove`: a new token is printed once and its hash and scopes go into
 /// the config file.
+/// `rag ask`'s exit status when the documents do not answer ("Not found in the documents.").
+pub(crate) const NOT_FOUND_EXIT: u8 = 3;
+
 fn questions(config: &Config, action: QuestionsAction) -> anyhow::Result<ExitCode> {
     let path = config.question_log();
     if !path.exists() {

@@ -106,8 +106,10 @@ impl Rag {
         top_k: usize,
         scope: retrieve::Scope<'_>,
     ) -> Result<retrieve::Retrieved> {
+        let index = self.open_index()?;
+        check_known(&index, &scope)?;
         retrieve::search_after(
-            &*self.open_index()?,
+            &index,
             self.embedder.as_ref(),
             question,
             earlier,
@@ -452,6 +454,130 @@ pub(crate) fn check_scope(
     Ok(())
 }
 
+/// Fails when the scope names a collection, format, language or metadata key that no document
+/// the caller may read has, saying the closest names that exist: a typo is an error, never a
+/// silent "not found". Only names the caller may read are offered.
+pub(crate) fn check_known(index: &crate::store::Index, scope: &retrieve::Scope<'_>) -> Result<()> {
+    let filter = scope.filter;
+    if filter.collections.is_empty()
+        && filter.format.is_empty()
+        && filter.language.is_empty()
+        && filter.meta.is_empty()
+    {
+        return Ok(());
+    }
+    let readable: Vec<&crate::types::DocAttrs> = index
+        .all_doc_attrs()
+        .map(|(_, a)| a)
+        .filter(|a| scope.visible.reads(&a.collection))
+        .collect();
+    let known = |names: Vec<&str>| -> std::collections::BTreeSet<String> {
+        names.into_iter().map(str::to_string).collect()
+    };
+    let checks: [(&str, &[String], std::collections::BTreeSet<String>); 4] = [
+        (
+            "collection",
+            &filter.collections,
+            known(readable.iter().map(|a| a.collection.as_str()).collect()),
+        ),
+        (
+            "format",
+            &filter.format,
+            known(readable.iter().map(|a| a.format.as_str()).collect()),
+        ),
+        (
+            "language",
+            &filter.language,
+            known(
+                readable
+                    .iter()
+                    .filter_map(|a| a.language.as_deref())
+                    .collect(),
+            ),
+        ),
+        (
+            "metadata key",
+            &filter.meta.keys().cloned().collect::<Vec<_>>(),
+            known(
+                readable
+                    .iter()
+                    .flat_map(|a| a.meta.keys().map(String::as_str))
+                    .collect(),
+            ),
+        ),
+    ];
+    for (what, asked, known) in checks {
+        if let Some(name) = asked.iter().find(|n| !known.contains(n.as_str())) {
+            return Err(Error::User(UserError::BadRequest(unknown_name(
+                what, name, &known,
+            ))));
+        }
+    }
+    for (key, value) in &filter.meta {
+        let values: std::collections::BTreeSet<String> = readable
+            .iter()
+            .filter_map(|a| a.meta.get(key).cloned())
+            .collect();
+        if !values.contains(value) {
+            return Err(Error::User(UserError::BadRequest(unknown_name(
+                &format!("value of {key}"),
+                value,
+                &values,
+            ))));
+        }
+    }
+    Ok(())
+}
+
+/// "no collection \"hrr\" among the documents you may read; did you mean \"hr\"? (there are:
+/// a, b, c)".
+fn unknown_name(what: &str, name: &str, known: &std::collections::BTreeSet<String>) -> String {
+    let closest = known
+        .iter()
+        .map(|k| {
+            (
+                strsim::normalized_damerau_levenshtein(&name.to_lowercase(), &k.to_lowercase()),
+                k,
+            )
+        })
+        .filter(|(score, _)| *score >= 0.5)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let mut listed: Vec<&str> = known.iter().map(String::as_str).take(20).collect();
+    if known.len() > 20 {
+        listed.push("...");
+    }
+    let mut out = format!("no {what} {name:?} among the documents you may read");
+    if let Some((_, k)) = closest {
+        out.push_str(&format!("; did you mean {k:?}?"));
+    }
+    if listed.is_empty() {
+        out.push_str(" (there are none)");
+    } else {
+        out.push_str(&format!(" (there are: {})", listed.join(", ")));
+    }
+    out
+}
+
 pub(super) fn validate_question(question: &str) -> Result<&str> {
     crate::limits::question(question).map_err(|e| Error::User(UserError::BadRequest(e)))
+}
+
+#[cfg(test)]
+mod known_tests {
+    use super::unknown_name;
+
+    #[test]
+    fn an_unknown_name_says_the_closest_known_one() {
+        let known: std::collections::BTreeSet<String> = ["hr", "finance", "catering"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            unknown_name("collection", "hrr", &known),
+            "no collection \"hrr\" among the documents you may read; did you mean \"hr\"? (there are: catering, finance, hr)"
+        );
+        let far = unknown_name("collection", "zzzzzz", &known);
+        assert!(!far.contains("did you mean"), "{far}");
+        assert!(unknown_name("format", "pdf", &Default::default()).ends_with("(there are none)"));
+    }
 }
