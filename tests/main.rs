@@ -13,6 +13,7 @@ mod install;
 mod kiosk;
 mod mcp;
 mod ocr;
+mod openai;
 mod pull;
 mod qwen_tokenizer;
 mod remote;

@@ -403,6 +403,7 @@ async fn sampling_out_of_range_is_refused_over_http() {
         json!({"temperature": -1}),
         json!({"top_p": 9}),
         json!({"top_k": -5}),
+        json!({"sample_top_k": -5}),
         json!({"min_p": 7}),
     ] {
         let mut body = json!({"messages": [{"role": "user", "content": "Where is the cafe?"}]});
@@ -413,6 +414,36 @@ async fn sampling_out_of_range_is_refused_over_http() {
         let what = extra.to_string();
         assert_refused(&app_, req, StatusCode::BAD_REQUEST, "sampling.", &what).await;
     }
+    // `top_k` is the sampler's old name there: still taken, with a deprecation; two values
+    // that disagree are refused.
+    let chat = |extra: Value| {
+        let mut body = json!({"messages": [{"role": "user", "content": "Where is the cafe?"}]});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        post_json("/v1/chat/completions", body)
+    };
+    use tower::ServiceExt;
+    let old = app_
+        .clone()
+        .oneshot(chat(json!({"top_k": 20})))
+        .await
+        .unwrap();
+    assert_eq!(old.status(), StatusCode::OK);
+    assert_eq!(old.headers()["deprecation"], "true");
+    assert!(old.headers()[header::WARNING]
+        .to_str()
+        .unwrap()
+        .contains("send sample_top_k"));
+    let new = app_
+        .clone()
+        .oneshot(chat(json!({"sample_top_k": 20})))
+        .await
+        .unwrap();
+    assert_eq!(new.status(), StatusCode::OK);
+    assert!(new.headers().get("deprecation").is_none());
+    let both = chat(json!({"sample_top_k": 20, "top_k": 5}));
+    assert_refused(&app_, both, StatusCode::BAD_REQUEST, "disagree", "both").await;
 }
 
 /// Asserts `req` (described by `what`) is refused with `status` and a message that contains

@@ -238,6 +238,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/ask", post(api::ask))
         .route("/v1/search", post(api::search))
         .route("/v1/chat/completions", post(api::chat_completions))
+        .route("/v1/models", get(api::list_models))
+        .route("/v1/embeddings", post(api::embeddings))
         .route(
             "/v1/documents",
             post(api::upload)

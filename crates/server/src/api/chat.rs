@@ -37,7 +37,12 @@ pub struct ChatRequest {
     /// Nucleus sampling.
     #[serde(default)]
     pub top_p: Option<f32>,
-    /// Top-k cut (0 to 1000; an extension llama-server and vLLM also take).
+    /// The sampler's top-k cut (0 to 1000). Not the number of chunks retrieved, which
+    /// `/v1/ask` calls `top_k`.
+    #[serde(default)]
+    pub sample_top_k: Option<i32>,
+    /// Deprecated name of `sample_top_k` (llama-server's and vLLM's), accepted for one more
+    /// release: the response then carries `Deprecation: true` and a `Warning` header.
     #[serde(default)]
     pub top_k: Option<i32>,
     /// Min-p cut (0 to 1; an extension llama-server and vLLM also take).
@@ -125,6 +130,21 @@ fn finish_reason(a: &Answer) -> &'static str {
     }
 }
 
+/// Tokens read and written: the model's own counts when one answered; otherwise the question
+/// and the sources the extractor read, and the answer, counted with the embedder's tokenizer.
+pub(super) fn usage(s: &Server, question: &str, a: &Answer) -> (usize, usize) {
+    if let Some(g) = &a.generation {
+        return (g.prompt_tokens, g.generated_tokens);
+    }
+    let rag = s.rag();
+    let read = rag.count_tokens(question)
+        + a.sources
+            .iter()
+            .map(|c| rag.count_tokens(&c.text))
+            .sum::<usize>();
+    (read, rag.count_tokens(&a.answer))
+}
+
 fn model_name(a: &Answer) -> String {
     match (&a.model, a.mode) {
         (Some(m), _) => m.clone(),
@@ -188,8 +208,11 @@ fn sse_chat(st: &mut StreamState, event: Result<AskEvent<'_>, &ApiError>) -> Vec
             if !st.streamed && !a.answer.is_empty() {
                 out.push(chunk(st, json!({ "content": a.answer }), None, None));
             }
-            let g = a.generation.as_ref();
-            let (prompt, completion) = g.map_or((0, 0), |g| (g.prompt_tokens, g.generated_tokens));
+            let (prompt, completion) = st.usage.unwrap_or_else(|| {
+                a.generation
+                    .as_ref()
+                    .map_or((0, 0), |g| (g.prompt_tokens, g.generated_tokens))
+            });
             out.push(chunk(
                 st,
                 json!({}),
@@ -232,10 +255,18 @@ pub async fn chat_completions(
         .filter(|q| !q.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request("messages has no user message with text to answer"))?;
     log_question(&s, "/v1/chat/completions", &question);
+    let deprecated = req.top_k.is_some();
+    if let (Some(a), Some(b)) = (req.sample_top_k, req.top_k) {
+        if a != b {
+            return Err(ApiError::bad_request(format!(
+                "sample_top_k = {a} and top_k = {b} disagree: send sample_top_k alone (top_k is its deprecated name)"
+            )));
+        }
+    }
     let sampling = SamplingOverride {
         temperature: req.temperature,
         top_p: req.top_p,
-        top_k: req.top_k,
+        top_k: req.sample_top_k.or(req.top_k),
         min_p: req.min_p,
         presence_penalty: req.presence_penalty,
         seed: req.seed,
@@ -277,9 +308,10 @@ pub async fn chat_completions(
                 .model_name()
                 .map_or_else(|| "extractive".to_string(), String::from),
             created: now(),
+            wants_usage: true,
             ..StreamState::default()
         };
-        return stream_answer(
+        let response = stream_answer(
             s,
             question,
             options,
@@ -287,14 +319,12 @@ pub async fn chat_completions(
             state,
             Some(Event::default().data("[DONE]")),
         )
-        .await;
+        .await?;
+        return Ok(with_deprecations(response, deprecated));
     }
-    let a = answer(&s, question, options, &id).await?;
-    let (prompt, completion) = a
-        .generation
-        .as_ref()
-        .map_or((0, 0), |g| (g.prompt_tokens, g.generated_tokens));
-    Ok(Json(ChatCompletion {
+    let a = answer(&s, question.clone(), options, &id).await?;
+    let (prompt, completion) = usage(&s, &question, &a);
+    let response = Json(ChatCompletion {
         id,
         object: "chat.completion".into(),
         created: now(),
@@ -315,5 +345,21 @@ pub async fn chat_completions(
         citations: wire::all(&a.citations),
         sources: wire::all(&a.sources),
     })
-    .into_response())
+    .into_response();
+    Ok(with_deprecations(response, deprecated))
+}
+
+/// `response` with the deprecation headers when the request used `top_k` for the sampler.
+fn with_deprecations(mut response: Response, deprecated: bool) -> Response {
+    if deprecated {
+        let h = response.headers_mut();
+        h.insert("deprecation", header::HeaderValue::from_static("true"));
+        h.insert(
+            header::WARNING,
+            header::HeaderValue::from_static(
+                "299 rag \"top_k is deprecated on /v1/chat/completions: send sample_top_k (the sampler's top-k)\"",
+            ),
+        );
+    }
+    response
 }

@@ -8,6 +8,7 @@ mod chat;
 mod documents;
 mod feedback;
 mod mcp;
+mod openai;
 mod ops;
 
 pub use ask::*;
@@ -15,6 +16,7 @@ pub use chat::*;
 pub use documents::*;
 pub use feedback::*;
 pub use mcp::Mcp;
+pub use openai::*;
 pub use ops::*;
 
 use std::convert::Infallible;
@@ -179,6 +181,9 @@ struct StreamState {
     streamed: bool,
     /// The answer's id (`/v1/ask`: `ans_...`; OpenAI: the completion's `chatcmpl-...`).
     id: String,
+    /// OpenAI: token counts to report (`Some` once the answer is done, when asked for).
+    wants_usage: bool,
+    usage: Option<(usize, usize)>,
     /// OpenAI: the model of the completion, and whether the role was sent.
     model: String,
     created: u64,
@@ -248,6 +253,9 @@ async fn stream_answer(
                     AskEvent::Done(answer) => {
                         // Counted and remembered before a client can rate it.
                         finished(&server, &st.id, &question, answer);
+                        if st.wants_usage {
+                            st.usage = Some(chat::usage(&server, &question, answer));
+                        }
                         let mut answer = answer.clone();
                         server.public_answer(&mut answer);
                         if st.html {

@@ -57,6 +57,8 @@ pub struct ReadinessDetails {
         ask,
         search,
         chat_completions,
+        list_models,
+        embeddings,
         upload,
         list_documents,
         delete_document,
