@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `rag` binary and server over the bundled corpus.
 mod answers;
 mod capacity;
+mod cli;
 mod collections;
 mod conversation;
 mod crashes;
@@ -14,6 +15,7 @@ mod kiosk;
 mod mcp;
 mod ocr;
 mod openai;
+mod operator;
 mod pull;
 mod qwen_tokenizer;
 mod remote;
