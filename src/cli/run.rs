@@ -755,10 +755,23 @@ pub(crate) const NOT_FOUND_EXIT: u8 = 3;
 fn questions(config: &Config, action: QuestionsAction) -> anyhow::Result<ExitCode> {
     let path = config.question_log();
     if !path.exists() {
-        println!(
-            "no question log at {} yet (rag serve writes it; see serve.log_questions)",
+        eprintln!(
+            "rag: no question log at {} yet (rag serve writes it; see serve.log_questions)",
             path.display()
         );
+        if let QuestionsAction::Report { json: true, .. } = action {
+            // Scripts still get the report's shape, empty.
+            let empty = rag::questions::Report {
+                since: 0,
+                answers: Default::default(),
+                helpful: 0,
+                unhelpful: 0,
+                refused: Vec::new(),
+                unhelpful_answers: Vec::new(),
+                top: Vec::new(),
+            };
+            emit(true, &empty, |_, _| Ok(()))?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let log = rag::questions::QuestionLog::open(&path)?;
