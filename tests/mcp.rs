@@ -168,17 +168,8 @@ fn an_agent_uses_rag_over_http_within_its_tokens_scope() {
         "catering",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let token = |args: &[&str]| -> String {
-        let out = env.run(&[&["token", "add"], args].concat());
-        assert!(out.status.success(), "{}", stderr(&out));
-        String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .find(|w| w.starts_with("rag_"))
-            .unwrap()
-            .to_string()
-    };
-    let all = token(&["--collections", "*", "--name", "agent"]);
-    let catering = token(&["--collections", "catering", "--name", "canteen-bot"]);
+    let all = env.add_token(&["--collections", "*", "--name", "agent"]);
+    let catering = env.add_token(&["--collections", "catering", "--name", "canteen-bot"]);
     let server = start_server_with(env.cmd().args(["serve", "--addr", "127.0.0.1:0"]));
     let url = format!("http://{}/mcp", server.addr);
 

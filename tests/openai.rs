@@ -12,13 +12,7 @@ use crate::support::{http, root, start_server_with, stderr, Env};
 fn the_official_openai_client_chats_streams_and_embeds() {
     let env = Env::multilingual();
     env.ingest_corpora();
-    let out = env.run(&["token", "add", "--collections", "*", "--name", "client"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let token = String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .find(|w| w.starts_with("rag_"))
-        .unwrap()
-        .to_string();
+    let token = env.add_token(&["--collections", "*", "--name", "client"]);
     let server = start_server_with(env.cmd().args(["serve", "--addr", "127.0.0.1:0"]));
     let out = Command::new(root().join(".venv/bin/python"))
         .arg(root().join("scripts/openai_client.py"))

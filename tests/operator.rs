@@ -18,17 +18,8 @@ fn feedback_reaches_the_operators_view_and_the_log_keeps_only_what_it_may() {
     let env = Env::new();
     env.ingest_corpora();
     env.append_config("[serve]\nlog_questions = \"refused\"\n");
-    let token = |args: &[&str]| -> String {
-        let out = env.run(&[&["token", "add"], args].concat());
-        assert!(out.status.success(), "{}", stderr(&out));
-        String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .find(|w| w.starts_with("rag_"))
-            .unwrap()
-            .to_string()
-    };
-    let admin = token(&["--collections", "*", "--write", "--name", "operator"]);
-    let scoped = token(&["--collections", "catering", "--name", "team"]);
+    let admin = env.add_token(&["--collections", "*", "--write", "--name", "operator"]);
+    let scoped = env.add_token(&["--collections", "catering", "--name", "team"]);
     let server = start_server_with(env.cmd().args(["serve", "--addr", "127.0.0.1:0"]));
     let auth = format!("Bearer {admin}");
     let call = |method: &str, path: &str, body: Value| -> (u16, Value) {

@@ -73,28 +73,14 @@ fn upload(
     )
 }
 
-/// `rag token add ARGS`: the token it prints once.
-fn add_token(env: &Env, args: &[&str]) -> String {
-    let out = env
-        .cmd()
-        .args(["token", "add"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(token.starts_with("rag_") && token.len() == 52, "{token}");
-    token
-}
-
 #[test]
 fn scoped_tokens_never_show_another_collections_documents_on_any_endpoint() {
     let env = Env::new();
     ingest_split(&env);
-    let reader = add_token(&env, &["--collections", "hr", "--name", "hr-reader"]);
-    let writer = add_token(&env, &["--collections", "hr", "--write"]);
-    let admin = add_token(&env, &["--collections", "*", "--write"]);
-    let both = add_token(&env, &["--collections", "hr,eng", "--upload"]);
+    let reader = env.add_token(&["--collections", "hr", "--name", "hr-reader"]);
+    let writer = env.add_token(&["--collections", "hr", "--write"]);
+    let admin = env.add_token(&["--collections", "*", "--write"]);
+    let both = env.add_token(&["--collections", "hr,eng", "--upload"]);
     // Only hashes are kept.
     let config = std::fs::read_to_string(env.path("rag.toml")).unwrap();
     for t in [&reader, &writer, &admin, &both] {
@@ -337,7 +323,7 @@ fn scoped_tokens_never_show_another_collections_documents_on_any_endpoint() {
             .len(),
         3
     );
-    let late = add_token(&env, &["--collections", "eng", "--name", "late"]);
+    let late = env.add_token(&["--collections", "eng", "--name", "late"]);
     until(|| search(&reader) == 401 && search(&late) == 200);
     assert_eq!(search(&writer), 200);
     // A settings file broken by hand leaves the tokens as they were.

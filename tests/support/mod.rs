@@ -99,6 +99,20 @@ impl Env {
         self.cmd().args(args).output().unwrap()
     }
 
+    /// `rag token add ARGS`: the token it prints once.
+    pub(crate) fn add_token(&self, args: &[&str]) -> String {
+        let out = self
+            .cmd()
+            .args(["token", "add"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(token.starts_with("rag_") && token.len() == 52, "{token}");
+        token
+    }
+
     /// Runs `rag ARGS` and parses its JSON; it must succeed (for `rag ask`, exit 3 is "not
     /// found", an answer too).
     pub(crate) fn ok_json(&self, args: &[&str]) -> Value {
