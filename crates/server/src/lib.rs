@@ -79,6 +79,15 @@ pub struct Server {
 /// Shared state of the server.
 pub type AppState = Arc<Server>;
 
+/// The name a value goes by on the wire (an enum's serde name: `refused`, `remote`,
+/// `max_tokens`), for metric labels, logs and pages; empty when it has none.
+pub fn wire_name(value: impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
 impl Server {
     /// Wraps a pipeline, with `rag.config().serve` as the server's settings.
     pub fn new(rag: Rag) -> AppState {

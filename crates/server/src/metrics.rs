@@ -247,23 +247,15 @@ impl Metrics {
 
     /// Counts one answer and its tokens.
     pub fn answer(&self, answer: &Answer) {
-        let mode = serde_json::to_value(answer.mode)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default();
+        let mode = crate::wire_name(answer.mode);
         let stop_reason = answer
             .stop_reason
-            .and_then(|r| serde_json::to_value(r).ok())
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_else(|| "none".into());
+            .map_or_else(|| "none".into(), crate::wire_name);
         self.answers
             .get_or_create(&AnswerLabels { mode, stop_reason })
             .inc();
         if let Some(shed) = &answer.shed {
-            let action = serde_json::to_value(shed.action)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default();
+            let action = crate::wire_name(shed.action);
             self.shed.get_or_create(&ShedLabels { action }).inc();
         }
         if let Some(g) = &answer.generation {

@@ -39,14 +39,6 @@ pub fn is_answer_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// An answer's mode as the API names it.
-fn mode_name(answer: &Answer) -> String {
-    serde_json::to_value(answer.mode)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
-}
-
 /// What a recent answer was, until it is rated or forgotten.
 struct Pending {
     at: i64,
@@ -157,7 +149,7 @@ impl Quality {
     /// Remembers the answer `id` to `question` for feedback, and logs it when the setting
     /// says so. A log that fails is warned about; the answer is not held up.
     pub fn record(&self, id: &str, question: &str, answer: &Answer) {
-        let mode = mode_name(answer);
+        let mode = crate::wire_name(answer.mode);
         let at = now();
         let logged = match self.logging {
             QuestionLogging::All => true,

@@ -153,10 +153,9 @@ fn model_name(a: &Answer) -> String {
     }
 }
 
+/// Unix seconds now, as OpenAI's `created` has it.
 fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    u64::try_from(crate::quality::now()).unwrap_or_default()
 }
 
 /// `/v1/chat/completions`' stream events (`chat.completion.chunk`).

@@ -142,7 +142,7 @@ pub async fn quality(
             "the question log is not served on a kiosk; read it on the machine with `rag questions report`",
         ));
     }
-    let axum::extract::Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let query = super::query(query)?;
     let hours = query.hours.unwrap_or(168);
     if !(1..=8760).contains(&hours) {
         return Err(ApiError::bad_request("hours must be 1 to 8760"));
@@ -181,7 +181,7 @@ pub async fn stats(
     query: Result<axum::extract::Query<StatsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Stats>, ApiError> {
     access.need_all("/v1/stats")?;
-    let axum::extract::Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let query = super::query(query)?;
     let minutes = query.minutes.unwrap_or(15);
     if ![1, 15, 60].contains(&minutes) {
         return Err(ApiError::bad_request("minutes must be 1, 15 or 60"));

@@ -334,7 +334,7 @@ impl Mcp {
                 })
             })
             .collect();
-        let mode = serde_json::to_value(answer.mode).unwrap_or(Value::Null);
+        let mode = crate::wire_name(answer.mode);
         Ok(json!({
             "answer_id": id,
             "answer": answer.answer,

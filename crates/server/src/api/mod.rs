@@ -80,6 +80,15 @@ fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     })
 }
 
+/// Parses a query string, mapping a rejection (bad number, unknown key) to a 400 that says
+/// what was wrong, as [`body`] does for JSON.
+fn query<T>(
+    q: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
+    q.map(|axum::extract::Query(t)| t)
+        .map_err(|e| ApiError::bad_request(e.body_text()))
+}
+
 fn log_question(s: &Server, route: &str, question: &str) {
     if s.config.log_text {
         tracing::info!(%route, question, "question");

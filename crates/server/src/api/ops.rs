@@ -151,10 +151,7 @@ pub async fn kiosk_page(State(s): State<AppState>, headers: HeaderMap) -> Respon
         .kiosk_title
         .get(words.lang)
         .map_or(words.title, String::as_str);
-    let logging = serde_json::to_value(cfg.question_logging())
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default();
+    let logging = crate::wire_name(cfg.question_logging());
     let page = KIOSK_PAGE
         .replace("__IDLE_SECONDS__", &cfg.kiosk_idle_seconds.to_string())
         .replace("__LOGGING__", &logging)
