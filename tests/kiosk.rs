@@ -243,7 +243,7 @@ fn the_kiosk_keeps_the_draft_until_the_model_says_as_much_and_when_the_model_fai
             "retrieval",
             json!({"sources": [source], "evidence": {}, "refused": false}),
         );
-        send("draft", json!({"text": draft, "citations": [source]}));
+        send("draft", json!({"text": draft, "citations": [{"n": 2}]}));
         browser.wait_for(
             &format!("return {LAST}.querySelector('.answer').className === 'answer draft' && {LAST}.querySelectorAll('.answer .cite').length === 2"),
             "the draft with its citations",
@@ -301,8 +301,8 @@ fn the_kiosk_keeps_the_draft_until_the_model_says_as_much_and_when_the_model_fai
             );
             send(
                 "done",
-                json!({"id": "ans_1", "answer": "Am Hauptschalter [2].", "mode": "generated", "sources": [source],
-                       "citations": [source], "sentences": []}),
+                json!({"id": "ans_1", "answer": "Am Hauptschalter [2].", "mode": "generated", "sources": [{"n": 2}],
+                       "citations": [{"n": 2, "supported": true}], "sentences": []}),
             );
             browser.wait_for(
                 &format!("return {LAST}.querySelectorAll('.answer .cite').length === 1 && document.getElementById('status').textContent === ''"),

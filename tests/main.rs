@@ -15,6 +15,7 @@ mod kiosk;
 mod mcp;
 mod ocr;
 mod openai;
+mod openapi;
 mod operator;
 mod pull;
 mod qwen_tokenizer;

@@ -48,14 +48,18 @@ pub(crate) async fn send(
     app: &Router,
     req: Request<Body>,
 ) -> (StatusCode, axum::http::HeaderMap, String) {
+    let (method, path) = (req.method().to_string(), req.uri().to_string());
     let r = app.clone().oneshot(req).await.unwrap();
     let (parts, body) = r.into_parts();
     let bytes = axum::body::to_bytes(body, 64 << 20).await.unwrap();
-    (
-        parts.status,
-        parts.headers,
-        String::from_utf8_lossy(&bytes).into_owned(),
-    )
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    crate::support::openapi::check(&method, &path, parts.status.as_u16(), content_type, &text);
+    (parts.status, parts.headers, text)
 }
 
 pub(crate) async fn send_json(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
@@ -187,15 +191,22 @@ async fn a_model_answer_streams_a_quoted_draft_first_and_extractive_answers_have
     assert_eq!(names[..2], ["retrieval", "draft"], "{names:?}");
     let first_token = names.iter().position(|n| *n == "token");
     assert!(first_token.is_none_or(|t| t > 1), "{names:?}");
+    let retrieval: Value = serde_json::from_str(&ev[0].1).unwrap();
+    let sources = retrieval["sources"].as_array().unwrap();
+    for s in sources {
+        // Paths as every response shows them: relative to the ingested folder.
+        assert!(!s["path"].as_str().unwrap().starts_with('/'), "{s}");
+    }
     let draft: Value = serde_json::from_str(&ev[1].1).unwrap();
     let text = draft["text"].as_str().unwrap();
     assert!(text.to_lowercase().contains("wheelchair"), "{text}");
     let cited = draft["citations"].as_array().unwrap();
     assert!(!cited.is_empty(), "{draft}");
     for c in cited {
+        // Named by number: the retrieval event sent the source itself.
+        assert_eq!(c.as_object().unwrap().len(), 1, "{c}");
         assert!(text.contains(&format!("[{}]", c["n"])), "{c} not in {text}");
-        // Paths as every response shows them: relative to the ingested folder.
-        assert!(!c["path"].as_str().unwrap().starts_with('/'), "{c}");
+        assert!(sources.iter().any(|s| s["n"] == c["n"]), "{c}");
     }
     let done: Value = serde_json::from_str(&ev.last().unwrap().1).unwrap();
     assert_eq!(done["mode"], "generated");
@@ -236,7 +247,11 @@ async fn a_model_answer_streams_a_quoted_draft_first_and_extractive_answers_have
         .iter()
         .position(|c| c.get("draft").is_some())
         .expect("a chunk with the draft");
-    assert_eq!(chunks[at]["draft"]["text"], draft["text"]);
+    assert_eq!(chunks[at]["draft"], draft);
+    // The sources ride, whole and once, on the first chunk (with the role).
+    assert_eq!(chunks[0]["sources"], retrieval["sources"]);
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    assert!(chunks[1..].iter().all(|c| c.get("sources").is_none()));
     assert_eq!(chunks[at]["choices"][0]["delta"], json!({}));
     assert!(chunks[..at]
         .iter()
@@ -305,7 +320,24 @@ async fn ask_answers_in_json_and_streams_retrieval_tokens_citations_and_done() {
         .collect();
     assert!(!cited.is_empty());
     assert_eq!(cited, done["citations"].as_array().unwrap().clone());
-    assert!(cited[0]["path"].as_str().unwrap().ends_with(".md"));
+    // Each source's text is sent once, in `retrieval`; later events name it by number.
+    let retrieval: Value = serde_json::from_str(&ev[0].1).unwrap();
+    let source = retrieval["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["n"] == cited[0]["n"])
+        .expect("the cited source among the retrieved");
+    assert!(source["path"].as_str().unwrap().ends_with(".md"));
+    assert_eq!(cited[0]["supported"], true, "{cited:?}");
+    assert!(cited[0].get("text").is_none(), "{cited:?}");
+    assert!(done["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s.get("text").is_none()));
+    let whole = source["text"].to_string();
+    assert_eq!(body.matches(&whole).count(), 1, "{body}");
 
     // Errors before the stream starts are plain JSON with their status.
     let (status, e) = send_json(

@@ -2,6 +2,7 @@
 //! own index and config ([`Env`]), a running server ([`Server`]) and plain HTTP over loopback.
 
 pub(crate) mod browser;
+pub(crate) mod openapi;
 pub(crate) mod team;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -275,7 +276,8 @@ pub(crate) fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, St
     )
 }
 
-/// [`http`] with these headers (besides Host, Content-Length and Connection) and any body.
+/// [`http`] with these headers (besides Host, Content-Length and Connection) and any body. The
+/// response is checked against the OpenAPI document ([`openapi::check`]).
 pub(crate) fn http_with(
     addr: &str,
     method: &str,
@@ -299,14 +301,21 @@ pub(crate) fn http_with(
     let mut reader = BufReader::new(s);
     let mut head = String::new();
     let mut length: Option<usize> = None;
+    let mut chunked = false;
+    let mut content_type = String::new();
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
             break;
         }
         if let Some((k, v)) = line.split_once(':') {
+            let v = v.trim();
             if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().ok();
+                length = v.parse().ok();
+            } else if k.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = v.eq_ignore_ascii_case("chunked");
+            } else if k.eq_ignore_ascii_case("content-type") {
+                content_type = v.to_string();
             }
         }
         head.push_str(&line);
@@ -318,11 +327,29 @@ pub(crate) fn http_with(
             bytes.resize(n, 0);
             reader.read_exact(&mut bytes).unwrap();
         }
+        None if chunked => loop {
+            let mut size = String::new();
+            if reader.read_line(&mut size).unwrap() == 0 {
+                break;
+            }
+            let size = size.split(';').next().unwrap_or("").trim();
+            let n = usize::from_str_radix(size, 16).unwrap();
+            if n == 0 {
+                break;
+            }
+            let at = bytes.len();
+            bytes.resize(at + n, 0);
+            reader.read_exact(&mut bytes[at..]).unwrap();
+            let mut end = [0u8; 2];
+            reader.read_exact(&mut end).unwrap();
+        },
         None => {
             reader.read_to_end(&mut bytes).unwrap();
         }
     }
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    openapi::check(method, path, status, &content_type, &text);
+    (status, text)
 }
 
 /// The library opened over `index` with the project's MiniLM embedder.

@@ -422,6 +422,15 @@ pub struct Answer {
     pub citations: Vec<Citation>,
     /// Every source given to the model (or the extractor), numbered as in the prompt.
     pub sources: Vec<Citation>,
+    /// The rest: model, checks, evidence, routing, packing, timings.
+    #[serde(flatten)]
+    pub report: AnswerReport,
+}
+
+/// What an answer reports beside its text and its sources, the same in `/v1/ask`'s JSON and
+/// in its stream's `done` event.
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
+pub struct AnswerReport {
     /// The model that wrote the answer (file name), if any.
     pub model: Option<String>,
     /// Why generation stopped, when a model ran.
@@ -469,6 +478,14 @@ impl From<&domain::Answer> for Answer {
             mode: a.mode.into(),
             citations: all(&a.citations),
             sources: all(&a.sources),
+            report: a.into(),
+        }
+    }
+}
+
+impl From<&domain::Answer> for AnswerReport {
+    fn from(a: &domain::Answer) -> Self {
+        AnswerReport {
             model: a.model.clone(),
             stop_reason: a.stop_reason.map(StopReason::from),
             sentences: all(&a.sentences),

@@ -12,11 +12,13 @@ mod answer;
 mod documents;
 mod request;
 mod search;
+mod stream;
 
 pub use answer::*;
 pub use documents::*;
 pub use request::*;
 pub use search::*;
+pub use stream::*;
 
 /// The wire shapes of a list of domain values (`rag_api::all::<_, Citation>(&answer.sources)`).
 pub fn all<'a, T: 'a, U: From<&'a T>>(items: &'a [T]) -> Vec<U> {

@@ -26,6 +26,27 @@ impl From<Turn> for domain::Turn {
     }
 }
 
+/// The schema of a moment a filter takes: Unix seconds, or a date or RFC 3339 text (shown
+/// back, in a trace, as Unix seconds).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Moment {
+    /// Unix seconds.
+    Seconds(i64),
+    /// `2026-11-01` (midnight UTC) or RFC 3339.
+    Text(String),
+}
+
+/// The schema of a field that takes one name or a list (shown back as a list).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One name.
+    One(String),
+    /// Names.
+    Many(Vec<String>),
+}
+
 /// Which documents a question may draw on, applied inside retrieval (before the top hits are
 /// cut): every field that is set must hold. An empty filter keeps everything.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -33,26 +54,26 @@ impl From<Turn> for domain::Turn {
 pub struct Filter {
     /// Collections to search (one name or a list); empty: every collection the caller may read.
     #[serde(deserialize_with = "domain::one_or_many", alias = "collection")]
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = OneOrMany)]
     pub collections: Vec<String>,
     /// Documents whose path (as indexed: absolute, or `file#id` for a JSONL record) starts with
     /// this.
     pub path_prefix: Option<String>,
     /// Formats (`pdf`, `markdown`, `html`, `text`, `docx`, `image`, `jsonl`), one or a list.
     #[serde(deserialize_with = "domain::one_or_many")]
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = OneOrMany)]
     pub format: Vec<String>,
     /// Document languages (ISO 639-1 codes as `GET /v1/documents` shows them), one or a list.
     #[serde(deserialize_with = "domain::one_or_many")]
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = OneOrMany)]
     pub language: Vec<String>,
     /// Document ids.
     pub documents: Vec<i64>,
     /// Ingested at or after: Unix seconds, a date (`2026-11-01`, midnight UTC) or RFC 3339.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<Moment>)]
     pub ingested_after: Option<domain::Instant>,
     /// Ingested before: as `ingested_after`.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<Moment>)]
     pub ingested_before: Option<domain::Instant>,
     /// User metadata that must match exactly (`{"team": "finance"}`).
     pub meta: std::collections::BTreeMap<String, String>,

@@ -307,9 +307,12 @@
     turn.reason.hidden = !key;
   }
 
+  // The sources a stream names by number ({n}), whole, as its `retrieval` event sent them.
+  const resolve = (turn, refs) =>
+    (refs || []).map((r) => turn.numbered.find((s) => s.n === r.n)).filter(Boolean);
+
   function finish(turn, a) {
     turn.id = a.id || null;
-    turn.numbered = a.sources;
     turn.quotes = new Map();
     for (const s of a.sentences || []) {
       for (const c of s.checks || []) {
@@ -327,7 +330,7 @@
       turn.answer.textContent = a.answer;
       turn.handoff.textContent = L.handoff;
       turn.handoff.hidden = false;
-      renderSources(turn, a.sources, "closest");
+      renderSources(turn, resolve(turn, a.sources), "closest");
       say("");
     } else {
       const cited = a.citations.map((c) => c.n);
@@ -335,7 +338,7 @@
       for (const n of cited) if (!order.includes(n)) order.push(n);
       number(turn, order);
       renderAnswer(turn, a.answer, "");
-      renderSources(turn, a.sources.filter((s) => cited.includes(s.n)), "sources_cited");
+      renderSources(turn, resolve(turn, a.citations), "sources_cited");
       say(a.mode === "extractive" ? T.quoted : "");
       history.push({ question: turn.question, answer: a.answer });
       history = history.slice(-HISTORY_TURNS);
@@ -412,7 +415,7 @@
           } else if (name === "draft") {
             // The sources' own sentences, shown as quoted until the model's answer is as long.
             if (!text) {
-              turn.draft = { text: payload.text, citations: payload.citations || [] };
+              turn.draft = { text: payload.text, citations: resolve(turn, payload.citations) };
               number(turn, citedOrder(payload.text));
               renderAnswer(turn, payload.text, "draft");
               renderSources(turn, turn.draft.citations, "sources_cited");

@@ -39,7 +39,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 
-pub use api::{serve_mcp_stdio, AskRequest, ChatRequest, Mcp, SearchRequest};
+pub use api::{openapi_document, serve_mcp_stdio, AskRequest, ChatRequest, Mcp, SearchRequest};
 pub use metrics::Metrics;
 pub use shed::{Readings, Watcher};
 

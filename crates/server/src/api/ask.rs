@@ -45,7 +45,7 @@ pub struct AskRequest {
         alias = "collection",
         deserialize_with = "rag::types::one_or_many"
     )]
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = wire::OneOrMany)]
     pub collections: Vec<String>,
     /// Metadata filters, applied inside retrieval: path_prefix, format, language, documents,
     /// ingested_after, ingested_before, meta.
@@ -79,7 +79,7 @@ pub struct SearchRequest {
         alias = "collection",
         deserialize_with = "rag::types::one_or_many"
     )]
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = wire::OneOrMany)]
     pub collections: Vec<String>,
     /// Metadata filters, applied inside retrieval: path_prefix, format, language, documents,
     /// ingested_after, ingested_before, meta.
@@ -147,8 +147,12 @@ fn ask_options(s: &Server, req: &AskRequest, access: &Access) -> AskOptions {
 /// `error` (`{"error": {...}}`). A whole-document answer too long for one prompt also sends
 /// `progress` (`{"part", "parts", "combining"}`) before each part and before combining them. Keep-alive comments are sent while the model works.
 #[utoipa::path(post, path = "/v1/ask", request_body = AskRequest, responses(
-    (status = 200, description = "The answer (JSON), or its event stream (text/event-stream)", body = wire::Answer),
-    (status = 400, description = "Bad question or settings", body = ErrorBody),
+    (status = 200, description = "The answer as JSON, or with `\"stream\": true` its events (each an SSE message: `event:` the name, `data:` the JSON)", content(
+        (wire::Answer = "application/json"),
+        (AskStreamEvent = "text/event-stream", example = json!({"event": "token", "data": {"text": "Visitors park in car park B [1]."}}))
+    )),
+    (status = 400, description = "Bad question or settings, or a collection, format, language or metadata value the index does not have (the message names the closest)", body = ErrorBody),
+    (status = 404, description = "A pinned document id that is not in the index (or not in the caller's collections)", body = ErrorBody),
     (status = 503, description = "The model is busy (Retry-After) or there is no index", body = ErrorBody)
 ))]
 pub async fn ask(
@@ -177,57 +181,88 @@ pub async fn ask(
     Ok(Json(wire).into_response())
 }
 
+/// One event of `/v1/ask`'s stream: its name is the SSE `event:` line, its payload the JSON of
+/// the `data:` line. Each source is sent once, whole, in `retrieval`; later events name sources
+/// by number.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(tag = "event", content = "data", rename_all = "lowercase")]
+pub enum AskStreamEvent {
+    /// The numbered sources and the evidence; first of all.
+    Retrieval(wire::Retrieval),
+    /// While the model reads the prompt: the sources' own sentences, shown as quoted.
+    Draft(wire::Draft),
+    /// Answer text, in order.
+    Token(wire::Token),
+    /// A whole-document answer reads its next part, or combines them.
+    Progress(wire::Progress),
+    /// A source the answer cites, after the text.
+    Citation(wire::SourceRef),
+    /// The whole answer; last.
+    Done(Box<wire::StreamedAnswer>),
+    /// The answer failed after the stream began; last.
+    Error(ErrorBody),
+}
+
+impl AskStreamEvent {
+    /// The server-sent event: the name and the payload of its JSON shape.
+    fn sse(&self) -> Event {
+        let value = serde_json::to_value(self).unwrap_or(Value::Null);
+        let name = value["event"].as_str().unwrap_or("error");
+        sse_json(name, &value["data"])
+    }
+}
+
 /// `/v1/ask`'s events.
 fn sse_ask(st: &mut StreamState, event: Result<AskEvent<'_>, &ApiError>) -> Vec<Event> {
     let event = match event {
         Ok(event) => event,
-        Err(e) => return vec![sse_json("error", &e.body())],
+        Err(e) => return vec![AskStreamEvent::Error(e.body()).sse()],
     };
-    match event {
+    let events = match event {
         AskEvent::Retrieved {
             sources,
             evidence,
             refused,
-        } => vec![sse_json(
-            "retrieval",
-            &json!({"sources": wire::all::<_, wire::Citation>(sources), "evidence": wire::Evidence::from(evidence), "refused": refused}),
-        )],
-        AskEvent::Draft { text, citations } => vec![sse_json(
-            "draft",
-            &json!({"text": text, "citations": wire::all::<_, wire::Citation>(citations)}),
-        )],
+        } => vec![AskStreamEvent::Retrieval(wire::Retrieval::new(
+            sources, evidence, refused,
+        ))],
+        AskEvent::Draft { text, citations } => {
+            vec![AskStreamEvent::Draft(wire::Draft::new(text, citations))]
+        }
         AskEvent::Piece(p) => {
             st.streamed = true;
-            vec![sse_json("token", &json!({ "text": p }))]
+            vec![AskStreamEvent::Token(wire::Token { text: p.into() })]
         }
-        AskEvent::Progress { part, parts } => vec![sse_json(
-            "progress",
-            &json!({"part": part.min(parts), "parts": parts, "combining": part > parts}),
-        )],
+        AskEvent::Progress { part, parts } => {
+            vec![AskStreamEvent::Progress(wire::Progress::new(part, parts))]
+        }
         AskEvent::Done(a) => {
             let mut out = Vec::new();
             if !st.streamed && !a.answer.is_empty() {
                 // An extractive answer or a refusal is not generated token by token.
-                out.push(sse_json("token", &json!({ "text": a.answer })));
+                out.push(AskStreamEvent::Token(wire::Token {
+                    text: a.answer.clone(),
+                }));
             }
             out.extend(
                 a.citations
                     .iter()
-                    .map(|c| sse_json("citation", &wire::Citation::from(c))),
+                    .map(|c| AskStreamEvent::Citation(c.into())),
             );
-            let mut done = wire::Answer::from(a);
+            let mut done = wire::StreamedAnswer::from(a);
             done.id = st.id.clone();
-            out.push(sse_json("done", &done));
+            out.push(AskStreamEvent::Done(Box::new(done)));
             out
         }
-    }
+    };
+    events.iter().map(AskStreamEvent::sse).collect()
 }
 
 /// Hybrid retrieval only (BM25 + vectors, fused as `retrieval.fusion` says: a blend of
 /// normalised scores by default); never waits for the model.
 #[utoipa::path(post, path = "/v1/search", request_body = SearchRequest, responses(
     (status = 200, description = "The fused hits", body = SearchResponse),
-    (status = 400, description = "Bad query", body = ErrorBody),
+    (status = 400, description = "Bad query, or a collection, format, language or metadata value the index does not have (the message names the closest)", body = ErrorBody),
     (status = 503, description = "No index", body = ErrorBody)
 ))]
 pub async fn search(

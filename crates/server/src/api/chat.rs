@@ -2,15 +2,35 @@
 
 use super::*;
 
-/// A chat message (OpenAI shape). `content` is a string or a list of `{"type": "text",
-/// "text": ...}` parts.
+/// A chat message (OpenAI shape).
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct ChatMessage {
     /// `system`, `user` or `assistant`.
     pub role: String,
+    /// The text (in an answer, always a string).
+    pub content: MessageContent,
+}
+
+/// A message's content: a string, or a list of parts whose `text` parts are read (others, an
+/// image say, are left out).
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum MessageContent {
     /// The text.
-    #[schema(value_type = Object)]
-    pub content: Value,
+    Text(String),
+    /// Parts, `{"type": "text", "text": ...}`.
+    Parts(Vec<ContentPart>),
+}
+
+/// One part of a message's content.
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct ContentPart {
+    /// `text` (other kinds are left out).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The text of a `text` part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 /// Body of `POST /v1/chat/completions` (OpenAI-compatible). The last user message is the
@@ -61,7 +81,7 @@ pub struct ChatRequest {
         alias = "collection",
         deserialize_with = "rag::types::one_or_many"
     )]
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = wire::OneOrMany)]
     pub collections: Vec<String>,
     /// Metadata filters, as for `/v1/ask` (an extension).
     #[serde(default)]
@@ -111,15 +131,14 @@ pub struct ChatUsage {
     pub total_tokens: usize,
 }
 
-fn message_text(content: &Value) -> String {
+fn message_text(content: &MessageContent) -> String {
     match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
+        MessageContent::Text(s) => s.clone(),
+        MessageContent::Parts(parts) => parts
             .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .filter_map(|p| p.text.as_deref())
             .collect::<Vec<_>>()
             .join("\n"),
-        _ => String::new(),
     }
 }
 
@@ -158,75 +177,176 @@ fn now() -> u64 {
     u64::try_from(crate::quality::now()).unwrap_or_default()
 }
 
+/// One `chat.completion.chunk` of a streamed chat completion (OpenAI shape), with this
+/// server's extensions: the sources (whole, once, on the first chunk), a draft, progress, and
+/// the citations and usage on the last chunk.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ChatChunk {
+    /// `chatcmpl-...`, the same on every chunk.
+    pub id: String,
+    /// `chat.completion.chunk`.
+    pub object: String,
+    /// Unix seconds.
+    pub created: u64,
+    /// The model answering (`extractive` without one).
+    pub model: String,
+    /// One choice.
+    pub choices: Vec<ChatChunkChoice>,
+    /// First chunk: every source the answer may cite, numbered; the only chunk with their text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<wire::Citation>>,
+    /// While the model reads the prompt: the sources' own sentences (not content: OpenAI
+    /// clients show only `delta.content`, which the model's answer fills).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub draft: Option<wire::Draft>,
+    /// A whole-document answer reads its next part, or combines them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<wire::Progress>,
+    /// Last chunk: the sources the answer cites, by number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub citations: Option<Vec<wire::SourceRef>>,
+    /// Last chunk: token counts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<ChatUsage>,
+}
+
+/// The choice of a chunk.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ChatChunkChoice {
+    /// 0.
+    pub index: u32,
+    /// What this chunk adds to the assistant's message.
+    pub delta: ChatDelta,
+    /// `stop` or `length` on the last chunk, else null.
+    pub finish_reason: Option<String>,
+}
+
+/// What a chunk adds to the message: the role first, then content.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct ChatDelta {
+    /// `assistant`, on the first chunk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Answer text to append.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+}
+
+/// The `data:` of one event of a streamed chat completion: a chunk, an error after the stream
+/// began, or `[DONE]` last of all.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum ChatStreamData {
+    /// A `chat.completion.chunk`.
+    Chunk(Box<ChatChunk>),
+    /// The answer failed after the stream began.
+    Error(ErrorBody),
+    /// The end of the stream.
+    Done(StreamEnd),
+}
+
+/// The literal `[DONE]` that ends an OpenAI stream.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub enum StreamEnd {
+    /// `[DONE]`.
+    #[serde(rename = "[DONE]")]
+    Done,
+}
+
+/// One event of a streamed chat completion: a `data:` line alone, no event name.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ChatStreamEvent {
+    /// The JSON of the `data:` line (`[DONE]` as is).
+    pub data: ChatStreamData,
+}
+
+impl ChatStreamEvent {
+    /// The server-sent event: `[DONE]` as is, anything else as its JSON.
+    fn sse(&self) -> Event {
+        match &self.data {
+            ChatStreamData::Done(_) => Event::default().data("[DONE]"),
+            data => Event::default().data(serde_json::to_string(data).unwrap_or_default()),
+        }
+    }
+}
+
+fn chat_event(data: ChatStreamData) -> Event {
+    ChatStreamEvent { data }.sse()
+}
+
 /// `/v1/chat/completions`' stream events (`chat.completion.chunk`).
 fn sse_chat(st: &mut StreamState, event: Result<AskEvent<'_>, &ApiError>) -> Vec<Event> {
-    let chunk = |st: &StreamState, delta: Value, finish: Option<&str>, extra: Option<Value>| {
-        let mut v = json!({
-            "id": st.id, "object": "chat.completion.chunk", "created": st.created,
-            "model": st.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        });
-        if let (Some(extra), Some(obj)) = (extra, v.as_object_mut()) {
-            if let Some(e) = extra.as_object() {
-                obj.extend(e.clone());
-            }
-        }
-        Event::default().data(v.to_string())
+    let chunk = |st: &StreamState, delta: ChatDelta, finish: Option<&str>| ChatChunk {
+        id: st.id.clone(),
+        object: "chat.completion.chunk".into(),
+        created: st.created,
+        model: st.model.clone(),
+        choices: vec![ChatChunkChoice {
+            index: 0,
+            delta,
+            finish_reason: finish.map(String::from),
+        }],
+        sources: None,
+        draft: None,
+        progress: None,
+        citations: None,
+        usage: None,
+    };
+    let content = |text: &str| ChatDelta {
+        role: None,
+        content: Some(text.to_string()),
     };
     let mut out = Vec::new();
-    if !st.started && event.is_ok() {
-        st.started = true;
-        out.push(chunk(
-            st,
-            json!({"role": "assistant", "content": ""}),
-            None,
-            None,
-        ));
-    }
     match event {
-        Ok(AskEvent::Retrieved { .. }) => {}
+        // The role, with every source the answer may cite.
+        Ok(AskEvent::Retrieved { sources, .. }) => {
+            st.started = true;
+            let delta = ChatDelta {
+                role: Some("assistant".into()),
+                content: Some(String::new()),
+            };
+            out.push(ChatChunk {
+                sources: Some(wire::all(sources)),
+                ..chunk(st, delta, None)
+            });
+        }
         // Not content either: clients that know the extension show how far reading got.
-        Ok(AskEvent::Progress { part, parts }) => out.push(chunk(
-            st,
-            json!({}),
-            None,
-            Some(json!({"progress": {"part": part.min(parts), "parts": parts, "combining": part > parts}})),
-        )),
-        // Not content: OpenAI clients show only `delta.content`, which the model's answer fills.
-        Ok(AskEvent::Draft { text, citations }) => out.push(chunk(
-            st,
-            json!({}),
-            None,
-            Some(json!({"draft": {"text": text, "citations": wire::all::<_, wire::Citation>(citations)}})),
-        )),
+        Ok(AskEvent::Progress { part, parts }) => out.push(ChatChunk {
+            progress: Some(wire::Progress::new(part, parts)),
+            ..chunk(st, ChatDelta::default(), None)
+        }),
+        Ok(AskEvent::Draft { text, citations }) => out.push(ChatChunk {
+            draft: Some(wire::Draft::new(text, citations)),
+            ..chunk(st, ChatDelta::default(), None)
+        }),
         Ok(AskEvent::Piece(p)) => {
             st.streamed = true;
-            out.push(chunk(st, json!({ "content": p }), None, None));
+            out.push(chunk(st, content(p), None));
         }
         Ok(AskEvent::Done(a)) => {
             if !st.streamed && !a.answer.is_empty() {
-                out.push(chunk(st, json!({ "content": a.answer }), None, None));
+                out.push(chunk(st, content(&a.answer), None));
             }
             let (prompt, completion) = st.usage.unwrap_or_else(|| {
                 a.generation
                     .as_ref()
                     .map_or((0, 0), |g| (g.prompt_tokens, g.generated_tokens))
             });
-            out.push(chunk(
-                st,
-                json!({}),
-                Some(finish_reason(a)),
-                Some(json!({
-                    "citations": wire::all::<_, wire::Citation>(&a.citations),
-                    "sources": wire::all::<_, wire::Citation>(&a.sources),
-                    "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                              "total_tokens": prompt + completion},
-                })),
-            ));
+            out.push(ChatChunk {
+                citations: Some(wire::all(&a.citations)),
+                usage: Some(ChatUsage {
+                    prompt_tokens: prompt,
+                    completion_tokens: completion,
+                    total_tokens: prompt + completion,
+                }),
+                ..chunk(st, ChatDelta::default(), Some(finish_reason(a)))
+            });
         }
-        Err(e) => out.push(Event::default().data(json!(e.body()).to_string())),
+        Err(e) => return vec![chat_event(ChatStreamData::Error(e.body()))],
     }
-    out
+    out.into_iter()
+        .map(|c| chat_event(ChatStreamData::Chunk(Box::new(c))))
+        .collect()
 }
 
 /// OpenAI-compatible chat completions, answered from the index: existing OpenAI clients and
@@ -235,7 +355,10 @@ fn sse_chat(st: &mut StreamState, event: Result<AskEvent<'_>, &ApiError>) -> Vec
 /// role carries a `draft` (the sources' own sentences and their citations, while the model
 /// reads the prompt) beside an empty delta.
 #[utoipa::path(post, path = "/v1/chat/completions", request_body = ChatRequest, responses(
-    (status = 200, description = "A chat.completion, or chat.completion.chunk events then `data: [DONE]`", body = ChatCompletion),
+    (status = 200, description = "A `chat.completion`, or with `\"stream\": true` `chat.completion.chunk`s as SSE `data:` lines, then `data: [DONE]`", content(
+        (ChatCompletion = "application/json"),
+        (ChatStreamEvent = "text/event-stream", example = json!({"data": {"id": "chatcmpl-5f0c", "object": "chat.completion.chunk", "created": 1796000000, "model": "qwen3.5-0.8b-q4_k_m.gguf", "choices": [{"index": 0, "delta": {"content": "Car park B"}, "finish_reason": null}]}}))
+    )),
     (status = 400, description = "No user message, or bad settings", body = ErrorBody),
     (status = 503, description = "The model is busy (Retry-After)", body = ErrorBody)
 ))]
@@ -316,7 +439,7 @@ pub async fn chat_completions(
             options,
             sse_chat,
             state,
-            Some(Event::default().data("[DONE]")),
+            Some(chat_event(ChatStreamData::Done(StreamEnd::Done))),
         )
         .await?;
         return Ok(with_deprecations(response, deprecated));
@@ -332,7 +455,7 @@ pub async fn chat_completions(
             index: 0,
             message: ChatMessage {
                 role: "assistant".into(),
-                content: Value::String(a.answer.clone()),
+                content: MessageContent::Text(a.answer.clone()),
             },
             finish_reason: finish_reason(&a).into(),
         }],

@@ -10,6 +10,7 @@ mod feedback;
 mod mcp;
 mod openai;
 mod ops;
+mod spec;
 
 pub use ask::*;
 pub use chat::*;
@@ -18,6 +19,7 @@ pub use feedback::*;
 pub use mcp::Mcp;
 pub use openai::*;
 pub use ops::*;
+pub use spec::*;
 
 use std::convert::Infallible;
 use std::path::{Path as FsPath, PathBuf};

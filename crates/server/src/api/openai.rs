@@ -89,7 +89,6 @@ pub enum InputType {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct EmbeddingsRequest {
     /// A text or a list of texts (at most 256; token arrays are not taken).
-    #[schema(value_type = Object)]
     pub input: EmbeddingInput,
     /// `float` (default) or `base64` (little-endian float32, as OpenAI's clients ask for).
     #[serde(default)]
@@ -123,8 +122,17 @@ pub struct EmbeddingEntry {
     /// The input's position.
     pub index: usize,
     /// The L2-normalised vector, or its base64 little-endian float32 bytes.
-    #[schema(value_type = Object)]
-    pub embedding: Value,
+    pub embedding: EmbeddingVector,
+}
+
+/// An embedding as `encoding_format` asked for it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum EmbeddingVector {
+    /// `float`: the numbers.
+    Float(Vec<f32>),
+    /// `base64`: the little-endian float32 bytes, base64-encoded.
+    Base64(String),
 }
 
 /// Tokens read by `/v1/embeddings`.
@@ -212,9 +220,9 @@ pub async fn embeddings(
             let embedding = if base64 {
                 use base64::Engine;
                 let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-                Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+                EmbeddingVector::Base64(base64::engine::general_purpose::STANDARD.encode(bytes))
             } else {
-                json!(v)
+                EmbeddingVector::Float(v)
             };
             EmbeddingEntry {
                 object: "embedding",

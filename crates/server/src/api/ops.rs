@@ -1,5 +1,5 @@
-//! Operations: the kiosk page and its files, health and readiness, metrics, the OpenAPI
-//! document, and the fallback for unknown routes.
+//! Operations: the kiosk page and its files, health and readiness, metrics, and the fallback
+//! for unknown routes.
 
 use super::*;
 
@@ -25,97 +25,34 @@ pub struct Readiness {
     pub details: Option<ReadinessDetails>,
 }
 
-/// What `GET /readyz` tells an authorized caller.
+/// What `GET /readyz` tells an authorized caller (so none of it is there for others).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReadinessDetails {
     /// Documents indexed.
+    #[schema(required = false)]
     pub documents: usize,
     /// Chunks indexed.
+    #[schema(required = false)]
     pub chunks: usize,
     /// The loaded language models, in routing order (empty: answers are extractive).
+    #[schema(required = false)]
     pub models: Vec<String>,
     /// Questions each local model answers at once.
+    #[schema(required = false)]
     pub slots: usize,
     /// Each remote model's servers: health, questions in flight, errors, tokens/s.
+    #[schema(required = false)]
     pub remote: Vec<wire::PoolState>,
     /// Why questions are shed now (absent: they are not).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
     pub shedding: Option<String>,
     /// True when the embedding model is loaded (else retrieval is BM25 alone).
+    #[schema(required = false)]
     pub embedder: bool,
     /// True in kiosk mode (no upload or deletion).
+    #[schema(required = false)]
     pub kiosk: bool,
-}
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "rag",
-        description = "Offline question answering over local documents, with cited answers from a local Qwen 3.5 model."
-    ),
-    paths(
-        ask,
-        search,
-        chat_completions,
-        list_models,
-        embeddings,
-        upload,
-        list_documents,
-        delete_document,
-        reingest_document,
-        ingest_runs,
-        feedback,
-        quality,
-        stats,
-        healthz,
-        readyz,
-        metrics,
-        openapi
-    ),
-    components(schemas(
-        ErrorBody,
-        ErrorDetail,
-        ChatRequest,
-        ChatMessage,
-        ChatCompletion,
-        ChatChoice,
-        ChatUsage
-    )),
-    modifiers(&BearerAuth)
-)]
-struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-        openapi.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
-            "bearer",
-            Vec::<String>::new(),
-        )]);
-    }
-}
-
-/// The OpenAPI document of this server, generated from the code.
-pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
-}
-
-/// The OpenAPI 3.1 description of this API.
-#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "The OpenAPI document")))]
-pub async fn openapi() -> Response {
-    match openapi_document().to_json() {
-        Ok(text) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
-        Err(e) => {
-            ApiError::internal(format!("cannot encode the OpenAPI document: {e}")).into_response()
-        }
-    }
 }
 
 /// The kiosk page: nothing from outside this server (no fonts, scripts or stylesheets of
@@ -328,7 +265,7 @@ pub async fn readyz(
 /// Prometheus metrics (OpenMetrics text). They count the whole index: a token scoped to some
 /// collections is refused (403).
 #[utoipa::path(get, path = "/metrics", responses(
-    (status = 200, description = "Metrics in the OpenMetrics text format", body = String),
+    (status = 200, description = "Metrics in the OpenMetrics text format", body = String, content_type = "application/openmetrics-text"),
     (status = 403, description = "The token reads only some collections", body = ErrorBody)
 ))]
 pub async fn metrics(State(s): State<AppState>, Extension(access): Extension<Access>) -> Response {
