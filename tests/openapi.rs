@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::openapi::{DOCUMENT, SEEN};
+use crate::support::openapi::{check_examples, DOCUMENT, SEEN};
 use crate::support::{http_with, start_server, Env};
 
 #[test]
@@ -31,10 +31,11 @@ fn every_route_answers_as_its_openapi_document_says() {
         )
     };
 
-    // The document served is the one the checks use.
+    // The document served is the one the checks use, and its examples are valid.
     let (status, served) = call("GET", "/openapi.json", &Value::Null);
     assert_eq!(status, 200);
     assert_eq!(serde_json::from_str::<Value>(&served).unwrap(), *DOCUMENT);
+    assert!(check_examples() > 100);
 
     // Before anything is indexed: no index yet.
     let (status, body) = call("GET", "/readyz", &Value::Null);

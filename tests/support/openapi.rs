@@ -272,3 +272,47 @@ pub(crate) fn check(method: &str, path: &str, status: u16, content_type: &str, b
         );
     }
 }
+
+/// Every example in the document, checked against the schema beside it (responses' and
+/// components'): how many there are.
+pub(crate) fn check_examples() -> usize {
+    let mut checked = 0;
+    let mut validate = |schema_at: &str, example: &Value, what: &str| {
+        let errors: Vec<String> = validator(schema_at)
+            .iter_errors(example)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "the example of {what}: {errors:?}");
+        checked += 1;
+    };
+    for (template, item) in DOCUMENT["paths"].as_object().into_iter().flatten() {
+        for (method, op) in item.as_object().into_iter().flatten() {
+            for (status, response) in op["responses"].as_object().into_iter().flatten() {
+                for (media, content) in response["content"].as_object().into_iter().flatten() {
+                    if let Some(example) = content.get("example") {
+                        let at = format!(
+                            "/paths/{}/{method}/responses/{status}/content/{}/schema",
+                            escape(template),
+                            escape(media)
+                        );
+                        validate(
+                            &at,
+                            example,
+                            &format!("{method} {template} {status} {media}"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    for (name, schema) in DOCUMENT["components"]["schemas"]
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
+        if let Some(example) = schema.get("example") {
+            validate(&format!("/components/schemas/{name}"), example, name);
+        }
+    }
+    checked
+}

@@ -5,6 +5,7 @@ use super::*;
 /// Body of `POST /v1/ask`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"question": "Where do visitors park?", "stream": true, "collections": ["visitors"], "filter": {"language": "en", "ingested_after": "2026-11-01"}}))]
 pub struct AskRequest {
     /// The question.
     pub question: String,
@@ -64,6 +65,7 @@ pub struct AskRequest {
 /// Body of `POST /v1/search`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"question": "car park opening hours", "top_k": 5, "filter": {"format": ["markdown", "pdf"]}}))]
 pub struct SearchRequest {
     /// The query.
     pub question: String,

@@ -36,6 +36,7 @@ pub struct ContentPart {
 /// Body of `POST /v1/chat/completions` (OpenAI-compatible). The last user message is the
 /// question; it is answered from the index. Other OpenAI fields are accepted and ignored.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"model": "rag", "messages": [{"role": "user", "content": "Wo parken Besucher?"}], "stream": true, "max_tokens": 256, "sample_top_k": 20}))]
 pub struct ChatRequest {
     /// The conversation; the last `user` message is asked.
     pub messages: Vec<ChatMessage>,

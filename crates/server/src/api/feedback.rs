@@ -9,6 +9,7 @@ use crate::quality::{self, FeedbackError, Kept};
 /// Body of `POST /v1/feedback`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"answer_id": "ans_3f2a9c1e0b7d4e58a6c1", "helpful": false, "reason": "It did not say the price"}))]
 pub struct FeedbackRequest {
     /// The answer's `id` (every answer of `/v1/ask` and `/v1/chat/completions` carries one).
     pub answer_id: String,

@@ -87,6 +87,7 @@ pub enum InputType {
 /// Body of `POST /v1/embeddings` (OpenAI's, plus `input_type`); `model` and other OpenAI
 /// fields are accepted and ignored (the installed embedder embeds; `GET /v1/models` names it).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"input": ["Where do visitors park?"], "input_type": "query"}))]
 pub struct EmbeddingsRequest {
     /// A text or a list of texts (at most 256; token arrays are not taken).
     pub input: EmbeddingInput,

@@ -248,6 +248,27 @@ mod tests {
     }
 
     #[test]
+    fn request_examples_are_requests_the_server_takes() {
+        let doc = serde_json::to_value(openapi_document()).unwrap();
+        let example = |name: &str| {
+            let e = doc["components"]["schemas"][name]["example"].clone();
+            assert!(e.is_object(), "{name} has no example");
+            e
+        };
+        serde_json::from_value::<AskRequest>(example("AskRequest")).unwrap();
+        serde_json::from_value::<SearchRequest>(example("SearchRequest")).unwrap();
+        serde_json::from_value::<ChatRequest>(example("ChatRequest")).unwrap();
+        serde_json::from_value::<FeedbackRequest>(example("FeedbackRequest")).unwrap();
+        serde_json::from_value::<EmbeddingsRequest>(example("EmbeddingsRequest")).unwrap();
+        // And the stream examples are events of their streams.
+        for path in ["/v1/ask", "/v1/chat/completions"] {
+            let stream = &doc["paths"][path]["post"]["responses"]["200"]["content"]
+                ["text/event-stream"]["example"];
+            assert!(stream["data"].is_object(), "{path}");
+        }
+    }
+
+    #[test]
     fn answers_declare_their_event_streams() {
         let doc = serde_json::to_value(openapi_document()).unwrap();
         for (path, event) in [
