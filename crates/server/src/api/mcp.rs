@@ -151,17 +151,14 @@ impl Mcp {
     }
 
     /// The collections `access` may read, with their document counts.
-    async fn collections(&self, access: &Access) -> Result<BTreeMap<String, usize>, ApiError> {
-        let rag = Arc::clone(self.server.rag());
-        let docs = tokio::task::spawn_blocking(move || rag.documents()).await??;
-        let mut out = BTreeMap::new();
-        for d in docs
-            .iter()
-            .filter(|d| access.grant.visible.reads(&d.collection))
-        {
-            *out.entry(d.collection.clone()).or_insert(0) += 1;
-        }
-        Ok(out)
+    fn collections(&self, access: &Access) -> Result<BTreeMap<String, usize>, ApiError> {
+        // The open index's counts (held in memory), not a read of every stored document.
+        let counts = self.server.rag().open_index()?.collection_counts();
+        Ok(counts
+            .into_iter()
+            .filter(|(name, _)| access.grant.visible.reads(name))
+            .map(|(name, (documents, _chunks))| (name, documents))
+            .collect())
     }
 
     fn tools(&self, readable: &BTreeMap<String, usize>) -> Vec<Tool> {
@@ -252,7 +249,7 @@ impl Mcp {
             }
             "list_collections" => {
                 let _: NoArgs = serde_json::from_value(args).map_err(bad)?;
-                let c = self.collections(&access).await?;
+                let c = self.collections(&access)?;
                 Ok(json!({"collections": c.iter().map(|(name, n)| json!({"name": name, "documents": n})).collect::<Vec<_>>()}))
             }
             "list_documents" => {
@@ -441,7 +438,6 @@ impl ServerHandler for Mcp {
         let access = self.access(&context)?;
         let readable = self
             .collections(&access)
-            .await
             .map_err(|e| ErrorData::internal_error(e.body().error.message, None))?;
         Ok(ListToolsResult::with_all_items(self.tools(&readable)))
     }
