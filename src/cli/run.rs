@@ -775,9 +775,7 @@ fn questions(config: &Config, action: QuestionsAction) -> anyhow::Result<ExitCod
         return Ok(ExitCode::SUCCESS);
     }
     let log = rag::questions::QuestionLog::open(&path)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now = rag::types::Instant::now().0;
     match action {
         QuestionsAction::Purge { older_than, all } => {
             let deleted = if all {

@@ -4,7 +4,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rag::config::QuestionLogging;
 use rag::questions::{Asked, QuestionLog, Report};
@@ -21,9 +20,7 @@ const PURGE_EVERY_SECONDS: i64 = 600;
 
 /// Unix seconds now.
 pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    rag::types::Instant::now().0
 }
 
 /// A fresh answer id.

@@ -338,10 +338,7 @@ pub fn create(index: &Path, out: &Path, key: Option<&SigningKey>) -> Result<Crea
     let snapshot = SnapshotManifest {
         format: FORMAT,
         id: list_id(&entries),
-        created_unix: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
+        created_unix: u64::try_from(crate::types::Instant::now().0).unwrap_or(0),
         generation: stats.generation,
         embedder,
         documents: stats.documents,

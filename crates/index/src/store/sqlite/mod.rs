@@ -334,10 +334,7 @@ impl Db {
 
     /// Records an ingest run (`report` as JSON), keeping the last [`RUNS_KEPT`].
     pub fn record_run(&self, origin: &str, collection: Option<&str>, report: &str) -> Result<()> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let now = crate::types::Instant::now().0;
         self.conn.execute(
             "INSERT INTO runs (at, origin, report, collection) VALUES (?1, ?2, ?3, ?4)",
             params![now, origin, report, collection],
@@ -392,10 +389,7 @@ impl Db {
     /// Writes documents (replacing earlier versions at the same path) and removes documents,
     /// in one transaction that bumps the generation.
     pub fn write(&mut self, docs: &[DocWrite], remove: &[i64]) -> Result<Change> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let now = crate::types::Instant::now().0;
         let generation = self.generation()? + 1;
         let tx = self.conn.transaction()?;
         // First, so that the tombstone trigger records the generation that deletes a chunk.
