@@ -142,12 +142,14 @@ fn ask_options(s: &Server, req: &AskRequest, access: &Access) -> AskOptions {
 }
 
 /// Answers a question from the documents, with citations. With `"stream": true` the answer
-/// comes as server-sent events: `retrieval` (the numbered sources), `draft` (when a model
-/// answers: the sources' own sentences with their citations, sent while the model reads the
-/// prompt, to show as quoted until its answer replaces them), `token` (answer text),
-/// `citation` (each cited source), `done` (the whole answer as in the JSON response), or
-/// `error` (`{"error": {...}}`). A whole-document answer too long for one prompt also sends
-/// `progress` (`{"part", "parts", "combining"}`) before each part and before combining them. Keep-alive comments are sent while the model works.
+/// comes as server-sent events: `retrieval` (the numbered sources, whole: the only event that
+/// carries their text), `draft` (when a model answers: the sources' own sentences with their
+/// citations, sent while the model reads the prompt, to show as quoted until its answer
+/// replaces them), `token` (answer text), `citation` (each cited source, by number), `done`
+/// (the whole answer as in the JSON response, sources by number), or `error`
+/// (`{"error": {...}}`). A whole-document answer too long for one prompt also sends `progress`
+/// (`{"part", "parts", "combining"}`) before each part and before combining them. Keep-alive
+/// comments are sent while the model works.
 #[utoipa::path(post, path = "/v1/ask", request_body = AskRequest, responses(
     (status = 200, description = "The answer as JSON, or with `\"stream\": true` its events (each an SSE message: `event:` the name, `data:` the JSON)", content(
         (wire::Answer = "application/json"),

@@ -352,9 +352,10 @@ fn sse_chat(st: &mut StreamState, event: Result<AskEvent<'_>, &ApiError>) -> Vec
 
 /// OpenAI-compatible chat completions, answered from the index: existing OpenAI clients and
 /// chat front ends work unchanged. The answer's citations and sources come in extra fields
-/// (`citations`, `sources`; in a stream, on the last chunk). A stream's first chunk after the
-/// role carries a `draft` (the sources' own sentences and their citations, while the model
-/// reads the prompt) beside an empty delta.
+/// (`citations`, `sources`). In a stream, the first chunk (the role) carries every source
+/// whole as `sources`; a chunk beside an empty delta carries the `draft` (the sources' own
+/// sentences, while the model reads the prompt), and the last chunk the `citations` by number
+/// and the `usage`.
 #[utoipa::path(post, path = "/v1/chat/completions", request_body = ChatRequest, responses(
     (status = 200, description = "A `chat.completion`, or with `\"stream\": true` `chat.completion.chunk`s as SSE `data:` lines, then `data: [DONE]`", content(
         (ChatCompletion = "application/json"),
