@@ -276,8 +276,9 @@ pub(crate) fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, St
     )
 }
 
-/// [`http`] with these headers (besides Host, Content-Length and Connection) and any body. The
-/// response is checked against the OpenAPI document ([`openapi::check`]).
+/// [`http`] with these headers (besides Host, Content-Length and Connection) and any body. A
+/// response on a path of rag's OpenAPI document is checked against it ([`openapi::check`]); so
+/// other servers (chromedriver, a fake model server) are asked only for paths of their own.
 pub(crate) fn http_with(
     addr: &str,
     method: &str,
