@@ -117,6 +117,9 @@ impl Access {
     }
 }
 
+/// What a caller without a valid token is told (the OpenAPI document's example too).
+pub(super) const UNAUTHORIZED: &str = "missing or unknown bearer token: send `Authorization: Bearer TOKEN` with a token from serve.tokens";
+
 /// Checks the bearer token, unless no token is configured, the path is public, or this is a
 /// kiosk and the request asks a question. Tells the handlers what the caller may do
 /// ([`Access`]).
@@ -147,11 +150,7 @@ pub(super) async fn authorize(State(s): State<AppState>, mut req: Request, next:
     if authorized || open {
         return next.run(req).await;
     }
-    let e = ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-        "missing or unknown bearer token: send `Authorization: Bearer TOKEN` with a token from serve.tokens",
-    );
+    let e = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", UNAUTHORIZED);
     let mut response = e.into_response();
     response
         .headers_mut()

@@ -67,7 +67,7 @@ impl utoipa::Modify for BearerAuth {
 fn error_example(status: u16) -> (&'static str, &'static str) {
     match status {
         400 => ("bad_request", "question is empty: send the question to answer"),
-        401 => ("unauthorized", "missing or unknown bearer token: send `Authorization: Bearer TOKEN` with a token from serve.tokens"),
+        401 => ("unauthorized", super::super::guard::UNAUTHORIZED),
         403 => ("forbidden", "this token reads only the collections hr; ask within them"),
         404 => ("not_found", "no document 42: GET /v1/documents lists them"),
         413 => ("too_large", "the body is larger than serve.max_body_bytes"),
